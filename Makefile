@@ -28,7 +28,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Ivmlinux -Ibpf -MMD -MP
 
 .DELETE_ON_ERROR:
@@ -61,6 +61,13 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 
 # every userspace object may include any skeleton: generate them first
 $(USER_OBJS): $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_APPS))
+
+# syscall names of the machine we build for, from its own headers
+$(OUTPUT)/syscall_names.inc: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)echo '#include <sys/syscall.h>' | $(CC) -dM -E - | \
+		sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9]*\)$$/[\2] = "\1",/p' > $@
+$(OUTPUT)/userspace/syscalls.o: $(OUTPUT)/syscall_names.inc
 
 # ---- userspace -------------------------------------------------------------
 

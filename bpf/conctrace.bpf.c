@@ -1,60 +1,726 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
-/* conctrace: per-connection cost of a server process, measured in the kernel. */
+/*
+ * conctrace: what each connection of a server process costs, measured in the
+ * kernel.
+ *
+ * Every event is charged to a connection. Events that name a socket (a
+ * syscall's fd argument, sock_recv_length, an io_uring request) are charged
+ * to it and make it the thread's "current connection"; events that name
+ * none (context switches, CPU time, syscalls without an fd) go to the
+ * thread's current connection. Waiting for events (epoll_wait,
+ * io_uring_enter) switches the thread to the event-loop bucket, so idle time
+ * is never smeared over the last connection served.
+ *
+ * The syscall programs run for every syscall on the machine: their first
+ * instructions compare the caller's tgid with the target and leave.
+ */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "conctrace.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-/* Set by the loader before load: the process being traced. */
+#define AF_UNIX		1
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+#define SOCK_STREAM	1
+#define SOCK_SEQPACKET	5
+#define TCP_CLOSE	7
+#define TCP_LISTEN	10
+#define S_IFMT		00170000
+#define S_IFSOCK	0140000
+#define MSG_PEEK	2
+#define EINPROGRESS	115
+
+/* Load-time configuration, set by the loader before load. */
 const volatile __u32 target_tgid = 0;
+const volatile __u8 syscall_flags[SYSCALL_MAX] = {};
+
+/* Other processes of the target (children of a pre-forking server). */
+__u32 nr_extra_targets = 0;
+/* Threads alive in the target, and the most at once. */
+__s64 live_threads = 0;
+__s64 threads_peak = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
+/* Live connections by id; not preallocated, so an idle map costs nothing.
+ * max_entries is set by the loader from --max-conns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, DEFAULT_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, struct conn);
+} conns SEC(".maps");
+
+struct thread_state {
+	__u64 cur_conn;		/* 0: the event loop */
+	__u64 sys_enter_ns;
+	__u64 sys_conn;		/* connection this syscall is charged to */
+	__u32 sys_nr;
+	__s32 sys_fd;
+	__u64 oncpu_since;
+	__u64 runnable_since;
+};
+
+/* Per-thread state lives with the task and dies with it: no cleanup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct proc_counters);
-} proc_counters SEC(".maps");
+} proc SEC(".maps");
 
-/* Task switched in on this CPU and when: on-CPU time is measured at switch-out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SYSCALL_MAX);
+	__type(key, __u32);
+	__type(value, struct syscall_total);
+} syscall_totals SEC(".maps");
+
+/* Scratch space for building a connection record (too big for the stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
-} oncpu_since SEC(".maps");
+	__type(value, struct conn);
+} conn_scratch SEC(".maps");
 
-static __always_inline bool is_target(const struct task_struct *t)
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+/* ---- helpers --------------------------------------------------------- */
+
+static __always_inline struct proc_counters *proc_counters(void)
 {
-	return target_tgid && BPF_CORE_READ(t, tgid) == (int)target_tgid;
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&proc, &zero);
+}
+
+static __always_inline bool tgid_is_target(__u32 tgid)
+{
+	if (tgid == target_tgid)
+		return true;
+	if (!nr_extra_targets)
+		return false;
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+static __always_inline bool current_is_target(void)
+{
+	return tgid_is_target(bpf_get_current_pid_tgid() >> 32);
+}
+
+static __always_inline bool task_is_target(struct task_struct *t)
+{
+	return tgid_is_target(BPF_CORE_READ(t, tgid));
+}
+
+static __always_inline struct thread_state *thread_state(struct task_struct *t)
+{
+	struct thread_state *ts;
+
+	ts = bpf_task_storage_get(&threads, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts) {
+		struct proc_counters *pc = proc_counters();
+
+		if (pc)
+			pc->no_thread_state++;
+	}
+	return ts;
+}
+
+/* The socket inode number: a connection's id. */
+static __always_inline __u64 sock_ino(struct socket *sock)
+{
+	struct socket_alloc *sa = container_of(sock, struct socket_alloc, socket);
+
+	return BPF_CORE_READ(sa, vfs_inode.i_ino);
+}
+
+/* The socket behind fd in the current task, or NULL. */
+static __always_inline struct socket *fd_to_socket(int fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fdarr;
+	struct file *file = NULL;
+	umode_t mode;
+
+	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fdarr = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&file, sizeof(file), &fdarr[fd]);
+	if (!file)
+		return NULL;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	return BPF_CORE_READ(file, private_data);
+}
+
+enum sock_kind { SK_OTHER, SK_LISTENER, SK_CONN };
+
+static __always_inline enum sock_kind classify(struct sock *sk)
+{
+	__u16 family, type, protocol;
+
+	if (!sk)
+		return SK_OTHER;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
+	if (family == AF_INET || family == AF_INET6) {
+		protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+		if (protocol != IPPROTO_TCP)
+			return SK_OTHER;
+	} else if (family == AF_UNIX) {
+		if (type != SOCK_STREAM && type != SOCK_SEQPACKET)
+			return SK_OTHER;
+	} else {
+		return SK_OTHER;
+	}
+	switch (BPF_CORE_READ(sk, __sk_common.skc_state)) {
+	case TCP_LISTEN:
+		return SK_LISTENER;
+	case TCP_CLOSE:
+		return SK_OTHER;	/* not connected (yet): socket(), bind() */
+	}
+	return SK_CONN;
+}
+
+static __always_inline void fill_addresses(struct conn *c, struct sock *sk)
+{
+	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (c->family == AF_INET) {
+		BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_daddr);
+	} else if (c->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_v6_daddr);
+	}
+	if (c->family != AF_UNIX) {
+		c->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		return;
+	}
+	{
+		struct unix_sock *u = (struct unix_sock *)sk;
+		struct unix_address *addr = BPF_CORE_READ(u, addr);
+		struct sock *peer = BPF_CORE_READ(u, peer);
+
+		if (addr)
+			bpf_probe_read_kernel_str(c->unix_path, sizeof(c->unix_path),
+						  &addr->name[0].sun_path);
+		if (peer)
+			c->unix_peer = sock_ino(BPF_CORE_READ(peer, sk_socket));
+	}
+}
+
+/*
+ * The connection with this id, created on first sight: a server's sockets
+ * appear through accept(), connect(), any syscall on their fd, or io_uring.
+ */
+static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
+					     struct sock *sk, int fd, __u16 flags)
+{
+	struct conn *c = bpf_map_lookup_elem(&conns, &id);
+	struct proc_counters *pc;
+	__u32 zero = 0;
+
+	if (c || !id)
+		return c;
+	c = bpf_map_lookup_elem(&conn_scratch, &zero);
+	if (!c)
+		return NULL;
+	__builtin_memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->open_ns = bpf_ktime_get_ns();
+	c->tgid = bpf_get_current_pid_tgid() >> 32;
+	c->fd = fd;
+	c->flags = flags;
+	fill_addresses(c, sk);
+	pc = proc_counters();
+	if (bpf_map_update_elem(&conns, &id, c, BPF_NOEXIST) == 0) {
+		if (pc)
+			pc->conns_opened++;
+	} else if (pc) {
+		pc->conns_untracked++;
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&conns, &id);
+}
+
+/*
+ * Resolve a socket to its connection, or 0 if it is none. A tracked
+ * connection is found by id whatever its state (a reset one still costs
+ * until closed); a new one is created only once connected, unless `force`
+ * (accept() returned it: it is a connection even if already reset).
+ */
+static __always_inline __u64 socket_conn(struct socket *sock, int fd, __u16 flags,
+					 bool force)
+{
+	struct sock *sk;
+	__u64 id;
+
+	if (!sock)
+		return 0;
+	id = sock_ino(sock);
+	if (bpf_map_lookup_elem(&conns, &id))
+		return id;
+	sk = BPF_CORE_READ(sock, sk);
+	if (classify(sk) != SK_CONN && !(force && sk))
+		return 0;
+	if (!conn_get(id, sock, sk, fd, flags))
+		return 0;
+	return id;
+}
+
+/* A connection's last record goes to userspace; then it leaves the map, so
+ * a million short connections leave nothing behind. */
+static __always_inline void conn_close(__u64 id)
+{
+	struct conn *c = bpf_map_lookup_elem(&conns, &id);
+	struct conn_event *ev;
+
+	if (!c)
+		return;
+	c->close_ns = bpf_ktime_get_ns();
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (ev) {
+		ev->type = EV_CONN_CLOSED;
+		ev->pad = 0;
+		__builtin_memcpy(&ev->conn, c, sizeof(*c));
+		bpf_ringbuf_submit(ev, 0);
+	} else {
+		struct proc_counters *pc = proc_counters();
+
+		if (pc)
+			pc->lost_events++;
+	}
+	bpf_map_delete_elem(&conns, &id);
+}
+
+static __always_inline void conn_add_syscall(struct conn *c, __u32 nr, __u64 ns)
+{
+	__sync_fetch_and_add(&c->syscalls, 1);
+	__sync_fetch_and_add(&c->syscall_ns, ns);
+#pragma unroll
+	for (int i = 0; i < CONN_SC_SLOTS; i++) {
+		struct conn_syscall *s = &c->sc[i];
+
+		/* claim a free slot atomically: io_uring workers may race us */
+		if (s->nr == nr + 1 ||
+		    (s->nr == 0 && __sync_val_compare_and_swap(&s->nr, 0, nr + 1) == 0) ||
+		    s->nr == nr + 1) {
+			__sync_fetch_and_add(&s->count, 1);
+			__sync_fetch_and_add(&s->ns, ns);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&c->sc_other, 1);
+	__sync_fetch_and_add(&c->sc_other_ns, ns);
+}
+
+/* ---- syscalls -------------------------------------------------------- */
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+	struct thread_state *ts;
+	struct syscall_total *tot;
+	__u32 nr = (__u32)id;
+	__u8 flags, fd_arg;
+	int fd = -1;
+
+	if (!current_is_target())
+		return 0;
+	if (nr >= SYSCALL_MAX)
+		return 0;
+	ts = thread_state(bpf_get_current_task_btf());
+	if (!ts)
+		return 0;
+
+	/* counted at entry, like strace -c: exit_group never returns */
+	tot = bpf_map_lookup_elem(&syscall_totals, &nr);
+	if (tot)
+		tot->count++;
+
+	flags = syscall_flags[nr & (SYSCALL_MAX - 1)];	/* provable bound */
+	fd_arg = flags & SC_FD_ARG_MASK;
+	switch (fd_arg) {
+	case 1: fd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs); break;
+	case 2: fd = (int)PT_REGS_PARM2_CORE_SYSCALL(regs); break;
+	case 3: fd = (int)PT_REGS_PARM3_CORE_SYSCALL(regs); break;
+	}
+
+	ts->sys_nr = nr;
+	ts->sys_fd = fd;
+	ts->sys_enter_ns = bpf_ktime_get_ns();
+	if (flags & SC_WAIT) {
+		ts->cur_conn = 0;
+	} else if (fd_arg) {
+		struct socket *sock = fd_to_socket(fd);
+		__u64 conn = socket_conn(sock, fd, 0, false);
+
+		/* accepting is the event loop's work; a non-socket fd (a file,
+		 * a timerfd) leaves the thread's current connection alone */
+		if (conn)
+			ts->cur_conn = conn;
+		else if (sock && classify(BPF_CORE_READ(sock, sk)) == SK_LISTENER)
+			ts->cur_conn = 0;
+	}
+	ts->sys_conn = ts->cur_conn;
+	return 0;
+}
+
+static __always_inline void report_listen(int fd)
+{
+	struct socket *sock = fd_to_socket(fd);
+	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+	struct listen_event *ev;
+
+	if (classify(sk) != SK_LISTENER)
+		return;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		struct proc_counters *pc = proc_counters();
+
+		if (pc)
+			pc->lost_events++;
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->type = EV_LISTEN;
+	ev->tgid = bpf_get_current_pid_tgid() >> 32;
+	ev->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (ev->family == AF_INET) {
+		BPF_CORE_READ_INTO(&ev->addr, sk, __sk_common.skc_rcv_saddr);
+	} else if (ev->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&ev->addr, sk, __sk_common.skc_v6_rcv_saddr);
+	} else {
+		struct unix_address *addr = BPF_CORE_READ((struct unix_sock *)sk, addr);
+
+		if (addr)
+			bpf_probe_read_kernel_str(ev->unix_path, sizeof(ev->unix_path),
+						  &addr->name[0].sun_path);
+	}
+	ev->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	bpf_ringbuf_submit(ev, 0);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct thread_state *ts;
+	struct syscall_total *tot;
+	struct conn *c = NULL;
+	__u64 now, ns;
+	__u32 nr;
+	__u8 flags;
+
+	if (!current_is_target())
+		return 0;
+	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+	if (!ts || !ts->sys_enter_ns)
+		return 0;	/* entered before we attached */
+	now = bpf_ktime_get_ns();
+	ns = now - ts->sys_enter_ns;
+	ts->sys_enter_ns = 0;
+	nr = ts->sys_nr;
+	if (nr >= SYSCALL_MAX)
+		return 0;
+	flags = syscall_flags[nr & (SYSCALL_MAX - 1)];	/* provable bound */
+
+	tot = bpf_map_lookup_elem(&syscall_totals, &nr);
+	if (tot)
+		tot->ns += ns;
+
+	if (ts->sys_conn)
+		c = bpf_map_lookup_elem(&conns, &ts->sys_conn);
+	if (c) {
+		conn_add_syscall(c, nr, ns);
+	} else {
+		struct proc_counters *pc = proc_counters();
+
+		if (pc) {
+			pc->loop_syscalls++;
+			pc->loop_syscall_ns += ns;
+		}
+	}
+
+	if ((flags & SC_CLOSE) && ret == 0 && c && ts->sys_fd == c->fd) {
+		conn_close(ts->sys_conn);
+		if (ts->cur_conn == ts->sys_conn)
+			ts->cur_conn = 0;
+	} else if ((flags & SC_ACCEPT) && ret >= 0) {
+		/* what the thread does next (a thread, a stack, epoll_ctl) is
+		 * this connection's cost until it touches another socket */
+		__u64 conn = socket_conn(fd_to_socket((int)ret), (int)ret, CONN_ACCEPTED, true);
+
+		if (conn)
+			ts->cur_conn = conn;
+	} else if ((flags & SC_CONNECT) && (ret == 0 || ret == -EINPROGRESS)) {
+		__u64 conn = socket_conn(fd_to_socket(ts->sys_fd), ts->sys_fd, 0, true);
+
+		if (conn)
+			ts->cur_conn = conn;
+	} else if ((flags & SC_LISTEN) && ret == 0) {
+		report_listen(ts->sys_fd);
+	}
+	return 0;
+}
+
+/* ---- scheduler ------------------------------------------------------- */
+
+static __always_inline void charge_switch(struct thread_state *ts, bool voluntary,
+					  __u64 cpu_ns)
+{
+	struct proc_counters *pc = proc_counters();
+	struct conn *c = NULL;
+
+	if (!pc)
+		return;
+	if (voluntary)
+		pc->ctx_voluntary++;
+	else
+		pc->ctx_involuntary++;
+	pc->cpu_ns += cpu_ns;
+
+	if (ts->cur_conn)
+		c = bpf_map_lookup_elem(&conns, &ts->cur_conn);
+	if (c) {
+		if (voluntary)
+			__sync_fetch_and_add(&c->ctx_voluntary, 1);
+		else
+			__sync_fetch_and_add(&c->ctx_involuntary, 1);
+		__sync_fetch_and_add(&c->cpu_ns, cpu_ns);
+	} else {
+		if (voluntary)
+			pc->loop_ctx_voluntary++;
+		else
+			pc->loop_ctx_involuntary++;
+		pc->loop_cpu_ns += cpu_ns;
+	}
+}
+
+static __always_inline void charge_runq(struct thread_state *ts, __u64 now)
+{
+	struct proc_counters *pc = proc_counters();
+	struct conn *c = NULL;
+	__u64 ns;
+
+	if (!ts->runnable_since || !pc)
+		return;
+	ns = now - ts->runnable_since;
+	ts->runnable_since = 0;
+	pc->runq_ns += ns;
+	if (ts->cur_conn)
+		c = bpf_map_lookup_elem(&conns, &ts->cur_conn);
+	if (c)
+		__sync_fetch_and_add(&c->runq_ns, ns);
+	else
+		pc->loop_runq_ns += ns;
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
-	__u32 zero = 0;
+	struct thread_state *ts;
 	__u64 now = bpf_ktime_get_ns();
-	__u64 *since = bpf_map_lookup_elem(&oncpu_since, &zero);
-	struct proc_counters *pc;
 
-	if (!since)
-		return 0;
-	if (is_target(prev)) {
-		pc = bpf_map_lookup_elem(&proc_counters, &zero);
-		if (pc) {
-			/* the kernel's own rule (__schedule): a switch is voluntary
-			 * when the task gave up the CPU to sleep, not when preempted */
-			if (!preempt && prev_state)
-				pc->ctx_switches_voluntary++;
-			else
-				pc->ctx_switches_involuntary++;
-			if (*since)
-				pc->cpu_ns += now - *since;
+	if (task_is_target(prev)) {
+		ts = thread_state(prev);
+		if (ts) {
+			/* the kernel's own rule (__schedule): voluntary when the
+			 * task gave up the CPU to sleep, involuntary when preempted */
+			bool voluntary = !preempt && prev_state;
+
+			charge_switch(ts, voluntary, ts->oncpu_since ? now - ts->oncpu_since : 0);
+			ts->oncpu_since = 0;
+			if (!voluntary)
+				ts->runnable_since = now;
 		}
 	}
-	*since = is_target(next) ? now : 0;
+	if (task_is_target(next)) {
+		ts = thread_state(next);
+		if (ts) {
+			ts->oncpu_since = now;
+			charge_runq(ts, now);
+		}
+	}
+	return 0;
+}
+
+static __always_inline void mark_runnable(struct task_struct *p)
+{
+	struct thread_state *ts;
+
+	if (!task_is_target(p))
+		return;
+	ts = thread_state(p);
+	if (ts && !ts->runnable_since)
+		ts->runnable_since = bpf_ktime_get_ns();
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(on_sched_wakeup, struct task_struct *p)
+{
+	mark_runnable(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(on_sched_wakeup_new, struct task_struct *p)
+{
+	mark_runnable(p);
+	return 0;
+}
+
+static __always_inline void count_thread(__s64 delta)
+{
+	__s64 now = __sync_add_and_fetch(&live_threads, delta);
+
+	/* a racing CPU may raise the peak between our read and write: retry */
+	for (int i = 0; i < 4 && delta > 0; i++) {
+		__s64 old = threads_peak;
+
+		if (now <= old || __sync_val_compare_and_swap(&threads_peak, old, now) == old)
+			break;
+	}
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u8 one = 1;
+
+	if (!tgid_is_target(ptgid))
+		return 0;
+	if (ctgid != ptgid) {
+		/* a pre-forking server: its workers are the target too */
+		if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_NOEXIST) == 0)
+			__sync_fetch_and_add(&nr_extra_targets, 1);
+	}
+	count_thread(1);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_process_exit, struct task_struct *p)
+{
+	if (task_is_target(p))
+		count_thread(-1);
+	return 0;
+}
+
+/* ---- bytes and io_uring ----------------------------------------------- */
+
+static __always_inline struct conn *sock_conn(struct sock *sk, __u16 flags)
+{
+	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
+	struct conn *c;
+	__u64 id;
+
+	if (!sock)
+		return NULL;
+	id = sock_ino(sock);
+	c = bpf_map_lookup_elem(&conns, &id);
+	if (c || classify(sk) != SK_CONN)
+		return c;
+	return conn_get(id, sock, sk, -1, flags);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(on_sock_recv_length, struct sock *sk, int ret, int flags)
+{
+	struct conn *c;
+
+	if (ret <= 0 || (flags & MSG_PEEK) || !current_is_target())
+		return 0;
+	c = sock_conn(sk, 0);
+	if (c)
+		__sync_fetch_and_add(&c->bytes_rx, ret);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(on_sock_send_length, struct sock *sk, int ret, int flags)
+{
+	struct conn *c;
+
+	if (ret <= 0 || !current_is_target())
+		return 0;
+	c = sock_conn(sk, 0);
+	if (c)
+		__sync_fetch_and_add(&c->bytes_tx, ret);
+	return 0;
+}
+
+#define IORING_OP_CLOSE_NR	19	/* stable uapi value */
+
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
+{
+	struct thread_state *ts;
+	struct conn *c;
+	__u32 opcode;
+	__u64 id;
+	int fd;
+
+	if (!current_is_target())
+		return 0;
+	opcode = BPF_CORE_READ(req, opcode);
+	/* at submission the sqe's fd sits in cqe.fd; the file is not looked
+	 * up yet, so resolve the fd ourselves (fixed files stay unattributed) */
+	fd = BPF_CORE_READ(req, cqe.fd);
+	id = socket_conn(fd_to_socket(fd), fd, CONN_URING, false);
+	if (!id)
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &id);
+	if (!c)
+		return 0;
+	__sync_fetch_and_add(&c->uring_ops, 1);
+#pragma unroll
+	for (int i = 0; i < CONN_URING_SLOTS; i++) {
+		struct conn_uring_op *s = &c->uring[i];
+
+		if (s->opcode == opcode + 1 ||
+		    (s->opcode == 0 && __sync_val_compare_and_swap(&s->opcode, 0, opcode + 1) == 0) ||
+		    s->opcode == opcode + 1) {
+			__sync_fetch_and_add(&s->count, 1);
+			break;
+		}
+	}
+	ts = thread_state(bpf_get_current_task_btf());
+	if (ts)
+		ts->cur_conn = id;
+	if (opcode == IORING_OP_CLOSE_NR) {
+		conn_close(id);
+		if (ts)
+			ts->cur_conn = 0;
+	}
 	return 0;
 }

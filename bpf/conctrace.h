@@ -6,11 +6,127 @@
 #ifndef CONCTRACE_H
 #define CONCTRACE_H
 
-/* Process-wide counters, one slot per CPU (summed by userspace). */
-struct proc_counters {
-	__u64 ctx_switches_voluntary;
-	__u64 ctx_switches_involuntary;
+#ifndef __VMLINUX_H__		/* the BPF side gets these from vmlinux.h */
+#include <linux/types.h>
+#endif
+
+#define SYSCALL_MAX		512	/* syscall numbers tracked (x86_64 < 470) */
+#define CONN_SC_SLOTS		12	/* distinct syscalls kept per connection */
+#define CONN_URING_SLOTS	4	/* distinct io_uring opcodes per connection */
+#define CONN_UNIX_PATH		32	/* bytes of a Unix socket path kept */
+#define DEFAULT_MAX_CONNS	1000000
+
+/* syscall_flags[nr]: what a syscall means for attribution (set by the loader,
+ * which knows this architecture's syscall numbers) */
+#define SC_FD_ARG_MASK	0x07	/* 1 + index of the fd argument, 0 = none */
+#define SC_WAIT		0x08	/* waits for events: epoll_wait, io_uring_enter ... */
+#define SC_ACCEPT	0x10	/* returns a new connection's fd */
+#define SC_CLOSE	0x20	/* ends the fd given as argument */
+#define SC_LISTEN	0x40	/* makes the socket a listener: tell userspace */
+#define SC_CONNECT	0x80	/* connects the fd given as argument */
+
+/* conn.flags */
+#define CONN_ACCEPTED	0x01	/* came from accept()/accept4() */
+#define CONN_URING	0x02	/* first seen through io_uring */
+#define CONN_LISTENER	0x04	/* (never stored: listeners are the event loop) */
+
+struct conn_syscall {
+	__u32 nr;		/* syscall number + 1; 0 = free slot */
+	__u32 count;
+	__u64 ns;
+};
+
+struct conn_uring_op {
+	__u32 opcode;		/* IORING_OP_* + 1; 0 = free slot */
+	__u32 count;
+};
+
+/*
+ * One connection: a stream socket owned by a target process.
+ * Its id is the socket's inode number (what /proc/PID/fd and `ss -e` show):
+ * never reused while the kernel runs (a 32-bit counter wraps after 4e9).
+ */
+struct conn {
+	__u64 id;
+	__u64 open_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 close_ns;		/* 0 while open */
+	__u32 tgid;
+	__s32 fd;		/* -1 when only seen through io_uring / socket events */
+	__u16 family;		/* AF_INET, AF_INET6, AF_UNIX */
+	__u16 lport;		/* host byte order */
+	__u16 rport;
+	__u16 flags;
+	union {
+		struct {
+			__u8 laddr[16];	/* IPv4 in the first 4 bytes */
+			__u8 raddr[16];
+		};
+		char unix_path[CONN_UNIX_PATH];
+	};
+	__u64 unix_peer;	/* the peer socket's inode, for AF_UNIX */
+
+	__u64 syscalls;		/* all syscalls charged here, and their time */
+	__u64 syscall_ns;
+	struct conn_syscall sc[CONN_SC_SLOTS];
+	__u64 sc_other;		/* syscalls that found no free slot */
+	__u64 sc_other_ns;
+
+	__u64 ctx_voluntary;
+	__u64 ctx_involuntary;
 	__u64 cpu_ns;
+	__u64 runq_ns;		/* runnable but waiting for a CPU */
+
+	__u64 bytes_rx;
+	__u64 bytes_tx;
+
+	__u64 uring_ops;
+	struct conn_uring_op uring[CONN_URING_SLOTS];
+};
+
+/* Process-wide counters and the event-loop bucket: one slot per CPU. */
+struct proc_counters {
+	__u64 ctx_voluntary;
+	__u64 ctx_involuntary;
+	__u64 cpu_ns;
+	__u64 runq_ns;
+
+	/* what belongs to no single connection (waiting for events, accept) */
+	__u64 loop_syscalls;
+	__u64 loop_syscall_ns;
+	__u64 loop_ctx_voluntary;
+	__u64 loop_ctx_involuntary;
+	__u64 loop_cpu_ns;
+	__u64 loop_runq_ns;
+
+	__u64 conns_opened;
+	__u64 conns_untracked;	/* connection map full: see --max-conns */
+	__u64 lost_events;	/* ring buffer full: records that never arrived */
+	__u64 no_thread_state;	/* task storage unavailable (should stay 0) */
+};
+
+struct syscall_total {
+	__u64 count;
+	__u64 ns;
+};
+
+enum event_type {
+	EV_CONN_CLOSED = 1,	/* struct conn, final figures */
+	EV_LISTEN = 2,		/* the target started listening */
+};
+
+struct listen_event {
+	__u32 type;		/* EV_LISTEN */
+	__u32 tgid;
+	__u16 family;
+	__u16 port;
+	__u8 addr[16];
+	char unix_path[108];
+};
+
+struct conn_event {
+	__u32 type;		/* EV_CONN_CLOSED */
+	__u32 pad;
+	struct conn conn;
 };
 
 #endif /* CONCTRACE_H */

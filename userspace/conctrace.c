@@ -1,44 +1,305 @@
 // SPDX-License-Identifier: MIT
-/* conctrace: entry point. */
+/*
+ * conctrace: trace a server and report what each connection cost.
+ *
+ * Order matters: the target is forked and held before exec, the BPF side is
+ * loaded and attached with its pid, and only then may it exec, so no early
+ * event is missed. At the end every connection still open is read from the
+ * map, the report is printed, and one cleanup path frees every BPF object.
+ */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
-#include "conctrace.skel.h"
 
-#define CONCTRACE_VERSION "0.1.0"
+#include "aggregate.h"
+#include "conctrace.h"
+#include "env.h"
+#include "format.h"
+#include "loaddriver.h"
+#include "report.h"
+#include "target.h"
+#include "tracer.h"
 
-static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list args)
+#define LISTEN_TIMEOUT_S 10.0	/* --load: how long a target may take to listen */
+#define SETTLE_S	 2.0	/* --load: time for the server to close its side */
+
+static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t exit_signal;
+
+static void on_signal(int sig)
 {
-	(void)level; (void)fmt; (void)args;
+	exiting = 1;
+	exit_signal = sig;
+}
+
+static void on_sigchld(int sig)
+{
+	(void)sig;	/* only wakes the poll loop: the loop reaps */
+}
+
+struct run {
+	struct env env;
+	struct target target;
+	struct tracer tracer;
+	struct agg agg;
+	struct loaddriver load;
+	struct listen_event listen;
+	bool listening;
+	__u64 closed;		/* connection records received */
+	double t0;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct run *run = ctx;
+	__u32 type;
+
+	if (len < sizeof(type))
+		return 0;
+	memcpy(&type, data, sizeof(type));
+	if (type == EV_CONN_CLOSED && len >= sizeof(struct conn_event)) {
+		const struct conn_event *ev = data;
+
+		run->closed++;
+		if (agg_add(&run->agg, &ev->conn))
+			fprintf(stderr, "conctrace: out of memory: a connection is missing from the report\n");
+	} else if (type == EV_LISTEN && len >= sizeof(struct listen_event) && !run->listening) {
+		memcpy(&run->listen, data, sizeof(run->listen));
+		run->listening = true;
+	}
 	return 0;
 }
 
-/* --version also proves the BPF side loads into this kernel. */
-static int print_version(void)
+static void add_open(void *ctx, const struct conn *c)
 {
-	struct conctrace_bpf *skel;
+	struct run *run = ctx;
+
+	agg_add(&run->agg, c);
+}
+
+static __u64 open_now(struct run *run)
+{
+	struct proc_counters p;
+
+	tracer_read_proc(&run->tracer, &p);
+	return p.conns_opened > run->closed ? p.conns_opened - run->closed : 0;
+}
+
+static void print_interval(struct run *run, double t, struct proc_counters *last)
+{
+	struct proc_counters p;
+	char cpu[32];
+
+	tracer_read_proc(&run->tracer, &p);
+	fprintf(stderr, "[%7.1fs] conns open %llu total %llu | ctx switches +%llu | cpu +%s%s\n",
+		t - run->t0,
+		(unsigned long long)(p.conns_opened - run->closed),
+		(unsigned long long)p.conns_opened,
+		(unsigned long long)(p.ctx_voluntary + p.ctx_involuntary -
+				     last->ctx_voluntary - last->ctx_involuntary),
+		fmt_ns((double)(p.cpu_ns - last->cpu_ns), cpu, sizeof(cpu)),
+		p.lost_events ? " | LOST EVENTS" : "");
+	*last = p;
+}
+
+/* Trace until the target ends, time is up, loadgen is done, or a signal. */
+static int trace_loop(struct run *run)
+{
+	struct env *env = &run->env;
+	struct proc_counters last = { 0 };
+	double next_tick = run->t0 + env->interval_s;
 	int err;
 
-	printf("conctrace %s (libbpf %d.%d)\n", CONCTRACE_VERSION,
-	       libbpf_major_version(), libbpf_minor_version());
-	libbpf_set_print(quiet_print);
-	skel = conctrace_bpf__open_and_load();
-	err = skel ? 0 : -errno;
-	conctrace_bpf__destroy(skel);
-	if (err) {
-		printf("BPF: cannot load programs: %s%s\n", strerror(-err),
-		       err == -EPERM ? " (try sudo)" : "");
+	while (!exiting) {
+		double t;
+
+		err = tracer_poll(&run->tracer, 100);
+		if (err < 0) {
+			fprintf(stderr, "conctrace: reading events: %s\n", strerror(-err));
+			return 1;
+		}
+		t = now_s();
+		if (target_poll_exit(&run->target))
+			break;
+		if (env->duration_s && t - run->t0 >= env->duration_s)
+			break;
+		if (env->interval_s && t >= next_tick) {
+			print_interval(run, t, &last);
+			next_tick += env->interval_s;
+		}
+		if (!env->load)
+			continue;
+		if (!run->load.pid) {
+			if (run->listening) {
+				if (loaddriver_start(&run->load, &run->listen, env->load_args))
+					return 1;
+			} else if (t - run->t0 > LISTEN_TIMEOUT_S) {
+				fprintf(stderr, "conctrace: --load: the target did not listen within %.0f s\n",
+					LISTEN_TIMEOUT_S);
+				return 1;
+			}
+		} else if (loaddriver_poll(&run->load)) {
+			/* let the server see the clients' FINs and close its side */
+			double until = now_s() + SETTLE_S;
+
+			while (open_now(run) && now_s() < until && !exiting)
+				tracer_poll(&run->tracer, 20);
+			break;
+		}
+	}
+	return 0;
+}
+
+static void build_report(struct run *run, struct report *r, char *exit_buf, size_t len)
+{
+	memset(r, 0, sizeof(*r));
+	/* records still in the ring buffer, then connections still open */
+	while (tracer_poll(&run->tracer, 0) > 0)
+		;
+	tracer_for_each_open(&run->tracer, add_open, run);
+	tracer_read_proc(&run->tracer, &r->proc);
+	tracer_read_syscalls(&run->tracer, r->syscalls);
+	r->threads_peak = tracer_threads_peak(&run->tracer);
+	r->agg = &run->agg;
+	r->pid = run->target.pid;
+	r->duration_s = now_s() - run->t0;
+	r->peak_open = agg_peak_open(&run->agg);
+	r->top = run->env.top;
+	r->json_conns = run->env.json_conns;
+	r->exit_desc = target_exit_desc(&run->target, exit_buf, len);
+}
+
+static int write_reports(struct run *run, struct report *r)
+{
+	FILE *json = NULL;
+	bool json_stdout = run->env.json_path && !strcmp(run->env.json_path, "-");
+
+	report_text(json_stdout ? stderr : stdout, r);
+	if (!run->env.json_path)
+		return 0;
+	json = json_stdout ? stdout : fopen(run->env.json_path, "w");
+	if (!json) {
+		fprintf(stderr, "conctrace: cannot write %s: %s\n", run->env.json_path,
+			strerror(errno));
 		return 1;
 	}
-	printf("BPF: programs load into this kernel\n");
+	report_json(json, r);
+	if (json != stdout && fclose(json)) {
+		fprintf(stderr, "conctrace: writing %s: %s\n", run->env.json_path, strerror(errno));
+		return 1;
+	}
 	return 0;
+}
+
+static char *describe_target(const struct env *env, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (!env->cmd) {
+		snprintf(buf, len, "pid %d", (int)env->pid);
+		return buf;
+	}
+	buf[0] = '\0';
+	for (char **a = env->cmd; *a && off + 1 < len; a++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", a == env->cmd ? "" : " ", *a);
+	return buf;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_sigchld;
+	sa.sa_flags = SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0)
-		return print_version();
-	fprintf(stderr, "usage: conctrace --version\n");
-	return 2;
+	static struct run run;
+	struct tracer_opts topts = { 0 };
+	struct report report;
+	char target_desc[512], exit_buf[64];
+	int err, status = 0;
+
+	switch (parse_args(argc, argv, &run.env)) {
+	case ARGS_RUN:
+		break;
+	case ARGS_HELP:
+		return 0;
+	case ARGS_BAD:
+		return 2;
+	case ARGS_VERSION:
+		printf("conctrace %s (libbpf %d.%d)\n", CONCTRACE_VERSION,
+		       libbpf_major_version(), libbpf_minor_version());
+		return tracer_probe(false) ? 1 : 0;
+	}
+	install_signals();
+	agg_init(&run.agg, run.env.json_conns > run.env.top ? run.env.json_conns : run.env.top);
+
+	err = run.env.cmd ? target_spawn_held(&run.target, run.env.cmd)
+			  : target_attach(&run.target, run.env.pid);
+	if (err) {
+		fprintf(stderr, "conctrace: %s: %s\n",
+			run.env.cmd ? "cannot start the command" : "no such process",
+			strerror(-err));
+		return 1;
+	}
+
+	topts.target = run.target.pid;
+	topts.max_conns = run.env.max_conns;
+	topts.initial_threads = run.target.launched ? 1 : target_thread_count(run.target.pid);
+	topts.verbose = run.env.verbose;
+	topts.on_event = on_event;
+	topts.ctx = &run;
+	err = tracer_start(&run.tracer, &topts);
+	if (err) {
+		target_stop(&run.target, SIGKILL, 1);	/* never let it exec untraced */
+		agg_free(&run.agg);
+		return 1;
+	}
+
+	run.t0 = now_s();
+	if (run.target.launched) {
+		err = target_release(&run.target);
+		if (err) {
+			fprintf(stderr, "conctrace: %s: %s\n", run.env.cmd[0],
+				err == ENOENT ? "command not found" : strerror(err));
+			status = err == ENOENT ? 127 : 126;
+			goto cleanup;
+		}
+	}
+
+	status = trace_loop(&run);
+	loaddriver_stop(&run.load);
+	target_stop(&run.target, exit_signal ? exit_signal : SIGTERM, run.env.grace_s);
+
+	build_report(&run, &report, exit_buf, sizeof(exit_buf));
+	report.target = describe_target(&run.env, target_desc, sizeof(target_desc));
+	if (write_reports(&run, &report))
+		status = 1;
+	if (!status)
+		status = target_exit_code(&run.target);
+cleanup:
+	tracer_stop(&run.tracer);
+	target_stop(&run.target, SIGKILL, 0);
+	agg_free(&run.agg);
+	return status;
 }

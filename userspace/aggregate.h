@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Aggregation of connection records: distributions, peak concurrency, the
+ * costliest connections in full. Pure logic, no BPF: unit-tested alone.
+ *
+ * Memory per connection is a few numbers (about 56 bytes), so a million
+ * connections fit; full records are kept only for the top `keep` by cost.
+ */
+#ifndef CONCTRACE_AGGREGATE_H
+#define CONCTRACE_AGGREGATE_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "conctrace.h"
+
+enum metric {
+	M_SYSCALLS,
+	M_CTX_SWITCHES,		/* voluntary + involuntary */
+	M_CPU_NS,
+	M_BYTES_RX,
+	M_BYTES_TX,
+	M_COUNT,
+};
+
+extern const char *const metric_names[M_COUNT];
+
+struct dist {
+	double mean;
+	__u64 p50, p99, max;
+};
+
+struct agg {
+	size_t n, cap;
+	__u64 *metric[M_COUNT];		/* one value per connection */
+	__u64 *open_ns, *close_ns;	/* close 0: open at the end */
+	__u64 open_at_end;
+
+	struct conn *top;		/* min-heap by cost, at most `keep` */
+	size_t ntop, keep;
+
+	__u64 syscalls_by_nr[SYSCALL_MAX];	/* summed over connections */
+	__u64 syscall_ns_by_nr[SYSCALL_MAX];
+	__u64 syscalls_other;		/* beyond a connection's slots */
+	__u64 uring_by_op[256];
+};
+
+void agg_init(struct agg *a, size_t keep);
+void agg_free(struct agg *a);
+
+/* Add one connection (closed, or still open with close_ns == 0).
+ * Returns -1 when out of memory (the connection is not counted). */
+int agg_add(struct agg *a, const struct conn *c);
+
+__u64 conn_metric(const struct conn *c, enum metric m);
+/* What orders connections in "top N": CPU time, then syscalls. */
+int conn_cost_cmp(const struct conn *a, const struct conn *b);
+
+/* Distribution of one metric over all connections (nearest-rank percentiles). */
+void agg_dist(const struct agg *a, enum metric m, struct dist *out);
+
+/* Most connections open at the same instant. */
+__u64 agg_peak_open(const struct agg *a);
+
+/* The kept connections, costliest first (sorts the heap in place). */
+const struct conn *agg_top(struct agg *a, size_t *n);
+
+#endif /* CONCTRACE_AGGREGATE_H */

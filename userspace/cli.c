@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+/* conctrace's command line: options, defaults, usage text. */
+#include "env.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conctrace.h"
+
+static const char usage_text[] =
+"Usage: conctrace [OPTIONS] -- CMD [ARGS...]\n"
+"       conctrace [OPTIONS] -p PID\n"
+"\n"
+"Measure what each connection of a server costs, in the kernel: syscalls,\n"
+"context switches, CPU time and bytes, attributed to the connection they\n"
+"served, with the event loop's own share shown beside them.\n"
+"\n"
+"  -p, --pid PID          trace a running process (all threads, later forks)\n"
+"  -d, --duration SECS    stop after SECS (default: when the target exits)\n"
+"  -i, --interval SECS    print a one-line live summary every SECS\n"
+"      --load[=ARGS]      once the target listens, drive it with servers/loadgen\n"
+"                         ARGS (default \"" DEFAULT_LOAD_ARGS "\"), then stop it and report\n"
+"      --json FILE        write the report as JSON to FILE (\"-\" for stdout)\n"
+"      --json-conns N     per-connection objects in the JSON (default 100)\n"
+"      --top-conns N      connections listed in the text report (default 5)\n"
+"      --max-conns N      connections tracked at once (default 1000000)\n"
+"  -v, --verbose          show libbpf's log\n"
+"  -h, --help             show this help\n"
+"  -V, --version          show the version and check that BPF loads here\n"
+"\n"
+"Needs root, or CAP_BPF and CAP_PERFMON, and a kernel with BTF\n"
+"(CONFIG_DEBUG_INFO_BTF=y). Exit status: the target's (128+N if killed by\n"
+"signal N), 127 if CMD cannot be run, 1 on a tracing error, 2 on bad usage.\n"
+"\n"
+"Examples:\n"
+"  sudo ./conctrace -- ./servers/epoll_echo          trace until Ctrl-C\n"
+"  sudo ./conctrace --load -- ./servers/epoll_echo   one-command demo\n"
+"  sudo ./conctrace --load='-c 500 -n 20' --json r.json -- ./servers/threaded_echo\n"
+"  sudo ./conctrace -p $(pidof redis-server) -d 10   attach for 10 seconds\n";
+
+enum {
+	OPT_LOAD = 0x100,
+	OPT_JSON,
+	OPT_JSON_CONNS,
+	OPT_TOP,
+	OPT_MAX_CONNS,
+};
+
+static enum parse_result bad(const char *opt, const char *arg, const char *want)
+{
+	fprintf(stderr, "conctrace: invalid %s '%s': %s\n", opt, arg, want);
+	fprintf(stderr, "Try 'conctrace --help'.\n");
+	return ARGS_BAD;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > 1e7)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+enum parse_result parse_args(int argc, char **argv, struct env *env)
+{
+	static const struct option longopts[] = {
+		{ "pid",        required_argument, NULL, 'p' },
+		{ "duration",   required_argument, NULL, 'd' },
+		{ "interval",   required_argument, NULL, 'i' },
+		{ "load",       optional_argument, NULL, OPT_LOAD },
+		{ "json",       required_argument, NULL, OPT_JSON },
+		{ "json-conns", required_argument, NULL, OPT_JSON_CONNS },
+		{ "top-conns",  required_argument, NULL, OPT_TOP },
+		{ "max-conns",  required_argument, NULL, OPT_MAX_CONNS },
+		{ "verbose",    no_argument,       NULL, 'v' },
+		{ "help",       no_argument,       NULL, 'h' },
+		{ "version",    no_argument,       NULL, 'V' },
+		{ 0 },
+	};
+	unsigned long v;
+	int c;
+
+	memset(env, 0, sizeof(*env));
+	env->max_conns = DEFAULT_MAX_CONNS;
+	env->json_conns = 100;
+	env->top = 5;
+	env->grace_s = 3;
+	env->load_args = DEFAULT_LOAD_ARGS;
+
+	/* '+': stop at the first non-option, so CMD's own options stay its own */
+	while ((c = getopt_long(argc, argv, "+p:d:i:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_ulong(optarg, 1, 1u << 22, &v))
+				return bad("pid", optarg, "expected a process id");
+			env->pid = (pid_t)v;
+			break;
+		case 'd':
+			if (parse_seconds(optarg, &env->duration_s) || env->duration_s == 0)
+				return bad("duration", optarg, "expected seconds > 0");
+			break;
+		case 'i':
+			if (parse_seconds(optarg, &env->interval_s) || env->interval_s < 0.05)
+				return bad("interval", optarg, "expected seconds >= 0.05");
+			break;
+		case OPT_LOAD:
+			env->load = true;
+			if (optarg)
+				env->load_args = optarg;
+			break;
+		case OPT_JSON:
+			env->json_path = optarg;
+			break;
+		case OPT_JSON_CONNS:
+			if (parse_ulong(optarg, 0, 10000000, &v))
+				return bad("json-conns", optarg, "expected a count");
+			env->json_conns = (unsigned)v;
+			break;
+		case OPT_TOP:
+			if (parse_ulong(optarg, 0, 10000, &v))
+				return bad("top-conns", optarg, "expected a count");
+			env->top = (unsigned)v;
+			break;
+		case OPT_MAX_CONNS:
+			if (parse_ulong(optarg, 1, 100000000, &v))
+				return bad("max-conns", optarg, "expected 1..100000000");
+			env->max_conns = v;
+			break;
+		case 'v':
+			env->verbose = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return ARGS_HELP;
+		case 'V':
+			return ARGS_VERSION;
+		default:
+			fprintf(stderr, "Try 'conctrace --help'.\n");
+			return ARGS_BAD;
+		}
+	}
+	if (optind < argc)
+		env->cmd = &argv[optind];
+	if (!env->cmd && !env->pid) {
+		fprintf(stderr, "conctrace: nothing to trace: give -- CMD [ARGS...] or -p PID\n");
+		fprintf(stderr, "Try 'conctrace --help'.\n");
+		return ARGS_BAD;
+	}
+	if (env->cmd && env->pid) {
+		fprintf(stderr, "conctrace: give either a command or -p PID, not both\n");
+		return ARGS_BAD;
+	}
+	if (env->load && !env->cmd) {
+		fprintf(stderr, "conctrace: --load needs a command to launch (it stops the target at the end)\n");
+		return ARGS_BAD;
+	}
+	return ARGS_RUN;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* Command-line options of conctrace, with their defaults (cli.c). */
+#ifndef CONCTRACE_ENV_H
+#define CONCTRACE_ENV_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define CONCTRACE_VERSION "0.1.0"
+#define DEFAULT_LOAD_ARGS "-c 1000 -n 10"
+
+struct env {
+	pid_t pid;		/* -p: attach to a running process */
+	char **cmd;		/* -- CMD ARGS...: launch and trace */
+	double duration_s;	/* -d: stop after this long (0 = until the target ends) */
+	double interval_s;	/* -i: print a live summary this often (0 = never) */
+	const char *json_path;	/* --json FILE, "-" for stdout */
+	unsigned long max_conns;/* --max-conns: connection map size */
+	unsigned json_conns;	/* --json-conns: per-connection objects in JSON */
+	unsigned top;		/* --top-conns: connections listed in the report */
+	bool load;		/* --load: drive the target with servers/loadgen */
+	const char *load_args;	/* --load=ARGS */
+	double grace_s;		/* wait this long for the target after SIGTERM */
+	bool verbose;		/* -v: libbpf's log */
+};
+
+enum parse_result {
+	ARGS_RUN,		/* trace as env says */
+	ARGS_HELP,		/* --help printed: exit 0 */
+	ARGS_BAD,		/* usage error printed: exit 2 */
+	ARGS_VERSION,		/* --version asked */
+};
+
+enum parse_result parse_args(int argc, char **argv, struct env *env);
+
+#endif /* CONCTRACE_ENV_H */

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/* What a run measured, and the formats that print it. */
+#ifndef CONCTRACE_REPORT_H
+#define CONCTRACE_REPORT_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "aggregate.h"
+#include "conctrace.h"
+
+struct report {
+	const char *target;		/* the command, or "pid N" */
+	pid_t pid;
+	double duration_s;
+	struct agg *agg;
+	struct proc_counters proc;
+	struct syscall_total syscalls[SYSCALL_MAX];
+	long threads_peak;
+	__u64 peak_open;
+	unsigned top;			/* connections listed in text */
+	unsigned json_conns;		/* connection objects in JSON */
+	const char *exit_desc;		/* "exited 0", "killed by SIGKILL", NULL */
+};
+
+void report_text(FILE *f, struct report *r);
+void report_json(FILE *f, struct report *r);
+
+#endif /* CONCTRACE_REPORT_H */

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+/* The JSON report (--json). Field names are a contract: see README.md. */
+#include "report.h"
+
+#include "format.h"
+#include "json.h"
+#include "syscalls.h"
+
+static void syscalls_object(struct json *j, const char *key, const struct conn *c)
+{
+	json_begin_object(j, key);
+	for (int i = 0; i < CONN_SC_SLOTS; i++) {
+		const char *name;
+		char buf[32];
+
+		if (!c->sc[i].nr)
+			continue;
+		name = syscall_name(c->sc[i].nr - 1);
+		if (!name) {
+			snprintf(buf, sizeof(buf), "syscall_%u", c->sc[i].nr - 1);
+			name = buf;
+		}
+		json_u64(j, name, c->sc[i].count);
+	}
+	if (c->sc_other)
+		json_u64(j, "other", c->sc_other);
+	json_end_object(j);
+}
+
+static void conn_object(struct json *j, const struct conn *c)
+{
+	char addr[64];
+
+	json_begin_object(j, NULL);
+	json_u64(j, "id", c->id);
+	json_i64(j, "fd", c->fd);
+	json_string(j, "family", fmt_family(c->family));
+	json_string(j, "local", fmt_conn_addr(c, true, addr, sizeof(addr)));
+	json_string(j, "remote", fmt_conn_addr(c, false, addr, sizeof(addr)));
+	json_u64(j, "open_ns", c->open_ns);
+	json_u64(j, "close_ns", c->close_ns);
+	json_u64(j, "syscalls_total", c->syscalls);
+	syscalls_object(j, "syscalls", c);
+	json_u64(j, "ctx_switches_voluntary", c->ctx_voluntary);
+	json_u64(j, "ctx_switches_involuntary", c->ctx_involuntary);
+	json_u64(j, "cpu_ns", c->cpu_ns);
+	json_u64(j, "runq_ns", c->runq_ns);
+	json_u64(j, "bytes_rx", c->bytes_rx);
+	json_u64(j, "bytes_tx", c->bytes_tx);
+	json_u64(j, "uring_ops", c->uring_ops);
+	json_end_object(j);
+}
+
+static void by_syscall(struct json *j, const char *key, const __u64 *counts)
+{
+	json_begin_object(j, key);
+	for (unsigned nr = 0; nr < SYSCALL_MAX; nr++) {
+		const char *name = syscall_name(nr);
+		char buf[32];
+
+		if (!counts[nr])
+			continue;
+		if (!name) {
+			snprintf(buf, sizeof(buf), "syscall_%u", nr);
+			name = buf;
+		}
+		json_u64(j, name, counts[nr]);
+	}
+	json_end_object(j);
+}
+
+void report_json(FILE *f, struct report *r)
+{
+	struct agg *a = r->agg;
+	const struct proc_counters *p = &r->proc;
+	__u64 total = 0, counts[SYSCALL_MAX], ns[SYSCALL_MAX];
+	struct json j;
+
+	for (unsigned nr = 0; nr < SYSCALL_MAX; nr++) {
+		counts[nr] = r->syscalls[nr].count;
+		ns[nr] = r->syscalls[nr].ns;
+		total += counts[nr];
+	}
+
+	json_init(&j, f);
+	json_begin_object(&j, NULL);
+	json_string(&j, "target", r->target);
+	json_i64(&j, "pid", r->pid);
+	json_double(&j, "duration_s", r->duration_s);
+	if (r->exit_desc)
+		json_string(&j, "target_exit", r->exit_desc);
+
+	json_begin_object(&j, "connections");
+	json_u64(&j, "total", a->n);
+	json_u64(&j, "peak_open", r->peak_open);
+	json_u64(&j, "open_at_end", a->open_at_end);
+	json_u64(&j, "not_tracked", p->conns_untracked);
+	json_end_object(&j);
+
+	json_begin_object(&j, "per_connection");
+	for (int m = 0; m < M_COUNT; m++) {
+		struct dist d;
+
+		agg_dist(a, m, &d);
+		json_begin_object(&j, metric_names[m]);
+		json_double(&j, "mean", d.mean);
+		json_u64(&j, "p50", d.p50);
+		json_u64(&j, "p99", d.p99);
+		json_u64(&j, "max", d.max);
+		json_end_object(&j);
+	}
+	by_syscall(&j, "syscalls_by_name", a->syscalls_by_nr);
+	json_end_object(&j);
+
+	json_begin_object(&j, "event_loop");
+	json_u64(&j, "syscalls", p->loop_syscalls);
+	json_u64(&j, "syscall_ns", p->loop_syscall_ns);
+	json_u64(&j, "ctx_switches", p->loop_ctx_voluntary + p->loop_ctx_involuntary);
+	json_u64(&j, "ctx_switches_voluntary", p->loop_ctx_voluntary);
+	json_u64(&j, "ctx_switches_involuntary", p->loop_ctx_involuntary);
+	json_u64(&j, "cpu_ns", p->loop_cpu_ns);
+	json_u64(&j, "runq_ns", p->loop_runq_ns);
+	json_end_object(&j);
+
+	json_begin_object(&j, "process");
+	json_u64(&j, "syscalls", total);
+	by_syscall(&j, "syscalls_by_name", counts);
+	by_syscall(&j, "syscall_ns_by_name", ns);
+	json_u64(&j, "ctx_switches_voluntary", p->ctx_voluntary);
+	json_u64(&j, "ctx_switches_involuntary", p->ctx_involuntary);
+	json_u64(&j, "cpu_ns", p->cpu_ns);
+	json_u64(&j, "runq_ns", p->runq_ns);
+	json_i64(&j, "threads_peak", r->threads_peak);
+	json_end_object(&j);
+
+	json_u64(&j, "lost_events", p->lost_events);
+
+	json_begin_array(&j, "conns");
+	{
+		size_t n;
+		const struct conn *top = agg_top(a, &n);
+
+		for (size_t i = 0; i < n && i < r->json_conns; i++)
+			conn_object(&j, &top[i]);
+	}
+	json_end_array(&j);
+	json_end_object(&j);
+}

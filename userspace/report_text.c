@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+/* The human report, printed when tracing ends. */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+#include "syscalls.h"
+
+typedef char *(*fmt_fn)(double, char *, size_t);
+
+static void dist_row(FILE *f, const char *label, const struct dist *d, fmt_fn fmt)
+{
+	char a[32], b[32], c[32], e[32];
+
+	fprintf(f, "  %-14s %10s %10s %10s %10s\n", label, fmt(d->mean, a, sizeof(a)),
+		fmt((double)d->p50, b, sizeof(b)), fmt((double)d->p99, c, sizeof(c)),
+		fmt((double)d->max, e, sizeof(e)));
+}
+
+struct nr_count {
+	unsigned nr;
+	__u64 count;
+};
+
+static int cmp_count_desc(const void *x, const void *y)
+{
+	const struct nr_count *a = x, *b = y;
+
+	return a->count < b->count ? 1 : (a->count > b->count ? -1 : 0);
+}
+
+static void syscall_line(FILE *f, const char *label, const __u64 *counts, double per)
+{
+	struct nr_count v[SYSCALL_MAX];
+	size_t n = 0;
+	char buf[32];
+
+	for (unsigned nr = 0; nr < SYSCALL_MAX; nr++)
+		if (counts[nr])
+			v[n++] = (struct nr_count){ nr, counts[nr] };
+	qsort(v, n, sizeof(v[0]), cmp_count_desc);
+	fprintf(f, "%s", label);
+	for (size_t i = 0; i < n && i < 8; i++) {
+		const char *name = syscall_name(v[i].nr);
+
+		fprintf(f, "%s %s %s", i ? "," : "", name ? name : "?",
+			fmt_count((double)v[i].count / per, buf, sizeof(buf)));
+	}
+	fprintf(f, n ? "\n" : " none\n");
+}
+
+void report_text(FILE *f, struct report *r)
+{
+	struct agg *a = r->agg;
+	const struct proc_counters *p = &r->proc;
+	__u64 proc_syscalls = 0, counts[SYSCALL_MAX];
+	struct dist d;
+	char b1[32], b2[32], b3[32];
+
+	for (unsigned nr = 0; nr < SYSCALL_MAX; nr++) {
+		counts[nr] = r->syscalls[nr].count;
+		proc_syscalls += counts[nr];
+	}
+
+	fprintf(f, "\nconctrace: %s (pid %d): traced %.2f s%s%s\n", r->target, (int)r->pid,
+		r->duration_s, r->exit_desc ? ", target " : "", r->exit_desc ? r->exit_desc : "");
+	fprintf(f, "connections: %zu total, %llu peak open, %llu open at end\n", a->n,
+		(unsigned long long)r->peak_open, (unsigned long long)a->open_at_end);
+
+	if (a->n) {
+		fprintf(f, "\nper connection   %10s %10s %10s %10s\n", "mean", "p50", "p99", "max");
+		agg_dist(a, M_SYSCALLS, &d);
+		dist_row(f, "syscalls", &d, fmt_count);
+		agg_dist(a, M_CTX_SWITCHES, &d);
+		dist_row(f, "ctx switches", &d, fmt_count);
+		agg_dist(a, M_CPU_NS, &d);
+		dist_row(f, "cpu time", &d, fmt_ns);
+		agg_dist(a, M_BYTES_RX, &d);
+		dist_row(f, "bytes rx", &d, fmt_bytes);
+		agg_dist(a, M_BYTES_TX, &d);
+		dist_row(f, "bytes tx", &d, fmt_bytes);
+		syscall_line(f, "  syscalls/conn:", a->syscalls_by_nr, (double)a->n);
+	}
+
+	fprintf(f, "\nevent loop (no single connection): %s syscalls, %s ctx switches "
+		"(%llu voluntary), %s cpu\n",
+		fmt_count((double)p->loop_syscalls, b1, sizeof(b1)),
+		fmt_count((double)(p->loop_ctx_voluntary + p->loop_ctx_involuntary), b2, sizeof(b2)),
+		(unsigned long long)p->loop_ctx_voluntary, fmt_ns((double)p->loop_cpu_ns, b3, sizeof(b3)));
+	fprintf(f, "process: %s syscalls, %llu voluntary + %llu involuntary ctx switches, "
+		"%s cpu, %ld thread%s at peak\n",
+		fmt_count((double)proc_syscalls, b1, sizeof(b1)),
+		(unsigned long long)p->ctx_voluntary, (unsigned long long)p->ctx_involuntary,
+		fmt_ns((double)p->cpu_ns, b2, sizeof(b2)), r->threads_peak,
+		r->threads_peak == 1 ? "" : "s");
+	syscall_line(f, "  syscalls:", counts, 1);
+
+	if (r->top && a->ntop) {
+		size_t n;
+		const struct conn *top = agg_top(a, &n);
+
+		fprintf(f, "\ntop %zu connections by cpu time:\n", n < r->top ? n : r->top);
+		fprintf(f, "  %-10s %-22s %8s %8s %10s %10s %10s\n", "id", "remote", "syscalls",
+			"switches", "cpu", "rx", "tx");
+		for (size_t i = 0; i < n && i < r->top; i++) {
+			const struct conn *c = &top[i];
+			char addr[64], cpu[32], rx[32], tx[32];
+
+			fprintf(f, "  %-10llu %-22s %8llu %8llu %10s %10s %10s\n",
+				(unsigned long long)c->id, fmt_conn_addr(c, false, addr, sizeof(addr)),
+				(unsigned long long)c->syscalls,
+				(unsigned long long)(c->ctx_voluntary + c->ctx_involuntary),
+				fmt_ns((double)c->cpu_ns, cpu, sizeof(cpu)),
+				fmt_bytes((double)c->bytes_rx, rx, sizeof(rx)),
+				fmt_bytes((double)c->bytes_tx, tx, sizeof(tx)));
+		}
+	}
+
+	fprintf(f, "\nlost events: %llu", (unsigned long long)p->lost_events);
+	if (p->conns_untracked)
+		fprintf(f, ", connections not tracked (map full, raise --max-conns): %llu",
+			(unsigned long long)p->conns_untracked);
+	fprintf(f, "\n");
+}

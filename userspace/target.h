@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* The traced process: launched held before exec, or attached by pid. */
+#ifndef CONCTRACE_TARGET_H
+#define CONCTRACE_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct target {
+	pid_t pid;
+	bool launched;		/* we started it, so we may stop it */
+	bool exited;
+	int status;		/* waitpid status once exited */
+	int go_fd;		/* write end: a byte lets the child exec */
+	int exec_err_fd;	/* read end: errno if exec failed, EOF if it worked */
+};
+
+/* Fork a child that waits, before exec, until target_release(): tracing is
+ * attached by then, so not one early event is missed. */
+int target_spawn_held(struct target *t, char **argv);
+
+/* Let the child exec. Returns 0, or the errno of a failed exec
+ * (the child has then exited with 127). */
+int target_release(struct target *t);
+
+/* Attach to a running process; fails if it does not exist. */
+int target_attach(struct target *t, pid_t pid);
+
+/* Threads the process has now (from /proc/PID/task), or 0. */
+long target_thread_count(pid_t pid);
+
+/* Reap the target if it has exited; true once it has. */
+bool target_poll_exit(struct target *t);
+
+/* Ask a launched target to stop (sig), wait up to grace_s, then SIGKILL. */
+void target_stop(struct target *t, int sig, double grace_s);
+
+/* Our exit status from the target's: its code, or 128 + signal. */
+int target_exit_code(const struct target *t);
+
+/* "exited 0", "killed by SIGKILL"; buf for the result. */
+const char *target_exit_desc(const struct target *t, char *buf, size_t len);
+
+#endif /* CONCTRACE_TARGET_H */

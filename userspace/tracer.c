@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The BPF side's lifecycle: open the skeleton, configure it before load
+ * (target, syscall table, map sizes), drop programs whose tracepoint this
+ * kernel lacks, load, attach, read counters, destroy.
+ */
+#include "tracer.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "conctrace.skel.h"
+#include "syscalls.h"
+
+static bool verbose_log;
+
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !verbose_log)
+		return 0;
+	if (!verbose_log)
+		return 0;	/* our own one-line messages say what matters */
+	return vfprintf(stderr, fmt, args);
+}
+
+static int explain(const char *what, int err)
+{
+	err = err < 0 ? -err : err;
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		fprintf(stderr, "conctrace: kernel lacks BTF (/sys/kernel/btf/vmlinux): "
+			"needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
+	} else if (err == EPERM || err == EACCES) {
+		fprintf(stderr, "conctrace: %s: permission denied: run as root (try sudo) "
+			"or grant CAP_BPF and CAP_PERFMON\n", what);
+	} else {
+		fprintf(stderr, "conctrace: %s: %s%s\n", what, strerror(err),
+			verbose_log ? "" : " (run with -v for libbpf's log)");
+	}
+	return -err;
+}
+
+/*
+ * Programs attach to tracepoints by name ("tp_btf/NAME"); a kernel that
+ * lacks one gets a warning and the rest of the tool, not a failed load.
+ */
+static void drop_missing_tracepoints(struct conctrace_bpf *skel)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct bpf_program *prog;
+	char name[128];
+
+	if (!vmlinux)
+		return;	/* load will fail and explain() says why */
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+		const char *tp = strchr(sec, '/');
+
+		if (!tp)
+			continue;
+		snprintf(name, sizeof(name), "btf_trace_%s", tp + 1);
+		if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) < 0) {
+			fprintf(stderr, "conctrace: warning: this kernel has no %s tracepoint: "
+				"%s disabled\n", tp + 1, bpf_program__name(prog));
+			bpf_program__set_autoload(prog, false);
+		}
+	}
+	btf__free(vmlinux);
+}
+
+static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
+{
+	struct conctrace_bpf *skel = conctrace_bpf__open();
+	__u8 flags[SYSCALL_MAX] = { 0 };
+
+	if (!skel)
+		return NULL;
+	skel->rodata->target_tgid = (__u32)o->target;
+	syscall_flags_fill(flags, SYSCALL_MAX);
+	for (unsigned int i = 0; i < SYSCALL_MAX; i++)
+		skel->rodata->syscall_flags[i] = flags[i];
+	skel->bss->live_threads = o->initial_threads;
+	skel->bss->threads_peak = o->initial_threads;
+	bpf_map__set_max_entries(skel->maps.conns, (__u32)o->max_conns);
+	drop_missing_tracepoints(skel);
+	return skel;
+}
+
+int tracer_start(struct tracer *t, const struct tracer_opts *o)
+{
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	verbose_log = o->verbose;
+	libbpf_set_print(print_libbpf);
+
+	t->skel = open_configured(o);
+	if (!t->skel)
+		return explain("cannot open BPF object", errno);
+	err = conctrace_bpf__load(t->skel);
+	if (err) {
+		err = explain("cannot load BPF programs", err);
+		goto fail;
+	}
+	err = conctrace_bpf__attach(t->skel);
+	if (err) {
+		err = explain("cannot attach BPF programs", err);
+		goto fail;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), o->on_event, o->ctx, NULL);
+	if (!t->rb) {
+		err = explain("cannot open the ring buffer", errno);
+		goto fail;
+	}
+	return 0;
+fail:
+	tracer_stop(t);
+	return err;
+}
+
+int tracer_poll(struct tracer *t, int timeout_ms)
+{
+	int n = ring_buffer__poll(t->rb, timeout_ms);
+
+	return n == -EINTR ? 0 : n;
+}
+
+void tracer_read_proc(struct tracer *t, struct proc_counters *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct proc_counters *per = calloc((size_t)ncpu, sizeof(*per));
+	__u32 zero = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!per || bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.proc), &zero, per)) {
+		free(per);
+		return;
+	}
+	for (int cpu = 0; cpu < ncpu; cpu++) {
+		__u64 *dst = (__u64 *)out;
+		const __u64 *src = (const __u64 *)&per[cpu];
+
+		for (size_t i = 0; i < sizeof(*out) / sizeof(__u64); i++)
+			dst[i] += src[i];
+	}
+	free(per);
+}
+
+void tracer_read_syscalls(struct tracer *t, struct syscall_total out[SYSCALL_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct syscall_total *per = calloc((size_t)ncpu, sizeof(*per));
+	int fd = bpf_map__fd(t->skel->maps.syscall_totals);
+
+	memset(out, 0, sizeof(struct syscall_total) * SYSCALL_MAX);
+	for (__u32 nr = 0; per && nr < SYSCALL_MAX; nr++) {
+		if (bpf_map_lookup_elem(fd, &nr, per))
+			continue;
+		for (int cpu = 0; cpu < ncpu; cpu++) {
+			out[nr].count += per[cpu].count;
+			out[nr].ns += per[cpu].ns;
+		}
+	}
+	free(per);
+}
+
+long tracer_threads_peak(struct tracer *t)
+{
+	return (long)t->skel->bss->threads_peak;
+}
+
+void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct conn *c),
+			  void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.conns);
+	__u64 key, next, *prev = NULL;
+	struct conn c;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &c) == 0)
+			fn(ctx, &c);
+		key = next;
+		prev = &key;
+	}
+}
+
+void tracer_stop(struct tracer *t)
+{
+	ring_buffer__free(t->rb);
+	conctrace_bpf__destroy(t->skel);
+	t->rb = NULL;
+	t->skel = NULL;
+}
+
+int tracer_probe(bool verbose)
+{
+	struct tracer_opts o = { .max_conns = 1, .verbose = verbose };
+	struct conctrace_bpf *skel;
+	int err;
+
+	verbose_log = verbose;
+	libbpf_set_print(print_libbpf);
+	skel = open_configured(&o);
+	if (!skel)
+		return explain("cannot open BPF object", errno);
+	err = conctrace_bpf__load(skel);
+	conctrace_bpf__destroy(skel);
+	if (err)
+		return explain("cannot load BPF programs", err);
+	printf("BPF: programs load into this kernel\n");
+	return 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Loading, attaching and reading the BPF side (tracer.c). */
+#ifndef CONCTRACE_TRACER_H
+#define CONCTRACE_TRACER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+#include "conctrace.h"
+
+struct conctrace_bpf;
+struct ring_buffer;
+
+struct tracer {
+	struct conctrace_bpf *skel;
+	struct ring_buffer *rb;
+};
+
+/* Called for every ring-buffer record (struct conn_event, listen_event). */
+typedef int (*tracer_event_fn)(void *ctx, void *data, size_t len);
+
+struct tracer_opts {
+	pid_t target;
+	unsigned long max_conns;
+	long initial_threads;	/* threads the target has when we attach */
+	bool verbose;
+	tracer_event_fn on_event;
+	void *ctx;
+};
+
+/* Load and attach. On failure prints one line saying what to do and
+ * returns a negative errno; the tracer is then already cleaned up. */
+int tracer_start(struct tracer *t, const struct tracer_opts *o);
+
+/* Wait up to timeout_ms for records and hand them to on_event. */
+int tracer_poll(struct tracer *t, int timeout_ms);
+
+/* Process-wide counters summed over CPUs. */
+void tracer_read_proc(struct tracer *t, struct proc_counters *out);
+void tracer_read_syscalls(struct tracer *t, struct syscall_total out[SYSCALL_MAX]);
+long tracer_threads_peak(struct tracer *t);
+
+/* Hand every connection still open to fn. */
+void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct conn *c),
+			  void *ctx);
+
+/* Detach and free everything: no program, link or map survives this. */
+void tracer_stop(struct tracer *t);
+
+/* Does the BPF side load here? Prints the answer (for --version). */
+int tracer_probe(bool verbose);
+
+#endif /* CONCTRACE_TRACER_H */
