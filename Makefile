@@ -6,7 +6,9 @@ OUTPUT    := build
 CLANG     ?= clang
 CC        ?= cc
 BPFTOOL   ?= bpftool
-PYTEST    ?= python3 -m pytest
+# the interpreter install-deps provisions (python3-pytest), not whatever is on PATH
+PYTHON    ?= /usr/bin/python3
+PYTEST    ?= $(PYTHON) -m pytest
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 ifeq ($(V),1)
@@ -100,6 +102,10 @@ $(SERVER_BINS):
 
 $(OUTPUT)/tests/test_protocol: $(OUTPUT)/tests/unit/test_protocol.o $(OUTPUT)/servers/protocol.o
 $(OUTPUT)/tests/test_histogram: $(OUTPUT)/tests/unit/test_histogram.o $(OUTPUT)/servers/histogram.o
+$(OUTPUT)/tests/test_aggregate: $(OUTPUT)/tests/unit/test_aggregate.o $(OUTPUT)/userspace/aggregate.o
+$(OUTPUT)/tests/test_format:    $(OUTPUT)/tests/unit/test_format.o $(OUTPUT)/userspace/format.o
+$(OUTPUT)/tests/test_json:      $(OUTPUT)/tests/unit/test_json.o $(OUTPUT)/userspace/json.o
+$(OUTPUT)/tests/test_cli:       $(OUTPUT)/tests/unit/test_cli.o $(OUTPUT)/userspace/cli.o
 
 $(UNIT_TESTS):
 	$(call msg,LINK,$@)
@@ -127,7 +133,7 @@ demo: deps
 
 bench: bench-servers
 bench-servers: all
-	$(Q)python3 scripts/bench-servers.py
+	$(Q)$(PYTHON) scripts/bench-servers.py
 
 # Regenerate the bundled vmlinux.h from the running kernel's BTF.
 vmlinux:

@@ -34,6 +34,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define S_IFMT		00170000
 #define S_IFSOCK	0140000
 #define MSG_PEEK	2
+#define TASK_DEAD	0x80	/* include/linux/sched.h, stable since 2.6 */
 #define EINPROGRESS	115
 
 /* Load-time configuration, set by the loader before load. */
@@ -69,7 +70,7 @@ struct thread_state {
 	__u64 sys_conn;		/* connection this syscall is charged to */
 	__u32 sys_nr;
 	__s32 sys_fd;
-	__u64 oncpu_since;
+	__u64 cpu_mark;		/* start of the on-CPU segment not yet charged */
 	__u64 runnable_since;
 };
 
@@ -341,6 +342,44 @@ static __always_inline void conn_add_syscall(struct conn *c, __u32 nr, __u64 ns)
 	__sync_fetch_and_add(&c->sc_other_ns, ns);
 }
 
+/* ---- the thread's current connection ------------------------------- */
+
+/* On-CPU time goes to the connection that was current while it ran. */
+static __always_inline void charge_cpu(__u64 conn_id, __u64 ns)
+{
+	struct proc_counters *pc = proc_counters();
+	struct conn *c = NULL;
+
+	if (!pc || !ns)
+		return;
+	pc->cpu_ns += ns;
+	if (conn_id)
+		c = bpf_map_lookup_elem(&conns, &conn_id);
+	if (c)
+		__sync_fetch_and_add(&c->cpu_ns, ns);
+	else
+		pc->loop_cpu_ns += ns;
+}
+
+/*
+ * An event loop serves many connections between two context switches, so
+ * CPU time is split here, at every change of current connection, and not
+ * at switch-out only. cpu_mark is when the running segment began (0 when
+ * the thread was already running as we attached: that segment is unknown).
+ */
+static __always_inline void set_current(struct thread_state *ts, __u64 conn_id)
+{
+	if (ts->cur_conn == conn_id)
+		return;
+	if (ts->cpu_mark) {
+		__u64 now = bpf_ktime_get_ns();
+
+		charge_cpu(ts->cur_conn, now - ts->cpu_mark);
+		ts->cpu_mark = now;
+	}
+	ts->cur_conn = conn_id;
+}
+
 /* ---- syscalls -------------------------------------------------------- */
 
 SEC("tp_btf/sys_enter")
@@ -377,7 +416,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	ts->sys_fd = fd;
 	ts->sys_enter_ns = bpf_ktime_get_ns();
 	if (flags & SC_WAIT) {
-		ts->cur_conn = 0;
+		set_current(ts, 0);
 	} else if (fd_arg) {
 		struct socket *sock = fd_to_socket(fd);
 		__u64 conn = socket_conn(sock, fd, 0, false);
@@ -385,9 +424,9 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		/* accepting is the event loop's work; a non-socket fd (a file,
 		 * a timerfd) leaves the thread's current connection alone */
 		if (conn)
-			ts->cur_conn = conn;
+			set_current(ts, conn);
 		else if (sock && classify(BPF_CORE_READ(sock, sk)) == SK_LISTENER)
-			ts->cur_conn = 0;
+			set_current(ts, 0);
 	}
 	ts->sys_conn = ts->cur_conn;
 	return 0;
@@ -452,8 +491,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	flags = syscall_flags[nr & (SYSCALL_MAX - 1)];	/* provable bound */
 
 	tot = bpf_map_lookup_elem(&syscall_totals, &nr);
-	if (tot)
+	if (tot) {
 		tot->ns += ns;
+		if (ret < 0 && ret >= -4095)
+			tot->errors++;
+	}
 
 	if (ts->sys_conn)
 		c = bpf_map_lookup_elem(&conns, &ts->sys_conn);
@@ -469,21 +511,22 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	}
 
 	if ((flags & SC_CLOSE) && ret == 0 && c && ts->sys_fd == c->fd) {
-		conn_close(ts->sys_conn);
+		/* settle its CPU time before its last record leaves */
 		if (ts->cur_conn == ts->sys_conn)
-			ts->cur_conn = 0;
+			set_current(ts, 0);
+		conn_close(ts->sys_conn);
 	} else if ((flags & SC_ACCEPT) && ret >= 0) {
 		/* what the thread does next (a thread, a stack, epoll_ctl) is
 		 * this connection's cost until it touches another socket */
 		__u64 conn = socket_conn(fd_to_socket((int)ret), (int)ret, CONN_ACCEPTED, true);
 
 		if (conn)
-			ts->cur_conn = conn;
+			set_current(ts, conn);
 	} else if ((flags & SC_CONNECT) && (ret == 0 || ret == -EINPROGRESS)) {
 		__u64 conn = socket_conn(fd_to_socket(ts->sys_fd), ts->sys_fd, 0, true);
 
 		if (conn)
-			ts->cur_conn = conn;
+			set_current(ts, conn);
 	} else if ((flags & SC_LISTEN) && ret == 0) {
 		report_listen(ts->sys_fd);
 	}
@@ -492,8 +535,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 
 /* ---- scheduler ------------------------------------------------------- */
 
-static __always_inline void charge_switch(struct thread_state *ts, bool voluntary,
-					  __u64 cpu_ns)
+static __always_inline void charge_switch(struct thread_state *ts, bool voluntary)
 {
 	struct proc_counters *pc = proc_counters();
 	struct conn *c = NULL;
@@ -504,7 +546,6 @@ static __always_inline void charge_switch(struct thread_state *ts, bool voluntar
 		pc->ctx_voluntary++;
 	else
 		pc->ctx_involuntary++;
-	pc->cpu_ns += cpu_ns;
 
 	if (ts->cur_conn)
 		c = bpf_map_lookup_elem(&conns, &ts->cur_conn);
@@ -513,13 +554,11 @@ static __always_inline void charge_switch(struct thread_state *ts, bool voluntar
 			__sync_fetch_and_add(&c->ctx_voluntary, 1);
 		else
 			__sync_fetch_and_add(&c->ctx_involuntary, 1);
-		__sync_fetch_and_add(&c->cpu_ns, cpu_ns);
 	} else {
 		if (voluntary)
 			pc->loop_ctx_voluntary++;
 		else
 			pc->loop_ctx_involuntary++;
-		pc->loop_cpu_ns += cpu_ns;
 	}
 }
 
@@ -556,8 +595,14 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 			 * task gave up the CPU to sleep, involuntary when preempted */
 			bool voluntary = !preempt && prev_state;
 
-			charge_switch(ts, voluntary, ts->oncpu_since ? now - ts->oncpu_since : 0);
-			ts->oncpu_since = 0;
+			/* a dying thread's counters were folded into its process's
+			 * before this last switch: the kernel counts it nowhere,
+			 * and neither do we, so totals match getrusage() */
+			if (!(prev_state & TASK_DEAD))
+				charge_switch(ts, voluntary);
+			if (ts->cpu_mark)
+				charge_cpu(ts->cur_conn, now - ts->cpu_mark);
+			ts->cpu_mark = 0;
 			if (!voluntary)
 				ts->runnable_since = now;
 		}
@@ -565,7 +610,7 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 	if (task_is_target(next)) {
 		ts = thread_state(next);
 		if (ts) {
-			ts->oncpu_since = now;
+			ts->cpu_mark = now;
 			charge_runq(ts, now);
 		}
 	}
@@ -716,11 +761,11 @@ int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 	}
 	ts = thread_state(bpf_get_current_task_btf());
 	if (ts)
-		ts->cur_conn = id;
+		set_current(ts, id);
 	if (opcode == IORING_OP_CLOSE_NR) {
-		conn_close(id);
 		if (ts)
-			ts->cur_conn = 0;
+			set_current(ts, 0);
+		conn_close(id);
 	}
 	return 0;
 }

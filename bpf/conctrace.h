@@ -13,7 +13,7 @@
 #define SYSCALL_MAX		512	/* syscall numbers tracked (x86_64 < 470) */
 #define CONN_SC_SLOTS		12	/* distinct syscalls kept per connection */
 #define CONN_URING_SLOTS	4	/* distinct io_uring opcodes per connection */
-#define CONN_UNIX_PATH		32	/* bytes of a Unix socket path kept */
+#define CONN_UNIX_PATH		108	/* sizeof(sun_path): the whole path */
 #define DEFAULT_MAX_CONNS	1000000
 
 /* syscall_flags[nr]: what a syscall means for attribution (set by the loader,
@@ -106,6 +106,7 @@ struct proc_counters {
 
 struct syscall_total {
 	__u64 count;
+	__u64 errors;		/* returned -errno, as strace -c counts them */
 	__u64 ns;
 };
 

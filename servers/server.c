@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,18 +41,20 @@ size_t server_parse_size(const char *s)
 {
 	char *end;
 	unsigned long long v;
+	unsigned shift = 0;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || end == s || s[0] == '-')
 		return 0;
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
 	}
-	if (*end)
+	if (*end || v > (SIZE_MAX >> shift))
 		return 0;
+	v <<= shift;
 	return (size_t)v;
 }
 
@@ -231,7 +234,7 @@ int server_listen(const struct server_config *cfg, unsigned flags)
 
 void server_announce(const struct server_config *cfg, int listen_fd)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 	char addr[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;

@@ -276,6 +276,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* the line scripts wait for: from here on, nothing is missed */
+	fprintf(stderr, "conctrace: tracing pid %d; Ctrl-C to stop and report\n",
+		(int)run.target.pid);
 	run.t0 = now_s();
 	if (run.target.launched) {
 		err = target_release(&run.target);

@@ -29,7 +29,7 @@ static void syscalls_object(struct json *j, const char *key, const struct conn *
 
 static void conn_object(struct json *j, const struct conn *c)
 {
-	char addr[64];
+	char addr[160];	/* a Unix path is up to 108 bytes */
 
 	json_begin_object(j, NULL);
 	json_u64(j, "id", c->id);
@@ -73,11 +73,12 @@ void report_json(FILE *f, struct report *r)
 {
 	struct agg *a = r->agg;
 	const struct proc_counters *p = &r->proc;
-	__u64 total = 0, counts[SYSCALL_MAX], ns[SYSCALL_MAX];
+	__u64 total = 0, counts[SYSCALL_MAX], errors[SYSCALL_MAX], ns[SYSCALL_MAX];
 	struct json j;
 
 	for (unsigned nr = 0; nr < SYSCALL_MAX; nr++) {
 		counts[nr] = r->syscalls[nr].count;
+		errors[nr] = r->syscalls[nr].errors;
 		ns[nr] = r->syscalls[nr].ns;
 		total += counts[nr];
 	}
@@ -125,6 +126,7 @@ void report_json(FILE *f, struct report *r)
 	json_begin_object(&j, "process");
 	json_u64(&j, "syscalls", total);
 	by_syscall(&j, "syscalls_by_name", counts);
+	by_syscall(&j, "syscall_errors_by_name", errors);
 	by_syscall(&j, "syscall_ns_by_name", ns);
 	json_u64(&j, "ctx_switches_voluntary", p->ctx_voluntary);
 	json_u64(&j, "ctx_switches_involuntary", p->ctx_involuntary);

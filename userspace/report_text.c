@@ -106,7 +106,7 @@ void report_text(FILE *f, struct report *r)
 			"switches", "cpu", "rx", "tx");
 		for (size_t i = 0; i < n && i < r->top; i++) {
 			const struct conn *c = &top[i];
-			char addr[64], cpu[32], rx[32], tx[32];
+			char addr[160], cpu[32], rx[32], tx[32];
 
 			fprintf(f, "  %-10llu %-22s %8llu %8llu %10s %10s %10s\n",
 				(unsigned long long)c->id, fmt_conn_addr(c, false, addr, sizeof(addr)),

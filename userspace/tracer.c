@@ -164,6 +164,7 @@ void tracer_read_syscalls(struct tracer *t, struct syscall_total out[SYSCALL_MAX
 			continue;
 		for (int cpu = 0; cpu < ncpu; cpu++) {
 			out[nr].count += per[cpu].count;
+			out[nr].errors += per[cpu].errors;
 			out[nr].ns += per[cpu].ns;
 		}
 	}

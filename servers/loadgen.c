@@ -1,0 +1,1774 @@
+// SPDX-License-Identifier: MIT
+/*
+ * loadgen: drives a server that speaks the line protocol of protocol.h with
+ * many persistent connections and reports what it saw.
+ *
+ * Each worker thread runs one edge-triggered epoll loop over its share of
+ * the connections. Nothing in the loop is O(connections) per event: timers
+ * (connect and request timeouts, open-loop send times, reconnect back-off)
+ * live in a binary heap keyed by deadline, and replies are verified as
+ * they stream in, byte for byte against what the request must produce, so
+ * a connection holds no receive buffer and only holds a send buffer while
+ * the kernel refuses part of a write.
+ *
+ * Why the details matter:
+ *  - One (source address, server address, server port) triple has ~28k
+ *    ephemeral ports, so past that we bind each socket to its own
+ *    127.0.0.X with IP_BIND_ADDRESS_NO_PORT and let connect() choose a
+ *    port per 4-tuple, not per source address.
+ *  - Open-loop latency is measured from the time a request was due, not
+ *    the time it went out, so a stalled server cannot hide its stall by
+ *    slowing us down (coordinated omission).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "histogram.h"
+#include "protocol.h"
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+#define PROG			"loadgen"
+#define NSEC_PER_SEC		UINT64_C(1000000000)
+#define NSEC_PER_MSEC		UINT64_C(1000000)
+#define DEFAULT_HOST		"127.0.0.1"
+#define DEFAULT_PORT		"8090"
+#define DEFAULT_REQUESTS	10
+/* auto --sources: well inside the 28k ephemeral ports one source gets */
+#define CONNS_PER_SOURCE	20000
+#define FD_RESERVE		32	/* stdio, epoll and event fds, files */
+#define RECV_CHUNK		(64u << 10)
+#define EVENTS_PER_WAIT		256
+#define RETRY_NS		(10 * NSEC_PER_MSEC)	/* reconnect back-off */
+#define SUPERVISE_MS		10	/* main thread's polling period */
+#define ECHO_TAG_LEN		8	/* hex request number that opens an echo line */
+#define MAX_REQUEST		(PROTO_MAX_LINE + 1)
+#define WAKE_TOKEN		UINT32_MAX	/* epoll data of a worker's eventfd */
+#define HEAP_NONE		UINT32_MAX
+
+enum kind { K_PING, K_ECHO, K_WAIT, K_STREAM, K_BURN, NR_KINDS };
+static const char *const kind_names[NR_KINDS] = {
+	"ping", "echo", "wait", "stream", "burn",
+};
+
+enum err_kind { E_CONNECT, E_RESET, E_TIMEOUT, E_BAD_REPLY, E_CLOSED, NR_ERRS };
+static const char *const err_names[NR_ERRS] = {
+	"connect", "reset", "timeout", "bad_reply", "closed",
+};
+
+/* ---- options ------------------------------------------------------------- */
+
+static struct env {
+	const char *host;
+	const char *port;
+	const char *unix_path;
+
+	unsigned conns;
+	unsigned threads;
+	double ramp_s;
+	double connect_rate;
+	unsigned max_connecting;
+	long sources;			/* -1: automatic */
+	bool reconnect;
+	double timeout_s;
+
+	uint64_t requests;
+	bool requests_set;
+	double duration_s;
+	double rate;			/* per connection; 0: closed loop */
+	unsigned depth;
+	unsigned weights[NR_KINDS];
+	unsigned echo_size;
+	unsigned wait_ms;
+	uint64_t stream_bytes;
+	uint64_t burn;
+	uint64_t seed;
+
+	double hold_s;
+	bool quit;
+
+	bool json;
+	const char *json_path;		/* NULL or "-": stdout */
+	const char *ready_file;
+	bool quiet;
+} env = {
+	.host = DEFAULT_HOST,
+	.port = DEFAULT_PORT,
+	.conns = 1,
+	.threads = 1,
+	.max_connecting = 256,
+	.sources = -1,
+	.timeout_s = 10,
+	.requests = DEFAULT_REQUESTS,
+	.depth = 1,
+	.weights = { [K_PING] = 1 },
+	.echo_size = 64,
+	.wait_ms = 10,
+	.stream_bytes = 65536,
+	.burn = 10000,
+	.seed = 1,
+};
+
+/* What the options mean once resolved; read-only while workers run. */
+static struct plan {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	int family;
+	char target[INET6_ADDRSTRLEN + sizeof("tcp []:65535") + sizeof(((struct sockaddr_un *)0)->sun_path)];
+	unsigned nsources;
+	uint32_t source_base;		/* host order: 127.0.0.1 */
+	uint64_t timeout_ns;
+	uint64_t interval_ns;		/* open loop: between a connection's requests */
+	uint64_t run_ns;		/* -d; 0: no limit */
+	uint32_t quota;			/* requests per connection */
+	unsigned weight_total;
+	int single_kind;		/* the only kind in the mix, or -1 */
+	char wait_req[32], stream_req[32], burn_req[32], burn_reply[40];
+	size_t wait_req_len, stream_req_len, burn_req_len, burn_reply_len;
+	char echo_body[MAX_REQUEST];	/* echo line filler, indexed by offset */
+	uint64_t t0;
+} plan;
+
+/* ---- shared run state ---------------------------------------------------- */
+
+enum phase { PHASE_RUN, PHASE_CLOSE, PHASE_STOP };
+
+static atomic_int phase = PHASE_RUN;
+static atomic_uint settled_ok;		/* first connect of a slot succeeded */
+static atomic_uint settled_failed;	/* ... or failed for good */
+static atomic_uint workers_finished;
+static atomic_long open_conns;
+static atomic_flag err_reported[NR_ERRS];
+
+struct stats {
+	uint64_t attempted, established, failed;
+	uint64_t req_ok, req_errors;
+	uint64_t errors[NR_ERRS];
+	uint64_t bytes_sent, bytes_recv;
+};
+
+/* ---- per connection ------------------------------------------------------ */
+
+enum conn_state {
+	CS_IDLE,	/* not started yet */
+	CS_RETRY,	/* waiting to (re)connect */
+	CS_CONNECTING,
+	CS_ACTIVE,	/* sending requests */
+	CS_HOLDING,	/* requests done, kept open and idle */
+	CS_CLOSED,
+};
+
+enum conn_flags {
+	CF_SETTLED  = 1 << 0,	/* its first connect has been counted */
+	CF_FINISHED = 1 << 1,	/* its request phase is over */
+};
+
+/* Unsent request bytes, held only while the kernel refuses a write. */
+struct pending_write {
+	uint32_t len, off;
+	char data[];
+};
+
+/*
+ * Small on purpose (64 bytes): a million of these must be cheap. The
+ * intended send time of each request in flight sits in the worker's
+ * sent_at[] array, depth slots per connection.
+ */
+struct conn {
+	int fd;
+	uint32_t id;		/* global number: seeds its mix, picks its source */
+	uint32_t heap_pos;	/* slot in the worker's timer heap or HEAP_NONE */
+	uint8_t state;
+	uint8_t flags;
+	uint32_t seq;		/* requests sent, so also the next one's number */
+	uint32_t acked;		/* requests answered or lost */
+	uint32_t rpos;		/* bytes of the oldest reply matched so far */
+	uint64_t deadline;	/* timer heap key */
+	uint64_t head_since;	/* oldest request's timeout clock started here */
+	uint64_t t_base;	/* open loop: when request 0 was due */
+	struct pending_write *wq;
+};
+
+_Static_assert(sizeof(struct conn) <= 64, "struct conn grew past a cache line");
+
+struct worker {
+	unsigned id;
+	pthread_t thread;
+	int epfd;
+	int wakefd;
+	struct conn *conns;
+	unsigned nconns;
+	uint64_t *sent_at;	/* nconns * depth intended send times */
+	uint32_t *heap;		/* conn indices, min-heap on conn.deadline */
+	unsigned heap_len;
+	unsigned next_start;	/* conns[next_start..] not started yet */
+	unsigned connecting;	/* connects in flight */
+	unsigned max_connecting;
+	uint64_t connect_gap_ns;
+	uint64_t next_connect_at;
+	unsigned unfinished;	/* connections still in their request phase */
+	bool draining;		/* -d is over: no new requests */
+	uint64_t finish_ns;
+	char *rbuf;		/* RECV_CHUNK */
+	char *sbuf;		/* depth * MAX_REQUEST */
+	char *ebuf;		/* MAX_REQUEST: the echo line expected back */
+	struct stats stats;
+	struct hist hist;	/* latency in ns */
+};
+
+static struct worker **workers;
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t seconds_to_ns(double s)
+{
+	return (uint64_t)llround(s * (double)NSEC_PER_SEC);
+}
+
+/* splitmix64's finaliser: request mix and open-loop phases from the seed */
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/*
+ * The same computation as proto_burn() in protocol.c, which the servers
+ * run for BURN. Kept here so loadgen needs no server object to know the
+ * one RESULT it expects; test_protocol pins proto_burn's values.
+ */
+static uint64_t expected_burn(uint64_t n)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	while (n--) {
+		x += 0x9e3779b97f4a7c15ull;
+		x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+		x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+		x ^= x >> 31;
+	}
+	return x;
+}
+
+/* Print the first error of each kind with its cause; count the rest quietly. */
+static void report_first_error(enum err_kind kind, const struct conn *c, const char *why)
+{
+	if (env.quiet || atomic_flag_test_and_set(&err_reported[kind]))
+		return;
+	fprintf(stderr, PROG ": %s error on connection %u: %s (further %s errors are counted, not shown)\n",
+		err_names[kind], c->id, why, err_names[kind]);
+}
+
+static inline uint64_t *sent_slot(struct worker *w, const struct conn *c, uint32_t seq)
+{
+	return &w->sent_at[(size_t)(c - w->conns) * env.depth + seq % env.depth];
+}
+
+static inline uint32_t inflight(const struct conn *c)
+{
+	return c->seq - c->acked;
+}
+
+/* ---- timer heap ---------------------------------------------------------- */
+
+static void heap_place(struct worker *w, unsigned pos, uint32_t ci)
+{
+	w->heap[pos] = ci;
+	w->conns[ci].heap_pos = pos;
+}
+
+static void heap_up(struct worker *w, unsigned pos)
+{
+	uint32_t ci = w->heap[pos];
+	uint64_t key = w->conns[ci].deadline;
+
+	while (pos > 0) {
+		unsigned parent = (pos - 1) / 2;
+
+		if (w->conns[w->heap[parent]].deadline <= key)
+			break;
+		heap_place(w, pos, w->heap[parent]);
+		pos = parent;
+	}
+	heap_place(w, pos, ci);
+}
+
+static void heap_down(struct worker *w, unsigned pos)
+{
+	uint32_t ci = w->heap[pos];
+	uint64_t key = w->conns[ci].deadline;
+
+	for (;;) {
+		unsigned child = 2 * pos + 1;
+
+		if (child >= w->heap_len)
+			break;
+		if (child + 1 < w->heap_len &&
+		    w->conns[w->heap[child + 1]].deadline < w->conns[w->heap[child]].deadline)
+			child++;
+		if (key <= w->conns[w->heap[child]].deadline)
+			break;
+		heap_place(w, pos, w->heap[child]);
+		pos = child;
+	}
+	heap_place(w, pos, ci);
+}
+
+static void timer_cancel(struct worker *w, struct conn *c)
+{
+	unsigned pos = c->heap_pos;
+
+	if (pos == HEAP_NONE)
+		return;
+	c->heap_pos = HEAP_NONE;
+	if (pos == --w->heap_len)
+		return;
+	heap_place(w, pos, w->heap[w->heap_len]);
+	heap_up(w, pos);
+	heap_down(w, w->conns[w->heap[pos]].heap_pos);
+}
+
+/*
+ * Ask to be woken at `when`. Deadlines that move later are not pushed
+ * down the heap: the early wake-up re-checks the connection and re-arms,
+ * which is cheaper than a heap update after every reply.
+ */
+static void timer_want(struct worker *w, struct conn *c, uint64_t when)
+{
+	if (c->heap_pos == HEAP_NONE) {
+		c->deadline = when;
+		heap_place(w, w->heap_len, (uint32_t)(c - w->conns));
+		heap_up(w, w->heap_len++);
+	} else if (when < c->deadline) {
+		c->deadline = when;
+		heap_up(w, c->heap_pos);
+	}
+}
+
+/* ---- requests and the replies they must get ------------------------------ */
+
+static enum kind kind_of(const struct conn *c, uint32_t seq)
+{
+	uint64_t r;
+	unsigned k;
+
+	if (plan.single_kind >= 0)
+		return (enum kind)plan.single_kind;
+	r = mix64(env.seed ^ mix64(((uint64_t)c->id << 32) | seq)) % plan.weight_total;
+	for (k = 0; r >= env.weights[k]; k++)
+		r -= env.weights[k];
+	return (enum kind)k;
+}
+
+/*
+ * An echo line opens with the request's number in hex, so a server that
+ * answers with another request's line is caught; lowercase hex can never
+ * spell a command. The rest is fixed filler.
+ */
+static size_t echo_fill(uint32_t seq, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	char tag[ECHO_TAG_LEN];
+	unsigned i, n = env.echo_size;
+
+	for (i = 0; i < ECHO_TAG_LEN; i++)
+		tag[i] = hex[(seq >> (28 - 4 * i)) & 0xf];
+	memcpy(out, tag, n < ECHO_TAG_LEN ? n : ECHO_TAG_LEN);
+	if (n > ECHO_TAG_LEN)
+		memcpy(out + ECHO_TAG_LEN, plan.echo_body + ECHO_TAG_LEN, n - ECHO_TAG_LEN);
+	out[n] = '\n';
+	return n + 1;
+}
+
+static size_t request_fill(const struct conn *c, uint32_t seq, char *out)
+{
+	switch (kind_of(c, seq)) {
+	case K_PING:
+		memcpy(out, "PING\n", 5);
+		return 5;
+	case K_ECHO:
+		return echo_fill(seq, out);
+	case K_WAIT:
+		memcpy(out, plan.wait_req, plan.wait_req_len);
+		return plan.wait_req_len;
+	case K_STREAM:
+		memcpy(out, plan.stream_req, plan.stream_req_len);
+		return plan.stream_req_len;
+	case K_BURN:
+		memcpy(out, plan.burn_req, plan.burn_req_len);
+		return plan.burn_req_len;
+	case NR_KINDS:
+		break;
+	}
+	return 0;
+}
+
+/*
+ * The matchers take up to n bytes of the oldest reply, compare them with
+ * what it must be and advance c->rpos. They return the bytes used, or -1
+ * on a mismatch; *complete says the reply has been seen whole.
+ */
+static long match_fixed(uint32_t *pos, const char *want, size_t len,
+			const char *p, size_t n, bool *complete)
+{
+	size_t take = len - *pos;
+
+	if (take > n)
+		take = n;
+	if (memcmp(p, want + *pos, take) != 0)
+		return -1;
+	*pos += (uint32_t)take;
+	*complete = *pos == len;
+	return (long)take;
+}
+
+/* STREAM: exactly stream_bytes of payload (never a newline), then DONE */
+static long match_stream(struct conn *c, const char *p, size_t n, bool *complete)
+{
+	uint64_t payload = env.stream_bytes;
+	uint32_t tail;
+	size_t take;
+	long used;
+
+	if (c->rpos < payload) {
+		take = payload - c->rpos;
+		if (take > n)
+			take = n;
+		if (memchr(p, '\n', take))
+			return -1;
+		c->rpos += (uint32_t)take;
+		*complete = false;
+		return (long)take;
+	}
+	tail = c->rpos - (uint32_t)payload;
+	used = match_fixed(&tail, PROTO_DONE, PROTO_DONE_LEN, p, n, complete);
+	if (used > 0)
+		c->rpos += (uint32_t)used;
+	return used;
+}
+
+static long match_reply(struct worker *w, struct conn *c, const char *p, size_t n,
+			bool *complete)
+{
+	size_t len;
+
+	switch (kind_of(c, c->acked)) {
+	case K_PING:
+		return match_fixed(&c->rpos, "PONG\n", 5, p, n, complete);
+	case K_ECHO:
+		len = echo_fill(c->acked, w->ebuf);
+		return match_fixed(&c->rpos, w->ebuf, len, p, n, complete);
+	case K_WAIT:
+		return match_fixed(&c->rpos, PROTO_DONE, PROTO_DONE_LEN, p, n, complete);
+	case K_STREAM:
+		return match_stream(c, p, n, complete);
+	case K_BURN:
+		return match_fixed(&c->rpos, plan.burn_reply, plan.burn_reply_len, p, n, complete);
+	case NR_KINDS:
+		break;
+	}
+	return -1;
+}
+
+/* ---- connection life ----------------------------------------------------- */
+
+static void conn_pump(struct worker *w, struct conn *c, uint64_t now);
+static void conn_connect(struct worker *w, struct conn *c, uint64_t now);
+
+static void worker_finished_one(struct worker *w, struct conn *c)
+{
+	if (c->flags & CF_FINISHED)
+		return;
+	c->flags |= CF_FINISHED;
+	if (--w->unfinished == 0) {
+		w->finish_ns = now_ns();
+		atomic_fetch_add(&workers_finished, 1);
+	}
+}
+
+static void conn_settle(struct conn *c, bool ok)
+{
+	if (c->flags & CF_SETTLED)
+		return;
+	c->flags |= CF_SETTLED;
+	atomic_fetch_add(ok ? &settled_ok : &settled_failed, 1);
+}
+
+static void conn_close(struct worker *w, struct conn *c)
+{
+	if (c->state == CS_CONNECTING)
+		w->connecting--;
+	if (c->state == CS_ACTIVE || c->state == CS_HOLDING)
+		atomic_fetch_sub(&open_conns, 1);
+	if (c->fd >= 0)
+		close(c->fd);	/* also leaves the epoll set: nobody dup()s it */
+	c->fd = -1;
+	free(c->wq);
+	c->wq = NULL;
+	timer_cancel(w, c);
+	c->state = CS_CLOSED;
+}
+
+/* The request phase of c is over with every request answered or lost. */
+static void conn_hold(struct worker *w, struct conn *c)
+{
+	c->state = CS_HOLDING;
+	timer_cancel(w, c);
+	worker_finished_one(w, c);
+}
+
+static void conn_fail(struct worker *w, struct conn *c, enum err_kind kind, const char *why)
+{
+	bool was_active = c->state == CS_ACTIVE;
+
+	w->stats.errors[kind]++;
+	w->stats.req_errors += inflight(c);
+	c->acked = c->seq;
+	c->rpos = 0;
+	report_first_error(kind, c, why);
+	conn_close(w, c);
+
+	if (kind == E_CONNECT) {
+		w->stats.failed++;
+		conn_settle(c, false);
+		worker_finished_one(w, c);
+	} else if (env.reconnect && was_active && !w->draining && c->seq < plan.quota &&
+		   atomic_load_explicit(&phase, memory_order_relaxed) == PHASE_RUN) {
+		c->state = CS_RETRY;
+		timer_want(w, c, now_ns() + RETRY_NS);
+	} else {
+		worker_finished_one(w, c);
+	}
+}
+
+static void conn_fail_errno(struct worker *w, struct conn *c, enum err_kind kind, int err)
+{
+	conn_fail(w, c, kind, strerror(err));
+}
+
+static void conn_established(struct worker *w, struct conn *c, uint64_t now)
+{
+	w->stats.established++;
+	atomic_fetch_add(&open_conns, 1);
+	conn_settle(c, true);
+	c->state = CS_ACTIVE;
+	timer_cancel(w, c);
+	/*
+	 * Open loop: start at a random phase within one interval, so that a
+	 * thousand connections opened in the same millisecond do not send
+	 * in lockstep forever after.
+	 */
+	if (plan.interval_ns && !c->t_base)
+		c->t_base = now + mix64(env.seed ^ ~(uint64_t)c->id) % plan.interval_ns;
+	conn_pump(w, c, now);
+}
+
+static int source_bind(int fd, const struct conn *c)
+{
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	int one = 1;
+
+	src.sin_addr.s_addr = htonl(plan.source_base + c->id % plan.nsources);
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0)
+		return -1;
+	return bind(fd, (struct sockaddr *)&src, sizeof(src));
+}
+
+static void conn_connect(struct worker *w, struct conn *c, uint64_t now)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.u32 = (uint32_t)(c - w->conns),
+	};
+	int fd, one = 1;
+
+	c->state = CS_CONNECTING;	/* conn_close() counts it out on failure */
+	w->connecting++;
+	w->stats.attempted++;
+	fd = socket(plan.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		conn_fail_errno(w, c, E_CONNECT, errno);
+		return;
+	}
+	c->fd = fd;
+	if (plan.family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (plan.nsources && source_bind(fd, c) < 0) {
+		conn_fail_errno(w, c, E_CONNECT, errno);
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&plan.addr, plan.addrlen) < 0 && errno != EINPROGRESS) {
+		if (errno == EAGAIN && plan.family == AF_UNIX) {
+			/* the listener's backlog is full: try again shortly */
+			w->stats.attempted--;
+			conn_close(w, c);
+			c->state = CS_RETRY;
+			timer_want(w, c, now + RETRY_NS);
+			return;
+		}
+		conn_fail_errno(w, c, E_CONNECT, errno);
+		return;
+	}
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		conn_fail_errno(w, c, E_CONNECT, errno);
+		return;
+	}
+	/* completion, even an immediate one, comes as EPOLLOUT */
+	timer_want(w, c, now + plan.timeout_ns);
+}
+
+/* Called on EPOLLOUT/ERR/HUP while connecting. */
+static void conn_connected(struct worker *w, struct conn *c, uint64_t now)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		conn_fail_errno(w, c, E_CONNECT, err);
+		return;
+	}
+	w->connecting--;
+	conn_established(w, c, now);
+}
+
+/* Returns false when the connection failed and is closed. */
+static bool conn_send(struct worker *w, struct conn *c, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno != EAGAIN) {
+			conn_fail_errno(w, c, E_RESET, errno);	/* ECONNRESET, EPIPE */
+			return false;
+		}
+		n = 0;
+	}
+	w->stats.bytes_sent += (uint64_t)n;
+	if ((size_t)n == len)
+		return true;
+
+	/* the socket buffer is full: keep the rest until EPOLLOUT */
+	c->wq = malloc(sizeof(*c->wq) + len - (size_t)n);
+	if (!c->wq) {
+		fprintf(stderr, PROG ": out of memory\n");
+		exit(1);
+	}
+	c->wq->len = (uint32_t)(len - (size_t)n);
+	c->wq->off = 0;
+	memcpy(c->wq->data, buf + n, c->wq->len);
+	return true;
+}
+
+static bool conn_flush(struct worker *w, struct conn *c)
+{
+	struct pending_write *wq = c->wq;
+	ssize_t n;
+
+	while (wq->off < wq->len) {
+		n = send(c->fd, wq->data + wq->off, wq->len - wq->off, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return true;
+			conn_fail_errno(w, c, E_RESET, errno);	/* ECONNRESET, EPIPE */
+			return false;
+		}
+		wq->off += (uint32_t)n;
+		w->stats.bytes_sent += (uint64_t)n;
+	}
+	free(wq);
+	c->wq = NULL;
+	return true;
+}
+
+/*
+ * Send every request that is due and fits in the pipeline, in one write.
+ * In the open loop a request is due at t_base + seq * interval; in the
+ * closed loop as soon as there is room.
+ */
+static void conn_pump(struct worker *w, struct conn *c, uint64_t now)
+{
+	size_t len = 0;
+	uint64_t due;
+
+	if (c->state != CS_ACTIVE || c->wq)
+		return;
+	while (inflight(c) < env.depth && c->seq < plan.quota && !w->draining) {
+		due = now;
+		if (plan.interval_ns) {
+			due = c->t_base + (uint64_t)c->seq * plan.interval_ns;
+			if (due > now) {
+				timer_want(w, c, due);
+				break;
+			}
+		}
+		if (!inflight(c))
+			c->head_since = now;
+		*sent_slot(w, c, c->seq) = due;
+		len += request_fill(c, c->seq, w->sbuf + len);
+		c->seq++;
+	}
+	if (len && !conn_send(w, c, w->sbuf, len))
+		return;
+	if (inflight(c))
+		timer_want(w, c, c->head_since + plan.timeout_ns);
+	else if (c->seq >= plan.quota || w->draining)
+		conn_hold(w, c);
+}
+
+/* Feed received bytes through the matchers. False: the connection failed. */
+static bool conn_consume(struct worker *w, struct conn *c, const char *p, size_t n, uint64_t now)
+{
+	bool complete;
+	long used;
+
+	while (n) {
+		if (!inflight(c)) {
+			conn_fail(w, c, E_BAD_REPLY, "data with no request outstanding");
+			return false;
+		}
+		used = match_reply(w, c, p, n, &complete);
+		if (used < 0) {
+			conn_fail(w, c, E_BAD_REPLY, "reply differs from what the request must produce");
+			return false;
+		}
+		p += used;
+		n -= (size_t)used;
+		if (!complete)
+			continue;
+		hist_record(&w->hist, now - *sent_slot(w, c, c->acked));
+		w->stats.req_ok++;
+		c->acked++;
+		c->rpos = 0;
+		c->head_since = now;
+	}
+	return true;
+}
+
+static bool conn_read(struct worker *w, struct conn *c, uint32_t events)
+{
+	ssize_t n;
+
+	for (;;) {
+		n = recv(c->fd, w->rbuf, RECV_CHUNK, 0);
+		if (n > 0) {
+			w->stats.bytes_recv += (uint64_t)n;
+			if (!conn_consume(w, c, w->rbuf, (size_t)n, now_ns()))
+				return false;
+			/*
+			 * Edge-triggered: a short read drained the socket, and
+			 * later data brings a new edge. Only when the peer also
+			 * hung up must we read on to see the end.
+			 */
+			if ((size_t)n < RECV_CHUNK && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+				return true;
+			continue;
+		}
+		if (n == 0) {
+			conn_fail(w, c, E_CLOSED, "server closed the connection");
+			return false;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			return true;
+		conn_fail_errno(w, c, E_RESET, errno);	/* ECONNRESET, EPIPE */
+		return false;
+	}
+}
+
+static void conn_event(struct worker *w, struct conn *c, uint32_t events)
+{
+	uint64_t now = now_ns();
+
+	if (c->state == CS_CONNECTING) {
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		conn_connected(w, c, now);
+		if (c->state != CS_ACTIVE && c->state != CS_HOLDING)
+			return;
+	}
+	if (c->state != CS_ACTIVE && c->state != CS_HOLDING)
+		return;		/* a stale event for a closed connection */
+	if ((events & EPOLLOUT) && c->wq && !conn_flush(w, c))
+		return;
+	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !conn_read(w, c, events))
+		return;
+	conn_pump(w, c, now_ns());
+}
+
+static void conn_timer(struct worker *w, struct conn *c, uint64_t now)
+{
+	switch (c->state) {
+	case CS_CONNECTING:
+		conn_fail(w, c, E_CONNECT, "connect timed out");
+		break;
+	case CS_RETRY:
+		if (w->draining || atomic_load(&phase) != PHASE_RUN) {
+			c->state = CS_CLOSED;
+			worker_finished_one(w, c);
+		} else if (w->connecting >= w->max_connecting) {
+			timer_want(w, c, now + NSEC_PER_MSEC);
+		} else {
+			conn_connect(w, c, now);
+		}
+		break;
+	case CS_ACTIVE:
+		if (inflight(c) && now >= c->head_since + plan.timeout_ns) {
+			conn_fail(w, c, E_TIMEOUT, "no reply within --timeout");
+			break;
+		}
+		conn_pump(w, c, now);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- worker loop --------------------------------------------------------- */
+
+static void worker_start_connects(struct worker *w, uint64_t now)
+{
+	while (w->next_start < w->nconns && w->connecting < w->max_connecting &&
+	       now >= w->next_connect_at) {
+		conn_connect(w, &w->conns[w->next_start++], now);
+		w->next_connect_at += w->connect_gap_ns;
+	}
+}
+
+static void worker_run_timers(struct worker *w, uint64_t now)
+{
+	struct conn *c;
+
+	while (w->heap_len && (c = &w->conns[w->heap[0]])->deadline <= now) {
+		timer_cancel(w, c);
+		conn_timer(w, c, now);
+	}
+}
+
+/* -d is over: stop sending. Once per run, so the O(N) walk is fine. */
+static void worker_drain(struct worker *w, uint64_t now)
+{
+	unsigned i;
+
+	w->draining = true;
+	for (i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+
+		if (c->state == CS_IDLE || c->state == CS_RETRY) {
+			timer_cancel(w, c);
+			c->state = CS_CLOSED;
+			worker_finished_one(w, c);
+		} else if (c->state == CS_ACTIVE) {
+			conn_pump(w, c, now);	/* holds it if nothing is in flight */
+		}
+	}
+	w->next_start = w->nconns;
+}
+
+/* Nanoseconds until the worker has something to do; -1: only I/O will. */
+static int64_t worker_wait_ns(struct worker *w, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	if (w->heap_len)
+		next = w->conns[w->heap[0]].deadline;
+	if (w->next_start < w->nconns && w->connecting < w->max_connecting &&
+	    w->next_connect_at < next)
+		next = w->next_connect_at;
+	if (plan.run_ns && !w->draining && plan.t0 + plan.run_ns < next)
+		next = plan.t0 + plan.run_ns;
+	if (next == UINT64_MAX)
+		return -1;
+	if (next <= now)
+		return 0;
+	return next - now > INT64_MAX ? INT64_MAX : (int64_t)(next - now);
+}
+
+/*
+ * Open-loop latency counts from when a request was due, so our own
+ * lateness in waking up would show as server latency: wait with a
+ * nanosecond timeout where the kernel has one (5.11+), not epoll_wait's
+ * milliseconds.
+ */
+static int worker_poll(struct worker *w, struct epoll_event *events, int64_t wait_ns)
+{
+	static atomic_bool no_pwait2;
+	struct timespec ts;
+	int n;
+
+	if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+		ts.tv_sec = wait_ns / (int64_t)NSEC_PER_SEC;
+		ts.tv_nsec = wait_ns % (int64_t)NSEC_PER_SEC;
+		n = epoll_pwait2(w->epfd, events, EVENTS_PER_WAIT, wait_ns < 0 ? NULL : &ts, NULL);
+		if (n >= 0 || errno != ENOSYS)
+			return n;
+		atomic_store(&no_pwait2, true);
+	}
+	if (wait_ns > 0)
+		wait_ns = (wait_ns + (int64_t)NSEC_PER_MSEC - 1) / (int64_t)NSEC_PER_MSEC;
+	return epoll_wait(w->epfd, events, EVENTS_PER_WAIT,
+			  wait_ns > INT_MAX ? INT_MAX : (int)wait_ns);
+}
+
+static void worker_close_all(struct worker *w, bool send_quit)
+{
+	unsigned i;
+
+	for (i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+
+		if (c->fd < 0)
+			continue;
+		if (send_quit && (c->state == CS_ACTIVE || c->state == CS_HOLDING) && !c->wq) {
+			ssize_t n = send(c->fd, "QUIT\n", 5, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (n > 0)
+				w->stats.bytes_sent += (uint64_t)n;
+		}
+		conn_close(w, c);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event events[EVENTS_PER_WAIT];
+	uint64_t now, token;
+	int i, n, ph;
+
+	/* timers are what open-loop sends run on: do not let them slip */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+	w->next_connect_at = plan.t0;
+	if (!w->unfinished) {
+		w->finish_ns = plan.t0;
+		atomic_fetch_add(&workers_finished, 1);
+	}
+	while ((ph = atomic_load(&phase)) == PHASE_RUN) {
+		now = now_ns();
+		if (plan.run_ns && !w->draining && now >= plan.t0 + plan.run_ns)
+			worker_drain(w, now);
+		worker_start_connects(w, now);
+		worker_run_timers(w, now);
+
+		n = worker_poll(w, events, worker_wait_ns(w, now_ns()));
+		if (n < 0 && errno != EINTR) {
+			perror(PROG ": epoll_wait");
+			exit(1);
+		}
+		for (i = 0; i < n; i++) {
+			if (events[i].data.u32 == WAKE_TOKEN) {
+				if (read(w->wakefd, &token, sizeof(token)) < 0 && errno != EAGAIN)
+					perror(PROG ": eventfd");
+				continue;
+			}
+			conn_event(w, &w->conns[events[i].data.u32], events[i].events);
+		}
+	}
+	if (!w->finish_ns)
+		w->finish_ns = now_ns();	/* interrupted */
+	worker_close_all(w, ph == PHASE_CLOSE && env.quit);
+	return NULL;
+}
+
+static struct worker *worker_new(unsigned id, unsigned nconns)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = WAKE_TOKEN };
+	struct worker *w = calloc(1, sizeof(*w));
+	unsigned i;
+
+	if (!w)
+		return NULL;
+	w->id = id;
+	w->nconns = w->unfinished = nconns;
+	w->conns = calloc(nconns ? nconns : 1, sizeof(*w->conns));
+	w->sent_at = calloc((size_t)(nconns ? nconns : 1) * env.depth, sizeof(*w->sent_at));
+	w->heap = calloc(nconns ? nconns : 1, sizeof(*w->heap));
+	w->rbuf = malloc(RECV_CHUNK);
+	w->sbuf = malloc((size_t)env.depth * MAX_REQUEST);
+	w->ebuf = malloc(MAX_REQUEST);
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!w->conns || !w->sent_at || !w->heap || !w->rbuf || !w->sbuf || !w->ebuf ||
+	    w->epfd < 0 || w->wakefd < 0 ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev) < 0)
+		return NULL;
+	for (i = 0; i < nconns; i++) {
+		w->conns[i].fd = -1;
+		w->conns[i].id = id + i * env.threads;
+		w->conns[i].heap_pos = HEAP_NONE;
+	}
+	hist_init(&w->hist);
+	return w;
+}
+
+static void worker_wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	if (write(w->wakefd, &one, sizeof(one)) < 0)
+		perror(PROG ": eventfd");
+}
+
+/* ---- usage --------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"NAME\n"
+"    loadgen - drive a conctrace reference server with many persistent connections\n"
+"\n"
+"SYNOPSIS\n"
+"    loadgen [-H ADDR] [-p PORT | -u PATH] [-c CONNS] [-T THREADS]\n"
+"            [-n REQUESTS | -d SECONDS] [-r RATE] [-P DEPTH] [--mix SPEC]\n"
+"            [--hold SECONDS] [--json [FILE]] [OPTION]...\n"
+"\n"
+"DESCRIPTION\n"
+"    Opens CONNS persistent connections to a server that speaks the line\n"
+"    protocol of servers/protocol.h, sends each one a mix of requests, checks\n"
+"    every reply byte for byte, optionally keeps the connections open and idle,\n"
+"    then reports connections, errors, bytes, requests/s and latency.\n"
+"\n"
+"    Closed loop (default): each connection sends its next request when the\n"
+"    reply to the previous one arrives (up to DEPTH in flight with -P).\n"
+"    Open loop (-r): each connection has a schedule of RATE requests/s,\n"
+"    starting at a seeded random phase within the first interval; latency is\n"
+"    measured from when a request was due, not from when it could be sent,\n"
+"    so a server that stalls pays for every request it delayed.\n"
+"\n"
+"TARGET\n"
+"    -H, --host ADDR         server address: IPv4 or IPv6 literal, or a name\n"
+"                            (default " DEFAULT_HOST ")\n"
+"    -p, --port PORT         TCP port (default " DEFAULT_PORT ")\n"
+"    -u, --unix PATH         connect to a Unix stream socket instead of TCP\n"
+"\n"
+"CONNECTIONS\n"
+"    -c, --connections N     persistent connections to open (default 1)\n"
+"    -T, --threads N         worker threads, each with its own epoll loop over\n"
+"                            an equal share of the connections (default 1)\n"
+"        --ramp SECONDS      spread the connects evenly over SECONDS\n"
+"        --connect-rate N    open at most N connections per second\n"
+"        --max-connecting N  connects in flight at once (default 256)\n"
+"        --sources K         bind connection i to source 127.0.0.(1 + i %% K)\n"
+"                            before connecting, so more than ~28k connections\n"
+"                            reach one server port (needs a 127.0.0.0/8 target;\n"
+"                            default: ceil(CONNS / %d) above %d connections,\n"
+"                            else none; 0 turns it off)\n"
+"        --timeout SECONDS   limit for a connect, and for each reply from the\n"
+"                            moment it is the oldest one awaited (default 10)\n"
+"        --reconnect         reopen a connection lost to a reset, close,\n"
+"                            timeout or bad reply and carry on with its\n"
+"                            requests (the error still counts; failed\n"
+"                            connects are final)\n"
+"\n"
+"REQUESTS\n"
+"    -n, --requests N        requests per connection (default %d; 0: none)\n"
+"    -d, --duration SECONDS  send requests until SECONDS after the start, then\n"
+"                            let the outstanding ones finish (with -n: whichever\n"
+"                            ends first)\n"
+"    -r, --rate R            open loop: R requests/s per connection (fractions\n"
+"                            allowed: 0.033 is one every 30 s); 0: closed loop\n"
+"    -P, --pipeline DEPTH    requests in flight per connection (default 1)\n"
+"        --mix SPEC          weighted request mix, e.g. ping:8,echo:1,wait:1;\n"
+"                            kinds: ping, echo, wait, stream, burn; a kind\n"
+"                            without :WEIGHT weighs 1 (default ping)\n"
+"        --echo-size BYTES   echo line length before its newline (default 64,\n"
+"                            at most %u)\n"
+"        --wait-ms MS        WAIT argument (default 10)\n"
+"        --stream-bytes N    STREAM argument (default 65536)\n"
+"        --burn N            BURN argument (default 10000)\n"
+"        --seed N            seed of the request mix and open-loop phases;\n"
+"                            a run is reproducible (default 1)\n"
+"\n"
+"    Replies are verified: PONG; the exact echo line (it carries the request\n"
+"    number); DONE; exactly N payload bytes without a newline, then DONE;\n"
+"    RESULT with the value BURN must produce. Anything else is a bad_reply.\n"
+"\n"
+"AFTER THE REQUESTS\n"
+"        --hold SECONDS      keep every connection open and idle for SECONDS\n"
+"                            once all of them are done with their requests\n"
+"        --quit              send QUIT on every connection before closing it\n"
+"\n"
+"OUTPUT\n"
+"        --json [FILE]       write the report as JSON to FILE, or to stdout\n"
+"                            (instead of the text report) without FILE or '-'\n"
+"        --ready-file PATH   once every connection has been established or has\n"
+"                            failed, create PATH holding the number established\n"
+"    -q, --quiet             no progress or first-error lines on stderr\n"
+"    -h, --help              show this text\n"
+"\n"
+"    On stderr, for scripts and tests to wait on:\n"
+"        loadgen: N connections established      (all connects resolved;\n"
+"                                                  \", F failed\" when some did)\n"
+"        loadgen: holding N connections           (the --hold period begins)\n"
+"\n"
+"    Errors, by kind: connect (refused, timed out, no address or port left),\n"
+"    reset (ECONNRESET, EPIPE), timeout (no reply within --timeout), bad_reply,\n"
+"    closed (the server closed the connection). A failed connection is not\n"
+"    reopened without --reconnect. requests.errors counts the requests that\n"
+"    were sent but lost to an error.\n"
+"\n"
+"    SIGINT or SIGTERM stops the run early; the report is still printed.\n"
+"\n"
+"JSON\n"
+"    {\"connections\": {\"attempted\", \"established\", \"failed\"},\n"
+"     \"requests\": {\"ok\", \"errors\"},\n"
+"     \"errors\": {\"connect\", \"reset\", \"timeout\", \"bad_reply\", \"closed\"},\n"
+"     \"bytes\": {\"sent\", \"received\"},\n"
+"     \"duration_s\", \"requests_per_s\", \"interrupted\",\n"
+"     \"latency_us\": {\"min\", \"mean\", \"p50\", \"p90\", \"p99\", \"p999\", \"max\"}}\n"
+"    duration_s spans the start of the first connect to the last reply (the\n"
+"    hold period is not included); latencies are within 0.8%%.\n"
+"\n"
+"EXIT STATUS\n"
+"    0 no errors, 1 any connection or request error, 2 usage error or a\n"
+"    connection count above what RLIMIT_NOFILE allows.\n"
+"\n"
+"EXAMPLES\n"
+"    loadgen -c 1000 -n 20\n"
+"        1000 connections, 20 PINGs each, closed loop.\n"
+"    loadgen -c 100 -d 10 -T 2 -P 8 --json\n"
+"        Saturate a server for 10 s from two threads; JSON on stdout.\n"
+"    loadgen -c 50 -n 200 --mix ping:8,echo:1,wait:1 --echo-size 1000 --seed 7\n"
+"        A reproducible mix of PING, 1000-byte echoes and 10 ms WAITs.\n"
+"    loadgen -c 19000 --connect-rate 2000 -d 120 -r 0.033 --hold 30\n"
+"        Persistent clients that each send a request every 30 s.\n"
+"    loadgen -c 15000 --sources 4 -n 0 --hold 60 --ready-file /tmp/up\n"
+"        Open 15000 idle connections from 127.0.0.1-4 and hold them a minute.\n"
+"    loadgen -u /tmp/echo.sock -c 500 -n 100 --mix stream --stream-bytes 1000000\n"
+"        Over a Unix socket, each connection reads 100 MB of STREAM payload.\n",
+		CONNS_PER_SOURCE, CONNS_PER_SOURCE, DEFAULT_REQUESTS, PROTO_MAX_LINE);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, PROG ": ");
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
+	exit(2);
+}
+
+/* ---- option parsing ------------------------------------------------------ */
+
+static uint64_t parse_uint(const char *opt, const char *arg, uint64_t min, uint64_t max)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max)
+		usage_error("%s wants a whole number from %" PRIu64 " to %" PRIu64 ", not '%s'",
+			    opt, min, max, arg);
+	return v;
+}
+
+static double parse_real(const char *opt, const char *arg, bool zero_ok)
+{
+	double v;
+	char *end;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !isfinite(v) || v < 0 || (!zero_ok && v == 0))
+		usage_error("%s wants a %s number, not '%s'", opt,
+			    zero_ok ? "non-negative" : "positive", arg);
+	return v;
+}
+
+static void parse_mix(const char *spec)
+{
+	char *copy = strdup(spec), *item, *save = NULL;
+	unsigned k;
+
+	if (!copy)
+		exit(1);
+	memset(env.weights, 0, sizeof(env.weights));
+	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(item, ':');
+		unsigned weight = 1;
+
+		if (colon) {
+			*colon = '\0';
+			weight = (unsigned)parse_uint("--mix weight", colon + 1, 0, 1000000);
+		}
+		for (k = 0; k < NR_KINDS; k++)
+			if (!strcmp(item, kind_names[k]))
+				break;
+		if (k == NR_KINDS)
+			usage_error("--mix: unknown request kind '%s' (ping, echo, wait, stream, burn)", item);
+		env.weights[k] = weight;
+	}
+	free(copy);
+}
+
+enum {
+	OPT_RAMP = 256, OPT_CONNECT_RATE, OPT_MAX_CONNECTING, OPT_SOURCES, OPT_TIMEOUT,
+	OPT_RECONNECT, OPT_MIX, OPT_ECHO_SIZE, OPT_WAIT_MS, OPT_STREAM_BYTES, OPT_BURN,
+	OPT_SEED, OPT_HOLD, OPT_QUIT, OPT_JSON, OPT_READY_FILE,
+};
+
+static const struct option long_options[] = {
+	{ "host",           required_argument, NULL, 'H' },
+	{ "port",           required_argument, NULL, 'p' },
+	{ "unix",           required_argument, NULL, 'u' },
+	{ "connections",    required_argument, NULL, 'c' },
+	{ "threads",        required_argument, NULL, 'T' },
+	{ "ramp",           required_argument, NULL, OPT_RAMP },
+	{ "connect-rate",   required_argument, NULL, OPT_CONNECT_RATE },
+	{ "max-connecting", required_argument, NULL, OPT_MAX_CONNECTING },
+	{ "sources",        required_argument, NULL, OPT_SOURCES },
+	{ "timeout",        required_argument, NULL, OPT_TIMEOUT },
+	{ "reconnect",      no_argument,       NULL, OPT_RECONNECT },
+	{ "requests",       required_argument, NULL, 'n' },
+	{ "duration",       required_argument, NULL, 'd' },
+	{ "rate",           required_argument, NULL, 'r' },
+	{ "pipeline",       required_argument, NULL, 'P' },
+	{ "mix",            required_argument, NULL, OPT_MIX },
+	{ "echo-size",      required_argument, NULL, OPT_ECHO_SIZE },
+	{ "wait-ms",        required_argument, NULL, OPT_WAIT_MS },
+	{ "stream-bytes",   required_argument, NULL, OPT_STREAM_BYTES },
+	{ "burn",           required_argument, NULL, OPT_BURN },
+	{ "seed",           required_argument, NULL, OPT_SEED },
+	{ "hold",           required_argument, NULL, OPT_HOLD },
+	{ "quit",           no_argument,       NULL, OPT_QUIT },
+	{ "json",           optional_argument, NULL, OPT_JSON },
+	{ "ready-file",     required_argument, NULL, OPT_READY_FILE },
+	{ "quiet",          no_argument,       NULL, 'q' },
+	{ "help",           no_argument,       NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void parse_args(int argc, char **argv)
+{
+	bool duration_set = false;
+	int opt;
+
+	/* '+': stop at the first non-option, so "--json FILE" can take it */
+	while ((opt = getopt_long(argc, argv, "+H:p:u:c:T:n:d:r:P:qh", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'H': env.host = optarg; break;
+		case 'p':
+			parse_uint("--port", optarg, 1, 65535);
+			env.port = optarg;
+			break;
+		case 'u': env.unix_path = optarg; break;
+		case 'c': env.conns = (unsigned)parse_uint("--connections", optarg, 1, 1u << 24); break;
+		case 'T': env.threads = (unsigned)parse_uint("--threads", optarg, 1, 256); break;
+		case OPT_RAMP: env.ramp_s = parse_real("--ramp", optarg, false); break;
+		case OPT_CONNECT_RATE: env.connect_rate = parse_real("--connect-rate", optarg, false); break;
+		case OPT_MAX_CONNECTING:
+			env.max_connecting = (unsigned)parse_uint("--max-connecting", optarg, 1, 1u << 24);
+			break;
+		case OPT_SOURCES: env.sources = (long)parse_uint("--sources", optarg, 0, 1u << 16); break;
+		case OPT_TIMEOUT: env.timeout_s = parse_real("--timeout", optarg, false); break;
+		case OPT_RECONNECT: env.reconnect = true; break;
+		case 'n':
+			env.requests = parse_uint("--requests", optarg, 0, UINT32_MAX - 1);
+			env.requests_set = true;
+			break;
+		case 'd':
+			env.duration_s = parse_real("--duration", optarg, false);
+			duration_set = true;
+			break;
+		case 'r': env.rate = parse_real("--rate", optarg, true); break;
+		case 'P': env.depth = (unsigned)parse_uint("--pipeline", optarg, 1, 1024); break;
+		case OPT_MIX: parse_mix(optarg); break;
+		case OPT_ECHO_SIZE:
+			env.echo_size = (unsigned)parse_uint("--echo-size", optarg, 0, PROTO_MAX_LINE);
+			break;
+		case OPT_WAIT_MS:
+			env.wait_ms = (unsigned)parse_uint("--wait-ms", optarg, 0, PROTO_MAX_WAIT_MS);
+			break;
+		case OPT_STREAM_BYTES:
+			env.stream_bytes = parse_uint("--stream-bytes", optarg, 0, PROTO_MAX_STREAM);
+			break;
+		case OPT_BURN: env.burn = parse_uint("--burn", optarg, 0, PROTO_MAX_BURN); break;
+		case OPT_SEED: env.seed = parse_uint("--seed", optarg, 0, UINT64_MAX); break;
+		case OPT_HOLD: env.hold_s = parse_real("--hold", optarg, true); break;
+		case OPT_QUIT: env.quit = true; break;
+		case OPT_JSON:
+			env.json = true;
+			if (optarg)
+				env.json_path = optarg;
+			else if (optind < argc && argv[optind][0] != '-')
+				env.json_path = argv[optind++];
+			else if (optind < argc && !strcmp(argv[optind], "-"))
+				optind++;
+			break;
+		case OPT_READY_FILE: env.ready_file = optarg; break;
+		case 'q': env.quiet = true; break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:	/* getopt has said what was wrong */
+			fprintf(stderr, "Try '" PROG " --help' for more information.\n");
+			exit(2);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (env.ramp_s && env.connect_rate)
+		usage_error("--ramp and --connect-rate both set the connect pace; give one");
+	if (duration_set && !env.requests_set)
+		env.requests = UINT32_MAX;	/* as many as fit in the time */
+	if (env.json_path && !strcmp(env.json_path, "-"))
+		env.json_path = NULL;
+}
+
+/* ---- set-up -------------------------------------------------------------- */
+
+static void resolve_target(void)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICSERV,
+	};
+	struct addrinfo *res;
+	char host[INET6_ADDRSTRLEN];
+	int rc;
+
+	if (env.unix_path) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&plan.addr;
+
+		if (strlen(env.unix_path) >= sizeof(sun->sun_path))
+			usage_error("--unix path is longer than %zu bytes", sizeof(sun->sun_path) - 1);
+		sun->sun_family = AF_UNIX;
+		strcpy(sun->sun_path, env.unix_path);
+		plan.addrlen = sizeof(*sun);
+		plan.family = AF_UNIX;
+		snprintf(plan.target, sizeof(plan.target), "unix %s", env.unix_path);
+		return;
+	}
+	rc = getaddrinfo(env.host, env.port, &hints, &res);
+	if (rc)
+		usage_error("cannot resolve '%s': %s", env.host, gai_strerror(rc));
+	memcpy(&plan.addr, res->ai_addr, res->ai_addrlen);
+	plan.addrlen = res->ai_addrlen;
+	plan.family = res->ai_family;
+	freeaddrinfo(res);
+	getnameinfo((struct sockaddr *)&plan.addr, plan.addrlen, host, sizeof(host),
+		    NULL, 0, NI_NUMERICHOST);
+	snprintf(plan.target, sizeof(plan.target), plan.family == AF_INET6 ? "tcp [%s]:%s" : "tcp %s:%s",
+		 host, env.port);
+}
+
+static bool target_is_ipv4_loopback(void)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&plan.addr;
+
+	return plan.family == AF_INET && (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+}
+
+static void plan_sources(void)
+{
+	if (env.sources < 0) {
+		plan.nsources = 0;
+		if (env.conns > CONNS_PER_SOURCE && target_is_ipv4_loopback())
+			plan.nsources = (env.conns + CONNS_PER_SOURCE - 1) / CONNS_PER_SOURCE;
+	} else if (env.sources > 0) {
+		if (!target_is_ipv4_loopback())
+			usage_error("--sources needs a TCP target in 127.0.0.0/8, not %s", plan.target);
+		plan.nsources = (unsigned)env.sources;
+	}
+	plan.source_base = (127u << 24) | 1;
+}
+
+/* Every connection is a file descriptor: make sure they fit before starting. */
+static void raise_fd_limit(void)
+{
+	uint64_t need = (uint64_t)env.conns + FD_RESERVE + 2ull * env.threads;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		perror(PROG ": getrlimit");
+		exit(1);
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			perror(PROG ": setrlimit");
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur) {
+		fprintf(stderr,
+			PROG ": %u connections need about %" PRIu64 " file descriptors, but RLIMIT_NOFILE\n"
+			PROG ": allows %llu (raised the soft limit to the hard limit already).\n"
+			PROG ": Use at most %llu connections, raise the hard limit (as root: ulimit -Hn,\n"
+			PROG ": or limits.conf), or split the load over several loadgen processes.\n",
+			env.conns, need, (unsigned long long)rl.rlim_cur,
+			(unsigned long long)(rl.rlim_cur > need - env.conns ? rl.rlim_cur - (need - env.conns) : 0));
+		exit(2);
+	}
+}
+
+static void plan_requests(void)
+{
+	unsigned k, kinds = 0;
+	int n;
+
+	plan.timeout_ns = seconds_to_ns(env.timeout_s);
+	plan.run_ns = env.duration_s ? seconds_to_ns(env.duration_s) : 0;
+	plan.interval_ns = env.rate > 0 ? seconds_to_ns(1.0 / env.rate) : 0;
+	if (env.rate > 0 && !plan.interval_ns)
+		plan.interval_ns = 1;
+	plan.quota = (uint32_t)env.requests;
+
+	plan.single_kind = -1;
+	for (k = 0; k < NR_KINDS; k++) {
+		plan.weight_total += env.weights[k];
+		if (env.weights[k]) {
+			kinds++;
+			plan.single_kind = (int)k;
+		}
+	}
+	if (!plan.weight_total)
+		usage_error("--mix gives every request kind weight 0");
+	if (kinds > 1)
+		plan.single_kind = -1;
+
+	for (k = 0; k < sizeof(plan.echo_body); k++)
+		plan.echo_body[k] = (char)('a' + k % 26);
+	n = snprintf(plan.wait_req, sizeof(plan.wait_req), "WAIT %u\n", env.wait_ms);
+	plan.wait_req_len = (size_t)n;
+	n = snprintf(plan.stream_req, sizeof(plan.stream_req), "STREAM %" PRIu64 "\n", env.stream_bytes);
+	plan.stream_req_len = (size_t)n;
+	n = snprintf(plan.burn_req, sizeof(plan.burn_req), "BURN %" PRIu64 "\n", env.burn);
+	plan.burn_req_len = (size_t)n;
+	if (env.weights[K_BURN]) {
+		n = snprintf(plan.burn_reply, sizeof(plan.burn_reply), "RESULT %" PRIu64 "\n",
+			     expected_burn(env.burn));
+		plan.burn_reply_len = (size_t)n;
+	}
+}
+
+static void start_workers(void)
+{
+	double rate = env.connect_rate ? env.connect_rate :
+		      env.ramp_s ? env.conns / env.ramp_s : 0;
+	unsigned i;
+
+	if (env.threads > env.conns)
+		env.threads = env.conns;
+	workers = calloc(env.threads, sizeof(*workers));
+	if (!workers)
+		exit(1);
+	for (i = 0; i < env.threads; i++) {
+		/* connection ids i, i + T, i + 2T, ...: an even share each */
+		unsigned share = env.conns / env.threads + (i < env.conns % env.threads);
+		struct worker *w = worker_new(i, share);
+
+		if (!w) {
+			perror(PROG ": setting up a worker");
+			exit(1);
+		}
+		w->max_connecting = env.max_connecting / env.threads;
+		if (!w->max_connecting)
+			w->max_connecting = 1;
+		if (rate > 0)
+			w->connect_gap_ns = seconds_to_ns(env.threads / rate);
+		workers[i] = w;
+	}
+	plan.t0 = now_ns();
+	for (i = 0; i < env.threads; i++) {
+		int rc = pthread_create(&workers[i]->thread, NULL, worker_main, workers[i]);
+
+		if (rc) {
+			fprintf(stderr, PROG ": pthread_create: %s\n", strerror(rc));
+			exit(1);
+		}
+	}
+}
+
+/* ---- supervision --------------------------------------------------------- */
+
+static void write_ready_file(unsigned ok)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	/* write then rename, so a poller never sees a half-written file */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", env.ready_file);
+	f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%u\n", ok) < 0 || fclose(f) != 0 || rename(tmp, env.ready_file) < 0)
+		fprintf(stderr, PROG ": cannot write --ready-file %s: %s\n", env.ready_file, strerror(errno));
+}
+
+static void announce_established(void)
+{
+	unsigned ok = atomic_load(&settled_ok), failed = atomic_load(&settled_failed);
+
+	if (!env.quiet) {
+		if (failed)
+			fprintf(stderr, PROG ": %u connections established, %u failed\n", ok, failed);
+		else
+			fprintf(stderr, PROG ": %u connections established\n", ok);
+	}
+	if (env.ready_file)
+		write_ready_file(ok);
+}
+
+static void set_phase(enum phase ph)
+{
+	unsigned i;
+
+	atomic_store(&phase, ph);
+	for (i = 0; i < env.threads; i++)
+		worker_wake(workers[i]);
+}
+
+/*
+ * The main thread only watches: it turns the workers' counters into the
+ * progress lines, times the hold period and turns signals into a stop.
+ * Returns true when a signal ended the run.
+ */
+static bool supervise(int sigfd)
+{
+	struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
+	bool announced = false, holding = false;
+	uint64_t hold_end = 0;
+
+	for (;;) {
+		if (poll(&pfd, 1, SUPERVISE_MS) > 0) {
+			struct signalfd_siginfo si;
+
+			if (read(sigfd, &si, sizeof(si)) > 0) {
+				if (!env.quiet)
+					fprintf(stderr, PROG ": %s, stopping\n", strsignal((int)si.ssi_signo));
+				set_phase(PHASE_STOP);
+				return true;
+			}
+		}
+		if (!announced && atomic_load(&settled_ok) + atomic_load(&settled_failed) == env.conns) {
+			announce_established();
+			announced = true;
+		}
+		if (!holding && atomic_load(&workers_finished) == env.threads) {
+			holding = true;
+			hold_end = now_ns() + seconds_to_ns(env.hold_s);
+			if (env.hold_s > 0 && !env.quiet)
+				fprintf(stderr, PROG ": holding %ld connections\n", atomic_load(&open_conns));
+		}
+		if (holding && now_ns() >= hold_end) {
+			set_phase(PHASE_CLOSE);
+			return false;
+		}
+	}
+}
+
+/* ---- report -------------------------------------------------------------- */
+
+struct totals {
+	struct stats s;
+	struct hist *hist;
+	double duration_s;
+	double rps;
+	uint64_t errors;
+	bool interrupted;
+};
+
+static void collect(struct totals *t, bool interrupted)
+{
+	uint64_t finish = plan.t0;
+	unsigned i, k;
+
+	memset(t, 0, sizeof(*t));
+	t->hist = &workers[0]->hist;
+	for (i = 0; i < env.threads; i++) {
+		struct worker *w = workers[i];
+
+		t->s.attempted += w->stats.attempted;
+		t->s.established += w->stats.established;
+		t->s.failed += w->stats.failed;
+		t->s.req_ok += w->stats.req_ok;
+		t->s.req_errors += w->stats.req_errors;
+		for (k = 0; k < NR_ERRS; k++)
+			t->s.errors[k] += w->stats.errors[k];
+		t->s.bytes_sent += w->stats.bytes_sent;
+		t->s.bytes_recv += w->stats.bytes_recv;
+		if (i)
+			hist_merge(t->hist, &w->hist);
+		if (w->finish_ns > finish)
+			finish = w->finish_ns;
+	}
+	for (k = 0; k < NR_ERRS; k++)
+		t->errors += t->s.errors[k];
+	t->duration_s = (double)(finish - plan.t0) / (double)NSEC_PER_SEC;
+	t->rps = t->duration_s > 0 ? (double)t->s.req_ok / t->duration_s : 0;
+	t->interrupted = interrupted;
+}
+
+static double us(uint64_t ns)
+{
+	return (double)ns / 1000.0;
+}
+
+static void report_text(FILE *f, const struct totals *t)
+{
+	const struct hist *h = t->hist;
+	unsigned k;
+
+	fprintf(f, "target       %s, %u connections, %u thread%s%s\n", plan.target, env.conns,
+		env.threads, env.threads == 1 ? "" : "s", t->interrupted ? " (interrupted)" : "");
+	fprintf(f, "connections  attempted %" PRIu64 "  established %" PRIu64 "  failed %" PRIu64 "\n",
+		t->s.attempted, t->s.established, t->s.failed);
+	fprintf(f, "requests     ok %" PRIu64 "  errors %" PRIu64 "\n", t->s.req_ok, t->s.req_errors);
+	fprintf(f, "errors      ");
+	for (k = 0; k < NR_ERRS; k++)
+		fprintf(f, " %s %" PRIu64 "%s", err_names[k], t->s.errors[k], k + 1 < NR_ERRS ? " " : "\n");
+	fprintf(f, "bytes        sent %" PRIu64 "  received %" PRIu64 "\n", t->s.bytes_sent, t->s.bytes_recv);
+	fprintf(f, "duration     %.3f s  %.1f requests/s\n", t->duration_s, t->rps);
+	fprintf(f, "latency us   min %.1f  mean %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
+		us(hist_min(h)), hist_mean(h) / 1000.0, us(hist_percentile(h, 50)),
+		us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
+		us(hist_percentile(h, 99.9)), us(hist_max(h)));
+}
+
+static void report_json(FILE *f, const struct totals *t)
+{
+	const struct hist *h = t->hist;
+	unsigned k;
+
+	fprintf(f, "{\"connections\":{\"attempted\":%" PRIu64 ",\"established\":%" PRIu64
+		",\"failed\":%" PRIu64 "},", t->s.attempted, t->s.established, t->s.failed);
+	fprintf(f, "\"requests\":{\"ok\":%" PRIu64 ",\"errors\":%" PRIu64 "},",
+		t->s.req_ok, t->s.req_errors);
+	fprintf(f, "\"errors\":{");
+	for (k = 0; k < NR_ERRS; k++)
+		fprintf(f, "\"%s\":%" PRIu64 "%s", err_names[k], t->s.errors[k], k + 1 < NR_ERRS ? "," : "},");
+	fprintf(f, "\"bytes\":{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 "},",
+		t->s.bytes_sent, t->s.bytes_recv);
+	fprintf(f, "\"duration_s\":%.6f,\"requests_per_s\":%.1f,\"interrupted\":%s,",
+		t->duration_s, t->rps, t->interrupted ? "true" : "false");
+	fprintf(f, "\"latency_us\":{\"min\":%.3f,\"mean\":%.3f,\"p50\":%.3f,\"p90\":%.3f,"
+		"\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}}\n",
+		us(hist_min(h)), hist_mean(h) / 1000.0, us(hist_percentile(h, 50)),
+		us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
+		us(hist_percentile(h, 99.9)), us(hist_max(h)));
+}
+
+static void report(const struct totals *t)
+{
+	FILE *f;
+
+	if (!env.json) {
+		report_text(stdout, t);
+		return;
+	}
+	if (!env.json_path) {
+		report_json(stdout, t);
+		return;
+	}
+	report_text(stdout, t);
+	f = fopen(env.json_path, "w");
+	if (!f) {
+		fprintf(stderr, PROG ": cannot write %s: %s\n", env.json_path, strerror(errno));
+		return;
+	}
+	report_json(f, t);
+	if (fclose(f) != 0)
+		fprintf(stderr, PROG ": cannot write %s: %s\n", env.json_path, strerror(errno));
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	struct totals totals;
+	bool interrupted;
+	sigset_t stop_signals;
+	unsigned i;
+	int sigfd;
+
+	parse_args(argc, argv);
+	resolve_target();
+	plan_sources();
+	plan_requests();
+	raise_fd_limit();
+
+	/* signals go to the main thread only: workers inherit the mask */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	sigfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
+	if (sigfd < 0) {
+		perror(PROG ": signalfd");
+		return 1;
+	}
+
+	start_workers();
+	interrupted = supervise(sigfd);
+	for (i = 0; i < env.threads; i++)
+		pthread_join(workers[i]->thread, NULL);
+
+	collect(&totals, interrupted);
+	report(&totals);
+	fflush(stdout);
+
+	for (i = 0; i < env.threads; i++) {
+		struct worker *w = workers[i];
+
+		close(w->epfd);
+		close(w->wakefd);
+		free(w->conns);
+		free(w->sent_at);
+		free(w->heap);
+		free(w->rbuf);
+		free(w->sbuf);
+		free(w->ebuf);
+		free(w);
+	}
+	free(workers);
+	close(sigfd);
+	return totals.errors || totals.s.req_errors || totals.s.failed ? 1 : 0;
+}
