@@ -35,7 +35,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps test check-unit check-integration demo vmlinux bench bench-servers
+.PHONY: all clean deps test check-unit check-integration demo vmlinux bench bench-servers bench-overhead
 
 # ---- what gets built -------------------------------------------------------
 
@@ -89,9 +89,12 @@ servers/threaded_echo: LDLIBS += -pthread
 servers/epoll_echo:    $(OUTPUT)/servers/epoll_echo.o $(SERVER_LIB)
 servers/epoll_echo:    LDLIBS += -pthread
 servers/coro_echo:     $(OUTPUT)/servers/coro_echo.o $(OUTPUT)/servers/coro.o $(SERVER_LIB)
+# bind symbols at load: lazy binding would run the dynamic linker on a
+# coroutine's small stack the first time each libc function is called
+servers/coro_echo:     LDFLAGS += -Wl,-z,now
 servers/uring_echo:    $(OUTPUT)/servers/uring_echo.o $(SERVER_LIB)
 servers/uring_echo:    LDLIBS += -luring
-servers/loadgen:       $(OUTPUT)/servers/loadgen.o $(OUTPUT)/servers/histogram.o
+servers/loadgen:       $(OUTPUT)/servers/loadgen.o $(OUTPUT)/servers/histogram.o $(OUTPUT)/servers/protocol.o
 servers/loadgen:       LDLIBS += -lm
 
 $(SERVER_BINS):
@@ -131,9 +134,11 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh scripts/demo.sh
 
-bench: bench-servers
+bench: bench-servers bench-overhead
 bench-servers: all
 	$(Q)$(PYTHON) scripts/bench-servers.py
+bench-overhead: all
+	$(Q)$(PYTHON) scripts/bench-overhead.py
 
 # Regenerate the bundled vmlinux.h from the running kernel's BTF.
 vmlinux:

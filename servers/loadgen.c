@@ -270,24 +270,6 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/*
- * The same computation as proto_burn() in protocol.c, which the servers
- * run for BURN. Kept here so loadgen needs no server object to know the
- * one RESULT it expects; test_protocol pins proto_burn's values.
- */
-static uint64_t expected_burn(uint64_t n)
-{
-	uint64_t x = 0x9e3779b97f4a7c15ull;
-
-	while (n--) {
-		x += 0x9e3779b97f4a7c15ull;
-		x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-		x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-		x ^= x >> 31;
-	}
-	return x;
-}
-
 /* Print the first error of each kind with its cause; count the rest quietly. */
 static void report_first_error(enum err_kind kind, const struct conn *c, const char *why)
 {
@@ -1485,7 +1467,7 @@ static void plan_requests(void)
 	plan.burn_req_len = (size_t)n;
 	if (env.weights[K_BURN]) {
 		n = snprintf(plan.burn_reply, sizeof(plan.burn_reply), "RESULT %" PRIu64 "\n",
-			     expected_burn(env.burn));
+			     proto_burn(env.burn));
 		plan.burn_reply_len = (size_t)n;
 	}
 }
