@@ -298,14 +298,15 @@ static __always_inline __u64 socket_conn(struct socket *sock, int fd, __u16 flag
 
 /* A connection's last record goes to userspace; then it leaves the map, so
  * a million short connections leave nothing behind. */
-static __always_inline void conn_close(__u64 id)
+static __always_inline void conn_finalize(__u64 id)
 {
 	struct conn *c = bpf_map_lookup_elem(&conns, &id);
 	struct conn_event *ev;
 
 	if (!c)
 		return;
-	c->close_ns = bpf_ktime_get_ns();
+	if (!c->close_ns)
+		c->close_ns = bpf_ktime_get_ns();
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (ev) {
 		ev->type = EV_CONN_CLOSED;
@@ -369,15 +370,40 @@ static __always_inline void charge_cpu(__u64 conn_id, __u64 ns)
  */
 static __always_inline void set_current(struct thread_state *ts, __u64 conn_id)
 {
-	if (ts->cur_conn == conn_id)
+	__u64 old = ts->cur_conn;
+	struct conn *c;
+
+	if (old == conn_id)
 		return;
 	if (ts->cpu_mark) {
 		__u64 now = bpf_ktime_get_ns();
 
-		charge_cpu(ts->cur_conn, now - ts->cpu_mark);
+		charge_cpu(old, now - ts->cpu_mark);
 		ts->cpu_mark = now;
 	}
 	ts->cur_conn = conn_id;
+	/* the thread has moved on from a closed connection: its cost is final */
+	if (old && (c = bpf_map_lookup_elem(&conns, &old)) && c->close_ns)
+		conn_finalize(old);
+}
+
+/*
+ * close() does not end what a connection costs: a thread-per-connection
+ * server goes on to free the thread's stack and exit, on its behalf. So a
+ * closed connection stays current until its thread moves on (to another
+ * connection, to waiting for events, or out of existence), and only then
+ * is its record final. A connection closed by a thread not working for it
+ * is final at once.
+ */
+static __always_inline void conn_close(struct thread_state *ts, __u64 id)
+{
+	struct conn *c = bpf_map_lookup_elem(&conns, &id);
+
+	if (!c)
+		return;
+	c->close_ns = bpf_ktime_get_ns();
+	if (!ts || ts->cur_conn != id)
+		conn_finalize(id);
 }
 
 /* ---- syscalls -------------------------------------------------------- */
@@ -511,10 +537,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	}
 
 	if ((flags & SC_CLOSE) && ret == 0 && c && ts->sys_fd == c->fd) {
-		/* settle its CPU time before its last record leaves */
-		if (ts->cur_conn == ts->sys_conn)
-			set_current(ts, 0);
-		conn_close(ts->sys_conn);
+		conn_close(ts, ts->sys_conn);
 	} else if ((flags & SC_ACCEPT) && ret >= 0) {
 		/* what the thread does next (a thread, a stack, epoll_ctl) is
 		 * this connection's cost until it touches another socket */
@@ -676,8 +699,16 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_process_exit, struct task_struct *p)
 {
-	if (task_is_target(p))
-		count_thread(-1);
+	struct thread_state *ts;
+
+	if (!task_is_target(p))
+		return 0;
+	count_thread(-1);
+	/* a thread's exit ends the connection it served: settle its CPU and,
+	 * if closed, its record */
+	ts = bpf_task_storage_get(&threads, p, 0, 0);
+	if (ts)
+		set_current(ts, 0);
 	return 0;
 }
 
@@ -762,10 +793,7 @@ int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 	ts = thread_state(bpf_get_current_task_btf());
 	if (ts)
 		set_current(ts, id);
-	if (opcode == IORING_OP_CLOSE_NR) {
-		if (ts)
-			set_current(ts, 0);
-		conn_close(id);
-	}
+	if (opcode == IORING_OP_CLOSE_NR)
+		conn_close(ts, id);
 	return 0;
 }

@@ -238,7 +238,8 @@ static int cmp_cost_desc(const void *x, const void *y)
 const struct conn *agg_top(struct agg *a, size_t *n)
 {
 	/* sorting breaks the heap: nothing may be added after this */
-	qsort(a->top, a->ntop, sizeof(*a->top), cmp_cost_desc);
+	if (a->ntop > 1)
+		qsort(a->top, a->ntop, sizeof(*a->top), cmp_cost_desc);
 	*n = a->ntop;
 	return a->top;
 }

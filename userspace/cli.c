@@ -63,7 +63,7 @@ static int parse_seconds(const char *s, double *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || v < 0 || v > 1e7)
+	if (errno || end == s || *end || !(v >= 0 && v <= 1e7))	/* NaN fails too */
 		return -1;
 	*out = v;
 	return 0;

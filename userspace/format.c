@@ -9,11 +9,12 @@
 
 char *fmt_ns(double ns, char *buf, size_t len)
 {
-	if (ns < 1e3)
+	/* compare with the boundaries after rounding: 999999 ns is "1.00ms" */
+	if (ns < 999.5)
 		snprintf(buf, len, "%.0fns", ns);
-	else if (ns < 1e6)
+	else if (ns < 999950)
 		snprintf(buf, len, "%.1fus", ns / 1e3);
-	else if (ns < 1e9)
+	else if (ns < 999995000)
 		snprintf(buf, len, "%.2fms", ns / 1e6);
 	else
 		snprintf(buf, len, "%.2fs", ns / 1e9);
@@ -25,7 +26,7 @@ char *fmt_bytes(double b, char *buf, size_t len)
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	int u = 0;
 
-	while (b >= 1024 && u < 4) {
+	while (b >= (u ? 1023.95 : 1023.5) && u < 4) {	/* rounding, as above */
 		b /= 1024;
 		u++;
 	}
@@ -35,11 +36,11 @@ char *fmt_bytes(double b, char *buf, size_t len)
 
 char *fmt_count(double n, char *buf, size_t len)
 {
-	if (n < 1e4)
+	if (n < 9999.95)
 		snprintf(buf, len, n == (double)(long long)n ? "%.0f" : "%.1f", n);
-	else if (n < 1e6)
+	else if (n < 999950)
 		snprintf(buf, len, "%.1fk", n / 1e3);
-	else if (n < 1e9)
+	else if (n < 999950000)
 		snprintf(buf, len, "%.1fM", n / 1e6);
 	else
 		snprintf(buf, len, "%.1fG", n / 1e9);
@@ -72,8 +73,10 @@ char *fmt_conn_addr(const struct conn *c, bool local, char *buf, size_t len)
 		snprintf(buf, len, "[%s]:%u", ip, port);
 		break;
 	case AF_UNIX:
-		if (local)
+		if (local && c->unix_path[0])
 			snprintf(buf, len, "%.*s", CONN_UNIX_PATH, c->unix_path);
+		else if (local)
+			snprintf(buf, len, "-");	/* unnamed, or abstract */
 		else if (c->unix_peer)
 			snprintf(buf, len, "socket:[%llu]", (unsigned long long)c->unix_peer);
 		else

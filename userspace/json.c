@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 
 void json_init(struct json *j, FILE *f)
 {
@@ -92,11 +93,18 @@ void json_i64(struct json *j, const char *k, int64_t v)
 
 void json_double(struct json *j, const char *k, double v)
 {
+	char buf[32];
+
 	key(j, k);
-	if (isfinite(v))
-		fprintf(j->f, "%.6g", v);
-	else
+	if (!isfinite(v)) {
 		fputs("null", j->f);	/* JSON has no NaN or Infinity */
+		return;
+	}
+	/* the shortest of 15 or 17 digits that reads back as the same double */
+	snprintf(buf, sizeof(buf), "%.15g", v);
+	if (strtod(buf, NULL) != v)
+		snprintf(buf, sizeof(buf), "%.17g", v);
+	fputs(buf, j->f);
 }
 
 void json_string(struct json *j, const char *k, const char *s)

@@ -1,0 +1,606 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests for the aggregation of connection records (userspace/aggregate.c):
+ * distributions with nearest-rank percentiles, the peak-open sweep, the top-N
+ * min-heap by cost, per-syscall and per-io_uring-op sums, and growth.
+ *
+ * Build and run:  make build/tests/test_aggregate && build/tests/test_aggregate
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "aggregate.h"
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static struct conn mk_conn(__u64 id, __u64 open_ns, __u64 close_ns)
+{
+	struct conn c;
+
+	memset(&c, 0, sizeof(c));
+	c.id = id;
+	c.open_ns = open_ns;
+	c.close_ns = close_ns;
+	return c;
+}
+
+static struct conn mk_cost(__u64 id, __u64 cpu_ns, __u64 syscalls)
+{
+	struct conn c = mk_conn(id, 1, 2);
+
+	c.cpu_ns = cpu_ns;
+	c.syscalls = syscalls;
+	return c;
+}
+
+static void add(struct agg *a, const struct conn *c)
+{
+	assert_int_equal(agg_add(a, c), 0);
+}
+
+static void add_interval(struct agg *a, __u64 id, __u64 open_ns, __u64 close_ns)
+{
+	struct conn c = mk_conn(id, open_ns, close_ns);
+
+	add(a, &c);
+}
+
+/* ---- empty and single ------------------------------------------------------- */
+
+static void test_empty_agg_is_all_zero(void **state)
+{
+	struct agg a;
+	struct dist d;
+	size_t n = 123;
+
+	(void)state;
+	agg_init(&a, 5);
+	for (int m = 0; m < M_COUNT; m++) {
+		memset(&d, 0xff, sizeof(d));
+		agg_dist(&a, m, &d);
+		assert_true(d.mean == 0.0);
+		assert_int_equal(d.p50, 0);
+		assert_int_equal(d.p99, 0);
+		assert_int_equal(d.max, 0);
+	}
+	assert_int_equal(agg_peak_open(&a), 0);
+	assert_int_equal(a.open_at_end, 0);
+	agg_top(&a, &n);
+	assert_int_equal(n, 0);
+	agg_free(&a);
+}
+
+static void test_single_conn(void **state)
+{
+	struct agg a;
+	struct dist d;
+	struct conn c = mk_conn(7, 100, 200);
+
+	(void)state;
+	c.syscalls = 42;
+	c.cpu_ns = 5000;
+	agg_init(&a, 5);
+	add(&a, &c);
+
+	agg_dist(&a, M_SYSCALLS, &d);
+	assert_true(d.mean == 42.0);
+	assert_int_equal(d.p50, 42);
+	assert_int_equal(d.p99, 42);
+	assert_int_equal(d.max, 42);
+	agg_dist(&a, M_CPU_NS, &d);
+	assert_int_equal(d.p50, 5000);
+	assert_int_equal(agg_peak_open(&a), 1);
+	assert_int_equal(a.open_at_end, 0);
+	agg_free(&a);
+}
+
+/* ---- distributions ---------------------------------------------------------- */
+
+static void test_dist_1_to_100_nearest_rank(void **state)
+{
+	struct agg a;
+	struct dist d;
+
+	(void)state;
+	agg_init(&a, 0);
+	/* added in a scrambled order: agg_dist must sort */
+	for (__u64 i = 0; i < 100; i++) {
+		struct conn c = mk_conn(i, 1, 2);
+
+		c.bytes_rx = (i * 37) % 100 + 1;	/* 37 is coprime to 100 */
+		add(&a, &c);
+	}
+	agg_dist(&a, M_BYTES_RX, &d);
+	assert_true(d.mean == 50.5);
+	assert_int_equal(d.p50, 50);
+	assert_int_equal(d.p99, 99);
+	assert_int_equal(d.max, 100);
+	agg_free(&a);
+}
+
+/* nearest rank: the value of rank ceil(p * n), 1-based, for every n */
+static void test_dist_percentiles_match_exact_rank_for_many_sizes(void **state)
+{
+	(void)state;
+	for (__u64 n = 1; n <= 300; n++) {
+		struct agg a;
+		struct dist d;
+
+		agg_init(&a, 0);
+		for (__u64 i = n; i >= 1; i--) {	/* descending input */
+			struct conn c = mk_conn(i, 1, 2);
+
+			c.syscalls = i * 10;
+			add(&a, &c);
+		}
+		agg_dist(&a, M_SYSCALLS, &d);
+		assert_int_equal(d.p50, ((n + 1) / 2) * 10);
+		assert_int_equal(d.p99, ((99 * n + 99) / 100) * 10);
+		assert_int_equal(d.max, n * 10);
+		agg_free(&a);
+	}
+}
+
+static void test_dist_skewed_p99_sees_the_outlier_only_when_over_1_percent(void **state)
+{
+	struct agg a;
+	struct dist d;
+
+	(void)state;
+	agg_init(&a, 0);
+	/* 99 connections at 1, one at 1000: rank ceil(0.99 * 100) = 99 is a 1 */
+	for (__u64 i = 0; i < 100; i++) {
+		struct conn c = mk_conn(i, 1, 2);
+
+		c.cpu_ns = i == 50 ? 1000 : 1;
+		add(&a, &c);
+	}
+	agg_dist(&a, M_CPU_NS, &d);
+	assert_int_equal(d.p50, 1);
+	assert_int_equal(d.p99, 1);
+	assert_int_equal(d.max, 1000);
+	assert_true(d.mean == (99.0 + 1000.0) / 100.0);
+
+	/* a second outlier: now 2% are 1000, rank 100 of 101 is 1000 */
+	{
+		struct conn c = mk_conn(100, 1, 2);
+
+		c.cpu_ns = 1000;
+		add(&a, &c);
+	}
+	agg_dist(&a, M_CPU_NS, &d);
+	assert_int_equal(d.p99, 1000);
+	agg_free(&a);
+}
+
+static void test_metric_extraction(void **state)
+{
+	struct conn c = mk_conn(1, 1, 2);
+
+	(void)state;
+	c.syscalls = 11;
+	c.ctx_voluntary = 3;
+	c.ctx_involuntary = 4;
+	c.cpu_ns = 999;
+	c.bytes_rx = 1234;
+	c.bytes_tx = 5678;
+	c.syscall_ns = 77777;	/* not a metric: must not leak into one */
+	assert_int_equal(conn_metric(&c, M_SYSCALLS), 11);
+	assert_int_equal(conn_metric(&c, M_CTX_SWITCHES), 7);
+	assert_int_equal(conn_metric(&c, M_CPU_NS), 999);
+	assert_int_equal(conn_metric(&c, M_BYTES_RX), 1234);
+	assert_int_equal(conn_metric(&c, M_BYTES_TX), 5678);
+}
+
+static void test_dist_of_ctx_switches_sums_both_kinds(void **state)
+{
+	struct agg a;
+	struct dist d;
+	struct conn c1 = mk_conn(1, 1, 2), c2 = mk_conn(2, 1, 2);
+
+	(void)state;
+	c1.ctx_voluntary = 10;		/* 10 + 0 */
+	c2.ctx_voluntary = 1;		/* 1 + 29 */
+	c2.ctx_involuntary = 29;
+	agg_init(&a, 0);
+	add(&a, &c1);
+	add(&a, &c2);
+	agg_dist(&a, M_CTX_SWITCHES, &d);
+	assert_int_equal(d.max, 30);
+	assert_int_equal(d.p50, 10);
+	assert_true(d.mean == 20.0);
+	agg_free(&a);
+}
+
+static void test_metric_names(void **state)
+{
+	(void)state;
+	assert_string_equal(metric_names[M_SYSCALLS], "syscalls");
+	assert_string_equal(metric_names[M_CTX_SWITCHES], "ctx_switches");
+	assert_string_equal(metric_names[M_CPU_NS], "cpu_ns");
+	assert_string_equal(metric_names[M_BYTES_RX], "bytes_rx");
+	assert_string_equal(metric_names[M_BYTES_TX], "bytes_tx");
+}
+
+/* ---- peak open -------------------------------------------------------------- */
+
+static void test_peak_open_overlapping(void **state)
+{
+	struct agg a;
+
+	(void)state;
+	agg_init(&a, 0);
+	add_interval(&a, 1, 10, 100);
+	add_interval(&a, 2, 20, 90);
+	add_interval(&a, 3, 30, 40);	/* all three open over [30, 40) */
+	add_interval(&a, 4, 95, 200);	/* overlaps only the first */
+	assert_int_equal(agg_peak_open(&a), 3);
+	agg_free(&a);
+}
+
+static void test_peak_open_disjoint(void **state)
+{
+	struct agg a;
+
+	(void)state;
+	agg_init(&a, 0);
+	add_interval(&a, 1, 10, 20);
+	add_interval(&a, 2, 30, 40);
+	add_interval(&a, 3, 50, 60);
+	assert_int_equal(agg_peak_open(&a), 1);
+	agg_free(&a);
+}
+
+/* a close at t and an open at t do not overlap, whatever the insertion order */
+static void test_peak_open_touching_intervals_do_not_overlap(void **state)
+{
+	struct agg a;
+
+	(void)state;
+	agg_init(&a, 0);
+	add_interval(&a, 3, 30, 40);
+	add_interval(&a, 2, 20, 30);
+	add_interval(&a, 1, 10, 20);
+	add_interval(&a, 4, 40, 50);
+	assert_int_equal(agg_peak_open(&a), 1);
+	agg_free(&a);
+}
+
+static void test_peak_open_same_open_time_overlaps(void **state)
+{
+	struct agg a;
+
+	(void)state;
+	agg_init(&a, 0);
+	add_interval(&a, 1, 10, 20);
+	add_interval(&a, 2, 10, 20);
+	assert_int_equal(agg_peak_open(&a), 2);
+	agg_free(&a);
+}
+
+static void test_peak_open_counts_still_open_conns(void **state)
+{
+	struct agg a;
+
+	(void)state;
+	agg_init(&a, 0);
+	add_interval(&a, 1, 10, 0);	/* never closed: open until the end */
+	add_interval(&a, 2, 20, 30);
+	add_interval(&a, 3, 1000, 0);
+	add_interval(&a, 4, 2000, 2100);
+	/* at 2050: 1, 3 and 4 */
+	assert_int_equal(agg_peak_open(&a), 3);
+	assert_int_equal(a.open_at_end, 2);
+	agg_free(&a);
+}
+
+static void test_open_at_end_counts_only_close_zero(void **state)
+{
+	struct agg a;
+
+	(void)state;
+	agg_init(&a, 0);
+	for (__u64 i = 0; i < 10; i++)
+		add_interval(&a, i, 100 + i, i % 3 ? 500 + i : 0);	/* i = 0, 3, 6, 9 */
+	assert_int_equal(a.n, 10);
+	assert_int_equal(a.open_at_end, 4);
+	agg_free(&a);
+}
+
+/* ---- top N ------------------------------------------------------------------ */
+
+static void test_cost_cmp_cpu_then_syscalls_then_older(void **state)
+{
+	struct conn cheap = mk_cost(1, 100, 1000);
+	struct conn dear = mk_cost(2, 200, 1);
+	struct conn more_sc = mk_cost(3, 100, 1001);
+	struct conn old = mk_cost(4, 100, 1000), young = mk_cost(5, 100, 1000);
+
+	(void)state;
+	assert_true(conn_cost_cmp(&cheap, &dear) < 0);	/* CPU first */
+	assert_true(conn_cost_cmp(&dear, &cheap) > 0);
+	assert_true(conn_cost_cmp(&more_sc, &cheap) > 0);	/* then syscalls */
+	assert_true(conn_cost_cmp(&old, &young) > 0);	/* tie: older ranks first */
+	assert_int_equal(conn_cost_cmp(&old, &old), 0);
+}
+
+static void test_top_keeps_costliest_sorted(void **state)
+{
+	/* cpu_ns in a scrambled order; the three costliest are ids 3, 7, 5 */
+	static const __u64 cpu[] = { 50, 10, 90, 300, 20, 200, 60, 250, 40, 30 };
+	struct agg a;
+	const struct conn *top;
+	size_t n;
+
+	(void)state;
+	agg_init(&a, 3);
+	for (size_t i = 0; i < sizeof(cpu) / sizeof(cpu[0]); i++) {
+		struct conn c = mk_cost(i, cpu[i], 1);
+
+		add(&a, &c);
+	}
+	top = agg_top(&a, &n);
+	assert_int_equal(n, 3);
+	assert_int_equal(top[0].id, 3);
+	assert_int_equal(top[0].cpu_ns, 300);
+	assert_int_equal(top[1].id, 7);
+	assert_int_equal(top[2].id, 5);
+	assert_int_equal(a.n, 10);	/* the distributions still saw everyone */
+	agg_free(&a);
+}
+
+static void test_top_breaks_cpu_ties_by_syscalls(void **state)
+{
+	struct agg a;
+	const struct conn *top;
+	size_t n;
+	struct conn c1 = mk_cost(1, 100, 5), c2 = mk_cost(2, 100, 50);
+	struct conn c3 = mk_cost(3, 100, 20), c4 = mk_cost(4, 99, 1000);
+
+	(void)state;
+	agg_init(&a, 2);
+	add(&a, &c1);
+	add(&a, &c2);
+	add(&a, &c3);
+	add(&a, &c4);
+	top = agg_top(&a, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(top[0].id, 2);
+	assert_int_equal(top[1].id, 3);
+	agg_free(&a);
+}
+
+static void test_top_keeps_full_record(void **state)
+{
+	struct agg a;
+	const struct conn *top;
+	size_t n;
+	struct conn c = mk_cost(9, 1000, 3);
+
+	(void)state;
+	c.family = 2;
+	c.lport = 8090;
+	c.bytes_tx = 4242;
+	c.sc[0].nr = 1;
+	c.sc[0].count = 3;
+	agg_init(&a, 1);
+	add(&a, &c);
+	top = agg_top(&a, &n);
+	assert_int_equal(n, 1);
+	assert_memory_equal(&top[0], &c, sizeof(c));
+	agg_free(&a);
+}
+
+static void test_top_keep_zero_keeps_nothing(void **state)
+{
+	struct agg a;
+	size_t n = 99;
+
+	(void)state;
+	agg_init(&a, 0);
+	for (__u64 i = 0; i < 20; i++) {
+		struct conn c = mk_cost(i, i * 10, i);
+
+		add(&a, &c);
+	}
+	agg_top(&a, &n);
+	assert_int_equal(n, 0);
+	assert_int_equal(a.n, 20);
+	agg_free(&a);
+}
+
+static void test_top_keep_more_than_added_returns_all_sorted(void **state)
+{
+	static const __u64 cpu[] = { 30, 10, 50, 20, 40 };
+	struct agg a;
+	const struct conn *top;
+	size_t n;
+
+	(void)state;
+	agg_init(&a, 100);
+	for (size_t i = 0; i < 5; i++) {
+		struct conn c = mk_cost(i, cpu[i], 0);
+
+		add(&a, &c);
+	}
+	top = agg_top(&a, &n);
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(top[i].cpu_ns, 50 - 10 * i);
+	agg_free(&a);
+}
+
+/* many connections in an adversarial order: the heap must keep exactly the top */
+static void test_top_many_ascending_and_descending(void **state)
+{
+	(void)state;
+	for (int dir = 0; dir < 2; dir++) {
+		struct agg a;
+		const struct conn *top;
+		size_t n;
+
+		agg_init(&a, 10);
+		for (__u64 i = 0; i < 1000; i++) {
+			__u64 v = dir ? 1000 - i : i + 1;	/* 1..1000 either way */
+			struct conn c = mk_cost(v, v * 100, 0);
+
+			add(&a, &c);
+		}
+		top = agg_top(&a, &n);
+		assert_int_equal(n, 10);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(top[i].cpu_ns, (1000 - i) * 100);
+		agg_free(&a);
+	}
+}
+
+/* ---- per-syscall and per-op sums -------------------------------------------- */
+
+static void test_syscalls_by_nr_sums_slots(void **state)
+{
+	struct agg a;
+	struct conn c1 = mk_conn(1, 1, 2), c2 = mk_conn(2, 1, 2);
+
+	(void)state;
+	/* nr is stored + 1: slot nr 1 is syscall 0 (read on x86_64) */
+	c1.sc[0] = (struct conn_syscall){ .nr = 1, .count = 10, .ns = 1000 };
+	c1.sc[1] = (struct conn_syscall){ .nr = 2, .count = 5, .ns = 500 };
+	c1.sc[CONN_SC_SLOTS - 1] = (struct conn_syscall){ .nr = SYSCALL_MAX, .count = 2, .ns = 20 };
+	c1.sc_other = 7;
+	c2.sc[3] = (struct conn_syscall){ .nr = 1, .count = 1, .ns = 1 };
+	c2.sc_other = 3;
+	agg_init(&a, 0);
+	add(&a, &c1);
+	add(&a, &c2);
+
+	assert_int_equal(a.syscalls_by_nr[0], 11);
+	assert_int_equal(a.syscall_ns_by_nr[0], 1001);
+	assert_int_equal(a.syscalls_by_nr[1], 5);
+	assert_int_equal(a.syscall_ns_by_nr[1], 500);
+	assert_int_equal(a.syscalls_by_nr[SYSCALL_MAX - 1], 2);
+	assert_int_equal(a.syscall_ns_by_nr[SYSCALL_MAX - 1], 20);
+	assert_int_equal(a.syscalls_by_nr[2], 0);
+	assert_int_equal(a.syscalls_other, 10);
+	agg_free(&a);
+}
+
+static void test_syscalls_by_nr_ignores_free_and_out_of_range_slots(void **state)
+{
+	struct agg a;
+	struct conn c = mk_conn(1, 1, 2);
+	__u64 total = 0;
+
+	(void)state;
+	c.sc[0] = (struct conn_syscall){ .nr = 0, .count = 100, .ns = 100 };	/* free */
+	c.sc[1] = (struct conn_syscall){ .nr = SYSCALL_MAX + 1, .count = 100, .ns = 100 };
+	c.sc[2] = (struct conn_syscall){ .nr = 3, .count = 4, .ns = 8 };
+	agg_init(&a, 0);
+	add(&a, &c);
+	for (int i = 0; i < SYSCALL_MAX; i++)
+		total += a.syscalls_by_nr[i];
+	assert_int_equal(total, 4);
+	assert_int_equal(a.syscalls_by_nr[2], 4);
+	agg_free(&a);
+}
+
+static void test_uring_by_op_sums_slots(void **state)
+{
+	struct agg a;
+	struct conn c1 = mk_conn(1, 1, 2), c2 = mk_conn(2, 1, 2);
+
+	(void)state;
+	/* opcode is stored + 1 */
+	c1.uring[0] = (struct conn_uring_op){ .opcode = 23, .count = 4 };
+	c1.uring[1] = (struct conn_uring_op){ .opcode = 1, .count = 9 };
+	c1.uring[2] = (struct conn_uring_op){ .opcode = 0, .count = 50 };	/* free */
+	c2.uring[3] = (struct conn_uring_op){ .opcode = 23, .count = 6 };
+	c2.uring[0] = (struct conn_uring_op){ .opcode = 256, .count = 1 };
+	agg_init(&a, 0);
+	add(&a, &c1);
+	add(&a, &c2);
+	assert_int_equal(a.uring_by_op[22], 10);
+	assert_int_equal(a.uring_by_op[0], 9);
+	assert_int_equal(a.uring_by_op[255], 1);
+	assert_int_equal(a.uring_by_op[1], 0);
+	agg_free(&a);
+}
+
+/* ---- growth ----------------------------------------------------------------- */
+
+static void test_growth_beyond_initial_capacity_keeps_every_value(void **state)
+{
+	enum { N = 5000 };
+	struct agg a;
+	struct dist d;
+	const struct conn *top;
+	size_t n;
+
+	(void)state;
+	agg_init(&a, 3);
+	for (__u64 i = 0; i < N; i++) {
+		struct conn c = mk_conn(i, 2 * i + 1, i % 2 ? 2 * i + 2 : 0);
+
+		c.syscalls = i + 1;
+		c.bytes_tx = (i + 1) * 2;
+		c.cpu_ns = i;
+		add(&a, &c);
+	}
+	assert_int_equal(a.n, N);
+	assert_true(a.cap >= N);
+	for (__u64 i = 0; i < N; i++) {
+		assert_int_equal(a.metric[M_SYSCALLS][i], i + 1);
+		assert_int_equal(a.metric[M_BYTES_TX][i], (i + 1) * 2);
+		assert_int_equal(a.open_ns[i], 2 * i + 1);
+	}
+	agg_dist(&a, M_SYSCALLS, &d);
+	assert_true(d.mean == (N + 1) / 2.0);
+	assert_int_equal(d.p50, N / 2);
+	assert_int_equal(d.p99, N * 99 / 100);
+	assert_int_equal(d.max, N);
+	assert_int_equal(a.open_at_end, N / 2);
+	/* even ids never close: all 2500 of them end up open together */
+	assert_int_equal(agg_peak_open(&a), N / 2 + 1);
+	top = agg_top(&a, &n);
+	assert_int_equal(n, 3);
+	assert_int_equal(top[0].id, N - 1);
+	assert_int_equal(top[2].id, N - 3);
+	agg_free(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty_agg_is_all_zero),
+		cmocka_unit_test(test_single_conn),
+		cmocka_unit_test(test_dist_1_to_100_nearest_rank),
+		cmocka_unit_test(test_dist_percentiles_match_exact_rank_for_many_sizes),
+		cmocka_unit_test(test_dist_skewed_p99_sees_the_outlier_only_when_over_1_percent),
+		cmocka_unit_test(test_metric_extraction),
+		cmocka_unit_test(test_dist_of_ctx_switches_sums_both_kinds),
+		cmocka_unit_test(test_metric_names),
+		cmocka_unit_test(test_peak_open_overlapping),
+		cmocka_unit_test(test_peak_open_disjoint),
+		cmocka_unit_test(test_peak_open_touching_intervals_do_not_overlap),
+		cmocka_unit_test(test_peak_open_same_open_time_overlaps),
+		cmocka_unit_test(test_peak_open_counts_still_open_conns),
+		cmocka_unit_test(test_open_at_end_counts_only_close_zero),
+		cmocka_unit_test(test_cost_cmp_cpu_then_syscalls_then_older),
+		cmocka_unit_test(test_top_keeps_costliest_sorted),
+		cmocka_unit_test(test_top_breaks_cpu_ties_by_syscalls),
+		cmocka_unit_test(test_top_keeps_full_record),
+		cmocka_unit_test(test_top_keep_zero_keeps_nothing),
+		cmocka_unit_test(test_top_keep_more_than_added_returns_all_sorted),
+		cmocka_unit_test(test_top_many_ascending_and_descending),
+		cmocka_unit_test(test_syscalls_by_nr_sums_slots),
+		cmocka_unit_test(test_syscalls_by_nr_ignores_free_and_out_of_range_slots),
+		cmocka_unit_test(test_uring_by_op_sums_slots),
+		cmocka_unit_test(test_growth_beyond_initial_capacity_keeps_every_value),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
