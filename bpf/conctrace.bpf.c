@@ -755,8 +755,6 @@ int BPF_PROG(on_sock_send_length, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
-#define IORING_OP_CLOSE_NR	19	/* stable uapi value */
-
 SEC("tp_btf/io_uring_submit_req")
 int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 {
@@ -793,7 +791,7 @@ int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 	ts = thread_state(bpf_get_current_task_btf());
 	if (ts)
 		set_current(ts, id);
-	if (opcode == IORING_OP_CLOSE_NR)
+	if (opcode == bpf_core_enum_value(enum io_uring_op, IORING_OP_CLOSE))
 		conn_close(ts, id);
 	return 0;
 }

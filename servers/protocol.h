@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROTO_MAX_LINE     4096u		/* bytes before the '\n' */
+#define PROTO_MAX_LINE     4096u		/* bytes before the '\n', a '\r' included */
 #define PROTO_MAX_WAIT_MS  60000u		/* one minute */
 #define PROTO_MAX_STREAM   (256u << 20)		/* 256 MiB per request */
 #define PROTO_MAX_BURN     100000000u		/* ~0.1-0.3 s of one core */

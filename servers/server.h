@@ -34,8 +34,12 @@ struct server_config {
 	unsigned entries;	/* -e, 0 = the model's default */
 };
 
-/* Set by SIGINT/SIGTERM. Handlers are installed without SA_RESTART so a
- * blocking accept()/epoll_wait() returns EINTR and the loop sees the flag. */
+/*
+ * Set by SIGINT/SIGTERM (handlers installed without SA_RESTART). Testing
+ * the flag and then blocking in accept()/epoll_wait() races with a signal
+ * that lands in between: block SIGINT/SIGTERM and unblock them only inside
+ * the wait (ppoll, epoll_pwait), or read them from a signalfd.
+ */
 extern volatile sig_atomic_t server_stopping;
 
 /*
@@ -51,7 +55,9 @@ enum {
 	SERVER_LISTEN_REUSEPORT = 1 << 1,
 };
 
-/* Create, bind and listen; exits with a message on failure. */
+/* Create, bind and listen; exits with a message on failure.
+ * With SERVER_LISTEN_REUSEPORT and port 0, every call gets a different
+ * free port: bind the first socket, then set cfg->port to the port it got. */
 int server_listen(const struct server_config *cfg, unsigned flags);
 
 /* The one line on stderr that says the server is ready, e.g.

@@ -5,6 +5,7 @@
 #include "format.h"
 #include "json.h"
 #include "syscalls.h"
+#include "uring_ops.h"
 
 static void syscalls_object(struct json *j, const char *key, const struct conn *c)
 {
@@ -24,6 +25,25 @@ static void syscalls_object(struct json *j, const char *key, const struct conn *
 	}
 	if (c->sc_other)
 		json_u64(j, "other", c->sc_other);
+	json_end_object(j);
+}
+
+static void uring_object(struct json *j, const char *key, const struct conn *c)
+{
+	json_begin_object(j, key);
+	for (int i = 0; i < CONN_URING_SLOTS; i++) {
+		const char *name;
+		char buf[32];
+
+		if (!c->uring[i].opcode)
+			continue;
+		name = uring_op_name(c->uring[i].opcode - 1);
+		if (!name) {
+			snprintf(buf, sizeof(buf), "op_%u", c->uring[i].opcode - 1);
+			name = buf;
+		}
+		json_u64(j, name, c->uring[i].count);
+	}
 	json_end_object(j);
 }
 
@@ -48,6 +68,7 @@ static void conn_object(struct json *j, const struct conn *c)
 	json_u64(j, "bytes_rx", c->bytes_rx);
 	json_u64(j, "bytes_tx", c->bytes_tx);
 	json_u64(j, "uring_ops", c->uring_ops);
+	uring_object(j, "uring_ops_by_name", c);
 	json_end_object(j);
 }
 
@@ -110,7 +131,23 @@ void report_json(FILE *f, struct report *r)
 		json_u64(&j, "max", d.max);
 		json_end_object(&j);
 	}
-	by_syscall(&j, "syscalls_by_name", a->syscalls_by_nr);
+	/* means per connection, like the distributions above */
+	json_begin_object(&j, "syscalls_by_name");
+	for (unsigned nr = 0; nr < SYSCALL_MAX && a->n; nr++) {
+		const char *name = syscall_name(nr);
+
+		if (a->syscalls_by_nr[nr] && name)
+			json_double(&j, name, (double)a->syscalls_by_nr[nr] / (double)a->n);
+	}
+	json_end_object(&j);
+	json_begin_object(&j, "uring_ops_by_name");
+	for (unsigned op = 0; op < 256 && a->n; op++) {
+		const char *name = uring_op_name(op);
+
+		if (a->uring_by_op[op] && name)
+			json_double(&j, name, (double)a->uring_by_op[op] / (double)a->n);
+	}
+	json_end_object(&j);
 	json_end_object(&j);
 
 	json_begin_object(&j, "event_loop");

@@ -7,6 +7,7 @@
 
 #include "format.h"
 #include "syscalls.h"
+#include "uring_ops.h"
 
 typedef char *(*fmt_fn)(double, char *, size_t);
 
@@ -51,6 +52,25 @@ static void syscall_line(FILE *f, const char *label, const __u64 *counts, double
 	fprintf(f, n ? "\n" : " none\n");
 }
 
+static void uring_line(FILE *f, const struct agg *a)
+{
+	bool any = false;
+	char buf[32];
+
+	for (unsigned op = 0; op < 256; op++) {
+		const char *name;
+
+		if (!a->uring_by_op[op])
+			continue;
+		name = uring_op_name(op);
+		fprintf(f, "%s %s %s", any ? "," : "  io_uring ops/conn:", name ? name : "?",
+			fmt_count((double)a->uring_by_op[op] / (double)a->n, buf, sizeof(buf)));
+		any = true;
+	}
+	if (any)
+		fprintf(f, "\n");
+}
+
 void report_text(FILE *f, struct report *r)
 {
 	struct agg *a = r->agg;
@@ -82,6 +102,7 @@ void report_text(FILE *f, struct report *r)
 		agg_dist(a, M_BYTES_TX, &d);
 		dist_row(f, "bytes tx", &d, fmt_bytes);
 		syscall_line(f, "  syscalls/conn:", a->syscalls_by_nr, (double)a->n);
+		uring_line(f, a);
 	}
 
 	fprintf(f, "\nevent loop (no single connection): %s syscalls, %s ctx switches "
