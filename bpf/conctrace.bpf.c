@@ -39,7 +39,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* Load-time configuration, set by the loader before load. */
 const volatile __u32 target_tgid = 0;
-const volatile __u8 syscall_flags[SYSCALL_MAX] = {};
+const volatile __u16 syscall_flags[SYSCALL_MAX] = {};
 
 /* Other processes of the target (children of a pre-forking server). */
 __u32 nr_extra_targets = 0;
@@ -64,14 +64,34 @@ struct {
 	__type(value, struct conn);
 } conns SEC(".maps");
 
+#define PENDING_SC_SLOTS 4
+
+/*
+ * What a thread owes its current connection and has not yet added to it.
+ * The hot paths (every syscall, every socket read and write) charge here,
+ * in the thread's own storage, without a hash lookup; flush() pays one
+ * lookup when the thread changes connection, leaves the CPU, or exits.
+ */
+struct pending {
+	__u64 cpu_ns;
+	__u64 runq_ns;
+	__u64 bytes_rx;
+	__u64 bytes_tx;
+	__u32 ctx_voluntary;
+	__u32 ctx_involuntary;
+	struct conn_syscall sc[PENDING_SC_SLOTS];
+};
+
 struct thread_state {
 	__u64 cur_conn;		/* 0: the event loop */
 	__u64 sys_enter_ns;
 	__u64 sys_conn;		/* connection this syscall is charged to */
 	__u32 sys_nr;
 	__s32 sys_fd;
+	bool sys_io;		/* in a socket I/O syscall (SC_IO) */
 	__u64 cpu_mark;		/* start of the on-CPU segment not yet charged */
 	__u64 runnable_since;
+	struct pending owed;	/* to cur_conn; always empty when it is 0 */
 };
 
 /* Per-thread state lives with the task and dies with it: no cleanup. */
@@ -134,7 +154,7 @@ static __always_inline bool current_is_target(void)
 
 static __always_inline bool task_is_target(struct task_struct *t)
 {
-	return tgid_is_target(BPF_CORE_READ(t, tgid));
+	return tgid_is_target(t->tgid);	/* a typed load, no helper call */
 }
 
 static __always_inline struct thread_state *thread_state(struct task_struct *t)
@@ -298,13 +318,10 @@ static __always_inline __u64 socket_conn(struct socket *sock, int fd, __u16 flag
 
 /* A connection's last record goes to userspace; then it leaves the map, so
  * a million short connections leave nothing behind. */
-static __always_inline void conn_finalize(__u64 id)
+static __always_inline void conn_finalize(__u64 id, struct conn *c)
 {
-	struct conn *c = bpf_map_lookup_elem(&conns, &id);
 	struct conn_event *ev;
 
-	if (!c)
-		return;
 	if (!c->close_ns)
 		c->close_ns = bpf_ktime_get_ns();
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
@@ -322,10 +339,8 @@ static __always_inline void conn_finalize(__u64 id)
 	bpf_map_delete_elem(&conns, &id);
 }
 
-static __always_inline void conn_add_syscall(struct conn *c, __u32 nr, __u64 ns)
+static __always_inline void conn_add_syscalls(struct conn *c, __u32 nr, __u32 count, __u64 ns)
 {
-	__sync_fetch_and_add(&c->syscalls, 1);
-	__sync_fetch_and_add(&c->syscall_ns, ns);
 #pragma unroll
 	for (int i = 0; i < CONN_SC_SLOTS; i++) {
 		struct conn_syscall *s = &c->sc[i];
@@ -334,32 +349,107 @@ static __always_inline void conn_add_syscall(struct conn *c, __u32 nr, __u64 ns)
 		if (s->nr == nr + 1 ||
 		    (s->nr == 0 && __sync_val_compare_and_swap(&s->nr, 0, nr + 1) == 0) ||
 		    s->nr == nr + 1) {
-			__sync_fetch_and_add(&s->count, 1);
+			__sync_fetch_and_add(&s->count, count);
 			__sync_fetch_and_add(&s->ns, ns);
 			return;
 		}
 	}
-	__sync_fetch_and_add(&c->sc_other, 1);
+	__sync_fetch_and_add(&c->sc_other, count);
 	__sync_fetch_and_add(&c->sc_other_ns, ns);
 }
 
-/* ---- the thread's current connection ------------------------------- */
+/* ---- charging: to the current connection's pending, or the event loop -- */
+
+/*
+ * Add what the thread owes to its current connection and clear it.
+ * Returns the connection, or NULL if it is the event loop or gone (closed
+ * and finalized by another thread: then the event loop takes the charges).
+ */
+static __always_inline struct conn *flush(struct thread_state *ts)
+{
+	struct pending *p = &ts->owed;
+	struct proc_counters *pc;
+	struct conn *c;
+	__u64 id = ts->cur_conn;
+
+	if (!id)
+		return NULL;
+	c = bpf_map_lookup_elem(&conns, &id);
+	if (c) {
+		if (p->cpu_ns)
+			__sync_fetch_and_add(&c->cpu_ns, p->cpu_ns);
+		if (p->runq_ns)
+			__sync_fetch_and_add(&c->runq_ns, p->runq_ns);
+		if (p->bytes_rx)
+			__sync_fetch_and_add(&c->bytes_rx, p->bytes_rx);
+		if (p->bytes_tx)
+			__sync_fetch_and_add(&c->bytes_tx, p->bytes_tx);
+		if (p->ctx_voluntary)
+			__sync_fetch_and_add(&c->ctx_voluntary, p->ctx_voluntary);
+		if (p->ctx_involuntary)
+			__sync_fetch_and_add(&c->ctx_involuntary, p->ctx_involuntary);
+#pragma unroll
+		for (int i = 0; i < PENDING_SC_SLOTS; i++)
+			if (p->sc[i].nr)
+				conn_add_syscalls(c, p->sc[i].nr - 1, p->sc[i].count, p->sc[i].ns);
+	} else if ((pc = proc_counters())) {
+		pc->loop_cpu_ns += p->cpu_ns;
+		pc->loop_runq_ns += p->runq_ns;
+		pc->loop_ctx_voluntary += p->ctx_voluntary;
+		pc->loop_ctx_involuntary += p->ctx_involuntary;
+#pragma unroll
+		for (int i = 0; i < PENDING_SC_SLOTS; i++) {
+			pc->loop_syscalls += p->sc[i].count;
+			pc->loop_syscall_ns += p->sc[i].ns;
+		}
+	}
+	__builtin_memset(p, 0, sizeof(*p));
+	return c;
+}
 
 /* On-CPU time goes to the connection that was current while it ran. */
-static __always_inline void charge_cpu(__u64 conn_id, __u64 ns)
+static __always_inline void charge_cpu(struct thread_state *ts, struct proc_counters *pc,
+				       __u64 ns)
 {
-	struct proc_counters *pc = proc_counters();
-	struct conn *c = NULL;
-
-	if (!pc || !ns)
-		return;
 	pc->cpu_ns += ns;
-	if (conn_id)
-		c = bpf_map_lookup_elem(&conns, &conn_id);
-	if (c)
-		__sync_fetch_and_add(&c->cpu_ns, ns);
+	if (ts->cur_conn)
+		ts->owed.cpu_ns += ns;
 	else
 		pc->loop_cpu_ns += ns;
+}
+
+static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_id,
+					   __u32 nr, __u64 ns)
+{
+	struct proc_counters *pc;
+	struct conn *c;
+
+	if (conn_id && conn_id == ts->cur_conn) {
+#pragma unroll
+		for (int i = 0; i < PENDING_SC_SLOTS; i++) {
+			struct conn_syscall *s = &ts->owed.sc[i];
+
+			if (s->nr == nr + 1 || s->nr == 0) {
+				s->nr = nr + 1;
+				s->count++;
+				s->ns += ns;
+				return;
+			}
+		}
+		/* more distinct syscalls than slots: pay the lookup now */
+		if ((c = bpf_map_lookup_elem(&conns, &conn_id))) {
+			conn_add_syscalls(c, nr, 1, ns);
+			return;
+		}
+	} else if (conn_id && (c = bpf_map_lookup_elem(&conns, &conn_id))) {
+		conn_add_syscalls(c, nr, 1, ns);	/* e.g. closing another thread's */
+		return;
+	}
+	pc = proc_counters();
+	if (pc) {
+		pc->loop_syscalls++;
+		pc->loop_syscall_ns += ns;
+	}
 }
 
 /*
@@ -376,15 +466,18 @@ static __always_inline void set_current(struct thread_state *ts, __u64 conn_id)
 	if (old == conn_id)
 		return;
 	if (ts->cpu_mark) {
+		struct proc_counters *pc = proc_counters();
 		__u64 now = bpf_ktime_get_ns();
 
-		charge_cpu(old, now - ts->cpu_mark);
+		if (pc)
+			charge_cpu(ts, pc, now - ts->cpu_mark);
 		ts->cpu_mark = now;
 	}
+	c = flush(ts);
 	ts->cur_conn = conn_id;
 	/* the thread has moved on from a closed connection: its cost is final */
-	if (old && (c = bpf_map_lookup_elem(&conns, &old)) && c->close_ns)
-		conn_finalize(old);
+	if (c && c->close_ns)
+		conn_finalize(old, c);
 }
 
 /*
@@ -395,15 +488,11 @@ static __always_inline void set_current(struct thread_state *ts, __u64 conn_id)
  * is its record final. A connection closed by a thread not working for it
  * is final at once.
  */
-static __always_inline void conn_close(struct thread_state *ts, __u64 id)
+static __always_inline void conn_close(struct thread_state *ts, __u64 id, struct conn *c)
 {
-	struct conn *c = bpf_map_lookup_elem(&conns, &id);
-
-	if (!c)
-		return;
 	c->close_ns = bpf_ktime_get_ns();
-	if (!ts || ts->cur_conn != id)
-		conn_finalize(id);
+	if (ts->cur_conn != id)
+		conn_finalize(id, c);
 }
 
 /* ---- syscalls -------------------------------------------------------- */
@@ -414,7 +503,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	struct thread_state *ts;
 	struct syscall_total *tot;
 	__u32 nr = (__u32)id;
-	__u8 flags, fd_arg;
+	__u16 flags;
+	__u8 fd_arg;
 	int fd = -1;
 
 	if (!current_is_target())
@@ -433,17 +523,20 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	flags = syscall_flags[nr & (SYSCALL_MAX - 1)];	/* provable bound */
 	fd_arg = flags & SC_FD_ARG_MASK;
 	switch (fd_arg) {
-	case 1: fd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs); break;
-	case 2: fd = (int)PT_REGS_PARM2_CORE_SYSCALL(regs); break;
-	case 3: fd = (int)PT_REGS_PARM3_CORE_SYSCALL(regs); break;
+	case 1: fd = (int)PT_REGS_PARM1_SYSCALL(regs); break;
+	case 2: fd = (int)PT_REGS_PARM2_SYSCALL(regs); break;
+	case 3: fd = (int)PT_REGS_PARM3_SYSCALL(regs); break;
 	}
 
 	ts->sys_nr = nr;
 	ts->sys_fd = fd;
+	ts->sys_io = flags & SC_IO;
 	ts->sys_enter_ns = bpf_ktime_get_ns();
 	if (flags & SC_WAIT) {
 		set_current(ts, 0);
-	} else if (fd_arg) {
+	} else if (fd_arg && !(flags & SC_IO)) {
+		/* the hottest calls (read, write, send, recv) skip this walk:
+		 * sock_{recv,send}_length fires inside them with the socket */
 		struct socket *sock = fd_to_socket(fd);
 		__u64 conn = socket_conn(sock, fd, 0, false);
 
@@ -498,10 +591,9 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct thread_state *ts;
 	struct syscall_total *tot;
-	struct conn *c = NULL;
-	__u64 now, ns;
+	__u64 now, ns, conn;
 	__u32 nr;
-	__u8 flags;
+	__u16 flags;
 
 	if (!current_is_target())
 		return 0;
@@ -511,6 +603,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	now = bpf_ktime_get_ns();
 	ns = now - ts->sys_enter_ns;
 	ts->sys_enter_ns = 0;
+	ts->sys_io = false;
 	nr = ts->sys_nr;
 	if (nr >= SYSCALL_MAX)
 		return 0;
@@ -522,32 +615,21 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		if (ret < 0 && ret >= -4095)
 			tot->errors++;
 	}
+	charge_syscall(ts, ts->sys_conn, nr, ns);
 
-	if (ts->sys_conn)
-		c = bpf_map_lookup_elem(&conns, &ts->sys_conn);
-	if (c) {
-		conn_add_syscall(c, nr, ns);
-	} else {
-		struct proc_counters *pc = proc_counters();
+	if ((flags & SC_CLOSE) && ret == 0 && ts->sys_conn) {
+		struct conn *c = bpf_map_lookup_elem(&conns, &ts->sys_conn);
 
-		if (pc) {
-			pc->loop_syscalls++;
-			pc->loop_syscall_ns += ns;
-		}
-	}
-
-	if ((flags & SC_CLOSE) && ret == 0 && c && ts->sys_fd == c->fd) {
-		conn_close(ts, ts->sys_conn);
+		if (c && c->fd == ts->sys_fd)
+			conn_close(ts, ts->sys_conn, c);
 	} else if ((flags & SC_ACCEPT) && ret >= 0) {
 		/* what the thread does next (a thread, a stack, epoll_ctl) is
 		 * this connection's cost until it touches another socket */
-		__u64 conn = socket_conn(fd_to_socket((int)ret), (int)ret, CONN_ACCEPTED, true);
-
+		conn = socket_conn(fd_to_socket((int)ret), (int)ret, CONN_ACCEPTED, true);
 		if (conn)
 			set_current(ts, conn);
 	} else if ((flags & SC_CONNECT) && (ret == 0 || ret == -EINPROGRESS)) {
-		__u64 conn = socket_conn(fd_to_socket(ts->sys_fd), ts->sys_fd, 0, true);
-
+		conn = socket_conn(fd_to_socket(ts->sys_fd), ts->sys_fd, 0, true);
 		if (conn)
 			set_current(ts, conn);
 	} else if ((flags & SC_LISTEN) && ret == 0) {
@@ -558,83 +640,63 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 
 /* ---- scheduler ------------------------------------------------------- */
 
-static __always_inline void charge_switch(struct thread_state *ts, bool voluntary)
-{
-	struct proc_counters *pc = proc_counters();
-	struct conn *c = NULL;
-
-	if (!pc)
-		return;
-	if (voluntary)
-		pc->ctx_voluntary++;
-	else
-		pc->ctx_involuntary++;
-
-	if (ts->cur_conn)
-		c = bpf_map_lookup_elem(&conns, &ts->cur_conn);
-	if (c) {
-		if (voluntary)
-			__sync_fetch_and_add(&c->ctx_voluntary, 1);
-		else
-			__sync_fetch_and_add(&c->ctx_involuntary, 1);
-	} else {
-		if (voluntary)
-			pc->loop_ctx_voluntary++;
-		else
-			pc->loop_ctx_involuntary++;
-	}
-}
-
-static __always_inline void charge_runq(struct thread_state *ts, __u64 now)
-{
-	struct proc_counters *pc = proc_counters();
-	struct conn *c = NULL;
-	__u64 ns;
-
-	if (!ts->runnable_since || !pc)
-		return;
-	ns = now - ts->runnable_since;
-	ts->runnable_since = 0;
-	pc->runq_ns += ns;
-	if (ts->cur_conn)
-		c = bpf_map_lookup_elem(&conns, &ts->cur_conn);
-	if (c)
-		__sync_fetch_and_add(&c->runq_ns, ns);
-	else
-		pc->loop_runq_ns += ns;
-}
-
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next, unsigned int prev_state)
 {
+	struct proc_counters *pc;
 	struct thread_state *ts;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now;
 
-	if (task_is_target(prev)) {
-		ts = thread_state(prev);
-		if (ts) {
-			/* the kernel's own rule (__schedule): voluntary when the
-			 * task gave up the CPU to sleep, involuntary when preempted */
-			bool voluntary = !preempt && prev_state;
+	if (!task_is_target(prev) && !task_is_target(next))
+		return 0;
+	pc = proc_counters();
+	if (!pc)
+		return 0;
+	now = bpf_ktime_get_ns();
 
-			/* a dying thread's counters were folded into its process's
-			 * before this last switch: the kernel counts it nowhere,
-			 * and neither do we, so totals match getrusage() */
-			if (!(prev_state & TASK_DEAD))
-				charge_switch(ts, voluntary);
-			if (ts->cpu_mark)
-				charge_cpu(ts->cur_conn, now - ts->cpu_mark);
-			ts->cpu_mark = 0;
-			if (!voluntary)
-				ts->runnable_since = now;
+	if (task_is_target(prev) && (ts = thread_state(prev))) {
+		/* the kernel's own rule (__schedule): voluntary when the task
+		 * gave up the CPU to sleep, involuntary when preempted */
+		bool voluntary = !preempt && prev_state;
+
+		/* a dying thread's counters were folded into its process's
+		 * before this last switch: the kernel counts it nowhere, and
+		 * neither do we, so totals match getrusage() */
+		if (!(prev_state & TASK_DEAD)) {
+			if (voluntary)
+				pc->ctx_voluntary++;
+			else
+				pc->ctx_involuntary++;
+			if (!ts->cur_conn && voluntary)
+				pc->loop_ctx_voluntary++;
+			else if (!ts->cur_conn)
+				pc->loop_ctx_involuntary++;
+			else if (voluntary)
+				ts->owed.ctx_voluntary++;
+			else
+				ts->owed.ctx_involuntary++;
 		}
+		if (ts->cpu_mark)
+			charge_cpu(ts, pc, now - ts->cpu_mark);
+		ts->cpu_mark = 0;
+		if (!voluntary)
+			ts->runnable_since = now;
+		/* off the CPU, the thread settles what it owes: a report
+		 * taken while it sleeps is complete */
+		flush(ts);
 	}
-	if (task_is_target(next)) {
-		ts = thread_state(next);
-		if (ts) {
-			ts->cpu_mark = now;
-			charge_runq(ts, now);
+	if (task_is_target(next) && (ts = thread_state(next))) {
+		ts->cpu_mark = now;
+		if (ts->runnable_since) {
+			__u64 ns = now - ts->runnable_since;
+
+			ts->runnable_since = 0;
+			pc->runq_ns += ns;
+			if (ts->cur_conn)
+				ts->owed.runq_ns += ns;
+			else
+				pc->loop_runq_ns += ns;
 		}
 	}
 	return 0;
@@ -681,8 +743,8 @@ static __always_inline void count_thread(__s64 delta)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = BPF_CORE_READ(parent, tgid);
-	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u32 ptgid = parent->tgid;
+	__u32 ctgid = child->tgid;
 	__u8 one = 1;
 
 	if (!tgid_is_target(ptgid))
@@ -691,6 +753,17 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 		/* a pre-forking server: its workers are the target too */
 		if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_NOEXIST) == 0)
 			__sync_fetch_and_add(&nr_extra_targets, 1);
+	} else {
+		/* a thread starts out working for its creator's connection: in a
+		 * thread-per-connection server, the one just accepted */
+		struct thread_state *pts = bpf_task_storage_get(&threads, parent, 0, 0);
+		struct thread_state *cts;
+
+		if (pts && pts->cur_conn) {
+			cts = thread_state(child);
+			if (cts)
+				cts->cur_conn = pts->cur_conn;
+		}
 	}
 	count_thread(1);
 	return 0;
@@ -714,44 +787,64 @@ int BPF_PROG(on_process_exit, struct task_struct *p)
 
 /* ---- bytes and io_uring ----------------------------------------------- */
 
-static __always_inline struct conn *sock_conn(struct sock *sk, __u16 flags)
+/*
+ * Socket I/O names its connection: the socket's inode through typed BTF
+ * loads (no helper calls: this runs for every socket read and write).
+ * Inside a read/write/send/recv syscall it also tells sys_exit whom to
+ * charge; inside io_uring's task work it makes the connection current, so
+ * the CPU spent completing its I/O is its own.
+ */
+static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx)
 {
-	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
-	struct conn *c;
+	struct thread_state *ts;
+	struct socket *sock;
+	struct file *file;
 	__u64 id;
 
+	if (!current_is_target())
+		return;
+	sock = sk->sk_socket;
 	if (!sock)
-		return NULL;
-	id = sock_ino(sock);
-	c = bpf_map_lookup_elem(&conns, &id);
-	if (c || classify(sk) != SK_CONN)
-		return c;
-	return conn_get(id, sock, sk, -1, flags);
+		return;
+	file = sock->file;
+	if (!file)
+		return;
+	id = file->f_inode->i_ino;
+	ts = thread_state(bpf_get_current_task_btf());
+	if (!ts)
+		return;
+	if (id != ts->cur_conn) {
+		if (!bpf_map_lookup_elem(&conns, &id)) {
+			int fd = ts->sys_io && ts->sys_enter_ns ? ts->sys_fd : -1;
+
+			if (classify(sk) != SK_CONN)
+				return;	/* a listener, UDP, netlink: not a connection */
+			if (!conn_get(id, sock, sk, fd, 0))
+				return;
+		}
+		set_current(ts, id);
+	}
+	if (ts->sys_io && ts->sys_enter_ns)
+		ts->sys_conn = id;
+	if (ret > 0 && !(rx && (flags & MSG_PEEK))) {
+		if (rx)
+			ts->owed.bytes_rx += ret;
+		else
+			ts->owed.bytes_tx += ret;
+	}
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(on_sock_recv_length, struct sock *sk, int ret, int flags)
 {
-	struct conn *c;
-
-	if (ret <= 0 || (flags & MSG_PEEK) || !current_is_target())
-		return 0;
-	c = sock_conn(sk, 0);
-	if (c)
-		__sync_fetch_and_add(&c->bytes_rx, ret);
+	sock_io(sk, ret, flags, true);
 	return 0;
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(on_sock_send_length, struct sock *sk, int ret, int flags)
 {
-	struct conn *c;
-
-	if (ret <= 0 || !current_is_target())
-		return 0;
-	c = sock_conn(sk, 0);
-	if (c)
-		__sync_fetch_and_add(&c->bytes_tx, ret);
+	sock_io(sk, ret, flags, false);
 	return 0;
 }
 
@@ -766,10 +859,10 @@ int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 
 	if (!current_is_target())
 		return 0;
-	opcode = BPF_CORE_READ(req, opcode);
+	opcode = req->opcode;
 	/* at submission the sqe's fd sits in cqe.fd; the file is not looked
 	 * up yet, so resolve the fd ourselves (fixed files stay unattributed) */
-	fd = BPF_CORE_READ(req, cqe.fd);
+	fd = req->cqe.fd;
 	id = socket_conn(fd_to_socket(fd), fd, CONN_URING, false);
 	if (!id)
 		return 0;
@@ -789,9 +882,13 @@ int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 		}
 	}
 	ts = thread_state(bpf_get_current_task_btf());
-	if (ts)
-		set_current(ts, id);
-	if (opcode == bpf_core_enum_value(enum io_uring_op, IORING_OP_CLOSE))
-		conn_close(ts, id);
+	if (!ts)
+		return 0;
+	set_current(ts, id);
+	if (opcode == bpf_core_enum_value(enum io_uring_op, IORING_OP_CLOSE)) {
+		c = bpf_map_lookup_elem(&conns, &id);
+		if (c)
+			conn_close(ts, id, c);
+	}
 	return 0;
 }

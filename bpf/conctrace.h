@@ -24,6 +24,8 @@
 #define SC_CLOSE	0x20	/* ends the fd given as argument */
 #define SC_LISTEN	0x40	/* makes the socket a listener: tell userspace */
 #define SC_CONNECT	0x80	/* connects the fd given as argument */
+#define SC_IO		0x100	/* socket I/O: sock_{recv,send}_length names the
+				 * connection, so the fd needs no lookup */
 
 /* conn.flags */
 #define CONN_ACCEPTED	0x01	/* came from accept()/accept4() */
@@ -65,7 +67,7 @@ struct conn {
 	};
 	__u64 unix_peer;	/* the peer socket's inode, for AF_UNIX */
 
-	__u64 syscalls;		/* all syscalls charged here, and their time */
+	__u64 syscalls;		/* sum of sc[] and sc_other: filled by userspace */
 	__u64 syscall_ns;
 	struct conn_syscall sc[CONN_SC_SLOTS];
 	__u64 sc_other;		/* syscalls that found no free slot */

@@ -29,6 +29,16 @@ void agg_free(struct agg *a)
 	memset(a, 0, sizeof(*a));
 }
 
+void conn_sum_syscalls(struct conn *c)
+{
+	c->syscalls = c->sc_other;
+	c->syscall_ns = c->sc_other_ns;
+	for (int i = 0; i < CONN_SC_SLOTS; i++) {
+		c->syscalls += c->sc[i].count;
+		c->syscall_ns += c->sc[i].ns;
+	}
+}
+
 __u64 conn_metric(const struct conn *c, enum metric m)
 {
 	switch (m) {

@@ -52,6 +52,10 @@ void agg_free(struct agg *a);
  * Returns -1 when out of memory (the connection is not counted). */
 int agg_add(struct agg *a, const struct conn *c);
 
+/* Fill c->syscalls and c->syscall_ns from its per-syscall slots: the BPF
+ * side keeps only the slots, to spare two atomic adds per syscall. */
+void conn_sum_syscalls(struct conn *c);
+
 __u64 conn_metric(const struct conn *c, enum metric m);
 /* What orders connections in "top N": CPU time, then syscalls. */
 int conn_cost_cmp(const struct conn *a, const struct conn *b);

@@ -27,6 +27,9 @@ static const char usage_text[] =
 "      --json-conns N     per-connection objects in the JSON (default 100)\n"
 "      --top-conns N      connections listed in the text report (default 5)\n"
 "      --max-conns N      connections tracked at once (default 1000000)\n"
+"      --no-syscalls      light mode: no syscall tracepoints, which slow every\n"
+"                         syscall on the machine; keeps switches, CPU, bytes\n"
+"                         and io_uring requests per connection\n"
 "  -v, --verbose          show libbpf's log\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version and check that BPF loads here\n"
@@ -47,6 +50,7 @@ enum {
 	OPT_JSON_CONNS,
 	OPT_TOP,
 	OPT_MAX_CONNS,
+	OPT_NO_SYSCALLS,
 };
 
 static enum parse_result bad(const char *opt, const char *arg, const char *want)
@@ -93,6 +97,7 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 		{ "json-conns", required_argument, NULL, OPT_JSON_CONNS },
 		{ "top-conns",  required_argument, NULL, OPT_TOP },
 		{ "max-conns",  required_argument, NULL, OPT_MAX_CONNS },
+		{ "no-syscalls", no_argument,      NULL, OPT_NO_SYSCALLS },
 		{ "verbose",    no_argument,       NULL, 'v' },
 		{ "help",       no_argument,       NULL, 'h' },
 		{ "version",    no_argument,       NULL, 'V' },
@@ -146,6 +151,9 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 			if (parse_ulong(optarg, 1, 100000000, &v))
 				return bad("max-conns", optarg, "expected 1..100000000");
 			env->max_conns = v;
+			break;
+		case OPT_NO_SYSCALLS:
+			env->no_syscalls = true;
 			break;
 		case 'v':
 			env->verbose = true;

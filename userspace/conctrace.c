@@ -72,9 +72,11 @@ static int on_event(void *ctx, void *data, size_t len)
 	memcpy(&type, data, sizeof(type));
 	if (type == EV_CONN_CLOSED && len >= sizeof(struct conn_event)) {
 		const struct conn_event *ev = data;
+		struct conn c = ev->conn;
 
 		run->closed++;
-		if (agg_add(&run->agg, &ev->conn))
+		conn_sum_syscalls(&c);
+		if (agg_add(&run->agg, &c))
 			fprintf(stderr, "conctrace: out of memory: a connection is missing from the report\n");
 	} else if (type == EV_LISTEN && len >= sizeof(struct listen_event) && !run->listening) {
 		memcpy(&run->listen, data, sizeof(run->listen));
@@ -83,11 +85,13 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-static void add_open(void *ctx, const struct conn *c)
+static void add_open(void *ctx, const struct conn *open)
 {
 	struct run *run = ctx;
+	struct conn c = *open;
 
-	agg_add(&run->agg, c);
+	conn_sum_syscalls(&c);
+	agg_add(&run->agg, &c);
 }
 
 static __u64 open_now(struct run *run)
@@ -267,6 +271,7 @@ int main(int argc, char **argv)
 	topts.max_conns = run.env.max_conns;
 	topts.initial_threads = run.target.launched ? 1 : target_thread_count(run.target.pid);
 	topts.verbose = run.env.verbose;
+	topts.no_syscalls = run.env.no_syscalls;
 	topts.on_event = on_event;
 	topts.ctx = &run;
 	err = tracer_start(&run.tracer, &topts);

@@ -22,6 +22,7 @@ struct env {
 	const char *load_args;	/* --load=ARGS */
 	double grace_s;		/* wait this long for the target after SIGTERM */
 	bool verbose;		/* -v: libbpf's log */
+	bool no_syscalls;	/* --no-syscalls: leave the syscall tracepoints alone */
 };
 
 enum parse_result {

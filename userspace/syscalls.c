@@ -22,23 +22,24 @@ const char *syscall_name(unsigned int nr)
 	return names[nr];
 }
 
-#define FD(i) ((__u8)(i) + 1)	/* the fd is argument i (0-based) */
+#define FD(i) ((__u16)(i) + 1)	/* the fd is argument i (0-based) */
+#define IO(i) (FD(i) | SC_IO)	/* socket I/O on the fd in argument i */
 
 struct rule {
 	int nr;
-	__u8 flags;
+	__u16 flags;
 };
 
 static const struct rule rules[] = {
 	/* I/O and socket calls whose first argument is the connection's fd */
-	{ SYS_read, FD(0) }, { SYS_write, FD(0) },
-	{ SYS_readv, FD(0) }, { SYS_writev, FD(0) },
+	{ SYS_read, IO(0) }, { SYS_write, IO(0) },
+	{ SYS_readv, IO(0) }, { SYS_writev, IO(0) },
 	{ SYS_pread64, FD(0) }, { SYS_pwrite64, FD(0) },
 	{ SYS_preadv, FD(0) }, { SYS_pwritev, FD(0) },
 	{ SYS_preadv2, FD(0) }, { SYS_pwritev2, FD(0) },
-	{ SYS_recvfrom, FD(0) }, { SYS_sendto, FD(0) },
-	{ SYS_recvmsg, FD(0) }, { SYS_sendmsg, FD(0) },
-	{ SYS_recvmmsg, FD(0) }, { SYS_sendmmsg, FD(0) },
+	{ SYS_recvfrom, IO(0) }, { SYS_sendto, IO(0) },
+	{ SYS_recvmsg, IO(0) }, { SYS_sendmsg, IO(0) },
+	{ SYS_recvmmsg, IO(0) }, { SYS_sendmmsg, IO(0) },
 	{ SYS_shutdown, FD(0) }, { SYS_connect, FD(0) | SC_CONNECT }, { SYS_bind, FD(0) },
 	{ SYS_getsockname, FD(0) }, { SYS_getpeername, FD(0) },
 	{ SYS_setsockopt, FD(0) }, { SYS_getsockopt, FD(0) },
@@ -69,7 +70,7 @@ static const struct rule rules[] = {
 #endif
 };
 
-void syscall_flags_fill(__u8 *flags, unsigned int n)
+void syscall_flags_fill(__u16 *flags, unsigned int n)
 {
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
 		if (rules[i].nr >= 0 && (unsigned int)rules[i].nr < n)

@@ -9,6 +9,6 @@
 const char *syscall_name(unsigned int nr);
 
 /* Fill flags[SYSCALL_MAX] (SC_* from conctrace.h) for the BPF side. */
-void syscall_flags_fill(__u8 *flags, unsigned int n);
+void syscall_flags_fill(__u16 *flags, unsigned int n);
 
 #endif /* CONCTRACE_SYSCALLS_H */

@@ -77,7 +77,7 @@ static void drop_missing_tracepoints(struct conctrace_bpf *skel)
 static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 {
 	struct conctrace_bpf *skel = conctrace_bpf__open();
-	__u8 flags[SYSCALL_MAX] = { 0 };
+	__u16 flags[SYSCALL_MAX] = { 0 };
 
 	if (!skel)
 		return NULL;
@@ -88,6 +88,10 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 	skel->bss->live_threads = o->initial_threads;
 	skel->bss->threads_peak = o->initial_threads;
 	bpf_map__set_max_entries(skel->maps.conns, (__u32)o->max_conns);
+	if (o->no_syscalls) {
+		bpf_program__set_autoload(skel->progs.on_sys_enter, false);
+		bpf_program__set_autoload(skel->progs.on_sys_exit, false);
+	}
 	drop_missing_tracepoints(skel);
 	return skel;
 }

@@ -25,6 +25,7 @@ struct tracer_opts {
 	unsigned long max_conns;
 	long initial_threads;	/* threads the target has when we attach */
 	bool verbose;
+	bool no_syscalls;	/* skip the sys_enter/sys_exit programs */
 	tracer_event_fn on_event;
 	void *ctx;
 };
