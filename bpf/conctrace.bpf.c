@@ -36,10 +36,13 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define MSG_PEEK	2
 #define TASK_DEAD	0x80	/* include/linux/sched.h, stable since 2.6 */
 #define EINPROGRESS	115
+#define EPOLL_CTL_ADD	1
+#define EPOLL_CTL_DEL	2
 
 /* Load-time configuration, set by the loader before load. */
 const volatile __u32 target_tgid = 0;
 const volatile __u16 syscall_flags[SYSCALL_MAX] = {};
+const volatile __u32 page_size = 4096;
 
 /* Other processes of the target (children of a pre-forking server). */
 __u32 nr_extra_targets = 0;
@@ -80,6 +83,12 @@ struct pending {
 	__u32 ctx_voluntary;
 	__u32 ctx_involuntary;
 	struct conn_syscall sc[PENDING_SC_SLOTS];
+	/* the socket's buffers at the last I/O, and their most since flush */
+	bool sampled;
+	__u32 rx_queue, tx_queue;
+	__s32 forward_alloc;
+	__u32 rx_queue_max, tx_queue_max, buffers_max;
+	__s32 forward_alloc_max;
 };
 
 struct thread_state {
@@ -88,6 +97,7 @@ struct thread_state {
 	__u64 sys_conn;		/* connection this syscall is charged to */
 	__u32 sys_nr;
 	__s32 sys_fd;
+	__u32 sys_arg;		/* epoll_ctl's op */
 	bool sys_io;		/* in a socket I/O syscall (SC_IO) */
 	__u64 cpu_mark;		/* start of the on-CPU segment not yet charged */
 	__u64 runnable_since;
@@ -279,6 +289,8 @@ static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
 	c->tgid = bpf_get_current_pid_tgid() >> 32;
 	c->fd = fd;
 	c->flags = flags;
+	/* the slot its slab gives the sock: what the object really occupies */
+	c->sock_bytes = BPF_CORE_READ(sk, __sk_common.skc_prot, slab, size);
 	fill_addresses(c, sk);
 	pc = proc_counters();
 	if (bpf_map_update_elem(&conns, &id, c, BPF_NOEXIST) == 0) {
@@ -358,6 +370,44 @@ static __always_inline void conn_add_syscalls(struct conn *c, __u32 nr, __u32 co
 	__sync_fetch_and_add(&c->sc_other_ns, ns);
 }
 
+/* ---- socket buffers ------------------------------------------------- */
+
+struct buffers {
+	__u32 rx, tx;
+	__s32 fwd;
+};
+
+/* sk is a typed pointer: plain loads, no helper calls */
+static __always_inline void read_buffers(struct sock *sk, struct buffers *b)
+{
+	b->rx = sk->sk_backlog.rmem_alloc.counter;
+	b->tx = sk->sk_wmem_queued;
+	b->fwd = sk->sk_forward_alloc;
+}
+
+static __always_inline __u32 buffers_sum(const struct buffers *b)
+{
+	return b->rx + b->tx + (b->fwd > 0 ? b->fwd : 0);
+}
+
+static __always_inline void conn_set_buffers(struct conn *c, const struct buffers *b,
+					     __u32 rx_max, __u32 tx_max, __s32 fwd_max,
+					     __u32 sum_max)
+{
+	/* gauges: a racing flush may win, and either value was true */
+	c->rx_queue = b->rx;
+	c->tx_queue = b->tx;
+	c->forward_alloc = b->fwd;
+	if (rx_max > c->rx_queue_peak)
+		c->rx_queue_peak = rx_max;
+	if (tx_max > c->tx_queue_peak)
+		c->tx_queue_peak = tx_max;
+	if (fwd_max > c->forward_alloc_peak)
+		c->forward_alloc_peak = fwd_max;
+	if (sum_max > c->buffers_peak)
+		c->buffers_peak = sum_max;
+}
+
 /* ---- charging: to the current connection's pending, or the event loop -- */
 
 /*
@@ -392,6 +442,12 @@ static __always_inline struct conn *flush(struct thread_state *ts)
 		for (int i = 0; i < PENDING_SC_SLOTS; i++)
 			if (p->sc[i].nr)
 				conn_add_syscalls(c, p->sc[i].nr - 1, p->sc[i].count, p->sc[i].ns);
+		if (p->sampled) {
+			struct buffers b = { p->rx_queue, p->tx_queue, p->forward_alloc };
+
+			conn_set_buffers(c, &b, p->rx_queue_max, p->tx_queue_max,
+					 p->forward_alloc_max, p->buffers_max);
+		}
 	} else if ((pc = proc_counters())) {
 		pc->loop_cpu_ns += p->cpu_ns;
 		pc->loop_runq_ns += p->runq_ns;
@@ -531,6 +587,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	ts->sys_nr = nr;
 	ts->sys_fd = fd;
 	ts->sys_io = flags & SC_IO;
+	if (flags & SC_EPOLL_CTL)
+		ts->sys_arg = (__u32)PT_REGS_PARM2_SYSCALL(regs);
 	ts->sys_enter_ns = bpf_ktime_get_ns();
 	if (flags & SC_WAIT) {
 		set_current(ts, 0);
@@ -634,6 +692,17 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			set_current(ts, conn);
 	} else if ((flags & SC_LISTEN) && ret == 0) {
 		report_listen(ts->sys_fd);
+	} else if ((flags & SC_EPOLL_CTL) && ret == 0 && ts->sys_conn) {
+		/* each registration holds an epitem and a poll-queue entry */
+		struct conn *c = bpf_map_lookup_elem(&conns, &ts->sys_conn);
+
+		if (c && ts->sys_arg == EPOLL_CTL_ADD) {
+			c->epoll_items++;
+			if (c->epoll_items > c->epoll_items_peak)
+				c->epoll_items_peak = c->epoll_items;
+		} else if (c && ts->sys_arg == EPOLL_CTL_DEL && c->epoll_items) {
+			c->epoll_items--;
+		}
 	}
 	return 0;
 }
@@ -760,9 +829,20 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 		struct thread_state *cts;
 
 		if (pts && pts->cur_conn) {
+			struct conn *c = bpf_map_lookup_elem(&conns, &pts->cur_conn);
+
 			cts = thread_state(child);
 			if (cts)
 				cts->cur_conn = pts->cur_conn;
+			/* the thread is this connection's cost: its task_struct
+			 * (sized by userspace) and its kernel stack */
+			if (c) {
+				__sync_fetch_and_add(&c->threads, 1);
+				if (bpf_core_field_exists(child->stack_vm_area) && child->stack_vm_area)
+					__sync_fetch_and_add(&c->thread_stack_bytes,
+							     (__u64)child->stack_vm_area->nr_pages *
+							     page_size);
+			}
 		}
 	}
 	count_thread(1);
@@ -786,6 +866,27 @@ int BPF_PROG(on_process_exit, struct task_struct *p)
 }
 
 /* ---- bytes and io_uring ----------------------------------------------- */
+
+static __always_inline void sample_pending(struct pending *p, struct sock *sk)
+{
+	struct buffers b;
+	__u32 sum;
+
+	read_buffers(sk, &b);
+	sum = buffers_sum(&b);
+	p->sampled = true;
+	p->rx_queue = b.rx;
+	p->tx_queue = b.tx;
+	p->forward_alloc = b.fwd;
+	if (b.rx > p->rx_queue_max)
+		p->rx_queue_max = b.rx;
+	if (b.tx > p->tx_queue_max)
+		p->tx_queue_max = b.tx;
+	if (b.fwd > p->forward_alloc_max)
+		p->forward_alloc_max = b.fwd;
+	if (sum > p->buffers_max)
+		p->buffers_max = sum;
+}
 
 /*
  * Socket I/O names its connection: the socket's inode through typed BTF
@@ -832,6 +933,7 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 		else
 			ts->owed.bytes_tx += ret;
 	}
+	sample_pending(&ts->owed, sk);
 }
 
 SEC("tp_btf/sock_recv_length")
@@ -890,5 +992,58 @@ int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 		if (c)
 			conn_close(ts, id, c);
 	}
+	return 0;
+}
+
+/* ---- buffer snapshots: every tracked socket, when userspace asks -------- */
+
+/*
+ * Data can sit in a socket the server never reads, with no event of ours
+ * firing. Userspace runs these iterators (like ss -m does its netlink dump)
+ * at each --interval and before the report, so current and peak buffers
+ * are as of then.
+ */
+static __always_inline void snapshot(struct sock *sk)
+{
+	struct socket *sock = sk->sk_socket;
+	struct buffers b;
+	struct conn *c;
+	struct file *file;
+	__u64 id;
+
+	if (!sock)
+		return;
+	file = sock->file;
+	if (!file)
+		return;
+	id = file->f_inode->i_ino;
+	c = bpf_map_lookup_elem(&conns, &id);
+	if (!c)
+		return;
+	read_buffers(sk, &b);
+	conn_set_buffers(c, &b, b.rx, b.tx, b.fwd, buffers_sum(&b));
+}
+
+SEC("iter/tcp")
+int snapshot_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp;
+
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (tp)
+		snapshot(&tp->inet_conn.icsk_inet.sk);
+	return 0;
+}
+
+SEC("iter/unix")
+int snapshot_unix(struct bpf_iter__unix *ctx)
+{
+	struct unix_sock *u = ctx->unix_sk;
+
+	if (u)
+		snapshot(&u->sk);
 	return 0;
 }

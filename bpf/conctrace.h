@@ -26,6 +26,7 @@
 #define SC_CONNECT	0x80	/* connects the fd given as argument */
 #define SC_IO		0x100	/* socket I/O: sock_{recv,send}_length names the
 				 * connection, so the fd needs no lookup */
+#define SC_EPOLL_CTL	0x200	/* epoll_ctl: counts a connection's epoll items */
 
 /* conn.flags */
 #define CONN_ACCEPTED	0x01	/* came from accept()/accept4() */
@@ -83,6 +84,22 @@ struct conn {
 
 	__u64 uring_ops;
 	struct conn_uring_op uring[CONN_URING_SLOTS];
+
+	/* kernel memory: objects the connection holds, buffers it fills */
+	__u32 sock_bytes;	/* its sock's slab slot: sk->sk_prot->slab->size */
+	__u16 epoll_items;	/* registered in an epoll set now */
+	__u16 epoll_items_peak;
+	__u32 threads;		/* threads created to serve it */
+	__u32 rx_queue;		/* sk_rmem_alloc at the last sample */
+	__u64 thread_stack_bytes;	/* their kernel stacks */
+	__u32 tx_queue;		/* sk_wmem_queued */
+	__s32 forward_alloc;	/* sk_forward_alloc: reserved, not yet used */
+	__u32 rx_queue_peak;
+	__u32 tx_queue_peak;
+	__s32 forward_alloc_peak;
+	__u32 buffers_peak;	/* most rx + tx + forward_alloc at one sample */
+
+	__u64 kernel_bytes_peak;	/* filled by userspace (memory.c) */
 };
 
 /* Process-wide counters and the event-loop bucket: one slot per CPU. */

@@ -11,6 +11,7 @@ const char *const metric_names[M_COUNT] = {
 	[M_CPU_NS] = "cpu_ns",
 	[M_BYTES_RX] = "bytes_rx",
 	[M_BYTES_TX] = "bytes_tx",
+	[M_KERNEL_BYTES] = "kernel_bytes",
 };
 
 void agg_init(struct agg *a, size_t keep)
@@ -47,6 +48,7 @@ __u64 conn_metric(const struct conn *c, enum metric m)
 	case M_CPU_NS: return c->cpu_ns;
 	case M_BYTES_RX: return c->bytes_rx;
 	case M_BYTES_TX: return c->bytes_tx;
+	case M_KERNEL_BYTES: return c->kernel_bytes_peak;
 	case M_COUNT: break;
 	}
 	return 0;
@@ -59,6 +61,12 @@ int conn_cost_cmp(const struct conn *a, const struct conn *b)
 	if (a->syscalls != b->syscalls)
 		return a->syscalls < b->syscalls ? -1 : 1;
 	return a->id < b->id ? 1 : (a->id > b->id ? -1 : 0);	/* older first */
+}
+
+void agg_add_kmem(struct agg *a, const __u64 kmem[KM_COUNT])
+{
+	for (int k = 0; k < KM_COUNT; k++)
+		a->kmem_by_cat[k] += kmem[k];
 }
 
 static int grow(struct agg *a)

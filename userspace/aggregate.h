@@ -13,6 +13,7 @@
 #include <linux/types.h>
 
 #include "conctrace.h"
+#include "memory.h"
 
 enum metric {
 	M_SYSCALLS,
@@ -20,6 +21,7 @@ enum metric {
 	M_CPU_NS,
 	M_BYTES_RX,
 	M_BYTES_TX,
+	M_KERNEL_BYTES,		/* peak, from memory.c: set c->kernel_bytes_peak first */
 	M_COUNT,
 };
 
@@ -43,6 +45,7 @@ struct agg {
 	__u64 syscall_ns_by_nr[SYSCALL_MAX];
 	__u64 syscalls_other;		/* beyond a connection's slots */
 	__u64 uring_by_op[256];
+	__u64 kmem_by_cat[KM_COUNT];	/* summed over connections */
 };
 
 void agg_init(struct agg *a, size_t keep);
@@ -55,6 +58,9 @@ int agg_add(struct agg *a, const struct conn *c);
 /* Fill c->syscalls and c->syscall_ns from its per-syscall slots: the BPF
  * side keeps only the slots, to spare two atomic adds per syscall. */
 void conn_sum_syscalls(struct conn *c);
+
+/* Add one connection's kernel memory by category (memory.c computes it). */
+void agg_add_kmem(struct agg *a, const __u64 kmem[KM_COUNT]);
 
 __u64 conn_metric(const struct conn *c, enum metric m);
 /* What orders connections in "top N": CPU time, then syscalls. */

@@ -21,6 +21,7 @@
 #include "env.h"
 #include "format.h"
 #include "loaddriver.h"
+#include "memory.h"
 #include "report.h"
 #include "target.h"
 #include "tracer.h"
@@ -49,6 +50,7 @@ struct run {
 	struct agg agg;
 	struct loaddriver load;
 	struct listen_event listen;
+	struct slab_sizes slabs;
 	bool listening;
 	__u64 closed;		/* connection records received */
 	double t0;
@@ -62,6 +64,21 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Complete a record with what userspace derives, then aggregate it. */
+static void account(struct run *run, const struct conn *rec)
+{
+	struct conn c = *rec;
+	__u64 kmem[KM_COUNT];
+
+	conn_sum_syscalls(&c);
+	c.kernel_bytes_peak = conn_kernel_memory(&c, &run->slabs, kmem);
+	if (agg_add(&run->agg, &c)) {
+		fprintf(stderr, "conctrace: out of memory: a connection is missing from the report\n");
+		return;
+	}
+	agg_add_kmem(&run->agg, kmem);
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct run *run = ctx;
@@ -72,12 +89,9 @@ static int on_event(void *ctx, void *data, size_t len)
 	memcpy(&type, data, sizeof(type));
 	if (type == EV_CONN_CLOSED && len >= sizeof(struct conn_event)) {
 		const struct conn_event *ev = data;
-		struct conn c = ev->conn;
 
 		run->closed++;
-		conn_sum_syscalls(&c);
-		if (agg_add(&run->agg, &c))
-			fprintf(stderr, "conctrace: out of memory: a connection is missing from the report\n");
+		account(run, &ev->conn);
 	} else if (type == EV_LISTEN && len >= sizeof(struct listen_event) && !run->listening) {
 		memcpy(&run->listen, data, sizeof(run->listen));
 		run->listening = true;
@@ -87,11 +101,7 @@ static int on_event(void *ctx, void *data, size_t len)
 
 static void add_open(void *ctx, const struct conn *open)
 {
-	struct run *run = ctx;
-	struct conn c = *open;
-
-	conn_sum_syscalls(&c);
-	agg_add(&run->agg, &c);
+	account(ctx, open);
 }
 
 static __u64 open_now(struct run *run)
@@ -107,6 +117,7 @@ static void print_interval(struct run *run, double t, struct proc_counters *last
 	struct proc_counters p;
 	char cpu[32];
 
+	tracer_snapshot_buffers(&run->tracer);
 	tracer_read_proc(&run->tracer, &p);
 	fprintf(stderr, "[%7.1fs] conns open %llu total %llu | ctx switches +%llu | cpu +%s%s\n",
 		t - run->t0,
@@ -173,6 +184,7 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	/* records still in the ring buffer, then connections still open */
 	while (tracer_poll(&run->tracer, 0) > 0)
 		;
+	tracer_snapshot_buffers(&run->tracer);	/* data nobody read is memory too */
 	tracer_for_each_open(&run->tracer, add_open, run);
 	tracer_read_proc(&run->tracer, &r->proc);
 	tracer_read_syscalls(&run->tracer, r->syscalls);
@@ -184,6 +196,7 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	r->top = run->env.top;
 	r->json_conns = run->env.json_conns;
 	r->exit_desc = target_exit_desc(&run->target, exit_buf, len);
+	r->slabs = &run->slabs;
 }
 
 static int write_reports(struct run *run, struct report *r)
@@ -256,6 +269,7 @@ int main(int argc, char **argv)
 		return tracer_probe(false) ? 1 : 0;
 	}
 	install_signals();
+	slab_sizes_read(&run.slabs);
 	agg_init(&run.agg, run.env.json_conns > run.env.top ? run.env.json_conns : run.env.top);
 
 	err = run.env.cmd ? target_spawn_held(&run.target, run.env.cmd)
@@ -296,6 +310,8 @@ int main(int argc, char **argv)
 	}
 
 	status = trace_loop(&run);
+	/* buffers as they stand while the target still holds its sockets */
+	tracer_snapshot_buffers(&run.tracer);
 	loaddriver_stop(&run.load);
 	target_stop(&run.target, exit_signal ? exit_signal : SIGTERM, run.env.grace_s);
 

@@ -8,6 +8,7 @@
 
 #include "aggregate.h"
 #include "conctrace.h"
+#include "memory.h"
 
 struct report {
 	const char *target;		/* the command, or "pid N" */
@@ -21,6 +22,7 @@ struct report {
 	unsigned top;			/* connections listed in text */
 	unsigned json_conns;		/* connection objects in JSON */
 	const char *exit_desc;		/* "exited 0", "killed by SIGKILL", NULL */
+	const struct slab_sizes *slabs;	/* object sizes the memory figures used */
 };
 
 void report_text(FILE *f, struct report *r);

@@ -69,6 +69,14 @@ static void conn_object(struct json *j, const struct conn *c)
 	json_u64(j, "bytes_tx", c->bytes_tx);
 	json_u64(j, "uring_ops", c->uring_ops);
 	uring_object(j, "uring_ops_by_name", c);
+	json_u64(j, "kernel_bytes_peak", c->kernel_bytes_peak);
+	json_u64(j, "epoll_items", c->epoll_items_peak);
+	json_u64(j, "threads", c->threads);
+	json_u64(j, "rx_queue", c->rx_queue);
+	json_u64(j, "rx_queue_peak", c->rx_queue_peak);
+	json_u64(j, "tx_queue", c->tx_queue);
+	json_u64(j, "tx_queue_peak", c->tx_queue_peak);
+	json_i64(j, "forward_alloc", c->forward_alloc);
 	json_end_object(j);
 }
 
@@ -150,6 +158,22 @@ void report_json(FILE *f, struct report *r)
 	json_end_object(&j);
 	json_end_object(&j);
 
+	/* means per connection, of each connection's peak */
+	json_begin_object(&j, "kernel_breakdown");
+	for (int k = 0; k < KM_COUNT; k++)
+		json_double(&j, kmem_category_names[k],
+			    a->n ? (double)a->kmem_by_cat[k] / (double)a->n : 0);
+	json_end_object(&j);
+	if (r->slabs) {
+		struct slab_size_entry list[SLAB_SIZE_ENTRIES];
+
+		slab_sizes_list(r->slabs, list);
+		json_begin_object(&j, "slab_sizes");
+		for (int i = 0; i < SLAB_SIZE_ENTRIES; i++)
+			json_u64(&j, list[i].cache, list[i].bytes);
+		json_end_object(&j);
+	}
+
 	json_begin_object(&j, "event_loop");
 	json_u64(&j, "syscalls", p->loop_syscalls);
 	json_u64(&j, "syscall_ns", p->loop_syscall_ns);
@@ -173,6 +197,8 @@ void report_json(FILE *f, struct report *r)
 	json_end_object(&j);
 
 	json_u64(&j, "lost_events", p->lost_events);
+	/* health: charges that found no per-thread state (should stay 0) */
+	json_u64(&j, "thread_state_unavailable", p->no_thread_state);
 
 	json_begin_array(&j, "conns");
 	{

@@ -71,6 +71,29 @@ static void uring_line(FILE *f, const struct agg *a)
 		fprintf(f, "\n");
 }
 
+/* Where a connection's kernel memory goes, biggest first (means). */
+static void kmem_line(FILE *f, const struct agg *a)
+{
+	int order[KM_COUNT], n = 0;
+	char buf[32];
+
+	for (int k = 0; k < KM_COUNT; k++)
+		if (a->kmem_by_cat[k])
+			order[n++] = k;
+	for (int i = 1; i < n; i++)	/* insertion sort: a dozen entries */
+		for (int j = i; j > 0 && a->kmem_by_cat[order[j]] > a->kmem_by_cat[order[j - 1]]; j--) {
+			int t = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s %s %s", i ? "," : "  kernel memory/conn:", kmem_category_names[order[i]],
+			fmt_bytes((double)a->kmem_by_cat[order[i]] / (double)a->n, buf, sizeof(buf)));
+	if (n)
+		fprintf(f, "\n");
+}
+
 void report_text(FILE *f, struct report *r)
 {
 	struct agg *a = r->agg;
@@ -101,8 +124,11 @@ void report_text(FILE *f, struct report *r)
 		dist_row(f, "bytes rx", &d, fmt_bytes);
 		agg_dist(a, M_BYTES_TX, &d);
 		dist_row(f, "bytes tx", &d, fmt_bytes);
+		agg_dist(a, M_KERNEL_BYTES, &d);
+		dist_row(f, "kernel memory", &d, fmt_bytes);
 		syscall_line(f, "  syscalls/conn:", a->syscalls_by_nr, (double)a->n);
 		uring_line(f, a);
+		kmem_line(f, a);
 	}
 
 	fprintf(f, "\nevent loop (no single connection): %s syscalls, %s ctx switches "

@@ -46,7 +46,7 @@ static const struct rule rules[] = {
 	{ SYS_fcntl, FD(0) }, { SYS_ioctl, FD(0) }, { SYS_fstat, FD(0) },
 	{ SYS_sendfile, FD(0) }, { SYS_splice, FD(0) },
 	/* epoll_ctl(epfd, op, fd, ev): the connection is the third argument */
-	{ SYS_epoll_ctl, FD(2) },
+	{ SYS_epoll_ctl, FD(2) | SC_EPOLL_CTL },
 	{ SYS_close, FD(0) | SC_CLOSE },
 	{ SYS_accept4, FD(0) | SC_ACCEPT },
 	{ SYS_listen, FD(0) | SC_LISTEN },

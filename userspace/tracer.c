@@ -62,8 +62,8 @@ static void drop_missing_tracepoints(struct conctrace_bpf *skel)
 		const char *sec = bpf_program__section_name(prog);
 		const char *tp = strchr(sec, '/');
 
-		if (!tp)
-			continue;
+		if (strncmp(sec, "tp_btf/", 7) != 0)
+			continue;	/* iterators are checked by the verifier */
 		snprintf(name, sizeof(name), "btf_trace_%s", tp + 1);
 		if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) < 0) {
 			fprintf(stderr, "conctrace: warning: this kernel has no %s tracepoint: "
@@ -82,6 +82,7 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 	if (!skel)
 		return NULL;
 	skel->rodata->target_tgid = (__u32)o->target;
+	skel->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
 	syscall_flags_fill(flags, SYSCALL_MAX);
 	for (unsigned int i = 0; i < SYSCALL_MAX; i++)
 		skel->rodata->syscall_flags[i] = flags[i];
@@ -178,6 +179,28 @@ void tracer_read_syscalls(struct tracer *t, struct syscall_total out[SYSCALL_MAX
 long tracer_threads_peak(struct tracer *t)
 {
 	return (long)t->skel->bss->threads_peak;
+}
+
+/* Run an iterator program to its end: its work is its side effects. */
+static void run_iter(struct bpf_link *link)
+{
+	char buf[64];
+	int fd;
+
+	if (!link)
+		return;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		return;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+}
+
+void tracer_snapshot_buffers(struct tracer *t)
+{
+	run_iter(t->skel->links.snapshot_tcp);
+	run_iter(t->skel->links.snapshot_unix);
 }
 
 void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct conn *c),

@@ -42,6 +42,10 @@ void tracer_read_proc(struct tracer *t, struct proc_counters *out);
 void tracer_read_syscalls(struct tracer *t, struct syscall_total out[SYSCALL_MAX]);
 long tracer_threads_peak(struct tracer *t);
 
+/* Sample every tracked socket's buffers now (data the server never read
+ * raises no event of ours). */
+void tracer_snapshot_buffers(struct tracer *t);
+
 /* Hand every connection still open to fn. */
 void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct conn *c),
 			  void *ctx);

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests for kernel memory per connection (userspace/memory.c): the
+ * /proc/slabinfo parser and the per-category breakdown of a record.
+ *
+ * Build and run:  make build/tests/test_memory && build/tests/test_memory
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "memory.h"
+
+static const char slabinfo[] =
+	"slabinfo - version: 2.1\n"
+	"# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>\n"
+	"TCPv6                 26     26   2496   13    8 : tunables    0    0    0\n"
+	"TCP                   66    117   2368   13    8 : tunables    0    0    0\n"
+	"sock_inode_cache    1300   1300    832   39    8 : tunables    0    0    0\n"
+	"filp                 567    567    192   21    1 : tunables    0    0    0\n";
+
+static void test_slabinfo_finds_each_cache_by_exact_name(void **state)
+{
+	(void)state;
+	assert_int_equal(slabinfo_objsize(slabinfo, "TCP"), 2368);
+	assert_int_equal(slabinfo_objsize(slabinfo, "TCPv6"), 2496);
+	assert_int_equal(slabinfo_objsize(slabinfo, "sock_inode_cache"), 832);
+	assert_int_equal(slabinfo_objsize(slabinfo, "filp"), 192);
+}
+
+static void test_slabinfo_prefix_is_not_a_match(void **state)
+{
+	(void)state;
+	/* "TC" and "sock_inode" are prefixes of real caches, not caches */
+	assert_int_equal(slabinfo_objsize(slabinfo, "TC"), 0);
+	assert_int_equal(slabinfo_objsize(slabinfo, "sock_inode"), 0);
+	assert_int_equal(slabinfo_objsize(slabinfo, "dentry"), 0);
+	assert_int_equal(slabinfo_objsize("", "TCP"), 0);
+	assert_int_equal(slabinfo_objsize("TCP garbage\n", "TCP"), 0);
+}
+
+static const struct slab_sizes sizes = {
+	.sock_inode = 832, .filp = 192, .dentry = 192, .lsm_inode = 32, .lsm_file = 24,
+	.epitem = 128, .eppoll_entry = 64, .task_struct = 5888, .pid = 192,
+};
+
+static void test_idle_epoll_connection_is_its_objects(void **state)
+{
+	struct conn c = { .sock_bytes = 2368, .epoll_items_peak = 1 };
+	__u64 km[KM_COUNT];
+
+	(void)state;
+	assert_int_equal(conn_kernel_memory(&c, &sizes, km),
+			 2368 + 832 + 192 + 192 + 56 + 192);
+	assert_int_equal(km[KM_SOCK], 2368);
+	assert_int_equal(km[KM_INODE], 832);
+	assert_int_equal(km[KM_LSM], 56);
+	assert_int_equal(km[KM_EPOLL], 192);
+	assert_int_equal(km[KM_THREAD], 0);
+}
+
+static void test_thread_per_connection_pays_task_pid_and_stack(void **state)
+{
+	struct conn c = { .sock_bytes = 2368, .threads = 1, .thread_stack_bytes = 16384 };
+	__u64 km[KM_COUNT];
+
+	(void)state;
+	conn_kernel_memory(&c, &sizes, km);
+	assert_int_equal(km[KM_THREAD], 5888 + 192 + 16384);
+	assert_int_equal(km[KM_EPOLL], 0);
+}
+
+static void test_buffers_count_once_at_their_joint_peak(void **state)
+{
+	/* each buffer peaked at a different time: the total takes the largest
+	 * sum seen at one sample, the categories their own peaks */
+	struct conn c = { .sock_bytes = 1000, .rx_queue_peak = 4000, .tx_queue_peak = 3000,
+			  .forward_alloc_peak = -5, .buffers_peak = 5000 };
+	struct slab_sizes none = { 0 };
+	__u64 km[KM_COUNT];
+
+	(void)state;
+	assert_int_equal(conn_kernel_memory(&c, &none, km), 1000 + 5000);
+	assert_int_equal(km[KM_RX_QUEUE], 4000);
+	assert_int_equal(km[KM_TX_QUEUE], 3000);
+	assert_int_equal(km[KM_FORWARD_ALLOC], 0);	/* negative: no reserve */
+}
+
+static void test_every_category_has_a_name(void **state)
+{
+	(void)state;
+	for (int k = 0; k < KM_COUNT; k++) {
+		assert_non_null(kmem_category_names[k]);
+		for (int j = 0; j < k; j++)
+			assert_string_not_equal(kmem_category_names[k], kmem_category_names[j]);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_slabinfo_finds_each_cache_by_exact_name),
+		cmocka_unit_test(test_slabinfo_prefix_is_not_a_match),
+		cmocka_unit_test(test_idle_epoll_connection_is_its_objects),
+		cmocka_unit_test(test_thread_per_connection_pays_task_pid_and_stack),
+		cmocka_unit_test(test_buffers_count_once_at_their_joint_peak),
+		cmocka_unit_test(test_every_category_has_a_name),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

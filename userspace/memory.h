@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Kernel memory per connection: the objects a connection holds, sized by
+ * the running kernel's slab caches, plus the socket buffers it filled.
+ */
+#ifndef CONCTRACE_MEMORY_H
+#define CONCTRACE_MEMORY_H
+
+#include <linux/types.h>
+
+#include "conctrace.h"
+
+enum kmem_category {
+	KM_SOCK,		/* the sock: tcp_sock, tcp6_sock, unix_sock */
+	KM_INODE,		/* socket inode (sock_inode_cache) */
+	KM_FILE,		/* struct file (filp) */
+	KM_DENTRY,		/* its dentry */
+	KM_LSM,			/* security blobs of that inode and file */
+	KM_EPOLL,		/* epoll items: epitem + poll-queue entry each */
+	KM_THREAD,		/* thread-per-connection: task_struct, pid, stack */
+	KM_IO_URING,		/* requests armed for it (not measured yet) */
+	KM_RX_QUEUE,		/* peak sk_rmem_alloc */
+	KM_TX_QUEUE,		/* peak sk_wmem_queued */
+	KM_FORWARD_ALLOC,	/* peak sk_forward_alloc */
+	KM_COUNT,
+};
+
+extern const char *const kmem_category_names[KM_COUNT];
+
+/* Slab slot sizes in bytes (0: cache absent, e.g. no LSM blobs). */
+struct slab_sizes {
+	unsigned int sock_inode, filp, dentry, lsm_inode, lsm_file;
+	unsigned int epitem, eppoll_entry, task_struct, pid;
+};
+
+/* The caches by their kernel names, for reports. */
+struct slab_size_entry {
+	const char *cache;
+	unsigned int bytes;
+};
+#define SLAB_SIZE_ENTRIES 9
+void slab_sizes_list(const struct slab_sizes *s, struct slab_size_entry out[SLAB_SIZE_ENTRIES]);
+
+/* Read them from /sys/kernel/slab/NAME/slab_size, or /proc/slabinfo. */
+void slab_sizes_read(struct slab_sizes *s);
+/* One cache's slot size from a /proc/slabinfo text (for tests), 0 if absent. */
+unsigned int slabinfo_objsize(const char *slabinfo, const char *cache);
+
+/*
+ * Peak kernel bytes of c by category into out[], and their total: the
+ * fixed objects plus the largest buffer footprint seen at one sample.
+ */
+__u64 conn_kernel_memory(const struct conn *c, const struct slab_sizes *s,
+			 __u64 out[KM_COUNT]);
+
+#endif /* CONCTRACE_MEMORY_H */
