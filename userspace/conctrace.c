@@ -24,6 +24,7 @@
 #include "memory.h"
 #include "report.h"
 #include "target.h"
+#include "timeline.h"
 #include "tracer.h"
 
 #define LISTEN_TIMEOUT_S 10.0	/* --load: how long a target may take to listen */
@@ -51,6 +52,7 @@ struct run {
 	struct loaddriver load;
 	struct listen_event listen;
 	struct slab_sizes slabs;
+	struct timeline timeline;
 	bool listening;
 	__u64 closed;		/* connection records received */
 	double t0;
@@ -112,20 +114,56 @@ static __u64 open_now(struct run *run)
 	return p.conns_opened > run->closed ? p.conns_opened - run->closed : 0;
 }
 
-static void print_interval(struct run *run, double t, struct proc_counters *last)
+struct open_memory {
+	const struct slab_sizes *slabs;
+	__u64 bytes, conns;
+};
+
+static void add_open_memory(void *ctx, const struct conn *c)
 {
-	struct proc_counters p;
-	char cpu[32];
+	struct open_memory *m = ctx;
+
+	if (c->close_ns)
+		return;	/* closed, its record not yet final: nothing held */
+	m->bytes += conn_kernel_memory_now(c, m->slabs);
+	m->conns++;
+}
+
+/* One timeline sample: the kernel's RSS figure and our open connections'. */
+static const struct sample *take_sample(struct run *run, double t)
+{
+	struct open_memory m = { .slabs = &run->slabs };
+	struct sample s = { .t_s = t - run->t0 };
+	long long rss = proc_vmrss(run->target.pid);
 
 	tracer_snapshot_buffers(&run->tracer);
+	tracer_for_each_open(&run->tracer, add_open_memory, &m);
+	s.rss_bytes = rss > 0 ? (__u64)rss : 0;
+	s.kernel_bytes = m.bytes;
+	s.open_conns = m.conns;
+	if (rss < 0 && run->timeline.n)
+		return timeline_last(&run->timeline);	/* target gone: keep the last */
+	timeline_add(&run->timeline, &s);
+	return timeline_last(&run->timeline);
+}
+
+static void print_interval(struct run *run, double t, struct proc_counters *last)
+{
+	const struct sample *s = take_sample(run, t);
+	struct proc_counters p;
+	char cpu[32], rss[32], kmem[32];
+
 	tracer_read_proc(&run->tracer, &p);
-	fprintf(stderr, "[%7.1fs] conns open %llu total %llu | ctx switches +%llu | cpu +%s%s\n",
+	fprintf(stderr, "[%7.1fs] conns open %llu total %llu | ctx switches +%llu | cpu +%s"
+		" | rss %s | conns' kernel memory %s%s\n",
 		t - run->t0,
 		(unsigned long long)(p.conns_opened - run->closed),
 		(unsigned long long)p.conns_opened,
 		(unsigned long long)(p.ctx_voluntary + p.ctx_involuntary -
 				     last->ctx_voluntary - last->ctx_involuntary),
 		fmt_ns((double)(p.cpu_ns - last->cpu_ns), cpu, sizeof(cpu)),
+		fmt_bytes(s ? (double)s->rss_bytes : 0, rss, sizeof(rss)),
+		fmt_bytes(s ? (double)s->kernel_bytes : 0, kmem, sizeof(kmem)),
 		p.lost_events ? " | LOST EVENTS" : "");
 	*last = p;
 }
@@ -197,6 +235,7 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	r->json_conns = run->env.json_conns;
 	r->exit_desc = target_exit_desc(&run->target, exit_buf, len);
 	r->slabs = &run->slabs;
+	r->timeline = &run->timeline;
 }
 
 static int write_reports(struct run *run, struct report *r)
@@ -299,6 +338,9 @@ int main(int argc, char **argv)
 	fprintf(stderr, "conctrace: tracing pid %d; Ctrl-C to stop and report\n",
 		(int)run.target.pid);
 	run.t0 = now_s();
+	timeline_init(&run.timeline);
+	if (!run.target.launched)
+		take_sample(&run, run.t0);	/* where an attached target starts */
 	if (run.target.launched) {
 		err = target_release(&run.target);
 		if (err) {
@@ -310,8 +352,8 @@ int main(int argc, char **argv)
 	}
 
 	status = trace_loop(&run);
-	/* buffers as they stand while the target still holds its sockets */
-	tracer_snapshot_buffers(&run.tracer);
+	/* memory as it stands while the target still holds its sockets */
+	take_sample(&run, now_s());
 	loaddriver_stop(&run.load);
 	target_stop(&run.target, exit_signal ? exit_signal : SIGTERM, run.env.grace_s);
 
@@ -325,5 +367,6 @@ cleanup:
 	tracer_stop(&run.tracer);
 	target_stop(&run.target, SIGKILL, 0);
 	agg_free(&run.agg);
+	timeline_free(&run.timeline);
 	return status;
 }

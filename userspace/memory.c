@@ -139,3 +139,14 @@ __u64 conn_kernel_memory(const struct conn *c, const struct slab_sizes *s,
 	/* buffers peak together at one sample, not each at its own peak */
 	return total + c->buffers_peak;
 }
+
+__u64 conn_kernel_memory_now(const struct conn *c, const struct slab_sizes *s)
+{
+	__u64 km[KM_COUNT], fixed = 0;
+
+	conn_kernel_memory(c, s, km);
+	for (int k = 0; k < KM_RX_QUEUE; k++)
+		fixed += km[k];
+	return fixed + c->rx_queue + c->tx_queue +
+	       (c->forward_alloc > 0 ? (__u64)c->forward_alloc : 0);
+}

@@ -53,4 +53,7 @@ unsigned int slabinfo_objsize(const char *slabinfo, const char *cache);
 __u64 conn_kernel_memory(const struct conn *c, const struct slab_sizes *s,
 			 __u64 out[KM_COUNT]);
 
+/* Kernel bytes c holds now: its objects and its buffers at the last sample. */
+__u64 conn_kernel_memory_now(const struct conn *c, const struct slab_sizes *s);
+
 #endif /* CONCTRACE_MEMORY_H */

@@ -9,6 +9,7 @@
 #include "aggregate.h"
 #include "conctrace.h"
 #include "memory.h"
+#include "timeline.h"
 
 struct report {
 	const char *target;		/* the command, or "pid N" */
@@ -23,6 +24,7 @@ struct report {
 	unsigned json_conns;		/* connection objects in JSON */
 	const char *exit_desc;		/* "exited 0", "killed by SIGKILL", NULL */
 	const struct slab_sizes *slabs;	/* object sizes the memory figures used */
+	const struct timeline *timeline;	/* memory samples; may be empty */
 };
 
 void report_text(FILE *f, struct report *r);

@@ -194,7 +194,29 @@ void report_json(FILE *f, struct report *r)
 	json_u64(&j, "cpu_ns", p->cpu_ns);
 	json_u64(&j, "runq_ns", p->runq_ns);
 	json_i64(&j, "threads_peak", r->threads_peak);
+	if (r->timeline && r->timeline->n) {
+		const struct sample *end = timeline_last(r->timeline);
+
+		json_u64(&j, "rss_peak_bytes", r->timeline->rss_peak);
+		json_u64(&j, "rss_end_bytes", end->rss_bytes);
+		json_u64(&j, "kernel_bytes_peak", r->timeline->kernel_peak);
+		json_u64(&j, "kernel_bytes_end", end->kernel_bytes);
+	}
 	json_end_object(&j);
+
+	/* sampled at each --interval, and once before the target is stopped */
+	json_begin_array(&j, "timeline");
+	for (size_t i = 0; r->timeline && i < r->timeline->n; i++) {
+		const struct sample *s = &r->timeline->v[i];
+
+		json_begin_object(&j, NULL);
+		json_double(&j, "t_s", s->t_s);
+		json_u64(&j, "rss_bytes", s->rss_bytes);
+		json_u64(&j, "kernel_bytes", s->kernel_bytes);
+		json_u64(&j, "open_conns", s->open_conns);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
 
 	json_u64(&j, "lost_events", p->lost_events);
 	/* health: charges that found no per-thread state (should stay 0) */

@@ -100,7 +100,7 @@ void report_text(FILE *f, struct report *r)
 	const struct proc_counters *p = &r->proc;
 	__u64 proc_syscalls = 0, counts[SYSCALL_MAX];
 	struct dist d;
-	char b1[32], b2[32], b3[32];
+	char b1[32], b2[32], b3[32], b4[32];
 
 	for (unsigned nr = 0; nr < SYSCALL_MAX; nr++) {
 		counts[nr] = r->syscalls[nr].count;
@@ -143,6 +143,17 @@ void report_text(FILE *f, struct report *r)
 		fmt_ns((double)p->cpu_ns, b2, sizeof(b2)), r->threads_peak,
 		r->threads_peak == 1 ? "" : "s");
 	syscall_line(f, "  syscalls:", counts, 1);
+	if (r->timeline && r->timeline->n) {
+		const struct sample *end = timeline_last(r->timeline);
+
+		fprintf(f, "memory: RSS peak %s, at end %s; connections' kernel memory peak %s, "
+			"at end %s (sampled %zu time%s)\n",
+			fmt_bytes((double)r->timeline->rss_peak, b1, sizeof(b1)),
+			fmt_bytes((double)end->rss_bytes, b2, sizeof(b2)),
+			fmt_bytes((double)r->timeline->kernel_peak, b3, sizeof(b3)),
+			fmt_bytes((double)end->kernel_bytes, b4, sizeof(b4)),
+			r->timeline->n, r->timeline->n == 1 ? "" : "s");
+	}
 
 	if (r->top && a->ntop) {
 		size_t n;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "memory.h"
+#include "timeline.h"
 
 static const char slabinfo[] =
 	"slabinfo - version: 2.1\n"
@@ -100,6 +101,35 @@ static void test_every_category_has_a_name(void **state)
 	}
 }
 
+static void test_vmrss_is_read_in_bytes(void **state)
+{
+	(void)state;
+	assert_int_equal(status_vmrss("Name:\tx\nVmHWM:\t  999 kB\nVmRSS:\t    1768 kB\n"),
+			 1768 * 1024);
+	assert_int_equal(status_vmrss("Name:\tkthreadd\nThreads:\t1\n"), -1);	/* no mm */
+	assert_int_equal(status_vmrss("Name:\tx\nVmRSS:\tjunk\n"), -1);
+}
+
+static void test_timeline_keeps_peaks_and_last(void **state)
+{
+	struct timeline tl;
+	struct sample a = { 0.5, 1000, 500, 1 }, b = { 1.0, 3000, 200, 2 }, c = { 1.5, 2000, 900, 0 };
+
+	(void)state;
+	timeline_init(&tl);
+	assert_null(timeline_last(&tl));
+	for (int i = 0; i < 100; i++) {	/* past the first allocation */
+		assert_int_equal(timeline_add(&tl, &a), 0);
+		assert_int_equal(timeline_add(&tl, &b), 0);
+	}
+	assert_int_equal(timeline_add(&tl, &c), 0);
+	assert_int_equal(tl.n, 201);
+	assert_int_equal(tl.rss_peak, 3000);
+	assert_int_equal(tl.kernel_peak, 900);
+	assert_int_equal(timeline_last(&tl)->open_conns, 0);
+	timeline_free(&tl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -109,6 +139,8 @@ int main(void)
 		cmocka_unit_test(test_thread_per_connection_pays_task_pid_and_stack),
 		cmocka_unit_test(test_buffers_count_once_at_their_joint_peak),
 		cmocka_unit_test(test_every_category_has_a_name),
+		cmocka_unit_test(test_vmrss_is_read_in_bytes),
+		cmocka_unit_test(test_timeline_keeps_peaks_and_last),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

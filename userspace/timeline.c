@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+/* Memory over time (see timeline.h). */
+#include "timeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void timeline_init(struct timeline *tl)
+{
+	memset(tl, 0, sizeof(*tl));
+}
+
+void timeline_free(struct timeline *tl)
+{
+	free(tl->v);
+	memset(tl, 0, sizeof(*tl));
+}
+
+int timeline_add(struct timeline *tl, const struct sample *s)
+{
+	if (tl->n == tl->cap) {
+		size_t cap = tl->cap ? tl->cap * 2 : 64;
+		struct sample *v = realloc(tl->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		tl->v = v;
+		tl->cap = cap;
+	}
+	tl->v[tl->n++] = *s;
+	if (s->rss_bytes > tl->rss_peak)
+		tl->rss_peak = s->rss_bytes;
+	if (s->kernel_bytes > tl->kernel_peak)
+		tl->kernel_peak = s->kernel_bytes;
+	return 0;
+}
+
+const struct sample *timeline_last(const struct timeline *tl)
+{
+	return tl->n ? &tl->v[tl->n - 1] : NULL;
+}
+
+long long status_vmrss(const char *status)
+{
+	const char *p = strstr(status, "\nVmRSS:");
+	long long kib;
+
+	if (!p || sscanf(p + 7, "%lld", &kib) != 1 || kib < 0)
+		return -1;
+	return kib * 1024;	/* the kernel prints kB, meaning KiB */
+}
+
+long long proc_vmrss(pid_t pid)
+{
+	char path[64], buf[4096];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return status_vmrss(buf);
+}
