@@ -43,6 +43,15 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 const volatile __u32 target_tgid = 0;
 const volatile __u16 syscall_flags[SYSCALL_MAX] = {};
 const volatile __u32 page_size = 4096;
+const volatile __u32 nr_cpus = 1;		/* possible CPUs */
+/* a launched target's mm starts empty at exec; an attached one's does not */
+const volatile bool rss_from_zero = false;
+/* this_cpu_off's distance from runqueues in a CPU's per-CPU area (BTF
+ * section offsets), 0 if unknown: the sums of RSS counters are then not
+ * exact */
+const volatile __s64 rq_to_this_cpu_off = 0;
+
+#define MAX_CPUS 512
 
 /* Other processes of the target (children of a pre-forking server). */
 __u32 nr_extra_targets = 0;
@@ -76,6 +85,7 @@ struct {
  * lookup when the thread changes connection, leaves the CPU, or exits.
  */
 struct pending {
+	__s64 user_bytes;
 	__u64 cpu_ns;
 	__u64 runq_ns;
 	__u64 bytes_rx;
@@ -138,6 +148,26 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
+
+/* Resident set of each traced mm, keyed by the mm's address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct rss_state);
+} rss SEC(".maps");
+
+/*
+ * Each CPU's per-CPU offset, learnt at its first context switch: the CPU's
+ * struct rq (runqueues) is in its per-CPU area, and so is this_cpu_off,
+ * which holds the offset, a fixed distance away.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cpu_off SEC(".maps");
 
 /* ---- helpers --------------------------------------------------------- */
 
@@ -428,6 +458,12 @@ static __always_inline struct conn *flush(struct thread_state *ts)
 	if (c) {
 		if (p->cpu_ns)
 			__sync_fetch_and_add(&c->cpu_ns, p->cpu_ns);
+		if (p->user_bytes) {
+			__s64 now = __sync_add_and_fetch(&c->user_bytes, p->user_bytes);
+
+			if (now > c->user_bytes_peak)
+				c->user_bytes_peak = now;	/* a gauge: last writer wins */
+		}
 		if (p->runq_ns)
 			__sync_fetch_and_add(&c->runq_ns, p->runq_ns);
 		if (p->bytes_rx)
@@ -449,6 +485,7 @@ static __always_inline struct conn *flush(struct thread_state *ts)
 					 p->forward_alloc_max, p->buffers_max);
 		}
 	} else if ((pc = proc_counters())) {
+		pc->loop_user_bytes += p->user_bytes;
 		pc->loop_cpu_ns += p->cpu_ns;
 		pc->loop_runq_ns += p->runq_ns;
 		pc->loop_ctx_voluntary += p->ctx_voluntary;
@@ -717,6 +754,19 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 	struct thread_state *ts;
 	__u64 now;
 
+	if (rq_to_this_cpu_off) {
+		__u32 zero = 0;
+		__u64 *off = bpf_map_lookup_elem(&cpu_off, &zero);
+
+		if (off && !*off) {
+			struct rq *r = BPF_CORE_READ(prev, se.cfs_rq, rq);
+
+			/* trust it only if it is this CPU's own */
+			if (r && BPF_CORE_READ(r, cpu) == (int)bpf_get_smp_processor_id())
+				bpf_probe_read_kernel(off, sizeof(*off),
+						      (void *)((__u64)r + rq_to_this_cpu_off));
+		}
+	}
 	if (!task_is_target(prev) && !task_is_target(next))
 		return 0;
 	pc = proc_counters();
@@ -1045,5 +1095,102 @@ int snapshot_unix(struct bpf_iter__unix *ctx)
 
 	if (u)
 		snapshot(&u->sk);
+	return 0;
+}
+
+/* ---- user memory ------------------------------------------------------ */
+
+/*
+ * An mm's RSS counters are per-CPU (percpu_counter): the exact value is the
+ * global count plus every CPU's unfolded share, which is what the rss_stat
+ * event itself reports (percpu_counter_sum_positive). The global count
+ * alone moves in batches of 32 pages, which would charge 128 KiB at a time
+ * to whichever connection happened to be current.
+ */
+static __always_inline __s64 counter_sum(struct percpu_counter *fbc, bool *exact)
+{
+	__s64 sum = fbc->count;
+	__u64 counters = (__u64)fbc->counters;
+	__u32 zero = 0;
+
+	*exact = rq_to_this_cpu_off != 0;
+	for (__u32 cpu = 0; cpu < MAX_CPUS && cpu < nr_cpus && *exact; cpu++) {
+		__u64 *off = bpf_map_lookup_percpu_elem(&cpu_off, &zero, cpu);
+		__s32 v = 0;
+
+		if (!off || !*off) {
+			*exact = false;	/* this CPU has not switched since we attached */
+			break;
+		}
+		bpf_probe_read_kernel(&v, sizeof(v), (void *)(counters + *off));
+		sum += v;
+	}
+	return sum > 0 ? sum : 0;
+}
+
+/* typed loads need constant offsets: one case per counter */
+static __always_inline __s64 rss_pages(struct mm_struct *mm, int member, bool *exact)
+{
+	switch (member) {
+	case 0: return counter_sum(&mm->rss_stat[0], exact);
+	case 1: return counter_sum(&mm->rss_stat[1], exact);
+	case 3: return counter_sum(&mm->rss_stat[3], exact);
+	}
+	*exact = true;
+	return 0;
+}
+
+/*
+ * Every change of a target's RSS, in the context of the thread that made
+ * it (a page fault, an munmap, an madvise): the delta is charged to that
+ * thread's current connection. Thread stacks, coroutine stacks and
+ * connection buffers land where they were touched.
+ */
+SEC("tp_btf/rss_stat")
+int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
+{
+	struct proc_counters *pc = proc_counters();
+	struct rss_state *st, zero = {};
+	struct task_struct *task;
+	struct thread_state *ts;
+	__s64 pages, prev, delta;
+	__u64 key = (__u64)mm;
+	bool exact;
+
+	if (!current_is_target() || !pc)
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (task->mm != mm)
+		return 0;	/* another process's memory (process_vm_*, ptrace) */
+	/* an anonymous enum in the kernel, so no CO-RE: its order (file,
+	 * anon, swap, shmem) has held since 4.5 */
+	if (member < 0 || member > 3 || member == MM_SWAPENTS)
+		return 0;	/* swapped out is not resident */
+	st = bpf_map_lookup_elem(&rss, &key);
+	if (!st) {
+		bpf_map_update_elem(&rss, &key, &zero, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&rss, &key);
+		if (!st)
+			return 0;
+		if (!rss_from_zero) {
+			/* attached mid-life: these first values are the baseline */
+			st->pages[0] = rss_pages(mm, 0, &exact);
+			st->pages[1] = rss_pages(mm, 1, &exact);
+			st->pages[3] = rss_pages(mm, 3, &exact);
+			return 0;
+		}
+	}
+	pages = rss_pages(mm, member, &exact);
+	if (!exact)
+		pc->rss_inexact++;
+	prev = __sync_lock_test_and_set(&st->pages[member & 3], pages);
+	delta = (pages - prev) * (__s64)page_size;
+	if (!delta)
+		return 0;
+	ts = thread_state(task);
+	if (ts && ts->cur_conn)
+		ts->owed.user_bytes += delta;
+	else
+		pc->loop_user_bytes += delta;
 	return 0;
 }

@@ -100,6 +100,10 @@ struct conn {
 	__u32 buffers_peak;	/* most rx + tx + forward_alloc at one sample */
 
 	__u64 kernel_bytes_peak;	/* filled by userspace (memory.c) */
+
+	/* user memory: RSS growth (minus shrink) while it was current */
+	__s64 user_bytes;
+	__s64 user_bytes_peak;	/* the most that net ever was */
 };
 
 /* Process-wide counters and the event-loop bucket: one slot per CPU. */
@@ -121,6 +125,14 @@ struct proc_counters {
 	__u64 conns_untracked;	/* connection map full: see --max-conns */
 	__u64 lost_events;	/* ring buffer full: records that never arrived */
 	__u64 no_thread_state;	/* task storage unavailable (should stay 0) */
+
+	__s64 loop_user_bytes;	/* RSS change charged to no connection */
+	__u64 rss_inexact;	/* RSS changes read without every CPU's share */
+};
+
+/* The target's resident set (file + anon + shmem pages), in bytes. */
+struct rss_state {
+	__s64 pages[4];		/* per mm counter, as last seen */
 };
 
 struct syscall_total {

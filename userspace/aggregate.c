@@ -12,6 +12,7 @@ const char *const metric_names[M_COUNT] = {
 	[M_BYTES_RX] = "bytes_rx",
 	[M_BYTES_TX] = "bytes_tx",
 	[M_KERNEL_BYTES] = "kernel_bytes",
+	[M_USER_BYTES] = "user_bytes",
 };
 
 void agg_init(struct agg *a, size_t keep)
@@ -49,6 +50,7 @@ __u64 conn_metric(const struct conn *c, enum metric m)
 	case M_BYTES_RX: return c->bytes_rx;
 	case M_BYTES_TX: return c->bytes_tx;
 	case M_KERNEL_BYTES: return c->kernel_bytes_peak;
+	case M_USER_BYTES: return c->user_bytes_peak > 0 ? (__u64)c->user_bytes_peak : 0;
 	case M_COUNT: break;
 	}
 	return 0;

@@ -22,6 +22,7 @@ enum metric {
 	M_BYTES_RX,
 	M_BYTES_TX,
 	M_KERNEL_BYTES,		/* peak, from memory.c: set c->kernel_bytes_peak first */
+	M_USER_BYTES,		/* peak of the RSS it grew (net of what it freed) */
 	M_COUNT,
 };
 

@@ -325,6 +325,7 @@ int main(int argc, char **argv)
 	topts.initial_threads = run.target.launched ? 1 : target_thread_count(run.target.pid);
 	topts.verbose = run.env.verbose;
 	topts.no_syscalls = run.env.no_syscalls;
+	topts.rss_from_zero = run.target.launched;
 	topts.on_event = on_event;
 	topts.ctx = &run;
 	err = tracer_start(&run.tracer, &topts);

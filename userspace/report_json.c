@@ -70,6 +70,8 @@ static void conn_object(struct json *j, const struct conn *c)
 	json_u64(j, "uring_ops", c->uring_ops);
 	uring_object(j, "uring_ops_by_name", c);
 	json_u64(j, "kernel_bytes_peak", c->kernel_bytes_peak);
+	json_i64(j, "user_bytes", c->user_bytes_peak);
+	json_i64(j, "user_bytes_net", c->user_bytes);
 	json_u64(j, "epoll_items", c->epoll_items_peak);
 	json_u64(j, "threads", c->threads);
 	json_u64(j, "rx_queue", c->rx_queue);
@@ -182,6 +184,7 @@ void report_json(FILE *f, struct report *r)
 	json_u64(&j, "ctx_switches_involuntary", p->loop_ctx_involuntary);
 	json_u64(&j, "cpu_ns", p->loop_cpu_ns);
 	json_u64(&j, "runq_ns", p->loop_runq_ns);
+	json_i64(&j, "user_bytes", p->loop_user_bytes);
 	json_end_object(&j);
 
 	json_begin_object(&j, "process");
@@ -221,6 +224,8 @@ void report_json(FILE *f, struct report *r)
 	json_u64(&j, "lost_events", p->lost_events);
 	/* health: charges that found no per-thread state (should stay 0) */
 	json_u64(&j, "thread_state_unavailable", p->no_thread_state);
+	/* RSS changes read before every CPU's share could be summed */
+	json_u64(&j, "rss_inexact", p->rss_inexact);
 
 	json_begin_array(&j, "conns");
 	{

@@ -94,6 +94,21 @@ static void kmem_line(FILE *f, const struct agg *a)
 		fprintf(f, "\n");
 }
 
+/* The line to remember: what RSS shows of a connection's true cost. */
+static void summary_line(FILE *f, const struct agg *a)
+{
+	struct dist k, u;
+	char kb[32], ub[32];
+
+	agg_dist(a, M_KERNEL_BYTES, &k);
+	agg_dist(a, M_USER_BYTES, &u);
+	if (k.mean + u.mean <= 0)
+		return;
+	fprintf(f, "  => kernel %s + user %s per connection: RSS shows %.0f%% of it\n",
+		fmt_bytes(k.mean, kb, sizeof(kb)), fmt_bytes(u.mean, ub, sizeof(ub)),
+		100.0 * u.mean / (k.mean + u.mean));
+}
+
 void report_text(FILE *f, struct report *r)
 {
 	struct agg *a = r->agg;
@@ -126,9 +141,12 @@ void report_text(FILE *f, struct report *r)
 		dist_row(f, "bytes tx", &d, fmt_bytes);
 		agg_dist(a, M_KERNEL_BYTES, &d);
 		dist_row(f, "kernel memory", &d, fmt_bytes);
+		agg_dist(a, M_USER_BYTES, &d);
+		dist_row(f, "user memory", &d, fmt_bytes);
 		syscall_line(f, "  syscalls/conn:", a->syscalls_by_nr, (double)a->n);
 		uring_line(f, a);
 		kmem_line(f, a);
+		summary_line(f, a);
 	}
 
 	fprintf(f, "\nevent loop (no single connection): %s syscalls, %s ctx switches "

@@ -74,6 +74,46 @@ static void drop_missing_tracepoints(struct conctrace_bpf *skel)
 	btf__free(vmlinux);
 }
 
+/* A per-CPU variable's offset in the per-CPU section, from BTF; -1 if absent. */
+static long percpu_var_offset(const struct btf *btf, const char *name)
+{
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *t;
+	int id = btf__find_by_name_kind(btf, ".data..percpu", BTF_KIND_DATASEC);
+
+	if (id <= 0)
+		return -1;
+	t = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(t);
+	for (int i = 0; i < btf_vlen(t); i++, vs++) {
+		const struct btf_type *var = btf__type_by_id(btf, vs->type);
+
+		if (!strcmp(btf__name_by_offset(btf, var->name_off), name))
+			return (long)vs->offset;
+	}
+	return -1;
+}
+
+/*
+ * To sum an mm's per-CPU RSS counters exactly, BPF needs each CPU's
+ * per-CPU offset, which x86 keeps in the per-CPU variable this_cpu_off.
+ * BPF finds each CPU's runqueues (its struct rq) at a context switch; the
+ * two variables' distance within a CPU's area is that of their section
+ * offsets. 0 where either is missing: the sums are then approximate.
+ */
+static __s64 rq_to_this_cpu_off(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	long rq, tco;
+
+	if (!btf)
+		return 0;
+	rq = percpu_var_offset(btf, "runqueues");
+	tco = percpu_var_offset(btf, "this_cpu_off");
+	btf__free(btf);
+	return rq < 0 || tco < 0 ? 0 : (__s64)tco - rq;
+}
+
 static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 {
 	struct conctrace_bpf *skel = conctrace_bpf__open();
@@ -83,6 +123,9 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 		return NULL;
 	skel->rodata->target_tgid = (__u32)o->target;
 	skel->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
+	skel->rodata->nr_cpus = (__u32)libbpf_num_possible_cpus();
+	skel->rodata->rss_from_zero = o->rss_from_zero;
+	skel->rodata->rq_to_this_cpu_off = rq_to_this_cpu_off();
 	syscall_flags_fill(flags, SYSCALL_MAX);
 	for (unsigned int i = 0; i < SYSCALL_MAX; i++)
 		skel->rodata->syscall_flags[i] = flags[i];

@@ -26,6 +26,7 @@ struct tracer_opts {
 	long initial_threads;	/* threads the target has when we attach */
 	bool verbose;
 	bool no_syscalls;	/* skip the sys_enter/sys_exit programs */
+	bool rss_from_zero;	/* launched: its mm starts empty at exec */
 	tracer_event_fn on_event;
 	void *ctx;
 };

@@ -493,3 +493,47 @@ def test_unread_data_shows_in_rx_queue_as_ss_sees_it(tmp_path):
     assert len(conns) == 1
     print(f"ss skmem r {queued[0]}, conctrace rx_queue_peak {conns[0]['rx_queue_peak']}")
     assert conns[0]["rx_queue_peak"] == queued[0]
+
+
+def smaps_rss(pid):
+    """Resident bytes from the page tables (smaps_rollup walks them): exact,
+    unlike VmRSS, which reads per-CPU counters without their CPUs' share."""
+    text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    return int(re.search(r"^Rss:\s+(\d+) kB", text, re.M).group(1)) * 1024
+
+
+USER_CONNS = 3000
+
+
+@pytest.mark.parametrize("name", SERVERS)
+def test_user_memory_per_connection_matches_rss_growth(name, tmp_path):
+    """RSS changes are charged to the connection the thread was serving:
+    with USER_CONNS idle connections held, the mean per connection must be
+    the server's RSS growth / USER_CONNS, within 10% or 64 B (issue 4)."""
+    needs_root()
+    path = tmp_path / "user.json"
+    ct = subprocess.Popen([str(CONCTRACE), "--json", str(path), "--", str(binary(name)),
+                           "-p", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    client = None
+    try:
+        m = wait_line(ct.stderr, LISTEN_RE)
+        port, pid = int(m.group(1)), int(m.group(2))
+        before = smaps_rss(pid)
+        client = subprocess.Popen([str(LOADGEN), "-H", "127.0.0.1", "-p", str(port), "-c",
+                                   str(USER_CONNS), "-n", "1", "--hold", "30", "--sources", "4"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_line(client.stderr, rb"loadgen: holding", timeout=60)
+        after = smaps_rss(pid)
+    finally:
+        ct.send_signal(signal.SIGINT)
+        ct.communicate(timeout=30)
+        if client:
+            client.kill()
+            client.wait()
+    rep = json.loads(path.read_text())
+    truth = (after - before) / USER_CONNS
+    measured = rep["per_connection"]["user_bytes"]["mean"]
+    print(f"{name}: RSS growth {truth:.0f} B/conn, conctrace {measured:.0f} B/conn, "
+          f"rss_inexact {rep['rss_inexact']}")
+    assert rep["connections"]["total"] == USER_CONNS
+    assert abs(measured - truth) <= max(0.10 * truth, 64), (measured, truth)
