@@ -1022,6 +1022,9 @@ int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 	if (!c)
 		return 0;
 	__sync_fetch_and_add(&c->uring_ops, 1);
+	/* armed until its final completion: an io_kiocb held for it */
+	if (__sync_add_and_fetch(&c->uring_armed, 1) > c->uring_armed_peak)
+		c->uring_armed_peak = c->uring_armed;
 #pragma unroll
 	for (int i = 0; i < CONN_URING_SLOTS; i++) {
 		struct conn_uring_op *s = &c->uring[i];
@@ -1192,5 +1195,32 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 		ts->owed.user_bytes += delta;
 	else
 		pc->loop_user_bytes += delta;
+	return 0;
+}
+
+#define IORING_CQE_F_MORE (1U << 1)	/* uapi */
+
+/*
+ * A request's final completion (a multishot one completes many times with
+ * IORING_CQE_F_MORE first) frees its io_kiocb: one request fewer armed for
+ * the connection its file is.
+ */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(on_io_uring_complete, struct io_ring_ctx *ring, void *req,
+	     struct io_uring_cqe *cqe)
+{
+	struct file *file;
+	struct conn *c;
+	__u64 id;
+
+	if (!current_is_target() || (cqe->flags & IORING_CQE_F_MORE))
+		return 0;
+	file = BPF_CORE_READ((struct io_kiocb *)req, file);
+	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	id = BPF_CORE_READ(file, f_inode, i_ino);
+	c = bpf_map_lookup_elem(&conns, &id);
+	if (c && c->uring_armed)
+		__sync_fetch_and_sub(&c->uring_armed, 1);
 	return 0;
 }

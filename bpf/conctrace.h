@@ -98,6 +98,8 @@ struct conn {
 	__u32 tx_queue_peak;
 	__s32 forward_alloc_peak;
 	__u32 buffers_peak;	/* most rx + tx + forward_alloc at one sample */
+	__u32 uring_armed;	/* io_uring requests submitted, not finally completed */
+	__u32 uring_armed_peak;
 
 	__u64 kernel_bytes_peak;	/* filled by userspace (memory.c) */
 

@@ -102,6 +102,7 @@ void slab_sizes_read(struct slab_sizes *s)
 	s->eppoll_entry = slab_size("eventpoll_pwq", slabinfo);
 	s->task_struct = slab_size("task_struct", slabinfo);
 	s->pid = slab_size("pid", slabinfo);
+	s->io_kiocb = slab_size("io_kiocb", slabinfo);
 	free(slabinfo);
 }
 
@@ -112,7 +113,7 @@ void slab_sizes_list(const struct slab_sizes *s, struct slab_size_entry out[SLAB
 		{ "dentry", s->dentry }, { "lsm_inode_cache", s->lsm_inode },
 		{ "lsm_file_cache", s->lsm_file }, { "eventpoll_epi", s->epitem },
 		{ "eventpoll_pwq", s->eppoll_entry }, { "task_struct", s->task_struct },
-		{ "pid", s->pid },
+		{ "pid", s->pid }, { "io_kiocb", s->io_kiocb },
 	};
 
 	memcpy(out, list, sizeof(list));
@@ -131,6 +132,7 @@ __u64 conn_kernel_memory(const struct conn *c, const struct slab_sizes *s,
 	out[KM_LSM] = s->lsm_inode + s->lsm_file;
 	out[KM_EPOLL] = (__u64)c->epoll_items_peak * (s->epitem + s->eppoll_entry);
 	out[KM_THREAD] = (__u64)c->threads * (s->task_struct + s->pid) + c->thread_stack_bytes;
+	out[KM_IO_URING] = (__u64)c->uring_armed_peak * s->io_kiocb;
 	out[KM_RX_QUEUE] = c->rx_queue_peak;
 	out[KM_TX_QUEUE] = c->tx_queue_peak;
 	out[KM_FORWARD_ALLOC] = c->forward_alloc_peak > 0 ? (__u64)c->forward_alloc_peak : 0;

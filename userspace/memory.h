@@ -18,7 +18,7 @@ enum kmem_category {
 	KM_LSM,			/* security blobs of that inode and file */
 	KM_EPOLL,		/* epoll items: epitem + poll-queue entry each */
 	KM_THREAD,		/* thread-per-connection: task_struct, pid, stack */
-	KM_IO_URING,		/* requests armed for it (not measured yet) */
+	KM_IO_URING,		/* io_uring requests armed for it: an io_kiocb each */
 	KM_RX_QUEUE,		/* peak sk_rmem_alloc */
 	KM_TX_QUEUE,		/* peak sk_wmem_queued */
 	KM_FORWARD_ALLOC,	/* peak sk_forward_alloc */
@@ -30,7 +30,7 @@ extern const char *const kmem_category_names[KM_COUNT];
 /* Slab slot sizes in bytes (0: cache absent, e.g. no LSM blobs). */
 struct slab_sizes {
 	unsigned int sock_inode, filp, dentry, lsm_inode, lsm_file;
-	unsigned int epitem, eppoll_entry, task_struct, pid;
+	unsigned int epitem, eppoll_entry, task_struct, pid, io_kiocb;
 };
 
 /* The caches by their kernel names, for reports. */
@@ -38,7 +38,7 @@ struct slab_size_entry {
 	const char *cache;
 	unsigned int bytes;
 };
-#define SLAB_SIZE_ENTRIES 9
+#define SLAB_SIZE_ENTRIES 10
 void slab_sizes_list(const struct slab_sizes *s, struct slab_size_entry out[SLAB_SIZE_ENTRIES]);
 
 /* Read them from /sys/kernel/slab/NAME/slab_size, or /proc/slabinfo. */
