@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "aggregate.h"
+#include "closure.h"
 #include "conctrace.h"
 #include "env.h"
 #include "format.h"
@@ -53,6 +54,8 @@ struct run {
 	struct listen_event listen;
 	struct slab_sizes slabs;
 	struct timeline timeline;
+	struct slab_counts slab_start, slab_end;
+	__u64 closure_attributed[CC_COUNT];	/* at the last sample */
 	bool listening;
 	__u64 closed;		/* connection records received */
 	double t0;
@@ -117,16 +120,21 @@ static __u64 open_now(struct run *run)
 struct open_memory {
 	const struct slab_sizes *slabs;
 	__u64 bytes, conns;
+	__u64 objects[CC_COUNT];	/* in the closure's caches */
 };
 
 static void add_open_memory(void *ctx, const struct conn *c)
 {
 	struct open_memory *m = ctx;
+	__u64 objects[CC_COUNT];
 
 	if (c->close_ns)
 		return;	/* closed, its record not yet final: nothing held */
 	m->bytes += conn_kernel_memory_now(c, m->slabs);
 	m->conns++;
+	conn_closure_objects(c, objects);
+	for (int i = 0; i < CC_COUNT; i++)
+		m->objects[i] += objects[i];
 }
 
 /* One timeline sample: the kernel's RSS figure and our open connections'. */
@@ -138,6 +146,8 @@ static const struct sample *take_sample(struct run *run, double t)
 
 	tracer_snapshot_buffers(&run->tracer);
 	tracer_for_each_open(&run->tracer, add_open_memory, &m);
+	slab_counts_read(&run->slab_end);
+	memcpy(run->closure_attributed, m.objects, sizeof(m.objects));
 	s.rss_bytes = rss > 0 ? (__u64)rss : 0;
 	s.kernel_bytes = m.bytes;
 	s.open_conns = m.conns;
@@ -236,6 +246,11 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	r->exit_desc = target_exit_desc(&run->target, exit_buf, len);
 	r->slabs = &run->slabs;
 	r->timeline = &run->timeline;
+	if (run->slab_start.valid && run->slab_end.valid) {
+		closure_compute(&run->slab_start, &run->slab_end, run->closure_attributed,
+				&r->closure);
+		r->has_closure = true;
+	}
 }
 
 static int write_reports(struct run *run, struct report *r)
@@ -340,6 +355,7 @@ int main(int argc, char **argv)
 		(int)run.target.pid);
 	run.t0 = now_s();
 	timeline_init(&run.timeline);
+	slab_counts_read(&run.slab_start);
 	if (!run.target.launched)
 		take_sample(&run, run.t0);	/* where an attached target starts */
 	if (run.target.launched) {

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "aggregate.h"
+#include "closure.h"
 #include "conctrace.h"
 #include "memory.h"
 #include "timeline.h"
@@ -25,6 +26,8 @@ struct report {
 	const char *exit_desc;		/* "exited 0", "killed by SIGKILL", NULL */
 	const struct slab_sizes *slabs;	/* object sizes the memory figures used */
 	const struct timeline *timeline;	/* memory samples; may be empty */
+	bool has_closure;
+	struct closure closure;		/* open connections vs slab growth, at the end */
 };
 
 void report_text(FILE *f, struct report *r);

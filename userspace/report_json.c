@@ -2,6 +2,8 @@
 /* The JSON report (--json). Field names are a contract: see README.md. */
 #include "report.h"
 
+#include <math.h>
+
 #include "format.h"
 #include "json.h"
 #include "syscalls.h"
@@ -221,6 +223,25 @@ void report_json(FILE *f, struct report *r)
 	}
 	json_end_array(&j);
 
+	if (r->has_closure) {
+		const struct closure *c = &r->closure;
+
+		/* open connections at the end vs the growth of caches of their own */
+		json_begin_object(&j, "closure");
+		json_i64(&j, "growth_bytes", c->growth_bytes);
+		json_u64(&j, "attributed_bytes", c->attributed_bytes);
+		json_double(&j, "explained", c->growth_bytes > 0 ?
+			    (double)c->attributed_bytes / (double)c->growth_bytes : NAN);
+		json_begin_object(&j, "caches");
+		for (int i = 0; i < CC_COUNT; i++) {
+			json_begin_object(&j, closure_cache_names[i]);
+			json_i64(&j, "growth_objects", c->growth_objects[i]);
+			json_u64(&j, "attributed_objects", c->attributed_objects[i]);
+			json_end_object(&j);
+		}
+		json_end_object(&j);
+		json_end_object(&j);
+	}
 	json_u64(&j, "lost_events", p->lost_events);
 	/* health: charges that found no per-thread state (should stay 0) */
 	json_u64(&j, "thread_state_unavailable", p->no_thread_state);

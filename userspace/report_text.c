@@ -194,6 +194,17 @@ void report_text(FILE *f, struct report *r)
 		}
 	}
 
+	if (r->has_closure && r->closure.growth_bytes > 0) {
+		const struct closure *c = &r->closure;
+
+		fprintf(f, "closure: open connections hold %s of the %s the TCP, socket inode, file,"
+			" dentry, task and io_kiocb caches grew by: %.0f%%%s\n",
+			fmt_bytes((double)c->attributed_bytes, b1, sizeof(b1)),
+			fmt_bytes((double)c->growth_bytes, b2, sizeof(b2)),
+			100.0 * (double)c->attributed_bytes / (double)c->growth_bytes,
+			" (the rest is other processes': a local client's sockets sit in the same caches)");
+	}
+
 	fprintf(f, "\nlost events: %llu", (unsigned long long)p->lost_events);
 	if (p->conns_untracked)
 		fprintf(f, ", connections not tracked (map full, raise --max-conns): %llu",

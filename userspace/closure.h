@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Closure: how much of the growth of the kernel's own slab caches over the
+ * run conctrace attributes to the target's open connections.
+ */
+#ifndef CONCTRACE_CLOSURE_H
+#define CONCTRACE_CLOSURE_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "conctrace.h"
+
+/* Caches of their own (not merged with others), so their counts are ours. */
+enum closure_cache {
+	CC_TCP, CC_TCPV6, CC_SOCK_INODE, CC_FILP, CC_DENTRY, CC_TASK, CC_IO_KIOCB,
+	CC_COUNT,
+};
+
+extern const char *const closure_cache_names[CC_COUNT];
+
+struct slab_counts {
+	bool valid;
+	long long objects[CC_COUNT];	/* -1: cache absent or merged */
+	unsigned int slab_size[CC_COUNT];
+};
+
+/* Read /sys/kernel/slab/NAME/{objects,slab_size} for each cache. */
+void slab_counts_read(struct slab_counts *s);
+
+/* Objects of each cache that an open connection holds. */
+void conn_closure_objects(const struct conn *c, __u64 out[CC_COUNT]);
+
+struct closure {
+	long long growth_objects[CC_COUNT];
+	__u64 attributed_objects[CC_COUNT];
+	long long growth_bytes;
+	__u64 attributed_bytes;
+};
+
+void closure_compute(const struct slab_counts *start, const struct slab_counts *end,
+		     const __u64 attributed[CC_COUNT], struct closure *out);
+
+#endif /* CONCTRACE_CLOSURE_H */
