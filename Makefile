@@ -111,6 +111,7 @@ $(OUTPUT)/tests/test_memory:    $(OUTPUT)/tests/unit/test_memory.o $(OUTPUT)/use
 $(OUTPUT)/tests/test_format:    $(OUTPUT)/tests/unit/test_format.o $(OUTPUT)/userspace/format.o
 $(OUTPUT)/tests/test_json:      $(OUTPUT)/tests/unit/test_json.o $(OUTPUT)/userspace/json.o
 $(OUTPUT)/tests/test_cli:       $(OUTPUT)/tests/unit/test_cli.o $(OUTPUT)/userspace/cli.o
+$(OUTPUT)/tests/test_memcg:     $(OUTPUT)/tests/unit/test_memcg.o $(OUTPUT)/userspace/memcg.o
 
 $(UNIT_TESTS):
 	$(call msg,LINK,$@)

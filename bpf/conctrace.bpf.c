@@ -86,6 +86,8 @@ struct {
  */
 struct pending {
 	__s64 user_bytes;
+	__s64 page_table_bytes;
+	__s32 vmas;
 	__u64 cpu_ns;
 	__u64 runq_ns;
 	__u64 bytes_rx;
@@ -464,6 +466,18 @@ static __always_inline struct conn *flush(struct thread_state *ts)
 			if (now > c->user_bytes_peak)
 				c->user_bytes_peak = now;	/* a gauge: last writer wins */
 		}
+		if (p->page_table_bytes) {
+			__s64 now = __sync_add_and_fetch(&c->page_table_bytes, p->page_table_bytes);
+
+			if (now > c->page_table_bytes_peak)
+				c->page_table_bytes_peak = now;
+		}
+		if (p->vmas) {
+			__s32 now = __sync_add_and_fetch(&c->vmas, p->vmas);
+
+			if (now > c->vmas_peak)
+				c->vmas_peak = now;
+		}
 		if (p->runq_ns)
 			__sync_fetch_and_add(&c->runq_ns, p->runq_ns);
 		if (p->bytes_rx)
@@ -486,6 +500,8 @@ static __always_inline struct conn *flush(struct thread_state *ts)
 		}
 	} else if ((pc = proc_counters())) {
 		pc->loop_user_bytes += p->user_bytes;
+		pc->loop_page_table_bytes += p->page_table_bytes;
+		pc->loop_vmas += p->vmas;
 		pc->loop_cpu_ns += p->cpu_ns;
 		pc->loop_runq_ns += p->runq_ns;
 		pc->loop_ctx_voluntary += p->ctx_voluntary;
@@ -1143,6 +1159,15 @@ static __always_inline __s64 rss_pages(struct mm_struct *mm, int member, bool *e
 	return 0;
 }
 
+/* mm->pgtables_bytes: page-table pages of the address space, in bytes
+ * (absent on kernels without an MMU, where there is nothing to count) */
+static __always_inline __s64 page_table_bytes(struct mm_struct *mm)
+{
+	if (!bpf_core_field_exists(mm->pgtables_bytes))
+		return 0;
+	return BPF_CORE_READ(mm, pgtables_bytes.counter);
+}
+
 /*
  * Every change of a target's RSS, in the context of the thread that made
  * it (a page fault, an munmap, an madvise): the delta is charged to that
@@ -1156,7 +1181,8 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	struct rss_state *st, zero = {};
 	struct task_struct *task;
 	struct thread_state *ts;
-	__s64 pages, prev, delta;
+	__s64 pages, prev, delta, pt, pt_delta;
+	__s32 vmas, vma_delta;
 	__u64 key = (__u64)mm;
 	bool exact;
 
@@ -1180,6 +1206,8 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 			st->pages[0] = rss_pages(mm, 0, &exact);
 			st->pages[1] = rss_pages(mm, 1, &exact);
 			st->pages[3] = rss_pages(mm, 3, &exact);
+			st->page_table_bytes = page_table_bytes(mm);
+			st->map_count = mm->map_count;
 			return 0;
 		}
 	}
@@ -1188,13 +1216,24 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 		pc->rss_inexact++;
 	prev = __sync_lock_test_and_set(&st->pages[member & 3], pages);
 	delta = (pages - prev) * (__s64)page_size;
-	if (!delta)
+	/* page tables are allocated by the fault that maps the page, VMAs by
+	 * the mmap before it: both are settled by the time RSS moves */
+	pt = page_table_bytes(mm);
+	pt_delta = pt - __sync_lock_test_and_set(&st->page_table_bytes, pt);
+	vmas = mm->map_count;
+	vma_delta = vmas - __sync_lock_test_and_set(&st->map_count, vmas);
+	if (!delta && !pt_delta && !vma_delta)
 		return 0;
 	ts = thread_state(task);
-	if (ts && ts->cur_conn)
+	if (ts && ts->cur_conn) {
 		ts->owed.user_bytes += delta;
-	else
+		ts->owed.page_table_bytes += pt_delta;
+		ts->owed.vmas += vma_delta;
+	} else {
 		pc->loop_user_bytes += delta;
+		pc->loop_page_table_bytes += pt_delta;
+		pc->loop_vmas += vma_delta;
+	}
 	return 0;
 }
 

@@ -106,6 +106,13 @@ struct conn {
 	/* user memory: RSS growth (minus shrink) while it was current */
 	__s64 user_bytes;
 	__s64 user_bytes_peak;	/* the most that net ever was */
+
+	/* the address space grown for it meanwhile: page-table bytes and VMAs
+	 * (a thread's stack mapping costs both), net and at their peak */
+	__s64 page_table_bytes;
+	__s64 page_table_bytes_peak;
+	__s32 vmas;
+	__s32 vmas_peak;
 };
 
 /* Process-wide counters and the event-loop bucket: one slot per CPU. */
@@ -129,12 +136,17 @@ struct proc_counters {
 	__u64 no_thread_state;	/* task storage unavailable (should stay 0) */
 
 	__s64 loop_user_bytes;	/* RSS change charged to no connection */
+	__s64 loop_page_table_bytes;	/* and page tables, VMAs */
+	__s64 loop_vmas;
 	__u64 rss_inexact;	/* RSS changes read without every CPU's share */
 };
 
 /* The target's resident set (file + anon + shmem pages), in bytes. */
 struct rss_state {
 	__s64 pages[4];		/* per mm counter, as last seen */
+	__s64 page_table_bytes;	/* mm->pgtables_bytes, as last seen */
+	__s32 map_count;	/* mm->map_count: VMAs */
+	__s32 pad;
 };
 
 struct syscall_total {

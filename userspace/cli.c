@@ -30,6 +30,10 @@ static const char usage_text[] =
 "      --no-syscalls      light mode: no syscall tracepoints, which slow every\n"
 "                         syscall on the machine; keeps switches, CPU, bytes\n"
 "                         and io_uring requests per connection\n"
+"      --cgroup           run CMD in a memory cgroup of its own, removed at the\n"
+"                         end, and check the connections' kernel memory against\n"
+"                         what the kernel charged to it (on cgroup v1 this turns\n"
+"                         on the cgroup's socket accounting, as v2 always has)\n"
 "  -v, --verbose          show libbpf's log\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version and check that BPF loads here\n"
@@ -51,6 +55,7 @@ enum {
 	OPT_TOP,
 	OPT_MAX_CONNS,
 	OPT_NO_SYSCALLS,
+	OPT_CGROUP,
 };
 
 static enum parse_result bad(const char *opt, const char *arg, const char *want)
@@ -98,6 +103,7 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 		{ "top-conns",  required_argument, NULL, OPT_TOP },
 		{ "max-conns",  required_argument, NULL, OPT_MAX_CONNS },
 		{ "no-syscalls", no_argument,      NULL, OPT_NO_SYSCALLS },
+		{ "cgroup",     no_argument,       NULL, OPT_CGROUP },
 		{ "verbose",    no_argument,       NULL, 'v' },
 		{ "help",       no_argument,       NULL, 'h' },
 		{ "version",    no_argument,       NULL, 'V' },
@@ -155,6 +161,9 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 		case OPT_NO_SYSCALLS:
 			env->no_syscalls = true;
 			break;
+		case OPT_CGROUP:
+			env->cgroup = true;
+			break;
 		case 'v':
 			env->verbose = true;
 			break;
@@ -181,6 +190,11 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 	}
 	if (env->load && !env->cmd) {
 		fprintf(stderr, "conctrace: --load needs a command to launch (it stops the target at the end)\n");
+		return ARGS_BAD;
+	}
+	if (env->cgroup && !env->cmd) {
+		fprintf(stderr, "conctrace: --cgroup needs a command to launch: a running process's "
+			"past allocations stay charged where they were\n");
 		return ARGS_BAD;
 	}
 	return ARGS_RUN;

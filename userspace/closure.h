@@ -38,6 +38,17 @@ struct closure {
 	__u64 attributed_bytes;
 };
 
+/* The target's memory cgroup (--cgroup) against the same connections. */
+struct closure_memcg {
+	bool valid;
+	int version;
+	const char *path;
+	long long kernel_growth;	/* kernel memory charged since the start */
+	long long sock_growth;		/* socket buffers charged since the start */
+	__u64 attributed_objects;	/* open connections' objects, stacks, requests */
+	__u64 attributed_buffers;	/* their queues and forward-alloc reserves */
+};
+
 void closure_compute(const struct slab_counts *start, const struct slab_counts *end,
 		     const __u64 attributed[CC_COUNT], struct closure *out);
 

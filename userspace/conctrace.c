@@ -22,6 +22,7 @@
 #include "env.h"
 #include "format.h"
 #include "loaddriver.h"
+#include "memcg.h"
 #include "memory.h"
 #include "report.h"
 #include "target.h"
@@ -30,6 +31,7 @@
 
 #define LISTEN_TIMEOUT_S 10.0	/* --load: how long a target may take to listen */
 #define SETTLE_S	 2.0	/* --load: time for the server to close its side */
+#define SAMPLE_S	 1.0	/* memory timeline without -i: peaks need samples */
 
 static volatile sig_atomic_t exiting;
 static volatile sig_atomic_t exit_signal;
@@ -54,8 +56,14 @@ struct run {
 	struct listen_event listen;
 	struct slab_sizes slabs;
 	struct timeline timeline;
+	struct memcg memcg;			/* --cgroup */
+	/* closure: the kernel's counters at the start and at the sample where
+	 * open connections held the most, with what they held then */
 	struct slab_counts slab_start, slab_end;
-	__u64 closure_attributed[CC_COUNT];	/* at the last sample */
+	struct memcg_counters memcg_start, memcg_end;
+	__u64 closure_attributed[CC_COUNT];
+	__u64 closure_bytes, closure_buffers;
+	bool closure_sampled;
 	bool listening;
 	__u64 closed;		/* connection records received */
 	double t0;
@@ -119,7 +127,7 @@ static __u64 open_now(struct run *run)
 
 struct open_memory {
 	const struct slab_sizes *slabs;
-	__u64 bytes, conns;
+	__u64 bytes, buffers, conns;
 	__u64 objects[CC_COUNT];	/* in the closure's caches */
 };
 
@@ -131,6 +139,7 @@ static void add_open_memory(void *ctx, const struct conn *c)
 	if (c->close_ns)
 		return;	/* closed, its record not yet final: nothing held */
 	m->bytes += conn_kernel_memory_now(c, m->slabs);
+	m->buffers += conn_buffer_bytes_now(c);
 	m->conns++;
 	conn_closure_objects(c, objects);
 	for (int i = 0; i < CC_COUNT; i++)
@@ -146,8 +155,17 @@ static const struct sample *take_sample(struct run *run, double t)
 
 	tracer_snapshot_buffers(&run->tracer);
 	tracer_for_each_open(&run->tracer, add_open_memory, &m);
-	slab_counts_read(&run->slab_end);
-	memcpy(run->closure_attributed, m.objects, sizeof(m.objects));
+	if (!run->closure_sampled ||
+	    m.bytes - m.buffers >= run->closure_bytes - run->closure_buffers) {
+		/* the kernel's counters right after ours, where the connections'
+		 * objects peaked (buffers come and go within the sample itself) */
+		slab_counts_read(&run->slab_end);
+		memcg_read(&run->memcg, &run->memcg_end);
+		memcpy(run->closure_attributed, m.objects, sizeof(m.objects));
+		run->closure_bytes = m.bytes;
+		run->closure_buffers = m.buffers;
+		run->closure_sampled = true;
+	}
 	s.rss_bytes = rss > 0 ? (__u64)rss : 0;
 	s.kernel_bytes = m.bytes;
 	s.open_conns = m.conns;
@@ -183,7 +201,8 @@ static int trace_loop(struct run *run)
 {
 	struct env *env = &run->env;
 	struct proc_counters last = { 0 };
-	double next_tick = run->t0 + env->interval_s;
+	double every = env->interval_s ? env->interval_s : SAMPLE_S;
+	double next_tick = run->t0 + every;
 	int err;
 
 	while (!exiting) {
@@ -199,9 +218,12 @@ static int trace_loop(struct run *run)
 			break;
 		if (env->duration_s && t - run->t0 >= env->duration_s)
 			break;
-		if (env->interval_s && t >= next_tick) {
-			print_interval(run, t, &last);
-			next_tick += env->interval_s;
+		if (t >= next_tick) {
+			if (env->interval_s)
+				print_interval(run, t, &last);
+			else
+				take_sample(run, t);
+			next_tick += every;
 		}
 		if (!env->load)
 			continue;
@@ -251,6 +273,17 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 				&r->closure);
 		r->has_closure = true;
 	}
+	if (run->memcg_start.valid && run->memcg_end.valid) {
+		struct closure_memcg *m = &r->memcg;
+
+		m->valid = true;
+		m->version = run->memcg.version;
+		m->path = run->memcg.path;
+		m->kernel_growth = run->memcg_end.kernel - run->memcg_start.kernel;
+		m->sock_growth = run->memcg_end.sock - run->memcg_start.sock;
+		m->attributed_buffers = run->closure_buffers;
+		m->attributed_objects = run->closure_bytes - run->closure_buffers;
+	}
 }
 
 static int write_reports(struct run *run, struct report *r)
@@ -287,6 +320,38 @@ static char *describe_target(const struct env *env, char *buf, size_t len)
 	for (char **a = env->cmd; *a && off + 1 < len; a++)
 		off += (size_t)snprintf(buf + off, len - off, "%s%s", a == env->cmd ? "" : " ", *a);
 	return buf;
+}
+
+/* --cgroup: the held child goes into a fresh memory cgroup before it execs,
+ * so everything the server allocates is charged there. */
+static int start_memcg(struct run *run)
+{
+	char name[64];
+	const char *why;
+	int err;
+
+	snprintf(name, sizeof(name), "conctrace-%d", (int)getpid());
+	err = memcg_create(&run->memcg, name, &why);
+	if (!err && (err = memcg_add(&run->memcg, run->target.pid)))
+		why = "cannot move the command into its cgroup";
+	if (err) {
+		fprintf(stderr, "conctrace: --cgroup: %s%s%s: %s\n", why,
+			run->memcg.path[0] ? " " : "", run->memcg.path, strerror(-err));
+		memcg_destroy(&run->memcg);
+	}
+	return err;
+}
+
+/* Only once the target is reaped: a cgroup holding a process cannot go. */
+static void stop_memcg(struct run *run)
+{
+	char path[sizeof(run->memcg.path)];
+	int err;
+
+	memcpy(path, run->memcg.path, sizeof(path));
+	err = memcg_destroy(&run->memcg);
+	if (err)
+		fprintf(stderr, "conctrace: cannot remove cgroup %s: %s\n", path, strerror(-err));
 }
 
 static void install_signals(void)
@@ -335,6 +400,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (run.env.cgroup && start_memcg(&run)) {
+		target_stop(&run.target, SIGKILL, 1);
+		agg_free(&run.agg);
+		return 1;
+	}
+
 	topts.target = run.target.pid;
 	topts.max_conns = run.env.max_conns;
 	topts.initial_threads = run.target.launched ? 1 : target_thread_count(run.target.pid);
@@ -346,6 +417,7 @@ int main(int argc, char **argv)
 	err = tracer_start(&run.tracer, &topts);
 	if (err) {
 		target_stop(&run.target, SIGKILL, 1);	/* never let it exec untraced */
+		memcg_destroy(&run.memcg);
 		agg_free(&run.agg);
 		return 1;
 	}
@@ -356,6 +428,7 @@ int main(int argc, char **argv)
 	run.t0 = now_s();
 	timeline_init(&run.timeline);
 	slab_counts_read(&run.slab_start);
+	memcg_read(&run.memcg, &run.memcg_start);
 	if (!run.target.launched)
 		take_sample(&run, run.t0);	/* where an attached target starts */
 	if (run.target.launched) {
@@ -383,6 +456,7 @@ int main(int argc, char **argv)
 cleanup:
 	tracer_stop(&run.tracer);
 	target_stop(&run.target, SIGKILL, 0);
+	stop_memcg(&run);
 	agg_free(&run.agg);
 	timeline_free(&run.timeline);
 	return status;

@@ -23,6 +23,7 @@ struct env {
 	double grace_s;		/* wait this long for the target after SIGTERM */
 	bool verbose;		/* -v: libbpf's log */
 	bool no_syscalls;	/* --no-syscalls: leave the syscall tracepoints alone */
+	bool cgroup;		/* --cgroup: run the command in a memory cgroup of its own */
 };
 
 enum parse_result {

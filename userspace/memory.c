@@ -15,6 +15,8 @@ const char *const kmem_category_names[KM_COUNT] = {
 	[KM_EPOLL] = "epoll",
 	[KM_THREAD] = "thread",
 	[KM_IO_URING] = "io_uring",
+	[KM_PAGE_TABLES] = "page_tables",
+	[KM_VMAS] = "vmas",
 	[KM_RX_QUEUE] = "rx_queue",
 	[KM_TX_QUEUE] = "tx_queue",
 	[KM_FORWARD_ALLOC] = "forward_alloc",
@@ -103,6 +105,7 @@ void slab_sizes_read(struct slab_sizes *s)
 	s->task_struct = slab_size("task_struct", slabinfo);
 	s->pid = slab_size("pid", slabinfo);
 	s->io_kiocb = slab_size("io_kiocb", slabinfo);
+	s->vm_area = slab_size("vm_area_struct", slabinfo);
 	free(slabinfo);
 }
 
@@ -114,6 +117,7 @@ void slab_sizes_list(const struct slab_sizes *s, struct slab_size_entry out[SLAB
 		{ "lsm_file_cache", s->lsm_file }, { "eventpoll_epi", s->epitem },
 		{ "eventpoll_pwq", s->eppoll_entry }, { "task_struct", s->task_struct },
 		{ "pid", s->pid }, { "io_kiocb", s->io_kiocb },
+		{ "vm_area_struct", s->vm_area },
 	};
 
 	memcpy(out, list, sizeof(list));
@@ -133,6 +137,8 @@ __u64 conn_kernel_memory(const struct conn *c, const struct slab_sizes *s,
 	out[KM_EPOLL] = (__u64)c->epoll_items_peak * (s->epitem + s->eppoll_entry);
 	out[KM_THREAD] = (__u64)c->threads * (s->task_struct + s->pid) + c->thread_stack_bytes;
 	out[KM_IO_URING] = (__u64)c->uring_armed_peak * s->io_kiocb;
+	out[KM_PAGE_TABLES] = c->page_table_bytes_peak > 0 ? (__u64)c->page_table_bytes_peak : 0;
+	out[KM_VMAS] = c->vmas_peak > 0 ? (__u64)c->vmas_peak * s->vm_area : 0;
 	out[KM_RX_QUEUE] = c->rx_queue_peak;
 	out[KM_TX_QUEUE] = c->tx_queue_peak;
 	out[KM_FORWARD_ALLOC] = c->forward_alloc_peak > 0 ? (__u64)c->forward_alloc_peak : 0;
@@ -142,13 +148,22 @@ __u64 conn_kernel_memory(const struct conn *c, const struct slab_sizes *s,
 	return total + c->buffers_peak;
 }
 
+__u64 conn_buffer_bytes_now(const struct conn *c)
+{
+	return c->rx_queue + c->tx_queue + (c->forward_alloc > 0 ? (__u64)c->forward_alloc : 0);
+}
+
 __u64 conn_kernel_memory_now(const struct conn *c, const struct slab_sizes *s)
 {
 	__u64 km[KM_COUNT], fixed = 0;
 
 	conn_kernel_memory(c, s, km);
+	/* what comes and goes, as it stands rather than at its peak */
+	km[KM_EPOLL] = (__u64)c->epoll_items * (s->epitem + s->eppoll_entry);
+	km[KM_IO_URING] = (__u64)c->uring_armed * s->io_kiocb;
+	km[KM_PAGE_TABLES] = c->page_table_bytes > 0 ? (__u64)c->page_table_bytes : 0;
+	km[KM_VMAS] = c->vmas > 0 ? (__u64)c->vmas * s->vm_area : 0;
 	for (int k = 0; k < KM_RX_QUEUE; k++)
 		fixed += km[k];
-	return fixed + c->rx_queue + c->tx_queue +
-	       (c->forward_alloc > 0 ? (__u64)c->forward_alloc : 0);
+	return fixed + conn_buffer_bytes_now(c);
 }

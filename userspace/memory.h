@@ -19,6 +19,8 @@ enum kmem_category {
 	KM_EPOLL,		/* epoll items: epitem + poll-queue entry each */
 	KM_THREAD,		/* thread-per-connection: task_struct, pid, stack */
 	KM_IO_URING,		/* io_uring requests armed for it: an io_kiocb each */
+	KM_PAGE_TABLES,		/* page tables its address-space growth took */
+	KM_VMAS,		/* VMAs (vm_area_struct) mapped for it: thread stacks */
 	KM_RX_QUEUE,		/* peak sk_rmem_alloc */
 	KM_TX_QUEUE,		/* peak sk_wmem_queued */
 	KM_FORWARD_ALLOC,	/* peak sk_forward_alloc */
@@ -30,7 +32,7 @@ extern const char *const kmem_category_names[KM_COUNT];
 /* Slab slot sizes in bytes (0: cache absent, e.g. no LSM blobs). */
 struct slab_sizes {
 	unsigned int sock_inode, filp, dentry, lsm_inode, lsm_file;
-	unsigned int epitem, eppoll_entry, task_struct, pid, io_kiocb;
+	unsigned int epitem, eppoll_entry, task_struct, pid, io_kiocb, vm_area;
 };
 
 /* The caches by their kernel names, for reports. */
@@ -38,7 +40,7 @@ struct slab_size_entry {
 	const char *cache;
 	unsigned int bytes;
 };
-#define SLAB_SIZE_ENTRIES 10
+#define SLAB_SIZE_ENTRIES 11
 void slab_sizes_list(const struct slab_sizes *s, struct slab_size_entry out[SLAB_SIZE_ENTRIES]);
 
 /* Read them from /sys/kernel/slab/NAME/slab_size, or /proc/slabinfo. */
@@ -52,6 +54,9 @@ unsigned int slabinfo_objsize(const char *slabinfo, const char *cache);
  */
 __u64 conn_kernel_memory(const struct conn *c, const struct slab_sizes *s,
 			 __u64 out[KM_COUNT]);
+
+/* Queued and reserved buffer bytes c holds at the last sample. */
+__u64 conn_buffer_bytes_now(const struct conn *c);
 
 /* Kernel bytes c holds now: its objects and its buffers at the last sample. */
 __u64 conn_kernel_memory_now(const struct conn *c, const struct slab_sizes *s);

@@ -27,7 +27,8 @@ struct report {
 	const struct slab_sizes *slabs;	/* object sizes the memory figures used */
 	const struct timeline *timeline;	/* memory samples; may be empty */
 	bool has_closure;
-	struct closure closure;		/* open connections vs slab growth, at the end */
+	struct closure closure;		/* open connections vs slab growth, at their peak */
+	struct closure_memcg memcg;	/* and vs the target's memory cgroup */
 };
 
 void report_text(FILE *f, struct report *r);

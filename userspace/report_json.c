@@ -242,6 +242,21 @@ void report_json(FILE *f, struct report *r)
 		json_end_object(&j);
 		json_end_object(&j);
 	}
+	if (r->memcg.valid) {
+		const struct closure_memcg *m = &r->memcg;
+
+		/* the target's own cgroup (--cgroup), at the same sample */
+		json_begin_object(&j, "closure_cgroup");
+		json_string(&j, "path", m->path);
+		json_u64(&j, "version", (__u64)m->version);
+		json_i64(&j, "kernel_growth_bytes", m->kernel_growth);
+		json_u64(&j, "attributed_object_bytes", m->attributed_objects);
+		json_double(&j, "explained", m->kernel_growth > 0 ?
+			    (double)m->attributed_objects / (double)m->kernel_growth : NAN);
+		json_i64(&j, "sock_growth_bytes", m->sock_growth);
+		json_u64(&j, "attributed_buffer_bytes", m->attributed_buffers);
+		json_end_object(&j);
+	}
 	json_u64(&j, "lost_events", p->lost_events);
 	/* health: charges that found no per-thread state (should stay 0) */
 	json_u64(&j, "thread_state_unavailable", p->no_thread_state);

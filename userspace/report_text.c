@@ -204,6 +204,22 @@ void report_text(FILE *f, struct report *r)
 			100.0 * (double)c->attributed_bytes / (double)c->growth_bytes,
 			" (the rest is other processes': a local client's sockets sit in the same caches)");
 	}
+	if (r->memcg.valid) {
+		const struct closure_memcg *m = &r->memcg;
+		char b3[32], b4[32];
+
+		fprintf(f, "cgroup %s (v%d): kernel memory charged %s%s, open connections' objects %s",
+			m->path, m->version, m->kernel_growth < 0 ? "-" : "+",
+			fmt_bytes((double)llabs(m->kernel_growth), b1, sizeof(b1)),
+			fmt_bytes((double)m->attributed_objects, b2, sizeof(b2)));
+		if (m->kernel_growth > 0)
+			fprintf(f, ": explained %.0f%%", 100.0 * (double)m->attributed_objects /
+							 (double)m->kernel_growth);
+		fprintf(f, "; socket buffers charged %s%s, connections' buffers %s\n",
+			m->sock_growth < 0 ? "-" : "+",
+			fmt_bytes((double)llabs(m->sock_growth), b3, sizeof(b3)),
+			fmt_bytes((double)m->attributed_buffers, b4, sizeof(b4)));
+	}
 
 	fprintf(f, "\nlost events: %llu", (unsigned long long)p->lost_events);
 	if (p->conns_untracked)

@@ -249,10 +249,30 @@ void tracer_snapshot_buffers(struct tracer *t)
 void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct conn *c),
 			  void *ctx)
 {
+	enum { BATCH = 256 };	/* 256 x 552 B: one syscall per 256 connections */
 	int fd = bpf_map__fd(t->skel->maps.conns);
 	__u64 key, next, *prev = NULL;
+	__u64 keys[BATCH], out_batch;
+	static struct conn batch[BATCH];
 	struct conn c;
+	bool started = false;
 
+	for (;;) {
+		__u32 n = BATCH;
+		int err = bpf_map_lookup_batch(fd, started ? &out_batch : NULL, &out_batch,
+					       keys, batch, &n, NULL);
+
+		if (err && errno != ENOENT) {
+			if (started)	/* the map changed under us: what we have will do */
+				return;
+			break;		/* no batch ops here: one entry at a time */
+		}
+		for (__u32 i = 0; i < n; i++)
+			fn(ctx, &batch[i]);
+		started = true;
+		if (err)
+			return;		/* ENOENT: that was the last batch */
+	}
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		if (bpf_map_lookup_elem(fd, &next, &c) == 0)
 			fn(ctx, &c);

@@ -96,7 +96,7 @@ def slab_size(name):
     return int((cache_path(name) / "slab_size").read_text())
 
 
-def slab_sizes(names=UNMERGED + ("UNIX", "pid") + EPOLL_CACHES + LSM_CACHES):
+def slab_sizes(names=UNMERGED + ("UNIX", "pid", "vm_area_struct") + EPOLL_CACHES + LSM_CACHES):
     return {n: slab_size(n) for n in names if exists(n)}
 
 
@@ -256,6 +256,11 @@ class ProcCounts:
             self.epoll_tfds.update(int(t) for t in tfds)
         status = Path(f"/proc/{pid}/status").read_text()
         self.threads = int(re.search(r"^Threads:\s+(\d+)", status, re.M).group(1))
+        # the address space: page-table bytes (exact, from mm->pgtables_bytes)
+        # and VMAs, one line of maps each
+        self.page_table_bytes = int(re.search(r"^VmPTE:\s+(\d+) kB", status, re.M).group(1)) * 1024
+        with open(f"/proc/{pid}/maps", "rb") as f:
+            self.vmas = sum(1 for _ in f)
 
     def socket_epoll_items(self):
         """Epoll items whose target fd is a socket (not the eventfd, the
@@ -351,6 +356,9 @@ class Truth:
                                       + self.kstack) / self.n
         t["thread_slab"] = self.per_conn("task_struct")   # cross-check of the count
         t["io_uring"] = self.per_conn("io_kiocb") if "io_kiocb" in self.server_objects else 0.0
+        t["page_tables"] = (self.server1.page_table_bytes - self.server0.page_table_bytes) / self.n
+        t["vmas"] = ((self.server1.vmas - self.server0.vmas)
+                     * self.sizes.get("vm_area_struct", 0) / self.n)
         t["lsm"] = 0.0
         if "lsm_file_cache" in self.delta:      # one blob per file
             t["lsm"] += ((self.delta["lsm_file_cache"] - self.client["lsm_file_cache"])
@@ -360,7 +368,8 @@ class Truth:
                          * self.sizes["lsm_inode_cache"] / self.n)
         return t
 
-    CATEGORIES = ("sock", "inode", "file", "dentry", "lsm", "epoll", "thread", "io_uring")
+    CATEGORIES = ("sock", "inode", "file", "dentry", "lsm", "epoll", "thread", "io_uring",
+                  "page_tables", "vmas")
 
     def total(self):
         """Kernel bytes per connection held by the server, all categories."""
@@ -388,7 +397,9 @@ class Truth:
                      f"  client {self.client['dentry']:6d}"
                      f"  server {self.delta['dentry_in_use'] - self.client['dentry']:7d}")
         lines.append(f"  server sockets +{self.server_sockets}, epoll items +{self.epoll_items},"
-                     f" threads +{self.threads}, kernel stack {self.kstack} B/thread")
+                     f" threads +{self.threads}, kernel stack {self.kstack} B/thread,"
+                     f" page tables +{self.server1.page_table_bytes - self.server0.page_table_bytes} B,"
+                     f" VMAs +{self.server1.vmas - self.server0.vmas}")
         lines.append("  per connection: " + ", ".join(f"{k} {v:.1f}" for k, v in c.items())
                      + f"; fixed (sock+inode+file+dentry) {self.fixed():.1f} B, total {self.total():.1f} B")
         lines.append(f"  external activity (global counters beyond ours): {self.external}")

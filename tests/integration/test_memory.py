@@ -122,3 +122,55 @@ def test_kernel_memory_matches_slab_growth(name, family, tmp_path):
 
     last = rep["timeline"][-1]
     assert last["open_conns"] == 0 and last["kernel_bytes"] == 0, last
+
+
+CGROUP_CONNS = 3000
+
+
+@pytest.mark.parametrize("name", SERVERS)
+def test_cgroup_charges_match_attributed_kernel_memory(name, tmp_path):
+    """--cgroup: the kernel memory the server's own memory cgroup was
+    charged while CGROUP_CONNS idle connections were held must be explained
+    by what conctrace attributes to them: 90..105%. Not attributed, and the
+    reason for the 10%: the anon_vma and anon_vma_chain (168 B here) the
+    first fault of each new anonymous mapping allocates (a thread's or a
+    coroutine's stack; coro_echo measures 94-95%), and the server's own
+    allocations in that time. Afterwards the cgroup is gone."""
+    needs_root()
+    report = tmp_path / "cg.json"
+    ready = tmp_path / "ready"
+    ct = subprocess.Popen([str(CONCTRACE), "--cgroup", "--json", str(report), "--json-conns", "0",
+                           "--", str(binary(name)), "-b", "127.0.0.1", "-p", "0"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    client = None
+    try:
+        m = wait_line(ct.stderr, LISTEN_RE)
+        pid = int(m.group(2))
+        drain = subprocess.Popen(["cat"], stdin=ct.stderr, stdout=subprocess.DEVNULL)
+        cgroup = next(line.split(":", 2)[2].strip()
+                      for line in open(f"/proc/{pid}/cgroup")
+                      if "memory" in line.split(":")[1] or line.startswith("0::"))
+        assert "conctrace-" in cgroup, f"server not in a conctrace cgroup: {cgroup}"
+        base = slabtruth.ProcCounts(pid).sockets
+        client = subprocess.Popen([str(LOADGEN), "-H", "127.0.0.1", "-p", m.group(1).decode(),
+                                   "--sources", "4", "-c", str(CGROUP_CONNS), "-n", "0",
+                                   "--hold", "120", "-q", "--ready-file", str(ready)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: ready.exists() or client.poll() is not None, 60, "loadgen to connect")
+        slabtruth.wait_accepted(pid, base, CGROUP_CONNS)
+        time.sleep(1.5)                 # a memory sample (every 1 s) of the held state
+    finally:
+        if client:
+            client.kill()
+            client.wait()
+        ct.send_signal(signal.SIGINT)
+        out, _ = ct.communicate(timeout=30)
+        drain.wait(timeout=5)
+    assert ct.returncode == 0, ct.returncode
+    rep = json.loads(report.read_text())
+    cg = rep["closure_cgroup"]
+    print(out.decode().strip().splitlines()[-3], cg, sep="\n")
+    assert cg["attributed_object_bytes"] >= CGROUP_CONNS * 2048, cg
+    assert 0.90 <= cg["explained"] <= 1.05, cg
+    assert not os.path.exists(cg["path"]), f"cgroup {cg['path']} left behind"
+    assert b"cgroup " in out and b"explained" in out
