@@ -115,7 +115,9 @@ def main():
         print(f"| {name} | {statistics.median(v):,.0f} | {min(v):,.0f} | {max(v):,.0f} "
               f"| {statistics.median(v) / base:.3f} |")
     print("\ntarget: kept >= 0.95. Syscall tracepoints put every task on the machine,")
-    print("loadgen included, on the syscall slow path; --no-syscalls leaves them off.\n")
+    print("loadgen included, on the syscall slow path; --no-syscalls leaves them off.")
+    print("Memory tracking is on in both traced runs: it has no switch of its own (buffers")
+    print("at every socket I/O, rss_stat with page tables and VMAs, a sample every second).\n")
     print("| BPF program (full mode) | runs | ns per run | total ms |\n|---|---|---|---|")
     for name, (cnt, ns) in sorted(progs.items(), key=lambda kv: -kv[1][1]):
         per = ns / cnt if cnt else 0
