@@ -21,6 +21,7 @@
 #include "conctrace.h"
 #include "env.h"
 #include "format.h"
+#include "listen_proc.h"
 #include "loaddriver.h"
 #include "memcg.h"
 #include "memory.h"
@@ -228,6 +229,10 @@ static int trace_loop(struct run *run)
 		if (!env->load)
 			continue;
 		if (!run->load.pid) {
+			/* light mode traces no listen(): ask /proc */
+			if (!run->listening && env->no_syscalls &&
+			    !listen_from_proc(run->target.pid, &run->listen))
+				run->listening = true;
 			if (run->listening) {
 				if (loaddriver_start(&run->load, &run->listen, env->load_args))
 					return 1;
