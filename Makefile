@@ -112,6 +112,7 @@ $(OUTPUT)/tests/test_format:    $(OUTPUT)/tests/unit/test_format.o $(OUTPUT)/use
 $(OUTPUT)/tests/test_json:      $(OUTPUT)/tests/unit/test_json.o $(OUTPUT)/userspace/json.o
 $(OUTPUT)/tests/test_cli:       $(OUTPUT)/tests/unit/test_cli.o $(OUTPUT)/userspace/cli.o
 $(OUTPUT)/tests/test_memcg:     $(OUTPUT)/tests/unit/test_memcg.o $(OUTPUT)/userspace/memcg.o
+$(OUTPUT)/tests/test_folded:    $(OUTPUT)/tests/unit/test_folded.o $(OUTPUT)/userspace/folded.o
 
 $(UNIT_TESTS):
 	$(call msg,LINK,$@)
