@@ -130,20 +130,30 @@ $(OUTPUT)/tests/test_symbolize: $(OUTPUT)/tests/unit/test_symbolize.o $(OUTPUT)/
 				| $(SYMTEST_BINS)
 $(OUTPUT)/tests/test_symbolize: LDLIBS_TEST += $(LDLIBS_ELF)
 
+$(OUTPUT)/tests/test_flame_svg: $(OUTPUT)/tests/unit/test_flame_svg.o $(OUTPUT)/userspace/flame_svg.o \
+				$(OUTPUT)/userspace/folded.o $(OUTPUT)/userspace/format.o
+
 $(UNIT_TESTS):
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_TEST) -lcmocka -lm -o $@
 
+# hidden helpers of the integration tests, not installed
+TEST_TOOLS := $(OUTPUT)/tests/flame_svg_tool
+$(OUTPUT)/tests/flame_svg_tool: $(OUTPUT)/tests/tools/flame_svg_tool.o $(OUTPUT)/userspace/flame_svg.o \
+				$(OUTPUT)/userspace/folded.o $(OUTPUT)/userspace/format.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
 check-unit: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
-check-integration: all
+check-integration: all $(TEST_TOOLS)
 	$(Q)$(PYTEST) -q tests/integration
 
 # `make test`: everything a fresh Debian/Ubuntu machine needs, then all tests
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_TOOLS)
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-integration
 
