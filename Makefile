@@ -23,6 +23,9 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP
 CPPFLAGS += -I$(OUTPUT) -Ibpf -Iuserspace -Iservers
 LDLIBS_BPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+# symbolize.c reads ELF symbol tables itself: do not count on libbpf's
+# private dependency on libelf being on its link line
+LDLIBS_ELF := $(shell pkg-config --libs libelf 2>/dev/null || echo -lelf)
 
 # SANITIZE=1: ASan + UBSan for every userspace binary (servers, loadgen, conctrace).
 ifeq ($(SANITIZE),1)
@@ -80,7 +83,7 @@ $(OUTPUT)/%.o: %.c | $(OUTPUT)
 
 conctrace: $(USER_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) $(LDLIBS_ELF) -o $@
 
 # ---- servers and load generator -------------------------------------------
 
@@ -114,21 +117,45 @@ $(OUTPUT)/tests/test_cli:       $(OUTPUT)/tests/unit/test_cli.o $(OUTPUT)/usersp
 $(OUTPUT)/tests/test_memcg:     $(OUTPUT)/tests/unit/test_memcg.o $(OUTPUT)/userspace/memcg.o
 $(OUTPUT)/tests/test_listen_proc: $(OUTPUT)/tests/unit/test_listen_proc.o \
 				$(OUTPUT)/userspace/listen_proc.o
+$(OUTPUT)/tests/test_folded:    $(OUTPUT)/tests/unit/test_folded.o $(OUTPUT)/userspace/folded.o
+# the ELF files test_symbolize reads (never runs): the same program as PIE,
+# as a fixed-address executable, and stripped to its .dynsym
+SYMTEST_BINS := $(addprefix $(OUTPUT)/tests/symtest-,pie nopie stripped)
+$(OUTPUT)/tests/symtest-pie:      SYMTEST_FLAGS := -fPIE -pie
+$(OUTPUT)/tests/symtest-nopie:    SYMTEST_FLAGS := -fno-pie -no-pie
+$(OUTPUT)/tests/symtest-stripped: SYMTEST_FLAGS := -fPIE -pie -rdynamic -s
+$(SYMTEST_BINS): tests/unit/fixtures/symtest.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 -O2 -Wall -Wextra -Werror $(SYMTEST_FLAGS) $< -o $@
+$(OUTPUT)/tests/test_symbolize: $(OUTPUT)/tests/unit/test_symbolize.o $(OUTPUT)/userspace/symbolize.o \
+				| $(SYMTEST_BINS)
+$(OUTPUT)/tests/test_symbolize: LDLIBS_TEST += $(LDLIBS_ELF)
+
+$(OUTPUT)/tests/test_flame_svg: $(OUTPUT)/tests/unit/test_flame_svg.o $(OUTPUT)/userspace/flame_svg.o \
+				$(OUTPUT)/userspace/folded.o $(OUTPUT)/userspace/format.o
 
 $(UNIT_TESTS):
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) $^ -lcmocka -lm -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_TEST) -lcmocka -lm -o $@
+
+# hidden helpers of the integration tests, not installed
+TEST_TOOLS := $(OUTPUT)/tests/flame_svg_tool
+$(OUTPUT)/tests/flame_svg_tool: $(OUTPUT)/tests/tools/flame_svg_tool.o $(OUTPUT)/userspace/flame_svg.o \
+				$(OUTPUT)/userspace/folded.o $(OUTPUT)/userspace/format.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
 check-unit: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
-check-integration: all
+check-integration: all $(TEST_TOOLS)
 	$(Q)$(PYTEST) -q tests/integration
 
 # `make test`: everything a fresh Debian/Ubuntu machine needs, then all tests
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_TOOLS)
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-integration
 

@@ -6,10 +6,12 @@
 set -eu
 
 # build: compilers, libbpf; servers: liburing; tests: cmocka, pytest, strace
-# (syscall ground truth), util-linux (setpriv, taskset), iproute2 (ss)
+# (syscall ground truth), util-linux (setpriv, taskset), iproute2 (ss),
+# binutils (nm, readelf: symbol addresses the symbolizer is checked against),
+# chromium and a font (the SVG flame graph, rendered headless; ~100 MB)
 PKGS="clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
       libcmocka-dev liburing-dev python3 python3-pytest strace iproute2 procps
-      util-linux"
+      util-linux binutils chromium fonts-dejavu-core"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
