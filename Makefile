@@ -21,6 +21,8 @@ endif
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP
+# frame pointers: the user stacks BPF collects (--flame) are walked by them
+CFLAGS   += -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
 CPPFLAGS += -I$(OUTPUT) -Ibpf -Iuserspace -Iservers
 LDLIBS_BPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 # symbolize.c reads ELF symbol tables itself: do not count on libbpf's
@@ -83,7 +85,7 @@ $(OUTPUT)/%.o: %.c | $(OUTPUT)
 
 conctrace: $(USER_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) $(LDLIBS_ELF) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) $(LDLIBS_ELF) -lm -o $@
 
 # ---- servers and load generator -------------------------------------------
 
@@ -113,7 +115,8 @@ $(OUTPUT)/tests/test_memory:    $(OUTPUT)/tests/unit/test_memory.o $(OUTPUT)/use
 				$(OUTPUT)/userspace/timeline.o
 $(OUTPUT)/tests/test_format:    $(OUTPUT)/tests/unit/test_format.o $(OUTPUT)/userspace/format.o
 $(OUTPUT)/tests/test_json:      $(OUTPUT)/tests/unit/test_json.o $(OUTPUT)/userspace/json.o
-$(OUTPUT)/tests/test_cli:       $(OUTPUT)/tests/unit/test_cli.o $(OUTPUT)/userspace/cli.o
+$(OUTPUT)/tests/test_cli:       $(OUTPUT)/tests/unit/test_cli.o $(OUTPUT)/userspace/cli.o \
+				$(OUTPUT)/userspace/views.o
 $(OUTPUT)/tests/test_memcg:     $(OUTPUT)/tests/unit/test_memcg.o $(OUTPUT)/userspace/memcg.o
 $(OUTPUT)/tests/test_listen_proc: $(OUTPUT)/tests/unit/test_listen_proc.o \
 				$(OUTPUT)/userspace/listen_proc.o

@@ -36,6 +36,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define MSG_PEEK	2
 #define TASK_DEAD	0x80	/* include/linux/sched.h, stable since 2.6 */
 #define EINPROGRESS	115
+#define EFAULT		14
 #define EPOLL_CTL_ADD	1
 #define EPOLL_CTL_DEL	2
 
@@ -50,6 +51,11 @@ const volatile bool rss_from_zero = false;
  * section offsets), 0 if unknown: the sums of RSS counters are then not
  * exact */
 const volatile __s64 rq_to_this_cpu_off = 0;
+/* --flame: the views to collect stacks for (bits of enum flame_view), one
+ * frame level per connection or not, and what one on-CPU sample stands for */
+const volatile __u32 flame_views = 0;
+const volatile bool flame_by_conn = false;
+const volatile __u64 cpu_sample_ns = 0;
 
 #define MAX_CPUS 512
 
@@ -114,6 +120,10 @@ struct thread_state {
 	__u64 cpu_mark;		/* start of the on-CPU segment not yet charged */
 	__u64 runnable_since;
 	struct pending owed;	/* to cur_conn; always empty when it is 0 */
+	/* FV_OFFCPU: where the thread went to sleep, and for which connection */
+	__u64 off_since;
+	__u64 off_conn;
+	__s32 off_user_stack, off_kern_stack;
 };
 
 /* Per-thread state lives with the task and dies with it: no cleanup. */
@@ -123,6 +133,22 @@ struct {
 	__type(key, int);
 	__type(value, struct thread_state);
 } threads SEC(".maps");
+
+/* Flame stacks: sized by the loader, 1 entry when no view is asked for. */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__uint(value_size, FLAME_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct stack_key);
+	__type(value, __u64);
+} flame_counts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -211,6 +237,65 @@ static __always_inline struct thread_state *thread_state(struct task_struct *t)
 			pc->no_thread_state++;
 	}
 	return ts;
+}
+
+/* ---- flame samples: a stack (or two) and a value, summed per key --- */
+
+static __always_inline bool flame_wants(enum flame_view v)
+{
+	return flame_views & (1u << v);
+}
+
+static __always_inline __s32 stack_id(void *ctx, __u64 flags)
+{
+	long id = bpf_get_stackid(ctx, &stacks, flags);
+
+	if (id < 0) {
+		struct proc_counters *pc = proc_counters();
+
+		if (pc && id != -EFAULT)	/* -EFAULT: no user stack, a kernel thread */
+			pc->stacks_lost++;
+		return -1;
+	}
+	return (__s32)id;
+}
+
+static __always_inline void flame_add_key(struct stack_key *k, __u64 value)
+{
+	__u64 *v = bpf_map_lookup_elem(&flame_counts, k);
+
+	if (v) {
+		__sync_fetch_and_add(v, value);
+		return;
+	}
+	if (bpf_map_update_elem(&flame_counts, k, &value, BPF_NOEXIST)) {
+		v = bpf_map_lookup_elem(&flame_counts, k);	/* another CPU was first */
+		if (v)
+			__sync_fetch_and_add(v, value);
+		else if (proc_counters())
+			proc_counters()->stacks_lost++;
+	}
+}
+
+static __always_inline void flame_add(void *ctx, enum flame_view view, __u64 conn,
+				      __u32 extra, __u64 value, bool user, bool kernel)
+{
+	struct stack_key k = {
+		.conn = flame_by_conn ? conn : 0,
+		.user_stack = user ? stack_id(ctx, BPF_F_USER_STACK) : -1,
+		.kern_stack = kernel ? stack_id(ctx, 0) : -1,
+		.view = view,
+		.extra = extra,
+	};
+
+	flame_add_key(&k, value);
+}
+
+static __always_inline __u64 current_conn(void)
+{
+	struct thread_state *ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+
+	return ts ? ts->cur_conn : 0;
 }
 
 /* The socket inode number: a connection's id. */
@@ -659,6 +744,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 			set_current(ts, 0);
 	}
 	ts->sys_conn = ts->cur_conn;
+	if (flame_wants(FV_SYSCALLS))
+		flame_add(ctx, FV_SYSCALLS, ts->cur_conn, nr, 1, true, false);
 	return 0;
 }
 
@@ -817,12 +904,30 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 		ts->cpu_mark = 0;
 		if (!voluntary)
 			ts->runnable_since = now;
+		if (voluntary && !(prev_state & TASK_DEAD) && flame_wants(FV_OFFCPU)) {
+			/* prev is still current here: its stacks are where it sleeps */
+			ts->off_since = now;
+			ts->off_conn = ts->cur_conn;
+			ts->off_user_stack = stack_id(ctx, BPF_F_USER_STACK);
+			ts->off_kern_stack = stack_id(ctx, 0);
+		}
 		/* off the CPU, the thread settles what it owes: a report
 		 * taken while it sleeps is complete */
 		flush(ts);
 	}
 	if (task_is_target(next) && (ts = thread_state(next))) {
 		ts->cpu_mark = now;
+		if (ts->off_since) {
+			struct stack_key k = {
+				.conn = flame_by_conn ? ts->off_conn : 0,
+				.user_stack = ts->off_user_stack,
+				.kern_stack = ts->off_kern_stack,
+				.view = FV_OFFCPU,
+			};
+
+			flame_add_key(&k, now - ts->off_since);
+			ts->off_since = 0;
+		}
 		if (ts->runnable_since) {
 			__u64 ns = now - ts->runnable_since;
 
@@ -1225,6 +1330,8 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	if (!delta && !pt_delta && !vma_delta)
 		return 0;
 	ts = thread_state(task);
+	if (delta > 0 && flame_wants(FV_UMEM))
+		flame_add(ctx, FV_UMEM, ts ? ts->cur_conn : 0, 0, delta, true, false);
 	if (ts && ts->cur_conn) {
 		ts->owed.user_bytes += delta;
 		ts->owed.page_table_bytes += pt_delta;
@@ -1261,5 +1368,38 @@ int BPF_PROG(on_io_uring_complete, struct io_ring_ctx *ring, void *req,
 	c = bpf_map_lookup_elem(&conns, &id);
 	if (c && c->uring_armed)
 		__sync_fetch_and_sub(&c->uring_armed, 1);
+	return 0;
+}
+
+/* ---- flame stacks (--flame): opt-in, each view its own switch ------- */
+
+/* Kernel memory the target's threads allocate, where they allocate it. */
+SEC("tp_btf/kmem_cache_alloc")
+int BPF_PROG(on_kmem_cache_alloc, unsigned long call_site, const void *ptr,
+	     struct kmem_cache *s, gfp_t gfp_flags, int node)
+{
+	if (!ptr || !current_is_target())
+		return 0;
+	flame_add(ctx, FV_KMEM, current_conn(), 0, BPF_CORE_READ(s, size), true, true);
+	return 0;
+}
+
+SEC("tp_btf/kmalloc")
+int BPF_PROG(on_kmalloc, unsigned long call_site, const void *ptr, size_t bytes_req,
+	     size_t bytes_alloc, gfp_t gfp_flags, int node)
+{
+	if (!ptr || !current_is_target())
+		return 0;
+	flame_add(ctx, FV_KMEM, current_conn(), 0, bytes_alloc, true, true);
+	return 0;
+}
+
+/* On-CPU: a sample every 1/F s on each CPU (perf_event, opened by the loader). */
+SEC("perf_event")
+int on_cpu_sample(struct bpf_perf_event_data *ctx)
+{
+	if (!current_is_target())
+		return 0;
+	flame_add(ctx, FV_CPU, current_conn(), 0, cpu_sample_ns, true, true);
 	return 0;
 }

@@ -139,6 +139,28 @@ struct proc_counters {
 	__s64 loop_page_table_bytes;	/* and page tables, VMAs */
 	__s64 loop_vmas;
 	__u64 rss_inexact;	/* RSS changes read without every CPU's share */
+	__u64 stacks_lost;	/* flame samples whose stack could not be stored */
+};
+
+/* Flame views whose stacks the BPF side collects (--flame), a bit each. */
+enum flame_view {
+	FV_UMEM,		/* RSS growth by user stack */
+	FV_KMEM,		/* slab and kmalloc allocations by kernel + user stack */
+	FV_OFFCPU,		/* time off CPU after a voluntary switch, by stack */
+	FV_CPU,			/* on-CPU samples (perf_event), by stack */
+	FV_SYSCALLS,		/* syscalls by user stack */
+	FV_COUNT,
+};
+
+#define FLAME_STACK_DEPTH 127	/* PERF_MAX_STACK_DEPTH */
+
+/* One flame sample's identity; its value (bytes, ns, count) is summed. */
+struct stack_key {
+	__u64 conn;		/* 0: the event loop, or --by-conn not asked */
+	__s32 user_stack;	/* stack map ids; -1: none or lost */
+	__s32 kern_stack;
+	__u32 view;		/* enum flame_view */
+	__u32 extra;		/* FV_SYSCALLS: the syscall number */
 };
 
 /* The target's resident set (file + anon + shmem pages), in bytes. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conctrace.h"
+#include "views.h"
 
 static const char usage_text[] =
 "Usage: conctrace [OPTIONS] -- CMD [ARGS...]\n"
@@ -34,6 +35,20 @@ static const char usage_text[] =
 "                         end, and check the connections' kernel memory against\n"
 "                         what the kernel charged to it (on cgroup v1 this turns\n"
 "                         on the cgroup's socket accounting, as v2 always has)\n"
+"\n"
+"Flame graphs (where each connection's cost comes from):\n"
+"      --flame VIEWS      views, comma-separated (default mem): mem (what a\n"
+"                         connection is made of), umem (user memory growth by\n"
+"                         user stack), kmem (kernel allocations by stack), offcpu\n"
+"                         (blocked time by stack), cpu (on-CPU samples), syscalls\n"
+"                         (by user stack), or all; stacks cost overhead: opt-in\n"
+"      --folded FILE      folded stacks (flamegraph.pl, speedscope); with several\n"
+"                         views one file each: out.folded -> out.cpu.folded\n"
+"      --svg FILE         an interactive flame graph (any browser, no network)\n"
+"      --by-conn          a frame level per connection (top --json-conns of them\n"
+"                         in the mem view)\n"
+"      --sample-hz N      on-CPU samples per second per CPU (default 99)\n"
+"\n"
 "  -v, --verbose          show libbpf's log\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version and check that BPF loads here\n"
@@ -46,7 +61,8 @@ static const char usage_text[] =
 "  sudo ./conctrace -- ./servers/epoll_echo          trace until Ctrl-C\n"
 "  sudo ./conctrace --load -- ./servers/epoll_echo   one-command demo\n"
 "  sudo ./conctrace --load='-c 500 -n 20' --json r.json -- ./servers/threaded_echo\n"
-"  sudo ./conctrace -p $(pidof redis-server) -d 10   attach for 10 seconds\n";
+"  sudo ./conctrace -p $(pidof redis-server) -d 10   attach for 10 seconds\n"
+"  sudo ./conctrace --load --flame offcpu --svg off.svg -- ./servers/threaded_echo\n";
 
 enum {
 	OPT_LOAD = 0x100,
@@ -56,6 +72,11 @@ enum {
 	OPT_MAX_CONNS,
 	OPT_NO_SYSCALLS,
 	OPT_CGROUP,
+	OPT_FLAME,
+	OPT_FOLDED,
+	OPT_SVG,
+	OPT_BY_CONN,
+	OPT_SAMPLE_HZ,
 };
 
 static enum parse_result bad(const char *opt, const char *arg, const char *want)
@@ -104,6 +125,11 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 		{ "max-conns",  required_argument, NULL, OPT_MAX_CONNS },
 		{ "no-syscalls", no_argument,      NULL, OPT_NO_SYSCALLS },
 		{ "cgroup",     no_argument,       NULL, OPT_CGROUP },
+		{ "flame",      required_argument, NULL, OPT_FLAME },
+		{ "folded",     required_argument, NULL, OPT_FOLDED },
+		{ "svg",        required_argument, NULL, OPT_SVG },
+		{ "by-conn",    no_argument,       NULL, OPT_BY_CONN },
+		{ "sample-hz",  required_argument, NULL, OPT_SAMPLE_HZ },
 		{ "verbose",    no_argument,       NULL, 'v' },
 		{ "help",       no_argument,       NULL, 'h' },
 		{ "version",    no_argument,       NULL, 'V' },
@@ -118,6 +144,7 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 	env->top = 5;
 	env->grace_s = 3;
 	env->load_args = DEFAULT_LOAD_ARGS;
+	env->sample_hz = 99;	/* not a divisor of the tick: no lockstep with timers */
 
 	/* '+': stop at the first non-option, so CMD's own options stay its own */
 	while ((c = getopt_long(argc, argv, "+p:d:i:vhV", longopts, NULL)) != -1) {
@@ -164,6 +191,31 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 		case OPT_CGROUP:
 			env->cgroup = true;
 			break;
+		case OPT_FLAME: {
+			const char *word;
+			size_t len;
+
+			if (views_parse(optarg, &env->flame, &word, &len)) {
+				fprintf(stderr, "conctrace: unknown flame view '%.*s': expected mem, umem, "
+					"kmem, offcpu, cpu, syscalls or all\n", (int)len, word);
+				return ARGS_BAD;
+			}
+			break;
+		}
+		case OPT_FOLDED:
+			env->folded_path = optarg;
+			break;
+		case OPT_SVG:
+			env->svg_path = optarg;
+			break;
+		case OPT_BY_CONN:
+			env->by_conn = true;
+			break;
+		case OPT_SAMPLE_HZ:
+			if (parse_ulong(optarg, 1, 10000, &v))
+				return bad("sample-hz", optarg, "expected 1..10000");
+			env->sample_hz = (unsigned)v;
+			break;
 		case 'v':
 			env->verbose = true;
 			break;
@@ -190,6 +242,17 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 	}
 	if (env->load && !env->cmd) {
 		fprintf(stderr, "conctrace: --load needs a command to launch (it stops the target at the end)\n");
+		return ARGS_BAD;
+	}
+	if (env->flame && !env->folded_path && !env->svg_path) {
+		fprintf(stderr, "conctrace: --flame needs somewhere to write: --folded FILE or --svg FILE\n");
+		return ARGS_BAD;
+	}
+	if ((env->folded_path || env->svg_path) && !env->flame)
+		env->flame = 1u << VIEW_MEM;
+	if ((env->flame & (1u << VIEW_SYSCALLS)) && env->no_syscalls) {
+		fprintf(stderr, "conctrace: --flame syscalls needs the syscall tracepoints that "
+			"--no-syscalls leaves off\n");
 		return ARGS_BAD;
 	}
 	if (env->cgroup && !env->cmd) {

@@ -8,6 +8,7 @@
  * map, the report is printed, and one cleanup path frees every BPF object.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +21,15 @@
 #include "closure.h"
 #include "conctrace.h"
 #include "env.h"
+#include "flame.h"
+#include "folded.h"
 #include "format.h"
 #include "listen_proc.h"
 #include "loaddriver.h"
 #include "memcg.h"
 #include "memory.h"
 #include "report.h"
+#include "symbolize.h"
 #include "target.h"
 #include "timeline.h"
 #include "tracer.h"
@@ -58,6 +62,7 @@ struct run {
 	struct slab_sizes slabs;
 	struct timeline timeline;
 	struct memcg memcg;			/* --cgroup */
+	struct symbolizer *sym;			/* --flame with stacks */
 	/* closure: the kernel's counters at the start and at the sample where
 	 * open connections held the most, with what they held then */
 	struct slab_counts slab_start, slab_end;
@@ -153,6 +158,11 @@ static const struct sample *take_sample(struct run *run, double t)
 	struct open_memory m = { .slabs = &run->slabs };
 	struct sample s = { .t_s = t - run->t0 };
 	long long rss = proc_vmrss(run->target.pid);
+
+	/* user frames resolve through the target's mappings: read them while
+	 * it lives (new libraries, new threads' stacks) */
+	if (run->sym && rss >= 0)
+		symbolizer_load_process(run->sym, run->target.pid);
 
 	tracer_snapshot_buffers(&run->tracer);
 	tracer_for_each_open(&run->tracer, add_open_memory, &m);
@@ -313,6 +323,76 @@ static int write_reports(struct run *run, struct report *r)
 	return 0;
 }
 
+/* The root frame: the target's name, as ps shows it. */
+static const char *process_name(const struct run *run, char *buf, size_t len)
+{
+	const char *slash;
+
+	if (run->env.cmd) {
+		slash = strrchr(run->env.cmd[0], '/');
+		snprintf(buf, len, "%s", slash ? slash + 1 : run->env.cmd[0]);
+	} else {
+		char path[64];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)run->target.pid);
+		f = fopen(path, "r");
+		if (!f || !fgets(buf, (int)len, f))
+			snprintf(buf, len, "pid %d", (int)run->target.pid);
+		buf[strcspn(buf, "\n")] = '\0';
+		if (f)
+			fclose(f);
+	}
+	return buf;
+}
+
+/* --flame: one folded file and/or SVG per view asked for. */
+static int write_flames(struct run *run, struct report *r)
+{
+	struct folded *views[VIEW_COUNT];
+	char name[64], folded_path[PATH_MAX], svg_path[PATH_MAX];
+	struct flame_input in = {
+		.tracer = &run->tracer,
+		.sym = run->sym,
+		.pid = run->target.pid,
+		.process = process_name(run, name, sizeof(name)),
+		.agg = &run->agg,
+		.slabs = &run->slabs,
+		.by_conn = run->env.by_conn,
+		.threads_peak = r->threads_peak,
+	};
+	int err = flame_build(&in, run->env.flame, views), status = 0;
+
+	if (err)
+		fprintf(stderr, "conctrace: building flame graphs: %s\n", strerror(-err));
+	for (int v = 0; v < VIEW_COUNT && !err; v++) {
+		const char *failed = NULL;
+		int werr;
+
+		if (!views[v])
+			continue;
+		if (run->env.folded_path)
+			view_path(run->env.folded_path, run->env.flame, v, folded_path,
+				  sizeof(folded_path));
+		if (run->env.svg_path)
+			view_path(run->env.svg_path, run->env.flame, v, svg_path, sizeof(svg_path));
+		werr = flame_write(v, views[v], name, run->env.folded_path ? folded_path : NULL,
+				   run->env.svg_path ? svg_path : NULL, &failed);
+		if (werr) {
+			fprintf(stderr, "conctrace: cannot write %s: %s\n", failed, strerror(-werr));
+			status = 1;
+			continue;
+		}
+		fprintf(stderr, "conctrace: %s flame: %zu stacks%s%s%s%s\n", view_names[v],
+			folded_count(views[v]),
+			run->env.folded_path ? ", " : "", run->env.folded_path ? folded_path : "",
+			run->env.svg_path ? ", " : "", run->env.svg_path ? svg_path : "");
+	}
+	for (int v = 0; v < VIEW_COUNT; v++)
+		folded_free(views[v]);
+	return err ? 1 : status;
+}
+
 static char *describe_target(const struct env *env, char *buf, size_t len)
 {
 	size_t off = 0;
@@ -417,6 +497,16 @@ int main(int argc, char **argv)
 	topts.verbose = run.env.verbose;
 	topts.no_syscalls = run.env.no_syscalls;
 	topts.rss_from_zero = run.target.launched;
+	topts.flame_views = views_bpf(run.env.flame);
+	topts.flame_by_conn = run.env.by_conn;
+	topts.cpu_sample_hz = run.env.sample_hz;
+	if (topts.flame_views && !(run.sym = symbolizer_new())) {
+		fprintf(stderr, "conctrace: out of memory\n");
+		target_stop(&run.target, SIGKILL, 1);
+		memcg_destroy(&run.memcg);
+		agg_free(&run.agg);
+		return 1;
+	}
 	topts.on_event = on_event;
 	topts.ctx = &run;
 	err = tracer_start(&run.tracer, &topts);
@@ -456,12 +546,15 @@ int main(int argc, char **argv)
 	report.target = describe_target(&run.env, target_desc, sizeof(target_desc));
 	if (write_reports(&run, &report))
 		status = 1;
+	if (run.env.flame && write_flames(&run, &report))
+		status = 1;
 	if (!status)
 		status = target_exit_code(&run.target);
 cleanup:
 	tracer_stop(&run.tracer);
 	target_stop(&run.target, SIGKILL, 0);
 	stop_memcg(&run);
+	symbolizer_free(run.sym);
 	agg_free(&run.agg);
 	timeline_free(&run.timeline);
 	return status;

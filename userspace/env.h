@@ -24,6 +24,11 @@ struct env {
 	bool verbose;		/* -v: libbpf's log */
 	bool no_syscalls;	/* --no-syscalls: leave the syscall tracepoints alone */
 	bool cgroup;		/* --cgroup: run the command in a memory cgroup of its own */
+	unsigned int flame;	/* --flame: views (1 << enum view); 0 = none */
+	const char *folded_path;	/* --folded: folded stacks */
+	const char *svg_path;	/* --svg: flame graphs */
+	bool by_conn;		/* --by-conn: a frame level per connection */
+	unsigned int sample_hz;	/* --sample-hz: on-CPU sampling frequency */
 };
 
 enum parse_result {

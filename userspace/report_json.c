@@ -258,6 +258,7 @@ void report_json(FILE *f, struct report *r)
 		json_end_object(&j);
 	}
 	json_u64(&j, "lost_events", p->lost_events);
+	json_u64(&j, "flame_samples_lost", p->stacks_lost);
 	/* health: charges that found no per-thread state (should stay 0) */
 	json_u64(&j, "thread_state_unavailable", p->no_thread_state);
 	/* RSS changes read before every CPU's share could be summed */

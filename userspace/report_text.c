@@ -222,6 +222,9 @@ void report_text(FILE *f, struct report *r)
 	}
 
 	fprintf(f, "\nlost events: %llu", (unsigned long long)p->lost_events);
+	if (p->stacks_lost)
+		fprintf(f, ", flame samples without a stack (stack map full): %llu",
+			(unsigned long long)p->stacks_lost);
 	if (p->conns_untracked)
 		fprintf(f, ", connections not tracked (map full, raise --max-conns): %llu",
 			(unsigned long long)p->conns_untracked);

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -62,6 +64,8 @@ static void drop_missing_tracepoints(struct conctrace_bpf *skel)
 		const char *sec = bpf_program__section_name(prog);
 		const char *tp = strchr(sec, '/');
 
+		if (!bpf_program__autoload(prog))
+			continue;
 		if (strncmp(sec, "tp_btf/", 7) != 0)
 			continue;	/* iterators are checked by the verifier */
 		snprintf(name, sizeof(name), "btf_trace_%s", tp + 1);
@@ -136,8 +140,57 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 		bpf_program__set_autoload(skel->progs.on_sys_enter, false);
 		bpf_program__set_autoload(skel->progs.on_sys_exit, false);
 	}
+	skel->rodata->flame_views = o->flame_views;
+	skel->rodata->flame_by_conn = o->flame_by_conn;
+	skel->rodata->cpu_sample_ns = o->cpu_sample_hz ? 1000000000ull / o->cpu_sample_hz : 0;
+	if (!o->flame_views) {	/* a stack map preallocates: keep it tiny */
+		bpf_map__set_max_entries(skel->maps.stacks, 1);
+		bpf_map__set_max_entries(skel->maps.flame_counts, 1);
+	}
+	if (!(o->flame_views & (1u << FV_KMEM))) {
+		bpf_program__set_autoload(skel->progs.on_kmem_cache_alloc, false);
+		bpf_program__set_autoload(skel->progs.on_kmalloc, false);
+	}
+	if (!(o->flame_views & (1u << FV_CPU)))
+		bpf_program__set_autoload(skel->progs.on_cpu_sample, false);
 	drop_missing_tracepoints(skel);
 	return skel;
+}
+
+/* One CPU-clock perf event per CPU, sampling at hz, each running on_cpu_sample. */
+static int attach_cpu_sampling(struct tracer *t, unsigned int hz)
+{
+	int ncpu = libbpf_num_possible_cpus();
+
+	t->cpu_links = calloc((size_t)ncpu, sizeof(*t->cpu_links));
+	if (!t->cpu_links)
+		return -ENOMEM;
+	for (int cpu = 0; cpu < ncpu; cpu++) {
+		struct perf_event_attr attr = {
+			.type = PERF_TYPE_SOFTWARE,
+			.config = PERF_COUNT_SW_CPU_CLOCK,
+			.size = sizeof(attr),
+			.sample_freq = hz,
+			.freq = 1,
+		};
+		int fd = (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		struct bpf_link *link;
+
+		if (fd < 0) {
+			if (errno == ENODEV)
+				continue;	/* a possible CPU that is not online */
+			return -errno;
+		}
+		link = bpf_program__attach_perf_event(t->skel->progs.on_cpu_sample, fd);
+		if (!link) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+		t->cpu_links[t->n_cpu_links++] = link;	/* the link owns fd now */
+	}
+	return 0;
 }
 
 int tracer_start(struct tracer *t, const struct tracer_opts *o)
@@ -160,6 +213,13 @@ int tracer_start(struct tracer *t, const struct tracer_opts *o)
 	if (err) {
 		err = explain("cannot attach BPF programs", err);
 		goto fail;
+	}
+	if (o->flame_views & (1u << FV_CPU)) {
+		err = attach_cpu_sampling(t, o->cpu_sample_hz);
+		if (err) {
+			err = explain("cannot start on-CPU sampling (perf_event_open)", err);
+			goto fail;
+		}
 	}
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), o->on_event, o->ctx, NULL);
 	if (!t->rb) {
@@ -281,8 +341,36 @@ void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct c
 	}
 }
 
+void tracer_for_each_flame(struct tracer *t,
+			   void (*fn)(void *ctx, const struct stack_key *k, __u64 value), void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.flame_counts);
+	struct stack_key key, next, *prev = NULL;
+	__u64 value;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &value) == 0)
+			fn(ctx, &next, value);
+		key = next;
+		prev = &key;
+	}
+}
+
+int tracer_read_stack(struct tracer *t, __s32 id, __u64 ips[FLAME_STACK_DEPTH])
+{
+	memset(ips, 0, FLAME_STACK_DEPTH * sizeof(__u64));
+	if (id < 0)
+		return -1;
+	return bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stacks), &id, ips) ? -1 : 0;
+}
+
 void tracer_stop(struct tracer *t)
 {
+	for (int i = 0; i < t->n_cpu_links; i++)
+		bpf_link__destroy(t->cpu_links[i]);
+	free(t->cpu_links);
+	t->cpu_links = NULL;
+	t->n_cpu_links = 0;
 	ring_buffer__free(t->rb);
 	conctrace_bpf__destroy(t->skel);
 	t->rb = NULL;

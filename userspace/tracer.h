@@ -15,6 +15,8 @@ struct ring_buffer;
 struct tracer {
 	struct conctrace_bpf *skel;
 	struct ring_buffer *rb;
+	struct bpf_link **cpu_links;	/* --flame cpu: a perf event per CPU */
+	int n_cpu_links;
 };
 
 /* Called for every ring-buffer record (struct conn_event, listen_event). */
@@ -27,6 +29,9 @@ struct tracer_opts {
 	bool verbose;
 	bool no_syscalls;	/* skip the sys_enter/sys_exit programs */
 	bool rss_from_zero;	/* launched: its mm starts empty at exec */
+	__u32 flame_views;	/* bits of enum flame_view to collect stacks for */
+	bool flame_by_conn;	/* a frame level per connection */
+	unsigned int cpu_sample_hz;	/* FV_CPU sampling frequency */
 	tracer_event_fn on_event;
 	void *ctx;
 };
@@ -50,6 +55,14 @@ void tracer_snapshot_buffers(struct tracer *t);
 /* Hand every connection still open to fn. */
 void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct conn *c),
 			  void *ctx);
+
+/* Hand every flame sample (key and summed value) to fn. */
+void tracer_for_each_flame(struct tracer *t,
+			   void (*fn)(void *ctx, const struct stack_key *k, __u64 value), void *ctx);
+
+/* A stack's instruction pointers, innermost first, 0-terminated if shorter;
+ * -1 if the id is not (or no longer) in the stack map. */
+int tracer_read_stack(struct tracer *t, __s32 id, __u64 ips[FLAME_STACK_DEPTH]);
 
 /* Detach and free everything: no program, link or map survives this. */
 void tracer_stop(struct tracer *t);

@@ -24,6 +24,7 @@
 
 #include "conctrace.h"
 #include "env.h"
+#include "views.h"
 
 /* a NULL-terminated argv, as main() gets it */
 #define ARGV(...) ((char *[]){ "conctrace", __VA_ARGS__, NULL })
@@ -352,6 +353,66 @@ static void test_load_needs_a_command(void **state)
 	expect_bad(ARGV("--load=-c 1", "-p", "1"), "--load");
 }
 
+static void test_cgroup_needs_a_command(void **state)
+{
+	(void)state;
+	expect_bad(ARGV("--cgroup", "-p", "1"), "--cgroup needs a command");
+	assert_int_equal(parse(ARGV("--cgroup", "--", "./srv")), ARGS_RUN);
+	assert_true(env.cgroup);
+}
+
+/* ---- flame graphs ---------------------------------------------------------------- */
+
+static void test_flame_views(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(ARGV("--flame", "cpu,offcpu", "--svg", "f.svg", "--", "./s")), ARGS_RUN);
+	assert_int_equal(env.flame, (1u << VIEW_CPU) | (1u << VIEW_OFFCPU));
+	assert_string_equal(env.svg_path, "f.svg");
+	assert_null(env.folded_path);
+	assert_int_equal(parse(ARGV("--flame", "all", "--folded", "f", "--", "./s")), ARGS_RUN);
+	assert_int_equal(env.flame, VIEWS_ALL);
+	assert_int_equal(env.sample_hz, 99);
+}
+
+static void test_flame_output_alone_means_mem(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(ARGV("--folded", "m.folded", "--by-conn", "--", "./s")), ARGS_RUN);
+	assert_int_equal(env.flame, 1u << VIEW_MEM);
+	assert_true(env.by_conn);
+}
+
+static void test_flame_bad(void **state)
+{
+	(void)state;
+	expect_bad(ARGV("--flame", "cpu,heap", "--svg", "x", "--", "./s"), "unknown flame view 'heap'");
+	expect_bad(ARGV("--flame", "cpu,", "--svg", "x", "--", "./s"), "unknown flame view ''");
+	expect_bad(ARGV("--flame", "cpu", "--", "./s"), "--folded FILE or --svg FILE");
+	expect_bad(ARGV("--flame", "syscalls", "--no-syscalls", "--svg", "x", "--", "./s"),
+		   "--no-syscalls");
+	expect_bad(ARGV("--sample-hz", "0", "--", "./s"), "sample-hz");
+	expect_bad(ARGV("--sample-hz", "20000", "--", "./s"), "sample-hz");
+}
+
+static void test_view_paths(void **state)
+{
+	char buf[256];
+	unsigned int two = (1u << VIEW_CPU) | (1u << VIEW_MEM);
+
+	(void)state;
+	view_path("out.svg", 1u << VIEW_CPU, VIEW_CPU, buf, sizeof(buf));
+	assert_string_equal(buf, "out.svg");
+	view_path("out.svg", two, VIEW_CPU, buf, sizeof(buf));
+	assert_string_equal(buf, "out.cpu.svg");
+	view_path("dir.d/out", two, VIEW_MEM, buf, sizeof(buf));
+	assert_string_equal(buf, "dir.d/out.mem");
+	view_path("/tmp/.hidden", two, VIEW_MEM, buf, sizeof(buf));
+	assert_string_equal(buf, "/tmp/.hidden.mem");
+	assert_int_equal(views_bpf(1u << VIEW_MEM), 0);
+	assert_int_equal(views_bpf(1u << VIEW_OFFCPU), 1u << FV_OFFCPU);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -377,6 +438,11 @@ int main(void)
 		cmocka_unit_test(test_nothing_to_trace),
 		cmocka_unit_test(test_pid_and_command_together),
 		cmocka_unit_test(test_load_needs_a_command),
+		cmocka_unit_test(test_cgroup_needs_a_command),
+		cmocka_unit_test(test_flame_views),
+		cmocka_unit_test(test_flame_output_alone_means_mem),
+		cmocka_unit_test(test_flame_bad),
+		cmocka_unit_test(test_view_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

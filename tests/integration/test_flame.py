@@ -1,0 +1,151 @@
+# SPDX-License-Identifier: MIT
+"""Flame views (--flame) against what they must show and what else we know.
+
+Each run drives a real server under conctrace with loadgen and reads the
+folded files (frame;frame;... value). The views are checked for content a
+reader relies on (the thread-stack path in threaded_echo's user-memory
+flame, reads blocking in its off-CPU flame, kernel socket objects on top of
+epoll_echo's memory composition) and for totals that must agree with the
+JSON report of the same run: syscalls counted by stack sum exactly to the
+process's syscalls; the memory composition sums to the per-connection
+means; sampled on-CPU time is within sampling error of the measured CPU.
+"""
+
+import json
+import subprocess
+from collections import defaultdict
+
+import pytest
+
+from conftest import binary
+from test_conctrace import CONCTRACE, needs_root
+
+LOAD = "-c 50 -n 40"
+
+
+def run(tmp_path, server, views, *extra, load=LOAD):
+    folded = tmp_path / "out.folded"
+    report = tmp_path / "r.json"
+    proc = subprocess.run([str(CONCTRACE), f"--load={load}", "--flame", views,
+                           "--folded", str(folded), "--json", str(report), *extra,
+                           "--", str(binary(server)), "-p", "0"],
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    return tmp_path, json.loads(report.read_text()), proc.stderr.decode()
+
+
+def read_folded(path):
+    stacks = []
+    for line in path.read_text().splitlines():
+        stack, _, value = line.rpartition(" ")
+        assert stack and value.isdigit(), f"not a folded line: {line!r}"
+        stacks.append((stack.split(";"), int(value)))
+    return stacks
+
+
+def view_file(tmp_path, view, several=True):
+    return tmp_path / (f"out.{view}.folded" if several else "out.folded")
+
+
+def share(stacks, pred):
+    total = sum(v for _, v in stacks)
+    return sum(v for f, v in stacks if pred(f)) / total if total else 0.0
+
+
+@pytest.fixture(scope="module")
+def threaded(tmp_path_factory):
+    needs_root()
+    return run(tmp_path_factory.mktemp("flame-threaded"), "threaded_echo",
+               "umem,offcpu,syscalls")
+
+
+def test_threaded_user_memory_is_thread_stacks(threaded):
+    tmp, rep, err = threaded
+    stacks = read_folded(view_file(tmp, "umem"))
+    assert stacks, err
+    assert all(f[0] == "threaded_echo" for f, _ in stacks)
+    # the stack of each new thread: its descriptor written under
+    # pthread_create, its frames touched by the thread's function. (What
+    # glibc's start_thread touches first walks no further than "[unknown]":
+    # Debian builds libc without frame pointers.)
+    serving = sum(v for f, v in stacks if "conn_thread" in f)
+    creating = sum(v for f, v in stacks if any(x.startswith("pthread_create") for x in f))
+    print(f"user-memory growth: {serving} B under conn_thread, {creating} B under pthread_create")
+    assert serving >= 50 * 4096, sorted(stacks, key=lambda s: -s[1])[:5]
+    assert creating >= 50 * 4096, sorted(stacks, key=lambda s: -s[1])[:5]
+    # and every byte of the connections' user memory is in the flame
+    assert sum(v for _, v in stacks) >= rep["per_connection"]["user_bytes"]["mean"] * 50
+
+
+def test_threaded_off_cpu_is_reads_blocking(threaded):
+    tmp, rep, err = threaded
+    stacks = read_folded(view_file(tmp, "offcpu"))
+    assert stacks, err
+    reading = share(stacks, lambda f: any(x.startswith(("tcp_recvmsg", "sock_recvmsg",
+                                                        "__x64_sys_read", "ksys_read"))
+                                          for x in f))
+    print(f"off-CPU share blocked in a read: {reading:.0%}")
+    assert reading >= 0.5, sorted(stacks, key=lambda s: -s[1])[:5]
+    assert all(f[-1].endswith("_[k]") for f, _ in stacks if len(f) > 2)
+
+
+def test_syscalls_by_stack_sum_to_the_process_count(threaded):
+    tmp, rep, err = threaded
+    stacks = read_folded(view_file(tmp, "syscalls"))
+    total = sum(v for _, v in stacks)
+    # a sample whose stack collides in the stack map is kept, as
+    # "[stack lost]", and counted: totals stay exact
+    assert rep["flame_samples_lost"] <= 0.01 * total
+    assert total == rep["process"]["syscalls"], (total, rep["process"]["syscalls"])
+    names = defaultdict(int)
+    for f, v in stacks:
+        names[f[-1]] += v
+    assert names["read"] >= 50 * 40, dict(names)
+
+
+def test_epoll_memory_composition(tmp_path):
+    needs_root()
+    tmp, rep, err = run(tmp_path, "epoll_echo", "mem")
+    stacks = read_folded(view_file(tmp, "mem", several=False))
+    by = defaultdict(int)
+    for f, v in stacks:
+        assert f[:2] == ["epoll_echo", "epoll"], f
+        by[(f[2], f[3])] += v
+    kernel = sum(v for (side, _), v in by.items() if side == "kernel")
+    user = sum(v for (side, _), v in by.items() if side == "user")
+    objects = {k: v for k, v in by.items()
+               if k[0] == "kernel" and k[1] not in ("rx_queue", "tx_queue", "forward_alloc")}
+    print(dict(by))
+    # the sock is the biggest object; buffers are each connection's peak
+    assert max(objects, key=objects.get) == ("kernel", "sock"), by
+    assert kernel > 100 * max(user, 1)
+    # the composition is the mean connection of the JSON report
+    want = sum(rep["kernel_breakdown"].values())
+    assert abs(kernel - want) <= len(by), (kernel, want)
+    assert abs(user - rep["per_connection"]["user_bytes"]["mean"]) <= 1
+
+
+def test_on_cpu_samples_match_cpu_time(tmp_path):
+    needs_root()
+    tmp, rep, err = run(tmp_path, "epoll_echo", "cpu", "--sample-hz", "997",
+                        load="-c 50 -n 2000")
+    stacks = read_folded(view_file(tmp, "cpu", several=False))
+    sampled = sum(v for _, v in stacks)
+    cpu = rep["process"]["cpu_ns"]
+    print(f"sampled {sampled / 1e6:.1f} ms of {cpu / 1e6:.1f} ms on CPU")
+    # each sample stands for 1/997 s; a few hundred samples: 30% covers
+    # the sampling error and the clock's granularity
+    assert cpu > 50e6, "too little CPU to sample"
+    assert abs(sampled - cpu) <= 0.3 * cpu
+    assert share(stacks, lambda f: any(x.endswith("_[k]") for x in f)) > 0.2
+
+
+def test_by_conn_frames(tmp_path):
+    needs_root()
+    tmp, rep, err = run(tmp_path, "epoll_echo", "mem,syscalls", "--by-conn")
+    mem = read_folded(view_file(tmp, "mem"))
+    conns = {f[2] for f, _ in mem}
+    assert len(conns) == min(50, 100) and all(c.startswith("conn ") for c in conns)
+    sc = read_folded(view_file(tmp, "syscalls"))
+    assert {f[1] for f, _ in sc} >= {"event loop"}
+    assert any(f[1].startswith("conn ") for f, _ in sc)
