@@ -68,8 +68,11 @@ class Svg:
             self.text(x + 17, y, label, size=12)
             x += 30 + 7.2 * len(label)
 
-    def axis(self, x, y, w, h, top, unit=None, ticks=4):
-        """A y axis from 0 to top at the left of a plot area; gridlines across."""
+    def axis(self, x, y, w, h, top, unit=None):
+        """A y axis from 0 to top at the left of a plot area; gridlines across,
+        at round steps (top is 1, 2, 2.5 or 5 times a power of ten)."""
+        mantissa = round(top / 10 ** math.floor(math.log10(top)), 3)
+        ticks = 4 if mantissa == 2 else 5
         for i in range(ticks + 1):
             v = top * i / ticks
             yy = y + h - h * i / ticks
