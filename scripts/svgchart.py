@@ -164,11 +164,11 @@ def compare_chart(doc):
     conns = sorted({r["conns"] for r in rows})
     idle = [r for r in rows if r["scenario"] == "idle"]
     busy = [r for r in rows if r["scenario"] == "busy"]
-    transport = "Unix" if rows and rows[0]["transport"] == "unix" else "TCP"
+    transport = "Unix sockets" if rows and rows[0]["transport"] == "unix" else "TCP loopback"
     svg = Svg()
     y = 30
-    svg.text(WIDTH / 2, y, f"What a connection costs, by concurrency model ({transport} "
-             "loopback, measured with conctrace)", size=17, anchor="middle", weight="bold")
+    svg.text(WIDTH / 2, y, f"What a connection costs, by concurrency model ({transport}, "
+             "measured with conctrace)", size=17, anchor="middle", weight="bold")
     y += 34
     if idle:
         svg.text(40, y, "Memory per connection, idle: every connection open and held "
