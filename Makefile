@@ -40,7 +40,8 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps test check-unit check-integration demo vmlinux bench bench-servers bench-overhead bench-retention
+.PHONY: all clean deps test check-unit check-integration demo vmlinux bench bench-servers bench-overhead bench-retention \
+	compare
 
 # ---- what gets built -------------------------------------------------------
 
@@ -176,6 +177,12 @@ bench-overhead: all
 	$(Q)$(PYTHON) scripts/bench-overhead.py
 bench-retention: all
 	$(Q)$(PYTHON) scripts/bench-retention.py
+
+# the four models side by side (docs/results.md); COMPARE_ARGS="--conns 1,200 --unix" etc.
+compare: all
+	$(Q)$(PYTHON) scripts/compare $(COMPARE_ARGS) --json $(OUTPUT)/compare.json \
+		--svg $(OUTPUT)/compare.svg
+	@echo "  wrote $(OUTPUT)/compare.json and $(OUTPUT)/compare.svg"
 
 # Regenerate the bundled vmlinux.h from the running kernel's BTF.
 vmlinux:

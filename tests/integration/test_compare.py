@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: MIT
+"""scripts/compare at small N (issue 6): one run, every model, both scenarios.
+
+The run is real: each server under conctrace, driven by loadgen over
+loopback, at 1 and SMALL_N connections, idle and busy. What must hold:
+
+  * every model yields a row at every N and scenario, and the figures are
+    positive (user memory may be 0: epoll_echo's idle connection owns no
+    user memory; that is the point of the model);
+  * total = user + kernel, and the kernel figure holds at least the
+    connection's objects (the buffers are what it holds beyond them);
+  * what each model is made of shows in the breakdown: a thread only for
+    threaded_echo, an epoll item for the epoll loops, io_uring requests
+    only for uring_echo;
+  * busy, one connection sending a PING every 10 ms: every request finds
+    the server asleep, so it costs every model at least one voluntary
+    switch (>= 0.9 per request allows for nothing but rounding);
+  * busy at SMALL_N: threaded_echo switches at least as often per request
+    as epoll_echo, whose loop serves every ready connection per wake-up;
+  * a connection count above RLIMIT_NOFILE gives a limit row, not a crash;
+  * the table has a line per row and the SVG chart is well-formed.
+"""
+
+import json
+import resource
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+from conftest import ROOT
+from test_conctrace import needs_root
+
+COMPARE = ROOT / "scripts" / "compare"
+MODELS = ["threaded", "epoll", "coro", "uring"]
+SMALL_N = 200
+REQUESTS = 20           # busy: PINGs per connection, at 100/s: 0.2 s of load
+
+
+def test_compare_small_n(tmp_path):
+    needs_root()
+    too_many = resource.getrlimit(resource.RLIMIT_NOFILE)[1] + 1
+    out_json, out_svg = tmp_path / "compare.json", tmp_path / "compare.svg"
+    run = subprocess.run([sys.executable, str(COMPARE), "--conns", f"1,{SMALL_N},{too_many}",
+                          "--requests", str(REQUESTS), "--json", str(out_json),
+                          "--svg", str(out_svg)],
+                         capture_output=True, text=True, timeout=240)
+    print(run.stdout)
+    assert run.returncode == 0, run.stderr[-3000:]
+    doc = json.loads(out_json.read_text())
+    rows = {(r["model"], r["scenario"], r["conns"]): r for r in doc["rows"]}
+    assert len(rows) == len(doc["rows"]) == len(MODELS) * 2 * 3
+
+    for scenario in ("idle", "busy"):
+        for model in MODELS:
+            limit = rows[(model, scenario, too_many)]
+            assert limit["status"] == "limit" and "RLIMIT_NOFILE" in limit["reason"], limit
+            for n in (1, SMALL_N):
+                r = rows[(model, scenario, n)]
+                where = f"{model} {scenario} N={n}"
+                assert r["status"] == "ok", (where, r)
+                assert r["requests"] == n * (1 if scenario == "idle" else REQUESTS), where
+                assert r["user_bytes_per_conn"] >= 0, where
+                for key in ("kernel_bytes_per_conn", "total_bytes_per_conn",
+                            "ctx_switches_per_request", "syscalls_per_request",
+                            "cpu_us_per_request", "latency_p99_us", "requests_per_s"):
+                    assert r[key] > 0, (where, key, r[key])
+                assert abs(r["total_bytes_per_conn"] -
+                           (r["user_bytes_per_conn"] + r["kernel_bytes_per_conn"])) < 1e-6, r
+                assert r["kernel_objects_per_conn"] > 0, where
+                assert r["kernel_bytes_per_conn"] >= r["kernel_objects_per_conn"] - 1, (where, r)
+                bd = r["kernel_breakdown"]
+                assert bd["sock"] > 0 and bd["file"] > 0, (where, bd)
+                assert (bd["thread"] > 0) == (model == "threaded"), (where, bd)
+                assert (bd["epoll"] > 0) == (model in ("epoll", "coro")), (where, bd)
+                assert (bd["io_uring"] > 0) == (model == "uring"), (where, bd)
+            assert rows[(model, "busy", 1)]["ctx_switches_voluntary_per_request"] >= 0.9, \
+                rows[(model, "busy", 1)]
+
+    threaded = rows[("threaded", "busy", SMALL_N)]["ctx_switches_per_request"]
+    epoll = rows[("epoll", "busy", SMALL_N)]["ctx_switches_per_request"]
+    print(f"busy, N={SMALL_N}: ctx switches/request threaded {threaded:.2f}, epoll {epoll:.2f}")
+    assert threaded >= epoll, (threaded, epoll)
+
+    table = [line.split()[:3] for line in run.stdout.splitlines()]
+    for key in rows:
+        assert [key[0], str(key[2]), key[1]] in table, key
+
+    svg = ET.parse(out_svg).getroot()
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+    for model in MODELS:
+        assert model in texts
+    assert "Context switches per request" in texts and "KiB" in texts
