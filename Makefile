@@ -35,7 +35,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps test check-unit check-integration demo vmlinux bench bench-servers bench-overhead bench-retention
+.PHONY: all clean deps test check-unit check-integration check-fuzz fuzz demo vmlinux bench bench-servers bench-overhead bench-retention
 
 # ---- what gets built -------------------------------------------------------
 
@@ -123,10 +123,42 @@ check-unit: $(UNIT_TESTS)
 check-integration: all
 	$(Q)$(PYTEST) -q tests/integration
 
+# ---- fuzzing (libFuzzer: clang only) ---------------------------------------
+
+# The parser is compiled into the fuzzer with its own instrumentation, apart
+# from the servers' build (and from SANITIZE), so `make fuzz` never changes them.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iservers \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_BIN     := $(OUTPUT)/fuzz/fuzz_protocol
+
+$(FUZZ_BIN): tests/fuzz/fuzz_protocol.c servers/protocol.c servers/protocol.h
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) tests/fuzz/fuzz_protocol.c servers/protocol.c -o $@
+
+# A bounded campaign: new inputs go to build/fuzz/corpus (the committed seeds
+# in tests/fuzz/corpus are only read); a crash leaves build/fuzz/crash-* and
+# fails the target. Every committed input (seeds and past crashes) runs first.
+fuzz: $(FUZZ_BIN)
+	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus
+	$(Q)$(FUZZ_BIN) -runs=0 tests/fuzz/corpus 2>&1 | tail -1
+	$(Q)echo "fuzz: fuzz_protocol for $(FUZZ_SECONDS) s"
+	$(Q)$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=12288 -timeout=10 \
+		-dict=tests/fuzz/protocol.dict -artifact_prefix=$(OUTPUT)/fuzz/ \
+		-print_final_stats=1 $(OUTPUT)/fuzz/corpus tests/fuzz/corpus 2>$(OUTPUT)/fuzz/log || \
+		{ tail -40 $(OUTPUT)/fuzz/log; exit 1; }
+	$(Q)grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|DONE' $(OUTPUT)/fuzz/log
+
+# the short campaign `make test` runs
+check-fuzz:
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
+
 # `make test`: everything a fresh Debian/Ubuntu machine needs, then all tests
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS)
 	$(Q)$(MAKE) --no-print-directory check-unit
+	$(Q)$(MAKE) --no-print-directory check-fuzz
 	$(Q)$(MAKE) --no-print-directory check-integration
 
 deps:
