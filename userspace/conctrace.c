@@ -345,9 +345,19 @@ int main(int argc, char **argv)
 	topts.ctx = &run;
 	err = tracer_start(&run.tracer, &topts);
 	if (err) {
-		target_stop(&run.target, SIGKILL, 1);	/* never let it exec untraced */
+		target_discard(&run.target);	/* never let it exec untraced */
 		agg_free(&run.agg);
 		return 1;
+	}
+
+	/* Ctrl-C while the programs loaded: the target never runs, and an
+	 * attached one is left alone; nothing was traced, so no report */
+	if (exiting) {
+		fprintf(stderr, "conctrace: interrupted before tracing began\n");
+		tracer_stop(&run.tracer);
+		target_discard(&run.target);
+		agg_free(&run.agg);
+		return 128 + exit_signal;
 	}
 
 	/* the line scripts wait for: from here on, nothing is missed */
