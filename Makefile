@@ -35,7 +35,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps test check-unit check-integration check-fuzz fuzz demo vmlinux bench bench-servers bench-overhead bench-retention
+.PHONY: all clean deps test check-unit check-integration check-fuzz fuzz demo vmlinux bench bench-servers bench-overhead bench-retention bench-churn
 
 # ---- what gets built -------------------------------------------------------
 
@@ -168,13 +168,15 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh scripts/demo.sh
 
-bench: bench-servers bench-overhead bench-retention
+bench: bench-servers bench-overhead bench-retention bench-churn
 bench-servers: all
 	$(Q)$(PYTHON) scripts/bench-servers.py
 bench-overhead: all
 	$(Q)$(PYTHON) scripts/bench-overhead.py
 bench-retention: all
 	$(Q)$(PYTHON) scripts/bench-retention.py
+bench-churn: all
+	$(Q)PYTHON=$(PYTHON) sh scripts/bench-churn.sh
 
 # Regenerate the bundled vmlinux.h from the running kernel's BTF.
 vmlinux:
