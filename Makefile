@@ -35,7 +35,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps test check-unit check-integration check-fuzz fuzz demo vmlinux bench bench-servers bench-overhead bench-retention bench-churn
+.PHONY: all clean deps test check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux bench bench-servers bench-overhead bench-retention bench-churn
 
 # ---- what gets built -------------------------------------------------------
 
@@ -150,6 +150,22 @@ fuzz: $(FUZZ_BIN)
 		{ tail -40 $(OUTPUT)/fuzz/log; exit 1; }
 	$(Q)grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|DONE' $(OUTPUT)/fuzz/log
 
+# ASan + UBSan (and LeakSanitizer at every exit) under real load: a copy of
+# the tree built with SANITIZE=1, so the normal build is left as it is, and
+# the servers' conformance and conctrace's fault tests run against it. A
+# server that leaks exits non-zero on SIGTERM, which the fixtures check.
+SAN_TREE := $(OUTPUT)/sanitize
+SAN_TESTS ?= tests/integration/test_conformance.py tests/integration/test_abuse.py \
+	     tests/integration/test_faults.py
+check-sanitize:
+	$(Q)rm -rf $(SAN_TREE) && mkdir -p $(SAN_TREE)
+	$(Q)cp -r Makefile bpf userspace servers tests vmlinux scripts $(SAN_TREE)/
+	$(Q)$(MAKE) --no-print-directory -C $(SAN_TREE) clean >/dev/null
+	$(Q)$(MAKE) --no-print-directory -C $(SAN_TREE) SANITIZE=1 all
+	$(Q)cd $(SAN_TREE) && CONCTRACE_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(PYTEST) -q -p no:cacheprovider $(SAN_TESTS)
+
 # the short campaign `make test` runs
 check-fuzz:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
@@ -160,6 +176,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-fuzz
 	$(Q)$(MAKE) --no-print-directory check-integration
+	$(Q)$(MAKE) --no-print-directory check-sanitize
 
 deps:
 	$(Q)sh scripts/install-deps.sh

@@ -19,8 +19,12 @@ per-connection leak grows with every round; retention does not.
 RSS_TOLERANCE is a fixed 256 KiB plus 2% of the baseline: a leak of 26 bytes
 per connection over the 10,000 connect/close cycles, or of one 4 KiB page per
 connection in the other tests (64+ connections per round, 2 rounds), exceeds it.
+Byte-exact leak checking is LeakSanitizer's: `make check-sanitize` runs these
+tests against ASan builds, whose exit on SIGTERM fails on any leak (RSS is
+not compared there: ASan quarantines freed memory).
 """
 
+import os
 import random
 import re
 import socket
@@ -34,6 +38,7 @@ import pytest
 from test_conformance import DONE, MAX_LINE, MiB, PONG, RESPONSIVE, TOO_LONG, payload
 
 ROUNDS = 2
+SANITIZED = os.environ.get("CONCTRACE_SANITIZED") == "1"     # set by make check-sanitize
 RSS_TOLERANCE_FIXED = 1024 * 1024
 RSS_TOLERANCE_REL = 0.02
 SETTLE = 3.0                # seconds for fds and RSS to come back after a round
@@ -85,6 +90,11 @@ class Baseline:
         print(f"{s.name}/{s.transport} {what}: fds {self.fds} -> {s.fd_count()}, "
               f"RSS {self.rss // 1024} KiB -> {rss // 1024} KiB "
               f"(limit {int(limit) // 1024} KiB)")
+        if SANITIZED:
+            # ASan keeps freed blocks in a quarantine: RSS says nothing here;
+            # LeakSanitizer checks every byte when the server exits
+            print("RSS not compared: ASan build (CONCTRACE_SANITIZED=1)")
+            return
         assert rss <= limit, (f"{s.name} RSS grew from {self.rss // 1024} KiB to "
                               f"{rss // 1024} KiB after {ROUNDS} rounds of {what} "
                               f"(tolerance {int(limit - self.rss) // 1024} KiB): leak?")

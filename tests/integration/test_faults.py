@@ -123,11 +123,14 @@ def start_conctrace(watch, args, **kw):
     return ct
 
 
-def assert_no_bpf_left(watch, ct):
+def assert_no_bpf_left(watch, ct, loaded_some=True):
+    """loaded_some: conctrace got far enough to load its programs, so the
+    watch must have seen them (else it watched nothing)."""
     assert ct.poll() is not None, "conctrace is still running"
     left = watch.leaks()
     assert not left, f"BPF objects survived conctrace: {left}"
-    assert watch.seen["prog"] and watch.seen["map"], "never saw conctrace's objects"
+    if loaded_some:
+        assert watch.seen["prog"] and watch.seen["map"], "never saw conctrace's objects"
 
 
 def smaps_rss(pid):
@@ -270,7 +273,8 @@ def test_sigint_during_start_up(tmp_path, delay):
         except OSError:
             continue
         assert str(sock).encode() not in cmd, f"target left running: pid {p}"
-    assert_no_bpf_left(watch, ct)
+    # interrupted early, it may have loaded nothing: only orphans can tell
+    assert_no_bpf_left(watch, ct, loaded_some=b"tracing pid" in err)
 
 
 def test_sigint_during_a_burst_of_load(tmp_path):
@@ -351,6 +355,7 @@ def test_map_full_counts_untracked_connections(tmp_path, name):
 # ---- connection churn --------------------------------------------------------------
 
 CHURN = int(os.environ.get("CONCTRACE_CHURN", "20000"))
+SANITIZED = os.environ.get("CONCTRACE_SANITIZED") == "1"     # set by make check-sanitize
 CHURN_BATCH = 10000         # loadgen opens its connections under RLIMIT_NOFILE
 
 
@@ -402,8 +407,13 @@ def test_connection_churn_leaves_the_map_empty(tmp_path):
     assert ct.returncode == 0, err
     assert occupancy == [0] * len(occupancy)
     # not flat by design: exact percentiles keep 9 numbers (72 B) per
-    # connection (aggregate.h) in arrays that realloc doubles
-    assert rss_end - rss_start <= 2 * 72 * CHURN + (1 << 20), (rss_start, rss_end)
+    # connection (aggregate.h) in arrays that realloc doubles. ASan's
+    # allocator (redzones, a quarantine of freed blocks) is not malloc's:
+    # `make check-sanitize` says so, and the bound is checked in the plain run
+    if SANITIZED:
+        print("conctrace RSS bound not checked: ASan build (CONCTRACE_SANITIZED=1)")
+    else:
+        assert rss_end - rss_start <= 2 * 72 * CHURN + (1 << 20), (rss_start, rss_end)
     c = rep["connections"]
     assert c["open_at_end"] == 0 and c["not_tracked"] == 0
     # a record the ring buffer could not take is counted, never silent
