@@ -40,8 +40,8 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps test check-unit check-integration demo vmlinux bench bench-servers bench-overhead bench-retention \
-	compare
+.PHONY: all clean deps test check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux \
+	bench bench-servers bench-overhead bench-retention bench-churn compare
 
 # ---- what gets built -------------------------------------------------------
 
@@ -157,11 +157,60 @@ check-unit: $(UNIT_TESTS)
 check-integration: all $(TEST_TOOLS)
 	$(Q)$(PYTEST) -q tests/integration
 
+# ---- fuzzing (libFuzzer: clang only) ---------------------------------------
+
+# The parser is compiled into the fuzzer with its own instrumentation, apart
+# from the servers' build (and from SANITIZE), so `make fuzz` never changes them.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iservers \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_BIN     := $(OUTPUT)/fuzz/fuzz_protocol
+
+$(FUZZ_BIN): tests/fuzz/fuzz_protocol.c servers/protocol.c servers/protocol.h
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) tests/fuzz/fuzz_protocol.c servers/protocol.c -o $@
+
+# A bounded campaign: new inputs go to build/fuzz/corpus (the committed seeds
+# in tests/fuzz/corpus are only read); a crash leaves build/fuzz/crash-* and
+# fails the target. Every committed input (seeds and past crashes) runs first.
+fuzz: $(FUZZ_BIN)
+	$(Q)mkdir -p $(OUTPUT)/fuzz/corpus
+	$(Q)$(FUZZ_BIN) -runs=0 tests/fuzz/corpus 2>&1 | tail -1
+	$(Q)echo "fuzz: fuzz_protocol for $(FUZZ_SECONDS) s"
+	$(Q)$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=12288 -timeout=10 \
+		-dict=tests/fuzz/protocol.dict -artifact_prefix=$(OUTPUT)/fuzz/ \
+		-print_final_stats=1 $(OUTPUT)/fuzz/corpus tests/fuzz/corpus 2>$(OUTPUT)/fuzz/log || \
+		{ tail -40 $(OUTPUT)/fuzz/log; exit 1; }
+	$(Q)grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|DONE' $(OUTPUT)/fuzz/log
+
+# ASan + UBSan (and LeakSanitizer at every exit) under real load: a copy of
+# the tree built with SANITIZE=1, so the normal build is left as it is, and
+# the servers' conformance and conctrace's fault tests run against it. A
+# server that leaks exits non-zero on SIGTERM, which the fixtures check.
+SAN_TREE := $(OUTPUT)/sanitize
+SAN_TESTS ?= tests/integration/test_conformance.py tests/integration/test_abuse.py \
+	     tests/integration/test_faults.py
+check-sanitize:
+	$(Q)rm -rf $(SAN_TREE) && mkdir -p $(SAN_TREE)
+	$(Q)cp -r Makefile bpf userspace servers tests vmlinux scripts $(SAN_TREE)/
+	$(Q)$(MAKE) --no-print-directory -C $(SAN_TREE) clean >/dev/null
+	$(Q)$(MAKE) --no-print-directory -C $(SAN_TREE) SANITIZE=1 all
+	$(Q)cd $(SAN_TREE) && CONCTRACE_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(PYTEST) -q -p no:cacheprovider $(SAN_TESTS)
+
+# the short campaign `make test` runs
+check-fuzz:
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
+
 # `make test`: everything a fresh Debian/Ubuntu machine needs, then all tests
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_TOOLS)
 	$(Q)$(MAKE) --no-print-directory check-unit
+	$(Q)$(MAKE) --no-print-directory check-fuzz
 	$(Q)$(MAKE) --no-print-directory check-integration
+	$(Q)$(MAKE) --no-print-directory check-sanitize
 
 deps:
 	$(Q)sh scripts/install-deps.sh
@@ -170,13 +219,15 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh scripts/demo.sh
 
-bench: bench-servers bench-overhead bench-retention
+bench: bench-servers bench-overhead bench-retention bench-churn
 bench-servers: all
 	$(Q)$(PYTHON) scripts/bench-servers.py
 bench-overhead: all
 	$(Q)$(PYTHON) scripts/bench-overhead.py
 bench-retention: all
 	$(Q)$(PYTHON) scripts/bench-retention.py
+bench-churn: all
+	$(Q)PYTHON=$(PYTHON) sh scripts/bench-churn.sh
 
 # the four models side by side (docs/results.md); COMPARE_ARGS="--conns 1,200 --unix" etc.
 compare: all

@@ -82,6 +82,19 @@ struct {
 	__type(value, struct conn);
 } conns SEC(".maps");
 
+/*
+ * Connections seen while the conns map was full (--max-conns), until they
+ * close: each is counted once, and stays untracked for its whole life
+ * rather than being tracked from the middle with part of its figures.
+ * LRU: more than this many open at once may count one twice, never crash.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} untracked SEC(".maps");
+
 #define PENDING_SC_SLOTS 4
 
 /*
@@ -397,6 +410,8 @@ static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
 
 	if (c || !id)
 		return c;
+	if (bpf_map_lookup_elem(&untracked, &id))
+		return NULL;
 	c = bpf_map_lookup_elem(&conn_scratch, &zero);
 	if (!c)
 		return NULL;
@@ -413,8 +428,11 @@ static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
 	if (bpf_map_update_elem(&conns, &id, c, BPF_NOEXIST) == 0) {
 		if (pc)
 			pc->conns_opened++;
-	} else if (pc) {
-		pc->conns_untracked++;
+	} else {
+		__u8 one = 1;
+
+		if (bpf_map_update_elem(&untracked, &id, &one, BPF_NOEXIST) == 0 && pc)
+			pc->conns_untracked++;
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&conns, &id);
@@ -737,11 +755,24 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		__u64 conn = socket_conn(sock, fd, 0, false);
 
 		/* accepting is the event loop's work; a non-socket fd (a file,
-		 * a timerfd) leaves the thread's current connection alone */
-		if (conn)
+		 * a timerfd) leaves the thread's current connection alone; an
+		 * untracked connection (map full) is charged to no tracked one */
+		if (conn) {
 			set_current(ts, conn);
-		else if (sock && classify(BPF_CORE_READ(sock, sk)) == SK_LISTENER)
-			set_current(ts, 0);
+		} else if (sock) {
+			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));
+
+			if (kind == SK_LISTENER)
+				set_current(ts, 0);
+			else if (kind == SK_CONN) {
+				set_current(ts, 0);
+				if (flags & SC_CLOSE) {
+					__u64 id = sock_ino(sock);
+
+					bpf_map_delete_elem(&untracked, &id);
+				}
+			}
+		}
 	}
 	ts->sys_conn = ts->cur_conn;
 	if (flame_wants(FV_SYSCALLS))
@@ -1091,8 +1122,13 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 
 			if (classify(sk) != SK_CONN)
 				return;	/* a listener, UDP, netlink: not a connection */
-			if (!conn_get(id, sock, sk, fd, 0))
+			if (!conn_get(id, sock, sk, fd, 0)) {
+				/* untracked (map full): its cost is no tracked one's */
+				set_current(ts, 0);
+				if (ts->sys_io && ts->sys_enter_ns)
+					ts->sys_conn = 0;
 				return;
+			}
 		}
 		set_current(ts, id);
 	}

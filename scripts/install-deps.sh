@@ -8,10 +8,11 @@ set -eu
 # build: compilers, libbpf; servers: liburing; tests: cmocka, pytest, strace
 # (syscall ground truth), util-linux (setpriv, taskset), iproute2 (ss),
 # binutils (nm, readelf: symbol addresses the symbolizer is checked against),
-# chromium and a font (the SVG flame graph, rendered headless; ~100 MB)
+# chromium and a font (the SVG flame graph, rendered headless; ~100 MB),
+# valgrind (memcheck of conctrace)
 PKGS="clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
       libcmocka-dev liburing-dev python3 python3-pytest strace iproute2 procps
-      util-linux binutils chromium fonts-dejavu-core"
+      util-linux binutils chromium fonts-dejavu-core valgrind"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
@@ -23,8 +24,13 @@ for p in $PKGS; do
 done
 need_bpftool=0
 command -v bpftool >/dev/null 2>&1 || need_bpftool=1
+# libFuzzer (make fuzz): in clang's own package on Ubuntu, in
+# libclang-rt-N-dev (only recommended by clang) on Debian >= 12
+need_fuzzer=0
+command -v clang >/dev/null 2>&1 &&
+	[ -f "$(clang -print-file-name=libclang_rt.fuzzer-$(uname -m).a)" ] || need_fuzzer=1
 
-if [ -z "$missing" ] && [ "$need_bpftool" = 0 ]; then
+if [ -z "$missing" ] && [ "$need_bpftool" = 0 ] && [ "$need_fuzzer" = 0 ]; then
 	exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -43,6 +49,9 @@ if [ "$need_bpftool" = 1 ]; then
 	else
 		missing="$missing linux-tools-common linux-tools-generic linux-tools-$(uname -r)"
 	fi
+fi
+if [ "$need_fuzzer" = 1 ] && apt-cache show libclang-rt-dev >/dev/null 2>&1; then
+	missing="$missing libclang-rt-dev"
 fi
 echo "install-deps: installing$missing"
 # shellcheck disable=SC2086

@@ -486,7 +486,7 @@ int main(int argc, char **argv)
 	}
 
 	if (run.env.cgroup && start_memcg(&run)) {
-		target_stop(&run.target, SIGKILL, 1);
+		target_discard(&run.target);
 		agg_free(&run.agg);
 		return 1;
 	}
@@ -502,7 +502,7 @@ int main(int argc, char **argv)
 	topts.cpu_sample_hz = run.env.sample_hz;
 	if (topts.flame_views && !(run.sym = symbolizer_new())) {
 		fprintf(stderr, "conctrace: out of memory\n");
-		target_stop(&run.target, SIGKILL, 1);
+		target_discard(&run.target);
 		memcg_destroy(&run.memcg);
 		agg_free(&run.agg);
 		return 1;
@@ -511,10 +511,23 @@ int main(int argc, char **argv)
 	topts.ctx = &run;
 	err = tracer_start(&run.tracer, &topts);
 	if (err) {
-		target_stop(&run.target, SIGKILL, 1);	/* never let it exec untraced */
+		target_discard(&run.target);	/* never let it exec untraced */
 		memcg_destroy(&run.memcg);
+		symbolizer_free(run.sym);
 		agg_free(&run.agg);
 		return 1;
+	}
+
+	/* Ctrl-C while the programs loaded: the target never runs, and an
+	 * attached one is left alone; nothing was traced, so no report */
+	if (exiting) {
+		fprintf(stderr, "conctrace: interrupted before tracing began\n");
+		tracer_stop(&run.tracer);
+		target_discard(&run.target);
+		memcg_destroy(&run.memcg);
+		symbolizer_free(run.sym);
+		agg_free(&run.agg);
+		return 128 + exit_signal;
 	}
 
 	/* the line scripts wait for: from here on, nothing is missed */

@@ -73,6 +73,17 @@ int target_release(struct target *t)
 	return 0;
 }
 
+void target_discard(struct target *t)
+{
+	if (!t->launched || t->exited)
+		return;
+	/* the held child reads EOF instead of "go" and exits 127 unexec'd */
+	close(t->go_fd);
+	close(t->exec_err_fd);
+	waitpid(t->pid, &t->status, 0);
+	t->exited = true;
+}
+
 int target_attach(struct target *t, pid_t pid)
 {
 	memset(t, 0, sizeof(*t));

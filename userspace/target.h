@@ -25,6 +25,10 @@ int target_spawn_held(struct target *t, char **argv);
 int target_release(struct target *t);
 
 /* Attach to a running process; fails if it does not exist. */
+/* A held target that must never run (tracing failed, or Ctrl-C came first):
+ * it exits without exec'ing, and is reaped. An attached one is left alone. */
+void target_discard(struct target *t);
+
 int target_attach(struct target *t, pid_t pid);
 
 /* Threads the process has now (from /proc/PID/task), or 0. */
