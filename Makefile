@@ -110,7 +110,10 @@ $(OUTPUT)/tests/test_memory:    $(OUTPUT)/tests/unit/test_memory.o $(OUTPUT)/use
 				$(OUTPUT)/userspace/timeline.o
 $(OUTPUT)/tests/test_format:    $(OUTPUT)/tests/unit/test_format.o $(OUTPUT)/userspace/format.o
 $(OUTPUT)/tests/test_json:      $(OUTPUT)/tests/unit/test_json.o $(OUTPUT)/userspace/json.o
-$(OUTPUT)/tests/test_cli:       $(OUTPUT)/tests/unit/test_cli.o $(OUTPUT)/userspace/cli.o
+$(OUTPUT)/tests/test_cli:       $(OUTPUT)/tests/unit/test_cli.o $(OUTPUT)/userspace/cli.o \
+				$(OUTPUT)/userspace/http_server.o
+$(OUTPUT)/tests/test_http:      $(OUTPUT)/tests/unit/test_http.o $(OUTPUT)/userspace/http_server.o
+$(OUTPUT)/tests/test_prom:      $(OUTPUT)/tests/unit/test_prom.o $(OUTPUT)/userspace/prom.o
 
 $(UNIT_TESTS):
 	$(call msg,LINK,$@)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conctrace.h"
+#include "http_server.h"
 
 static const char usage_text[] =
 "Usage: conctrace [OPTIONS] -- CMD [ARGS...]\n"
@@ -30,6 +31,10 @@ static const char usage_text[] =
 "      --no-syscalls      light mode: no syscall tracepoints, which slow every\n"
 "                         syscall on the machine; keeps switches, CPU, bytes\n"
 "                         and io_uring requests per connection\n"
+"      --prometheus [ADDR:]PORT\n"
+"                         serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+"                         while tracing; ADDR is 127.0.0.1 unless given (IPv6:\n"
+"                         [ADDR]:PORT); per-connection series for --top-conns\n"
 "  -v, --verbose          show libbpf's log\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version and check that BPF loads here\n"
@@ -51,6 +56,7 @@ enum {
 	OPT_TOP,
 	OPT_MAX_CONNS,
 	OPT_NO_SYSCALLS,
+	OPT_PROMETHEUS,
 };
 
 static enum parse_result bad(const char *opt, const char *arg, const char *want)
@@ -98,11 +104,13 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 		{ "top-conns",  required_argument, NULL, OPT_TOP },
 		{ "max-conns",  required_argument, NULL, OPT_MAX_CONNS },
 		{ "no-syscalls", no_argument,      NULL, OPT_NO_SYSCALLS },
+		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
 		{ "verbose",    no_argument,       NULL, 'v' },
 		{ "help",       no_argument,       NULL, 'h' },
 		{ "version",    no_argument,       NULL, 'V' },
 		{ 0 },
 	};
+	const char *why;
 	unsigned long v;
 	int c;
 
@@ -154,6 +162,11 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 			break;
 		case OPT_NO_SYSCALLS:
 			env->no_syscalls = true;
+			break;
+		case OPT_PROMETHEUS:
+			if (http_parse_listen_addr(optarg, &env->prom_addr, &env->prom_addr_len, &why))
+				return bad("prometheus address", optarg, why);
+			env->prometheus = true;
 			break;
 		case 'v':
 			env->verbose = true;

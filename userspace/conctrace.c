@@ -20,6 +20,7 @@
 #include "closure.h"
 #include "conctrace.h"
 #include "env.h"
+#include "exporter.h"
 #include "format.h"
 #include "loaddriver.h"
 #include "memory.h"
@@ -51,6 +52,7 @@ struct run {
 	struct tracer tracer;
 	struct agg agg;
 	struct loaddriver load;
+	struct exporter exporter;	/* --prometheus */
 	struct listen_event listen;
 	struct slab_sizes slabs;
 	struct timeline timeline;
@@ -194,6 +196,7 @@ static int trace_loop(struct run *run)
 			fprintf(stderr, "conctrace: reading events: %s\n", strerror(-err));
 			return 1;
 		}
+		exporter_poll(&run->exporter);
 		t = now_s();
 		if (target_poll_exit(&run->target))
 			break;
@@ -325,6 +328,9 @@ int main(int argc, char **argv)
 	install_signals();
 	slab_sizes_read(&run.slabs);
 	agg_init(&run.agg, run.env.json_conns > run.env.top ? run.env.json_conns : run.env.top);
+	if (run.env.prometheus &&
+	    exporter_start(&run.exporter, &run.env.prom_addr, run.env.prom_addr_len))
+		return 1;	/* before the target exists: nothing to stop */
 
 	err = run.env.cmd ? target_spawn_held(&run.target, run.env.cmd)
 			  : target_attach(&run.target, run.env.pid);
@@ -346,6 +352,7 @@ int main(int argc, char **argv)
 	err = tracer_start(&run.tracer, &topts);
 	if (err) {
 		target_stop(&run.target, SIGKILL, 1);	/* never let it exec untraced */
+		exporter_stop(&run.exporter);
 		agg_free(&run.agg);
 		return 1;
 	}
@@ -354,6 +361,10 @@ int main(int argc, char **argv)
 	fprintf(stderr, "conctrace: tracing pid %d; Ctrl-C to stop and report\n",
 		(int)run.target.pid);
 	run.t0 = now_s();
+	exporter_attach(&run.exporter, &(struct exporter_source){
+		.tracer = &run.tracer, .agg = &run.agg, .closed = &run.closed,
+		.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0, .top = run.env.top,
+		.target = describe_target(&run.env, target_desc, sizeof(target_desc)) });
 	timeline_init(&run.timeline);
 	slab_counts_read(&run.slab_start);
 	if (!run.target.launched)
@@ -381,6 +392,7 @@ int main(int argc, char **argv)
 	if (!status)
 		status = target_exit_code(&run.target);
 cleanup:
+	exporter_stop(&run.exporter);
 	tracer_stop(&run.tracer);
 	target_stop(&run.target, SIGKILL, 0);
 	agg_free(&run.agg);

@@ -4,6 +4,7 @@
 #define CONCTRACE_ENV_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #define CONCTRACE_VERSION "0.1.0"
@@ -23,6 +24,9 @@ struct env {
 	double grace_s;		/* wait this long for the target after SIGTERM */
 	bool verbose;		/* -v: libbpf's log */
 	bool no_syscalls;	/* --no-syscalls: leave the syscall tracepoints alone */
+	bool prometheus;	/* --prometheus: serve /metrics at prom_addr */
+	struct sockaddr_storage prom_addr;
+	socklen_t prom_addr_len;
 };
 
 enum parse_result {
