@@ -130,6 +130,10 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 		n = next_line(&p, buf + len, &line);
 		if (n == -1)
 			return 400;
+		/* a method is a token: binary (TLS, SSH) fails on its first bytes */
+		for (size_t i = 0; i < len && buf[i] != ' '; i++)
+			if (!is_tchar((unsigned char)buf[i]) && buf[i] != '\r' && buf[i] != '\n')
+				return 400;
 		if (n >= 0 && (err = parse_request_line(line, (size_t)n, req, &minor)))
 			return err;
 		return len >= HTTP_MAX_REQUEST ? 431 : HTTP_INCOMPLETE;
