@@ -1,0 +1,278 @@
+# SPDX-License-Identifier: MIT
+"""conctrace --prometheus: /metrics against conctrace's own JSON report.
+
+Every run traces a real epoll_echo with real BPF and drives it with the real
+loadgen over loopback. The exact comparisons are made at a quiescent point:
+the load is over and every connection closed, so the counters no longer move
+until the target is stopped; the page scraped then must agree with the JSON
+report written at the end of the same run:
+
+  * connections, bytes, histogram counts and sums: exact. Histogram sums
+    are recovered from the JSON's means (mean x total, within 0.5).
+  * syscalls by name, switches, CPU: the JSON's figures include the target's
+    shutdown (after SIGINT), so the scrape must be no larger, and for the
+    syscalls the load made (read, write, accept4, epoll_ctl, setsockopt)
+    short by at most the shutdown's own calls (an eventfd write and read).
+
+Hostile clients (malformed requests, slow senders, a flood of idle
+connections) hit the endpoint while the load runs; the run must still count
+every byte loadgen sent and lose no event. A real Prometheus (Debian's
+package, installed by `make deps`) scrapes a third run, and its HTTP API
+must return the same figures.
+"""
+
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, binary
+
+CONCTRACE = ROOT / "conctrace"
+LOADGEN = ROOT / "servers" / "loadgen"
+PING_BYTES = 5
+REFRESH_S = 1.0                     # EXPORTER_REFRESH_S: a page is reused this long
+HTTP_TIMEOUT_S = 5.0                # HTTP_CLIENT_TIMEOUT_S
+METRICS_RE = re.compile(rb"serving metrics on http://127\.0\.0\.1:(\d+)/metrics")
+LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
+LOAD_SYSCALLS = ["read", "write", "accept4", "epoll_ctl", "setsockopt"]
+SHUTDOWN_CALLS = 2                  # epoll_echo's stop: eventfd write, its read
+
+
+def needs_root():
+    if os.geteuid() != 0:
+        pytest.fail("conctrace tests load BPF programs: run as root (sudo make test)",
+                    pytrace=False)
+
+
+def wait_line(stream, pattern, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        m = pattern.search(line)
+        if m:
+            return m
+    raise AssertionError(f"no line matching {pattern.pattern!r}; got {seen!r}")
+
+
+# ---- the exposition format, parsed independently of conctrace's writer -----------
+
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)')
+
+
+def unescape(v):
+    return re.sub(r'\\(.)', lambda m: {"n": "\n", "\\": "\\", '"': '"'}[m.group(1)], v)
+
+
+def parse_metrics(text):
+    """{name: {frozenset(labels): value}}; asserts every line is well formed."""
+    out, types = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            types[name] = kind
+            continue
+        if line.startswith("#"):
+            continue
+        m = SAMPLE_RE.match(line)
+        assert m, f"malformed line: {line!r}"
+        labels = {}
+        if m.group(2):
+            pos = 0
+            for lm in LABEL_RE.finditer(m.group(2)):
+                assert lm.start() == pos, f"malformed labels: {line!r}"
+                labels[lm.group(1)] = unescape(lm.group(2))
+                pos = lm.end()
+            assert pos == len(m.group(2)), f"malformed labels: {line!r}"
+        out.setdefault(m.group(1), {})[frozenset(labels.items())] = float(m.group(3))
+    for name, kind in types.items():
+        if kind == "counter":
+            assert name.endswith("_total"), name
+    return out
+
+
+def one(metrics, metric, **labels):
+    series = metrics.get(metric, {})
+    key = frozenset(labels.items())
+    assert key in series, f"{metric}{labels} missing; have {list(series)[:5]}"
+    return series[key]
+
+
+def scrape(port, path="/metrics", timeout=5.0):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        return parse_metrics(r.read().decode())
+
+
+def raw_request(port, data, timeout=5.0):
+    """Send bytes as they are; return the status the endpoint answered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        reply = b""
+        while b"\r\n" not in reply:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    m = re.match(rb"HTTP/1\.1 (\d{3}) ", reply)
+    assert m, f"no status line for {data[:40]!r}: {reply[:80]!r}"
+    return int(m.group(1))
+
+
+# ---- a traced run -----------------------------------------------------------------
+
+class TracedRun:
+    """conctrace --prometheus over epoll_echo; stopped with SIGINT for the JSON."""
+
+    def __init__(self, tmp, *extra):
+        needs_root()
+        self.json_path = tmp / "report.json"
+        self.proc = subprocess.Popen(
+            [str(CONCTRACE), "--prometheus", "127.0.0.1:0", "--json", str(self.json_path),
+             "--json-conns", "10", *extra, "--", str(binary("epoll_echo")), "-p", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.metrics_port = int(wait_line(self.proc.stderr, METRICS_RE).group(1))
+        self.server_port = int(wait_line(self.proc.stderr, LISTEN_RE).group(1))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        out, err = self.proc.communicate(timeout=30)
+        self.stdout, self.stderr = out.decode(), err.decode()
+        return self.proc.returncode
+
+    def report(self):
+        assert self.stop() == 0, self.stderr
+        return json.loads(self.json_path.read_text())
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate(timeout=30)
+
+
+def run_loadgen(port, conns, requests):
+    out = subprocess.run([str(LOADGEN), "-p", str(port), "-c", str(conns),
+                          "-n", str(requests), "-q", "--json"],
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr.decode()
+    rep = json.loads(out.stdout)
+    assert rep["connections"]["established"] == conns
+    return rep
+
+
+def wait_quiescent(port, closed, timeout=15.0):
+    """Scrape until every connection is closed and accounted; then the page."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = scrape(port)
+        if (one(m, "conctrace_connections_closed_total") == closed
+                and one(m, "conctrace_connections_open") == 0):
+            return m
+        assert time.monotonic() < deadline, "connections never all closed"
+        time.sleep(REFRESH_S)
+
+
+def sum_from_mean(rep_dist, total):
+    return rep_dist["mean"] * total
+
+
+def check_against_report(m, rep, conns, nbytes):
+    """The quiescent page against the JSON of the same run (see the docstring)."""
+    total = rep["connections"]["total"]
+    assert total == conns
+    assert one(m, "conctrace_connections_total") == total
+    assert one(m, "conctrace_connections_closed_total") == total
+    assert one(m, "conctrace_connections_untracked_total") == rep["connections"]["not_tracked"]
+    assert one(m, "conctrace_lost_events_total") == rep["lost_events"] == 0
+
+    pc = rep["per_connection"]
+    for name, key in (("conctrace_received_bytes_total", "bytes_rx"),
+                      ("conctrace_sent_bytes_total", "bytes_tx")):
+        assert one(m, name) == nbytes
+        assert abs(one(m, name) - sum_from_mean(pc[key], total)) < 0.5
+
+    for hist, key in (("conctrace_connection_kernel_bytes", "kernel_bytes"),
+                      ("conctrace_connection_user_bytes", "user_bytes"),
+                      ("conctrace_connection_context_switches", "ctx_switches")):
+        buckets = sorted(((float(dict(k)["le"]), v) for k, v in m[hist + "_bucket"].items()))
+        counts = [v for _, v in buckets]
+        assert counts == sorted(counts), f"{hist}: buckets not cumulative"
+        assert buckets[-1] == (math.inf, total)
+        assert one(m, hist + "_count") == total
+        assert abs(one(m, hist + "_sum") - sum_from_mean(pc[key], total)) < 0.5, hist
+        # the JSON's max lies in the first bucket that holds everything
+        full = next(le for le, v in buckets if v == total)
+        below = [le for le, v in buckets if le < full]
+        assert pc[key]["max"] <= full and (not below or pc[key]["max"] > below[-1]), hist
+
+    proc = rep["process"]
+    for name in LOAD_SYSCALLS:
+        scraped = one(m, "conctrace_syscalls_total", name=name)
+        assert 0 <= proc["syscalls_by_name"][name] - scraped <= SHUTDOWN_CALLS, name
+    for labels, v in m["conctrace_syscalls_total"].items():
+        assert v <= proc["syscalls_by_name"][dict(labels)["name"]]
+    for kind in ("voluntary", "involuntary"):
+        v = one(m, "conctrace_context_switches_total", kind=kind)
+        assert v <= proc[f"ctx_switches_{kind}"]
+    assert one(m, "conctrace_cpu_seconds_total") <= proc["cpu_ns"] / 1e9
+    assert one(m, "conctrace_cpu_seconds_total") > 0
+
+
+# ---- the tests --------------------------------------------------------------------
+
+def test_metrics_agree_with_the_json_report(tmp_path):
+    conns, requests = 200, 20
+    run = TracedRun(tmp_path)
+    try:
+        # open connections: per-connection series, bounded by --top-conns (5)
+        holder = subprocess.Popen([str(LOADGEN), "-p", str(run.server_port), "-c", "20",
+                                   "-n", "3", "--hold", "30", "-q"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                m = scrape(run.metrics_port)
+                if one(m, "conctrace_connections_open") == 20 and \
+                        one(m, "conctrace_received_bytes_total") == 20 * 3 * PING_BYTES:
+                    break
+                assert time.monotonic() < deadline, "held connections never all seen"
+                time.sleep(REFRESH_S)
+            top = m["conctrace_top_connection_cpu_seconds_total"]
+            assert len(top) == 5
+            for labels in top:
+                lab = dict(labels)
+                assert lab["family"] == "tcp4" and lab["remote"].startswith("127.0.0.1:")
+                assert one(m, "conctrace_top_connection_received_bytes_total", **lab) == 15
+            assert one(m, "conctrace_open_connections_kernel_bytes") > 20 * 2000
+        finally:
+            holder.kill()
+            holder.wait()
+        load = run_loadgen(run.server_port, conns, requests)
+        assert load["bytes"]["sent"] == conns * requests * PING_BYTES
+        m = wait_quiescent(run.metrics_port, conns + 20)
+        assert "conctrace_top_connection_cpu_seconds_total" not in m   # none open
+        # conctrace's own cost, from the kernel's bpf_stats
+        assert one(m, "conctrace_bpf_runs_total", program="on_sys_enter") > conns * requests
+        assert one(m, "conctrace_bpf_run_seconds_total", program="on_sys_enter") > 0
+        rep = run.report()
+    finally:
+        run.kill()
+    # the held connections were killed with loadgen: closed, 3 requests each
+    check_against_report(m, rep, conns + 20, (conns * requests + 20 * 3) * PING_BYTES)
