@@ -161,6 +161,13 @@ class TracedRun:
         assert self.stop() == 0, self.stderr
         return json.loads(self.json_path.read_text())
 
+    def wait_report(self, timeout=30):
+        """--load: the run ends by itself when loadgen is done."""
+        out, err = self.proc.communicate(timeout=timeout)
+        self.stdout, self.stderr = out.decode(), err.decode()
+        assert self.proc.returncode == 0, self.stderr
+        return json.loads(self.json_path.read_text())
+
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
@@ -276,3 +283,75 @@ def test_metrics_agree_with_the_json_report(tmp_path):
         run.kill()
     # the held connections were killed with loadgen: closed, 3 requests each
     check_against_report(m, rep, conns + 20, (conns * requests + 20 * 3) * PING_BYTES)
+
+
+BAD_REQUESTS = [
+    (b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+    (b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405),
+    (b"GET /metrics HTTP/1.1\r\n\r\n", 400),                         # no Host
+    (b"GET /metrics HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(32), 400),  # TLS hello
+    (b"GET /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    (b"GET /metrics HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 5000 + b"\r\n\r\n", 431),
+    (b"GET /" + b"a" * 300 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+]
+
+
+def test_hostile_clients_do_not_disturb_tracing(tmp_path):
+    """Malformed requests, an idle flood ten times the connection limit and a
+    slow sender hit the endpoint during a --load run: scrapes keep working,
+    counters never go back, the idle ones are cut at the timeout, and the
+    trace still counts every byte loadgen sent, with no event lost."""
+    lg_json = tmp_path / "loadgen.json"
+    run = TracedRun(tmp_path, f"--load=-c 50 -d 9 -q --json={lg_json}")
+    flood = []
+    try:
+        before = scrape(run.metrics_port)
+        flood = [socket.create_connection(("127.0.0.1", run.metrics_port), timeout=5)
+                 for _ in range(320)]
+        slow = socket.create_connection(("127.0.0.1", run.metrics_port), timeout=10)
+        slow.sendall(b"GET /metrics HTTP/1.1\r\n")        # and never the rest
+        flooded_at = time.monotonic()
+        pages = [before]
+        for data, status in BAD_REQUESTS:
+            assert raw_request(run.metrics_port, data) == status, data[:40]
+        head = urllib.request.Request(f"http://127.0.0.1:{run.metrics_port}/metrics",
+                                      method="HEAD")
+        with urllib.request.urlopen(head, timeout=5) as r:
+            assert r.status == 200 and int(r.headers["Content-Length"]) > 1000
+            assert r.read() == b""
+        while time.monotonic() - flooded_at < HTTP_TIMEOUT_S + 1.0:
+            time.sleep(REFRESH_S)
+            pages.append(scrape(run.metrics_port))
+        assert run.proc.poll() is None, "the run ended before the timeouts could be seen"
+        # every idle client is gone by now: evicted for newer ones, or timed out
+        for s in flood + [slow]:
+            s.settimeout(2)
+            try:
+                assert s.recv(1) == b""
+            except ConnectionResetError:
+                pass
+        refused = one(pages[-1], "conctrace_http_refused_total")
+        assert refused >= len(BAD_REQUESTS)
+        rep = run.wait_report()
+    finally:
+        for s in flood:
+            s.close()
+        run.kill()
+
+    counters = [n for n in pages[0] if n.endswith("_total") and not n.startswith("conctrace_top")]
+    for prev, cur in zip(pages, pages[1:]):
+        for name in counters:
+            for labels, v in prev[name].items():
+                assert cur[name].get(labels, 0) >= v, f"{name}{dict(labels)} went back"
+    assert one(pages[-1], "conctrace_connections_total") > one(pages[0], "conctrace_connections_total") \
+        or one(pages[-1], "conctrace_received_bytes_total") > one(pages[0], "conctrace_received_bytes_total")
+
+    load = json.loads(lg_json.read_text())
+    assert not load["interrupted"]
+    total = rep["connections"]["total"]
+    assert total == load["connections"]["established"] == 50
+    assert rep["lost_events"] == 0
+    rx = rep["per_connection"]["bytes_rx"]["mean"] * total
+    assert abs(rx - load["bytes"]["sent"]) < 0.5, "bytes lost under the HTTP flood"
+    assert abs(rep["per_connection"]["bytes_tx"]["mean"] * total - load["bytes"]["received"]) < 0.5
