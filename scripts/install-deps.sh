@@ -6,10 +6,12 @@
 set -eu
 
 # build: compilers, libbpf; servers: liburing; tests: cmocka, pytest, strace
-# (syscall ground truth), util-linux (setpriv, taskset), iproute2 (ss)
+# (syscall ground truth), util-linux (setpriv, taskset), iproute2 (ss),
+# prometheus (a real server scrapes --prometheus in the tests; the tests run
+# their own on loopback, so its packaged service is not needed)
 PKGS="clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
       libcmocka-dev liburing-dev python3 python3-pytest strace iproute2 procps
-      util-linux"
+      util-linux prometheus"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
@@ -45,3 +47,11 @@ fi
 echo "install-deps: installing$missing"
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# The package starts a Prometheus listening on every interface (:9090) where
+# systemd runs; the tests start their own on loopback, so stop that one.
+case " $missing " in
+*" prometheus "*)
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl disable --now prometheus >/dev/null 2>&1 || true
+	fi ;;
+esac

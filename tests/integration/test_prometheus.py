@@ -355,3 +355,110 @@ def test_hostile_clients_do_not_disturb_tracing(tmp_path):
     rx = rep["per_connection"]["bytes_rx"]["mean"] * total
     assert abs(rx - load["bytes"]["sent"]) < 0.5, "bytes lost under the HTTP flood"
     assert abs(rep["per_connection"]["bytes_tx"]["mean"] * total - load["bytes"]["received"]) < 0.5
+
+
+# ---- a real Prometheus ---------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrometheusServer:
+    """Debian's prometheus on loopback, scraping one target every second."""
+
+    def __init__(self, tmp, target_port):
+        exe = shutil.which("prometheus")
+        if not exe:
+            pytest.fail("prometheus is not installed: run `make deps`", pytrace=False)
+        config = tmp / "prometheus.yml"
+        config.write_text("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                          "scrape_configs:\n  - job_name: conctrace\n    static_configs:\n"
+                          f"      - targets: ['127.0.0.1:{target_port}']\n")
+        for _ in range(3):          # the port may be taken between probe and bind
+            self.port = free_port()
+            self.log = open(tmp / "prometheus.log", "wb")
+            self.proc = subprocess.Popen(
+                [exe, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+                stdout=self.log, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    with urllib.request.urlopen(self.url("/-/ready"), timeout=2) as r:
+                        if r.status == 200:
+                            return
+                except (urllib.error.URLError, ConnectionError):
+                    time.sleep(0.1)
+            self.stop()
+        raise AssertionError("prometheus did not start: " + (tmp / "prometheus.log").read_text())
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def query(self, expr):
+        q = urllib.parse.urlencode({"query": expr})
+        with urllib.request.urlopen(self.url(f"/api/v1/query?{q}"), timeout=5) as r:
+            body = json.loads(r.read())
+        assert body["status"] == "success", body
+        return body["data"]["result"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def as_metrics(result):
+    """An instant vector from the API, in parse_metrics' shape."""
+    out = {}
+    for series in result:
+        labels = {k: v for k, v in series["metric"].items()
+                  if k not in ("__name__", "job", "instance")}
+        out.setdefault(series["metric"]["__name__"], {})[frozenset(labels.items())] = \
+            float(series["value"][1])
+    return out
+
+
+def test_real_prometheus_scrapes_and_agrees(tmp_path):
+    conns, requests = 100, 20
+    run = TracedRun(tmp_path)
+    prom = None
+    try:
+        prom = PrometheusServer(tmp_path, run.metrics_port)
+        run_loadgen(run.server_port, conns, requests)
+        wait_quiescent(run.metrics_port, conns)
+        # until Prometheus holds a sample taken after the last close
+        deadline = time.monotonic() + 20
+        while True:
+            r = prom.query("conctrace_connections_closed_total")
+            if r and float(r[0]["value"][1]) == conns:
+                break
+            assert time.monotonic() < deadline, f"Prometheus never saw {conns} closed: {r}"
+            time.sleep(0.5)
+        up = prom.query('up{job="conctrace"}')
+        assert len(up) == 1 and up[0]["value"][1] == "1"
+        m = as_metrics(prom.query('{__name__=~"conctrace_.+"}'))
+        # Prometheus' own estimate from the buckets brackets the JSON's median
+        p50 = prom.query("histogram_quantile(0.5, conctrace_connection_kernel_bytes_bucket)")
+        assert len(p50) == 1
+        estimate = float(p50[0]["value"][1])
+        rep = run.report()
+    finally:
+        if prom:
+            prom.stop()
+        run.kill()
+    check_against_report(m, rep, conns, conns * requests * PING_BYTES)
+    buckets = sorted((float(dict(k)["le"]), v)
+                     for k, v in m["conctrace_connection_kernel_bytes_bucket"].items())
+    i = next(i for i, (_, v) in enumerate(buckets) if v >= conns / 2)
+    lo, hi = (buckets[i - 1][0] if i else 0), buckets[i][0]
+    assert lo < rep["per_connection"]["kernel_bytes"]["p50"] <= hi
+    assert lo <= estimate <= hi
+    assert one(m, "conctrace_bpf_runs_total", program="on_sys_exit") > 0
