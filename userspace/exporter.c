@@ -160,6 +160,11 @@ static void build_page(struct exporter *e, double now)
 	s.http_refused = e->http.refused;
 	prom_format(&e->page, &s);
 	e->built_at = now;
+	/* a page over a huge connection map takes a while: keep its share of
+	 * the tracing loop under 1/EXPORTER_MAX_SHARE, whatever the scrape rate */
+	e->refresh_s = (mono_s() - now) * EXPORTER_MAX_SHARE;
+	if (e->refresh_s < EXPORTER_REFRESH_S)
+		e->refresh_s = EXPORTER_REFRESH_S;
 }
 
 static int handle(void *ctx, const char *path, const char **body, size_t *len)
@@ -175,7 +180,7 @@ static int handle(void *ctx, const char *path, const char **body, size_t *len)
 	}
 	if (strcmp(path, "/metrics"))
 		return 404;
-	if (!e->page.data || now - e->built_at >= EXPORTER_REFRESH_S)
+	if (!e->page.data || now - e->built_at >= e->refresh_s)
 		build_page(e, now);
 	if (e->page.oom)
 		return 500;

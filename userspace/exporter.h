@@ -5,8 +5,9 @@
  * loop with bounded, non-blocking work (http_server.h).
  *
  * The page is built from the live counters when asked for, at most once per
- * EXPORTER_REFRESH_S; more scrapes get the same page, so a flood of them
- * costs the loop a copy, never a map walk. Histograms observe each
+ * EXPORTER_REFRESH_S, and never more often than keeps its cost under a
+ * tenth of the loop's time (a walk over 10k open connections takes ~60 ms);
+ * more scrapes get the same page, so a flood of them costs a copy. Histograms observe each
  * connection once, when its final record arrives.
  */
 #ifndef CONCTRACE_EXPORTER_H
@@ -23,7 +24,8 @@
 #include "prom.h"
 #include "tracer.h"
 
-#define EXPORTER_REFRESH_S	1.0
+#define EXPORTER_REFRESH_S	1.0	/* a page is reused at least this long */
+#define EXPORTER_MAX_SHARE	10	/* ... and ten times as long as it took */
 #define EXPORTER_TOP_MAX	50	/* per-connection series at most (--top-conns) */
 
 /* Where the figures come from: the run's own state, read in place. */
@@ -43,7 +45,7 @@ struct exporter {
 	struct http_server http;
 	struct exporter_source src;
 	struct prom_buf page;
-	double built_at;
+	double built_at, refresh_s;
 	struct prom_hist hist[PH_COUNT];
 	size_t agg_seen;		/* agg entries already observed */
 	__u64 closed_rx, closed_tx;

@@ -284,6 +284,8 @@ struct http_client {
 
 #define LISTENER_TAG ((uint64_t)0)	/* epoll data: 0 the listener, else slot + 1 */
 
+static void client_write(struct http_server *s, int slot);
+
 static void client_close(struct http_server *s, int slot)
 {
 	struct http_client *c = s->clients[slot];
@@ -327,6 +329,7 @@ static void respond(struct http_server *s, int slot, int status, const char *bod
 		memcpy(c->out + hlen, body, body_len);
 	c->state = WRITING;
 	client_want(s, slot, EPOLLOUT);
+	client_write(s, slot);	/* most answers fit the socket buffer now */
 }
 
 static void respond_error(struct http_server *s, int slot, int status)
@@ -441,6 +444,9 @@ static void accept_some(struct http_server *s, double now)
 			return;
 		}
 		s->clients[slot] = c;
+		/* the request usually came with the handshake's last packet:
+		 * answer it in this call, not one tracing-loop turn later */
+		client_read(s, slot);
 	}
 }
 
