@@ -7,11 +7,11 @@ set -eu
 
 # build: compilers, libbpf; servers: liburing; tests: cmocka, pytest, strace
 # (syscall ground truth), util-linux (setpriv, taskset), iproute2 (ss),
-# prometheus (a real server scrapes --prometheus in the tests; the tests run
-# their own on loopback, so its packaged service is not needed)
+# tmux (drives --top in a test), prometheus (a real one scrapes --prometheus
+# in a test, started by the test on loopback: the packaged service is not needed)
 PKGS="clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
       libcmocka-dev liburing-dev python3 python3-pytest strace iproute2 procps
-      util-linux prometheus"
+      util-linux prometheus tmux"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"

@@ -31,6 +31,10 @@ static const char usage_text[] =
 "      --no-syscalls      light mode: no syscall tracepoints, which slow every\n"
 "                         syscall on the machine; keeps switches, CPU, bytes\n"
 "                         and io_uring requests per connection\n"
+"      --top[=SECS]       live view like top(1), redrawn every SECS (default 1):\n"
+"                         rates and the open connections by kernel memory,\n"
+"                         switches, syscalls or CPU (keys k x s c, q to stop);\n"
+"                         one line per SECS when stdout is not a terminal\n"
 "      --prometheus [ADDR:]PORT\n"
 "                         serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 "                         while tracing; ADDR is 127.0.0.1 unless given (IPv6:\n"
@@ -57,6 +61,7 @@ enum {
 	OPT_MAX_CONNS,
 	OPT_NO_SYSCALLS,
 	OPT_PROMETHEUS,
+	OPT_LIVE,
 };
 
 static enum parse_result bad(const char *opt, const char *arg, const char *want)
@@ -105,6 +110,7 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 		{ "max-conns",  required_argument, NULL, OPT_MAX_CONNS },
 		{ "no-syscalls", no_argument,      NULL, OPT_NO_SYSCALLS },
 		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
+		{ "top",        optional_argument, NULL, OPT_LIVE },
 		{ "verbose",    no_argument,       NULL, 'v' },
 		{ "help",       no_argument,       NULL, 'h' },
 		{ "version",    no_argument,       NULL, 'V' },
@@ -162,6 +168,11 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 			break;
 		case OPT_NO_SYSCALLS:
 			env->no_syscalls = true;
+			break;
+		case OPT_LIVE:
+			env->live_s = 1;
+			if (optarg && (parse_seconds(optarg, &env->live_s) || env->live_s < 0.1))
+				return bad("top", optarg, "expected seconds >= 0.1");
 			break;
 		case OPT_PROMETHEUS:
 			if (http_parse_listen_addr(optarg, &env->prom_addr, &env->prom_addr_len, &why))

@@ -22,6 +22,7 @@
 #include "env.h"
 #include "exporter.h"
 #include "format.h"
+#include "live_view.h"
 #include "loaddriver.h"
 #include "memory.h"
 #include "report.h"
@@ -53,6 +54,7 @@ struct run {
 	struct agg agg;
 	struct loaddriver load;
 	struct exporter exporter;	/* --prometheus */
+	struct live_view view;		/* --top */
 	struct listen_event listen;
 	struct slab_sizes slabs;
 	struct timeline timeline;
@@ -198,6 +200,8 @@ static int trace_loop(struct run *run)
 		}
 		exporter_poll(&run->exporter);
 		t = now_s();
+		if (live_view_poll(&run->view, t))
+			break;	/* q: stop and report, as Ctrl-C does */
 		if (target_poll_exit(&run->target))
 			break;
 		if (env->duration_s && t - run->t0 >= env->duration_s)
@@ -256,10 +260,15 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	}
 }
 
+static bool json_to_stdout(const struct env *env)
+{
+	return env->json_path && !strcmp(env->json_path, "-");
+}
+
 static int write_reports(struct run *run, struct report *r)
 {
 	FILE *json = NULL;
-	bool json_stdout = run->env.json_path && !strcmp(run->env.json_path, "-");
+	bool json_stdout = json_to_stdout(&run->env);
 
 	report_text(json_stdout ? stderr : stdout, r);
 	if (!run->env.json_path)
@@ -361,10 +370,17 @@ int main(int argc, char **argv)
 	fprintf(stderr, "conctrace: tracing pid %d; Ctrl-C to stop and report\n",
 		(int)run.target.pid);
 	run.t0 = now_s();
+	describe_target(&run.env, target_desc, sizeof(target_desc));
 	exporter_attach(&run.exporter, &(struct exporter_source){
 		.tracer = &run.tracer, .agg = &run.agg, .closed = &run.closed,
 		.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0, .top = run.env.top,
-		.target = describe_target(&run.env, target_desc, sizeof(target_desc)) });
+		.target = target_desc });
+	if (run.env.live_s)
+		live_view_start(&run.view, json_to_stdout(&run.env) ? stderr : stdout,
+				run.env.live_s, &(struct live_view_source){
+			.tracer = &run.tracer, .agg = &run.agg, .closed = &run.closed,
+			.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0,
+			.target = target_desc });
 	timeline_init(&run.timeline);
 	slab_counts_read(&run.slab_start);
 	if (!run.target.launched)
@@ -380,6 +396,7 @@ int main(int argc, char **argv)
 	}
 
 	status = trace_loop(&run);
+	live_view_stop(&run.view);	/* the report goes to the normal screen */
 	/* memory as it stands while the target still holds its sockets */
 	take_sample(&run, now_s());
 	loaddriver_stop(&run.load);
@@ -392,6 +409,7 @@ int main(int argc, char **argv)
 	if (!status)
 		status = target_exit_code(&run.target);
 cleanup:
+	live_view_stop(&run.view);
 	exporter_stop(&run.exporter);
 	tracer_stop(&run.tracer);
 	target_stop(&run.target, SIGKILL, 0);

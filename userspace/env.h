@@ -24,6 +24,7 @@ struct env {
 	double grace_s;		/* wait this long for the target after SIGTERM */
 	bool verbose;		/* -v: libbpf's log */
 	bool no_syscalls;	/* --no-syscalls: leave the syscall tracepoints alone */
+	double live_s;		/* --top[=SECS]: live view, redrawn this often (0 = off) */
 	bool prometheus;	/* --prometheus: serve /metrics at prom_addr */
 	struct sockaddr_storage prom_addr;
 	socklen_t prom_addr_len;

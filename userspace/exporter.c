@@ -14,6 +14,7 @@
 
 #include "conctrace.skel.h"
 #include "format.h"
+#include "open_conns.h"
 #include "syscalls.h"
 #include "timeline.h"
 
@@ -41,34 +42,6 @@ static void observe_closed(struct exporter *e)
 		e->closed_rx += a->metric[M_BYTES_RX][i];
 		e->closed_tx += a->metric[M_BYTES_TX][i];
 	}
-}
-
-struct open_walk {
-	const struct slab_sizes *slabs;
-	__u64 kernel_bytes, rx, tx;
-	struct conn top[EXPORTER_TOP_MAX];	/* costliest first */
-	size_t ntop, want;
-};
-
-static void walk_open(void *ctx, const struct conn *rec)
-{
-	struct open_walk *w = ctx;
-	struct conn c = *rec;
-	size_t i;
-
-	if (c.close_ns)
-		return;	/* closing: its final record is on its way */
-	conn_sum_syscalls(&c);
-	w->kernel_bytes += conn_kernel_memory_now(&c, w->slabs);
-	w->rx += c.bytes_rx;
-	w->tx += c.bytes_tx;
-	if (!w->want || (w->ntop == w->want && conn_cost_cmp(&c, &w->top[w->ntop - 1]) <= 0))
-		return;
-	if (w->ntop < w->want)
-		w->ntop++;
-	for (i = w->ntop - 1; i > 0 && conn_cost_cmp(&c, &w->top[i - 1]) > 0; i--)
-		w->top[i] = w->top[i - 1];
-	w->top[i] = c;
 }
 
 static size_t read_progs(struct exporter *e, struct prom_prog *out, size_t max)
@@ -108,14 +81,15 @@ static void build_page(struct exporter *e, double now)
 	static struct syscall_total totals[SYSCALL_MAX];
 	static struct prom_syscall sc[SYSCALL_MAX];
 	struct prom_prog progs[64];
-	struct open_walk w = { .slabs = e->src.slabs };
+	static struct conn open_top[EXPORTER_TOP_MAX];
+	struct open_conns w = { .slabs = e->src.slabs, .order = conn_cost_cmp, .top = open_top };
 	struct prom_conn top[EXPORTER_TOP_MAX];
 	struct prom_snapshot s = { 0 };
 
 	w.want = e->src.top < EXPORTER_TOP_MAX ? e->src.top : EXPORTER_TOP_MAX;
 	observe_closed(e);
 	tracer_read_proc(e->src.tracer, &s.proc);
-	tracer_for_each_open(e->src.tracer, walk_open, &w);
+	open_conns_walk(e->src.tracer, &w);
 	tracer_read_syscalls(e->src.tracer, totals);
 	for (unsigned int nr = 0; nr < SYSCALL_MAX; nr++) {
 		const char *name = syscall_name(nr);
@@ -144,8 +118,8 @@ static void build_page(struct exporter *e, double now)
 	s.pid = e->src.pid;
 	s.uptime_s = now - e->src.t0;
 	s.conns_closed = *e->src.closed;
-	s.bytes_rx = monotonic(&e->rx_out, e->closed_rx + w.rx);
-	s.bytes_tx = monotonic(&e->tx_out, e->closed_tx + w.tx);
+	s.bytes_rx = monotonic(&e->rx_out, e->closed_rx + w.bytes_rx);
+	s.bytes_tx = monotonic(&e->tx_out, e->closed_tx + w.bytes_tx);
 	s.open_kernel_bytes = w.kernel_bytes;
 	s.rss_bytes = proc_vmrss(e->src.pid);
 	s.hist = e->hist;
