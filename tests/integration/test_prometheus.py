@@ -148,7 +148,8 @@ class TracedRun:
              "--json-conns", "10", *extra, "--", str(binary("epoll_echo")), "-p", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.metrics_port = int(wait_line(self.proc.stderr, METRICS_RE).group(1))
-        self.server_port = int(wait_line(self.proc.stderr, LISTEN_RE).group(1))
+        m = wait_line(self.proc.stderr, LISTEN_RE)
+        self.server_port, self.server_pid = int(m.group(1)), int(m.group(2))
 
     def stop(self):
         if self.proc.poll() is None:
@@ -169,9 +170,21 @@ class TracedRun:
         return json.loads(self.json_path.read_text())
 
     def kill(self):
-        if self.proc.poll() is None:
+        """After a failure: SIGINT (forwarded to the target), then SIGKILL to
+        both, since the target holds our pipes open."""
+        if self.proc.returncode is not None:
+            return                      # reported: conctrace stopped its target
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.communicate(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.communicate(timeout=30)
+        try:
+            os.kill(self.server_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.communicate(timeout=30)
 
 
 def run_loadgen(port, conns, requests):
@@ -426,22 +439,49 @@ def as_metrics(result):
     return out
 
 
+def prom_wait(prom, expr, what, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not prom.query(expr):
+        assert time.monotonic() < deadline, f"Prometheus never saw {what}: {expr}"
+        time.sleep(0.3)
+
+
+def dashboard_queries():
+    dash = json.loads((ROOT / "dashboards" / "conctrace.json").read_text())
+    for panel in dash["panels"]:
+        for target in panel["targets"]:
+            yield panel["title"], target["expr"]
+
+
+def check_dashboard(prom):
+    """Every query of the Grafana dashboard is valid PromQL and finds series
+    (Grafana's variables replaced as Grafana would: all instances, a window
+    that covers the load)."""
+    queries = list(dashboard_queries())
+    assert len(queries) >= 10
+    for title, expr in queries:
+        q = expr.replace("$instance", ".*").replace("$__rate_interval", "1m")
+        if prom.query(q):
+            continue
+        # the costliest open connections: none while none is open
+        assert "conctrace_top_connection_" in q, f"dashboard panel {title!r} finds nothing: {q}"
+        assert prom.query("conctrace_connections_open == 0"), title
+
+
 def test_real_prometheus_scrapes_and_agrees(tmp_path):
     conns, requests = 100, 20
     run = TracedRun(tmp_path)
     prom = None
     try:
         prom = PrometheusServer(tmp_path, run.metrics_port)
+        # a sample before the load, so that rates in the dashboard have a base
+        prom_wait(prom, "conctrace_connections_closed_total == 0", "a scrape before the load")
         run_loadgen(run.server_port, conns, requests)
         wait_quiescent(run.metrics_port, conns)
-        # until Prometheus holds a sample taken after the last close
-        deadline = time.monotonic() + 20
-        while True:
-            r = prom.query("conctrace_connections_closed_total")
-            if r and float(r[0]["value"][1]) == conns:
-                break
-            assert time.monotonic() < deadline, f"Prometheus never saw {conns} closed: {r}"
-            time.sleep(0.5)
+        # and samples after the last close
+        prom_wait(prom, "count_over_time(conctrace_connections_closed_total[3s]) >= 2 and "
+                  f"min_over_time(conctrace_connections_closed_total[3s]) == {conns}",
+                  f"{conns} connections closed, in two samples")
         up = prom.query('up{job="conctrace"}')
         assert len(up) == 1 and up[0]["value"][1] == "1"
         m = as_metrics(prom.query('{__name__=~"conctrace_.+"}'))
@@ -449,6 +489,11 @@ def test_real_prometheus_scrapes_and_agrees(tmp_path):
         p50 = prom.query("histogram_quantile(0.5, conctrace_connection_kernel_bytes_bucket)")
         assert len(p50) == 1
         estimate = float(p50[0]["value"][1])
+        check_dashboard(prom)
+        # the dashboard's headline: the window holds every close, so the
+        # ratio of the rates is the mean over the run
+        headline = next(e for t, e in dashboard_queries() if t.startswith("Kernel memory per"))
+        per_conn = prom.query(headline.replace("$instance", ".*").replace("$__rate_interval", "1m"))
         rep = run.report()
     finally:
         if prom:
@@ -461,4 +506,7 @@ def test_real_prometheus_scrapes_and_agrees(tmp_path):
     lo, hi = (buckets[i - 1][0] if i else 0), buckets[i][0]
     assert lo < rep["per_connection"]["kernel_bytes"]["p50"] <= hi
     assert lo <= estimate <= hi
+    assert len(per_conn) == 1 and per_conn[0]["metric"]["target"].endswith("epoll_echo -p 0")
+    mean = rep["per_connection"]["kernel_bytes"]["mean"]
+    assert abs(float(per_conn[0]["value"][1]) - mean) <= 1e-6 * mean
     assert one(m, "conctrace_bpf_runs_total", program="on_sys_exit") > 0
