@@ -332,13 +332,13 @@ static void respond(struct http_server *s, int slot, int status, const char *bod
 	client_write(s, slot);	/* most answers fit the socket buffer now */
 }
 
-static void respond_error(struct http_server *s, int slot, int status)
+static void respond_error(struct http_server *s, int slot, int status, bool head_only)
 {
 	char body[64];
 	int n = snprintf(body, sizeof(body), "%d %s\n", status, http_status_text(status));
 
 	s->refused++;
-	respond(s, slot, status, body, (size_t)n, false);
+	respond(s, slot, status, body, (size_t)n, head_only);
 }
 
 static void client_read(struct http_server *s, int slot)
@@ -373,12 +373,12 @@ static void client_read(struct http_server *s, int slot)
 	if (status == HTTP_INCOMPLETE)
 		return;
 	if (status) {
-		respond_error(s, slot, status);
+		respond_error(s, slot, status, false);
 		return;
 	}
 	status = s->handler(s->ctx, req.path, &body, &body_len);
 	if (status != 200) {
-		respond_error(s, slot, status);
+		respond_error(s, slot, status, req.method == HTTP_HEAD);
 		return;
 	}
 	s->served++;

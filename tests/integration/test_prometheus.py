@@ -333,6 +333,12 @@ def test_hostile_clients_do_not_disturb_tracing(tmp_path):
         with urllib.request.urlopen(head, timeout=5) as r:
             assert r.status == 200 and int(r.headers["Content-Length"]) > 1000
             assert r.read() == b""
+        with socket.create_connection(("127.0.0.1", run.metrics_port), timeout=5) as s:
+            s.sendall(b"HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = b""
+            while chunk := s.recv(4096):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 404 ") and reply.endswith(b"\r\n\r\n"), reply
         while time.monotonic() - flooded_at < HTTP_TIMEOUT_S + 1.0:
             time.sleep(REFRESH_S)
             pages.append(scrape(run.metrics_port))
