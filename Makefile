@@ -35,7 +35,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps test check-unit check-integration demo vmlinux bench bench-servers bench-overhead bench-retention
+.PHONY: all clean deps test check-unit check-integration demo vmlinux bench bench-servers bench-overhead bench-retention bench-exporter
 
 # ---- what gets built -------------------------------------------------------
 
@@ -139,13 +139,15 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh scripts/demo.sh
 
-bench: bench-servers bench-overhead bench-retention
+bench: bench-servers bench-overhead bench-retention bench-exporter
 bench-servers: all
 	$(Q)$(PYTHON) scripts/bench-servers.py
 bench-overhead: all
 	$(Q)$(PYTHON) scripts/bench-overhead.py
 bench-retention: all
 	$(Q)$(PYTHON) scripts/bench-retention.py
+bench-exporter: all
+	$(Q)$(PYTHON) scripts/bench-exporter.py
 
 # Regenerate the bundled vmlinux.h from the running kernel's BTF.
 vmlinux:

@@ -132,6 +132,7 @@ static void build_page(struct exporter *e, double now)
 	}
 	s.scrapes = e->http.served;
 	s.http_refused = e->http.refused;
+	s.gather_ns = (__u64)((mono_s() - now) * 1e9);
 	prom_format(&e->page, &s);
 	e->built_at = now;
 	/* a page over a huge connection map takes a while: keep its share of

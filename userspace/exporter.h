@@ -6,7 +6,7 @@
  *
  * The page is built from the live counters when asked for, at most once per
  * EXPORTER_REFRESH_S, and never more often than keeps its cost under a
- * tenth of the loop's time (a walk over 10k open connections takes ~60 ms);
+ * tenth of the loop's time (a walk over 10k open connections takes ~45 ms);
  * more scrapes get the same page, so a flood of them costs a copy. Histograms observe each
  * connection once, when its final record arrives.
  */

@@ -399,6 +399,10 @@ void prom_format(struct prom_buf *b, const struct prom_snapshot *s)
 	counter(b, "conctrace_thread_state_unavailable_total",
 		"Charges that found no per-thread state (0 in normal runs).", p->no_thread_state);
 	bpf_families(b, s);
+	prom_family(b, "conctrace_exporter_gather_seconds", "gauge",
+		    "Time the tracing loop spent reading the figures of this page "
+		    "(counters, the walk over open connections).");
+	prom_sample_ns(b, "conctrace_exporter_gather_seconds", NULL, s->gather_ns);
 	counter(b, "conctrace_scrapes_total", "Metrics pages this endpoint served.", s->scrapes);
 	counter(b, "conctrace_http_refused_total",
 		"Requests this endpoint refused (malformed, unknown path, bad method).",

@@ -99,6 +99,7 @@ struct prom_snapshot {
 	const struct prom_prog *progs;	/* NULL: BPF stats unavailable */
 	size_t nprogs;
 	__u64 scrapes, http_refused;	/* the endpoint's own counters */
+	__u64 gather_ns;		/* what reading the figures above took */
 };
 
 /* The bucket bounds conctrace uses for each histogram. */
