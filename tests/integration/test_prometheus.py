@@ -516,3 +516,20 @@ def test_real_prometheus_scrapes_and_agrees(tmp_path):
     mean = rep["per_connection"]["kernel_bytes"]["mean"]
     assert abs(float(per_conn[0]["value"][1]) - mean) <= 1e-6 * mean
     assert one(m, "conctrace_bpf_runs_total", program="on_sys_exit") > 0
+
+
+def test_port_in_use_fails_before_the_target_starts(tmp_path):
+    needs_root()
+    marker = tmp_path / "started"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([str(CONCTRACE), "--prometheus", str(port), "--",
+                            "touch", str(marker)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert r.stderr.strip() == "conctrace: --prometheus: cannot listen: Address already in use"
+    assert not marker.exists(), "the target ran although the endpoint could not listen"
+    bad = subprocess.run([str(CONCTRACE), "--prometheus", "example.com:80", "--", "true"],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "invalid prometheus address" in bad.stderr
