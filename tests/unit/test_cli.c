@@ -318,6 +318,23 @@ static void test_prometheus(void **state)
 	expect_bad(ARGV("--prometheus"), "--help");
 }
 
+/* --top: off by default, 1 s alone, =SECS; like --load, never the next word */
+static void test_live_view(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(ARGV("-p", "1")), ARGS_RUN);
+	assert_true(env.live_s == 0);
+	assert_int_equal(parse(ARGV("--top", "-p", "1")), ARGS_RUN);
+	assert_true(env.live_s == 1);
+	assert_int_equal(parse(ARGV("--top=0.5", "-p", "1")), ARGS_RUN);
+	assert_true(env.live_s == 0.5);
+	assert_int_equal(parse(ARGV("--top", "sleep", "5")), ARGS_RUN);
+	assert_true(env.live_s == 1);
+	assert_string_equal(env.cmd[0], "sleep");
+	expect_bad(ARGV("--top=0.05", "-p", "1"), "top");
+	expect_bad(ARGV("--top=x", "-p", "1"), "top");
+}
+
 static void test_unknown_option_and_missing_argument(void **state)
 {
 	(void)state;
@@ -392,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_bad_pid),
 		cmocka_unit_test(test_bad_counts),
 		cmocka_unit_test(test_prometheus),
+		cmocka_unit_test(test_live_view),
 		cmocka_unit_test(test_unknown_option_and_missing_argument),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_version),
