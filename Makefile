@@ -41,7 +41,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all clean deps test check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux \
-	bench bench-servers bench-overhead bench-retention bench-churn compare
+	bench bench-servers bench-overhead bench-retention bench-churn bench-exporter compare
 
 # ---- what gets built -------------------------------------------------------
 
@@ -117,7 +117,7 @@ $(OUTPUT)/tests/test_memory:    $(OUTPUT)/tests/unit/test_memory.o $(OUTPUT)/use
 $(OUTPUT)/tests/test_format:    $(OUTPUT)/tests/unit/test_format.o $(OUTPUT)/userspace/format.o
 $(OUTPUT)/tests/test_json:      $(OUTPUT)/tests/unit/test_json.o $(OUTPUT)/userspace/json.o
 $(OUTPUT)/tests/test_cli:       $(OUTPUT)/tests/unit/test_cli.o $(OUTPUT)/userspace/cli.o \
-				$(OUTPUT)/userspace/views.o
+				$(OUTPUT)/userspace/views.o $(OUTPUT)/userspace/http_server.o
 $(OUTPUT)/tests/test_memcg:     $(OUTPUT)/tests/unit/test_memcg.o $(OUTPUT)/userspace/memcg.o
 $(OUTPUT)/tests/test_listen_proc: $(OUTPUT)/tests/unit/test_listen_proc.o \
 				$(OUTPUT)/userspace/listen_proc.o
@@ -138,6 +138,8 @@ $(OUTPUT)/tests/test_symbolize: LDLIBS_TEST += $(LDLIBS_ELF)
 
 $(OUTPUT)/tests/test_flame_svg: $(OUTPUT)/tests/unit/test_flame_svg.o $(OUTPUT)/userspace/flame_svg.o \
 				$(OUTPUT)/userspace/folded.o $(OUTPUT)/userspace/format.o
+$(OUTPUT)/tests/test_http:      $(OUTPUT)/tests/unit/test_http.o $(OUTPUT)/userspace/http_server.o
+$(OUTPUT)/tests/test_prom:      $(OUTPUT)/tests/unit/test_prom.o $(OUTPUT)/userspace/prom.o
 
 $(UNIT_TESTS):
 	$(call msg,LINK,$@)
@@ -219,7 +221,7 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh scripts/demo.sh
 
-bench: bench-servers bench-overhead bench-retention bench-churn
+bench: bench-servers bench-overhead bench-retention bench-churn bench-exporter
 bench-servers: all
 	$(Q)$(PYTHON) scripts/bench-servers.py
 bench-overhead: all
@@ -234,6 +236,9 @@ compare: all
 	$(Q)$(PYTHON) scripts/compare $(COMPARE_ARGS) --json $(OUTPUT)/compare.json \
 		--svg $(OUTPUT)/compare.svg
 	@echo "  wrote $(OUTPUT)/compare.json and $(OUTPUT)/compare.svg"
+
+bench-exporter: all
+	$(Q)$(PYTHON) scripts/bench-exporter.py
 
 # Regenerate the bundled vmlinux.h from the running kernel's BTF.
 vmlinux:

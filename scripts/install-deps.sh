@@ -9,10 +9,12 @@ set -eu
 # (syscall ground truth), util-linux (setpriv, taskset), iproute2 (ss),
 # binutils (nm, readelf: symbol addresses the symbolizer is checked against),
 # chromium and a font (the SVG flame graph, rendered headless; ~100 MB),
-# valgrind (memcheck of conctrace)
+# valgrind (memcheck of conctrace), tmux (drives --top in a test), prometheus
+# (a real one scrapes --prometheus in a test, started by the test on
+# loopback: the packaged service is not needed)
 PKGS="clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
       libcmocka-dev liburing-dev python3 python3-pytest strace iproute2 procps
-      util-linux binutils chromium fonts-dejavu-core valgrind"
+      util-linux binutils chromium fonts-dejavu-core valgrind prometheus tmux"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
@@ -56,3 +58,11 @@ fi
 echo "install-deps: installing$missing"
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# The package starts a Prometheus listening on every interface (:9090) where
+# systemd runs; the tests start their own on loopback, so stop that one.
+case " $missing " in
+*" prometheus "*)
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl disable --now prometheus >/dev/null 2>&1 || true
+	fi ;;
+esac

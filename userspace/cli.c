@@ -10,6 +10,7 @@
 
 #include "conctrace.h"
 #include "views.h"
+#include "http_server.h"
 
 static const char usage_text[] =
 "Usage: conctrace [OPTIONS] -- CMD [ARGS...]\n"
@@ -31,6 +32,14 @@ static const char usage_text[] =
 "      --no-syscalls      light mode: no syscall tracepoints, which slow every\n"
 "                         syscall on the machine; keeps switches, CPU, bytes\n"
 "                         and io_uring requests per connection\n"
+"      --top[=SECS]       live view like top(1), redrawn every SECS (default 1):\n"
+"                         rates and the open connections by kernel memory,\n"
+"                         switches, syscalls or CPU (keys k x s c, q to stop);\n"
+"                         one line per SECS when stdout is not a terminal\n"
+"      --prometheus [ADDR:]PORT\n"
+"                         serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+"                         while tracing; ADDR is 127.0.0.1 unless given (IPv6:\n"
+"                         [ADDR]:PORT); per-connection series for --top-conns\n"
 "      --cgroup           run CMD in a memory cgroup of its own, removed at the\n"
 "                         end, and check the connections' kernel memory against\n"
 "                         what the kernel charged to it (on cgroup v1 this turns\n"
@@ -78,6 +87,8 @@ enum {
 	OPT_SVG,
 	OPT_BY_CONN,
 	OPT_SAMPLE_HZ,
+	OPT_PROMETHEUS,
+	OPT_LIVE,
 };
 
 static enum parse_result bad(const char *opt, const char *arg, const char *want)
@@ -131,11 +142,14 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 		{ "svg",        required_argument, NULL, OPT_SVG },
 		{ "by-conn",    no_argument,       NULL, OPT_BY_CONN },
 		{ "sample-hz",  required_argument, NULL, OPT_SAMPLE_HZ },
+		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
+		{ "top",        optional_argument, NULL, OPT_LIVE },
 		{ "verbose",    no_argument,       NULL, 'v' },
 		{ "help",       no_argument,       NULL, 'h' },
 		{ "version",    no_argument,       NULL, 'V' },
 		{ 0 },
 	};
+	const char *why;
 	unsigned long v;
 	int c;
 
@@ -216,6 +230,16 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 			if (parse_ulong(optarg, 1, 10000, &v))
 				return bad("sample-hz", optarg, "expected 1..10000");
 			env->sample_hz = (unsigned)v;
+			break;
+		case OPT_LIVE:
+			env->live_s = 1;
+			if (optarg && (parse_seconds(optarg, &env->live_s) || env->live_s < 0.1))
+				return bad("top", optarg, "expected seconds >= 0.1");
+			break;
+		case OPT_PROMETHEUS:
+			if (http_parse_listen_addr(optarg, &env->prom_addr, &env->prom_addr_len, &why))
+				return bad("prometheus address", optarg, why);
+			env->prometheus = true;
 			break;
 		case 'v':
 			env->verbose = true;

@@ -21,10 +21,12 @@
 #include "closure.h"
 #include "conctrace.h"
 #include "env.h"
+#include "exporter.h"
 #include "flame.h"
 #include "folded.h"
 #include "format.h"
 #include "listen_proc.h"
+#include "live_view.h"
 #include "loaddriver.h"
 #include "memcg.h"
 #include "memory.h"
@@ -58,6 +60,8 @@ struct run {
 	struct tracer tracer;
 	struct agg agg;
 	struct loaddriver load;
+	struct exporter exporter;	/* --prometheus */
+	struct live_view view;		/* --top */
 	struct listen_event listen;
 	struct slab_sizes slabs;
 	struct timeline timeline;
@@ -224,7 +228,10 @@ static int trace_loop(struct run *run)
 			fprintf(stderr, "conctrace: reading events: %s\n", strerror(-err));
 			return 1;
 		}
+		exporter_poll(&run->exporter);
 		t = now_s();
+		if (live_view_poll(&run->view, t))
+			break;	/* q: stop and report, as Ctrl-C does */
 		if (target_poll_exit(&run->target))
 			break;
 		if (env->duration_s && t - run->t0 >= env->duration_s)
@@ -301,10 +308,15 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	}
 }
 
+static bool json_to_stdout(const struct env *env)
+{
+	return env->json_path && !strcmp(env->json_path, "-");
+}
+
 static int write_reports(struct run *run, struct report *r)
 {
 	FILE *json = NULL;
-	bool json_stdout = run->env.json_path && !strcmp(run->env.json_path, "-");
+	bool json_stdout = json_to_stdout(&run->env);
 
 	report_text(json_stdout ? stderr : stdout, r);
 	if (!run->env.json_path)
@@ -439,6 +451,19 @@ static void stop_memcg(struct run *run)
 		fprintf(stderr, "conctrace: cannot remove cgroup %s: %s\n", path, strerror(-err));
 }
 
+/* Before tracing began: undo whatever was set up, in reverse; a launched
+ * target that was still held never runs. */
+static int give_up(struct run *run, int status)
+{
+	tracer_stop(&run->tracer);
+	target_discard(&run->target);
+	memcg_destroy(&run->memcg);
+	symbolizer_free(run->sym);
+	exporter_stop(&run->exporter);
+	agg_free(&run->agg);
+	return status;
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -475,6 +500,9 @@ int main(int argc, char **argv)
 	install_signals();
 	slab_sizes_read(&run.slabs);
 	agg_init(&run.agg, run.env.json_conns > run.env.top ? run.env.json_conns : run.env.top);
+	if (run.env.prometheus &&
+	    exporter_start(&run.exporter, &run.env.prom_addr, run.env.prom_addr_len))
+		return 1;	/* before the target exists: nothing to stop */
 
 	err = run.env.cmd ? target_spawn_held(&run.target, run.env.cmd)
 			  : target_attach(&run.target, run.env.pid);
@@ -482,14 +510,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "conctrace: %s: %s\n",
 			run.env.cmd ? "cannot start the command" : "no such process",
 			strerror(-err));
-		return 1;
+		return give_up(&run, 1);
 	}
-
-	if (run.env.cgroup && start_memcg(&run)) {
-		target_discard(&run.target);
-		agg_free(&run.agg);
-		return 1;
-	}
+	if (run.env.cgroup && start_memcg(&run))
+		return give_up(&run, 1);
 
 	topts.target = run.target.pid;
 	topts.max_conns = run.env.max_conns;
@@ -502,38 +526,35 @@ int main(int argc, char **argv)
 	topts.cpu_sample_hz = run.env.sample_hz;
 	if (topts.flame_views && !(run.sym = symbolizer_new())) {
 		fprintf(stderr, "conctrace: out of memory\n");
-		target_discard(&run.target);
-		memcg_destroy(&run.memcg);
-		agg_free(&run.agg);
-		return 1;
+		return give_up(&run, 1);
 	}
 	topts.on_event = on_event;
 	topts.ctx = &run;
-	err = tracer_start(&run.tracer, &topts);
-	if (err) {
-		target_discard(&run.target);	/* never let it exec untraced */
-		memcg_destroy(&run.memcg);
-		symbolizer_free(run.sym);
-		agg_free(&run.agg);
-		return 1;
-	}
+	if (tracer_start(&run.tracer, &topts))
+		return give_up(&run, 1);	/* the target never execs untraced */
 
 	/* Ctrl-C while the programs loaded: the target never runs, and an
 	 * attached one is left alone; nothing was traced, so no report */
 	if (exiting) {
 		fprintf(stderr, "conctrace: interrupted before tracing began\n");
-		tracer_stop(&run.tracer);
-		target_discard(&run.target);
-		memcg_destroy(&run.memcg);
-		symbolizer_free(run.sym);
-		agg_free(&run.agg);
-		return 128 + exit_signal;
+		return give_up(&run, 128 + exit_signal);
 	}
 
 	/* the line scripts wait for: from here on, nothing is missed */
 	fprintf(stderr, "conctrace: tracing pid %d; Ctrl-C to stop and report\n",
 		(int)run.target.pid);
 	run.t0 = now_s();
+	describe_target(&run.env, target_desc, sizeof(target_desc));
+	exporter_attach(&run.exporter, &(struct exporter_source){
+		.tracer = &run.tracer, .agg = &run.agg, .closed = &run.closed,
+		.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0, .top = run.env.top,
+		.target = target_desc });
+	if (run.env.live_s)
+		live_view_start(&run.view, json_to_stdout(&run.env) ? stderr : stdout,
+				run.env.live_s, &(struct live_view_source){
+			.tracer = &run.tracer, .agg = &run.agg, .closed = &run.closed,
+			.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0,
+			.target = target_desc });
 	timeline_init(&run.timeline);
 	slab_counts_read(&run.slab_start);
 	memcg_read(&run.memcg, &run.memcg_start);
@@ -550,6 +571,7 @@ int main(int argc, char **argv)
 	}
 
 	status = trace_loop(&run);
+	live_view_stop(&run.view);	/* the report goes to the normal screen */
 	/* memory as it stands while the target still holds its sockets */
 	take_sample(&run, now_s());
 	loaddriver_stop(&run.load);
@@ -564,6 +586,8 @@ int main(int argc, char **argv)
 	if (!status)
 		status = target_exit_code(&run.target);
 cleanup:
+	live_view_stop(&run.view);
+	exporter_stop(&run.exporter);
 	tracer_stop(&run.tracer);
 	target_stop(&run.target, SIGKILL, 0);
 	stop_memcg(&run);

@@ -4,6 +4,7 @@
 #define CONCTRACE_ENV_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #define CONCTRACE_VERSION "0.1.0"
@@ -29,6 +30,10 @@ struct env {
 	const char *svg_path;	/* --svg: flame graphs */
 	bool by_conn;		/* --by-conn: a frame level per connection */
 	unsigned int sample_hz;	/* --sample-hz: on-CPU sampling frequency */
+	double live_s;		/* --top[=SECS]: live view, redrawn this often (0 = off) */
+	bool prometheus;	/* --prometheus: serve /metrics at prom_addr */
+	struct sockaddr_storage prom_addr;
+	socklen_t prom_addr_len;
 };
 
 enum parse_result {

@@ -16,7 +16,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +301,41 @@ static void test_bad_counts(void **state)
 	expect_bad(ARGV("--json-conns", "-18446744073709551615", "-p", "1"), "json-conns");
 }
 
+/* --prometheus: off by default, a bare port stays on loopback */
+static void test_prometheus(void **state)
+{
+	const struct sockaddr_in *a = (const struct sockaddr_in *)&env.prom_addr;
+
+	(void)state;
+	assert_int_equal(parse(ARGV("-p", "1")), ARGS_RUN);
+	assert_false(env.prometheus);
+	assert_int_equal(parse(ARGV("--prometheus", "9464", "-p", "1")), ARGS_RUN);
+	assert_true(env.prometheus);
+	assert_int_equal(a->sin_family, AF_INET);
+	assert_int_equal(ntohl(a->sin_addr.s_addr), INADDR_LOOPBACK);
+	assert_int_equal(ntohs(a->sin_port), 9464);
+	expect_bad(ARGV("--prometheus", "host.example:9464", "-p", "1"), "prometheus address");
+	expect_bad(ARGV("--prometheus", "70000", "-p", "1"), "prometheus address");
+	expect_bad(ARGV("--prometheus"), "--help");
+}
+
+/* --top: off by default, 1 s alone, =SECS; like --load, never the next word */
+static void test_live_view(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(ARGV("-p", "1")), ARGS_RUN);
+	assert_true(env.live_s == 0);
+	assert_int_equal(parse(ARGV("--top", "-p", "1")), ARGS_RUN);
+	assert_true(env.live_s == 1);
+	assert_int_equal(parse(ARGV("--top=0.5", "-p", "1")), ARGS_RUN);
+	assert_true(env.live_s == 0.5);
+	assert_int_equal(parse(ARGV("--top", "sleep", "5")), ARGS_RUN);
+	assert_true(env.live_s == 1);
+	assert_string_equal(env.cmd[0], "sleep");
+	expect_bad(ARGV("--top=0.05", "-p", "1"), "top");
+	expect_bad(ARGV("--top=x", "-p", "1"), "top");
+}
+
 static void test_unknown_option_and_missing_argument(void **state)
 {
 	(void)state;
@@ -432,6 +469,8 @@ int main(void)
 		cmocka_unit_test(test_nan_seconds_are_rejected),
 		cmocka_unit_test(test_bad_pid),
 		cmocka_unit_test(test_bad_counts),
+		cmocka_unit_test(test_prometheus),
+		cmocka_unit_test(test_live_view),
 		cmocka_unit_test(test_unknown_option_and_missing_argument),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_version),
