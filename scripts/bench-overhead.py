@@ -14,13 +14,16 @@ Target (issue 3): traced >= 0.95 x untraced.
 """
 
 import argparse
+import atexit
 import json
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -84,6 +87,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
     ap.add_argument("--seconds", type=float, default=3, help="each load run (default 3)")
     ap.add_argument("--conns", type=int, default=50, help="loadgen connections (default 50)")
+    ap.add_argument("--no-flame", dest="flame", action="store_false",
+                    help="skip the runs with stack collection (--flame)")
     opts = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench-overhead: needs root to load BPF (try sudo)")
@@ -93,6 +98,13 @@ def main():
     args = ["-c", str(opts.conns), "-d", str(opts.seconds)]
     arms = [("untraced", None), ("conctrace", []),
             ("conctrace --no-syscalls", ["--no-syscalls"])]
+    if opts.flame:
+        # stack collection is opt-in: what each view adds, on top of full mode
+        tmp = tempfile.mkdtemp(prefix="bench-overhead-")
+        atexit.register(shutil.rmtree, tmp, True)
+        folded = f"{tmp}/out.folded"
+        arms += [(f"conctrace --flame {v}", ["--flame", v, "--folded", folded])
+                 for v in ("offcpu,umem", "cpu", "syscalls,kmem")]
     rps = {name: [] for name, _ in arms}
     for i in range(opts.rounds):
         for name, ct_args in arms:
@@ -117,7 +129,8 @@ def main():
     print("\ntarget: kept >= 0.95. Syscall tracepoints put every task on the machine,")
     print("loadgen included, on the syscall slow path; --no-syscalls leaves them off.")
     print("Memory tracking is on in both traced runs: it has no switch of its own (buffers")
-    print("at every socket I/O, rss_stat with page tables and VMAs, a sample every second).\n")
+    print("at every socket I/O, rss_stat with page tables and VMAs, a sample every second).")
+    print("The --flame runs add stack collection to full mode, one set of views each.\n")
     print("| BPF program (full mode) | runs | ns per run | total ms |\n|---|---|---|---|")
     for name, (cnt, ns) in sorted(progs.items(), key=lambda kv: -kv[1][1]):
         per = ns / cnt if cnt else 0

@@ -67,8 +67,12 @@ def test_compare_small_n(tmp_path):
                 assert abs(r["total_bytes_per_conn"] -
                            (r["user_bytes_per_conn"] + r["kernel_bytes_per_conn"])) < 1e-6, r
                 assert r["kernel_objects_per_conn"] > 0, where
-                assert r["kernel_bytes_per_conn"] >= r["kernel_objects_per_conn"] - 1, (where, r)
                 bd = r["kernel_breakdown"]
+                # the breakdown holds each object's peak; an idle figure is
+                # the held state, where varying objects may be below it
+                varying = sum(bd.get(c, 0) for c in ("epoll", "io_uring", "page_tables", "vmas"))
+                assert r["kernel_bytes_per_conn"] >= r["kernel_objects_per_conn"] - varying - 1, \
+                    (where, r)
                 assert bd["sock"] > 0 and bd["file"] > 0, (where, bd)
                 assert (bd["thread"] > 0) == (model == "threaded"), (where, bd)
                 assert (bd["epoll"] > 0) == (model in ("epoll", "coro")), (where, bd)
