@@ -135,6 +135,9 @@ $(SYMTEST_BINS): tests/unit/fixtures/symtest.c
 $(OUTPUT)/tests/test_symbolize: $(OUTPUT)/tests/unit/test_symbolize.o $(OUTPUT)/userspace/symbolize.o \
 				| $(SYMTEST_BINS)
 $(OUTPUT)/tests/test_symbolize: LDLIBS_TEST += $(LDLIBS_ELF)
+$(OUTPUT)/tests/test_stack_frames: $(OUTPUT)/tests/unit/test_stack_frames.o \
+				$(OUTPUT)/userspace/stack_frames.o $(OUTPUT)/userspace/symbolize.o
+$(OUTPUT)/tests/test_stack_frames: LDLIBS_TEST += $(LDLIBS_ELF)
 
 $(OUTPUT)/tests/test_flame_svg: $(OUTPUT)/tests/unit/test_flame_svg.o $(OUTPUT)/userspace/flame_svg.o \
 				$(OUTPUT)/userspace/folded.o $(OUTPUT)/userspace/format.o

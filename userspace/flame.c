@@ -11,6 +11,7 @@
 #include "flame_svg.h"
 #include "folded.h"
 #include "memory.h"
+#include "stack_frames.h"
 #include "symbolize.h"
 #include "syscalls.h"
 #include "tracer.h"
@@ -120,6 +121,7 @@ struct stack_build {
 	struct folded **out;
 	unsigned int mask;
 	char names[MAX_FRAMES][FRAME_LEN];
+	char stack[FLAME_STACK_DEPTH][STACK_FRAME_LEN];	/* one stack's, before push */
 	const char *frames[MAX_FRAMES];
 	int err;
 };
@@ -133,48 +135,17 @@ static size_t push(struct stack_build *b, size_t n, const char *fmt, const char 
 	return n + 1;
 }
 
-/* Our own program and the tracepoint glue sit at the top of every kernel
- * stack taken in BPF: they are how we looked, not what the target did. */
-static bool is_tracing_frame(const char *name)
-{
-	return !strncmp(name, "bpf_prog_", 9) || !strncmp(name, "bpf_trace_run", 13) ||
-	       !strncmp(name, "__bpf_trace_", 12) || !strncmp(name, "__traceiter_", 12) ||
-	       !strncmp(name, "perf_trace_", 11);
-}
-
-/* A stack's frames, outermost first; kernel ones marked "_[k]" as
- * flamegraph.pl and bcc's tools mark them. Every frame but the innermost
- * holds a return address, which may already be the next function's first
- * byte (after a call that never returns): those are looked up at -1. */
+/* A stack's frames, outermost first (see stack_frames.h). */
 static size_t push_stack(struct stack_build *b, size_t n, __s32 id, bool kernel)
 {
 	__u64 ips[FLAME_STACK_DEPTH];
-	char sym[FLAME_STACK_DEPTH][FRAME_LEN - 8];	/* room for "_[k]" */
-	int depth = 0, top = 0;
+	int got;
 
 	if (tracer_read_stack(b->in->tracer, id, ips))
 		return n;
-	while (depth < FLAME_STACK_DEPTH && ips[depth])
-		depth++;
-	for (int i = 0; i < depth; i++) {
-		__u64 ip = i ? ips[i] - 1 : ips[i];
-
-		if (kernel) {
-			symbolize_kernel(b->in->sym, ip, false, sym[i], sizeof(sym[i]));
-		} else {
-			symbolize_user(b->in->sym, b->in->pid, ip, false, sym[i], sizeof(sym[i]));
-			/* walked by frame pointers: past code built without them
-			 * (Debian's libc) the chain is garbage. Keep one marker. */
-			if (!strcmp(sym[i], "[unknown]")) {
-				depth = i + 1;
-				break;
-			}
-		}
-	}
-	while (kernel && top < depth - 1 && is_tracing_frame(sym[top]))
-		top++;
-	for (int i = depth - 1; i >= top; i--)
-		n = push(b, n, kernel ? "%s_[k]" : "%s", sym[i]);
+	got = stack_frames(b->in->sym, b->in->pid, ips, kernel, b->stack);
+	for (int i = 0; i < got; i++)
+		n = push(b, n, "%s", b->stack[i]);
 	return n;
 }
 

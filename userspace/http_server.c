@@ -276,6 +276,7 @@ struct http_client {
 	int fd;
 	enum client_state state;
 	double deadline;
+	unsigned long seq;	/* order of acceptance: who is oldest */
 	size_t in_len;
 	char in[HTTP_MAX_REQUEST];
 	char *out;
@@ -403,19 +404,27 @@ static void client_write(struct http_server *s, int slot)
 	client_want(s, slot, EPOLLIN | EPOLLRDHUP);
 }
 
+/* Full: the oldest client that has not sent a byte makes room (a flood of
+ * idle connections must not push out a scrape being answered), else the
+ * oldest of all. Order is acceptance order: one accept batch shares a
+ * deadline, so deadlines cannot tell its members apart. */
 static int free_slot(struct http_server *s)
 {
-	int oldest = 0;
+	int victim = -1;
 
 	for (int i = 0; i < HTTP_MAX_CLIENTS; i++) {
-		if (!s->clients[i])
+		const struct http_client *c = s->clients[i], *v;
+
+		if (!c)
 			return i;
-		if (s->clients[i]->deadline < s->clients[oldest]->deadline)
-			oldest = i;
+		v = victim < 0 ? NULL : s->clients[victim];
+		if (!v || (!c->in_len && v->in_len) ||
+		    (!c->in_len == !v->in_len && c->seq < v->seq))
+			victim = i;
 	}
-	client_close(s, oldest);	/* full: the oldest makes room */
+	client_close(s, victim);
 	s->evicted++;
-	return oldest;
+	return victim;
 }
 
 static void accept_some(struct http_server *s, double now)
@@ -437,6 +446,7 @@ static void accept_some(struct http_server *s, double now)
 		c->fd = fd;
 		c->state = READING;
 		c->deadline = now + HTTP_CLIENT_TIMEOUT_S;
+		c->seq = ++s->accepted;
 		ev.data.u64 = (uint64_t)slot + 1;
 		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);

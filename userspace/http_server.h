@@ -70,6 +70,7 @@ struct http_server {
 	const char *content_type;
 	struct http_client *clients[HTTP_MAX_CLIENTS];
 	unsigned long served, refused, evicted, timed_out;	/* counters */
+	unsigned long accepted;		/* clients ever accepted: their order */
 };
 
 /* Bind and listen (non-blocking). Returns 0 or a negative errno. */

@@ -71,8 +71,10 @@ def test_threaded_user_memory_is_thread_stacks(threaded):
     serving = sum(v for f, v in stacks if "conn_thread" in f)
     creating = sum(v for f, v in stacks if any(x.startswith("pthread_create") for x in f))
     print(f"user-memory growth: {serving} B under conn_thread, {creating} B under pthread_create")
-    assert serving >= 50 * 4096, sorted(stacks, key=lambda s: -s[1])[:5]
-    assert creating >= 50 * 4096, sorted(stacks, key=lambda s: -s[1])[:5]
+    # at least a page per thread between them (which of the two first
+    # touches a page depends on how the creator and the thread interleave)
+    assert serving >= 10 * 4096 and creating >= 10 * 4096, sorted(stacks, key=lambda s: -s[1])[:5]
+    assert serving + creating >= 50 * 4096, sorted(stacks, key=lambda s: -s[1])[:5]
     # and every byte of the connections' user memory is in the flame
     assert sum(v for _, v in stacks) >= rep["per_connection"]["user_bytes"]["mean"] * 50
 

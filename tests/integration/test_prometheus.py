@@ -316,7 +316,9 @@ def test_hostile_clients_do_not_disturb_tracing(tmp_path):
     counters never go back, the idle ones are cut at the timeout, and the
     trace still counts every byte loadgen sent, with no event lost."""
     lg_json = tmp_path / "loadgen.json"
-    run = TracedRun(tmp_path, f"--load=-c 50 -d 9 -q --json={lg_json}")
+    # -d: room for the flood (past the listen backlog, SYNs are retried a
+    # second later) and the clients' 5 s timeout, on a busy machine too
+    run = TracedRun(tmp_path, f"--load=-c 50 -d 14 -q --json={lg_json}")
     flood = []
     try:
         before = scrape(run.metrics_port)

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Stacks into frames (userspace/stack_frames.c): order, return addresses,
+ * our own BPF frames dropped, frame-pointer garbage cut at "[unknown]".
+ * Kernel symbols come from a synthetic kallsyms file; user ones from this
+ * test's own process.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stack_frames.h"
+#include "symbolize.h"
+
+static char out[FLAME_STACK_DEPTH][STACK_FRAME_LEN];
+
+static struct symbolizer *kernel_symbols(void)
+{
+	char path[] = "/tmp/test_stack_frames.XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	struct symbolizer *s = symbolizer_new();
+
+	assert_non_null(f);
+	fputs("ffffffff81000000 T entry_SYSCALL_64\n"
+	      "ffffffff81000100 T do_syscall_64\n"
+	      "ffffffff81000200 T schedule\n"
+	      "ffffffff81000300 T __schedule\n"
+	      "ffffffff81000400 T bpf_trace_run4\n"
+	      "ffffffff81000500 T _etext\n"
+	      "ffffffffc0000000 t bpf_prog_0123456789abcdef_on_sched_switch\t[bpf]\n", f);
+	fclose(f);
+	assert_non_null(s);
+	assert_int_equal(symbolizer_load_kallsyms(s, path), 0);
+	unlink(path);
+	return s;
+}
+
+static void test_kernel_outermost_first_without_our_frames(void **state)
+{
+	struct symbolizer *s = kernel_symbols();
+	const __u64 ips[] = {
+		0xffffffffc0000010ULL,	/* our program, innermost */
+		0xffffffff81000410ULL,	/* the tracepoint glue */
+		0xffffffff81000310ULL,	/* __schedule */
+		0xffffffff81000210ULL,	/* schedule */
+		0xffffffff81000110ULL,	/* do_syscall_64 */
+		0xffffffff81000010ULL,	/* entry_SYSCALL_64 */
+		0,
+	};
+
+	(void)state;
+	assert_int_equal(stack_frames(s, 1, ips, true, out), 4);
+	assert_string_equal(out[0], "entry_SYSCALL_64_[k]");
+	assert_string_equal(out[1], "do_syscall_64_[k]");
+	assert_string_equal(out[2], "schedule_[k]");
+	assert_string_equal(out[3], "__schedule_[k]");
+	symbolizer_free(s);
+}
+
+static void test_return_address_is_looked_up_before_itself(void **state)
+{
+	struct symbolizer *s = kernel_symbols();
+	/* the caller's return address is the first byte of schedule: the call
+	 * was do_syscall_64's last instruction */
+	const __u64 ips[] = { 0xffffffff81000310ULL, 0xffffffff81000200ULL, 0 };
+
+	(void)state;
+	assert_int_equal(stack_frames(s, 1, ips, true, out), 2);
+	assert_string_equal(out[0], "do_syscall_64_[k]");
+	assert_string_equal(out[1], "__schedule_[k]");
+	symbolizer_free(s);
+}
+
+static void test_only_our_frames_keeps_the_outermost(void **state)
+{
+	struct symbolizer *s = kernel_symbols();
+	const __u64 ips[] = { 0xffffffffc0000010ULL, 0xffffffff81000410ULL, 0 };
+
+	(void)state;	/* never an empty stack: something stays */
+	assert_int_equal(stack_frames(s, 1, ips, true, out), 1);
+	assert_string_equal(out[0], "bpf_trace_run4_[k]");
+	symbolizer_free(s);
+}
+
+static void test_empty_and_full_depth(void **state)
+{
+	struct symbolizer *s = kernel_symbols();
+	__u64 ips[FLAME_STACK_DEPTH];
+
+	(void)state;
+	ips[0] = 0;
+	assert_int_equal(stack_frames(s, 1, ips, true, out), 0);
+	for (int i = 0; i < FLAME_STACK_DEPTH; i++)	/* no terminator at full depth */
+		ips[i] = 0xffffffff81000210ULL;
+	assert_int_equal(stack_frames(s, 1, ips, true, out), FLAME_STACK_DEPTH);
+	symbolizer_free(s);
+}
+
+__attribute__((noinline)) int leaf_function(int x)
+{
+	return x * 7;
+}
+
+__attribute__((noinline)) int calling_function(int x)
+{
+	return leaf_function(x) + 1;
+}
+
+static void test_user_frames_end_at_the_first_unmapped_address(void **state)
+{
+	struct symbolizer *s = symbolizer_new();
+	const __u64 ips[] = {
+		(__u64)(uintptr_t)&leaf_function,
+		(__u64)(uintptr_t)&calling_function + 2,	/* a return address inside it */
+		0x10,					/* garbage: nothing maps it */
+		(__u64)(uintptr_t)&calling_function + 2,	/* beyond garbage: not trusted */
+		0,
+	};
+
+	(void)state;
+	assert_int_equal(symbolizer_load_process(s, getpid()), 0);
+	assert_int_equal(stack_frames(s, getpid(), ips, false, out), 3);
+	assert_string_equal(out[0], "[unknown]");
+	assert_string_equal(out[1], "calling_function");
+	assert_string_equal(out[2], "leaf_function");
+	symbolizer_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kernel_outermost_first_without_our_frames),
+		cmocka_unit_test(test_return_address_is_looked_up_before_itself),
+		cmocka_unit_test(test_only_our_frames_keeps_the_outermost),
+		cmocka_unit_test(test_empty_and_full_depth),
+		cmocka_unit_test(test_user_frames_end_at_the_first_unmapped_address),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

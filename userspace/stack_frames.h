@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One collected stack into frame names: the addresses BPF stored, innermost
+ * first, into names outermost first, as a flame graph stacks them.
+ */
+#ifndef CONCTRACE_STACK_FRAMES_H
+#define CONCTRACE_STACK_FRAMES_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+#include "conctrace.h"
+
+struct symbolizer;
+
+#define STACK_FRAME_LEN 152	/* a name; kernel ones get "_[k]" on top */
+
+/*
+ * ips: innermost first, up to FLAME_STACK_DEPTH, 0-terminated if shorter.
+ * Every address but the innermost is a return address, looked up at -1 (a
+ * call that never returns may be a function's last instruction). Kernel
+ * frames are suffixed "_[k]", and the innermost ones that are our own
+ * collection (the BPF program, the tracepoint glue) are dropped. A user
+ * stack is walked by frame pointers: past code built without them the
+ * chain is garbage, so it ends at the first address no mapping covers,
+ * kept as one "[unknown]". Returns the number of names written to out.
+ */
+int stack_frames(struct symbolizer *sym, pid_t pid, const __u64 *ips, bool kernel,
+		 char out[][STACK_FRAME_LEN]);
+
+#endif /* CONCTRACE_STACK_FRAMES_H */
