@@ -40,6 +40,8 @@ static const char usage_text[] =
 "                         serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 "                         while tracing; ADDR is 127.0.0.1 unless given (IPv6:\n"
 "                         [ADDR]:PORT); per-connection series for --top-conns\n"
+"      --user USER        run CMD as USER (name or #uid, with USER's groups);\n"
+"                         conctrace keeps its privileges to trace it\n"
 "      --cgroup           run CMD in a memory cgroup of its own, removed at the\n"
 "                         end, and check the connections' kernel memory against\n"
 "                         what the kernel charged to it (on cgroup v1 this turns\n"
@@ -82,6 +84,7 @@ enum {
 	OPT_MAX_CONNS,
 	OPT_NO_SYSCALLS,
 	OPT_CGROUP,
+	OPT_USER,
 	OPT_FLAME,
 	OPT_FOLDED,
 	OPT_SVG,
@@ -137,6 +140,7 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 		{ "max-conns",  required_argument, NULL, OPT_MAX_CONNS },
 		{ "no-syscalls", no_argument,      NULL, OPT_NO_SYSCALLS },
 		{ "cgroup",     no_argument,       NULL, OPT_CGROUP },
+		{ "user",       required_argument, NULL, OPT_USER },
 		{ "flame",      required_argument, NULL, OPT_FLAME },
 		{ "folded",     required_argument, NULL, OPT_FOLDED },
 		{ "svg",        required_argument, NULL, OPT_SVG },
@@ -205,6 +209,9 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 			break;
 		case OPT_CGROUP:
 			env->cgroup = true;
+			break;
+		case OPT_USER:
+			env->user = optarg;
 			break;
 		case OPT_FLAME: {
 			const char *word;
@@ -278,6 +285,10 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 	if ((env->flame & (1u << VIEW_SYSCALLS)) && env->no_syscalls) {
 		fprintf(stderr, "conctrace: --flame syscalls needs the syscall tracepoints that "
 			"--no-syscalls leaves off\n");
+		return ARGS_BAD;
+	}
+	if (env->user && !env->cmd) {
+		fprintf(stderr, "conctrace: --user needs a command to launch\n");
 		return ARGS_BAD;
 	}
 	if (env->cgroup && !env->cmd) {

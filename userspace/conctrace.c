@@ -66,6 +66,7 @@ struct run {
 	struct slab_sizes slabs;
 	struct timeline timeline;
 	struct memcg memcg;			/* --cgroup */
+	struct target_user user;		/* --user */
 	struct symbolizer *sym;			/* --flame with stacks */
 	/* closure: the kernel's counters at the start and at the sample where
 	 * open connections held the most, with what they held then */
@@ -461,6 +462,7 @@ static int give_up(struct run *run, int status)
 	symbolizer_free(run->sym);
 	exporter_stop(&run->exporter);
 	agg_free(&run->agg);
+	free((char *)run->user.name);
 	return status;
 }
 
@@ -504,7 +506,9 @@ int main(int argc, char **argv)
 	    exporter_start(&run.exporter, &run.env.prom_addr, run.env.prom_addr_len))
 		return 1;	/* before the target exists: nothing to stop */
 
-	err = run.env.cmd ? target_spawn_held(&run.target, run.env.cmd)
+	if (run.env.user && target_user_lookup(run.env.user, &run.user))
+		return give_up(&run, 1);
+	err = run.env.cmd ? target_spawn_held(&run.target, run.env.cmd, &run.user)
 			  : target_attach(&run.target, run.env.pid);
 	if (err) {
 		fprintf(stderr, "conctrace: %s: %s\n",
@@ -562,7 +566,12 @@ int main(int argc, char **argv)
 		take_sample(&run, run.t0);	/* where an attached target starts */
 	if (run.target.launched) {
 		err = target_release(&run.target);
-		if (err) {
+		if (err && run.target.user_failed) {
+			fprintf(stderr, "conctrace: --user: cannot become %s: %s\n",
+				run.user.name, strerror(err));
+			status = 126;
+			goto cleanup;
+		} else if (err) {
 			fprintf(stderr, "conctrace: %s: %s\n", run.env.cmd[0],
 				err == ENOENT ? "command not found" : strerror(err));
 			status = err == ENOENT ? 127 : 126;
@@ -594,5 +603,6 @@ cleanup:
 	symbolizer_free(run.sym);
 	agg_free(&run.agg);
 	timeline_free(&run.timeline);
+	free((char *)run.user.name);
 	return status;
 }

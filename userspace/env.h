@@ -25,6 +25,7 @@ struct env {
 	bool verbose;		/* -v: libbpf's log */
 	bool no_syscalls;	/* --no-syscalls: leave the syscall tracepoints alone */
 	bool cgroup;		/* --cgroup: run the command in a memory cgroup of its own */
+	const char *user;	/* --user: run the command as this user */
 	unsigned int flame;	/* --flame: views (1 << enum view); 0 = none */
 	const char *folded_path;	/* --folded: folded stacks */
 	const char *svg_path;	/* --svg: flame graphs */

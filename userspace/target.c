@@ -11,9 +11,44 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
-int target_spawn_held(struct target *t, char **argv)
+int target_user_lookup(const char *name, struct target_user *out)
+{
+	struct passwd *pw;
+	char *end;
+	unsigned long uid;
+
+	errno = 0;
+	pw = getpwnam(name);
+	if (!pw) {	/* not a name: a number, as sudo -u '#1000' and setpriv take */
+		uid = strtoul(name + (name[0] == '#'), &end, 10);
+		if (*name && !*end && end != name + (name[0] == '#'))
+			pw = getpwuid((uid_t)uid);
+	}
+	if (!pw) {
+		fprintf(stderr, "conctrace: --user: no such user '%s'\n", name);
+		return -1;
+	}
+	out->name = pw->pw_name ? strdup(pw->pw_name) : NULL;
+	out->uid = pw->pw_uid;
+	out->gid = pw->pw_gid;
+	return out->name ? 0 : -1;
+}
+
+/* In the child: become the user, groups first (afterwards we may not). */
+static int become(const struct target_user *u)
+{
+	if (initgroups(u->name, u->gid) || setgid(u->gid) || setuid(u->uid))
+		return errno;
+	return 0;
+}
+
+int target_spawn_held(struct target *t, char **argv, const struct target_user *user)
 {
 	int go[2], err[2];
 	pid_t pid;
@@ -36,6 +71,13 @@ int target_spawn_held(struct target *t, char **argv)
 		close(err[0]);
 		if (read(go[0], &c, 1) != 1)
 			_exit(127);	/* conctrace gave up before release */
+		/* a failed switch is reported as -errno, a failed exec as errno */
+		if (user && user->name && (e = become(user))) {
+			e = -e;
+			if (write(err[1], &e, sizeof(e)) < 0)
+				_exit(126);
+			_exit(126);
+		}
 		/* both pipes are close-on-exec: the exec'd program sees neither,
 		 * and a successful exec closes err[1], which the parent reads as EOF */
 		execvp(argv[0], argv);
@@ -68,7 +110,8 @@ int target_release(struct target *t)
 	if (n == (ssize_t)sizeof(e)) {
 		waitpid(t->pid, &t->status, 0);
 		t->exited = true;
-		return e;
+		t->user_failed = e < 0;
+		return e < 0 ? -e : e;
 	}
 	return 0;
 }

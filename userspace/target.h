@@ -7,6 +7,17 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* --user: who the launched command runs as (resolved before the fork). */
+struct target_user {
+	const char *name;	/* NULL: as conctrace runs */
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Look NAME (or a numeric uid) up in the user database: 0, or -1 with a
+ * message printed. */
+int target_user_lookup(const char *name, struct target_user *out);
+
 struct target {
 	pid_t pid;
 	bool launched;		/* we started it, so we may stop it */
@@ -14,14 +25,15 @@ struct target {
 	int status;		/* waitpid status once exited */
 	int go_fd;		/* write end: a byte lets the child exec */
 	int exec_err_fd;	/* read end: errno if exec failed, EOF if it worked */
+	bool user_failed;	/* target_release's error: switching to --user */
 };
 
 /* Fork a child that waits, before exec, until target_release(): tracing is
  * attached by then, so not one early event is missed. */
-int target_spawn_held(struct target *t, char **argv);
+int target_spawn_held(struct target *t, char **argv, const struct target_user *user);
 
-/* Let the child exec. Returns 0, or the errno of a failed exec
- * (the child has then exited with 127). */
+/* Let the child exec. Returns 0, or the errno of a failed exec or of a
+ * failed switch to --user (t->user_failed); the child has then exited. */
 int target_release(struct target *t);
 
 /* Attach to a running process; fails if it does not exist. */

@@ -556,3 +556,39 @@ def test_light_mode_with_load(name, tmp_path):
     assert all(c["bytes_rx"] == 5 * PING_BYTES and c["bytes_tx"] == 5 * PING_BYTES
                for c in rep["conns"]), rep["conns"][:3]
     assert rep["lost_events"] == 0
+
+
+def test_user_runs_the_command_as_that_user(tmp_path):
+    """--user: the target runs unprivileged (its real and effective uid are
+    nobody's, and it has nobody's groups) while conctrace, still root,
+    traces it in full."""
+    needs_root()
+    path = tmp_path / "user.json"
+    ct = subprocess.Popen([str(CONCTRACE), "--user", "nobody", "--json", str(path), "--",
+                           str(binary("epoll_echo")), "-p", "0"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        m = wait_line(ct.stderr, LISTEN_RE)
+        port, pid = int(m.group(1)), int(m.group(2))
+        status = Path(f"/proc/{pid}/status").read_text()
+        uids = re.search(r"^Uid:\s+(.*)$", status, re.M).group(1).split()
+        gids = re.search(r"^Gid:\s+(.*)$", status, re.M).group(1).split()
+        groups = re.search(r"^Groups:\s*(.*)$", status, re.M).group(1).split()
+        assert uids == ["65534"] * 4, uids
+        assert gids == ["65534"] * 4, gids
+        assert "0" not in groups, groups
+        run_loadgen(port, conns=20, requests=3)
+    finally:
+        ct.send_signal(signal.SIGINT)
+        ct.communicate(timeout=30)
+    rep = json.loads(path.read_text())
+    assert rep["connections"]["total"] == 20
+    assert all(c["bytes_rx"] == 3 * PING_BYTES for c in rep["conns"])
+
+
+def test_user_unknown_is_a_clear_error():
+    needs_root()
+    out = subprocess.run([str(CONCTRACE), "--user", "no-such-user-here", "--",
+                          str(binary("epoll_echo"))], capture_output=True, timeout=30)
+    assert out.returncode == 1
+    assert b"no such user 'no-such-user-here'" in out.stderr

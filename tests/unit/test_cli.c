@@ -393,6 +393,9 @@ static void test_load_needs_a_command(void **state)
 static void test_cgroup_needs_a_command(void **state)
 {
 	(void)state;
+	expect_bad(ARGV("--user", "nobody", "-p", "1"), "--user needs a command");
+	assert_int_equal(parse(ARGV("--user", "nobody", "--", "./srv")), ARGS_RUN);
+	assert_string_equal(env.user, "nobody");
 	expect_bad(ARGV("--cgroup", "-p", "1"), "--cgroup needs a command");
 	assert_int_equal(parse(ARGV("--cgroup", "--", "./srv")), ARGS_RUN);
 	assert_true(env.cgroup);
