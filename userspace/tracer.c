@@ -118,6 +118,28 @@ static __s64 rq_to_this_cpu_off(void)
 	return rq < 0 || tco < 0 ? 0 : (__s64)tco - rq;
 }
 
+/*
+ * CONCTRACE_RINGBUF_BYTES: a smaller ring buffer for the tests that make
+ * it overflow on purpose (a power of two, at least a page). Not an option:
+ * 8 MiB holds ~15,000 closed connections between two polls.
+ */
+static void ringbuf_size_from_env(struct conctrace_bpf *skel)
+{
+	const char *v = getenv("CONCTRACE_RINGBUF_BYTES");
+	unsigned long n;
+	char *end;
+
+	if (!v)
+		return;
+	n = strtoul(v, &end, 10);
+	if (*end || n < (unsigned long)sysconf(_SC_PAGESIZE) || (n & (n - 1)) || n > (1ul << 30)) {
+		fprintf(stderr, "conctrace: warning: ignoring CONCTRACE_RINGBUF_BYTES=%s "
+			"(a power of two from a page to 1 GiB)\n", v);
+		return;
+	}
+	bpf_map__set_max_entries(skel->maps.events, (__u32)n);
+}
+
 static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 {
 	struct conctrace_bpf *skel = conctrace_bpf__open();
@@ -136,6 +158,7 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 	skel->bss->live_threads = o->initial_threads;
 	skel->bss->threads_peak = o->initial_threads;
 	bpf_map__set_max_entries(skel->maps.conns, (__u32)o->max_conns);
+	ringbuf_size_from_env(skel);
 	if (o->no_syscalls) {
 		bpf_program__set_autoload(skel->progs.on_sys_enter, false);
 		bpf_program__set_autoload(skel->progs.on_sys_exit, false);

@@ -592,3 +592,20 @@ def test_user_unknown_is_a_clear_error():
                           str(binary("epoll_echo"))], capture_output=True, timeout=30)
     assert out.returncode == 1
     assert b"no such user 'no-such-user-here'" in out.stderr
+
+
+def test_ring_buffer_overflow_is_counted(tmp_path):
+    """A ring buffer too small for a burst of closing connections (one page:
+    7 records) loses records; each lost one is counted, so the connections
+    reported plus the records lost are exactly the connections made."""
+    needs_root()
+    path = tmp_path / "rb.json"
+    out = subprocess.run([str(CONCTRACE), "--load=-c 2000 -n 1", "--json", str(path), "--",
+                          str(binary("epoll_echo")), "-p", "0"],
+                         capture_output=True, timeout=120,
+                         env={**os.environ, "CONCTRACE_RINGBUF_BYTES": str(os.sysconf("SC_PAGESIZE"))})
+    assert out.returncode == 0, out.stderr.decode()
+    rep = json.loads(path.read_text())
+    assert rep["lost_events"] > 0, "the burst did not overflow one page"
+    assert rep["connections"]["total"] + rep["lost_events"] == 2000
+    assert f"lost events: {rep['lost_events']}".encode() in out.stdout
