@@ -129,7 +129,7 @@ def main():
     print("\ntarget: kept >= 0.95. Syscall tracepoints put every task on the machine,")
     print("loadgen included, on the syscall slow path; --no-syscalls leaves them off.")
     print("Memory tracking is on in both traced runs: it has no switch of its own (buffers")
-    print("at every socket I/O, rss_stat with page tables and VMAs, a sample every second).")
+    print("at every socket I/O, rss_stat with page tables and VMAs, memory samples at most every 0.1 s).")
     print("The --flame runs add stack collection to full mode, one set of views each.\n")
     print("| BPF program (full mode) | runs | ns per run | total ms |\n|---|---|---|---|")
     for name, (cnt, ns) in sorted(progs.items(), key=lambda kv: -kv[1][1]):

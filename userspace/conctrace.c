@@ -38,7 +38,12 @@
 
 #define LISTEN_TIMEOUT_S 10.0	/* --load: how long a target may take to listen */
 #define SETTLE_S	 2.0	/* --load: time for the server to close its side */
-#define SAMPLE_S	 1.0	/* memory timeline without -i: peaks need samples */
+/* memory timeline without -i: peaks need samples, as often as every
+ * SAMPLE_MIN_S (a short --load run too) while a sample costs at most
+ * 1/SAMPLE_COST_RATIO of a CPU, and at least every SAMPLE_S */
+#define SAMPLE_S	 1.0
+#define SAMPLE_MIN_S	 0.1
+#define SAMPLE_COST_RATIO 20.0
 
 static volatile sig_atomic_t exiting;
 static volatile sig_atomic_t exit_signal;
@@ -217,7 +222,7 @@ static int trace_loop(struct run *run)
 {
 	struct env *env = &run->env;
 	struct proc_counters last = { 0 };
-	double every = env->interval_s ? env->interval_s : SAMPLE_S;
+	double every = env->interval_s ? env->interval_s : SAMPLE_MIN_S;
 	double next_tick = run->t0 + every;
 	int err;
 
@@ -237,12 +242,14 @@ static int trace_loop(struct run *run)
 			break;
 		if (env->duration_s && t - run->t0 >= env->duration_s)
 			break;
-		if (t >= next_tick) {
-			if (env->interval_s)
-				print_interval(run, t, &last);
-			else
-				take_sample(run, t);
+		if (t >= next_tick && env->interval_s) {
+			print_interval(run, t, &last);
 			next_tick += every;
+		} else if (t >= next_tick) {
+			take_sample(run, t);
+			every = (now_s() - t) * SAMPLE_COST_RATIO;
+			next_tick = t + (every < SAMPLE_MIN_S ? SAMPLE_MIN_S :
+					 every > SAMPLE_S ? SAMPLE_S : every);
 		}
 		if (!env->load)
 			continue;

@@ -194,7 +194,10 @@ void report_text(FILE *f, struct report *r)
 		}
 	}
 
-	if (r->has_closure && r->closure.growth_bytes > 0) {
+	if (r->has_closure && r->closure.growth_bytes > 0 && !r->closure.attributed_bytes) {
+		fprintf(f, "closure: no memory sample found connections open (a run shorter than"
+			" the sampling period): nothing to compare\n");
+	} else if (r->has_closure && r->closure.growth_bytes > 0) {
 		const struct closure *c = &r->closure;
 
 		fprintf(f, "closure: open connections hold %s of the %s the TCP, socket inode, file,"
