@@ -329,6 +329,71 @@ static void test_static_function_in_symtab(void **state)
 	symbolizer_free(s);
 }
 
+/*
+ * Hostile ELF files: symtest-pie cut short at every interesting length, and
+ * with its header's table offsets and counts pointed past the end. Each must
+ * load or be refused, and every lookup still give a frame: no crash (the
+ * sanitizer build catches a stray read), no NULL, no empty name.
+ */
+static void test_hostile_elf_files(void **state)
+{
+	static const size_t cuts[] = { 1, 4, 16, 52, 63, 64, 65, 200, 1024, 4096, 8192 };
+	/* e_phoff 32, e_shoff 40, e_phnum 56, e_shnum 60, e_shstrndx 62 (ELF64) */
+	static const struct { size_t off, len; unsigned char byte; } pokes[] = {
+		{ 32, 8, 0xff }, { 40, 8, 0xff }, { 56, 2, 0xff }, { 60, 2, 0xff },
+		{ 62, 2, 0xff }, { 40, 8, 0x00 }, { 58, 2, 0xff }, { 4, 1, 0x07 },
+	};
+	char src[PATH_MAX], path[] = "/tmp/test_symbolize_elf.XXXXXX", buf[256];
+	unsigned char *elf;
+	long size;
+	FILE *f;
+
+	(void)state;
+	fixture("symtest-pie", src, sizeof(src));
+	f = fopen(src, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	rewind(f);
+	elf = malloc((size_t)size);
+	assert_non_null(elf);
+	assert_int_equal(fread(elf, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]) + sizeof(pokes) / sizeof(pokes[0]); i++) {
+		unsigned char *copy = malloc((size_t)size);
+		size_t len = (size_t)size;
+		struct symbolizer *s = symbolizer_new();
+		int fd = mkstemp(path);
+		const char *name;
+
+		assert_non_null(copy);
+		assert_true(fd >= 0);
+		memcpy(copy, elf, (size_t)size);
+		if (i < sizeof(cuts) / sizeof(cuts[0])) {
+			len = cuts[i] < len ? cuts[i] : len;
+		} else {
+			size_t p = i - sizeof(cuts) / sizeof(cuts[0]);
+
+			memset(copy + pokes[p].off, pokes[p].byte, pokes[p].len);
+		}
+		assert_int_equal(write(fd, copy, len), (ssize_t)len);
+		close(fd);
+		/* refused or loaded, both fine; then lookups across the mapping */
+		(void)symbolizer_add_file(s, 9, path, 0x400000, 0x400000 + 0x10000, 0);
+		for (unsigned long long a = 0x400000; a < 0x410000; a += 0x1234) {
+			name = symbolize_user(s, 9, a, true, buf, sizeof(buf));
+			assert_non_null(name);
+			assert_true(name[0] != '\0');
+		}
+		symbolizer_free(s);
+		unlink(path);
+		free(copy);
+		memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+	}
+	free(elf);
+}
+
 static void test_not_elf_is_module_offset(void **state)
 {
 	struct symbolizer *s = symbolizer_new();
@@ -496,6 +561,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_maps_real_lines),
 		cmocka_unit_test(test_maps_hostile_lines),
+		cmocka_unit_test(test_hostile_elf_files),
 		cmocka_unit_test(test_elf_pie_at_aslr_base),
 		cmocka_unit_test(test_elf_nopie),
 		cmocka_unit_test(test_elf_stripped_uses_dynsym),
