@@ -84,7 +84,7 @@ $(OUTPUT)/%.o: %.c | $(OUTPUT)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-conctrace: $(USER_OBJS)
+conctrace: $(USER_OBJS) $(OUTPUT)/servers/histogram.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) $(LDLIBS_ELF) -lm -o $@
 
@@ -111,7 +111,8 @@ $(SERVER_BINS):
 
 $(OUTPUT)/tests/test_protocol: $(OUTPUT)/tests/unit/test_protocol.o $(OUTPUT)/servers/protocol.o
 $(OUTPUT)/tests/test_histogram: $(OUTPUT)/tests/unit/test_histogram.o $(OUTPUT)/servers/histogram.o
-$(OUTPUT)/tests/test_aggregate: $(OUTPUT)/tests/unit/test_aggregate.o $(OUTPUT)/userspace/aggregate.o
+$(OUTPUT)/tests/test_aggregate: $(OUTPUT)/tests/unit/test_aggregate.o $(OUTPUT)/userspace/aggregate.o \
+				$(OUTPUT)/servers/histogram.o
 $(OUTPUT)/tests/test_memory:    $(OUTPUT)/tests/unit/test_memory.o $(OUTPUT)/userspace/memory.o \
 				$(OUTPUT)/userspace/timeline.o
 $(OUTPUT)/tests/test_format:    $(OUTPUT)/tests/unit/test_format.o $(OUTPUT)/userspace/format.o

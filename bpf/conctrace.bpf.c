@@ -64,6 +64,24 @@ __u32 nr_extra_targets = 0;
 /* Threads alive in the target, and the most at once. */
 __s64 live_threads = 0;
 __s64 threads_peak = 0;
+/* Connections open now (tracked, not yet closed) and the most at once:
+ * kept here so that userspace need not keep every connection's times. */
+__s64 live_conns = 0;
+__s64 conns_peak = 0;
+
+/* Add delta to *live and raise *peak to it; a racing CPU may raise the
+ * peak between our read and write: retry. */
+static __always_inline void count_live(__s64 *live, __s64 *peak, __s64 delta)
+{
+	__s64 now = __sync_add_and_fetch(live, delta);
+
+	for (int i = 0; i < 4 && delta > 0; i++) {
+		__s64 old = *peak;
+
+		if (now <= old || __sync_val_compare_and_swap(peak, old, now) == old)
+			break;
+	}
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -428,6 +446,7 @@ static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
 	if (bpf_map_update_elem(&conns, &id, c, BPF_NOEXIST) == 0) {
 		if (pc)
 			pc->conns_opened++;
+		count_live(&live_conns, &conns_peak, 1);
 	} else {
 		__u8 one = 1;
 
@@ -469,8 +488,10 @@ static __always_inline void conn_finalize(__u64 id, struct conn *c)
 {
 	struct conn_event *ev;
 
-	if (!c->close_ns)
+	if (!c->close_ns) {
 		c->close_ns = bpf_ktime_get_ns();
+		count_live(&live_conns, &conns_peak, -1);
+	}
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (ev) {
 		ev->type = EV_CONN_CLOSED;
@@ -702,6 +723,8 @@ static __always_inline void set_current(struct thread_state *ts, __u64 conn_id)
  */
 static __always_inline void conn_close(struct thread_state *ts, __u64 id, struct conn *c)
 {
+	if (!c->close_ns)
+		count_live(&live_conns, &conns_peak, -1);
 	c->close_ns = bpf_ktime_get_ns();
 	if (ts->cur_conn != id)
 		conn_finalize(id, c);
@@ -1000,15 +1023,7 @@ int BPF_PROG(on_sched_wakeup_new, struct task_struct *p)
 
 static __always_inline void count_thread(__s64 delta)
 {
-	__s64 now = __sync_add_and_fetch(&live_threads, delta);
-
-	/* a racing CPU may raise the peak between our read and write: retry */
-	for (int i = 0; i < 4 && delta > 0; i++) {
-		__s64 old = threads_peak;
-
-		if (now <= old || __sync_val_compare_and_swap(&threads_peak, old, now) == old)
-			break;
-	}
+	count_live(&live_threads, &threads_peak, delta);
 }
 
 SEC("tp_btf/sched_process_fork")

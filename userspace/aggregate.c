@@ -19,14 +19,12 @@ void agg_init(struct agg *a, size_t keep)
 {
 	memset(a, 0, sizeof(*a));
 	a->keep = keep;
+	for (int m = 0; m < M_COUNT; m++)
+		hist_init(&a->dist[m]);
 }
 
 void agg_free(struct agg *a)
 {
-	for (int m = 0; m < M_COUNT; m++)
-		free(a->metric[m]);
-	free(a->open_ns);
-	free(a->close_ns);
 	free(a->top);
 	memset(a, 0, sizeof(*a));
 }
@@ -69,27 +67,6 @@ void agg_add_kmem(struct agg *a, const __u64 kmem[KM_COUNT])
 {
 	for (int k = 0; k < KM_COUNT; k++)
 		a->kmem_by_cat[k] += kmem[k];
-}
-
-static int grow(struct agg *a)
-{
-	size_t cap = a->cap ? a->cap * 2 : 1024;
-	__u64 **arrays[M_COUNT + 2];
-	int i;
-
-	for (i = 0; i < M_COUNT; i++)
-		arrays[i] = &a->metric[i];
-	arrays[M_COUNT] = &a->open_ns;
-	arrays[M_COUNT + 1] = &a->close_ns;
-	for (i = 0; i < M_COUNT + 2; i++) {
-		__u64 *p = realloc(*arrays[i], cap * sizeof(__u64));
-
-		if (!p)
-			return -1;	/* arrays already grown keep their data */
-		*arrays[i] = p;
-	}
-	a->cap = cap;
-	return 0;
 }
 
 static void heap_swap(struct conn *h, size_t i, size_t j)
@@ -145,15 +122,17 @@ static void keep_top(struct agg *a, const struct conn *c)
 
 int agg_add(struct agg *a, const struct conn *c)
 {
-	if (a->n == a->cap && grow(a))
-		return -1;
-	for (int m = 0; m < M_COUNT; m++)
-		a->metric[m][a->n] = conn_metric(c, m);
-	a->open_ns[a->n] = c->open_ns;
-	a->close_ns[a->n] = c->close_ns;
+	__u64 metric[M_COUNT];
+
+	for (int m = 0; m < M_COUNT; m++) {
+		metric[m] = conn_metric(c, m);
+		hist_record(&a->dist[m], metric[m]);
+	}
 	a->n++;
 	if (!c->close_ns)
 		a->open_at_end++;
+	if (a->observer)
+		a->observer(a->observer_ctx, c, metric);
 
 	for (int i = 0; i < CONN_SC_SLOTS; i++) {
 		__u32 nr = c->sc[i].nr;
@@ -174,80 +153,17 @@ int agg_add(struct agg *a, const struct conn *c)
 	return 0;
 }
 
-static int cmp_u64(const void *x, const void *y)
-{
-	__u64 a = *(const __u64 *)x, b = *(const __u64 *)y;
-
-	return a < b ? -1 : a > b;
-}
-
-/* nearest rank: the smallest value with at least p of the data at or below */
-static __u64 rank(const __u64 *sorted, size_t n, double p)
-{
-	size_t k = (size_t)(p * (double)n);
-
-	if ((double)k < p * (double)n)
-		k++;
-	return sorted[k ? k - 1 : 0];
-}
-
 void agg_dist(const struct agg *a, enum metric m, struct dist *out)
 {
-	__u64 *v;
-	double sum = 0;
+	const struct hist *h = &a->dist[m];
 
 	memset(out, 0, sizeof(*out));
-	if (!a->n)
+	if (!h->count)
 		return;
-	v = malloc(a->n * sizeof(*v));
-	if (!v)
-		return;
-	memcpy(v, a->metric[m], a->n * sizeof(*v));
-	qsort(v, a->n, sizeof(*v), cmp_u64);
-	for (size_t i = 0; i < a->n; i++)
-		sum += (double)v[i];
-	out->mean = sum / (double)a->n;
-	out->p50 = rank(v, a->n, 0.50);
-	out->p99 = rank(v, a->n, 0.99);
-	out->max = v[a->n - 1];
-	free(v);
-}
-
-struct edge {
-	__u64 t;
-	int delta;
-};
-
-static int cmp_edge(const void *x, const void *y)
-{
-	const struct edge *a = x, *b = y;
-
-	if (a->t != b->t)
-		return a->t < b->t ? -1 : 1;
-	return a->delta - b->delta;	/* a close at t ends before an open at t */
-}
-
-__u64 agg_peak_open(const struct agg *a)
-{
-	struct edge *e = malloc(2 * a->n * sizeof(*e) + 1);
-	size_t ne = 0;
-	__s64 open = 0, peak = 0;
-
-	if (!e)
-		return 0;
-	for (size_t i = 0; i < a->n; i++) {
-		e[ne++] = (struct edge){ a->open_ns[i], +1 };
-		if (a->close_ns[i])
-			e[ne++] = (struct edge){ a->close_ns[i], -1 };
-	}
-	qsort(e, ne, sizeof(*e), cmp_edge);
-	for (size_t i = 0; i < ne; i++) {
-		open += e[i].delta;
-		if (open > peak)
-			peak = open;
-	}
-	free(e);
-	return (__u64)peak;
+	out->mean = hist_mean(h);
+	out->p50 = hist_percentile(h, 50.0);
+	out->p99 = hist_percentile(h, 99.0);
+	out->max = hist_max(h);
 }
 
 static int cmp_cost_desc(const void *x, const void *y)

@@ -3,8 +3,10 @@
  * Aggregation of connection records: distributions, peak concurrency, the
  * costliest connections in full. Pure logic, no BPF: unit-tested alone.
  *
- * Memory per connection is a few numbers (about 56 bytes), so a million
- * connections fit; full records are kept only for the top `keep` by cost.
+ * Memory does not grow with connections: each metric is a log-bucketed
+ * histogram (exact below 128, within 0.8% above; means, minimums and
+ * maximums exact), and full records are kept only for the top `keep` by
+ * cost, so a run of 200,000 or 100 million connections costs the same.
  */
 #ifndef CONCTRACE_AGGREGATE_H
 #define CONCTRACE_AGGREGATE_H
@@ -13,6 +15,7 @@
 #include <linux/types.h>
 
 #include "conctrace.h"
+#include "histogram.h"
 #include "memory.h"
 
 enum metric {
@@ -33,11 +36,15 @@ struct dist {
 	__u64 p50, p99, max;
 };
 
+/* Told of every connection added, with its metrics (e.g. the exporter). */
+typedef void (*agg_observer)(void *ctx, const struct conn *c, const __u64 metric[M_COUNT]);
+
 struct agg {
-	size_t n, cap;
-	__u64 *metric[M_COUNT];		/* one value per connection */
-	__u64 *open_ns, *close_ns;	/* close 0: open at the end */
+	size_t n;
+	struct hist dist[M_COUNT];	/* one histogram per metric */
 	__u64 open_at_end;
+	agg_observer observer;
+	void *observer_ctx;
 
 	struct conn *top;		/* min-heap by cost, at most `keep` */
 	size_t ntop, keep;
@@ -52,8 +59,8 @@ struct agg {
 void agg_init(struct agg *a, size_t keep);
 void agg_free(struct agg *a);
 
-/* Add one connection (closed, or still open with close_ns == 0).
- * Returns -1 when out of memory (the connection is not counted). */
+/* Add one connection (closed, or still open with close_ns == 0). Returns 0:
+ * nothing is allocated per connection (only the top-N heap, once). */
 int agg_add(struct agg *a, const struct conn *c);
 
 /* Fill c->syscalls and c->syscall_ns from its per-syscall slots: the BPF
@@ -67,11 +74,9 @@ __u64 conn_metric(const struct conn *c, enum metric m);
 /* What orders connections in "top N": CPU time, then syscalls. */
 int conn_cost_cmp(const struct conn *a, const struct conn *b);
 
-/* Distribution of one metric over all connections (nearest-rank percentiles). */
+/* Distribution of one metric over all connections: mean and max exact,
+ * nearest-rank percentiles within histogram.h's bound (exact below 128). */
 void agg_dist(const struct agg *a, enum metric m, struct dist *out);
-
-/* Most connections open at the same instant. */
-__u64 agg_peak_open(const struct agg *a);
 
 /* The kept connections, costliest first (sorts the heap in place). */
 const struct conn *agg_top(struct agg *a, size_t *n);

@@ -292,7 +292,7 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	r->agg = &run->agg;
 	r->pid = run->target.pid;
 	r->duration_s = now_s() - run->t0;
-	r->peak_open = agg_peak_open(&run->agg);
+	r->peak_open = tracer_conns_peak(&run->tracer);
 	r->top = run->env.top;
 	r->json_conns = run->env.json_conns;
 	r->exit_desc = target_exit_desc(&run->target, exit_buf, len);
@@ -556,6 +556,10 @@ int main(int argc, char **argv)
 		(int)run.target.pid);
 	run.t0 = now_s();
 	describe_target(&run.env, target_desc, sizeof(target_desc));
+	if (run.env.prometheus) {
+		run.agg.observer = exporter_observe;
+		run.agg.observer_ctx = &run.exporter;
+	}
 	exporter_attach(&run.exporter, &(struct exporter_source){
 		.tracer = &run.tracer, .agg = &run.agg, .closed = &run.closed,
 		.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0, .top = run.env.top,

@@ -26,22 +26,19 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Every connection closed since the last page, observed once. */
-static void observe_closed(struct exporter *e)
+/* Every connection as it is aggregated (agg's observer), observed once;
+ * those still open at the end are not final figures. */
+void exporter_observe(void *ctx, const struct conn *c, const __u64 metric[M_COUNT])
 {
-	const struct agg *a = e->src.agg;
+	struct exporter *e = ctx;
 
-	for (; e->agg_seen < a->n; e->agg_seen++) {
-		size_t i = e->agg_seen;
-
-		if (!a->close_ns[i])
-			continue;	/* open at the end: not a final figure */
-		prom_hist_observe(&e->hist[PH_KERNEL_BYTES], a->metric[M_KERNEL_BYTES][i]);
-		prom_hist_observe(&e->hist[PH_USER_BYTES], a->metric[M_USER_BYTES][i]);
-		prom_hist_observe(&e->hist[PH_CTX_SWITCHES], a->metric[M_CTX_SWITCHES][i]);
-		e->closed_rx += a->metric[M_BYTES_RX][i];
-		e->closed_tx += a->metric[M_BYTES_TX][i];
-	}
+	if (!e->on || !c->close_ns)
+		return;
+	prom_hist_observe(&e->hist[PH_KERNEL_BYTES], metric[M_KERNEL_BYTES]);
+	prom_hist_observe(&e->hist[PH_USER_BYTES], metric[M_USER_BYTES]);
+	prom_hist_observe(&e->hist[PH_CTX_SWITCHES], metric[M_CTX_SWITCHES]);
+	e->closed_rx += metric[M_BYTES_RX];
+	e->closed_tx += metric[M_BYTES_TX];
 }
 
 static size_t read_progs(struct exporter *e, struct prom_prog *out, size_t max)
@@ -87,7 +84,6 @@ static void build_page(struct exporter *e, double now)
 	struct prom_snapshot s = { 0 };
 
 	w.want = e->src.top < EXPORTER_TOP_MAX ? e->src.top : EXPORTER_TOP_MAX;
-	observe_closed(e);
 	tracer_read_proc(e->src.tracer, &s.proc);
 	open_conns_walk(e->src.tracer, &w);
 	tracer_read_syscalls(e->src.tracer, totals);

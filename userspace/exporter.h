@@ -47,7 +47,6 @@ struct exporter {
 	struct prom_buf page;
 	double built_at, refresh_s;
 	struct prom_hist hist[PH_COUNT];
-	size_t agg_seen;		/* agg entries already observed */
 	__u64 closed_rx, closed_tx;
 	__u64 rx_out, tx_out;		/* as last exported: counters never go back */
 	int stats_fd;			/* bpf_enable_stats(): run time while open */
@@ -58,6 +57,9 @@ int exporter_start(struct exporter *e, const struct sockaddr_storage *addr, sock
 /* Tracing runs: start answering, and turn on the kernel's BPF run-time stats. */
 void exporter_attach(struct exporter *e, const struct exporter_source *src);
 /* Serve what is ready, without waiting. Call from the tracing loop. */
+/* The aggregation's observer (struct agg): set it when the exporter runs. */
+void exporter_observe(void *ctx, const struct conn *c, const __u64 metric[M_COUNT]);
+
 void exporter_poll(struct exporter *e);
 void exporter_stop(struct exporter *e);
 

@@ -241,10 +241,9 @@ static void draw(struct live_view *v, double now)
 	k.oc = (struct open_conns){ .slabs = v->src.slabs, .order = orders[v->order], .top = top,
 				    .want = rows < 0 ? 0 : rows > LIVE_VIEW_MAX_ROWS
 					    ? LIVE_VIEW_MAX_ROWS : (size_t)rows };
-	for (; v->agg_seen < a->n; v->agg_seen++) {
-		v->closed_rx += a->metric[M_BYTES_RX][v->agg_seen];
-		v->closed_tx += a->metric[M_BYTES_TX][v->agg_seen];
-	}
+	/* the aggregated connections' bytes: their histograms' exact sums */
+	v->closed_rx = a->dist[M_BYTES_RX].sum;
+	v->closed_tx = a->dist[M_BYTES_TX].sum;
 	tracer_read_proc(v->src.tracer, &k.p);
 	tracer_read_syscalls(v->src.tracer, totals);
 	for (int i = 0; i < SYSCALL_MAX; i++)

@@ -43,7 +43,6 @@ struct live_view {
 	double last_t;
 	__u64 last_syscalls, last_switches, last_cpu_ns, last_rx, last_tx;
 	__u64 last_opened, last_closed;
-	size_t agg_seen;
 	__u64 closed_rx, closed_tx;
 };
 

@@ -307,6 +307,13 @@ long tracer_threads_peak(struct tracer *t)
 	return (long)t->skel->bss->threads_peak;
 }
 
+__u64 tracer_conns_peak(struct tracer *t)
+{
+	__s64 peak = t->skel->bss->conns_peak;
+
+	return peak > 0 ? (__u64)peak : 0;
+}
+
 /* Run an iterator program to its end: its work is its side effects. */
 static void run_iter(struct bpf_link *link)
 {

@@ -47,6 +47,8 @@ int tracer_poll(struct tracer *t, int timeout_ms);
 void tracer_read_proc(struct tracer *t, struct proc_counters *out);
 void tracer_read_syscalls(struct tracer *t, struct syscall_total out[SYSCALL_MAX]);
 long tracer_threads_peak(struct tracer *t);
+/* Most tracked connections open at once. */
+__u64 tracer_conns_peak(struct tracer *t);
 
 /* Sample every tracked socket's buffers now (data the server never read
  * raises no event of ours). */

@@ -383,7 +383,7 @@ def test_connection_churn_leaves_the_map_empty(tmp_path):
         conns_map = [i for i in held([str(ct.pid)])["map"]
                      if loaded()["map"].get(i, {}).get("name") == "conns"]
         assert len(conns_map) == 1, conns_map
-        rss_start = smaps_rss(ct.pid)
+        rss_start = None
         done, t0, occupancy = 0, time.monotonic(), []
         while done < CHURN:
             n = min(CHURN_BATCH, CHURN - done)
@@ -394,6 +394,10 @@ def test_connection_churn_leaves_the_map_empty(tmp_path):
             while (left := map_entries(conns_map[0])) and time.monotonic() < deadline:
                 time.sleep(0.05)
             occupancy.append(left)
+            if rss_start is None:
+                # after a first batch: the ring buffer's pages, mapped
+                # into conctrace, have been written through once
+                rss_start = smaps_rss(ct.pid)
         elapsed = time.monotonic() - t0
         rss_end = smaps_rss(ct.pid)
     finally:
@@ -406,14 +410,15 @@ def test_connection_churn_leaves_the_map_empty(tmp_path):
           f"{occupancy}; lost events {rep['lost_events']}")
     assert ct.returncode == 0, err
     assert occupancy == [0] * len(occupancy)
-    # not flat by design: exact percentiles keep 9 numbers (72 B) per
-    # connection (aggregate.h) in arrays that realloc doubles. ASan's
-    # allocator (redzones, a quarantine of freed blocks) is not malloc's:
-    # `make check-sanitize` says so, and the bound is checked in the plain run
+    # flat: the aggregation keeps histograms, not values (aggregate.h), so
+    # past the first batch conctrace's RSS does not grow with connections
+    # (256 KiB of slack for the allocator). ASan's allocator (redzones, a
+    # quarantine of freed blocks) is not malloc's: `make check-sanitize`
+    # says so, and the bound is checked in the plain run
     if SANITIZED:
         print("conctrace RSS bound not checked: ASan build (CONCTRACE_SANITIZED=1)")
     else:
-        assert rss_end - rss_start <= 2 * 72 * CHURN + (1 << 20), (rss_start, rss_end)
+        assert rss_end - rss_start <= 256 * 1024, (rss_start, rss_end)
     c = rep["connections"]
     assert c["open_at_end"] == 0 and c["not_tracked"] == 0
     # a record the ring buffer could not take is counted, never silent
