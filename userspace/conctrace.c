@@ -30,6 +30,7 @@
 #include "loaddriver.h"
 #include "memcg.h"
 #include "memory.h"
+#include "outfile.h"
 #include "report.h"
 #include "symbolize.h"
 #include "target.h"
@@ -329,7 +330,7 @@ static int write_reports(struct run *run, struct report *r)
 	report_text(json_stdout ? stderr : stdout, r);
 	if (!run->env.json_path)
 		return 0;
-	json = json_stdout ? stdout : fopen(run->env.json_path, "w");
+	json = json_stdout ? stdout : outfile_open(run->env.json_path);
 	if (!json) {
 		fprintf(stderr, "conctrace: cannot write %s: %s\n", run->env.json_path,
 			strerror(errno));

@@ -11,6 +11,7 @@
 #include "flame_svg.h"
 #include "folded.h"
 #include "memory.h"
+#include "outfile.h"
 #include "stack_frames.h"
 #include "symbolize.h"
 #include "syscalls.h"
@@ -234,7 +235,7 @@ int flame_write(enum view v, const struct folded *f, const char *process, const 
 
 		if (!paths[i])
 			continue;
-		out = fopen(paths[i], "w");
+		out = outfile_open(paths[i]);
 		if (!out) {
 			*failed = paths[i];
 			return -errno;

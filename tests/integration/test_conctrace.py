@@ -609,3 +609,16 @@ def test_ring_buffer_overflow_is_counted(tmp_path):
     assert rep["lost_events"] > 0, "the burst did not overflow one page"
     assert rep["connections"]["total"] + rep["lost_events"] == 2000
     assert f"lost events: {rep['lost_events']}".encode() in out.stdout
+
+
+def test_output_files_are_private(tmp_path):
+    """--json, --folded and --svg describe another program (its peers, its
+    code paths): files conctrace creates are its owner's only (0600)."""
+    needs_root()
+    out = subprocess.run([str(CONCTRACE), "--load=-c 5 -n 1", "--json", str(tmp_path / "r.json"),
+                          "--folded", str(tmp_path / "m.folded"), "--svg", str(tmp_path / "m.svg"),
+                          "--", str(binary("epoll_echo")), "-p", "0"],
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr.decode()
+    for name in ("r.json", "m.folded", "m.svg"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
