@@ -1515,13 +1515,21 @@ static void start_workers(void)
 static void write_ready_file(unsigned ok)
 {
 	char tmp[PATH_MAX];
-	FILE *f;
+	FILE *f = NULL;
+	int fd;
 
-	/* write then rename, so a poller never sees a half-written file */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", env.ready_file);
-	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%u\n", ok) < 0 || fclose(f) != 0 || rename(tmp, env.ready_file) < 0)
+	/* write then rename, so a poller never sees a half-written file; the
+	 * temporary name is mkstemp's (O_EXCL, 0600): nothing planted at a
+	 * guessable name in a shared directory is followed or overwritten */
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", env.ready_file);
+	fd = mkstemp(tmp);
+	if (fd >= 0 && !(f = fdopen(fd, "w")))
+		close(fd);
+	if (!f || fprintf(f, "%u\n", ok) < 0 || fclose(f) != 0 || rename(tmp, env.ready_file) < 0) {
 		fprintf(stderr, PROG ": cannot write --ready-file %s: %s\n", env.ready_file, strerror(errno));
+		if (fd >= 0)
+			unlink(tmp);
+	}
 }
 
 static void announce_established(void)
