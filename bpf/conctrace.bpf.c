@@ -337,6 +337,20 @@ static __always_inline __u64 sock_ino(struct socket *sock)
 	return BPF_CORE_READ(sa, vfs_inode.i_ino);
 }
 
+/* The same id through typed loads, for the hot paths (no helper call); 0
+ * for a socket without a file (being created or released). */
+static __always_inline __u64 socket_file_ino(struct socket *sock)
+{
+	struct file *file;
+
+	if (!sock)
+		return 0;
+	file = sock->file;
+	if (!file)
+		return 0;
+	return file->f_inode->i_ino;
+}
+
 /* The socket behind fd in the current task, or NULL. */
 static __always_inline struct socket *fd_to_socket(int fd)
 {
@@ -1116,18 +1130,14 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 {
 	struct thread_state *ts;
 	struct socket *sock;
-	struct file *file;
 	__u64 id;
 
 	if (!current_is_target())
 		return;
 	sock = sk->sk_socket;
-	if (!sock)
+	id = socket_file_ino(sock);
+	if (!id)
 		return;
-	file = sock->file;
-	if (!file)
-		return;
-	id = file->f_inode->i_ino;
 	ts = thread_state(bpf_get_current_task_btf());
 	if (!ts)
 		return;
@@ -1230,18 +1240,12 @@ int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
  */
 static __always_inline void snapshot(struct sock *sk)
 {
-	struct socket *sock = sk->sk_socket;
+	__u64 id = socket_file_ino(sk->sk_socket);
 	struct buffers b;
 	struct conn *c;
-	struct file *file;
-	__u64 id;
 
-	if (!sock)
+	if (!id)
 		return;
-	file = sock->file;
-	if (!file)
-		return;
-	id = file->f_inode->i_ino;
 	c = bpf_map_lookup_elem(&conns, &id);
 	if (!c)
 		return;

@@ -491,6 +491,7 @@ int main(int argc, char **argv)
 {
 	static struct run run;
 	struct tracer_opts topts = { 0 };
+	struct run_source source;
 	struct report report;
 	char target_desc[512], exit_buf[64];
 	int err, status = 0;
@@ -561,16 +562,15 @@ int main(int argc, char **argv)
 		run.agg.observer = exporter_observe;
 		run.agg.observer_ctx = &run.exporter;
 	}
-	exporter_attach(&run.exporter, &(struct exporter_source){
+	source = (struct run_source){
 		.tracer = &run.tracer, .agg = &run.agg, .closed = &run.closed,
 		.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0, .top = run.env.top,
-		.target = target_desc });
+		.target = target_desc,
+	};
+	exporter_attach(&run.exporter, &source);
 	if (run.env.live_s)
 		live_view_start(&run.view, json_to_stdout(&run.env) ? stderr : stdout,
-				run.env.live_s, &(struct live_view_source){
-			.tracer = &run.tracer, .agg = &run.agg, .closed = &run.closed,
-			.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0,
-			.target = target_desc });
+				run.env.live_s, &source);
 	timeline_init(&run.timeline);
 	slab_counts_read(&run.slab_start);
 	memcg_read(&run.memcg, &run.memcg_start);

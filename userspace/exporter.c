@@ -186,7 +186,7 @@ int exporter_start(struct exporter *e, const struct sockaddr_storage *addr, sock
 	return 0;
 }
 
-void exporter_attach(struct exporter *e, const struct exporter_source *src)
+void exporter_attach(struct exporter *e, const struct run_source *src)
 {
 	if (!e->on)
 		return;

@@ -21,6 +21,7 @@
 #include "aggregate.h"
 #include "http_server.h"
 #include "memory.h"
+#include "open_conns.h"
 #include "prom.h"
 #include "tracer.h"
 
@@ -28,22 +29,10 @@
 #define EXPORTER_MAX_SHARE	10	/* ... and ten times as long as it took */
 #define EXPORTER_TOP_MAX	50	/* per-connection series at most (--top-conns) */
 
-/* Where the figures come from: the run's own state, read in place. */
-struct exporter_source {
-	struct tracer *tracer;
-	struct agg *agg;		/* closed connections */
-	const __u64 *closed;		/* final records received */
-	const struct slab_sizes *slabs;
-	const char *target;
-	pid_t pid;
-	double t0;			/* CLOCK_MONOTONIC seconds */
-	unsigned top;			/* per-connection series wanted */
-};
-
 struct exporter {
 	bool on;
 	struct http_server http;
-	struct exporter_source src;
+	struct run_source src;
 	struct prom_buf page;
 	double built_at, refresh_s;
 	struct prom_hist hist[PH_COUNT];
@@ -55,7 +44,7 @@ struct exporter {
 /* Bind and listen; prints where. Returns 0 or -1 (message printed). */
 int exporter_start(struct exporter *e, const struct sockaddr_storage *addr, socklen_t len);
 /* Tracing runs: start answering, and turn on the kernel's BPF run-time stats. */
-void exporter_attach(struct exporter *e, const struct exporter_source *src);
+void exporter_attach(struct exporter *e, const struct run_source *src);
 /* Serve what is ready, without waiting. Call from the tracing loop. */
 /* The aggregation's observer (struct agg): set it when the exporter runs. */
 void exporter_observe(void *ctx, const struct conn *c, const __u64 metric[M_COUNT]);

@@ -68,7 +68,7 @@ static void restore_terminal(void)
 }
 
 void live_view_start(struct live_view *v, FILE *out, double period_s,
-		     const struct live_view_source *src)
+		     const struct run_source *src)
 {
 	memset(v, 0, sizeof(*v));
 	v->on = true;

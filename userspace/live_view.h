@@ -16,26 +16,17 @@
 
 #include "aggregate.h"
 #include "memory.h"
+#include "open_conns.h"
 #include "tracer.h"
 
 #define LIVE_VIEW_MAX_ROWS 50
 
 enum view_order { VO_KERNEL_BYTES, VO_SWITCHES, VO_SYSCALLS, VO_CPU };
 
-struct live_view_source {
-	struct tracer *tracer;
-	struct agg *agg;		/* closed connections */
-	const __u64 *closed;		/* final records received */
-	const struct slab_sizes *slabs;
-	const char *target;
-	pid_t pid;
-	double t0;
-};
-
 struct live_view {
 	bool on, tty, raw;
 	FILE *out;
-	struct live_view_source src;
+	struct run_source src;
 	double period, next;
 	enum view_order order;
 	struct termios saved;		/* the terminal as we found it */
@@ -48,7 +39,7 @@ struct live_view {
 
 /* Start the view on out (a terminal gets the full screen and keys). */
 void live_view_start(struct live_view *v, FILE *out, double period_s,
-		     const struct live_view_source *src);
+		     const struct run_source *src);
 /* Draw when due and read keys; true when the user asked to stop (q). */
 bool live_view_poll(struct live_view *v, double now_s);
 /* Give the terminal back as it was: before the report is printed. */

@@ -7,11 +7,26 @@
 #define CONCTRACE_OPEN_CONNS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <linux/types.h>
 
 #include "conctrace.h"
 #include "memory.h"
 #include "tracer.h"
+
+struct agg;
+
+/* What the exporter and the live view read of a run: its own state, in place. */
+struct run_source {
+	struct tracer *tracer;
+	struct agg *agg;		/* closed connections */
+	const __u64 *closed;		/* final records received */
+	const struct slab_sizes *slabs;
+	const char *target;
+	pid_t pid;
+	double t0;			/* CLOCK_MONOTONIC seconds */
+	unsigned top;			/* per-connection series wanted (exporter) */
+};
 
 /* > 0 when a goes before b */
 typedef int (*conn_order_fn)(const struct conn *a, const struct conn *b);

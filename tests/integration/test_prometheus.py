@@ -37,36 +37,13 @@ import urllib.request
 import pytest
 
 from conftest import ROOT, binary
+from test_conctrace import CONCTRACE, LISTEN_RE, LOADGEN, PING_BYTES, needs_root, wait_line
 
-CONCTRACE = ROOT / "conctrace"
-LOADGEN = ROOT / "servers" / "loadgen"
-PING_BYTES = 5
 REFRESH_S = 1.0                     # EXPORTER_REFRESH_S: a page is reused this long
 HTTP_TIMEOUT_S = 5.0                # HTTP_CLIENT_TIMEOUT_S
 METRICS_RE = re.compile(rb"serving metrics on http://127\.0\.0\.1:(\d+)/metrics")
-LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
 LOAD_SYSCALLS = ["read", "write", "accept4", "epoll_ctl", "setsockopt"]
 SHUTDOWN_CALLS = 2                  # epoll_echo's stop: eventfd write, its read
-
-
-def needs_root():
-    if os.geteuid() != 0:
-        pytest.fail("conctrace tests load BPF programs: run as root (sudo make test)",
-                    pytrace=False)
-
-
-def wait_line(stream, pattern, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        seen.append(line)
-        m = pattern.search(line)
-        if m:
-            return m
-    raise AssertionError(f"no line matching {pattern.pattern!r}; got {seen!r}")
 
 
 # ---- the exposition format, parsed independently of conctrace's writer -----------
