@@ -134,10 +134,12 @@ $(SYMTEST_BINS): tests/unit/fixtures/symtest.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -O2 -Wall -Wextra -Werror $(SYMTEST_FLAGS) $< -o $@
 $(OUTPUT)/tests/test_symbolize: $(OUTPUT)/tests/unit/test_symbolize.o $(OUTPUT)/userspace/symbolize.o \
+				$(OUTPUT)/userspace/proc_maps.o \
 				| $(SYMTEST_BINS)
 $(OUTPUT)/tests/test_symbolize: LDLIBS_TEST += $(LDLIBS_ELF)
 $(OUTPUT)/tests/test_stack_frames: $(OUTPUT)/tests/unit/test_stack_frames.o \
-				$(OUTPUT)/userspace/stack_frames.o $(OUTPUT)/userspace/symbolize.o
+				$(OUTPUT)/userspace/stack_frames.o $(OUTPUT)/userspace/symbolize.o \
+				$(OUTPUT)/userspace/proc_maps.o
 $(OUTPUT)/tests/test_stack_frames: LDLIBS_TEST += $(LDLIBS_ELF)
 
 $(OUTPUT)/tests/test_flame_svg: $(OUTPUT)/tests/unit/test_flame_svg.o $(OUTPUT)/userspace/flame_svg.o \
