@@ -368,7 +368,7 @@ static const char *process_name(const struct run *run, char *buf, size_t len)
 }
 
 /* --flame: one folded file and/or SVG per view asked for. */
-static int write_flames(struct run *run, struct report *r)
+static int write_flames(struct run *run)
 {
 	struct folded *views[VIEW_COUNT];
 	char name[64], folded_path[PATH_MAX], svg_path[PATH_MAX];
@@ -380,7 +380,6 @@ static int write_flames(struct run *run, struct report *r)
 		.agg = &run->agg,
 		.slabs = &run->slabs,
 		.by_conn = run->env.by_conn,
-		.threads_peak = r->threads_peak,
 	};
 	int err = flame_build(&in, run->env.flame, views), status = 0;
 
@@ -602,7 +601,7 @@ int main(int argc, char **argv)
 	report.target = describe_target(&run.env, target_desc, sizeof(target_desc));
 	if (write_reports(&run, &report))
 		status = 1;
-	if (run.env.flame && write_flames(&run, &report))
+	if (run.env.flame && write_flames(&run))
 		status = 1;
 	if (!status)
 		status = target_exit_code(&run.target);

@@ -29,7 +29,6 @@ struct flame_input {
 	struct agg *agg;		/* for the memory composition */
 	const struct slab_sizes *slabs;
 	bool by_conn;
-	long threads_peak;
 };
 
 /* Build the folded stacks of every view in mask; out[v] stays NULL for
