@@ -143,7 +143,21 @@ struct thread_state {
 	__s32 sys_fd;
 	__u32 sys_arg;		/* epoll_ctl's op */
 	bool sys_io;		/* in a socket I/O syscall (SC_IO) */
-	__u64 cpu_mark;		/* start of the on-CPU segment not yet charged */
+	/*
+	 * CPU time. The kernel's own figure (se.sum_exec_runtime, what
+	 * getrusage() sums) is exact at each context switch; between two, an
+	 * event loop changes connection many times, and only the clock can
+	 * split the time. cpu_mark: start of the part not yet charged (0:
+	 * unknown, the thread was running when we attached); run_start: the
+	 * kernel's figure at switch-in; run_split: time charged since.
+	 */
+	__u64 cpu_mark;
+	__u64 steal_mark;	/* stolen_ns() at cpu_mark */
+	__u64 run_start;
+	__u64 run_split;
+	__u64 run_clock;	/* the clock's time for the run so far */
+	__u32 clock_scale;	/* the kernel's time per clock ns, 1.0 = 1 << 16 */
+	bool run_known;
 	__u64 runnable_since;
 	struct pending owed;	/* to cur_conn; always empty when it is 0 */
 	/* FV_OFFCPU: where the thread went to sleep, and for which connection */
@@ -209,6 +223,20 @@ struct {
 
 /* ---- helpers --------------------------------------------------------- */
 
+/*
+ * Time the host stole from this CPU, as the scheduler last accounted it
+ * (at every context switch, tick and wakeup). The kernel leaves it out of
+ * a task's run time, so the clock that splits a run between connections
+ * leaves it out too. 0 on kernels without paravirtual steal accounting.
+ */
+static __always_inline __u64 stolen_ns(struct task_struct *t)
+{
+	if (!bpf_core_field_exists(t->se.cfs_rq) ||
+	    !bpf_core_field_exists(struct rq, prev_steal_time_rq))
+		return 0;
+	return t->se.cfs_rq->rq->prev_steal_time_rq;	/* typed loads: no helper */
+}
+
 static __always_inline struct proc_counters *proc_counters(void)
 {
 	__u32 zero = 0;
@@ -228,6 +256,19 @@ static __always_inline bool tgid_is_target(__u32 tgid)
 static __always_inline bool current_is_target(void)
 {
 	return tgid_is_target(bpf_get_current_pid_tgid() >> 32);
+}
+
+/*
+ * The current task if it is the target's, else NULL. The hot programs run
+ * for every syscall and socket I/O of every task on the machine: one
+ * helper call and a typed load decide, and the task is at hand for its
+ * storage without a second call.
+ */
+static __always_inline struct task_struct *target_current(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return tgid_is_target(t->tgid) ? t : NULL;
 }
 
 static __always_inline bool task_is_target(struct task_struct *t)
@@ -577,14 +618,66 @@ static __always_inline struct conn *flush(struct thread_state *ts)
 }
 
 /* On-CPU time goes to the connection that was current while it ran. */
-static __always_inline void charge_cpu(struct thread_state *ts, struct proc_counters *pc,
-				       __u64 ns)
+static __always_inline void charge_cpu(struct thread_state *ts, __u64 ns)
 {
-	pc->cpu_ns += ns;
-	if (ts->cur_conn)
+	struct proc_counters *pc;
+
+	if (ts->cur_conn) {
 		ts->owed.cpu_ns += ns;
-	else
+	} else if ((pc = proc_counters())) {
 		pc->loop_cpu_ns += ns;
+	}
+}
+
+/*
+ * At switch-out: the run's time is the kernel's, whatever the clock said
+ * in between. The clock runs on when the host steals the CPU and the task
+ * clock does not, so the difference is charged, either way, to the
+ * connection current at the end; a connection is never made negative, the
+ * event loop takes what it cannot give back. Connections and the loop
+ * thus always sum to the process, and the process to getrusage().
+ */
+static __always_inline void settle_run(struct thread_state *ts, struct proc_counters *pc,
+				       struct task_struct *prev, __u64 now)
+{
+	__u64 tail = 0, truth;
+	__s64 rest;
+
+	if (ts->cpu_mark) {
+		__u64 stolen = stolen_ns(prev) - ts->steal_mark;
+
+		tail = now - ts->cpu_mark;
+		tail = tail > stolen ? tail - stolen : 0;
+	}
+
+	if (!ts->run_known) {
+		/* attached mid-run: only the clock knows */
+		pc->cpu_ns += ts->run_split + tail;
+		charge_cpu(ts, tail);
+		return;
+	}
+	truth = prev->se.sum_exec_runtime - ts->run_start;
+	rest = (__s64)truth - (__s64)ts->run_split;
+	pc->cpu_ns += truth;
+	/* the clock and the kernel's task clock drift apart (seen: the clock
+	 * 0.5% fast for an io_uring loop's long runs): learn how far, so the
+	 * next run's parts add up to its total and little is left to settle */
+	ts->run_clock += tail;
+	if (ts->run_clock >= 1000000) {
+		__u64 scale = (truth << 16) / ts->run_clock;
+
+		ts->clock_scale = scale > (1 << 16) ? (1 << 16) : scale < (1 << 15) ? (1 << 15) : scale;
+	}
+	if (rest >= 0) {
+		charge_cpu(ts, rest);
+	} else if (ts->cur_conn && ts->owed.cpu_ns >= (__u64)-rest) {
+		ts->owed.cpu_ns += rest;
+	} else if (ts->cur_conn) {
+		pc->loop_cpu_ns += rest + ts->owed.cpu_ns;	/* wraps: userspace sums */
+		ts->owed.cpu_ns = 0;
+	} else {
+		pc->loop_cpu_ns += rest;
+	}
 }
 
 static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_id,
@@ -624,10 +717,10 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
 /*
  * An event loop serves many connections between two context switches, so
  * CPU time is split here, at every change of current connection, and not
- * at switch-out only. cpu_mark is when the running segment began (0 when
- * the thread was already running as we attached: that segment is unknown).
+ * at switch-out only; settle_run() then makes the run's total the kernel's.
+ * `at`: when the change happened, if known without reading the clock.
  */
-static __always_inline void set_current(struct thread_state *ts, __u64 conn_id)
+static __always_inline void set_current_at(struct thread_state *ts, __u64 conn_id, __u64 at)
 {
 	__u64 old = ts->cur_conn;
 	struct conn *c;
@@ -635,18 +728,34 @@ static __always_inline void set_current(struct thread_state *ts, __u64 conn_id)
 	if (old == conn_id)
 		return;
 	if (ts->cpu_mark) {
-		struct proc_counters *pc = proc_counters();
-		__u64 now = bpf_ktime_get_ns();
+		/* inside a syscall, the time of its entry: the syscall's own
+		 * CPU belongs to the connection it serves, and no clock read */
+		__u64 now = at ? at : bpf_ktime_get_ns();
 
-		if (pc)
-			charge_cpu(ts, pc, now - ts->cpu_mark);
-		ts->cpu_mark = now;
+		if (now > ts->cpu_mark) {
+			__u64 steal = stolen_ns(bpf_get_current_task_btf());
+			__u64 ns = now - ts->cpu_mark, stolen = steal - ts->steal_mark;
+
+			ns = ns > stolen ? ns - stolen : 0;
+			ts->run_clock += ns;
+			if (ts->clock_scale)
+				ns = (ns * ts->clock_scale) >> 16;
+			charge_cpu(ts, ns);
+			ts->run_split += ns;
+			ts->cpu_mark = now;
+			ts->steal_mark = steal;
+		}
 	}
 	c = flush(ts);
 	ts->cur_conn = conn_id;
 	/* the thread has moved on from a closed connection: its cost is final */
 	if (c && c->close_ns)
 		conn_finalize(old, c);
+}
+
+static __always_inline void set_current(struct thread_state *ts, __u64 conn_id)
+{
+	set_current_at(ts, conn_id, 0);
 }
 
 /*
@@ -678,11 +787,11 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	__u8 fd_arg;
 	int fd = -1;
 
-	if (!current_is_target())
+	struct task_struct *task = target_current();
+
+	if (!task || nr >= SYSCALL_MAX)
 		return 0;
-	if (nr >= SYSCALL_MAX)
-		return 0;
-	ts = thread_state(bpf_get_current_task_btf());
+	ts = thread_state(task);
 	if (!ts)
 		return 0;
 
@@ -783,9 +892,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	__u32 nr;
 	__u16 flags;
 
-	if (!current_is_target())
+	struct task_struct *task = target_current();
+
+	if (!task)
 		return 0;
-	ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+	ts = bpf_task_storage_get(&threads, task, 0, 0);
 	if (!ts || !ts->sys_enter_ns)
 		return 0;	/* entered before we attached */
 	now = bpf_ktime_get_ns();
@@ -889,9 +1000,11 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 			else
 				ts->owed.ctx_involuntary++;
 		}
-		if (ts->cpu_mark)
-			charge_cpu(ts, pc, now - ts->cpu_mark);
+		settle_run(ts, pc, prev, now);
 		ts->cpu_mark = 0;
+		ts->run_split = 0;
+		ts->run_clock = 0;
+		ts->run_known = false;
 		if (!voluntary)
 			ts->runnable_since = now;
 		if (voluntary && !(prev_state & TASK_DEAD) && flame_wants(FV_OFFCPU)) {
@@ -907,6 +1020,11 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 	}
 	if (task_is_target(next) && (ts = thread_state(next))) {
 		ts->cpu_mark = now;
+		ts->steal_mark = stolen_ns(next);
+		ts->run_start = next->se.sum_exec_runtime;
+		ts->run_split = 0;
+		ts->run_clock = 0;
+		ts->run_known = true;
 		if (ts->off_since) {
 			struct stack_key k = {
 				.conn = flame_by_conn ? ts->off_conn : 0,
@@ -1054,32 +1172,36 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 	struct socket *sock;
 	__u64 id;
 
-	if (!current_is_target())
+	struct task_struct *task = target_current();
+	bool in_syscall;
+
+	if (!task)
 		return;
 	sock = sk->sk_socket;
 	id = socket_file_ino(sock);
 	if (!id)
 		return;
-	ts = thread_state(bpf_get_current_task_btf());
+	ts = thread_state(task);
 	if (!ts)
 		return;
+	in_syscall = ts->sys_io && ts->sys_enter_ns;
 	if (id != ts->cur_conn) {
 		if (!bpf_map_lookup_elem(&conns, &id)) {
-			int fd = ts->sys_io && ts->sys_enter_ns ? ts->sys_fd : -1;
+			int fd = in_syscall ? ts->sys_fd : -1;
 
 			if (classify(sk) != SK_CONN)
 				return;	/* a listener, UDP, netlink: not a connection */
 			if (!conn_get(id, sock, sk, fd, 0)) {
 				/* untracked (map full): its cost is no tracked one's */
 				set_current(ts, 0);
-				if (ts->sys_io && ts->sys_enter_ns)
+				if (in_syscall)
 					ts->sys_conn = 0;
 				return;
 			}
 		}
-		set_current(ts, id);
+		set_current_at(ts, id, in_syscall ? ts->sys_enter_ns : 0);
 	}
-	if (ts->sys_io && ts->sys_enter_ns)
+	if (in_syscall)
 		ts->sys_conn = id;
 	if (ret > 0 && !(rx && (flags & MSG_PEEK))) {
 		if (rx)
