@@ -63,6 +63,11 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# the benchmarks' own BPF programs (hook_floor), skeletons beside conctrace's
+$(OUTPUT)/%.bpf.o: bench/%.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
@@ -106,6 +111,17 @@ servers/loadgen:       LDLIBS += -lm
 $(SERVER_BINS):
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# ---- benchmark helpers -----------------------------------------------------
+
+# empty programs on conctrace's hooks: the floor bench-overhead measures
+# conctrace against; built for that target only, not by `all`
+HOOK_FLOOR := $(OUTPUT)/bench/hook_floor
+
+$(OUTPUT)/bench/hook_floor.o: $(OUTPUT)/hook_floor.skel.h
+$(HOOK_FLOOR): $(OUTPUT)/bench/hook_floor.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -o $@
 
 # ---- tests -----------------------------------------------------------------
 
@@ -230,7 +246,7 @@ demo: deps
 bench: bench-servers bench-overhead bench-retention bench-churn bench-exporter
 bench-servers: all
 	$(Q)$(PYTHON) scripts/bench-servers.py
-bench-overhead: all
+bench-overhead: all $(HOOK_FLOOR)
 	$(Q)$(PYTHON) scripts/bench-overhead.py
 bench-retention: all
 	$(Q)$(PYTHON) scripts/bench-retention.py

@@ -9,6 +9,13 @@ medians. One more traced run with kernel.bpf_stats_enabled=1 gives each
 program's run count and time: the cost per event. (Stats cost two clock
 reads per program run, so the throughput rounds run without them.)
 
+Two more arms give the floor: build/bench/hook_floor attaches programs that
+only compare the caller's tgid with the server's and return, on the same
+tracepoints conctrace attaches (with --no-syscalls, those of its light
+mode). That is what the hooks cost by themselves, the least any tracer of
+one process pays on them; conctrace's kept over the floor's is what its own
+work costs.
+
 Figures are printed, never asserted (see DEVELOPERS.md: benchmarks print).
 Target (issue 3): traced >= 0.95 x untraced.
 """
@@ -31,8 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "servers" / "epoll_echo"
 LOADGEN = ROOT / "servers" / "loadgen"
 CONCTRACE = ROOT / "conctrace"
+HOOK_FLOOR = ROOT / "build" / "bench" / "hook_floor"
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
 STATS = "/proc/sys/kernel/bpf_stats_enabled"
+FLOOR = "hook floor (full mode's hooks, empty)"
+FLOOR_LIGHT = "hook floor --no-syscalls"
 
 
 def wait_for(stream, pattern, timeout=10):
@@ -60,19 +70,44 @@ def prog_stats():
     return {p["id"]: p for p in json.loads(out.stdout) if p.get("name", "").startswith("on_")}
 
 
-def run(traced, args):
+def start_floor(floor_args, pid):
+    """hook_floor on the server, once its programs are attached."""
+    proc = subprocess.Popen([str(HOOK_FLOOR), *floor_args, "-p", str(pid)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    said = []
+    for line in proc.stderr:
+        if b"hook_floor: attached" in line:
+            return proc
+        said.append(line.decode(errors="replace").strip())
+    proc.wait()
+    sys.exit(f"bench-overhead: hook_floor failed: {' '.join(said)}")
+
+
+def stop(proc):
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+def run(traced, args, floor=None):
+    """traced: conctrace's options (None: untraced); floor: hook_floor's
+    options, on an untraced server."""
     cmd = ["taskset", "-c", "0", str(SERVER), "-p", "0"]
     if traced is not None:
         cmd = [str(CONCTRACE), *traced, "--", *cmd]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    hooks = None
     try:
-        port = int(wait_for(proc.stderr, LISTEN_RE).group(1))
+        m = wait_for(proc.stderr, LISTEN_RE)
+        port = int(m.group(1))
+        if floor is not None:
+            hooks = start_floor(floor, int(m.group(2)))
         before = prog_stats() if traced is not None else {}
         rps = loadgen(port, args)
         after = prog_stats() if traced is not None else {}
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        stop(hooks)
+        stop(proc)
     per_prog = {}
     for pid, p in after.items():
         b = before.get(pid, {})
@@ -94,22 +129,26 @@ def main():
         sys.exit("bench-overhead: needs root to load BPF (try sudo)")
     if (os.cpu_count() or 1) < 2:
         sys.exit("bench-overhead: needs 2 CPUs (server and client on their own)")
+    if not os.access(HOOK_FLOOR, os.X_OK):
+        sys.exit(f"bench-overhead: no {HOOK_FLOOR.relative_to(ROOT)} (make bench-overhead builds it)")
 
     args = ["-c", str(opts.conns), "-d", str(opts.seconds)]
-    arms = [("untraced", None), ("conctrace", []),
-            ("conctrace --no-syscalls", ["--no-syscalls"])]
+    # (name, conctrace's options, hook_floor's options)
+    arms = [("untraced", None, None), ("conctrace", [], None),
+            ("conctrace --no-syscalls", ["--no-syscalls"], None),
+            (FLOOR, None, []), (FLOOR_LIGHT, None, ["--no-syscalls"])]
     if opts.flame:
         # stack collection is opt-in: what each view adds, on top of full mode
         tmp = tempfile.mkdtemp(prefix="bench-overhead-")
         atexit.register(shutil.rmtree, tmp, True)
         folded = f"{tmp}/out.folded"
-        arms += [(f"conctrace --flame {v}", ["--flame", v, "--folded", folded])
+        arms += [(f"conctrace --flame {v}", ["--flame", v, "--folded", folded], None)
                  for v in ("offcpu,umem", "cpu", "syscalls,kmem")]
-    rps = {name: [] for name, _ in arms}
+    rps = {name: [] for name, _, _ in arms}
     for i in range(opts.rounds):
-        for name, ct_args in arms:
-            rps[name].append(run(ct_args, args)[0])
-        print(f"round {i + 1}: " + ", ".join(f"{n} {rps[n][-1]:,.0f}" for n, _ in arms),
+        for name, ct_args, floor_args in arms:
+            rps[name].append(run(ct_args, args, floor_args)[0])
+        print(f"round {i + 1}: " + ", ".join(f"{n} {rps[n][-1]:,.0f}" for n, _, _ in arms),
               flush=True)
     stats_was = Path(STATS).read_text().strip()
     Path(STATS).write_text("1")
@@ -118,16 +157,25 @@ def main():
     finally:
         Path(STATS).write_text(stats_was)
 
-    base = statistics.median(rps["untraced"])
+    med = {name: statistics.median(v) for name, v in rps.items()}
+    base = med["untraced"]
     print(f"\nepoll_echo, {opts.conns} connections, PING closed loop, server on CPU 0, "
           f"loadgen on CPU 1, {opts.rounds} interleaved rounds of {opts.seconds:g} s")
     print("| run | median req/s | min | max | kept |\n|---|---|---|---|---|")
-    for name, _ in arms:
+    for name, _, _ in arms:
         v = rps[name]
-        print(f"| {name} | {statistics.median(v):,.0f} | {min(v):,.0f} | {max(v):,.0f} "
-              f"| {statistics.median(v) / base:.3f} |")
-    print("\ntarget: kept >= 0.95. Syscall tracepoints put every task on the machine,")
-    print("loadgen included, on the syscall slow path; --no-syscalls leaves them off.")
+        print(f"| {name} | {med[name]:,.0f} | {min(v):,.0f} | {max(v):,.0f} "
+              f"| {med[name] / base:.3f} |")
+    print()
+    print(f"conctrace's own work keeps {med['conctrace'] / med[FLOOR]:.3f} of the floor (full mode)")
+    print(f"conctrace's own work keeps {med['conctrace --no-syscalls'] / med[FLOOR_LIGHT]:.3f} "
+          "of the floor (--no-syscalls)")
+    print("\ntarget: kept >= 0.95. The hook floor attaches programs that do nothing (compare")
+    print("the caller's tgid with the server's, return) on the tracepoints conctrace uses:")
+    print("what the hooks cost before any work, the least a tracer on them pays. conctrace's")
+    print("kept over the floor's is what its own work costs. Syscall tracepoints put every")
+    print("task on the machine, loadgen included, on the syscall slow path; --no-syscalls")
+    print("leaves them off.")
     print("Memory tracking is on in both traced runs: it has no switch of its own (buffers")
     print("at every socket I/O, rss_stat with page tables and VMAs, memory samples at most every 0.1 s).")
     print("The --flame runs add stack collection to full mode, one set of views each.\n")
