@@ -41,7 +41,8 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all clean deps test check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux \
-	bench bench-servers bench-overhead bench-retention bench-churn bench-exporter compare
+	bench bench-servers bench-overhead bench-helpers bench-retention bench-churn bench-exporter \
+	compare
 
 # ---- what gets built -------------------------------------------------------
 
@@ -63,7 +64,7 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-# the benchmarks' own BPF programs (hook_floor), skeletons beside conctrace's
+# the benchmarks' own BPF programs (hook_floor, helper_cost), skeletons beside conctrace's
 $(OUTPUT)/%.bpf.o: bench/%.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -120,6 +121,15 @@ HOOK_FLOOR := $(OUTPUT)/bench/hook_floor
 
 $(OUTPUT)/bench/hook_floor.o: $(OUTPUT)/hook_floor.skel.h
 $(HOOK_FLOOR): $(OUTPUT)/bench/hook_floor.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -o $@
+
+# what each operation of the hot programs costs here (a clock read, a
+# lookup), and the syscall hook itself
+HELPER_COST := $(OUTPUT)/bench/helper_cost
+
+$(OUTPUT)/bench/helper_cost.o: $(OUTPUT)/helper_cost.skel.h
+$(HELPER_COST): $(OUTPUT)/bench/helper_cost.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -o $@
 
@@ -243,11 +253,13 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh scripts/demo.sh
 
-bench: bench-servers bench-overhead bench-retention bench-churn bench-exporter
+bench: bench-servers bench-overhead bench-helpers bench-retention bench-churn bench-exporter
 bench-servers: all
 	$(Q)$(PYTHON) scripts/bench-servers.py
 bench-overhead: all $(HOOK_FLOOR)
 	$(Q)$(PYTHON) scripts/bench-overhead.py
+bench-helpers: $(HELPER_COST)
+	$(Q)taskset -c 0 $(HELPER_COST)
 bench-retention: all
 	$(Q)$(PYTHON) scripts/bench-retention.py
 bench-churn: all

@@ -157,6 +157,7 @@ struct thread_state {
 	__u64 run_split;
 	__u64 run_clock;	/* the clock's time for the run so far */
 	__u32 clock_scale;	/* the kernel's time per clock ns, 1.0 = 1 << 16 */
+	__u64 cpu_debt;		/* overshoot still to pay back (settle_run) */
 	bool run_known;
 	__u64 runnable_since;
 	struct pending owed;	/* to cur_conn; always empty when it is 0 */
@@ -617,26 +618,30 @@ static __always_inline struct conn *flush(struct thread_state *ts)
 	return c;
 }
 
-/* On-CPU time goes to the connection that was current while it ran. */
+/*
+ * On-CPU time goes to the connection that was current while it ran, after
+ * the thread has paid back what an earlier run's parts overshot (see
+ * settle_run).
+ */
 static __always_inline void charge_cpu(struct thread_state *ts, __u64 ns)
 {
-	struct proc_counters *pc;
+	struct proc_counters *pc = proc_counters();
 
-	if (ts->cur_conn) {
-		ts->owed.cpu_ns += ns;
-	} else if ((pc = proc_counters())) {
-		pc->loop_cpu_ns += ns;
+	if (!pc)
+		return;
+	if (ts->cpu_debt) {
+		__u64 pay = ns < ts->cpu_debt ? ns : ts->cpu_debt;
+
+		ts->cpu_debt -= pay;
+		pc->cpu_unsplit_ns -= pay;
+		ns -= pay;
 	}
+	if (ts->cur_conn)
+		ts->owed.cpu_ns += ns;
+	else
+		pc->loop_cpu_ns += ns;
 }
 
-/*
- * At switch-out: the run's time is the kernel's, whatever the clock said
- * in between. The clock runs on when the host steals the CPU and the task
- * clock does not, so the difference is charged, either way, to the
- * connection current at the end; a connection is never made negative, the
- * event loop takes what it cannot give back. Connections and the loop
- * thus always sum to the process, and the process to getrusage().
- */
 static __always_inline void settle_run(struct thread_state *ts, struct proc_counters *pc,
 				       struct task_struct *prev, __u64 now)
 {
@@ -670,13 +675,14 @@ static __always_inline void settle_run(struct thread_state *ts, struct proc_coun
 	}
 	if (rest >= 0) {
 		charge_cpu(ts, rest);
-	} else if (ts->cur_conn && ts->owed.cpu_ns >= (__u64)-rest) {
-		ts->owed.cpu_ns += rest;
-	} else if (ts->cur_conn) {
-		pc->loop_cpu_ns += rest + ts->owed.cpu_ns;	/* wraps: userspace sums */
-		ts->owed.cpu_ns = 0;
 	} else {
-		pc->loop_cpu_ns += rest;
+		__u64 over = (__u64)-rest, back = 0;
+
+		if (ts->cur_conn)
+			back = over < ts->owed.cpu_ns ? over : ts->owed.cpu_ns;
+		ts->owed.cpu_ns -= back;
+		ts->cpu_debt += over - back;
+		pc->cpu_unsplit_ns += over - back;
 	}
 }
 
@@ -715,12 +721,32 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
 }
 
 /*
+ * The thread is running and we know no start for its run: it was running
+ * when we attached, or its switch-in was not seen (it happens, rarely, on
+ * this kernel: a switch-out then follows a switch-out). Start the run now,
+ * from the kernel's figure as of its last update (at most a tick old), so
+ * that the run's time is not lost.
+ */
+static __always_inline void run_seen(struct task_struct *task, struct thread_state *ts)
+{
+	if (ts->run_known)
+		return;
+	ts->cpu_mark = bpf_ktime_get_ns();
+	ts->steal_mark = stolen_ns(task);
+	ts->run_start = task->se.sum_exec_runtime;
+	ts->run_split = 0;
+	ts->run_clock = 0;
+	ts->run_known = true;
+}
+
+/*
  * An event loop serves many connections between two context switches, so
  * CPU time is split here, at every change of current connection, and not
  * at switch-out only; settle_run() then makes the run's total the kernel's.
  * `at`: when the change happened, if known without reading the clock.
  */
-static __always_inline void set_current_at(struct thread_state *ts, __u64 conn_id, __u64 at)
+static __always_inline void set_current_at(struct task_struct *task, struct thread_state *ts,
+					   __u64 conn_id, __u64 at)
 {
 	__u64 old = ts->cur_conn;
 	struct conn *c;
@@ -733,7 +759,7 @@ static __always_inline void set_current_at(struct thread_state *ts, __u64 conn_i
 		__u64 now = at ? at : bpf_ktime_get_ns();
 
 		if (now > ts->cpu_mark) {
-			__u64 steal = stolen_ns(bpf_get_current_task_btf());
+			__u64 steal = stolen_ns(task);
 			__u64 ns = now - ts->cpu_mark, stolen = steal - ts->steal_mark;
 
 			ns = ns > stolen ? ns - stolen : 0;
@@ -753,9 +779,11 @@ static __always_inline void set_current_at(struct thread_state *ts, __u64 conn_i
 		conn_finalize(old, c);
 }
 
-static __always_inline void set_current(struct thread_state *ts, __u64 conn_id)
+/* task: the thread whose state ts is, running now */
+static __always_inline void set_current(struct task_struct *task, struct thread_state *ts,
+					__u64 conn_id)
 {
-	set_current_at(ts, conn_id, 0);
+	set_current_at(task, ts, conn_id, 0);
 }
 
 /*
@@ -780,6 +808,7 @@ static __always_inline void conn_close(struct thread_state *ts, __u64 id, struct
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
+	struct task_struct *task = target_current();
 	struct thread_state *ts;
 	struct syscall_total *tot;
 	__u32 nr = (__u32)id;
@@ -787,13 +816,12 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	__u8 fd_arg;
 	int fd = -1;
 
-	struct task_struct *task = target_current();
-
 	if (!task || nr >= SYSCALL_MAX)
 		return 0;
 	ts = thread_state(task);
 	if (!ts)
 		return 0;
+	run_seen(task, ts);
 
 	/* counted at entry, like strace -c: exit_group never returns */
 	tot = bpf_map_lookup_elem(&syscall_totals, &nr);
@@ -815,7 +843,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		ts->sys_arg = (__u32)PT_REGS_PARM2_SYSCALL(regs);
 	ts->sys_enter_ns = bpf_ktime_get_ns();
 	if (flags & SC_WAIT) {
-		set_current(ts, 0);
+		set_current(task, ts, 0);
 	} else if (fd_arg && !(flags & SC_IO)) {
 		/* the hottest calls (read, write, send, recv) skip this walk:
 		 * sock_{recv,send}_length fires inside them with the socket */
@@ -826,14 +854,14 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		 * a timerfd) leaves the thread's current connection alone; an
 		 * untracked connection (map full) is charged to no tracked one */
 		if (conn) {
-			set_current(ts, conn);
+			set_current(task, ts, conn);
 		} else if (sock) {
 			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));
 
 			if (kind == SK_LISTENER)
-				set_current(ts, 0);
+				set_current(task, ts, 0);
 			else if (kind == SK_CONN) {
-				set_current(ts, 0);
+				set_current(task, ts, 0);
 				if (flags & SC_CLOSE) {
 					__u64 id = sock_ino(sock);
 
@@ -886,13 +914,12 @@ static __always_inline void report_listen(int fd)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
+	struct task_struct *task = target_current();
 	struct thread_state *ts;
 	struct syscall_total *tot;
 	__u64 now, ns, conn;
 	__u32 nr;
 	__u16 flags;
-
-	struct task_struct *task = target_current();
 
 	if (!task)
 		return 0;
@@ -926,11 +953,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		 * this connection's cost until it touches another socket */
 		conn = socket_conn(fd_to_socket((int)ret), (int)ret, CONN_ACCEPTED, true);
 		if (conn)
-			set_current(ts, conn);
+			set_current(task, ts, conn);
 	} else if ((flags & SC_CONNECT) && (ret == 0 || ret == -EINPROGRESS)) {
 		conn = socket_conn(fd_to_socket(ts->sys_fd), ts->sys_fd, 0, true);
 		if (conn)
-			set_current(ts, conn);
+			set_current(task, ts, conn);
 	} else if ((flags & SC_LISTEN) && ret == 0) {
 		report_listen(ts->sys_fd);
 	} else if ((flags & SC_EPOLL_CTL) && ret == 0 && ts->sys_conn) {
@@ -1131,8 +1158,9 @@ int BPF_PROG(on_process_exit, struct task_struct *p)
 	/* a thread's exit ends the connection it served: settle its CPU and,
 	 * if closed, its record */
 	ts = bpf_task_storage_get(&threads, p, 0, 0);
-	if (ts)
-		set_current(ts, 0);
+	if (!ts)
+		return 0;
+	set_current(p, ts, 0);	/* p is current: it is exiting */
 	return 0;
 }
 
@@ -1168,12 +1196,11 @@ static __always_inline void sample_pending(struct pending *p, struct sock *sk)
  */
 static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx)
 {
+	struct task_struct *task = target_current();
 	struct thread_state *ts;
 	struct socket *sock;
-	__u64 id;
-
-	struct task_struct *task = target_current();
 	bool in_syscall;
+	__u64 id;
 
 	if (!task)
 		return;
@@ -1184,6 +1211,7 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 	ts = thread_state(task);
 	if (!ts)
 		return;
+	run_seen(task, ts);
 	in_syscall = ts->sys_io && ts->sys_enter_ns;
 	if (id != ts->cur_conn) {
 		if (!bpf_map_lookup_elem(&conns, &id)) {
@@ -1193,13 +1221,13 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 				return;	/* a listener, UDP, netlink: not a connection */
 			if (!conn_get(id, sock, sk, fd, 0)) {
 				/* untracked (map full): its cost is no tracked one's */
-				set_current(ts, 0);
+				set_current(task, ts, 0);
 				if (in_syscall)
 					ts->sys_conn = 0;
 				return;
 			}
 		}
-		set_current_at(ts, id, in_syscall ? ts->sys_enter_ns : 0);
+		set_current_at(task, ts, id, in_syscall ? ts->sys_enter_ns : 0);
 	}
 	if (in_syscall)
 		ts->sys_conn = id;
@@ -1229,21 +1257,30 @@ int BPF_PROG(on_sock_send_length, struct sock *sk, int ret, int flags)
 SEC("tp_btf/io_uring_submit_req")
 int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 {
+	struct task_struct *task = target_current();
 	struct thread_state *ts;
+	struct socket *sock;
 	struct conn *c;
 	__u32 opcode;
 	__u64 id;
 	int fd;
 
-	if (!current_is_target())
+	if (!task)
 		return 0;
 	opcode = req->opcode;
 	/* at submission the sqe's fd sits in cqe.fd; the file is not looked
 	 * up yet, so resolve the fd ourselves (fixed files stay unattributed) */
 	fd = req->cqe.fd;
-	id = socket_conn(fd_to_socket(fd), fd, CONN_URING, false);
-	if (!id)
+	sock = fd_to_socket(fd);
+	id = socket_conn(sock, fd, CONN_URING, false);
+	if (!id) {
+		/* an untracked connection's (map full) work is no tracked one's:
+		 * leave the connection the thread served before */
+		if (sock && classify(BPF_CORE_READ(sock, sk)) == SK_CONN &&
+		    (ts = thread_state(task)))
+			set_current(task, ts, 0);
 		return 0;
+	}
 	c = bpf_map_lookup_elem(&conns, &id);
 	if (!c)
 		return 0;
@@ -1262,10 +1299,10 @@ int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 			break;
 		}
 	}
-	ts = thread_state(bpf_get_current_task_btf());
+	ts = thread_state(task);
 	if (!ts)
 		return 0;
-	set_current(ts, id);
+	set_current(task, ts, id);
 	if (opcode == bpf_core_enum_value(enum io_uring_op, IORING_OP_CLOSE)) {
 		c = bpf_map_lookup_elem(&conns, &id);
 		if (c)

@@ -140,6 +140,11 @@ struct proc_counters {
 	__s64 loop_vmas;
 	__u64 rss_inexact;	/* RSS changes read without every CPU's share */
 	__u64 stacks_lost;	/* flame samples whose stack could not be stored */
+	/* CPU time in the process total that no connection nor the loop holds
+	 * yet: where the clock gave a run's parts more than the kernel's total
+	 * and the excess is still to be taken back (bpf settle_run). Per CPU
+	 * it may wrap below zero; the sum does not. */
+	__u64 cpu_unsplit_ns;
 };
 
 /* Flame views whose stacks the BPF side collects (--flame), a bit each. */

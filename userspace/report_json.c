@@ -197,6 +197,7 @@ void report_json(FILE *f, struct report *r)
 	json_u64(&j, "ctx_switches_voluntary", p->ctx_voluntary);
 	json_u64(&j, "ctx_switches_involuntary", p->ctx_involuntary);
 	json_u64(&j, "cpu_ns", p->cpu_ns);
+	json_u64(&j, "cpu_unsplit_ns", p->cpu_unsplit_ns);
 	json_u64(&j, "runq_ns", p->runq_ns);
 	json_i64(&j, "threads_peak", r->threads_peak);
 	if (r->timeline && r->timeline->n) {

@@ -160,6 +160,10 @@ void report_text(FILE *f, struct report *r)
 		(unsigned long long)p->ctx_voluntary, (unsigned long long)p->ctx_involuntary,
 		fmt_ns((double)p->cpu_ns, b2, sizeof(b2)), r->threads_peak,
 		r->threads_peak == 1 ? "" : "s");
+	if (p->cpu_unsplit_ns)
+		fprintf(f, "  of the cpu, %s is not yet split between connections and the loop "
+			"(the clock overshot the kernel's figure)\n",
+			fmt_ns((double)p->cpu_unsplit_ns, b1, sizeof(b1)));
 	syscall_line(f, "  syscalls:", counts, 1);
 	if (r->timeline && r->timeline->n) {
 		const struct sample *end = timeline_last(r->timeline);

@@ -281,11 +281,6 @@ void tracer_read_proc(struct tracer *t, struct proc_counters *out)
 			dst[i] += src[i];
 	}
 	free(per);
-	/* a run's CPU is the kernel's figure; the clock's split of it may have
-	 * given connections a little more, which the event loop gave back
-	 * (bpf settle_run): never below nothing */
-	if ((__s64)out->loop_cpu_ns < 0)
-		out->loop_cpu_ns = 0;
 }
 
 void tracer_read_syscalls(struct tracer *t, struct syscall_total out[SYSCALL_MAX])

@@ -117,6 +117,18 @@ def task_switches(pid):
     return vol, invol
 
 
+def task_cpu_ns(pid):
+    """The kernel's CPU time of every thread (sum_exec_runtime, the first
+    field of schedstat): what getrusage() sums, in ns."""
+    ns = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            ns += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+        except OSError:
+            continue
+    return ns
+
+
 def close_enough(measured, truth, rel=0.02, slack=2):
     return abs(measured - truth) <= max(rel * truth, slack)
 
@@ -136,6 +148,7 @@ class AttachedRun:
         server, port, pid = start_server(name)
         listeners = open_sockets(pid)
         self.base_vol, self.base_invol = task_switches(pid)
+        self.base_cpu_ns = task_cpu_ns(pid)
         ct = subprocess.Popen([str(CONCTRACE), "-p", str(pid), "--json", str(self.json_path),
                                "--json-conns", str(CONNS * 2)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -204,10 +217,17 @@ def test_context_switches_match_rusage(attached):
 
 
 def test_cpu_time_matches_rusage(attached):
-    # rusage is tick-sampled (4 ms at HZ=250): compare with that slack
-    truth_ns = (attached.rusage.ru_utime + attached.rusage.ru_stime) * 1e9
+    # rusage's utime + stime is the threads' sum_exec_runtime (the tick
+    # only splits it between the two), less what they ran before conctrace
+    # attached. conctrace reads the same figure at every context switch,
+    # so the two agree to microseconds, but for one thing: the kernel adds
+    # a dying thread's time to its process before the thread has finished
+    # exiting, and conctrace counts the rest too (threaded_echo: 500 thread
+    # exits, about 1.5% more).
+    truth_ns = (attached.rusage.ru_utime + attached.rusage.ru_stime) * 1e9 \
+        - attached.base_cpu_ns
     measured = attached.rep["process"]["cpu_ns"]
-    assert abs(measured - truth_ns) <= max(0.15 * truth_ns, 30e6), \
+    assert abs(measured - truth_ns) <= 0.03 * truth_ns + 2e6, \
         (attached.name, measured, truth_ns, attached.rep["process"])
 
 
@@ -218,7 +238,10 @@ def test_per_connection_figures_add_up_to_the_process(attached):
     switches = sum(c["ctx_switches_voluntary"] + c["ctx_switches_involuntary"] for c in conns)
     assert switches + loop["ctx_switches"] == \
         proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
-    cpu = sum(c["cpu_ns"] for c in conns) + loop["cpu_ns"]
+    # the process's CPU is the kernel's; the clock splits it, and what it
+    # overshot waits, unsplit, to be paid back: a little, never a share
+    assert proc["cpu_unsplit_ns"] <= 0.01 * proc["cpu_ns"], proc
+    cpu = sum(c["cpu_ns"] for c in conns) + loop["cpu_ns"] + proc["cpu_unsplit_ns"]
     assert abs(cpu - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000
 
 

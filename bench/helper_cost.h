@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+#ifndef HELPER_COST_H
+#define HELPER_COST_H
+
+#define HC_REPEAT	10		/* operations per timed syscall */
+#define HC_HASH_KEY0	12345		/* the keys the hash lookups find */
+
+/* what the program does HC_REPEAT times per timed syscall */
+enum hc_op {
+	HC_NONE,
+	HC_KTIME,
+	HC_TASK_STORAGE,
+	HC_HASH_LOOKUP,
+	HC_CURRENT_TASK,
+	HC_PID_TGID,
+	HC_PERCPU_ARRAY,
+	HC_ATOMIC_ADD,
+	HC_NR_OPS,
+};
+
+#endif
