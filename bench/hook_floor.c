@@ -109,6 +109,9 @@ int main(int argc, char **argv)
 	if (no_syscalls) {
 		bpf_program__set_autoload(skel->progs.hook_sys_enter, false);
 		bpf_program__set_autoload(skel->progs.hook_sys_exit, false);
+	} else {
+		/* as conctrace: sockets' release is hooked in light mode only */
+		bpf_program__set_autoload(skel->progs.hook_inet_sock_set_state, false);
 	}
 	drop_missing_tracepoints(skel);
 	err = hook_floor_bpf__load(skel);

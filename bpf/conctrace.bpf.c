@@ -1254,6 +1254,57 @@ int BPF_PROG(on_sock_send_length, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
+/* ---- close() without syscall tracepoints (--no-syscalls) ---------------- */
+
+/* struct file's count before file_ref_t (6.13): 0 once the last is gone */
+struct file___count {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+/* The file is being released: its last reference is gone (__fput). */
+static __always_inline bool file_released(struct file *f)
+{
+	if (bpf_core_field_exists(f->f_ref))
+		return (__s64)f->f_ref.refcnt.counter < 0;	/* FILE_REF_NOREF, _DEAD */
+	return ((struct file___count *)f)->f_count.counter == 0;
+}
+
+/*
+ * Light mode sees no close(), but a TCP socket's release changes its
+ * state (a FIN, or a reset if data was left unread) in the closing
+ * thread's context, with its file's last reference gone: that tells a
+ * close() from a shutdown() or a reset from the peer, whose sockets are
+ * still open. (A Unix socket's release has no tracepoint: in light mode
+ * those stay open until the end.)
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	struct task_struct *task;
+	struct thread_state *ts;
+	struct socket *sock;
+	struct conn *c;
+	struct file *f;
+	__u64 id;
+
+	if (newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK && newstate != TCP_CLOSE)
+		return 0;
+	task = target_current();
+	if (!task)
+		return 0;
+	sock = sk->sk_socket;
+	if (!sock || !(f = sock->file) || !file_released(f))
+		return 0;
+	id = f->f_inode->i_ino;
+	c = bpf_map_lookup_elem(&conns, &id);
+	if (!c || c->close_ns)
+		return 0;
+	ts = thread_state(task);
+	if (ts)
+		conn_close(ts, id, c);
+	return 0;
+}
+
 SEC("tp_btf/io_uring_submit_req")
 int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 {

@@ -566,7 +566,7 @@ int main(int argc, char **argv)
 		.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0, .top = run.env.top,
 		.target = target_desc,
 	};
-	exporter_attach(&run.exporter, &source);
+	exporter_attach(&run.exporter, &source, run.env.bpf_stats);
 	if (run.env.live_s)
 		live_view_start(&run.view, json_to_stdout(&run.env) ? stderr : stdout,
 				run.env.live_s, &source);

@@ -33,6 +33,7 @@ struct env {
 	unsigned int sample_hz;	/* --sample-hz: on-CPU sampling frequency */
 	double live_s;		/* --top[=SECS]: live view, redrawn this often (0 = off) */
 	bool prometheus;	/* --prometheus: serve /metrics at prom_addr */
+	bool bpf_stats;		/* --bpf-stats: and conctrace's BPF run time there */
 	struct sockaddr_storage prom_addr;
 	socklen_t prom_addr_len;
 };

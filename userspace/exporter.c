@@ -186,11 +186,13 @@ int exporter_start(struct exporter *e, const struct sockaddr_storage *addr, sock
 	return 0;
 }
 
-void exporter_attach(struct exporter *e, const struct run_source *src)
+void exporter_attach(struct exporter *e, const struct run_source *src, bool bpf_stats)
 {
 	if (!e->on)
 		return;
 	e->src = *src;
+	if (!bpf_stats)
+		return;	/* a cost on every event of every program: asked for only */
 	/* the kernel counts programs' run time only while someone holds this */
 	e->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (e->stats_fd < 0)

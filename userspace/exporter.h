@@ -43,8 +43,9 @@ struct exporter {
 
 /* Bind and listen; prints where. Returns 0 or -1 (message printed). */
 int exporter_start(struct exporter *e, const struct sockaddr_storage *addr, socklen_t len);
-/* Tracing runs: start answering, and turn on the kernel's BPF run-time stats. */
-void exporter_attach(struct exporter *e, const struct run_source *src);
+/* Tracing runs: start answering; with bpf_stats, turn on the kernel's BPF
+ * run-time stats (two clock reads per program run) for conctrace_bpf_*. */
+void exporter_attach(struct exporter *e, const struct run_source *src, bool bpf_stats);
 /* Serve what is ready, without waiting. Call from the tracing loop. */
 /* The aggregation's observer (struct agg): set it when the exporter runs. */
 void exporter_observe(void *ctx, const struct conn *c, const __u64 metric[M_COUNT]);

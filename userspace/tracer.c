@@ -162,6 +162,9 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 	if (o->no_syscalls) {
 		bpf_program__set_autoload(skel->progs.on_sys_enter, false);
 		bpf_program__set_autoload(skel->progs.on_sys_exit, false);
+	} else {
+		/* close() is seen as a syscall: the socket's release is not needed */
+		bpf_program__set_autoload(skel->progs.on_inet_sock_set_state, false);
 	}
 	skel->rodata->flame_views = o->flame_views;
 	skel->rodata->flame_by_conn = o->flame_by_conn;

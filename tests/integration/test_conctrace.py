@@ -565,8 +565,9 @@ def test_user_memory_per_connection_matches_rss_growth(name, tmp_path):
 @pytest.mark.parametrize("name", SERVERS)
 def test_light_mode_with_load(name, tmp_path):
     """--no-syscalls --load: no listen() is traced, so the listener is read
-    from /proc; connections and bytes are still exact. Light mode does not
-    see close(), so connections are counted open at the end (documented)."""
+    from /proc; connections and bytes are still exact. No close() is
+    traced either: a TCP socket's release is seen instead, so every
+    connection ends closed (open at end 0, a close time each)."""
     needs_root()
     path = tmp_path / "light.json"
     out = subprocess.run([str(CONCTRACE), "--no-syscalls", "--load=-c 100 -n 5",
@@ -579,6 +580,8 @@ def test_light_mode_with_load(name, tmp_path):
     assert all(c["bytes_rx"] == 5 * PING_BYTES and c["bytes_tx"] == 5 * PING_BYTES
                for c in rep["conns"]), rep["conns"][:3]
     assert rep["lost_events"] == 0
+    assert rep["connections"]["open_at_end"] == 0, rep["connections"]
+    assert all(0 < c["open_ns"] < c["close_ns"] for c in rep["conns"]), rep["conns"][:3]
 
 
 def test_user_runs_the_command_as_that_user(tmp_path):

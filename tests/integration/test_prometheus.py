@@ -236,7 +236,7 @@ def check_against_report(m, rep, conns, nbytes):
 
 def test_metrics_agree_with_the_json_report(tmp_path):
     conns, requests = 200, 20
-    run = TracedRun(tmp_path)
+    run = TracedRun(tmp_path, "--bpf-stats")
     try:
         # open connections: per-connection series, bounded by --top-conns (5)
         holder = subprocess.Popen([str(LOADGEN), "-p", str(run.server_port), "-c", "20",
@@ -342,6 +342,8 @@ def test_hostile_clients_do_not_disturb_tracing(tmp_path):
         for name in counters:
             for labels, v in prev[name].items():
                 assert cur[name].get(labels, 0) >= v, f"{name}{dict(labels)} went back"
+    # no --bpf-stats: the kernel's run-time stats stay off, and their series out
+    assert not any(n.startswith("conctrace_bpf_") for n in pages[-1]), sorted(pages[-1])
     assert one(pages[-1], "conctrace_connections_total") > one(pages[0], "conctrace_connections_total") \
         or one(pages[-1], "conctrace_received_bytes_total") > one(pages[0], "conctrace_received_bytes_total")
 
@@ -455,7 +457,7 @@ def check_dashboard(prom):
 
 def test_real_prometheus_scrapes_and_agrees(tmp_path):
     conns, requests = 100, 20
-    run = TracedRun(tmp_path)
+    run = TracedRun(tmp_path, "--bpf-stats")
     prom = None
     try:
         prom = PrometheusServer(tmp_path, run.metrics_port)

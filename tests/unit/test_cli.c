@@ -317,6 +317,12 @@ static void test_prometheus(void **state)
 	expect_bad(ARGV("--prometheus", "host.example:9464", "-p", "1"), "prometheus address");
 	expect_bad(ARGV("--prometheus", "70000", "-p", "1"), "prometheus address");
 	expect_bad(ARGV("--prometheus"), "--help");
+	/* the kernel's BPF run-time stats cost every event: asked for, and only
+	 * where they are exported */
+	assert_false(env.bpf_stats);
+	assert_int_equal(parse(ARGV("--prometheus", "9464", "--bpf-stats", "-p", "1")), ARGS_RUN);
+	assert_true(env.bpf_stats);
+	expect_bad(ARGV("--bpf-stats", "-p", "1"), "--prometheus");
 }
 
 /* --top: off by default, 1 s alone, =SECS; like --load, never the next word */
