@@ -143,22 +143,15 @@ struct thread_state {
 	__s32 sys_fd;
 	__u32 sys_arg;		/* epoll_ctl's op */
 	bool sys_io;		/* in a socket I/O syscall (SC_IO) */
-	/*
-	 * CPU time. The kernel's own figure (se.sum_exec_runtime, what
-	 * getrusage() sums) is exact at each context switch; between two, an
-	 * event loop changes connection many times, and only the clock can
-	 * split the time. cpu_mark: start of the part not yet charged (0:
-	 * unknown, the thread was running when we attached); run_start: the
-	 * kernel's figure at switch-in; run_split: time charged since.
-	 */
-	__u64 cpu_mark;
+	/* CPU time of the run on CPU now (cpu_time.bpf.h) */
+	bool run_known;		/* a run has begun and is not settled */
+	__u64 cpu_mark;		/* start of the part not yet charged */
 	__u64 steal_mark;	/* stolen_ns() at cpu_mark */
-	__u64 run_start;
-	__u64 run_split;
+	__u64 run_start;	/* the kernel's figure when the run began */
+	__u64 run_split;	/* charged to connections and loop since */
 	__u64 run_clock;	/* the clock's time for the run so far */
 	__u32 clock_scale;	/* the kernel's time per clock ns, 1.0 = 1 << 16 */
 	__u64 cpu_debt;		/* overshoot still to pay back (settle_run) */
-	bool run_known;
 	__u64 runnable_since;
 	struct pending owed;	/* to cur_conn; always empty when it is 0 */
 	/* FV_OFFCPU: where the thread went to sleep, and for which connection */
@@ -223,20 +216,6 @@ struct {
 } cpu_off SEC(".maps");
 
 /* ---- helpers --------------------------------------------------------- */
-
-/*
- * Time the host stole from this CPU, as the scheduler last accounted it
- * (at every context switch, tick and wakeup). The kernel leaves it out of
- * a task's run time, so the clock that splits a run between connections
- * leaves it out too. 0 on kernels without paravirtual steal accounting.
- */
-static __always_inline __u64 stolen_ns(struct task_struct *t)
-{
-	if (!bpf_core_field_exists(t->se.cfs_rq) ||
-	    !bpf_core_field_exists(struct rq, prev_steal_time_rq))
-		return 0;
-	return t->se.cfs_rq->rq->prev_steal_time_rq;	/* typed loads: no helper */
-}
 
 static __always_inline struct proc_counters *proc_counters(void)
 {
@@ -618,73 +597,7 @@ static __always_inline struct conn *flush(struct thread_state *ts)
 	return c;
 }
 
-/*
- * On-CPU time goes to the connection that was current while it ran, after
- * the thread has paid back what an earlier run's parts overshot (see
- * settle_run).
- */
-static __always_inline void charge_cpu(struct thread_state *ts, __u64 ns)
-{
-	struct proc_counters *pc = proc_counters();
-
-	if (!pc)
-		return;
-	if (ts->cpu_debt) {
-		__u64 pay = ns < ts->cpu_debt ? ns : ts->cpu_debt;
-
-		ts->cpu_debt -= pay;
-		pc->cpu_unsplit_ns -= pay;
-		ns -= pay;
-	}
-	if (ts->cur_conn)
-		ts->owed.cpu_ns += ns;
-	else
-		pc->loop_cpu_ns += ns;
-}
-
-static __always_inline void settle_run(struct thread_state *ts, struct proc_counters *pc,
-				       struct task_struct *prev, __u64 now)
-{
-	__u64 tail = 0, truth;
-	__s64 rest;
-
-	if (ts->cpu_mark) {
-		__u64 stolen = stolen_ns(prev) - ts->steal_mark;
-
-		tail = now - ts->cpu_mark;
-		tail = tail > stolen ? tail - stolen : 0;
-	}
-
-	if (!ts->run_known) {
-		/* attached mid-run: only the clock knows */
-		pc->cpu_ns += ts->run_split + tail;
-		charge_cpu(ts, tail);
-		return;
-	}
-	truth = prev->se.sum_exec_runtime - ts->run_start;
-	rest = (__s64)truth - (__s64)ts->run_split;
-	pc->cpu_ns += truth;
-	/* the clock and the kernel's task clock drift apart (seen: the clock
-	 * 0.5% fast for an io_uring loop's long runs): learn how far, so the
-	 * next run's parts add up to its total and little is left to settle */
-	ts->run_clock += tail;
-	if (ts->run_clock >= 1000000) {
-		__u64 scale = (truth << 16) / ts->run_clock;
-
-		ts->clock_scale = scale > (1 << 16) ? (1 << 16) : scale < (1 << 15) ? (1 << 15) : scale;
-	}
-	if (rest >= 0) {
-		charge_cpu(ts, rest);
-	} else {
-		__u64 over = (__u64)-rest, back = 0;
-
-		if (ts->cur_conn)
-			back = over < ts->owed.cpu_ns ? over : ts->owed.cpu_ns;
-		ts->owed.cpu_ns -= back;
-		ts->cpu_debt += over - back;
-		pc->cpu_unsplit_ns += over - back;
-	}
-}
+#include "cpu_time.bpf.h"	/* a run's CPU: the kernel's total, split by the clock */
 
 static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_id,
 					   __u32 nr, __u64 ns)
@@ -721,25 +634,6 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
 }
 
 /*
- * The thread is running and we know no start for its run: it was running
- * when we attached, or its switch-in was not seen (it happens, rarely, on
- * this kernel: a switch-out then follows a switch-out). Start the run now,
- * from the kernel's figure as of its last update (at most a tick old), so
- * that the run's time is not lost.
- */
-static __always_inline void run_seen(struct task_struct *task, struct thread_state *ts)
-{
-	if (ts->run_known)
-		return;
-	ts->cpu_mark = bpf_ktime_get_ns();
-	ts->steal_mark = stolen_ns(task);
-	ts->run_start = task->se.sum_exec_runtime;
-	ts->run_split = 0;
-	ts->run_clock = 0;
-	ts->run_known = true;
-}
-
-/*
  * An event loop serves many connections between two context switches, so
  * CPU time is split here, at every change of current connection, and not
  * at switch-out only; settle_run() then makes the run's total the kernel's.
@@ -753,25 +647,7 @@ static __always_inline void set_current_at(struct task_struct *task, struct thre
 
 	if (old == conn_id)
 		return;
-	if (ts->cpu_mark) {
-		/* inside a syscall, the time of its entry: the syscall's own
-		 * CPU belongs to the connection it serves, and no clock read */
-		__u64 now = at ? at : bpf_ktime_get_ns();
-
-		if (now > ts->cpu_mark) {
-			__u64 steal = stolen_ns(task);
-			__u64 ns = now - ts->cpu_mark, stolen = steal - ts->steal_mark;
-
-			ns = ns > stolen ? ns - stolen : 0;
-			ts->run_clock += ns;
-			if (ts->clock_scale)
-				ns = (ns * ts->clock_scale) >> 16;
-			charge_cpu(ts, ns);
-			ts->run_split += ns;
-			ts->cpu_mark = now;
-			ts->steal_mark = steal;
-		}
-	}
+	split_run(task, ts, at);
 	c = flush(ts);
 	ts->cur_conn = conn_id;
 	/* the thread has moved on from a closed connection: its cost is final */
@@ -1028,10 +904,6 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 				ts->owed.ctx_involuntary++;
 		}
 		settle_run(ts, pc, prev, now);
-		ts->cpu_mark = 0;
-		ts->run_split = 0;
-		ts->run_clock = 0;
-		ts->run_known = false;
 		if (!voluntary)
 			ts->runnable_since = now;
 		if (voluntary && !(prev_state & TASK_DEAD) && flame_wants(FV_OFFCPU)) {
@@ -1046,12 +918,7 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 		flush(ts);
 	}
 	if (task_is_target(next) && (ts = thread_state(next))) {
-		ts->cpu_mark = now;
-		ts->steal_mark = stolen_ns(next);
-		ts->run_start = next->se.sum_exec_runtime;
-		ts->run_split = 0;
-		ts->run_clock = 0;
-		ts->run_known = true;
+		begin_run(next, ts, now);
 		if (ts->off_since) {
 			struct stack_key k = {
 				.conn = flame_by_conn ? ts->off_conn : 0,
