@@ -47,6 +47,8 @@ const volatile __u32 page_size = 4096;
 const volatile __u32 nr_cpus = 1;		/* possible CPUs */
 /* a launched target's mm starts empty at exec; an attached one's does not */
 const volatile bool rss_from_zero = false;
+/* --no-syscalls: no sys_enter/sys_exit, so no wait for events is seen */
+const volatile bool no_syscall_hooks = false;
 /* this_cpu_off's distance from runqueues in a CPU's per-CPU area (BTF
  * section offsets), 0 if unknown: the sums of RSS counters are then not
  * exact */
@@ -859,6 +861,7 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 {
 	struct proc_counters *pc;
 	struct thread_state *ts;
+	struct conn *c;
 	__u64 now;
 
 	if (rq_to_this_cpu_off) {
@@ -915,7 +918,17 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 		}
 		/* off the CPU, the thread settles what it owes: a report
 		 * taken while it sleeps is complete */
-		flush(ts);
+		c = flush(ts);
+		/* a closed connection stays current until its thread moves on,
+		 * which without syscall hooks only the next socket's I/O tells:
+		 * an event loop's last connection would wait for the end. Going
+		 * to sleep is moving on, there. */
+		if (no_syscall_hooks && voluntary && c && c->close_ns) {
+			__u64 id = ts->cur_conn;
+
+			ts->cur_conn = 0;
+			conn_finalize(id, c);
+		}
 	}
 	if (task_is_target(next) && (ts = thread_state(next))) {
 		begin_run(next, ts, now);

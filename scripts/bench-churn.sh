@@ -7,4 +7,4 @@
 set -eu
 cd "$(dirname "$0")/.."
 CONCTRACE_CHURN="${CONCTRACE_CHURN:-200000}" exec "${PYTHON:-/usr/bin/python3}" -m pytest -q -s \
-	tests/integration/test_faults.py -k test_connection_churn -p no:cacheprovider
+	tests/integration/test_faults.py -k "test_connection_churn and full" -p no:cacheprovider

@@ -159,6 +159,7 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 	skel->bss->threads_peak = o->initial_threads;
 	bpf_map__set_max_entries(skel->maps.conns, (__u32)o->max_conns);
 	ringbuf_size_from_env(skel);
+	skel->rodata->no_syscall_hooks = o->no_syscalls;
 	if (o->no_syscalls) {
 		bpf_program__set_autoload(skel->progs.on_sys_enter, false);
 		bpf_program__set_autoload(skel->progs.on_sys_exit, false);
