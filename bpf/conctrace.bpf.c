@@ -1356,7 +1356,7 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	__s64 pages, prev, delta, pt, pt_delta;
 	__s32 vmas, vma_delta;
 	__u64 key = (__u64)mm;
-	bool exact;
+	bool exact, program_pages;
 
 	if (!current_is_target() || !pc)
 		return 0;
@@ -1397,9 +1397,14 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	if (!delta && !pt_delta && !vma_delta)
 		return 0;
 	ts = thread_state(task);
+	/* file pages are the program's code and files, faulted in (16 at a
+	 * time: fault-around) by whatever first runs that code: no
+	 * connection's, though one happens to be current */
+	program_pages = member == MM_FILEPAGES;
 	if (delta > 0 && flame_wants(FV_UMEM))
-		flame_add(ctx, FV_UMEM, ts ? ts->cur_conn : 0, 0, delta, true, false);
-	if (ts && ts->cur_conn) {
+		flame_add(ctx, FV_UMEM, ts && !program_pages ? ts->cur_conn : 0, 0, delta,
+			  true, false);
+	if (ts && ts->cur_conn && !program_pages) {
 		ts->owed.user_bytes += delta;
 		ts->owed.page_table_bytes += pt_delta;
 		ts->owed.vmas += vma_delta;
