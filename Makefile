@@ -120,7 +120,7 @@ $(SERVER_BINS):
 HOOK_FLOOR := $(OUTPUT)/bench/hook_floor
 
 $(OUTPUT)/bench/hook_floor.o: $(OUTPUT)/hook_floor.skel.h
-$(HOOK_FLOOR): $(OUTPUT)/bench/hook_floor.o
+$(HOOK_FLOOR): $(OUTPUT)/bench/hook_floor.o $(OUTPUT)/userspace/tracepoints.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -o $@
 

@@ -14,10 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "hook_floor.skel.h"
+#include "tracepoints.h"
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -31,30 +31,6 @@ static int fail(const char *what, int err)
 	fprintf(stderr, "hook_floor: %s: %s%s\n", what, strerror(err),
 		err == EPERM || err == EACCES ? " (run as root)" : "");
 	return 1;
-}
-
-/* as conctrace does: a kernel without a tracepoint loses that program only */
-static void drop_missing_tracepoints(struct hook_floor_bpf *skel)
-{
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	struct bpf_program *prog;
-	char name[128];
-
-	if (!vmlinux)
-		return;	/* load fails and says why */
-	bpf_object__for_each_program(prog, skel->obj) {
-		const char *tp = bpf_program__section_name(prog) + strlen("tp_btf/");
-
-		if (!bpf_program__autoload(prog))
-			continue;
-		snprintf(name, sizeof(name), "btf_trace_%s", tp);
-		if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) < 0) {
-			fprintf(stderr, "hook_floor: warning: this kernel has no %s tracepoint: "
-				"%s disabled\n", tp, bpf_program__name(prog));
-			bpf_program__set_autoload(prog, false);
-		}
-	}
-	btf__free(vmlinux);
 }
 
 static void usage(FILE *f)
@@ -113,7 +89,7 @@ int main(int argc, char **argv)
 		/* as conctrace: sockets' release is hooked in light mode only */
 		bpf_program__set_autoload(skel->progs.hook_inet_sock_set_state, false);
 	}
-	drop_missing_tracepoints(skel);
+	drop_missing_tracepoints(skel->obj, "hook_floor");
 	err = hook_floor_bpf__load(skel);
 	if (err) {
 		hook_floor_bpf__destroy(skel);

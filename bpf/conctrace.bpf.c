@@ -13,6 +13,12 @@
  *
  * The syscall programs run for every syscall on the machine: their first
  * instructions compare the caller's tgid with the target and leave.
+ *
+ * One object, its concerns in files of their own, included in order:
+ * conns.bpf.h (sockets to connections), cpu_time.bpf.h (a run's CPU),
+ * syscalls.bpf.h, memory.bpf.h (buffer snapshots, RSS), io_uring.bpf.h,
+ * flame.bpf.h (--flame stacks); here: the state they share, charging,
+ * the scheduler and socket I/O.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -146,8 +152,7 @@ struct thread_state {
 	__u32 sys_arg;		/* epoll_ctl's op */
 	bool sys_io;		/* in a socket I/O syscall (SC_IO) */
 	/* CPU time of the run on CPU now (cpu_time.bpf.h) */
-	bool run_known;		/* a run has begun and is not settled */
-	__u64 cpu_mark;		/* start of the part not yet charged */
+	__u64 cpu_mark;		/* start of the part not yet charged; 0: no run */
 	__u64 steal_mark;	/* stolen_ns() at cpu_mark */
 	__u64 run_start;	/* the kernel's figure when the run began */
 	__u64 run_split;	/* charged to connections and loop since */
@@ -235,11 +240,6 @@ static __always_inline bool tgid_is_target(__u32 tgid)
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 
-static __always_inline bool current_is_target(void)
-{
-	return tgid_is_target(bpf_get_current_pid_tgid() >> 32);
-}
-
 /*
  * The current task if it is the target's, else NULL. The hot programs run
  * for every syscall and socket I/O of every task on the machine: one
@@ -274,216 +274,7 @@ static __always_inline struct thread_state *thread_state(struct task_struct *t)
 
 #include "flame.bpf.h"	/* --flame: stacks, sampled where the costs arise */
 
-/* The socket inode number: a connection's id. */
-static __always_inline __u64 sock_ino(struct socket *sock)
-{
-	struct socket_alloc *sa = container_of(sock, struct socket_alloc, socket);
-
-	return BPF_CORE_READ(sa, vfs_inode.i_ino);
-}
-
-/* The same id through typed loads, for the hot paths (no helper call); 0
- * for a socket without a file (being created or released). */
-static __always_inline __u64 socket_file_ino(struct socket *sock)
-{
-	struct file *file;
-
-	if (!sock)
-		return 0;
-	file = sock->file;
-	if (!file)
-		return 0;
-	return file->f_inode->i_ino;
-}
-
-/* The socket behind fd in the current task, or NULL. */
-static __always_inline struct socket *fd_to_socket(int fd)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fdarr;
-	struct file *file = NULL;
-	umode_t mode;
-
-	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fdarr = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&file, sizeof(file), &fdarr[fd]);
-	if (!file)
-		return NULL;
-	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return NULL;
-	return BPF_CORE_READ(file, private_data);
-}
-
-enum sock_kind { SK_OTHER, SK_LISTENER, SK_CONN };
-
-static __always_inline enum sock_kind classify(struct sock *sk)
-{
-	__u16 family, type, protocol;
-
-	if (!sk)
-		return SK_OTHER;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
-	if (family == AF_INET || family == AF_INET6) {
-		protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
-		if (protocol != IPPROTO_TCP)
-			return SK_OTHER;
-	} else if (family == AF_UNIX) {
-		if (type != SOCK_STREAM && type != SOCK_SEQPACKET)
-			return SK_OTHER;
-	} else {
-		return SK_OTHER;
-	}
-	switch (BPF_CORE_READ(sk, __sk_common.skc_state)) {
-	case TCP_LISTEN:
-		return SK_LISTENER;
-	case TCP_CLOSE:
-		return SK_OTHER;	/* not connected (yet): socket(), bind() */
-	}
-	return SK_CONN;
-}
-
-static __always_inline void fill_addresses(struct conn *c, struct sock *sk)
-{
-	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (c->family == AF_INET) {
-		BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_daddr);
-	} else if (c->family == AF_INET6) {
-		BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_v6_daddr);
-	}
-	if (c->family != AF_UNIX) {
-		c->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-		c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-		return;
-	}
-	{
-		struct unix_sock *u = (struct unix_sock *)sk;
-		struct unix_address *addr = BPF_CORE_READ(u, addr);
-		struct sock *peer = BPF_CORE_READ(u, peer);
-
-		if (addr)
-			bpf_probe_read_kernel_str(c->unix_path, sizeof(c->unix_path),
-						  &addr->name[0].sun_path);
-		if (peer)
-			c->unix_peer = sock_ino(BPF_CORE_READ(peer, sk_socket));
-	}
-}
-
-/*
- * The connection with this id, created on first sight: a server's sockets
- * appear through accept(), connect(), any syscall on their fd, or io_uring.
- */
-static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
-					     struct sock *sk, int fd, __u16 flags)
-{
-	struct conn *c = bpf_map_lookup_elem(&conns, &id);
-	struct proc_counters *pc;
-	__u32 zero = 0;
-
-	if (c || !id)
-		return c;
-	if (bpf_map_lookup_elem(&untracked, &id))
-		return NULL;
-	c = bpf_map_lookup_elem(&conn_scratch, &zero);
-	if (!c)
-		return NULL;
-	__builtin_memset(c, 0, sizeof(*c));
-	c->id = id;
-	c->open_ns = bpf_ktime_get_ns();
-	c->tgid = bpf_get_current_pid_tgid() >> 32;
-	c->fd = fd;
-	c->flags = flags;
-	/* the slot its slab gives the sock: what the object really occupies */
-	c->sock_bytes = BPF_CORE_READ(sk, __sk_common.skc_prot, slab, size);
-	fill_addresses(c, sk);
-	pc = proc_counters();
-	if (bpf_map_update_elem(&conns, &id, c, BPF_NOEXIST) == 0) {
-		if (pc)
-			pc->conns_opened++;
-		count_live(&live_conns, &conns_peak, 1);
-	} else {
-		__u8 one = 1;
-
-		if (bpf_map_update_elem(&untracked, &id, &one, BPF_NOEXIST) == 0 && pc)
-			pc->conns_untracked++;
-		return NULL;
-	}
-	return bpf_map_lookup_elem(&conns, &id);
-}
-
-/*
- * Resolve a socket to its connection, or 0 if it is none. A tracked
- * connection is found by id whatever its state (a reset one still costs
- * until closed); a new one is created only once connected, unless `force`
- * (accept() returned it: it is a connection even if already reset).
- */
-static __always_inline __u64 socket_conn(struct socket *sock, int fd, __u16 flags,
-					 bool force)
-{
-	struct sock *sk;
-	__u64 id;
-
-	if (!sock)
-		return 0;
-	id = sock_ino(sock);
-	if (bpf_map_lookup_elem(&conns, &id))
-		return id;
-	sk = BPF_CORE_READ(sock, sk);
-	if (classify(sk) != SK_CONN && !(force && sk))
-		return 0;
-	if (!conn_get(id, sock, sk, fd, flags))
-		return 0;
-	return id;
-}
-
-/* A connection's last record goes to userspace; then it leaves the map, so
- * a million short connections leave nothing behind. */
-static __always_inline void conn_finalize(__u64 id, struct conn *c)
-{
-	struct conn_event *ev;
-
-	if (!c->close_ns) {
-		c->close_ns = bpf_ktime_get_ns();
-		count_live(&live_conns, &conns_peak, -1);
-	}
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (ev) {
-		ev->type = EV_CONN_CLOSED;
-		ev->pad = 0;
-		__builtin_memcpy(&ev->conn, c, sizeof(*c));
-		bpf_ringbuf_submit(ev, 0);
-	} else {
-		struct proc_counters *pc = proc_counters();
-
-		if (pc)
-			pc->lost_events++;
-	}
-	bpf_map_delete_elem(&conns, &id);
-}
-
-static __always_inline void conn_add_syscalls(struct conn *c, __u32 nr, __u32 count, __u64 ns)
-{
-#pragma unroll
-	for (int i = 0; i < CONN_SC_SLOTS; i++) {
-		struct conn_syscall *s = &c->sc[i];
-
-		/* claim a free slot atomically: io_uring workers may race us */
-		if (s->nr == nr + 1 ||
-		    (s->nr == 0 && __sync_val_compare_and_swap(&s->nr, 0, nr + 1) == 0) ||
-		    s->nr == nr + 1) {
-			__sync_fetch_and_add(&s->count, count);
-			__sync_fetch_and_add(&s->ns, ns);
-			return;
-		}
-	}
-	__sync_fetch_and_add(&c->sc_other, count);
-	__sync_fetch_and_add(&c->sc_other_ns, ns);
-}
+#include "conns.bpf.h"	/* sockets to connections: find, create, finalize */
 
 /* ---- socket buffers ------------------------------------------------- */
 
@@ -641,20 +432,25 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
  * at switch-out only; settle_run() then makes the run's total the kernel's.
  * `at`: when the change happened, if known without reading the clock.
  */
-static __always_inline void set_current_at(struct task_struct *task, struct thread_state *ts,
-					   __u64 conn_id, __u64 at)
+/* Settle what the thread owes its current connection; make conn_id current. */
+static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 {
 	__u64 old = ts->cur_conn;
-	struct conn *c;
+	struct conn *c = flush(ts);
 
-	if (old == conn_id)
-		return;
-	split_run(task, ts, at);
-	c = flush(ts);
 	ts->cur_conn = conn_id;
 	/* the thread has moved on from a closed connection: its cost is final */
 	if (c && c->close_ns)
 		conn_finalize(old, c);
+}
+
+static __always_inline void set_current_at(struct task_struct *task, struct thread_state *ts,
+					   __u64 conn_id, __u64 at)
+{
+	if (ts->cur_conn == conn_id)
+		return;
+	split_run(task, ts, at);
+	move_on(ts, conn_id);
 }
 
 /* task: the thread whose state ts is, running now */
@@ -681,177 +477,7 @@ static __always_inline void conn_close(struct thread_state *ts, __u64 id, struct
 		conn_finalize(id, c);
 }
 
-/* ---- syscalls -------------------------------------------------------- */
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
-{
-	struct task_struct *task = target_current();
-	struct thread_state *ts;
-	struct syscall_total *tot;
-	__u32 nr = (__u32)id;
-	__u16 flags;
-	__u8 fd_arg;
-	int fd = -1;
-
-	if (!task || nr >= SYSCALL_MAX)
-		return 0;
-	ts = thread_state(task);
-	if (!ts)
-		return 0;
-	run_seen(task, ts);
-
-	/* counted at entry, like strace -c: exit_group never returns */
-	tot = bpf_map_lookup_elem(&syscall_totals, &nr);
-	if (tot)
-		tot->count++;
-
-	flags = syscall_flags[nr & (SYSCALL_MAX - 1)];	/* provable bound */
-	fd_arg = flags & SC_FD_ARG_MASK;
-	switch (fd_arg) {
-	case 1: fd = (int)PT_REGS_PARM1_SYSCALL(regs); break;
-	case 2: fd = (int)PT_REGS_PARM2_SYSCALL(regs); break;
-	case 3: fd = (int)PT_REGS_PARM3_SYSCALL(regs); break;
-	}
-
-	ts->sys_nr = nr;
-	ts->sys_fd = fd;
-	ts->sys_io = flags & SC_IO;
-	if (flags & SC_EPOLL_CTL)
-		ts->sys_arg = (__u32)PT_REGS_PARM2_SYSCALL(regs);
-	ts->sys_enter_ns = bpf_ktime_get_ns();
-	if (flags & SC_WAIT) {
-		set_current(task, ts, 0);
-	} else if (fd_arg && !(flags & SC_IO)) {
-		/* the hottest calls (read, write, send, recv) skip this walk:
-		 * sock_{recv,send}_length fires inside them with the socket */
-		struct socket *sock = fd_to_socket(fd);
-		__u64 conn = socket_conn(sock, fd, 0, false);
-
-		/* accepting is the event loop's work; a non-socket fd (a file,
-		 * a timerfd) leaves the thread's current connection alone; an
-		 * untracked connection (map full) is charged to no tracked one */
-		if (conn) {
-			set_current(task, ts, conn);
-		} else if (sock) {
-			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));
-
-			if (kind == SK_LISTENER)
-				set_current(task, ts, 0);
-			else if (kind == SK_CONN) {
-				set_current(task, ts, 0);
-				if (flags & SC_CLOSE) {
-					__u64 id = sock_ino(sock);
-
-					bpf_map_delete_elem(&untracked, &id);
-				}
-			}
-		}
-	}
-	ts->sys_conn = ts->cur_conn;
-	if (flame_wants(FV_SYSCALLS))
-		flame_add(ctx, FV_SYSCALLS, ts->cur_conn, nr, 1, true, false);
-	return 0;
-}
-
-static __always_inline void report_listen(int fd)
-{
-	struct socket *sock = fd_to_socket(fd);
-	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
-	struct listen_event *ev;
-
-	if (classify(sk) != SK_LISTENER)
-		return;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		struct proc_counters *pc = proc_counters();
-
-		if (pc)
-			pc->lost_events++;
-		return;
-	}
-	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->type = EV_LISTEN;
-	ev->tgid = bpf_get_current_pid_tgid() >> 32;
-	ev->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (ev->family == AF_INET) {
-		BPF_CORE_READ_INTO(&ev->addr, sk, __sk_common.skc_rcv_saddr);
-	} else if (ev->family == AF_INET6) {
-		BPF_CORE_READ_INTO(&ev->addr, sk, __sk_common.skc_v6_rcv_saddr);
-	} else {
-		struct unix_address *addr = BPF_CORE_READ((struct unix_sock *)sk, addr);
-
-		if (addr)
-			bpf_probe_read_kernel_str(ev->unix_path, sizeof(ev->unix_path),
-						  &addr->name[0].sun_path);
-	}
-	ev->port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	bpf_ringbuf_submit(ev, 0);
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
-{
-	struct task_struct *task = target_current();
-	struct thread_state *ts;
-	struct syscall_total *tot;
-	__u64 now, ns, conn;
-	__u32 nr;
-	__u16 flags;
-
-	if (!task)
-		return 0;
-	ts = bpf_task_storage_get(&threads, task, 0, 0);
-	if (!ts || !ts->sys_enter_ns)
-		return 0;	/* entered before we attached */
-	now = bpf_ktime_get_ns();
-	ns = now - ts->sys_enter_ns;
-	ts->sys_enter_ns = 0;
-	ts->sys_io = false;
-	nr = ts->sys_nr;
-	if (nr >= SYSCALL_MAX)
-		return 0;
-	flags = syscall_flags[nr & (SYSCALL_MAX - 1)];	/* provable bound */
-
-	tot = bpf_map_lookup_elem(&syscall_totals, &nr);
-	if (tot) {
-		tot->ns += ns;
-		if (ret < 0 && ret >= -4095)
-			tot->errors++;
-	}
-	charge_syscall(ts, ts->sys_conn, nr, ns);
-
-	if ((flags & SC_CLOSE) && ret == 0 && ts->sys_conn) {
-		struct conn *c = bpf_map_lookup_elem(&conns, &ts->sys_conn);
-
-		if (c && c->fd == ts->sys_fd)
-			conn_close(ts, ts->sys_conn, c);
-	} else if ((flags & SC_ACCEPT) && ret >= 0) {
-		/* what the thread does next (a thread, a stack, epoll_ctl) is
-		 * this connection's cost until it touches another socket */
-		conn = socket_conn(fd_to_socket((int)ret), (int)ret, CONN_ACCEPTED, true);
-		if (conn)
-			set_current(task, ts, conn);
-	} else if ((flags & SC_CONNECT) && (ret == 0 || ret == -EINPROGRESS)) {
-		conn = socket_conn(fd_to_socket(ts->sys_fd), ts->sys_fd, 0, true);
-		if (conn)
-			set_current(task, ts, conn);
-	} else if ((flags & SC_LISTEN) && ret == 0) {
-		report_listen(ts->sys_fd);
-	} else if ((flags & SC_EPOLL_CTL) && ret == 0 && ts->sys_conn) {
-		/* each registration holds an epitem and a poll-queue entry */
-		struct conn *c = bpf_map_lookup_elem(&conns, &ts->sys_conn);
-
-		if (c && ts->sys_arg == EPOLL_CTL_ADD) {
-			c->epoll_items++;
-			if (c->epoll_items > c->epoll_items_peak)
-				c->epoll_items_peak = c->epoll_items;
-		} else if (c && ts->sys_arg == EPOLL_CTL_DEL && c->epoll_items) {
-			c->epoll_items--;
-		}
-	}
-	return 0;
-}
+#include "syscalls.bpf.h"	/* sys_enter, sys_exit */
 
 /* ---- scheduler ------------------------------------------------------- */
 
@@ -923,12 +549,8 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 		 * which without syscall hooks only the next socket's I/O tells:
 		 * an event loop's last connection would wait for the end. Going
 		 * to sleep is moving on, there. */
-		if (no_syscall_hooks && voluntary && c && c->close_ns) {
-			__u64 id = ts->cur_conn;
-
-			ts->cur_conn = 0;
-			conn_finalize(id, c);
-		}
+		if (no_syscall_hooks && voluntary && c && c->close_ns)
+			move_on(ts, 0);
 	}
 	if (task_is_target(next) && (ts = thread_state(next))) {
 		begin_run(next, ts, now);
@@ -1044,7 +666,7 @@ int BPF_PROG(on_process_exit, struct task_struct *p)
 	return 0;
 }
 
-/* ---- bytes and io_uring ----------------------------------------------- */
+/* ---- socket I/O: bytes, and the connection it names ------------------- */
 
 static __always_inline void sample_pending(struct pending *p, struct sock *sk)
 {
@@ -1185,260 +807,5 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 	return 0;
 }
 
-SEC("tp_btf/io_uring_submit_req")
-int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
-{
-	struct task_struct *task = target_current();
-	struct thread_state *ts;
-	struct socket *sock;
-	struct conn *c;
-	__u32 opcode;
-	__u64 id;
-	int fd;
-
-	if (!task)
-		return 0;
-	opcode = req->opcode;
-	/* at submission the sqe's fd sits in cqe.fd; the file is not looked
-	 * up yet, so resolve the fd ourselves (fixed files stay unattributed) */
-	fd = req->cqe.fd;
-	sock = fd_to_socket(fd);
-	id = socket_conn(sock, fd, CONN_URING, false);
-	if (!id) {
-		/* an untracked connection's (map full) work is no tracked one's:
-		 * leave the connection the thread served before */
-		if (sock && classify(BPF_CORE_READ(sock, sk)) == SK_CONN &&
-		    (ts = thread_state(task)))
-			set_current(task, ts, 0);
-		return 0;
-	}
-	c = bpf_map_lookup_elem(&conns, &id);
-	if (!c)
-		return 0;
-	__sync_fetch_and_add(&c->uring_ops, 1);
-	/* armed until its final completion: an io_kiocb held for it */
-	if (__sync_add_and_fetch(&c->uring_armed, 1) > c->uring_armed_peak)
-		c->uring_armed_peak = c->uring_armed;
-#pragma unroll
-	for (int i = 0; i < CONN_URING_SLOTS; i++) {
-		struct conn_uring_op *s = &c->uring[i];
-
-		if (s->opcode == opcode + 1 ||
-		    (s->opcode == 0 && __sync_val_compare_and_swap(&s->opcode, 0, opcode + 1) == 0) ||
-		    s->opcode == opcode + 1) {
-			__sync_fetch_and_add(&s->count, 1);
-			break;
-		}
-	}
-	ts = thread_state(task);
-	if (!ts)
-		return 0;
-	set_current(task, ts, id);
-	if (opcode == bpf_core_enum_value(enum io_uring_op, IORING_OP_CLOSE)) {
-		c = bpf_map_lookup_elem(&conns, &id);
-		if (c)
-			conn_close(ts, id, c);
-	}
-	return 0;
-}
-
-/* ---- buffer snapshots: every tracked socket, when userspace asks -------- */
-
-/*
- * Data can sit in a socket the server never reads, with no event of ours
- * firing. Userspace runs these iterators (like ss -m does its netlink dump)
- * at each --interval and before the report, so current and peak buffers
- * are as of then.
- */
-static __always_inline void snapshot(struct sock *sk)
-{
-	__u64 id = socket_file_ino(sk->sk_socket);
-	struct buffers b;
-	struct conn *c;
-
-	if (!id)
-		return;
-	c = bpf_map_lookup_elem(&conns, &id);
-	if (!c)
-		return;
-	read_buffers(sk, &b);
-	conn_set_buffers(c, &b, b.rx, b.tx, b.fwd, buffers_sum(&b));
-}
-
-SEC("iter/tcp")
-int snapshot_tcp(struct bpf_iter__tcp *ctx)
-{
-	struct sock_common *skc = ctx->sk_common;
-	struct tcp_sock *tp;
-
-	if (!skc)
-		return 0;
-	tp = bpf_skc_to_tcp_sock(skc);
-	if (tp)
-		snapshot(&tp->inet_conn.icsk_inet.sk);
-	return 0;
-}
-
-SEC("iter/unix")
-int snapshot_unix(struct bpf_iter__unix *ctx)
-{
-	struct unix_sock *u = ctx->unix_sk;
-
-	if (u)
-		snapshot(&u->sk);
-	return 0;
-}
-
-/* ---- user memory ------------------------------------------------------ */
-
-/*
- * An mm's RSS counters are per-CPU (percpu_counter): the exact value is the
- * global count plus every CPU's unfolded share, which is what the rss_stat
- * event itself reports (percpu_counter_sum_positive). The global count
- * alone moves in batches of 32 pages, which would charge 128 KiB at a time
- * to whichever connection happened to be current.
- */
-static __always_inline __s64 counter_sum(struct percpu_counter *fbc, bool *exact)
-{
-	__s64 sum = fbc->count;
-	__u64 counters = (__u64)fbc->counters;
-	__u32 zero = 0;
-
-	*exact = rq_to_this_cpu_off != 0;
-	for (__u32 cpu = 0; cpu < MAX_CPUS && cpu < nr_cpus && *exact; cpu++) {
-		__u64 *off = bpf_map_lookup_percpu_elem(&cpu_off, &zero, cpu);
-		__s32 v = 0;
-
-		if (!off || !*off) {
-			*exact = false;	/* this CPU has not switched since we attached */
-			break;
-		}
-		bpf_probe_read_kernel(&v, sizeof(v), (void *)(counters + *off));
-		sum += v;
-	}
-	return sum > 0 ? sum : 0;
-}
-
-/* typed loads need constant offsets: one case per counter */
-static __always_inline __s64 rss_pages(struct mm_struct *mm, int member, bool *exact)
-{
-	switch (member) {
-	case 0: return counter_sum(&mm->rss_stat[0], exact);
-	case 1: return counter_sum(&mm->rss_stat[1], exact);
-	case 3: return counter_sum(&mm->rss_stat[3], exact);
-	}
-	*exact = true;
-	return 0;
-}
-
-/* mm->pgtables_bytes: page-table pages of the address space, in bytes
- * (absent on kernels without an MMU, where there is nothing to count) */
-static __always_inline __s64 page_table_bytes(struct mm_struct *mm)
-{
-	if (!bpf_core_field_exists(mm->pgtables_bytes))
-		return 0;
-	return BPF_CORE_READ(mm, pgtables_bytes.counter);
-}
-
-/*
- * Every change of a target's RSS, in the context of the thread that made
- * it (a page fault, an munmap, an madvise): the delta is charged to that
- * thread's current connection. Thread stacks, coroutine stacks and
- * connection buffers land where they were touched.
- */
-SEC("tp_btf/rss_stat")
-int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
-{
-	struct proc_counters *pc = proc_counters();
-	struct rss_state *st, zero = {};
-	struct task_struct *task;
-	struct thread_state *ts;
-	__s64 pages, prev, delta, pt, pt_delta;
-	__s32 vmas, vma_delta;
-	__u64 key = (__u64)mm;
-	bool exact, program_pages;
-
-	if (!current_is_target() || !pc)
-		return 0;
-	task = bpf_get_current_task_btf();
-	if (task->mm != mm)
-		return 0;	/* another process's memory (process_vm_*, ptrace) */
-	/* an anonymous enum in the kernel, so no CO-RE: its order (file,
-	 * anon, swap, shmem) has held since 4.5 */
-	if (member < 0 || member > 3 || member == MM_SWAPENTS)
-		return 0;	/* swapped out is not resident */
-	st = bpf_map_lookup_elem(&rss, &key);
-	if (!st) {
-		bpf_map_update_elem(&rss, &key, &zero, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&rss, &key);
-		if (!st)
-			return 0;
-		if (!rss_from_zero) {
-			/* attached mid-life: these first values are the baseline */
-			st->pages[0] = rss_pages(mm, 0, &exact);
-			st->pages[1] = rss_pages(mm, 1, &exact);
-			st->pages[3] = rss_pages(mm, 3, &exact);
-			st->page_table_bytes = page_table_bytes(mm);
-			st->map_count = mm->map_count;
-			return 0;
-		}
-	}
-	pages = rss_pages(mm, member, &exact);
-	if (!exact)
-		pc->rss_inexact++;
-	prev = __sync_lock_test_and_set(&st->pages[member & 3], pages);
-	delta = (pages - prev) * (__s64)page_size;
-	/* page tables are allocated by the fault that maps the page, VMAs by
-	 * the mmap before it: both are settled by the time RSS moves */
-	pt = page_table_bytes(mm);
-	pt_delta = pt - __sync_lock_test_and_set(&st->page_table_bytes, pt);
-	vmas = mm->map_count;
-	vma_delta = vmas - __sync_lock_test_and_set(&st->map_count, vmas);
-	if (!delta && !pt_delta && !vma_delta)
-		return 0;
-	ts = thread_state(task);
-	/* file pages are the program's code and files, faulted in (16 at a
-	 * time: fault-around) by whatever first runs that code: no
-	 * connection's, though one happens to be current */
-	program_pages = member == MM_FILEPAGES;
-	if (delta > 0 && flame_wants(FV_UMEM))
-		flame_add(ctx, FV_UMEM, ts && !program_pages ? ts->cur_conn : 0, 0, delta,
-			  true, false);
-	if (ts && ts->cur_conn && !program_pages) {
-		ts->owed.user_bytes += delta;
-		ts->owed.page_table_bytes += pt_delta;
-		ts->owed.vmas += vma_delta;
-	} else {
-		pc->loop_user_bytes += delta;
-		pc->loop_page_table_bytes += pt_delta;
-		pc->loop_vmas += vma_delta;
-	}
-	return 0;
-}
-
-#define IORING_CQE_F_MORE (1U << 1)	/* uapi */
-
-/*
- * A request's final completion (a multishot one completes many times with
- * IORING_CQE_F_MORE first) frees its io_kiocb: one request fewer armed for
- * the connection its file is.
- */
-SEC("tp_btf/io_uring_complete")
-int BPF_PROG(on_io_uring_complete, struct io_ring_ctx *ring, void *req,
-	     struct io_uring_cqe *cqe)
-{
-	struct file *file;
-	struct conn *c;
-	__u64 id;
-
-	if (!current_is_target() || (cqe->flags & IORING_CQE_F_MORE))
-		return 0;
-	file = BPF_CORE_READ((struct io_kiocb *)req, file);
-	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return 0;
-	id = BPF_CORE_READ(file, f_inode, i_ino);
-	c = bpf_map_lookup_elem(&conns, &id);
-	if (c && c->uring_armed)
-		__sync_fetch_and_sub(&c->uring_armed, 1);
-	return 0;
-}
+#include "memory.bpf.h"	/* buffer snapshots (iterators), and user memory (rss_stat) */
+#include "io_uring.bpf.h"	/* io_uring requests, by connection */

@@ -27,6 +27,18 @@ static __always_inline __u64 stolen_ns(struct task_struct *t)
 	return t->se.cfs_rq->rq->prev_steal_time_rq;	/* typed loads: no helper */
 }
 
+/* Clock time since cpu_mark less what the host stole meanwhile; *steal:
+ * stolen_ns() now, the next steal_mark. */
+static __always_inline __u64 clock_since_mark(struct task_struct *task, struct thread_state *ts,
+					      __u64 now, __u64 *steal)
+{
+	__u64 ns = now - ts->cpu_mark, stolen;
+
+	*steal = stolen_ns(task);
+	stolen = *steal - ts->steal_mark;
+	return ns > stolen ? ns - stolen : 0;
+}
+
 /*
  * On-CPU time goes to the connection that was current while it ran, after
  * the thread has paid back what an earlier run's parts overshot (see
@@ -64,14 +76,12 @@ static __always_inline void charge_cpu(struct thread_state *ts, __u64 ns)
 static __always_inline void settle_run(struct thread_state *ts, struct proc_counters *pc,
 				       struct task_struct *prev, __u64 now)
 {
-	__u64 stolen, tail, truth;
+	__u64 steal, tail, truth;
 	__s64 rest;
 
-	if (!ts->run_known)
+	if (!ts->cpu_mark)
 		return;	/* a run we saw neither begin nor anything of */
-	stolen = stolen_ns(prev) - ts->steal_mark;
-	tail = now - ts->cpu_mark;
-	tail = tail > stolen ? tail - stolen : 0;
+	tail = clock_since_mark(prev, ts, now, &steal);
 	truth = prev->se.sum_exec_runtime - ts->run_start;
 	rest = (__s64)truth - (__s64)ts->run_split;
 	pc->cpu_ns += truth;
@@ -96,9 +106,9 @@ static __always_inline void settle_run(struct thread_state *ts, struct proc_coun
 		pc->cpu_unsplit_ns += over - back;
 	}
 	ts->cpu_mark = 0;
-	ts->run_known = false;
 }
 
+/* cpu_mark != 0: a run has begun and is not settled */
 static __always_inline void begin_run(struct task_struct *task, struct thread_state *ts,
 				      __u64 now)
 {
@@ -107,7 +117,6 @@ static __always_inline void begin_run(struct task_struct *task, struct thread_st
 	ts->run_start = task->se.sum_exec_runtime;
 	ts->run_split = 0;
 	ts->run_clock = 0;
-	ts->run_known = true;
 }
 
 /*
@@ -119,7 +128,7 @@ static __always_inline void begin_run(struct task_struct *task, struct thread_st
  */
 static __always_inline void run_seen(struct task_struct *task, struct thread_state *ts)
 {
-	if (!ts->run_known)
+	if (!ts->cpu_mark)
 		begin_run(task, ts, bpf_ktime_get_ns());
 }
 
@@ -132,17 +141,14 @@ static __always_inline void run_seen(struct task_struct *task, struct thread_sta
 static __always_inline void split_run(struct task_struct *task, struct thread_state *ts,
 				      __u64 at)
 {
-	__u64 now, steal, ns, stolen;
+	__u64 now, steal, ns;
 
 	if (!ts->cpu_mark)
 		return;
 	now = at ? at : bpf_ktime_get_ns();
 	if (now <= ts->cpu_mark)
 		return;	/* `at` predates a switch-in: nothing of this run yet */
-	steal = stolen_ns(task);
-	ns = now - ts->cpu_mark;
-	stolen = steal - ts->steal_mark;
-	ns = ns > stolen ? ns - stolen : 0;
+	ns = clock_since_mark(task, ts, now, &steal);
 	ts->run_clock += ns;
 	if (ts->clock_scale)
 		ns = (ns * ts->clock_scale) >> 16;

@@ -95,7 +95,7 @@ SEC("tp_btf/kmem_cache_alloc")
 int BPF_PROG(on_kmem_cache_alloc, unsigned long call_site, const void *ptr,
 	     struct kmem_cache *s, gfp_t gfp_flags, int node)
 {
-	if (!ptr || !current_is_target())
+	if (!ptr || !target_current())
 		return 0;
 	flame_add(ctx, FV_KMEM, current_conn(), 0, BPF_CORE_READ(s, size), true, true);
 	return 0;
@@ -105,7 +105,7 @@ SEC("tp_btf/kmalloc")
 int BPF_PROG(on_kmalloc, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc, gfp_t gfp_flags, int node)
 {
-	if (!ptr || !current_is_target())
+	if (!ptr || !target_current())
 		return 0;
 	flame_add(ctx, FV_KMEM, current_conn(), 0, bytes_alloc, true, true);
 	return 0;
@@ -115,7 +115,7 @@ int BPF_PROG(on_kmalloc, unsigned long call_site, const void *ptr, size_t bytes_
 SEC("perf_event")
 int on_cpu_sample(struct bpf_perf_event_data *ctx)
 {
-	if (!current_is_target())
+	if (!target_current())
 		return 0;
 	flame_add(ctx, FV_CPU, current_conn(), 0, cpu_sample_ns, true, true);
 	return 0;

@@ -20,6 +20,7 @@
 
 #include "conctrace.skel.h"
 #include "syscalls.h"
+#include "tracepoints.h"
 
 static bool verbose_log;
 
@@ -46,36 +47,6 @@ static int explain(const char *what, int err)
 			verbose_log ? "" : " (run with -v for libbpf's log)");
 	}
 	return -err;
-}
-
-/*
- * Programs attach to tracepoints by name ("tp_btf/NAME"); a kernel that
- * lacks one gets a warning and the rest of the tool, not a failed load.
- */
-static void drop_missing_tracepoints(struct conctrace_bpf *skel)
-{
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	struct bpf_program *prog;
-	char name[128];
-
-	if (!vmlinux)
-		return;	/* load will fail and explain() says why */
-	bpf_object__for_each_program(prog, skel->obj) {
-		const char *sec = bpf_program__section_name(prog);
-		const char *tp = strchr(sec, '/');
-
-		if (!bpf_program__autoload(prog))
-			continue;
-		if (strncmp(sec, "tp_btf/", 7) != 0)
-			continue;	/* iterators are checked by the verifier */
-		snprintf(name, sizeof(name), "btf_trace_%s", tp + 1);
-		if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) < 0) {
-			fprintf(stderr, "conctrace: warning: this kernel has no %s tracepoint: "
-				"%s disabled\n", tp + 1, bpf_program__name(prog));
-			bpf_program__set_autoload(prog, false);
-		}
-	}
-	btf__free(vmlinux);
 }
 
 /* A per-CPU variable's offset in the per-CPU section, from BTF; -1 if absent. */
@@ -180,7 +151,7 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 	}
 	if (!(o->flame_views & (1u << FV_CPU)))
 		bpf_program__set_autoload(skel->progs.on_cpu_sample, false);
-	drop_missing_tracepoints(skel);
+	drop_missing_tracepoints(skel->obj, "conctrace");
 	return skel;
 }
 

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * io_uring, included by conctrace.bpf.c: requests counted by opcode for
+ * the connection whose fd they name (and made its thread's current one),
+ * and held until their final completion.
+ */
+#ifndef CONCTRACE_IO_URING_BPF_H
+#define CONCTRACE_IO_URING_BPF_H
+
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
+{
+	struct task_struct *task = target_current();
+	struct thread_state *ts;
+	struct socket *sock;
+	struct conn *c;
+	__u32 opcode;
+	__u64 id;
+	int fd;
+
+	if (!task)
+		return 0;
+	opcode = req->opcode;
+	/* at submission the sqe's fd sits in cqe.fd; the file is not looked
+	 * up yet, so resolve the fd ourselves (fixed files stay unattributed) */
+	fd = req->cqe.fd;
+	sock = fd_to_socket(task, fd);
+	id = socket_conn(sock, fd, CONN_URING, false);
+	if (!id) {
+		/* an untracked connection's (map full) work is no tracked one's:
+		 * leave the connection the thread served before */
+		if (sock && classify(BPF_CORE_READ(sock, sk)) == SK_CONN &&
+		    (ts = thread_state(task)))
+			set_current(task, ts, 0);
+		return 0;
+	}
+	c = bpf_map_lookup_elem(&conns, &id);
+	if (!c)
+		return 0;
+	__sync_fetch_and_add(&c->uring_ops, 1);
+	/* armed until its final completion: an io_kiocb held for it */
+	if (__sync_add_and_fetch(&c->uring_armed, 1) > c->uring_armed_peak)
+		c->uring_armed_peak = c->uring_armed;
+#pragma unroll
+	for (int i = 0; i < CONN_URING_SLOTS; i++) {
+		struct conn_uring_op *s = &c->uring[i];
+
+		if (s->opcode == opcode + 1 ||
+		    (s->opcode == 0 && __sync_val_compare_and_swap(&s->opcode, 0, opcode + 1) == 0) ||
+		    s->opcode == opcode + 1) {
+			__sync_fetch_and_add(&s->count, 1);
+			break;
+		}
+	}
+	ts = thread_state(task);
+	if (!ts)
+		return 0;
+	set_current(task, ts, id);
+	if (opcode == bpf_core_enum_value(enum io_uring_op, IORING_OP_CLOSE)) {
+		c = bpf_map_lookup_elem(&conns, &id);
+		if (c)
+			conn_close(ts, id, c);
+	}
+	return 0;
+}
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(on_io_uring_complete, struct io_ring_ctx *ring, void *req,
+	     struct io_uring_cqe *cqe)
+{
+	struct file *file;
+	struct conn *c;
+	__u64 id;
+
+	if (!target_current() || (cqe->flags & IORING_CQE_F_MORE))
+		return 0;
+	file = BPF_CORE_READ((struct io_kiocb *)req, file);
+	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	id = BPF_CORE_READ(file, f_inode, i_ino);
+	c = bpf_map_lookup_elem(&conns, &id);
+	if (c && c->uring_armed)
+		__sync_fetch_and_sub(&c->uring_armed, 1);
+	return 0;
+}
+
+#endif /* CONCTRACE_IO_URING_BPF_H */

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The syscall programs, included by conctrace.bpf.c (left unloaded with
+ * --no-syscalls): counts and times by name, attributed through the fd
+ * argument and the thread's current connection; accept, connect, close,
+ * listen and epoll_ctl also mark a connection's life.
+ */
+#ifndef CONCTRACE_SYSCALLS_BPF_H
+#define CONCTRACE_SYSCALLS_BPF_H
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+	struct task_struct *task = target_current();
+	struct thread_state *ts;
+	struct syscall_total *tot;
+	__u32 nr = (__u32)id;
+	__u16 flags;
+	__u8 fd_arg;
+	int fd = -1;
+
+	if (!task || nr >= SYSCALL_MAX)
+		return 0;
+	ts = thread_state(task);
+	if (!ts)
+		return 0;
+	run_seen(task, ts);
+
+	/* counted at entry, like strace -c: exit_group never returns */
+	tot = bpf_map_lookup_elem(&syscall_totals, &nr);
+	if (tot)
+		tot->count++;
+
+	flags = syscall_flags[nr & (SYSCALL_MAX - 1)];	/* provable bound */
+	fd_arg = flags & SC_FD_ARG_MASK;
+	switch (fd_arg) {
+	case 1: fd = (int)PT_REGS_PARM1_SYSCALL(regs); break;
+	case 2: fd = (int)PT_REGS_PARM2_SYSCALL(regs); break;
+	case 3: fd = (int)PT_REGS_PARM3_SYSCALL(regs); break;
+	}
+
+	ts->sys_nr = nr;
+	ts->sys_fd = fd;
+	ts->sys_io = flags & SC_IO;
+	if (flags & SC_EPOLL_CTL)
+		ts->sys_arg = (__u32)PT_REGS_PARM2_SYSCALL(regs);
+	ts->sys_enter_ns = bpf_ktime_get_ns();
+	if (flags & SC_WAIT) {
+		set_current(task, ts, 0);
+	} else if (fd_arg && !(flags & SC_IO)) {
+		/* the hottest calls (read, write, send, recv) skip this walk:
+		 * sock_{recv,send}_length fires inside them with the socket */
+		struct socket *sock = fd_to_socket(task, fd);
+		__u64 conn = socket_conn(sock, fd, 0, false);
+
+		/* accepting is the event loop's work; a non-socket fd (a file,
+		 * a timerfd) leaves the thread's current connection alone; an
+		 * untracked connection (map full) is charged to no tracked one */
+		if (conn) {
+			set_current(task, ts, conn);
+		} else if (sock) {
+			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));
+
+			if (kind == SK_LISTENER)
+				set_current(task, ts, 0);
+			else if (kind == SK_CONN) {
+				set_current(task, ts, 0);
+				if (flags & SC_CLOSE) {
+					__u64 id = sock_ino(sock);
+
+					bpf_map_delete_elem(&untracked, &id);
+				}
+			}
+		}
+	}
+	ts->sys_conn = ts->cur_conn;
+	if (flame_wants(FV_SYSCALLS))
+		flame_add(ctx, FV_SYSCALLS, ts->cur_conn, nr, 1, true, false);
+	return 0;
+}
+
+static __always_inline void report_listen(struct task_struct *task, int fd)
+{
+	struct socket *sock = fd_to_socket(task, fd);
+	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+	struct listen_event *ev;
+
+	if (classify(sk) != SK_LISTENER)
+		return;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		struct proc_counters *pc = proc_counters();
+
+		if (pc)
+			pc->lost_events++;
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->type = EV_LISTEN;
+	ev->tgid = bpf_get_current_pid_tgid() >> 32;
+	ev->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (ev->family == AF_INET) {
+		BPF_CORE_READ_INTO(&ev->addr, sk, __sk_common.skc_rcv_saddr);
+	} else if (ev->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&ev->addr, sk, __sk_common.skc_v6_rcv_saddr);
+	} else {
+		struct unix_address *addr = BPF_CORE_READ((struct unix_sock *)sk, addr);
+
+		if (addr)
+			bpf_probe_read_kernel_str(ev->unix_path, sizeof(ev->unix_path),
+						  &addr->name[0].sun_path);
+	}
+	ev->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	bpf_ringbuf_submit(ev, 0);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task = target_current();
+	struct thread_state *ts;
+	struct syscall_total *tot;
+	__u64 now, ns, conn;
+	__u32 nr;
+	__u16 flags;
+
+	if (!task)
+		return 0;
+	ts = bpf_task_storage_get(&threads, task, 0, 0);
+	if (!ts || !ts->sys_enter_ns)
+		return 0;	/* entered before we attached */
+	now = bpf_ktime_get_ns();
+	ns = now - ts->sys_enter_ns;
+	ts->sys_enter_ns = 0;
+	ts->sys_io = false;
+	nr = ts->sys_nr;
+	if (nr >= SYSCALL_MAX)
+		return 0;
+	flags = syscall_flags[nr & (SYSCALL_MAX - 1)];	/* provable bound */
+
+	tot = bpf_map_lookup_elem(&syscall_totals, &nr);
+	if (tot) {
+		tot->ns += ns;
+		if (ret < 0 && ret >= -4095)
+			tot->errors++;
+	}
+	charge_syscall(ts, ts->sys_conn, nr, ns);
+
+	if ((flags & SC_CLOSE) && ret == 0 && ts->sys_conn) {
+		struct conn *c = bpf_map_lookup_elem(&conns, &ts->sys_conn);
+
+		if (c && c->fd == ts->sys_fd)
+			conn_close(ts, ts->sys_conn, c);
+	} else if ((flags & SC_ACCEPT) && ret >= 0) {
+		/* what the thread does next (a thread, a stack, epoll_ctl) is
+		 * this connection's cost until it touches another socket */
+		conn = socket_conn(fd_to_socket(task, (int)ret), (int)ret, CONN_ACCEPTED, true);
+		if (conn)
+			set_current(task, ts, conn);
+	} else if ((flags & SC_CONNECT) && (ret == 0 || ret == -EINPROGRESS)) {
+		conn = socket_conn(fd_to_socket(task, ts->sys_fd), ts->sys_fd, 0, true);
+		if (conn)
+			set_current(task, ts, conn);
+	} else if ((flags & SC_LISTEN) && ret == 0) {
+		report_listen(task, ts->sys_fd);
+	} else if ((flags & SC_EPOLL_CTL) && ret == 0 && ts->sys_conn) {
+		/* each registration holds an epitem and a poll-queue entry */
+		struct conn *c = bpf_map_lookup_elem(&conns, &ts->sys_conn);
+
+		if (c && ts->sys_arg == EPOLL_CTL_ADD) {
+			c->epoll_items++;
+			if (c->epoll_items > c->epoll_items_peak)
+				c->epoll_items_peak = c->epoll_items;
+		} else if (c && ts->sys_arg == EPOLL_CTL_DEL && c->epoll_items) {
+			c->epoll_items--;
+		}
+	}
+	return 0;
+}
+
+#endif /* CONCTRACE_SYSCALLS_BPF_H */
