@@ -45,8 +45,10 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	if (flags & SC_EPOLL_CTL)
 		ts->sys_arg = (__u32)PT_REGS_PARM2_SYSCALL(regs);
 	ts->sys_enter_ns = bpf_ktime_get_ns();
+	/* a change of connection here happens at the syscall's entry: the
+	 * time just read, not a second clock read */
 	if (flags & SC_WAIT) {
-		set_current(task, ts, 0);
+		set_current_at(task, ts, 0, ts->sys_enter_ns);
 	} else if (fd_arg && !(flags & SC_IO)) {
 		/* the hottest calls (read, write, send, recv) skip this walk:
 		 * sock_{recv,send}_length fires inside them with the socket */
@@ -57,14 +59,14 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		 * a timerfd) leaves the thread's current connection alone; an
 		 * untracked connection (map full) is charged to no tracked one */
 		if (conn) {
-			set_current(task, ts, conn);
+			set_current_at(task, ts, conn, ts->sys_enter_ns);
 		} else if (sock) {
 			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));
 
 			if (kind == SK_LISTENER)
-				set_current(task, ts, 0);
+				set_current_at(task, ts, 0, ts->sys_enter_ns);
 			else if (kind == SK_CONN) {
-				set_current(task, ts, 0);
+				set_current_at(task, ts, 0, ts->sys_enter_ns);
 				if (flags & SC_CLOSE) {
 					__u64 id = sock_ino(sock);
 

@@ -58,11 +58,25 @@ def wait_for(stream, pattern, timeout=10):
 
 
 def loadgen(port, args):
+    """(requests/s, requests answered)"""
     out = subprocess.run(["taskset", "-c", "1", str(LOADGEN), "-p", str(port), "-q",
                           "--json", *args], capture_output=True, timeout=300)
     if out.returncode != 0:
         sys.exit(f"bench-overhead: loadgen failed: {out.stderr.decode()}")
-    return json.loads(out.stdout)["requests_per_s"]
+    res = json.loads(out.stdout)
+    return res["requests_per_s"], res["requests"]["ok"]
+
+
+def cpu_ns(pid):
+    """The process's CPU time so far, as the scheduler accounts it (ns;
+    steal excluded): the sum of its threads' schedstat run times."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
 
 
 def prog_stats():
@@ -99,11 +113,13 @@ def run(traced, args, floor=None):
     hooks = None
     try:
         m = wait_for(proc.stderr, LISTEN_RE)
-        port = int(m.group(1))
+        port, pid = int(m.group(1)), int(m.group(2))
         if floor is not None:
-            hooks = start_floor(floor, int(m.group(2)))
+            hooks = start_floor(floor, pid)
         before = prog_stats() if traced is not None else {}
-        rps = loadgen(port, args)
+        cpu_before = cpu_ns(pid)
+        rps, requests = loadgen(port, args)
+        server_ns = (cpu_ns(pid) - cpu_before) / max(requests, 1)
         after = prog_stats() if traced is not None else {}
     finally:
         stop(hooks)
@@ -114,7 +130,7 @@ def run(traced, args, floor=None):
         cnt = p.get("run_cnt", 0) - b.get("run_cnt", 0)
         ns = p.get("run_time_ns", 0) - b.get("run_time_ns", 0)
         per_prog[p["name"]] = (cnt, ns)
-    return rps, per_prog
+    return rps, server_ns, per_prog
 
 
 def main():
@@ -148,34 +164,45 @@ def main():
         arms += [(f"conctrace --flame {v}", ["--flame", v, "--folded", folded], None)
                  for v in ("offcpu,umem", "cpu", "syscalls,kmem")]
     rps = {name: [] for name, _, _ in arms}
+    cost = {name: [] for name, _, _ in arms}	# server CPU ns per request
     for i in range(opts.rounds):
         for name, ct_args, floor_args in arms:
-            rps[name].append(run(ct_args, args, floor_args)[0])
+            r, ns, _ = run(ct_args, args, floor_args)
+            rps[name].append(r)
+            cost[name].append(ns)
         print(f"round {i + 1}: " + ", ".join(f"{n} {rps[n][-1]:,.0f}" for n, _, _ in arms),
               flush=True)
     stats_was = Path(STATS).read_text().strip()
     Path(STATS).write_text("1")
     try:
-        _, progs = run([], args)
+        _, _, progs = run([], args)
     finally:
         Path(STATS).write_text(stats_was)
 
     med = {name: statistics.median(v) for name, v in rps.items()}
     best = {name: max(v) for name, v in rps.items()}
+    cmed = {name: statistics.median(v) for name, v in cost.items()}
     print(f"\nepoll_echo, {opts.conns} connections, PING closed loop, server on CPU 0, "
           f"loadgen on CPU 1, {opts.rounds} interleaved rounds of {opts.seconds:g} s")
-    print("| run | median req/s | min | max | kept (medians) | kept (best rounds) |")
-    print("|---|---|---|---|---|---|")
+    print("| run | median req/s | min | max | kept (medians) | kept (best rounds) "
+          "| server CPU ns/req | added ns/req |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, _, _ in arms:
         v = rps[name]
         print(f"| {name} | {med[name]:,.0f} | {min(v):,.0f} | {max(v):,.0f} "
-              f"| {med[name] / med['untraced']:.3f} | {best[name] / best['untraced']:.3f} |")
+              f"| {med[name] / med['untraced']:.3f} | {best[name] / best['untraced']:.3f} "
+              f"| {cmed[name]:,.0f} | {cmed[name] - cmed['untraced']:+,.0f} |")
     print("\nOn a shared host, contention only ever takes throughput away: when rounds vary")
-    print("widely, the best rounds' ratio is the one to read.\n")
+    print("widely, the best rounds' ratio is the one to read. Server CPU per request (its")
+    print("threads' schedstat run time, which leaves out what the host steals) is steadier:")
+    print("it is what tracing adds to the server's own work, whatever the client's speed;")
+    print("the client shares the machine and its syscalls pay the hooks too.\n")
     for mode, ct, floor in (("full mode", "conctrace", FLOOR),
                             ("--no-syscalls", "conctrace --no-syscalls", FLOOR_LIGHT)):
         print(f"conctrace's own work keeps {med[ct] / med[floor]:.3f} of the floor ({mode}; "
-              f"best rounds: {best[ct] / best[floor]:.3f})")
+              f"best rounds: {best[ct] / best[floor]:.3f}); it adds "
+              f"{cmed[ct] - cmed[floor]:+,.0f} ns of server CPU per request to the floor's "
+              f"{cmed[floor] - cmed['untraced']:+,.0f}")
     print("\ntarget: kept >= 0.95. The hook floor attaches programs that do nothing (compare")
     print("the caller's tgid with the server's, return) on the tracepoints conctrace uses:")
     print("what the hooks cost before any work, the least a tracer on them pays. conctrace's")
