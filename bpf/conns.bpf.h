@@ -198,16 +198,26 @@ static __always_inline void conn_finalize(__u64 id, struct conn *c)
 	bpf_map_delete_elem(&conns, &id);
 }
 
+/*
+ * A record's small tables (syscalls, io_uring opcodes) are slots keyed by
+ * a number + 1, 0 when free: true if the slot holds key, claiming it if it
+ * was free. The claim is atomic, and a lost race is rechecked: io_uring
+ * workers and a process's threads may fill one record at once.
+ */
+static __always_inline bool slot_holds(__u32 *slot, __u32 key)
+{
+	return *slot == key ||
+	       (*slot == 0 && __sync_val_compare_and_swap(slot, 0, key) == 0) ||
+	       *slot == key;
+}
+
 static __always_inline void conn_add_syscalls(struct conn *c, __u32 nr, __u32 count, __u64 ns)
 {
 #pragma unroll
 	for (int i = 0; i < CONN_SC_SLOTS; i++) {
 		struct conn_syscall *s = &c->sc[i];
 
-		/* claim a free slot atomically: io_uring workers may race us */
-		if (s->nr == nr + 1 ||
-		    (s->nr == 0 && __sync_val_compare_and_swap(&s->nr, 0, nr + 1) == 0) ||
-		    s->nr == nr + 1) {
+		if (slot_holds(&s->nr, nr + 1)) {
 			__sync_fetch_and_add(&s->count, count);
 			__sync_fetch_and_add(&s->ns, ns);
 			return;

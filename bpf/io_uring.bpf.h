@@ -45,9 +45,7 @@ int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 	for (int i = 0; i < CONN_URING_SLOTS; i++) {
 		struct conn_uring_op *s = &c->uring[i];
 
-		if (s->opcode == opcode + 1 ||
-		    (s->opcode == 0 && __sync_val_compare_and_swap(&s->opcode, 0, opcode + 1) == 0) ||
-		    s->opcode == opcode + 1) {
+		if (slot_holds(&s->opcode, opcode + 1)) {
 			__sync_fetch_and_add(&s->count, 1);
 			break;
 		}
