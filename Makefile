@@ -106,9 +106,8 @@ servers/coro_echo:     $(OUTPUT)/servers/coro_echo.o $(OUTPUT)/servers/coro.o $(
 servers/coro_echo:     LDFLAGS += -Wl,-z,now
 servers/uring_echo:    $(OUTPUT)/servers/uring_echo.o $(SERVER_LIB)
 servers/uring_echo:    LDLIBS += -luring
-# loadgen: set-up and supervision (loadgen.c), its command line (loadgen_cli.c);
-# what the files share is declared in servers/loadgen.h
-LOADGEN_OBJS := $(addprefix $(OUTPUT)/servers/,loadgen.o loadgen_cli.o)
+# loadgen: a file per job; servers/loadgen.h declares what they share
+LOADGEN_OBJS := $(addprefix $(OUTPUT)/servers/,loadgen.o loadgen_cli.o loadgen_report.o)
 servers/loadgen:       $(LOADGEN_OBJS) $(OUTPUT)/servers/histogram.o $(OUTPUT)/servers/protocol.o
 servers/loadgen:       LDLIBS += -lm
 

@@ -55,42 +55,17 @@
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
 
-#define NSEC_PER_SEC		UINT64_C(1000000000)
-#define NSEC_PER_MSEC		UINT64_C(1000000)
 #define FD_RESERVE		32	/* stdio, epoll and event fds, files */
 #define RECV_CHUNK		(64u << 10)
 #define EVENTS_PER_WAIT		256
 #define RETRY_NS		(10 * NSEC_PER_MSEC)	/* reconnect back-off */
 #define SUPERVISE_MS		10	/* main thread's polling period */
 #define ECHO_TAG_LEN		8	/* hex request number that opens an echo line */
-#define MAX_REQUEST		(PROTO_MAX_LINE + 1)
 #define WAKE_TOKEN		UINT32_MAX	/* epoll data of a worker's eventfd */
 #define HEAP_NONE		UINT32_MAX
 
-enum err_kind { E_CONNECT, E_RESET, E_TIMEOUT, E_BAD_REPLY, E_CLOSED, NR_ERRS };
-static const char *const err_names[NR_ERRS] = {
-	"connect", "reset", "timeout", "bad_reply", "closed",
-};
-
-/* What the options mean once resolved; read-only while workers run. */
-static struct plan {
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	int family;
-	char target[INET6_ADDRSTRLEN + sizeof("tcp []:65535") + sizeof(((struct sockaddr_un *)0)->sun_path)];
-	unsigned nsources;
-	uint32_t source_base;		/* host order: 127.0.0.1 */
-	uint64_t timeout_ns;
-	uint64_t interval_ns;		/* open loop: between a connection's requests */
-	uint64_t run_ns;		/* -d; 0: no limit */
-	uint32_t quota;			/* requests per connection */
-	unsigned weight_total;
-	int single_kind;		/* the only kind in the mix, or -1 */
-	char wait_req[32], stream_req[32], burn_req[32], burn_reply[40];
-	size_t wait_req_len, stream_req_len, burn_req_len, burn_reply_len;
-	char echo_body[MAX_REQUEST];	/* echo line filler, indexed by offset */
-	uint64_t t0;
-} plan;
+struct plan plan;
+struct worker **workers;
 
 /* ---- shared run state ---------------------------------------------------- */
 
@@ -102,13 +77,6 @@ static atomic_uint settled_failed;	/* ... or failed for good */
 static atomic_uint workers_finished;
 static atomic_long open_conns;
 static atomic_flag err_reported[NR_ERRS];
-
-struct stats {
-	uint64_t attempted, established, failed;
-	uint64_t req_ok, req_errors;
-	uint64_t errors[NR_ERRS];
-	uint64_t bytes_sent, bytes_recv;
-};
 
 /* ---- per connection ------------------------------------------------------ */
 
@@ -153,33 +121,6 @@ struct conn {
 };
 
 _Static_assert(sizeof(struct conn) <= 64, "struct conn grew past a cache line");
-
-struct worker {
-	unsigned id;
-	pthread_t thread;
-	int epfd;
-	int wakefd;
-	struct conn *conns;
-	unsigned nconns;
-	uint64_t *sent_at;	/* nconns * depth intended send times */
-	uint32_t *heap;		/* conn indices, min-heap on conn.deadline */
-	unsigned heap_len;
-	unsigned next_start;	/* conns[next_start..] not started yet */
-	unsigned connecting;	/* connects in flight */
-	unsigned max_connecting;
-	uint64_t connect_gap_ns;
-	uint64_t next_connect_at;
-	unsigned unfinished;	/* connections still in their request phase */
-	bool draining;		/* -d is over: no new requests */
-	uint64_t finish_ns;
-	char *rbuf;		/* RECV_CHUNK */
-	char *sbuf;		/* depth * MAX_REQUEST */
-	char *ebuf;		/* MAX_REQUEST: the echo line expected back */
-	struct stats stats;
-	struct hist hist;	/* latency in ns */
-};
-
-static struct worker **workers;
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -1217,120 +1158,6 @@ static bool supervise(int sigfd)
 			return false;
 		}
 	}
-}
-
-/* ---- report -------------------------------------------------------------- */
-
-struct totals {
-	struct stats s;
-	struct hist *hist;
-	double duration_s;
-	double rps;
-	uint64_t errors;
-	bool interrupted;
-};
-
-static void collect(struct totals *t, bool interrupted)
-{
-	uint64_t finish = plan.t0;
-	unsigned i, k;
-
-	memset(t, 0, sizeof(*t));
-	t->hist = &workers[0]->hist;
-	for (i = 0; i < env.threads; i++) {
-		struct worker *w = workers[i];
-
-		t->s.attempted += w->stats.attempted;
-		t->s.established += w->stats.established;
-		t->s.failed += w->stats.failed;
-		t->s.req_ok += w->stats.req_ok;
-		t->s.req_errors += w->stats.req_errors;
-		for (k = 0; k < NR_ERRS; k++)
-			t->s.errors[k] += w->stats.errors[k];
-		t->s.bytes_sent += w->stats.bytes_sent;
-		t->s.bytes_recv += w->stats.bytes_recv;
-		if (i)
-			hist_merge(t->hist, &w->hist);
-		if (w->finish_ns > finish)
-			finish = w->finish_ns;
-	}
-	for (k = 0; k < NR_ERRS; k++)
-		t->errors += t->s.errors[k];
-	t->duration_s = (double)(finish - plan.t0) / (double)NSEC_PER_SEC;
-	t->rps = t->duration_s > 0 ? (double)t->s.req_ok / t->duration_s : 0;
-	t->interrupted = interrupted;
-}
-
-static double us(uint64_t ns)
-{
-	return (double)ns / 1000.0;
-}
-
-static void report_text(FILE *f, const struct totals *t)
-{
-	const struct hist *h = t->hist;
-	unsigned k;
-
-	fprintf(f, "target       %s, %u connections, %u thread%s%s\n", plan.target, env.conns,
-		env.threads, env.threads == 1 ? "" : "s", t->interrupted ? " (interrupted)" : "");
-	fprintf(f, "connections  attempted %" PRIu64 "  established %" PRIu64 "  failed %" PRIu64 "\n",
-		t->s.attempted, t->s.established, t->s.failed);
-	fprintf(f, "requests     ok %" PRIu64 "  errors %" PRIu64 "\n", t->s.req_ok, t->s.req_errors);
-	fprintf(f, "errors      ");
-	for (k = 0; k < NR_ERRS; k++)
-		fprintf(f, " %s %" PRIu64 "%s", err_names[k], t->s.errors[k], k + 1 < NR_ERRS ? " " : "\n");
-	fprintf(f, "bytes        sent %" PRIu64 "  received %" PRIu64 "\n", t->s.bytes_sent, t->s.bytes_recv);
-	fprintf(f, "duration     %.3f s  %.1f requests/s\n", t->duration_s, t->rps);
-	fprintf(f, "latency us   min %.1f  mean %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
-		us(hist_min(h)), hist_mean(h) / 1000.0, us(hist_percentile(h, 50)),
-		us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
-		us(hist_percentile(h, 99.9)), us(hist_max(h)));
-}
-
-static void report_json(FILE *f, const struct totals *t)
-{
-	const struct hist *h = t->hist;
-	unsigned k;
-
-	fprintf(f, "{\"connections\":{\"attempted\":%" PRIu64 ",\"established\":%" PRIu64
-		",\"failed\":%" PRIu64 "},", t->s.attempted, t->s.established, t->s.failed);
-	fprintf(f, "\"requests\":{\"ok\":%" PRIu64 ",\"errors\":%" PRIu64 "},",
-		t->s.req_ok, t->s.req_errors);
-	fprintf(f, "\"errors\":{");
-	for (k = 0; k < NR_ERRS; k++)
-		fprintf(f, "\"%s\":%" PRIu64 "%s", err_names[k], t->s.errors[k], k + 1 < NR_ERRS ? "," : "},");
-	fprintf(f, "\"bytes\":{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 "},",
-		t->s.bytes_sent, t->s.bytes_recv);
-	fprintf(f, "\"duration_s\":%.6f,\"requests_per_s\":%.1f,\"interrupted\":%s,",
-		t->duration_s, t->rps, t->interrupted ? "true" : "false");
-	fprintf(f, "\"latency_us\":{\"min\":%.3f,\"mean\":%.3f,\"p50\":%.3f,\"p90\":%.3f,"
-		"\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}}\n",
-		us(hist_min(h)), hist_mean(h) / 1000.0, us(hist_percentile(h, 50)),
-		us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
-		us(hist_percentile(h, 99.9)), us(hist_max(h)));
-}
-
-static void report(const struct totals *t)
-{
-	FILE *f;
-
-	if (!env.json) {
-		report_text(stdout, t);
-		return;
-	}
-	if (!env.json_path) {
-		report_json(stdout, t);
-		return;
-	}
-	report_text(stdout, t);
-	f = fopen(env.json_path, "w");
-	if (!f) {
-		fprintf(stderr, PROG ": cannot write %s: %s\n", env.json_path, strerror(errno));
-		return;
-	}
-	report_json(f, t);
-	if (fclose(f) != 0)
-		fprintf(stderr, PROG ": cannot write %s: %s\n", env.json_path, strerror(errno));
 }
 
 /* ---- main ---------------------------------------------------------------- */

@@ -6,17 +6,31 @@
 #ifndef CONCTRACE_LOADGEN_H
 #define CONCTRACE_LOADGEN_H
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "histogram.h"
+#include "protocol.h"
 
 #define PROG			"loadgen"
+#define NSEC_PER_SEC		UINT64_C(1000000000)
+#define NSEC_PER_MSEC		UINT64_C(1000000)
 #define DEFAULT_HOST		"127.0.0.1"
 #define DEFAULT_PORT		"8090"
 #define DEFAULT_REQUESTS	10
 /* auto --sources: well inside the 28k ephemeral ports one source gets */
 #define CONNS_PER_SOURCE	20000
+#define MAX_REQUEST		(PROTO_MAX_LINE + 1)
 
 enum kind { K_PING, K_ECHO, K_WAIT, K_STREAM, K_BURN, NR_KINDS };
+
+enum err_kind { E_CONNECT, E_RESET, E_TIMEOUT, E_BAD_REPLY, E_CLOSED, NR_ERRS };
+extern const char *const err_names[NR_ERRS];	/* as the report spells them */
 
 /* ---- options: loadgen_cli.c ---------------------------------------------- */
 
@@ -65,5 +79,82 @@ void parse_args(int argc, char **argv);
 
 /* "loadgen: <message>" and the --help hint on stderr, then exit(2). */
 void usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* ---- the plan: loadgen.c ------------------------------------------------- */
+
+/* What the options mean once resolved; read-only while workers run. */
+struct plan {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	int family;
+	char target[INET6_ADDRSTRLEN + sizeof("tcp []:65535") + sizeof(((struct sockaddr_un *)0)->sun_path)];
+	unsigned nsources;
+	uint32_t source_base;		/* host order: 127.0.0.1 */
+	uint64_t timeout_ns;
+	uint64_t interval_ns;		/* open loop: between a connection's requests */
+	uint64_t run_ns;		/* -d; 0: no limit */
+	uint32_t quota;			/* requests per connection */
+	unsigned weight_total;
+	int single_kind;		/* the only kind in the mix, or -1 */
+	char wait_req[32], stream_req[32], burn_req[32], burn_reply[40];
+	size_t wait_req_len, stream_req_len, burn_req_len, burn_reply_len;
+	char echo_body[MAX_REQUEST];	/* echo line filler, indexed by offset */
+	uint64_t t0;
+};
+extern struct plan plan;
+
+/* ---- per worker ---------------------------------------------------------- */
+
+struct stats {
+	uint64_t attempted, established, failed;
+	uint64_t req_ok, req_errors;
+	uint64_t errors[NR_ERRS];
+	uint64_t bytes_sent, bytes_recv;
+};
+
+struct worker {
+	unsigned id;
+	pthread_t thread;
+	int epfd;
+	int wakefd;
+	struct conn *conns;
+	unsigned nconns;
+	uint64_t *sent_at;	/* nconns * depth intended send times */
+	uint32_t *heap;		/* conn indices, min-heap on conn.deadline */
+	unsigned heap_len;
+	unsigned next_start;	/* conns[next_start..] not started yet */
+	unsigned connecting;	/* connects in flight */
+	unsigned max_connecting;
+	uint64_t connect_gap_ns;
+	uint64_t next_connect_at;
+	unsigned unfinished;	/* connections still in their request phase */
+	bool draining;		/* -d is over: no new requests */
+	uint64_t finish_ns;
+	char *rbuf;		/* RECV_CHUNK */
+	char *sbuf;		/* depth * MAX_REQUEST */
+	char *ebuf;		/* MAX_REQUEST: the echo line expected back */
+	struct stats stats;
+	struct hist hist;	/* latency in ns */
+};
+
+/* loadgen.c: env.threads of them, set up before the run, read by the report */
+extern struct worker **workers;
+
+/* ---- report: loadgen_report.c -------------------------------------------- */
+
+struct totals {
+	struct stats s;
+	struct hist *hist;
+	double duration_s;
+	double rps;
+	uint64_t errors;
+	bool interrupted;
+};
+
+/* Sum the stopped workers' counters and histograms into t. */
+void collect(struct totals *t, bool interrupted);
+
+/* Text on stdout, or JSON on stdout or to a file, as --json says. */
+void report(const struct totals *t);
 
 #endif /* CONCTRACE_LOADGEN_H */
