@@ -60,9 +60,7 @@
 #define EVENTS_PER_WAIT		256
 #define RETRY_NS		(10 * NSEC_PER_MSEC)	/* reconnect back-off */
 #define SUPERVISE_MS		10	/* main thread's polling period */
-#define ECHO_TAG_LEN		8	/* hex request number that opens an echo line */
 #define WAKE_TOKEN		UINT32_MAX	/* epoll data of a worker's eventfd */
-#define HEAP_NONE		UINT32_MAX
 
 struct plan plan;
 struct worker **workers;
@@ -78,50 +76,6 @@ static atomic_uint workers_finished;
 static atomic_long open_conns;
 static atomic_flag err_reported[NR_ERRS];
 
-/* ---- per connection ------------------------------------------------------ */
-
-enum conn_state {
-	CS_IDLE,	/* not started yet */
-	CS_RETRY,	/* waiting to (re)connect */
-	CS_CONNECTING,
-	CS_ACTIVE,	/* sending requests */
-	CS_HOLDING,	/* requests done, kept open and idle */
-	CS_CLOSED,
-};
-
-enum conn_flags {
-	CF_SETTLED  = 1 << 0,	/* its first connect has been counted */
-	CF_FINISHED = 1 << 1,	/* its request phase is over */
-};
-
-/* Unsent request bytes, held only while the kernel refuses a write. */
-struct pending_write {
-	uint32_t len, off;
-	char data[];
-};
-
-/*
- * Small on purpose (64 bytes): a million of these must be cheap. The
- * intended send time of each request in flight sits in the worker's
- * sent_at[] array, depth slots per connection.
- */
-struct conn {
-	int fd;
-	uint32_t id;		/* global number: seeds its mix, picks its source */
-	uint32_t heap_pos;	/* slot in the worker's timer heap or HEAP_NONE */
-	uint8_t state;
-	uint8_t flags;
-	uint32_t seq;		/* requests sent, so also the next one's number */
-	uint32_t acked;		/* requests answered or lost */
-	uint32_t rpos;		/* bytes of the oldest reply matched so far */
-	uint64_t deadline;	/* timer heap key */
-	uint64_t head_since;	/* oldest request's timeout clock started here */
-	uint64_t t_base;	/* open loop: when request 0 was due */
-	struct pending_write *wq;
-};
-
-_Static_assert(sizeof(struct conn) <= 64, "struct conn grew past a cache line");
-
 /* ---- small helpers ------------------------------------------------------- */
 
 static uint64_t now_ns(void)
@@ -135,15 +89,6 @@ static uint64_t now_ns(void)
 static uint64_t seconds_to_ns(double s)
 {
 	return (uint64_t)llround(s * (double)NSEC_PER_SEC);
-}
-
-/* splitmix64's finaliser: request mix and open-loop phases from the seed */
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
 }
 
 /* Print the first error of each kind with its cause; count the rest quietly. */
@@ -163,207 +108,6 @@ static inline uint64_t *sent_slot(struct worker *w, const struct conn *c, uint32
 static inline uint32_t inflight(const struct conn *c)
 {
 	return c->seq - c->acked;
-}
-
-/* ---- timer heap ---------------------------------------------------------- */
-
-static void heap_place(struct worker *w, unsigned pos, uint32_t ci)
-{
-	w->heap[pos] = ci;
-	w->conns[ci].heap_pos = pos;
-}
-
-static void heap_up(struct worker *w, unsigned pos)
-{
-	uint32_t ci = w->heap[pos];
-	uint64_t key = w->conns[ci].deadline;
-
-	while (pos > 0) {
-		unsigned parent = (pos - 1) / 2;
-
-		if (w->conns[w->heap[parent]].deadline <= key)
-			break;
-		heap_place(w, pos, w->heap[parent]);
-		pos = parent;
-	}
-	heap_place(w, pos, ci);
-}
-
-static void heap_down(struct worker *w, unsigned pos)
-{
-	uint32_t ci = w->heap[pos];
-	uint64_t key = w->conns[ci].deadline;
-
-	for (;;) {
-		unsigned child = 2 * pos + 1;
-
-		if (child >= w->heap_len)
-			break;
-		if (child + 1 < w->heap_len &&
-		    w->conns[w->heap[child + 1]].deadline < w->conns[w->heap[child]].deadline)
-			child++;
-		if (key <= w->conns[w->heap[child]].deadline)
-			break;
-		heap_place(w, pos, w->heap[child]);
-		pos = child;
-	}
-	heap_place(w, pos, ci);
-}
-
-static void timer_cancel(struct worker *w, struct conn *c)
-{
-	unsigned pos = c->heap_pos;
-
-	if (pos == HEAP_NONE)
-		return;
-	c->heap_pos = HEAP_NONE;
-	if (pos == --w->heap_len)
-		return;
-	heap_place(w, pos, w->heap[w->heap_len]);
-	heap_up(w, pos);
-	heap_down(w, w->conns[w->heap[pos]].heap_pos);
-}
-
-/*
- * Ask to be woken at `when`. Deadlines that move later are not pushed
- * down the heap: the early wake-up re-checks the connection and re-arms,
- * which is cheaper than a heap update after every reply.
- */
-static void timer_want(struct worker *w, struct conn *c, uint64_t when)
-{
-	if (c->heap_pos == HEAP_NONE) {
-		c->deadline = when;
-		heap_place(w, w->heap_len, (uint32_t)(c - w->conns));
-		heap_up(w, w->heap_len++);
-	} else if (when < c->deadline) {
-		c->deadline = when;
-		heap_up(w, c->heap_pos);
-	}
-}
-
-/* ---- requests and the replies they must get ------------------------------ */
-
-static enum kind kind_of(const struct conn *c, uint32_t seq)
-{
-	uint64_t r;
-	unsigned k;
-
-	if (plan.single_kind >= 0)
-		return (enum kind)plan.single_kind;
-	r = mix64(env.seed ^ mix64(((uint64_t)c->id << 32) | seq)) % plan.weight_total;
-	for (k = 0; r >= env.weights[k]; k++)
-		r -= env.weights[k];
-	return (enum kind)k;
-}
-
-/*
- * An echo line opens with the request's number in hex, so a server that
- * answers with another request's line is caught; lowercase hex can never
- * spell a command. The rest is fixed filler.
- */
-static size_t echo_fill(uint32_t seq, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	char tag[ECHO_TAG_LEN];
-	unsigned i, n = env.echo_size;
-
-	for (i = 0; i < ECHO_TAG_LEN; i++)
-		tag[i] = hex[(seq >> (28 - 4 * i)) & 0xf];
-	memcpy(out, tag, n < ECHO_TAG_LEN ? n : ECHO_TAG_LEN);
-	if (n > ECHO_TAG_LEN)
-		memcpy(out + ECHO_TAG_LEN, plan.echo_body + ECHO_TAG_LEN, n - ECHO_TAG_LEN);
-	out[n] = '\n';
-	return n + 1;
-}
-
-static size_t request_fill(const struct conn *c, uint32_t seq, char *out)
-{
-	switch (kind_of(c, seq)) {
-	case K_PING:
-		memcpy(out, "PING\n", 5);
-		return 5;
-	case K_ECHO:
-		return echo_fill(seq, out);
-	case K_WAIT:
-		memcpy(out, plan.wait_req, plan.wait_req_len);
-		return plan.wait_req_len;
-	case K_STREAM:
-		memcpy(out, plan.stream_req, plan.stream_req_len);
-		return plan.stream_req_len;
-	case K_BURN:
-		memcpy(out, plan.burn_req, plan.burn_req_len);
-		return plan.burn_req_len;
-	case NR_KINDS:
-		break;
-	}
-	return 0;
-}
-
-/*
- * The matchers take up to n bytes of the oldest reply, compare them with
- * what it must be and advance c->rpos. They return the bytes used, or -1
- * on a mismatch; *complete says the reply has been seen whole.
- */
-static long match_fixed(uint32_t *pos, const char *want, size_t len,
-			const char *p, size_t n, bool *complete)
-{
-	size_t take = len - *pos;
-
-	if (take > n)
-		take = n;
-	if (memcmp(p, want + *pos, take) != 0)
-		return -1;
-	*pos += (uint32_t)take;
-	*complete = *pos == len;
-	return (long)take;
-}
-
-/* STREAM: exactly stream_bytes of payload (never a newline), then DONE */
-static long match_stream(struct conn *c, const char *p, size_t n, bool *complete)
-{
-	uint64_t payload = env.stream_bytes;
-	uint32_t tail;
-	size_t take;
-	long used;
-
-	if (c->rpos < payload) {
-		take = payload - c->rpos;
-		if (take > n)
-			take = n;
-		if (memchr(p, '\n', take))
-			return -1;
-		c->rpos += (uint32_t)take;
-		*complete = false;
-		return (long)take;
-	}
-	tail = c->rpos - (uint32_t)payload;
-	used = match_fixed(&tail, PROTO_DONE, PROTO_DONE_LEN, p, n, complete);
-	if (used > 0)
-		c->rpos += (uint32_t)used;
-	return used;
-}
-
-static long match_reply(struct worker *w, struct conn *c, const char *p, size_t n,
-			bool *complete)
-{
-	size_t len;
-
-	switch (kind_of(c, c->acked)) {
-	case K_PING:
-		return match_fixed(&c->rpos, "PONG\n", 5, p, n, complete);
-	case K_ECHO:
-		len = echo_fill(c->acked, w->ebuf);
-		return match_fixed(&c->rpos, w->ebuf, len, p, n, complete);
-	case K_WAIT:
-		return match_fixed(&c->rpos, PROTO_DONE, PROTO_DONE_LEN, p, n, complete);
-	case K_STREAM:
-		return match_stream(c, p, n, complete);
-	case K_BURN:
-		return match_fixed(&c->rpos, plan.burn_reply, plan.burn_reply_len, p, n, complete);
-	case NR_KINDS:
-		break;
-	}
-	return -1;
 }
 
 /* ---- connection life ----------------------------------------------------- */

@@ -103,6 +103,52 @@ struct plan {
 };
 extern struct plan plan;
 
+/* ---- per connection ------------------------------------------------------ */
+
+#define HEAP_NONE		UINT32_MAX	/* conn.heap_pos: no timer armed */
+
+enum conn_state {
+	CS_IDLE,	/* not started yet */
+	CS_RETRY,	/* waiting to (re)connect */
+	CS_CONNECTING,
+	CS_ACTIVE,	/* sending requests */
+	CS_HOLDING,	/* requests done, kept open and idle */
+	CS_CLOSED,
+};
+
+enum conn_flags {
+	CF_SETTLED  = 1 << 0,	/* its first connect has been counted */
+	CF_FINISHED = 1 << 1,	/* its request phase is over */
+};
+
+/* Unsent request bytes, held only while the kernel refuses a write. */
+struct pending_write {
+	uint32_t len, off;
+	char data[];
+};
+
+/*
+ * Small on purpose (64 bytes): a million of these must be cheap. The
+ * intended send time of each request in flight sits in the worker's
+ * sent_at[] array, depth slots per connection.
+ */
+struct conn {
+	int fd;
+	uint32_t id;		/* global number: seeds its mix, picks its source */
+	uint32_t heap_pos;	/* slot in the worker's timer heap or HEAP_NONE */
+	uint8_t state;
+	uint8_t flags;
+	uint32_t seq;		/* requests sent, so also the next one's number */
+	uint32_t acked;		/* requests answered or lost */
+	uint32_t rpos;		/* bytes of the oldest reply matched so far */
+	uint64_t deadline;	/* timer heap key */
+	uint64_t head_since;	/* oldest request's timeout clock started here */
+	uint64_t t_base;	/* open loop: when request 0 was due */
+	struct pending_write *wq;
+};
+
+_Static_assert(sizeof(struct conn) <= 64, "struct conn grew past a cache line");
+
 /* ---- per worker ---------------------------------------------------------- */
 
 struct stats {
@@ -139,6 +185,37 @@ struct worker {
 
 /* loadgen.c: env.threads of them, set up before the run, read by the report */
 extern struct worker **workers;
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* splitmix64's finaliser: request mix and open-loop phases from the seed */
+static inline uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* ---- timer heap: loadgen_timer.c ----------------------------------------- */
+
+/* Wake c's worker for c at `when`, or earlier if c already asked for earlier. */
+void timer_want(struct worker *w, struct conn *c, uint64_t when);
+
+/* Take c out of the heap, if it is in it. */
+void timer_cancel(struct worker *w, struct conn *c);
+
+/* ---- requests and replies: loadgen_requests.c ---------------------------- */
+
+/* Write request number seq of c to out; returns its length (<= MAX_REQUEST). */
+size_t request_fill(const struct conn *c, uint32_t seq, char *out);
+
+/*
+ * Match up to n received bytes against the oldest reply c awaits, from
+ * c->rpos on. Returns the bytes used, or -1 when they differ from what
+ * the request must produce; *complete says the reply is whole.
+ */
+long match_reply(struct worker *w, struct conn *c, const char *p, size_t n, bool *complete);
 
 /* ---- report: loadgen_report.c -------------------------------------------- */
 
