@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What loadgen's files share: the options, the request kinds, and the
- * functions one file offers the others. loadgen.c says how it all fits.
+ * What loadgen's files share: the options and the plan made of them, the
+ * state of a run, of its connections and of its workers, and the functions
+ * one file offers the others. loadgen.c says how the pieces fit.
  */
 #ifndef CONCTRACE_LOADGEN_H
 #define CONCTRACE_LOADGEN_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -26,6 +29,7 @@
 /* auto --sources: well inside the 28k ephemeral ports one source gets */
 #define CONNS_PER_SOURCE	20000
 #define MAX_REQUEST		(PROTO_MAX_LINE + 1)
+#define RECV_CHUNK		(64u << 10)	/* one recv() into a worker's rbuf */
 
 enum kind { K_PING, K_ECHO, K_WAIT, K_STREAM, K_BURN, NR_KINDS };
 
@@ -102,6 +106,21 @@ struct plan {
 	uint64_t t0;
 };
 extern struct plan plan;
+
+/* ---- shared run state: loadgen.c ---------------------------------------- */
+
+/* Set by the supervisor only; workers read it every loop turn. */
+enum phase {
+	PHASE_RUN,
+	PHASE_CLOSE,	/* done (and held): close, with QUIT under --quit */
+	PHASE_STOP,	/* a signal: close at once */
+};
+
+extern atomic_int phase;
+extern atomic_uint settled_ok;		/* first connect of a slot succeeded */
+extern atomic_uint settled_failed;	/* ... or failed for good */
+extern atomic_uint workers_finished;
+extern atomic_long open_conns;
 
 /* ---- per connection ------------------------------------------------------ */
 
@@ -188,6 +207,14 @@ extern struct worker **workers;
 
 /* ---- small helpers ------------------------------------------------------- */
 
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
 /* splitmix64's finaliser: request mix and open-loop phases from the seed */
 static inline uint64_t mix64(uint64_t x)
 {
@@ -217,11 +244,46 @@ size_t request_fill(const struct conn *c, uint32_t seq, char *out);
  */
 long match_reply(struct worker *w, struct conn *c, const char *p, size_t n, bool *complete);
 
+/* ---- connection life: loadgen_conn.c ------------------------------------- */
+
+/* Start a non-blocking connect; its outcome comes as an epoll event, unless
+ * socket(), bind() or connect() fails outright. */
+void conn_connect(struct worker *w, struct conn *c, uint64_t now);
+
+/* What epoll reported for c. */
+void conn_event(struct worker *w, struct conn *c, uint32_t events);
+
+/* c's deadline has passed; the caller has taken c out of the heap. */
+void conn_timer(struct worker *w, struct conn *c, uint64_t now);
+
+/* Send every request of c that is due and fits in the pipeline. */
+void conn_pump(struct worker *w, struct conn *c, uint64_t now);
+
+/* Close c's socket, drop its timer and unsent bytes; counts no error. */
+void conn_close(struct worker *w, struct conn *c);
+
+/* ---- workers: loadgen_worker.c ------------------------------------------- */
+
+/* A worker for nconns connections, ids id, id + T, id + 2T, ... (T threads);
+ * NULL when a buffer, the epoll set or the eventfd cannot be had. */
+struct worker *worker_new(unsigned id, unsigned nconns);
+
+/* The worker thread: runs until phase leaves PHASE_RUN, then closes its
+ * connections. */
+void *worker_main(void *arg);
+
+/* Make the worker look at phase now, not at its next timer. */
+void worker_wake(struct worker *w);
+
+/* c is done with its request phase; the last one finishes the worker. */
+void worker_finished_one(struct worker *w, struct conn *c);
+
 /* ---- report: loadgen_report.c -------------------------------------------- */
 
+/* The run, summed over the workers. */
 struct totals {
 	struct stats s;
-	struct hist *hist;
+	struct hist *hist;	/* workers[0]'s, with the others merged into it */
 	double duration_s;
 	double rps;
 	uint64_t errors;
@@ -231,7 +293,7 @@ struct totals {
 /* Sum the stopped workers' counters and histograms into t. */
 void collect(struct totals *t, bool interrupted);
 
-/* Text on stdout, or JSON on stdout or to a file, as --json says. */
+/* Text on stdout; with --json, JSON instead, or besides it in --json's FILE. */
 void report(const struct totals *t);
 
 #endif /* CONCTRACE_LOADGEN_H */
