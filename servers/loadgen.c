@@ -360,19 +360,8 @@ int main(int argc, char **argv)
 	report(&totals);
 	fflush(stdout);
 
-	for (i = 0; i < env.threads; i++) {
-		struct worker *w = workers[i];
-
-		close(w->epfd);
-		close(w->wakefd);
-		free(w->conns);
-		free(w->sent_at);
-		free(w->heap);
-		free(w->rbuf);
-		free(w->sbuf);
-		free(w->ebuf);
-		free(w);
-	}
+	for (i = 0; i < env.threads; i++)
+		worker_free(workers[i]);
 	free(workers);
 	close(sigfd);
 	return totals.errors || totals.s.req_errors || totals.s.failed ? 1 : 0;

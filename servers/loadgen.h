@@ -268,6 +268,9 @@ void conn_close(struct worker *w, struct conn *c);
  * NULL when a buffer, the epoll set or the eventfd cannot be had. */
 struct worker *worker_new(unsigned id, unsigned nconns);
 
+/* Release what worker_new() took: after the report, which reads its counters. */
+void worker_free(struct worker *w);
+
 /* The worker thread: runs until phase leaves PHASE_RUN, then closes its
  * connections. */
 void *worker_main(void *arg);

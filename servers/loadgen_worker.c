@@ -214,6 +214,19 @@ struct worker *worker_new(unsigned id, unsigned nconns)
 	return w;
 }
 
+void worker_free(struct worker *w)
+{
+	close(w->epfd);
+	close(w->wakefd);
+	free(w->conns);
+	free(w->sent_at);
+	free(w->heap);
+	free(w->rbuf);
+	free(w->sbuf);
+	free(w->ebuf);
+	free(w);
+}
+
 void worker_wake(struct worker *w)
 {
 	uint64_t one = 1;
