@@ -106,7 +106,10 @@ servers/coro_echo:     $(OUTPUT)/servers/coro_echo.o $(OUTPUT)/servers/coro.o $(
 servers/coro_echo:     LDFLAGS += -Wl,-z,now
 servers/uring_echo:    $(OUTPUT)/servers/uring_echo.o $(SERVER_LIB)
 servers/uring_echo:    LDLIBS += -luring
-servers/loadgen:       $(OUTPUT)/servers/loadgen.o $(OUTPUT)/servers/histogram.o $(OUTPUT)/servers/protocol.o
+# loadgen: a file per job; servers/loadgen.h declares what they share
+LOADGEN_OBJS := $(addprefix $(OUTPUT)/servers/,loadgen.o loadgen_cli.o loadgen_report.o \
+		loadgen_timer.o loadgen_requests.o loadgen_conn.o loadgen_worker.o)
+servers/loadgen:       $(LOADGEN_OBJS) $(OUTPUT)/servers/histogram.o $(OUTPUT)/servers/protocol.o
 servers/loadgen:       LDLIBS += -lm
 
 $(SERVER_BINS):
