@@ -191,6 +191,7 @@ static const struct sample *take_sample(struct run *run, double t)
 	s.rss_bytes = rss > 0 ? (__u64)rss : 0;
 	s.kernel_bytes = m.bytes;
 	s.open_conns = m.conns;
+	s.tracer_bytes = tracer_map_bytes(&run->tracer);
 	if (rss < 0 && run->timeline.n)
 		return timeline_last(&run->timeline);	/* target gone: keep the last */
 	timeline_add(&run->timeline, &s);

@@ -118,6 +118,7 @@ static void build_page(struct exporter *e, double now)
 	s.bytes_tx = monotonic(&e->tx_out, e->closed_tx + w.bytes_tx);
 	s.open_kernel_bytes = w.kernel_bytes;
 	s.rss_bytes = proc_vmrss(e->src.pid);
+	s.tracer_map_bytes = tracer_map_bytes(e->src.tracer);
 	s.hist = e->hist;
 	s.syscalls = sc;
 	s.top = top;

@@ -91,6 +91,7 @@ struct prom_snapshot {
 	__u64 bytes_rx, bytes_tx;	/* closed + open connections */
 	__u64 open_kernel_bytes;	/* what the open connections hold now */
 	__s64 rss_bytes;		/* target's VmRSS; < 0 unknown */
+	__u64 tracer_map_bytes;		/* conctrace's own BPF maps (fdinfo memlock) */
 	const struct prom_hist *hist;	/* [PH_COUNT], closed connections */
 	const struct prom_syscall *syscalls;
 	size_t nsyscalls;

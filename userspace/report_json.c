@@ -220,9 +220,20 @@ void report_json(FILE *f, struct report *r)
 		json_u64(&j, "rss_bytes", s->rss_bytes);
 		json_u64(&j, "kernel_bytes", s->kernel_bytes);
 		json_u64(&j, "open_conns", s->open_conns);
+		json_u64(&j, "tracer_bytes", s->tracer_bytes);
 		json_end_object(&j);
 	}
 	json_end_array(&j);
+
+	/* what tracing itself holds in the kernel: its maps, as the kernel
+	 * counts them; the connection map grows by a record per open one */
+	if (r->timeline && r->timeline->n) {
+		json_begin_object(&j, "tracer");
+		json_u64(&j, "bpf_map_bytes_peak", r->timeline->tracer_peak);
+		json_u64(&j, "bpf_map_bytes_end", timeline_last(r->timeline)->tracer_bytes);
+		json_u64(&j, "conn_record_bytes", sizeof(struct conn));
+		json_end_object(&j);
+	}
 
 	if (r->has_closure) {
 		const struct closure *c = &r->closure;

@@ -33,6 +33,8 @@ int timeline_add(struct timeline *tl, const struct sample *s)
 		tl->rss_peak = s->rss_bytes;
 	if (s->kernel_bytes > tl->kernel_peak)
 		tl->kernel_peak = s->kernel_bytes;
+	if (s->tracer_bytes > tl->tracer_peak)
+		tl->tracer_peak = s->tracer_bytes;
 	return 0;
 }
 
@@ -65,4 +67,20 @@ long long proc_vmrss(pid_t pid)
 	fclose(f);
 	buf[n] = '\0';
 	return status_vmrss(buf);
+}
+
+long long fdinfo_memlock(const char *fdinfo)
+{
+	const char *p = fdinfo;
+	long long bytes;
+
+	if (strncmp(p, "memlock:", 8)) {
+		p = strstr(fdinfo, "\nmemlock:");
+		if (!p)
+			return -1;
+		p++;
+	}
+	if (sscanf(p + 8, "%lld", &bytes) != 1 || bytes < 0)
+		return -1;
+	return bytes;
 }

@@ -12,12 +12,13 @@ struct sample {
 	__u64 rss_bytes;	/* the target's VmRSS, as the kernel reports it */
 	__u64 kernel_bytes;	/* kernel memory of its open connections */
 	__u64 open_conns;
+	__u64 tracer_bytes;	/* conctrace's own BPF maps, as the kernel counts them */
 };
 
 struct timeline {
 	struct sample *v;
 	size_t n, cap;
-	__u64 rss_peak, kernel_peak;	/* over the samples */
+	__u64 rss_peak, kernel_peak, tracer_peak;	/* over the samples */
 };
 
 void timeline_init(struct timeline *tl);
@@ -30,5 +31,10 @@ const struct sample *timeline_last(const struct timeline *tl);
 long long status_vmrss(const char *status);
 /* ... and read from /proc/PID/status itself. */
 long long proc_vmrss(pid_t pid);
+
+/* The memory a BPF map holds, from its /proc/PID/fdinfo/FD text (the
+ * kernel's bpf_map_memory_usage(): entries in use, not max_entries, for a
+ * map that is not preallocated); -1 if absent. */
+long long fdinfo_memlock(const char *fdinfo);
 
 #endif /* CONCTRACE_TIMELINE_H */

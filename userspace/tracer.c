@@ -20,6 +20,7 @@
 
 #include "conctrace.skel.h"
 #include "syscalls.h"
+#include "timeline.h"
 #include "tracepoints.h"
 
 static bool verbose_log;
@@ -287,6 +288,34 @@ __u64 tracer_conns_peak(struct tracer *t)
 	__s64 peak = t->skel->bss->conns_peak;
 
 	return peak > 0 ? (__u64)peak : 0;
+}
+
+__u64 tracer_map_bytes(struct tracer *t)
+{
+	struct bpf_map *map;
+	__u64 total = 0;
+
+	bpf_object__for_each_map(map, t->skel->obj) {
+		char path[64], buf[1024];
+		long long bytes;
+		size_t n;
+		FILE *f;
+		int fd = bpf_map__fd(map);
+
+		if (fd < 0)
+			continue;	/* not created: a map of a disabled part */
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		bytes = fdinfo_memlock(buf);
+		if (bytes > 0)
+			total += (__u64)bytes;
+	}
+	return total;
 }
 
 /* Run an iterator program to its end: its work is its side effects. */

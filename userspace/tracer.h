@@ -50,6 +50,10 @@ long tracer_threads_peak(struct tracer *t);
 /* Most tracked connections open at once. */
 __u64 tracer_conns_peak(struct tracer *t);
 
+/* What conctrace's own BPF maps hold now, as the kernel counts it (their
+ * fdinfo memlock): the connection map grows with tracked connections. */
+__u64 tracer_map_bytes(struct tracer *t);
+
 /* Sample every tracked socket's buffers now (data the server never read
  * raises no event of ours). */
 void tracer_snapshot_buffers(struct tracer *t);

@@ -13,7 +13,10 @@ threads from status). conctrace must agree:
     5% of the truth; the LSM blobs, measured through a merged cache, 10%;
   * live kernel bytes while held (the timeline sample with every connection
     open) / N: within 5% of the truth's total;
-  * after the client has gone: live kernel bytes back to 0.
+  * after the client has gone: live kernel bytes back to 0;
+  * conctrace's own maps (their fdinfo memlock): a connection record and
+    at most HASH_ELEM_OVERHEAD bytes of hash element around it per held
+    connection, given back when they close.
 
 The connections are idle: no request, so no buffer is charged (a queued FIN
 is, transiently, at close: which is why the held state is compared, not the
@@ -39,6 +42,7 @@ LISTEN_RE = re.compile(rb"listening on (?:tcp [^ ]+:(\d+)|unix [^ ]+) \(pid (\d+
 TOLERANCE = {"lsm": 0.10}           # merged cache: its other tenants add noise
 DEFAULT_TOLERANCE = 0.05
 MIN_ABS = 8                         # bytes/conn: a category the truth puts at 0
+HASH_ELEM_OVERHEAD = 128            # a hash map element's header, key, list node
 
 
 def wait_for(cond, timeout, what):
@@ -122,6 +126,15 @@ def test_kernel_memory_matches_slab_growth(name, family, tmp_path):
 
     last = rep["timeline"][-1]
     assert last["open_conns"] == 0 and last["kernel_bytes"] == 0, last
+
+    # conctrace's own maps, as the kernel counts them: a connection record
+    # (and the hash element around it) per tracked connection, given back
+    # when its record is final
+    record = rep["tracer"]["conn_record_bytes"]
+    held = max(s["tracer_bytes"] for s in held_samples)
+    own = (held - last["tracer_bytes"]) / MEM_CONNS
+    print(f"  conctrace's own maps: {own:.1f} B per tracked connection, record {record} B")
+    assert record <= own <= record + HASH_ELEM_OVERHEAD, (own, record, held, last)
 
 
 CGROUP_CONNS = 3000

@@ -110,10 +110,27 @@ static void test_vmrss_is_read_in_bytes(void **state)
 	assert_int_equal(status_vmrss("Name:\tx\nVmRSS:\tjunk\n"), -1);
 }
 
+/* a hash map's fdinfo, as 6.18 prints it */
+static const char map_fdinfo[] =
+	"pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t1063\nmap_type:\t1\n"
+	"key_size:\t8\nvalue_size:\t576\nmax_entries:\t1000000\nmap_flags:\t0x1\n"
+	"map_extra:\t0x0\nmemlock:\t16778112\nmap_id:\t39512\nfrozen:\t0\n";
+
+static void test_map_memory_is_its_memlock_line(void **state)
+{
+	(void)state;
+	assert_int_equal(fdinfo_memlock(map_fdinfo), 16778112);
+	assert_int_equal(fdinfo_memlock("memlock:\t4096\n"), 4096);	/* first line */
+	assert_int_equal(fdinfo_memlock("pos:\t0\nflags:\t02\n"), -1);	/* not a map */
+	assert_int_equal(fdinfo_memlock("pos:\t0\nmemlock:\tjunk\n"), -1);
+	assert_int_equal(fdinfo_memlock("pos:\t0\nxmemlock:\t5\n"), -1);	/* another key */
+}
+
 static void test_timeline_keeps_peaks_and_last(void **state)
 {
 	struct timeline tl;
-	struct sample a = { 0.5, 1000, 500, 1 }, b = { 1.0, 3000, 200, 2 }, c = { 1.5, 2000, 900, 0 };
+	struct sample a = { 0.5, 1000, 500, 1, 70 }, b = { 1.0, 3000, 200, 2, 90 },
+		      c = { 1.5, 2000, 900, 0, 60 };
 
 	(void)state;
 	timeline_init(&tl);
@@ -126,6 +143,7 @@ static void test_timeline_keeps_peaks_and_last(void **state)
 	assert_int_equal(tl.n, 201);
 	assert_int_equal(tl.rss_peak, 3000);
 	assert_int_equal(tl.kernel_peak, 900);
+	assert_int_equal(tl.tracer_peak, 90);
 	assert_int_equal(timeline_last(&tl)->open_conns, 0);
 	timeline_free(&tl);
 }
@@ -140,6 +158,7 @@ int main(void)
 		cmocka_unit_test(test_buffers_count_once_at_their_joint_peak),
 		cmocka_unit_test(test_every_category_has_a_name),
 		cmocka_unit_test(test_vmrss_is_read_in_bytes),
+		cmocka_unit_test(test_map_memory_is_its_memlock_line),
 		cmocka_unit_test(test_timeline_keeps_peaks_and_last),
 	};
 

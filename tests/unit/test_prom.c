@@ -223,6 +223,7 @@ static void fill(struct prom_snapshot *s)
 	s->bytes_rx = 500;
 	s->bytes_tx = 600;
 	s->rss_bytes = 1 << 20;
+	s->tracer_map_bytes = 31 << 20;
 	s->hist = hists;
 	s->syscalls = syscalls;
 	s->nsyscalls = 2;
@@ -387,6 +388,7 @@ static void test_page_values(void **state)
 	assert_non_null(strstr(b.data, "\nconctrace_syscall_seconds_total{name=\"write\"} 4.000000000\n"));
 	assert_non_null(strstr(b.data, "\nconctrace_received_bytes_total 500\n"));
 	assert_non_null(strstr(b.data, "\nconctrace_target_resident_memory_bytes 1048576\n"));
+	assert_non_null(strstr(b.data, "\nconctrace_tracer_map_bytes 32505856\n"));
 	assert_non_null(strstr(b.data, "\nconctrace_connection_kernel_bytes_bucket{le=\"4096\"} 1\n"));
 	assert_non_null(strstr(b.data, "\nconctrace_connection_kernel_bytes_bucket{le=\"32768\"} 2\n"));
 	assert_non_null(strstr(b.data, "\nconctrace_connection_kernel_bytes_sum 33800\n"));
