@@ -11,10 +11,13 @@ set -eu
 # chromium and a font (the SVG flame graph, rendered headless; ~100 MB),
 # valgrind (memcheck of conctrace), tmux (drives --top in a test), prometheus
 # (a real one scrapes --prometheus in a test, started by the test on
-# loopback: the packaged service is not needed)
+# loopback: the packaged service is not needed), redis-server and
+# redis-tools (a server we did not write, checked against its own counters;
+# the test starts its own on loopback too)
 PKGS="clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
       libcmocka-dev liburing-dev python3 python3-pytest strace iproute2 procps
-      util-linux binutils chromium fonts-dejavu-core valgrind prometheus tmux"
+      util-linux binutils chromium fonts-dejavu-core valgrind prometheus tmux
+      redis-server redis-tools"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
@@ -58,11 +61,14 @@ fi
 echo "install-deps: installing$missing"
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
-# The package starts a Prometheus listening on every interface (:9090) where
-# systemd runs; the tests start their own on loopback, so stop that one.
-case " $missing " in
-*" prometheus "*)
-	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-		systemctl disable --now prometheus >/dev/null 2>&1 || true
-	fi ;;
-esac
+# The packages start a Prometheus (every interface, :9090) and a Redis
+# (:6379) where systemd runs; the tests start their own on loopback, so
+# stop those.
+for service in prometheus redis-server; do
+	case " $missing " in
+	*" $service "*)
+		if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+			systemctl disable --now "$service" >/dev/null 2>&1 || true
+		fi ;;
+	esac
+done

@@ -198,6 +198,9 @@ def test_bytes_per_connection_equal_what_the_client_sent(attached):
         assert c["bytes_tx"] == REQUESTS * PING_BYTES, c
     assert sum(c["bytes_rx"] for c in conns) == load["bytes"]["sent"]
     assert sum(c["bytes_tx"] for c in conns) == load["bytes"]["received"]
+    totals = attached.rep["connections"]
+    assert (totals["bytes_rx"], totals["bytes_tx"]) == \
+        (load["bytes"]["sent"], load["bytes"]["received"]), totals
 
 
 def test_connections_have_distinct_ids_and_addresses(attached):
