@@ -11,13 +11,13 @@ set -eu
 # chromium and a font (the SVG flame graph, rendered headless; ~100 MB),
 # valgrind (memcheck of conctrace), tmux (drives --top in a test), prometheus
 # (a real one scrapes --prometheus in a test, started by the test on
-# loopback: the packaged service is not needed), redis-server and
-# redis-tools (a server we did not write, checked against its own counters;
-# the test starts its own on loopback too)
+# loopback: the packaged service is not needed), redis-server, redis-tools,
+# nginx-light and apache2-utils (ab): servers we did not write, checked
+# against their own books by tests that start their own on loopback
 PKGS="clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
       libcmocka-dev liburing-dev python3 python3-pytest strace iproute2 procps
       util-linux binutils chromium fonts-dejavu-core valgrind prometheus tmux
-      redis-server redis-tools"
+      redis-server redis-tools nginx-light apache2-utils"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
@@ -61,12 +61,13 @@ fi
 echo "install-deps: installing$missing"
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
-# The packages start a Prometheus (every interface, :9090) and a Redis
-# (:6379) where systemd runs; the tests start their own on loopback, so
-# stop those.
-for service in prometheus redis-server; do
+# The packages start a Prometheus (every interface, :9090), a Redis (:6379)
+# and an nginx (:80) where systemd runs; the tests start their own on
+# loopback, so stop those.
+for pkg in prometheus redis-server nginx-light; do
+	service=${pkg%-light}
 	case " $missing " in
-	*" $service "*)
+	*" $pkg "*)
 		if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 			systemctl disable --now "$service" >/dev/null 2>&1 || true
 		fi ;;
