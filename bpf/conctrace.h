@@ -113,6 +113,9 @@ struct conn {
 	__s64 page_table_bytes_peak;
 	__s32 vmas;
 	__s32 vmas_peak;
+
+	__u32 netns;		/* its network namespace (inode number) */
+	__u32 seen_gen;		/* the last snapshot that found its socket alive */
 };
 
 /* Process-wide counters and the event-loop bucket: one slot per CPU. */

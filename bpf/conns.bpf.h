@@ -132,6 +132,7 @@ static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
 	c->flags = flags;
 	/* the slot its slab gives the sock: what the object really occupies */
 	c->sock_bytes = BPF_CORE_READ(sk, __sk_common.skc_prot, slab, size);
+	c->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	fill_addresses(c, sk);
 	pc = proc_counters();
 	if (bpf_map_update_elem(&conns, &id, c, BPF_NOEXIST) == 0) {

@@ -13,9 +13,15 @@
 /*
  * Data can sit in a socket the server never reads, with no event of ours
  * firing. Userspace runs these iterators (like ss -m does its netlink dump)
- * at each --interval and before the report, so current and peak buffers
- * are as of then.
+ * at each sample and before the report, so current and peak buffers are as
+ * of then. Each run is a numbered snapshot, begun at snapshot_ns, and
+ * marks the connections whose sockets it finds alive (sweep_unix).
  */
+__u32 snapshot_gen = 0;
+__u64 snapshot_ns = 0;
+/* conctrace's own network namespace: the iterators see only its sockets */
+const volatile __u32 tracer_netns = 0;
+
 static __always_inline void snapshot(struct sock *sk)
 {
 	__u64 id = socket_file_ino(sk->sk_socket);
@@ -27,6 +33,7 @@ static __always_inline void snapshot(struct sock *sk)
 	c = bpf_map_lookup_elem(&conns, &id);
 	if (!c)
 		return;
+	c->seen_gen = snapshot_gen;
 	read_buffers(sk, &b);
 	conn_set_buffers(c, &b, b.rx, b.tx, b.fwd, buffers_sum(&b));
 }
@@ -52,6 +59,31 @@ int snapshot_unix(struct bpf_iter__unix *ctx)
 
 	if (u)
 		snapshot(&u->sk);
+	return 0;
+}
+
+/*
+ * Light mode sees no close(), and a Unix socket's release fires no
+ * tracepoint. After a snapshot, this walks the connection map: a Unix
+ * connection of our namespace, known before the snapshot began, whose
+ * socket the snapshot did not find alive, was released since the last
+ * one. It ends as of this snapshot's start, the earliest time known to be
+ * after its close (the report says close times are bounds here).
+ */
+SEC("iter/bpf_map_elem")
+int sweep_unix(struct bpf_iter__bpf_map_elem *ctx)
+{
+	__u64 *id = ctx->key;
+	struct conn *c = ctx->value;
+
+	if (!id || !c)
+		return 0;
+	if (c->family != AF_UNIX || c->close_ns || c->seen_gen == snapshot_gen ||
+	    c->open_ns >= snapshot_ns || c->netns != tracer_netns)
+		return 0;
+	c->close_ns = snapshot_ns;
+	count_live(&live_conns, &conns_peak, -1);
+	conn_finalize(*id, c);
 	return 0;
 }
 

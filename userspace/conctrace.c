@@ -175,7 +175,7 @@ static const struct sample *take_sample(struct run *run, double t)
 	if (run->sym && rss >= 0)
 		symbolizer_load_process(run->sym, run->target.pid);
 
-	tracer_snapshot_buffers(&run->tracer);
+	tracer_snapshot(&run->tracer);
 	tracer_for_each_open(&run->tracer, add_open_memory, &m);
 	if (!run->closure_sampled ||
 	    m.bytes - m.buffers >= run->closure_bytes - run->closure_buffers) {
@@ -283,10 +283,12 @@ static int trace_loop(struct run *run)
 static void build_report(struct run *run, struct report *r, char *exit_buf, size_t len)
 {
 	memset(r, 0, sizeof(*r));
+	/* data nobody read is memory too; in light mode the snapshot also
+	 * ends the Unix connections that are gone, with a record each */
+	tracer_snapshot(&run->tracer);
 	/* records still in the ring buffer, then connections still open */
 	while (tracer_poll(&run->tracer, 0) > 0)
 		;
-	tracer_snapshot_buffers(&run->tracer);	/* data nobody read is memory too */
 	tracer_for_each_open(&run->tracer, add_open, run);
 	tracer_read_proc(&run->tracer, &r->proc);
 	tracer_read_syscalls(&run->tracer, r->syscalls);

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/perf_event.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -112,6 +114,14 @@ static void ringbuf_size_from_env(struct conctrace_bpf *skel)
 	bpf_map__set_max_entries(skel->maps.events, (__u32)n);
 }
 
+/* The inode of our network namespace, as the kernel numbers it (ns.inum). */
+static __u32 own_netns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) == 0 ? (__u32)st.st_ino : 0;
+}
+
 static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 {
 	struct conctrace_bpf *skel = conctrace_bpf__open();
@@ -132,12 +142,16 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 	bpf_map__set_max_entries(skel->maps.conns, (__u32)o->max_conns);
 	ringbuf_size_from_env(skel);
 	skel->rodata->no_syscall_hooks = o->no_syscalls;
+	skel->rodata->tracer_netns = own_netns();
 	if (o->no_syscalls) {
 		bpf_program__set_autoload(skel->progs.on_sys_enter, false);
 		bpf_program__set_autoload(skel->progs.on_sys_exit, false);
+		/* an iterator over a map: attached once the map exists */
+		bpf_program__set_autoattach(skel->progs.sweep_unix, false);
 	} else {
 		/* close() is seen as a syscall: the socket's release is not needed */
 		bpf_program__set_autoload(skel->progs.on_inet_sock_set_state, false);
+		bpf_program__set_autoload(skel->progs.sweep_unix, false);
 	}
 	skel->rodata->flame_views = o->flame_views;
 	skel->rodata->flame_by_conn = o->flame_by_conn;
@@ -212,6 +226,19 @@ int tracer_start(struct tracer *t, const struct tracer_opts *o)
 	if (err) {
 		err = explain("cannot attach BPF programs", err);
 		goto fail;
+	}
+	if (o->no_syscalls) {
+		union bpf_iter_link_info linfo = {
+			.map.map_fd = (__u32)bpf_map__fd(t->skel->maps.conns),
+		};
+		LIBBPF_OPTS(bpf_iter_attach_opts, iopts, .link_info = &linfo,
+			    .link_info_len = sizeof(linfo));
+
+		t->sweep = bpf_program__attach_iter(t->skel->progs.sweep_unix, &iopts);
+		if (!t->sweep) {
+			err = explain("cannot attach the connection-map iterator", errno);
+			goto fail;
+		}
 	}
 	if (o->flame_views & (1u << FV_CPU)) {
 		err = attach_cpu_sampling(t, o->cpu_sample_hz);
@@ -334,10 +361,17 @@ static void run_iter(struct bpf_link *link)
 	close(fd);
 }
 
-void tracer_snapshot_buffers(struct tracer *t)
+void tracer_snapshot(struct tracer *t)
 {
+	struct timespec now;
+
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	t->skel->bss->snapshot_ns = (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
+	t->skel->bss->snapshot_gen++;
 	run_iter(t->skel->links.snapshot_tcp);
 	run_iter(t->skel->links.snapshot_unix);
+	run_iter(t->sweep);	/* light mode only */
 }
 
 void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct conn *c),
@@ -400,6 +434,8 @@ int tracer_read_stack(struct tracer *t, __s32 id, __u64 ips[FLAME_STACK_DEPTH])
 
 void tracer_stop(struct tracer *t)
 {
+	bpf_link__destroy(t->sweep);
+	t->sweep = NULL;
 	for (int i = 0; i < t->n_cpu_links; i++)
 		bpf_link__destroy(t->cpu_links[i]);
 	free(t->cpu_links);

@@ -632,6 +632,44 @@ def test_light_mode_with_load(name, tmp_path):
     assert all(0 < c["open_ns"] < c["close_ns"] for c in rep["conns"]), rep["conns"][:3]
 
 
+UNIX_HOLD_S = 1.0
+
+
+@pytest.mark.parametrize("name", SERVERS)
+def test_light_mode_ends_unix_connections(name, tmp_path):
+    """--no-syscalls on a Unix socket: a Unix socket's release fires no
+    tracepoint, so each sample's socket snapshot ends the connections
+    whose sockets it no longer finds. Held ones must stay open (every
+    sample during the hold counts them all), released ones end, each with
+    a close time after the hold and before the sample that found it gone."""
+    needs_root()
+    path, sock = tmp_path / "light-unix.json", tmp_path / "s.sock"
+    ct = subprocess.Popen([str(CONCTRACE), "--no-syscalls", "-i", "0.2", "--json", str(path),
+                           "--json-conns", "1000", "--", str(binary(name)), "-u", str(sock)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_line(ct.stderr, rb"listening on unix")
+        out = subprocess.run([str(LOADGEN), "-u", str(sock), "-c", "100", "-n", "5",
+                              "--hold", str(UNIX_HOLD_S), "-q"], capture_output=True,
+                             timeout=60)
+        assert out.returncode == 0, out.stderr.decode()
+        time.sleep(0.6)                 # a few samples after the client has gone
+    finally:
+        ct.send_signal(signal.SIGINT)
+        ct.communicate(timeout=30)
+    rep = json.loads(path.read_text())
+    opened = [s["open_conns"] for s in rep["timeline"]]
+    print(name, rep["connections"], opened)
+    assert rep["connections"]["total"] == 100 and rep["lost_events"] == 0
+    assert opened.count(100) >= 2, opened      # the hold spans several samples
+    assert rep["connections"]["open_at_end"] == 0, rep["connections"]
+    assert len(rep["conns"]) == 100
+    for c in rep["conns"]:
+        assert c["family"] == "unix"
+        held_ns = c["close_ns"] - c["open_ns"]
+        assert UNIX_HOLD_S * 1e9 <= held_ns <= (UNIX_HOLD_S + 1.5) * 1e9, c
+
+
 def test_user_runs_the_command_as_that_user(tmp_path):
     """--user: the target runs unprivileged (its real and effective uid are
     nobody's, and it has nobody's groups) while conctrace, still root,
