@@ -89,7 +89,7 @@ int main(int argc, char **argv)
 		/* as conctrace: sockets' release is hooked in light mode only */
 		bpf_program__set_autoload(skel->progs.hook_inet_sock_set_state, false);
 	}
-	drop_missing_tracepoints(skel->obj, "hook_floor");
+	drop_missing_attach_points(skel->obj, "hook_floor");
 	err = hook_floor_bpf__load(skel);
 	if (err) {
 		hook_floor_bpf__destroy(skel);

@@ -68,7 +68,7 @@ int snapshot_unix(struct bpf_iter__unix *ctx)
  * connection of our namespace, known before the snapshot began, whose
  * socket the snapshot did not find alive, was released since the last
  * one. It ends as of this snapshot's start, the earliest time known to be
- * after its close (the report says close times are bounds here).
+ * after its close (README: such close times are bounds).
  */
 SEC("iter/bpf_map_elem")
 int sweep_unix(struct bpf_iter__bpf_map_elem *ctx)

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <bpf/btf.h>
 
 #include "tracepoints.h"
 
-void drop_missing_tracepoints(struct bpf_object *obj, const char *who)
+void drop_missing_attach_points(struct bpf_object *obj, const char *who)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	struct bpf_program *prog;
@@ -16,16 +17,23 @@ void drop_missing_tracepoints(struct bpf_object *obj, const char *who)
 	bpf_object__for_each_program(prog, obj) {
 		const char *sec = bpf_program__section_name(prog);
 		const char *tp = strchr(sec, '/');
+		bool tracepoint = strncmp(sec, "tp_btf/", 7) == 0;
 
 		if (!bpf_program__autoload(prog))
 			continue;
-		if (strncmp(sec, "tp_btf/", 7) != 0)
-			continue;	/* iterators are checked by the verifier */
-		/* each tracepoint has a btf_trace_<name> typedef in vmlinux BTF */
-		snprintf(name, sizeof(name), "btf_trace_%s", tp + 1);
-		if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) < 0) {
-			fprintf(stderr, "%s: warning: this kernel has no %s tracepoint: "
-				"%s disabled\n", who, tp + 1, bpf_program__name(prog));
+		if (!tracepoint && strncmp(sec, "iter/", 5) != 0)
+			continue;
+		/* each tracepoint has a btf_trace_<name> typedef in vmlinux BTF,
+		 * each iterator its context, struct bpf_iter__<name> */
+		if (tracepoint)
+			snprintf(name, sizeof(name), "btf_trace_%s", tp + 1);
+		else
+			snprintf(name, sizeof(name), "bpf_iter__%s", tp + 1);
+		if (btf__find_by_name_kind(vmlinux, name,
+					   tracepoint ? BTF_KIND_TYPEDEF : BTF_KIND_STRUCT) < 0) {
+			fprintf(stderr, "%s: warning: this kernel has no %s %s: %s disabled\n",
+				who, tp + 1, tracepoint ? "tracepoint" : "iterator",
+				bpf_program__name(prog));
 			bpf_program__set_autoload(prog, false);
 		}
 	}

@@ -166,7 +166,7 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 	}
 	if (!(o->flame_views & (1u << FV_CPU)))
 		bpf_program__set_autoload(skel->progs.on_cpu_sample, false);
-	drop_missing_tracepoints(skel->obj, "conctrace");
+	drop_missing_attach_points(skel->obj, "conctrace");
 	return skel;
 }
 
@@ -227,7 +227,7 @@ int tracer_start(struct tracer *t, const struct tracer_opts *o)
 		err = explain("cannot attach BPF programs", err);
 		goto fail;
 	}
-	if (o->no_syscalls) {
+	if (o->no_syscalls && bpf_program__autoload(t->skel->progs.sweep_unix)) {
 		union bpf_iter_link_info linfo = {
 			.map.map_fd = (__u32)bpf_map__fd(t->skel->maps.conns),
 		};
