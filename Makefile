@@ -175,6 +175,9 @@ $(OUTPUT)/tests/test_flame_svg: $(OUTPUT)/tests/unit/test_flame_svg.o $(OUTPUT)/
 				$(OUTPUT)/userspace/folded.o $(OUTPUT)/userspace/format.o
 $(OUTPUT)/tests/test_http:      $(OUTPUT)/tests/unit/test_http.o $(OUTPUT)/userspace/http_server.o
 $(OUTPUT)/tests/test_prom:      $(OUTPUT)/tests/unit/test_prom.o $(OUTPUT)/userspace/prom.o
+$(OUTPUT)/tests/test_tracepoints: $(OUTPUT)/tests/unit/test_tracepoints.o \
+				  $(OUTPUT)/userspace/tracepoints.o
+$(OUTPUT)/tests/test_tracepoints: LDLIBS_TEST += $(LDLIBS_BPF)
 
 $(UNIT_TESTS):
 	$(call msg,LINK,$@)

@@ -7,7 +7,14 @@
 #ifndef CONCTRACE_TRACEPOINTS_H
 #define CONCTRACE_TRACEPOINTS_H
 
+#include <stddef.h>
 #include <bpf/libbpf.h>
+
+/* The BTF type that tells whether the kernel has a program's attach point,
+ * from its section name: its kind (BTF_KIND_TYPEDEF for tp_btf/X, the
+ * btf_trace_X typedef; BTF_KIND_STRUCT for iter/X, struct bpf_iter__X),
+ * with its name in name; 0 for a section this check does not cover. */
+int attach_point_btf(const char *sec, char *name, size_t len);
 
 /* Before load: turn off autoload of obj's tp_btf and iter programs whose
  * tracepoint or iterator the running kernel's BTF does not have; warnings
