@@ -461,6 +461,20 @@ static __always_inline void set_current(struct task_struct *task, struct thread_
 }
 
 /*
+ * An event that ends a connection's work, after which the thread's work
+ * is no connection's that we can tell: the run since the last mark is
+ * conn_id's, and the loop is current from now on.
+ */
+static __always_inline void done_with(struct task_struct *task, struct thread_state *ts,
+				      __u64 conn_id)
+{
+	if (ts->cur_conn != conn_id)
+		move_on(ts, conn_id);
+	split_run(task, ts, 0);
+	move_on(ts, 0);
+}
+
+/*
  * close() does not end what a connection costs: a thread-per-connection
  * server goes on to free the thread's stack and exit, on its behalf. So a
  * closed connection stays current until its thread moves on (to another

@@ -62,23 +62,39 @@ int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 	return 0;
 }
 
+/*
+ * A completion is posted after its request's work (in the submitting
+ * thread's task work, or in an iou-wrk thread): that work, since the
+ * thread's last event, is the connection's. What comes next is another
+ * completion's work, or the loop reaping completions in userspace, where
+ * no event says which connection it works for: the loop's, until the
+ * thread names a connection again. A multishot request's completions
+ * come without their request (req NULL): the connection its socket I/O
+ * just named is the one.
+ */
 SEC("tp_btf/io_uring_complete")
 int BPF_PROG(on_io_uring_complete, struct io_ring_ctx *ring, void *req,
 	     struct io_uring_cqe *cqe)
 {
-	struct file *file;
-	struct conn *c;
-	__u64 id;
+	struct task_struct *task = target_current();
+	struct thread_state *ts;
+	struct file *file = NULL;
+	struct conn *c = NULL;
+	__u64 id = 0;
 
-	if (!target_current() || (cqe->flags & IORING_CQE_F_MORE))
+	if (!task)
 		return 0;
-	file = BPF_CORE_READ((struct io_kiocb *)req, file);
-	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return 0;
-	id = BPF_CORE_READ(file, f_inode, i_ino);
-	c = bpf_map_lookup_elem(&conns, &id);
-	if (c && c->uring_armed)
-		__sync_fetch_and_sub(&c->uring_armed, 1);
+	if (req)
+		file = BPF_CORE_READ((struct io_kiocb *)req, file);
+	if (file && (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) == S_IFSOCK) {
+		id = BPF_CORE_READ(file, f_inode, i_ino);
+		c = bpf_map_lookup_elem(&conns, &id);
+	}
+	if (c && !(cqe->flags & IORING_CQE_F_MORE) && c->uring_armed)
+		__sync_fetch_and_sub(&c->uring_armed, 1);	/* its final completion */
+	ts = bpf_task_storage_get(&threads, task, 0, 0);
+	if (ts)
+		done_with(task, ts, c ? id : ts->cur_conn);
 	return 0;
 }
 

@@ -147,6 +147,13 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			tot->errors++;
 	}
 	charge_syscall(ts, ts->sys_conn, nr, ns);
+	/* back from waiting: until the thread names a connection (a read, a
+	 * write), its work is the loop's. An io_uring loop names none: it
+	 * reaps completions and queues requests in memory, so the work it
+	 * does between two io_uring_enter() calls goes to the loop, not to
+	 * the connection whose completion the kernel happened to post last */
+	if (flags & SC_WAIT)
+		set_current_at(task, ts, 0, now);
 
 	if ((flags & SC_CLOSE) && ret == 0 && ts->sys_conn) {
 		struct conn *c = bpf_map_lookup_elem(&conns, &ts->sys_conn);

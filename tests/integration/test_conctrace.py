@@ -79,9 +79,9 @@ def start_server(name, *wrapper):
     return proc, int(m.group(1)), int(m.group(2))
 
 
-def run_loadgen(port, conns=CONNS, requests=REQUESTS):
+def run_loadgen(port, conns=CONNS, requests=REQUESTS, extra=()):
     out = subprocess.run([str(LOADGEN), "-H", "127.0.0.1", "-p", str(port),
-                          "-c", str(conns), "-n", str(requests), "-q", "--json"],
+                          "-c", str(conns), "-n", str(requests), "-q", "--json", *extra],
                          capture_output=True, timeout=120)
     assert out.returncode == 0, out.stderr.decode()
     rep = json.loads(out.stdout)
@@ -248,6 +248,70 @@ def test_per_connection_figures_add_up_to_the_process(attached):
     assert proc["cpu_unsplit_ns"] <= 0.01 * proc["cpu_ns"], proc
     cpu = sum(c["cpu_ns"] for c in conns) + loop["cpu_ns"] + proc["cpu_unsplit_ns"]
     assert abs(cpu - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000
+
+
+BURN_N, BURN_REQUESTS, BURN_CONNS = 1_000_000, 4, 10   # one BURN: about 4 ms here
+
+
+@pytest.mark.parametrize("mode", ["full", "light"])
+@pytest.mark.parametrize("name", SERVERS)
+def test_cpu_goes_to_the_connection_that_spent_it(name, mode, tmp_path):
+    """Ten connections PING, then ten ask for BURN (about 4 ms of CPU
+    each time). The kernel's count of what the burning phase cost the
+    server (its threads' schedstat, read while the connections are held
+    open, so threaded_echo's threads are still there to be read) must
+    be on the burning connections: together at least 90% of it, each
+    within 25% of an equal share, and each pinging connection under 3%
+    of the phase. A split by the clock that smeared one connection's CPU
+    over the others of its loop, or over the wrong thread, fails either
+    side.
+
+    An io_uring loop reaps completions and queues its replies in memory:
+    no kernel event says which connection its userspace work is for, so
+    the burns must be the event loop's, and no connection charged them
+    (before, the last connection whose completion the kernel posted took
+    a whole batch's: 65 ms, the others 0.1)."""
+    needs_root()
+    path = tmp_path / "burn.json"
+    light = ["--no-syscalls"] if mode == "light" else []
+    ct = subprocess.Popen([str(CONCTRACE), *light, "--json", str(path), "--json-conns", "1000",
+                           "--", str(binary(name)), "-p", "0"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        m = wait_line(ct.stderr, LISTEN_RE)
+        port, pid = int(m.group(1)), int(m.group(2))
+        listeners = open_sockets(pid)
+        run_loadgen(port, conns=BURN_CONNS, requests=BURN_REQUESTS)
+        wait_sockets(pid, listeners)
+        before = task_cpu_ns(pid)
+        lg = subprocess.Popen([str(LOADGEN), "-p", str(port), "-c", str(BURN_CONNS),
+                               "-n", str(BURN_REQUESTS), "--mix", "burn", "--burn", str(BURN_N),
+                               "--hold", "0.3"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_line(lg.stderr, rb"loadgen: holding", timeout=30)
+        spent = task_cpu_ns(pid) - before
+        assert lg.wait(timeout=30) == 0
+        wait_sockets(pid, listeners)
+    finally:
+        ct.send_signal(signal.SIGINT)
+        ct.wait(timeout=30)
+    rep = json.loads(path.read_text())
+    burn_line = len(b"BURN %d\n" % BURN_N)
+    burners = [c["cpu_ns"] for c in rep["conns"] if c["bytes_rx"] == BURN_REQUESTS * burn_line]
+    pingers = [c["cpu_ns"] for c in rep["conns"] if c["bytes_rx"] == BURN_REQUESTS * PING_BYTES]
+    share, loop = spent / BURN_CONNS, rep["event_loop"]["cpu_ns"]
+    print(f"{name} ({mode}): the burning phase cost {spent / 1e6:.1f} ms by the kernel; conctrace "
+          f"charged the burning connections {[round(ns / 1e6, 1) for ns in sorted(burners)]} "
+          f"ms, the pinging ones at most {max(pingers, default=0) / 1e6:.2f} ms, the event "
+          f"loop {loop / 1e6:.1f} ms")
+    assert len(burners) == BURN_CONNS and len(pingers) == BURN_CONNS, rep["conns"][:2]
+    assert all(ns <= 0.03 * spent for ns in pingers), (pingers, spent)
+    if name == "uring_echo":
+        assert all(ns <= 0.03 * spent for ns in burners), (burners, spent)
+        assert loop >= 0.9 * spent, (loop, spent)
+    else:
+        assert 0.9 * spent <= sum(burners) <= 1.02 * spent, (burners, spent)
+        assert all(abs(ns - share) <= 0.25 * share for ns in burners), (burners, share)
 
 
 def test_threaded_blocks_per_request_event_loops_do_not():
