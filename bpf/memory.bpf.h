@@ -15,12 +15,14 @@
  * firing. Userspace runs these iterators (like ss -m does its netlink dump)
  * at each sample and before the report, so current and peak buffers are as
  * of then. Each run is a numbered snapshot, begun at snapshot_ns, and
- * marks the connections whose sockets it finds alive (sweep_unix).
+ * marks the connections whose sockets it finds alive (sweep_ended).
  */
 __u32 snapshot_gen = 0;
 __u64 snapshot_ns = 0;
 /* conctrace's own network namespace: the iterators see only its sockets */
 const volatile __u32 tracer_netns = 0;
+/* the families whose iterator this kernel has: only their absence is news */
+const volatile bool sweep_tcp = false, sweep_unix = false;
 
 static __always_inline void snapshot(struct sock *sk)
 {
@@ -63,23 +65,27 @@ int snapshot_unix(struct bpf_iter__unix *ctx)
 }
 
 /*
- * Light mode sees no close(), and a Unix socket's release fires no
- * tracepoint. After a snapshot, this walks the connection map: a Unix
- * connection of our namespace, known before the snapshot began, whose
- * socket the snapshot did not find alive, was released since the last
- * one. It ends as of this snapshot's start, the earliest time known to be
- * after its close (README: such close times are bounds).
+ * Light mode sees no close(). A Unix socket's release fires no tracepoint,
+ * and a TCP socket reset by its peer changes no state when it is closed
+ * later. After a snapshot, this walks the connection map: a connection of
+ * our namespace, known before the snapshot began, whose socket the
+ * snapshot did not find alive (released; for TCP, also unhashed by a
+ * reset), has ended since the last one. It ends as of this snapshot's
+ * start, the earliest time known to be after its end (README: such close
+ * times are bounds).
  */
 SEC("iter/bpf_map_elem")
-int sweep_unix(struct bpf_iter__bpf_map_elem *ctx)
+int sweep_ended(struct bpf_iter__bpf_map_elem *ctx)
 {
 	__u64 *id = ctx->key;
 	struct conn *c = ctx->value;
 
 	if (!id || !c)
 		return 0;
-	if (c->family != AF_UNIX || c->close_ns || c->seen_gen == snapshot_gen ||
-	    c->open_ns >= snapshot_ns || c->netns != tracer_netns)
+	if (c->close_ns || c->seen_gen == snapshot_gen || c->open_ns >= snapshot_ns ||
+	    c->netns != tracer_netns)
+		return 0;
+	if (c->family == AF_UNIX ? !sweep_unix : !sweep_tcp)
 		return 0;
 	c->close_ns = snapshot_ns;
 	count_live(&live_conns, &conns_peak, -1);

@@ -147,11 +147,11 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 		bpf_program__set_autoload(skel->progs.on_sys_enter, false);
 		bpf_program__set_autoload(skel->progs.on_sys_exit, false);
 		/* an iterator over a map: attached once the map exists */
-		bpf_program__set_autoattach(skel->progs.sweep_unix, false);
+		bpf_program__set_autoattach(skel->progs.sweep_ended, false);
 	} else {
 		/* close() is seen as a syscall: the socket's release is not needed */
 		bpf_program__set_autoload(skel->progs.on_inet_sock_set_state, false);
-		bpf_program__set_autoload(skel->progs.sweep_unix, false);
+		bpf_program__set_autoload(skel->progs.sweep_ended, false);
 	}
 	skel->rodata->flame_views = o->flame_views;
 	skel->rodata->flame_by_conn = o->flame_by_conn;
@@ -167,6 +167,9 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 	if (!(o->flame_views & (1u << FV_CPU)))
 		bpf_program__set_autoload(skel->progs.on_cpu_sample, false);
 	drop_missing_attach_points(skel->obj, "conctrace");
+	/* light mode ends a connection its family's iterator no longer finds */
+	skel->rodata->sweep_tcp = bpf_program__autoload(skel->progs.snapshot_tcp);
+	skel->rodata->sweep_unix = bpf_program__autoload(skel->progs.snapshot_unix);
 	return skel;
 }
 
@@ -227,14 +230,14 @@ int tracer_start(struct tracer *t, const struct tracer_opts *o)
 		err = explain("cannot attach BPF programs", err);
 		goto fail;
 	}
-	if (o->no_syscalls && bpf_program__autoload(t->skel->progs.sweep_unix)) {
+	if (o->no_syscalls && bpf_program__autoload(t->skel->progs.sweep_ended)) {
 		union bpf_iter_link_info linfo = {
 			.map.map_fd = (__u32)bpf_map__fd(t->skel->maps.conns),
 		};
 		LIBBPF_OPTS(bpf_iter_attach_opts, iopts, .link_info = &linfo,
 			    .link_info_len = sizeof(linfo));
 
-		t->sweep = bpf_program__attach_iter(t->skel->progs.sweep_unix, &iopts);
+		t->sweep = bpf_program__attach_iter(t->skel->progs.sweep_ended, &iopts);
 		if (!t->sweep) {
 			err = explain("cannot attach the connection-map iterator", errno);
 			goto fail;

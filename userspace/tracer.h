@@ -17,7 +17,7 @@ struct tracer {
 	struct ring_buffer *rb;
 	struct bpf_link **cpu_links;	/* --flame cpu: a perf event per CPU */
 	int n_cpu_links;
-	struct bpf_link *sweep;		/* --no-syscalls: ends released Unix sockets */
+	struct bpf_link *sweep;		/* --no-syscalls: ends connections whose socket is gone */
 };
 
 /* Called for every ring-buffer record (struct conn_event, listen_event). */
@@ -56,8 +56,9 @@ __u64 tracer_conns_peak(struct tracer *t);
 __u64 tracer_map_bytes(struct tracer *t);
 
 /* Sample every tracked socket's buffers now (data the server never read
- * raises no event of ours). In light mode, also end the Unix connections
- * whose sockets are gone: their release raises no event either. */
+ * raises no event of ours). In light mode, also end the connections whose
+ * sockets are gone: a Unix socket's release, or a reset TCP socket's,
+ * raises no event either. */
 void tracer_snapshot(struct tracer *t);
 
 /* Hand every connection still open to fn. */

@@ -388,7 +388,7 @@ def test_connection_churn_leaves_the_map_empty(tmp_path, mode):
                      if loaded()["map"].get(i, {}).get("name") == "conns"]
         assert len(conns_map) == 1, conns_map
         rss_start = None
-        done, t0, occupancy = 0, time.monotonic(), []
+        done, t0, occupancy, leftovers = 0, time.monotonic(), [], []
         while done < churn:
             n = min(CHURN_BATCH, churn - done)
             run_loadgen(port, conns=n, requests=1)
@@ -398,6 +398,10 @@ def test_connection_churn_leaves_the_map_empty(tmp_path, mode):
             while (left := map_entries(conns_map[0])) and time.monotonic() < deadline:
                 time.sleep(0.05)
             occupancy.append(left)
+            if left:    # what stayed, for the failure message
+                leftovers.append(subprocess.run(["bpftool", "-j", "map", "dump", "id",
+                                                 str(conns_map[0])],
+                                                capture_output=True, text=True).stdout[:4000])
             if rss_start is None:
                 # after a first batch: the ring buffer's pages, mapped
                 # into conctrace, have been written through once
@@ -413,7 +417,7 @@ def test_connection_churn_leaves_the_map_empty(tmp_path, mode):
           f"({(rss_end - rss_start) / churn:.1f} B/conn); map entries after each batch "
           f"{occupancy}; lost events {rep['lost_events']}")
     assert ct.returncode == 0, err
-    assert occupancy == [0] * len(occupancy)
+    assert occupancy == [0] * len(occupancy), leftovers
     # flat: the aggregation keeps histograms, not values (aggregate.h), so
     # past the first batch conctrace's RSS does not grow with connections
     # (256 KiB of slack for the allocator). ASan's allocator (redzones, a
