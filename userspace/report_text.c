@@ -175,8 +175,8 @@ void report_text(FILE *f, struct report *r)
 			fmt_bytes((double)r->timeline->kernel_peak, b3, sizeof(b3)),
 			fmt_bytes((double)end->kernel_bytes, b4, sizeof(b4)),
 			r->timeline->n, r->timeline->n == 1 ? "" : "s");
-		fprintf(f, "conctrace itself: BPF maps peak %s, at end %s (%zu B per tracked "
-			"connection's record)\n",
+		fprintf(f, "conctrace itself: BPF maps peak %s, at end %s (each tracked "
+			"connection: a %zu B record)\n",
 			fmt_bytes((double)r->timeline->tracer_peak, b1, sizeof(b1)),
 			fmt_bytes((double)end->tracer_bytes, b2, sizeof(b2)), sizeof(struct conn));
 	}
