@@ -260,9 +260,9 @@ def test_cpu_goes_to_the_connection_that_spent_it(name, mode, tmp_path):
     each time). The kernel's count of what the burning phase cost the
     server (its threads' schedstat, read while the connections are held
     open, so threaded_echo's threads are still there to be read) must
-    be on the burning connections: together at least 90% of it, each
-    within 25% of an equal share, and each pinging connection under 3%
-    of the phase. A split by the clock that smeared one connection's CPU
+    be on the burning connections: together at least 90% of it, none
+    below 75% of an equal share, and each pinging connection under 3% of
+    the phase. A split by the clock that smeared one connection's CPU
     over the others of its loop, or over the wrong thread, fails either
     side.
 
@@ -310,8 +310,14 @@ def test_cpu_goes_to_the_connection_that_spent_it(name, mode, tmp_path):
         assert all(ns <= 0.03 * spent for ns in burners), (burners, spent)
         assert loop >= 0.9 * spent, (loop, spent)
     else:
-        assert 0.9 * spent <= sum(burners) <= 1.02 * spent, (burners, spent)
-        assert all(abs(ns - share) <= 0.25 * share for ns in burners), (burners, share)
+        # (above: what they cost after the phase, closing; a thread's exit)
+        assert 0.9 * spent <= sum(burners) <= 1.05 * spent, (burners, spent)
+        # misattribution takes from one connection what it gives another;
+        # contention on a busy host only ever adds CPU time, to the requests
+        # it hits (CI saw one connection's burns take 45% longer, all of it
+        # in the kernel's figure): so no burner may fall short, and the
+        # high side is loose
+        assert all(0.75 * share <= ns <= 2 * share for ns in burners), (burners, share)
 
 
 def test_threaded_blocks_per_request_event_loops_do_not():
