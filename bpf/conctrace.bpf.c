@@ -426,12 +426,6 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
 	}
 }
 
-/*
- * An event loop serves many connections between two context switches, so
- * CPU time is split here, at every change of current connection, and not
- * at switch-out only; settle_run() then makes the run's total the kernel's.
- * `at`: when the change happened, if known without reading the clock.
- */
 /* Settle what the thread owes its current connection; make conn_id current. */
 static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 {
@@ -444,6 +438,12 @@ static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 		conn_finalize(old, c);
 }
 
+/*
+ * An event loop serves many connections between two context switches, so
+ * CPU time is split here, at every change of current connection, and not
+ * at switch-out only; settle_run() then makes the run's total the kernel's.
+ * `at`: when the change happened, if known without reading the clock.
+ */
 static __always_inline void set_current_at(struct task_struct *task, struct thread_state *ts,
 					   __u64 conn_id, __u64 at)
 {
@@ -790,8 +790,9 @@ static __always_inline bool file_released(struct file *f)
  * state (a FIN, or a reset if data was left unread) in the closing
  * thread's context, with its file's last reference gone: that tells a
  * close() from a shutdown() or a reset from the peer, whose sockets are
- * still open. (A Unix socket's release has no tracepoint: in light mode
- * those stay open until the end.)
+ * still open. (A Unix socket's release has no tracepoint, and a reset
+ * socket's close changes no state: the snapshot sweep ends those,
+ * memory.bpf.h.)
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)

@@ -63,15 +63,12 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		} else if (sock) {
 			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));
 
-			if (kind == SK_LISTENER)
+			if (kind != SK_OTHER)
 				set_current_at(task, ts, 0, ts->sys_enter_ns);
-			else if (kind == SK_CONN) {
-				set_current_at(task, ts, 0, ts->sys_enter_ns);
-				if (flags & SC_CLOSE) {
-					__u64 id = sock_ino(sock);
+			if (kind == SK_CONN && (flags & SC_CLOSE)) {
+				__u64 id = sock_ino(sock);
 
-					bpf_map_delete_elem(&untracked, &id);
-				}
+				bpf_map_delete_elem(&untracked, &id);
 			}
 		}
 	}

@@ -2,6 +2,7 @@
 /* Memory over time (see timeline.h). */
 #include "timeline.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,20 +54,26 @@ long long status_vmrss(const char *status)
 	return kib * 1024;	/* the kernel prints kB, meaning KiB */
 }
 
+/* A small /proc file's text into buf, NUL-terminated; false if unreadable. */
+static bool read_proc_text(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return true;
+}
+
 long long proc_vmrss(pid_t pid)
 {
 	char path[64], buf[4096];
-	size_t n;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return status_vmrss(buf);
+	return read_proc_text(path, buf, sizeof(buf)) ? status_vmrss(buf) : -1;
 }
 
 long long fdinfo_memlock(const char *fdinfo)
@@ -83,4 +90,12 @@ long long fdinfo_memlock(const char *fdinfo)
 	if (sscanf(p + 8, "%lld", &bytes) != 1 || bytes < 0)
 		return -1;
 	return bytes;
+}
+
+long long map_fd_memlock(int fd)
+{
+	char path[64], buf[1024];
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	return read_proc_text(path, buf, sizeof(buf)) ? fdinfo_memlock(buf) : -1;
 }

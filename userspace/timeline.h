@@ -36,5 +36,7 @@ long long proc_vmrss(pid_t pid);
  * kernel's bpf_map_memory_usage(): entries in use, not max_entries, for a
  * map that is not preallocated); -1 if absent. */
 long long fdinfo_memlock(const char *fdinfo);
+/* ... and read from /proc/self/fdinfo/FD for one of our map fds. */
+long long map_fd_memlock(int fd);
 
 #endif /* CONCTRACE_TIMELINE_H */

@@ -326,22 +326,9 @@ __u64 tracer_map_bytes(struct tracer *t)
 	__u64 total = 0;
 
 	bpf_object__for_each_map(map, t->skel->obj) {
-		char path[64], buf[1024];
-		long long bytes;
-		size_t n;
-		FILE *f;
-		int fd = bpf_map__fd(map);
+		int fd = bpf_map__fd(map);	/* < 0: not created, a disabled part's */
+		long long bytes = fd < 0 ? -1 : map_fd_memlock(fd);
 
-		if (fd < 0)
-			continue;	/* not created: a map of a disabled part */
-		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		bytes = fdinfo_memlock(buf);
 		if (bytes > 0)
 			total += (__u64)bytes;
 	}
