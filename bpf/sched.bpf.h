@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The scheduler, included by conctrace.bpf.c (it uses its charging and
+ * cpu_time.bpf.h): context switches, voluntary and involuntary, and the
+ * run's CPU settled at switch-out; run-queue wait from wakeup to
+ * switch-in; threads counted from fork to exit, a new thread starting on
+ * its creator's connection.
+ */
+#ifndef CONCTRACE_SCHED_BPF_H
+#define CONCTRACE_SCHED_BPF_H
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next, unsigned int prev_state)
+{
+	struct proc_counters *pc;
+	struct thread_state *ts;
+	struct conn *c;
+	__u64 now;
+
+	if (rq_to_this_cpu_off) {
+		__u32 zero = 0;
+		__u64 *off = bpf_map_lookup_elem(&cpu_off, &zero);
+
+		if (off && !*off) {
+			struct rq *r = BPF_CORE_READ(prev, se.cfs_rq, rq);
+
+			/* trust it only if it is this CPU's own */
+			if (r && BPF_CORE_READ(r, cpu) == (int)bpf_get_smp_processor_id())
+				bpf_probe_read_kernel(off, sizeof(*off),
+						      (void *)((__u64)r + rq_to_this_cpu_off));
+		}
+	}
+	if (!task_is_target(prev) && !task_is_target(next))
+		return 0;
+	pc = proc_counters();
+	if (!pc)
+		return 0;
+	now = bpf_ktime_get_ns();
+
+	if (task_is_target(prev) && (ts = thread_state(prev))) {
+		/* the kernel's own rule (__schedule): voluntary when the task
+		 * gave up the CPU to sleep, involuntary when preempted */
+		bool voluntary = !preempt && prev_state;
+
+		/* a dying thread's counters were folded into its process's
+		 * before this last switch: the kernel counts it nowhere, and
+		 * neither do we, so totals match getrusage() */
+		if (!(prev_state & TASK_DEAD)) {
+			if (voluntary)
+				pc->ctx_voluntary++;
+			else
+				pc->ctx_involuntary++;
+			if (!ts->cur_conn && voluntary)
+				pc->loop_ctx_voluntary++;
+			else if (!ts->cur_conn)
+				pc->loop_ctx_involuntary++;
+			else if (voluntary)
+				ts->owed.ctx_voluntary++;
+			else
+				ts->owed.ctx_involuntary++;
+		}
+		settle_run(ts, pc, prev, now);
+		if (!voluntary)
+			ts->runnable_since = now;
+		if (voluntary && !(prev_state & TASK_DEAD) && flame_wants(FV_OFFCPU)) {
+			/* prev is still current here: its stacks are where it sleeps */
+			ts->off_since = now;
+			ts->off_conn = ts->cur_conn;
+			ts->off_user_stack = stack_id(ctx, BPF_F_USER_STACK);
+			ts->off_kern_stack = stack_id(ctx, 0);
+		}
+		/* off the CPU, the thread settles what it owes: a report
+		 * taken while it sleeps is complete */
+		c = flush(ts);
+		/* a closed connection stays current until its thread moves on,
+		 * which without syscall hooks only the next socket's I/O tells:
+		 * an event loop's last connection would wait for the end. Going
+		 * to sleep is moving on, there. */
+		if (no_syscall_hooks && voluntary && c && c->close_ns)
+			move_on(ts, 0);
+	}
+	if (task_is_target(next) && (ts = thread_state(next))) {
+		begin_run(next, ts, now);
+		if (ts->off_since) {
+			struct stack_key k = {
+				.conn = flame_by_conn ? ts->off_conn : 0,
+				.user_stack = ts->off_user_stack,
+				.kern_stack = ts->off_kern_stack,
+				.view = FV_OFFCPU,
+			};
+
+			flame_add_key(&k, now - ts->off_since);
+			ts->off_since = 0;
+		}
+		if (ts->runnable_since) {
+			__u64 ns = now - ts->runnable_since;
+
+			ts->runnable_since = 0;
+			pc->runq_ns += ns;
+			if (ts->cur_conn)
+				ts->owed.runq_ns += ns;
+			else
+				pc->loop_runq_ns += ns;
+		}
+	}
+	return 0;
+}
+
+static __always_inline void mark_runnable(struct task_struct *p)
+{
+	struct thread_state *ts;
+
+	if (!task_is_target(p))
+		return;
+	ts = thread_state(p);
+	if (ts && !ts->runnable_since)
+		ts->runnable_since = bpf_ktime_get_ns();
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(on_sched_wakeup, struct task_struct *p)
+{
+	mark_runnable(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(on_sched_wakeup_new, struct task_struct *p)
+{
+	mark_runnable(p);
+	return 0;
+}
+
+static __always_inline void count_thread(__s64 delta)
+{
+	count_live(&live_threads, &threads_peak, delta);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid;
+	__u32 ctgid = child->tgid;
+	__u8 one = 1;
+
+	if (!tgid_is_target(ptgid))
+		return 0;
+	if (ctgid != ptgid) {
+		/* a pre-forking server: its workers are the target too */
+		if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_NOEXIST) == 0)
+			__sync_fetch_and_add(&nr_extra_targets, 1);
+	} else {
+		/* a thread starts out working for its creator's connection: in a
+		 * thread-per-connection server, the one just accepted */
+		struct thread_state *pts = bpf_task_storage_get(&threads, parent, 0, 0);
+		struct thread_state *cts;
+
+		if (pts && pts->cur_conn) {
+			struct conn *c = bpf_map_lookup_elem(&conns, &pts->cur_conn);
+
+			cts = thread_state(child);
+			if (cts)
+				cts->cur_conn = pts->cur_conn;
+			/* the thread is this connection's cost: its task_struct
+			 * (sized by userspace) and its kernel stack */
+			if (c) {
+				__sync_fetch_and_add(&c->threads, 1);
+				if (bpf_core_field_exists(child->stack_vm_area) && child->stack_vm_area)
+					__sync_fetch_and_add(&c->thread_stack_bytes,
+							     (__u64)child->stack_vm_area->nr_pages *
+							     page_size);
+			}
+		}
+	}
+	count_thread(1);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_process_exit, struct task_struct *p)
+{
+	struct thread_state *ts;
+
+	if (!task_is_target(p))
+		return 0;
+	count_thread(-1);
+	/* a thread's exit ends the connection it served: settle its CPU and,
+	 * if closed, its record */
+	ts = bpf_task_storage_get(&threads, p, 0, 0);
+	if (!ts)
+		return 0;
+	set_current(p, ts, 0);	/* p is current: it is exiting */
+	return 0;
+}
+
+#endif /* CONCTRACE_SCHED_BPF_H */
