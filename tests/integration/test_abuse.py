@@ -33,8 +33,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from test_conformance import DONE, MAX_LINE, MiB, PONG, RESPONSIVE, TOO_LONG, payload
 
 ROUNDS = 2

@@ -17,7 +17,6 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path

@@ -33,7 +33,7 @@ import time
 import pytest
 
 import slabtruth
-from conftest import ROOT, SERVERS, binary
+from conftest import SERVERS, binary
 from test_conctrace import CONCTRACE, LOADGEN, needs_root, wait_line
 
 MEM_CONNS = 5000

@@ -26,7 +26,8 @@ import subprocess
 import time
 
 from conftest import ROOT
-from test_conctrace import CONCTRACE, close_enough, needs_root, parse_strace_c, wait_line
+from test_conctrace import CONCTRACE, close_enough, needs_root, wait_line
+from test_syscalls import parse_strace_c
 
 BENCH_CONNS, BENCH_REQUESTS = 20, 4000
 BENCH_TESTS = "ping_inline,ping_mbulk,set,get,incr,lpush,lpop"
