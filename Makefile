@@ -178,6 +178,12 @@ $(OUTPUT)/tests/test_prom:      $(OUTPUT)/tests/unit/test_prom.o $(OUTPUT)/users
 $(OUTPUT)/tests/test_tracepoints: $(OUTPUT)/tests/unit/test_tracepoints.o \
 				  $(OUTPUT)/userspace/tracepoints.o
 $(OUTPUT)/tests/test_tracepoints: LDLIBS_TEST += $(LDLIBS_BPF)
+$(OUTPUT)/tests/test_programs:  $(OUTPUT)/tests/unit/test_programs.o $(OUTPUT)/userspace/programs.o
+$(OUTPUT)/tests/test_programs:  LDLIBS_TEST += $(LDLIBS_BPF)
+$(OUTPUT)/tests/unit/test_programs.o: $(OUTPUT)/conctrace.skel.h
+$(OUTPUT)/tests/test_libbpf_log: $(OUTPUT)/tests/unit/test_libbpf_log.o \
+				 $(OUTPUT)/userspace/libbpf_log.o
+$(OUTPUT)/tests/test_libbpf_log: LDLIBS_TEST += $(LDLIBS_BPF)
 
 $(UNIT_TESTS):
 	$(call msg,LINK,$@)

@@ -61,11 +61,13 @@ static __always_inline void flame_add_key(struct stack_key *k, __u64 value)
 		return;
 	}
 	if (bpf_map_update_elem(&flame_counts, k, &value, BPF_NOEXIST)) {
+		struct proc_counters *pc;
+
 		v = bpf_map_lookup_elem(&flame_counts, k);	/* another CPU was first */
 		if (v)
 			__sync_fetch_and_add(v, value);
-		else if (proc_counters())
-			proc_counters()->stacks_lost++;
+		else if ((pc = proc_counters()))	/* verifiers before 6.13 want the check */
+			pc->stacks_lost++;
 	}
 }
 
