@@ -669,7 +669,7 @@ static void gather_ended(void *ctx, const struct conn *c)
 	const struct conctrace_bpf__bss *bss = e->t->skel->bss;
 	const struct conctrace_bpf__rodata *ro = e->t->skel->rodata;
 
-	/* the rule of the BPF sweep (memory.bpf.h, sweep_ended) */
+	/* the rule of the BPF sweep (progs/snapshots.bpf.h, sweep_ended) */
 	if (c->close_ns || c->seen_gen == bss->snapshot_gen || c->open_ns >= bss->snapshot_ns ||
 	    c->netns != ro->tracer_netns)
 		return;

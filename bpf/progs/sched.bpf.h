@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * The scheduler, included by conctrace.bpf.c (it uses its charging and
- * cpu_time.bpf.h): context switches, voluntary and involuntary, and the
+ * The scheduler: context switches, voluntary and involuntary, and the
  * run's CPU settled at switch-out; run-queue wait from wakeup to
  * switch-in; threads counted from fork to exit, a new thread starting on
  * its creator's connection.
  */
-#ifndef CONCTRACE_SCHED_BPF_H
-#define CONCTRACE_SCHED_BPF_H
+#ifndef CONCTRACE_PROGS_SCHED_BPF_H
+#define CONCTRACE_PROGS_SCHED_BPF_H
+
+#include "lib/charging.bpf.h"
+#include "lib/mm.bpf.h"
+#include "lib/stacks.bpf.h"
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
@@ -18,19 +21,7 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 	struct conn *c;
 	__u64 now;
 
-	if (rq_to_this_cpu_off) {
-		__u32 zero = 0;
-		__u64 *off = bpf_map_lookup_elem(&cpu_off, &zero);
-
-		if (off && !*off) {
-			struct rq *r = BPF_CORE_READ(prev, se.cfs_rq, rq);
-
-			/* trust it only if it is this CPU's own */
-			if (r && BPF_CORE_READ(r, cpu) == (int)bpf_get_smp_processor_id())
-				bpf_probe_read_kernel(off, sizeof(*off),
-						      (void *)((__u64)r + rq_to_this_cpu_off));
-		}
-	}
+	learn_cpu_offset(prev);	/* for rss_stat: any task will do */
 	if (!task_is_target(prev) && !task_is_target(next))
 		return 0;
 	pc = proc_counters();
@@ -194,4 +185,4 @@ int BPF_PROG(on_process_exit, struct task_struct *p)
 	return 0;
 }
 
-#endif /* CONCTRACE_SCHED_BPF_H */
+#endif /* CONCTRACE_PROGS_SCHED_BPF_H */

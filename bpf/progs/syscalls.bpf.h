@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * The syscall programs, included by conctrace.bpf.c (left unloaded with
- * --no-syscalls): counts and times by name, attributed through the fd
+ * The syscall programs (left unloaded with --no-syscalls): counts and times by name, attributed through the fd
  * argument and the thread's current connection; accept, connect, close,
  * listen and epoll_ctl also mark a connection's life.
  */
-#ifndef CONCTRACE_SYSCALLS_BPF_H
-#define CONCTRACE_SYSCALLS_BPF_H
+#ifndef CONCTRACE_PROGS_SYSCALLS_BPF_H
+#define CONCTRACE_PROGS_SYSCALLS_BPF_H
+
+#include "lib/charging.bpf.h"
+#include "lib/stacks.bpf.h"
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
@@ -184,4 +186,4 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-#endif /* CONCTRACE_SYSCALLS_BPF_H */
+#endif /* CONCTRACE_PROGS_SYSCALLS_BPF_H */

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * io_uring, included by conctrace.bpf.c: requests counted by opcode for
+ * io_uring: requests counted by opcode for
  * the connection whose fd they name (and made its thread's current one),
  * and held until their final completion.
  */
-#ifndef CONCTRACE_IO_URING_BPF_H
-#define CONCTRACE_IO_URING_BPF_H
+#ifndef CONCTRACE_PROGS_IO_URING_BPF_H
+#define CONCTRACE_PROGS_IO_URING_BPF_H
+
+#include "lib/charging.bpf.h"
 
 SEC("tp_btf/io_uring_submit_req")
 int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
@@ -98,4 +100,4 @@ int BPF_PROG(on_io_uring_complete, struct io_ring_ctx *ring, void *req,
 	return 0;
 }
 
-#endif /* CONCTRACE_IO_URING_BPF_H */
+#endif /* CONCTRACE_PROGS_IO_URING_BPF_H */
