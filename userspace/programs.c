@@ -15,7 +15,10 @@
 
 static const struct prog_role roles[] = {
 	/* the core: who the connections are, switches and CPU */
-	CORE("on_sched_switch", "context switches and CPU time"),
+	CORE("on_sched_switch", "context switches and CPU time", .nargs = 4),
+	/* the event passed no prev_state before 5.18 */
+	OPT("on_sched_switch_stateless", "context switches and CPU time",
+	    .fallback_for = "on_sched_switch", .nargs = 3),
 	CORE("on_process_fork", "threads, and the processes a server forks"),
 	CORE("on_process_exit", "threads, and the end of a thread's connection"),
 	FULL("on_sys_enter", "syscalls and connections"),

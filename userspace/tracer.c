@@ -201,6 +201,20 @@ static void plan_programs(struct tracer *t, struct bpf_object *obj, const struct
 	}
 }
 
+/* Is the program left out, and every stand-in for it too? */
+static bool all_dropped(struct tracer *t, const char *name)
+{
+	const char *alts[8];
+	unsigned int n = prog_fallbacks(name, alts, 8);
+
+	if (!find_dropped(t, name))
+		return false;
+	for (unsigned int i = 0; i < n; i++)
+		if (!all_dropped(t, alts[i]))
+			return false;
+	return true;
+}
+
 static struct conctrace_bpf *open_configured(struct tracer *t, const struct tracer_opts *o,
 					     const struct btf *vmlinux)
 {
@@ -247,6 +261,11 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	if (!(o->flame_views & (1u << FV_CPU)))
 		bpf_program__set_autoload(skel->progs.on_cpu_sample, false);
 	plan_programs(t, skel->obj, vmlinux);
+	/* neither socket-length tracepoints nor fexit: in full mode the bytes
+	 * are the syscalls' results */
+	t->bytes_from_syscalls = !o->no_syscalls &&
+		(all_dropped(t, "on_sock_recv_length") || all_dropped(t, "on_sock_send_length"));
+	skel->rodata->bytes_from_syscalls = t->bytes_from_syscalls;
 	/* light mode ends a connection its family's iterator no longer finds */
 	skel->rodata->sweep_tcp = bpf_program__autoload(skel->progs.snapshot_tcp);
 	skel->rodata->sweep_unix = bpf_program__autoload(skel->progs.snapshot_unix);
@@ -471,21 +490,50 @@ static int load_and_attach(struct tracer *t, const struct tracer_opts *o,
 	return explain("cannot load BPF programs", EINVAL);	/* not reached */
 }
 
-/* One line per figure a left-out program takes with it, each prefixed;
- * programs a stand-in replaced, and the map sweep userspace does instead,
- * only when verbose. */
+/* The first stand-in for name that was tried and left out, or NULL. */
+static const struct dropped_prog *dropped_stand_in(struct tracer *t, const char *name)
+{
+	const char *alts[8];
+	unsigned int n = prog_fallbacks(name, alts, 8);
+
+	for (unsigned int i = 0; i < n; i++)
+		if (find_dropped(t, alts[i]))
+			return find_dropped(t, alts[i]);
+	return NULL;
+}
+
+/*
+ * One line per figure a left-out program takes with it, each prefixed,
+ * with why (and why its stand-in could not take over). A stand-in left
+ * out is its own line only where other stand-ins cover the rest (one
+ * family's socket I/O). Programs a stand-in replaced, and the map sweep
+ * userspace does instead, only when verbose.
+ */
 static void report_dropped(struct tracer *t, FILE *f, const char *prefix, bool verbose)
 {
-	char last[512] = "";
+	char last[1024] = "";
+	bool said_bytes = false;
 
 	for (int i = 0; i < t->ndropped; i++) {
 		const struct dropped_prog *d = &t->dropped[i];
 		const struct prog_role *r = prog_role(d->name);
+		const struct dropped_prog *alt = dropped_stand_in(t, d->name);
 		bool sweep = !strcmp(d->name, "sweep_ended");
-		char line[512];
+		char line[1024];
 
 		if (!bpf_object__find_program_by_name(t->skel->obj, d->name))
 			continue;
+		if (r && r->fallback_for && !covered(t, r->fallback_for))
+			continue;	/* the program it stood in for says it */
+		if (t->bytes_from_syscalls && r && r->names_conns) {
+			if (!said_bytes)
+				fprintf(f, "%sbytes per connection come from syscall results (read, "
+					"write, send, recv, sendfile): io_uring's socket I/O goes "
+					"uncounted: %s%s%s\n", prefix, d->why, alt ? "; " : "",
+					alt ? alt->why : "");
+			said_bytes = true;
+			continue;
+		}
 		if (sweep || covered(t, d->name)) {
 			if (verbose)
 				fprintf(f, "%s%s left out (%s); %s\n", prefix, d->name, d->why,
@@ -493,8 +541,8 @@ static void report_dropped(struct tracer *t, FILE *f, const char *prefix, bool v
 					"a stand-in measures the same");
 			continue;
 		}
-		snprintf(line, sizeof(line), "%sno %s: %s\n", prefix, r ? r->figure : d->name,
-			 d->why);
+		snprintf(line, sizeof(line), "%sno %s: %s%s%s\n", prefix, r ? r->figure : d->name,
+			 d->why, alt ? "; " : "", alt ? alt->why : "");
 		if (strcmp(line, last))
 			fputs(line, f);
 		snprintf(last, sizeof(last), "%s", line);
@@ -808,14 +856,12 @@ static int probe_mode(bool light, bool verbose)
 	static struct tracer t;
 	int err;
 
-	printf("%s: ", light ? "light mode (--no-syscalls)" : "full mode");
-	fflush(stdout);
+	fflush(stdout);		/* its lines before any error's */
 	err = tracer_start_quiet(&t, &o);
-	if (err) {
-		printf("does not load (above)\n");
+	printf("%s: %s\n", light ? "light mode (--no-syscalls)" : "full mode",
+	       err ? "does not load (the error above says why)" : "loads");
+	if (err)
 		return err;
-	}
-	printf("loads\n");
 	report_dropped(&t, stdout, "  ", true);
 	tracer_stop(&t);
 	return 0;
@@ -829,6 +875,9 @@ int tracer_probe(bool verbose)
 	printf("kernel: Linux %s (conctrace needs %s or newer, and measures every figure "
 	       "from %s)\n", kernel_release(rel, sizeof(rel)), TRACER_MIN_KERNEL,
 	       TRACER_FULL_KERNEL);
+	fflush(stdout);
+	if (check_kernel())
+		return -EOPNOTSUPP;
 	full = probe_mode(false, verbose);
 	light = probe_mode(true, verbose);
 	return full ? full : light;

@@ -34,6 +34,9 @@ struct tracer {
 	/* light mode where the kernel refuses the map iterator: userspace
 	 * ends the connections whose socket is gone (tracer_snapshot) */
 	bool sweep_in_userspace;
+	/* full mode where the kernel gives no socket I/O event (neither the
+	 * tracepoints nor fexit): bytes are the syscalls' results */
+	bool bytes_from_syscalls;
 	tracer_event_fn on_event;
 	void *ctx;
 	struct dropped_prog dropped[TRACER_MAX_PROGS];

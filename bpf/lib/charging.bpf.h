@@ -117,6 +117,22 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
 	}
 }
 
+/* Bytes a syscall moved for conn_id (bytes_from_syscalls). */
+static __always_inline void charge_bytes(struct thread_state *ts, __u64 conn_id, bool rx,
+					 __u64 bytes)
+{
+	struct conn *c;
+
+	if (conn_id == ts->cur_conn) {
+		if (rx)
+			ts->owed.bytes_rx += bytes;
+		else
+			ts->owed.bytes_tx += bytes;
+	} else if ((c = bpf_map_lookup_elem(&conns, &conn_id))) {
+		__sync_fetch_and_add(rx ? &c->bytes_rx : &c->bytes_tx, bytes);
+	}
+}
+
 /* Settle what the thread owes its current connection; make conn_id current. */
 static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 {

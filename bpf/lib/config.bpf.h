@@ -22,6 +22,10 @@ const volatile bool no_syscall_hooks = false;
  * exact */
 const volatile __s64 rq_to_this_cpu_off = 0;
 
+/* full mode on a kernel with neither the socket-length tracepoints nor
+ * fexit: a connection's bytes are its read/write/send/recv results */
+const volatile bool bytes_from_syscalls = false;
+
 /* --flame: the views to collect stacks for (bits of enum flame_view), one
  * frame level per connection or not, and what one on-CPU sample stands for */
 const volatile __u32 flame_views = 0;

@@ -74,6 +74,29 @@ static __always_inline __s64 rss_pages(struct mm_struct *mm, int member, bool *e
 	return 0;
 }
 
+/* Before 6.2, an mm's RSS counters were atomics in struct mm_rss_stat. */
+struct mm_rss_stat___atomic {
+	atomic_long_t count[4];
+} __attribute__((preserve_access_index));
+
+struct mm_struct___atomic_rss {
+	struct mm_rss_stat___atomic rss_stat;
+} __attribute__((preserve_access_index));
+
+static __always_inline __s64 rss_pages_atomic(struct mm_struct *mm, int member)
+{
+	struct mm_struct___atomic_rss *old = (void *)mm;
+	__s64 v;
+
+	switch (member) {
+	case 0: v = BPF_CORE_READ(old, rss_stat.count[0].counter); break;
+	case 1: v = BPF_CORE_READ(old, rss_stat.count[1].counter); break;
+	case 3: v = BPF_CORE_READ(old, rss_stat.count[3].counter); break;
+	default: v = 0;
+	}
+	return v > 0 ? v : 0;
+}
+
 /* mm->pgtables_bytes: page-table pages of the address space, in bytes
  * (absent on kernels without an MMU, where there is nothing to count) */
 static __always_inline __s64 page_table_bytes(struct mm_struct *mm)

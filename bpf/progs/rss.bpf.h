@@ -15,9 +15,12 @@
  * it (a page fault, an munmap, an madvise): the delta is charged to that
  * thread's current connection. Thread stacks, coroutine stacks and
  * connection buffers land where they were touched.
+ *
+ * count: the counter's new value in pages, as kernels before 6.2 give it
+ * (their counters are atomics, not per-CPU); -1 where the event does not,
+ * and the per-CPU counters are summed instead.
  */
-SEC("tp_btf/rss_stat")
-int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
+static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int member, long count)
 {
 	struct proc_counters *pc = proc_counters();
 	struct rss_state *st, zero = {};
@@ -45,17 +48,21 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 			return 0;
 		if (!rss_from_zero) {
 			/* attached mid-life: these first values are the baseline */
-			st->pages[0] = rss_pages(mm, 0, &exact);
-			st->pages[1] = rss_pages(mm, 1, &exact);
-			st->pages[3] = rss_pages(mm, 3, &exact);
+			st->pages[0] = count < 0 ? rss_pages(mm, 0, &exact) : rss_pages_atomic(mm, 0);
+			st->pages[1] = count < 0 ? rss_pages(mm, 1, &exact) : rss_pages_atomic(mm, 1);
+			st->pages[3] = count < 0 ? rss_pages(mm, 3, &exact) : rss_pages_atomic(mm, 3);
 			st->page_table_bytes = page_table_bytes(mm);
 			st->map_count = mm->map_count;
 			return 0;
 		}
 	}
-	pages = rss_pages(mm, member, &exact);
-	if (!exact)
-		pc->rss_inexact++;
+	if (count < 0) {
+		pages = rss_pages(mm, member, &exact);
+		if (!exact)
+			pc->rss_inexact++;
+	} else {
+		pages = count;
+	}
 	prev = __sync_lock_test_and_set(&st->pages[member & 3], pages);
 	delta = (pages - prev) * (__s64)page_size;
 	/* page tables are allocated by the fault that maps the page, VMAs by
@@ -84,6 +91,20 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 		pc->loop_vmas += vma_delta;
 	}
 	return 0;
+}
+
+SEC("tp_btf/rss_stat")
+int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
+{
+	return rss_changed(ctx, mm, member, -1);
+}
+
+/* Before 6.2 the event carried the counter's value (programs.c picks the
+ * variant whose signature the kernel has). */
+SEC("tp_btf/rss_stat")
+int BPF_PROG(on_rss_stat_count, struct mm_struct *mm, int member, long count)
+{
+	return rss_changed(ctx, mm, member, count < 0 ? 0 : count);
 }
 
 #endif /* CONCTRACE_PROGS_RSS_BPF_H */

@@ -12,9 +12,8 @@
 #include "lib/mm.bpf.h"
 #include "lib/stacks.bpf.h"
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
-	     struct task_struct *next, unsigned int prev_state)
+static __always_inline int switched(void *ctx, bool preempt, struct task_struct *prev,
+				    struct task_struct *next, unsigned int prev_state)
 {
 	struct proc_counters *pc;
 	struct thread_state *ts;
@@ -96,6 +95,36 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 		}
 	}
 	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next, unsigned int prev_state)
+{
+	return switched(ctx, preempt, prev, next, prev_state);
+}
+
+/* the task's state field before 5.14 */
+struct task_struct___state {
+	long state;
+} __attribute__((preserve_access_index));
+
+/*
+ * Before 5.18 the event did not pass prev_state: it is the task's own
+ * state as __schedule() left it (a sleeper's, or TASK_RUNNING when a
+ * pending signal woke it), which the task still holds here.
+ */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_sched_switch_stateless, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
+{
+	unsigned int state;
+
+	if (bpf_core_field_exists(prev->__state))
+		state = BPF_CORE_READ(prev, __state);
+	else
+		state = BPF_CORE_READ((struct task_struct___state *)prev, state);
+	return switched(ctx, preempt, prev, next, state);
 }
 
 static __always_inline void mark_runnable(struct task_struct *p)

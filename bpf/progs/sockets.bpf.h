@@ -76,6 +76,41 @@ int BPF_PROG(on_sock_send_length, struct sock *sk, int ret, int flags)
 }
 
 /*
+ * Before the socket-length tracepoints (6.3), the same from the protocols'
+ * recvmsg and sendmsg, where the kernel lets fexit programs attach (its
+ * build may not): every read and write of a TCP or Unix stream socket,
+ * from a syscall or io_uring, goes through one of them. Stand-ins
+ * (userspace/programs.c): loaded only where the tracepoints are missing.
+ */
+#define SOCK_RECVMSG_FEXIT(fn)							\
+SEC("fexit/" #fn)								\
+int BPF_PROG(on_##fn, struct socket *sock, struct msghdr *msg, size_t size,	\
+	     int flags, int ret)						\
+{										\
+	if (sock->sk)								\
+		sock_io(sock->sk, ret, flags, true);				\
+	return 0;								\
+}
+
+#define SOCK_SENDMSG_FEXIT(fn)							\
+SEC("fexit/" #fn)								\
+int BPF_PROG(on_##fn, struct socket *sock, struct msghdr *msg, size_t size, int ret) \
+{										\
+	if (sock->sk)								\
+		sock_io(sock->sk, ret, 0, false);				\
+	return 0;								\
+}
+
+SOCK_RECVMSG_FEXIT(inet_recvmsg)
+SOCK_RECVMSG_FEXIT(inet6_recvmsg)
+SOCK_RECVMSG_FEXIT(unix_stream_recvmsg)
+SOCK_RECVMSG_FEXIT(unix_seqpacket_recvmsg)
+SOCK_SENDMSG_FEXIT(inet_sendmsg)
+SOCK_SENDMSG_FEXIT(inet6_sendmsg)
+SOCK_SENDMSG_FEXIT(unix_stream_sendmsg)
+SOCK_SENDMSG_FEXIT(unix_seqpacket_sendmsg)
+
+/*
  * Light mode sees no close(), but a TCP socket's release changes its
  * state (a FIN, or a reset if data was left unread) in the closing
  * thread's context, with its file's last reference gone: that tells a
