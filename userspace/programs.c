@@ -25,8 +25,8 @@ static const struct prog_role roles[] = {
 	FULL("on_sys_exit", "syscalls and connections"),
 
 	/* socket I/O: bytes, and in light mode the only thing that names a
-	 * connection; the tracepoints came in 6.3, fexit programs on the
-	 * protocols' recvmsg/sendmsg stand in before that */
+	 * connection; 6.12 has the tracepoints, 6.1 does not: fexit programs
+	 * on the protocols' recvmsg/sendmsg stand in there */
 	OPT("on_sock_recv_length", BYTES_RX, .names_conns = true),
 	OPT("on_sock_send_length", BYTES_TX, .names_conns = true),
 	OPT("on_inet_recvmsg", BYTES_RX " (TCP)", .fallback_for = "on_sock_recv_length",
@@ -63,8 +63,9 @@ static const struct prog_role roles[] = {
 	OPT("on_rss_stat_count", "user memory per connection", .fallback_for = "on_rss_stat",
 	    .nargs = 3),
 
-	/* io_uring's submission event was io_uring_submit_sqe until 6.4; its
-	 * completion event took the cqe's fields one by one until 6.3 */
+	/* io_uring's submission event is io_uring_submit_sqe on 6.1,
+	 * io_uring_submit_req on 6.12; its completion event takes the cqe's
+	 * fields one by one on 6.1 and 6.12, the cqe itself on 6.18 */
 	OPT("on_io_uring_submit_req", "io_uring requests per connection", .nargs = 1),
 	OPT("on_io_uring_submit_sqe", "io_uring requests per connection",
 	    .fallback_for = "on_io_uring_submit_req", .nargs = 2),

@@ -103,8 +103,8 @@ int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
 	return uring_submitted(req);
 }
 
-/* The same event before 6.4, as io_uring_submit_sqe(req, force_nonblock):
- * at the same point, the sqe's fd in cqe.fd */
+/* The same event on older kernels (6.1), as io_uring_submit_sqe(req,
+ * force_nonblock): at the same point, the sqe's fd in cqe.fd */
 SEC("tp_btf/io_uring_submit_sqe")
 int BPF_PROG(on_io_uring_submit_sqe, struct io_kiocb *req, bool force_nonblock)
 {
@@ -118,7 +118,7 @@ int BPF_PROG(on_io_uring_complete, struct io_ring_ctx *ring, void *req,
 	return uring_completed(req, cqe->flags);
 }
 
-/* Before 6.3 the event took the cqe's fields one by one. */
+/* On older kernels (6.1, 6.12) the event takes the cqe's fields one by one. */
 SEC("tp_btf/io_uring_complete")
 int BPF_PROG(on_io_uring_complete_res, void *ring, void *req, __u64 user_data, int res,
 	     unsigned int cflags, __u64 extra1, __u64 extra2)

@@ -76,8 +76,8 @@ int BPF_PROG(on_sock_send_length, struct sock *sk, int ret, int flags)
 }
 
 /*
- * Before the socket-length tracepoints (6.3), the same from the protocols'
- * recvmsg and sendmsg, where the kernel lets fexit programs attach (its
+ * Where the kernel lacks the socket-length tracepoints (6.1 does; 6.12
+ * has them), the same from the protocols' recvmsg and sendmsg, where the kernel lets fexit programs attach (its
  * build may not): every read and write of a TCP or Unix stream socket,
  * from a syscall or io_uring, goes through one of them. Stand-ins
  * (userspace/programs.c): loaded only where the tracepoints are missing.

@@ -105,8 +105,8 @@ def test_an_optional_program_refused_costs_only_its_figure(prog, tmp_path):
 
 @pytest.mark.parametrize("server", ["epoll_echo", "threaded_echo"])
 def test_bytes_without_the_socket_length_tracepoints(server, tmp_path):
-    """Before 6.3 the protocols' recvmsg/sendmsg give the bytes, where the
-    kernel lets fexit programs load; where it does not (this machine's
+    """Without those tracepoints (6.1) the protocols' recvmsg/sendmsg give
+    the bytes, where the kernel lets fexit programs load; where it does not (this machine's
     6.18 builds refuse fexit), full mode takes them from the syscalls'
     results and says so. Exact either way."""
     needs_root()
