@@ -23,7 +23,8 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP
 # frame pointers: the user stacks BPF collects (--flame) are walked by them
 CFLAGS   += -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
-CPPFLAGS += -I$(OUTPUT) -Ibpf -Iuserspace -Iservers
+# -I.: common/ (what userspace and servers/ share) is included as "common/x.h"
+CPPFLAGS += -I$(OUTPUT) -Ibpf -Iuserspace -Iservers -I.
 LDLIBS_BPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 # symbolize.c reads ELF symbol tables itself: do not count on libbpf's
 # private dependency on libelf being on its link line
@@ -99,7 +100,7 @@ $(OUTPUT)/%.o: %.c | $(OUTPUT)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-conctrace: $(USER_OBJS) $(OUTPUT)/servers/histogram.o
+conctrace: $(USER_OBJS) $(OUTPUT)/common/histogram.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) $(LDLIBS_ELF) -lm -o $@
 
@@ -118,7 +119,7 @@ servers/uring_echo:    LDLIBS += -luring
 # loadgen: a file per job; servers/loadgen.h declares what they share
 LOADGEN_OBJS := $(addprefix $(OUTPUT)/servers/,loadgen.o loadgen_cli.o loadgen_report.o \
 		loadgen_timer.o loadgen_requests.o loadgen_conn.o loadgen_worker.o)
-servers/loadgen:       $(LOADGEN_OBJS) $(OUTPUT)/servers/histogram.o $(OUTPUT)/servers/protocol.o
+servers/loadgen:       $(LOADGEN_OBJS) $(OUTPUT)/common/histogram.o $(OUTPUT)/servers/protocol.o
 servers/loadgen:       LDLIBS += -lm
 
 $(SERVER_BINS):
@@ -148,9 +149,9 @@ $(HELPER_COST): $(OUTPUT)/bench/helper_cost.o
 # ---- tests -----------------------------------------------------------------
 
 $(OUTPUT)/tests/test_protocol: $(OUTPUT)/tests/unit/test_protocol.o $(OUTPUT)/servers/protocol.o
-$(OUTPUT)/tests/test_histogram: $(OUTPUT)/tests/unit/test_histogram.o $(OUTPUT)/servers/histogram.o
+$(OUTPUT)/tests/test_histogram: $(OUTPUT)/tests/unit/test_histogram.o $(OUTPUT)/common/histogram.o
 $(OUTPUT)/tests/test_aggregate: $(OUTPUT)/tests/unit/test_aggregate.o $(OUTPUT)/userspace/aggregate.o \
-				$(OUTPUT)/servers/histogram.o
+				$(OUTPUT)/common/histogram.o
 $(OUTPUT)/tests/test_memory:    $(OUTPUT)/tests/unit/test_memory.o $(OUTPUT)/userspace/memory.o \
 				$(OUTPUT)/userspace/timeline.o
 $(OUTPUT)/tests/test_format:    $(OUTPUT)/tests/unit/test_format.o $(OUTPUT)/userspace/format.o
@@ -248,7 +249,7 @@ SAN_TESTS ?= tests/integration/test_conformance.py tests/integration/test_abuse.
 	     tests/integration/test_faults.py
 check-sanitize:
 	$(Q)rm -rf $(SAN_TREE) && mkdir -p $(SAN_TREE)
-	$(Q)cp -r Makefile bpf userspace servers tests vmlinux scripts $(SAN_TREE)/
+	$(Q)cp -r Makefile bpf common userspace servers tests vmlinux scripts $(SAN_TREE)/
 	$(Q)$(MAKE) --no-print-directory -C $(SAN_TREE) clean >/dev/null
 	$(Q)$(MAKE) --no-print-directory -C $(SAN_TREE) SANITIZE=1 all
 	$(Q)cd $(SAN_TREE) && CONCTRACE_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \

@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "histogram.h"
+#include "common/histogram.h"
 #include "protocol.h"
 
 #define PROG			"loadgen"

@@ -18,7 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "histogram.h"
+#include "common/histogram.h"
 #include "loadgen.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT

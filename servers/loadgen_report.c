@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "histogram.h"
+#include "common/histogram.h"
 #include "loadgen.h"
 
 const char *const err_names[NR_ERRS] = {

@@ -20,7 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
-#include "histogram.h"
+#include "common/histogram.h"
 #include "loadgen.h"
 
 #define EVENTS_PER_WAIT		256

@@ -15,7 +15,7 @@
 #include <linux/types.h>
 
 #include "conctrace.h"
-#include "histogram.h"
+#include "common/histogram.h"
 #include "memory.h"
 
 enum metric {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for the latency histogram (servers/histogram.c): exactness of
+ * Unit tests for the latency histogram (common/histogram.c): exactness of
  * small values, the relative error bound of every bucket, percentiles of
  * known distributions against exact nearest-rank percentiles, clamping of
  * huge values, and merging.
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "histogram.h"
+#include "common/histogram.h"
 
 /* half a bucket over its lowest value: the documented worst case */
 #define MAX_REL_ERROR (1.0 / (2.0 * HIST_SUB_COUNT))

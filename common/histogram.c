@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Log-bucketed histogram: see histogram.h for the bucket layout and bounds. */
-#include "histogram.h"
+#include "common/histogram.h"
 
 #include <math.h>
 #include <string.h>
