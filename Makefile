@@ -48,8 +48,16 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 # ---- what gets built -------------------------------------------------------
 
 BPF_APPS     := conctrace
-USER_SRCS    := $(wildcard userspace/*.c)
+# userspace/ is a folder per layer (scripts/check-layers says which may use
+# which). main/ is the program; every other layer, with common/, goes into
+# one library that conctrace, the unit tests and the test tools link
+# against: the linker takes from it only the objects a binary needs.
+USER_SRCS    := $(shell find userspace -name '*.c' | sort)
 USER_OBJS    := $(patsubst %.c,$(OUTPUT)/%.o,$(USER_SRCS))
+MAIN_OBJS    := $(filter $(OUTPUT)/userspace/main/%,$(USER_OBJS))
+COMMON_OBJS  := $(patsubst %.c,$(OUTPUT)/%.o,$(wildcard common/*.c))
+LIB          := $(OUTPUT)/libconctrace.a
+LIB_OBJS     := $(filter-out $(MAIN_OBJS),$(USER_OBJS)) $(COMMON_OBJS)
 
 SERVERS      := threaded_echo epoll_echo coro_echo uring_echo
 SERVER_BINS  := $(addprefix servers/,$(SERVERS) loadgen)
@@ -83,15 +91,15 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-# every userspace object may include any skeleton: generate them first
-$(USER_OBJS): $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_APPS))
+# only tracer/ includes the skeleton (scripts/check-layers): generate it first
+$(filter $(OUTPUT)/userspace/tracer/%,$(USER_OBJS)): $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_APPS))
 
 # syscall names of the machine we build for, from its own headers
 $(OUTPUT)/syscall_names.inc: | $(OUTPUT)
 	$(call msg,GEN,$@)
 	$(Q)echo '#include <sys/syscall.h>' | $(CC) -dM -E - | \
 		sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9]*\)$$/[\2] = "\1",/p' > $@
-$(OUTPUT)/userspace/syscalls.o: $(OUTPUT)/syscall_names.inc
+$(OUTPUT)/userspace/model/syscalls.o: $(OUTPUT)/syscall_names.inc
 
 # ---- userspace -------------------------------------------------------------
 
@@ -100,7 +108,13 @@ $(OUTPUT)/%.o: %.c | $(OUTPUT)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-conctrace: $(USER_OBJS) $(OUTPUT)/common/histogram.o
+# rebuilt whole: `ar r` alone would keep the object of a file since removed
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+conctrace: $(MAIN_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) $(LDLIBS_ELF) -lm -o $@
 
@@ -133,7 +147,7 @@ $(SERVER_BINS):
 HOOK_FLOOR := $(OUTPUT)/bench/hook_floor
 
 $(OUTPUT)/bench/hook_floor.o: $(OUTPUT)/hook_floor.skel.h
-$(HOOK_FLOOR): $(OUTPUT)/bench/hook_floor.o $(OUTPUT)/userspace/tracepoints.o
+$(HOOK_FLOOR): $(OUTPUT)/bench/hook_floor.o $(OUTPUT)/userspace/tracer/tracepoints.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -o $@
 
@@ -148,20 +162,10 @@ $(HELPER_COST): $(OUTPUT)/bench/helper_cost.o
 
 # ---- tests -----------------------------------------------------------------
 
-$(OUTPUT)/tests/test_protocol: $(OUTPUT)/tests/unit/test_protocol.o $(OUTPUT)/servers/protocol.o
-$(OUTPUT)/tests/test_histogram: $(OUTPUT)/tests/unit/test_histogram.o $(OUTPUT)/common/histogram.o
-$(OUTPUT)/tests/test_aggregate: $(OUTPUT)/tests/unit/test_aggregate.o $(OUTPUT)/userspace/aggregate.o \
-				$(OUTPUT)/common/histogram.o
-$(OUTPUT)/tests/test_memory:    $(OUTPUT)/tests/unit/test_memory.o $(OUTPUT)/userspace/memory.o \
-				$(OUTPUT)/userspace/timeline.o
-$(OUTPUT)/tests/test_format:    $(OUTPUT)/tests/unit/test_format.o $(OUTPUT)/userspace/format.o
-$(OUTPUT)/tests/test_json:      $(OUTPUT)/tests/unit/test_json.o $(OUTPUT)/userspace/json.o
-$(OUTPUT)/tests/test_cli:       $(OUTPUT)/tests/unit/test_cli.o $(OUTPUT)/userspace/cli.o \
-				$(OUTPUT)/userspace/views.o $(OUTPUT)/userspace/http_server.o
-$(OUTPUT)/tests/test_memcg:     $(OUTPUT)/tests/unit/test_memcg.o $(OUTPUT)/userspace/memcg.o
-$(OUTPUT)/tests/test_listen_proc: $(OUTPUT)/tests/unit/test_listen_proc.o \
-				$(OUTPUT)/userspace/listen_proc.o
-$(OUTPUT)/tests/test_folded:    $(OUTPUT)/tests/unit/test_folded.o $(OUTPUT)/userspace/folded.o
+# Every unit test links the library (after its own objects: an archive is
+# searched once, where it stands on the line); below, what some need besides.
+$(OUTPUT)/tests/test_protocol: $(OUTPUT)/servers/protocol.o
+$(OUTPUT)/tests/test_cli:       $(OUTPUT)/userspace/main/cli.o
 # the ELF files test_symbolize reads (never runs): the same program as PIE,
 # as a fixed-address executable, and stripped to its .dynsym
 SYMTEST_BINS := $(addprefix $(OUTPUT)/tests/symtest-,pie nopie stripped)
@@ -172,38 +176,22 @@ $(SYMTEST_BINS): tests/unit/fixtures/symtest.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -O2 -Wall -Wextra -Werror $(SYMTEST_FLAGS) $< -o $@
-$(OUTPUT)/tests/test_symbolize: $(OUTPUT)/tests/unit/test_symbolize.o $(OUTPUT)/userspace/symbolize.o \
-				$(OUTPUT)/userspace/proc_maps.o \
-				| $(SYMTEST_BINS)
+$(OUTPUT)/tests/test_symbolize: | $(SYMTEST_BINS)
 $(OUTPUT)/tests/test_symbolize: LDLIBS_TEST += $(LDLIBS_ELF)
-$(OUTPUT)/tests/test_stack_frames: $(OUTPUT)/tests/unit/test_stack_frames.o \
-				$(OUTPUT)/userspace/stack_frames.o $(OUTPUT)/userspace/symbolize.o \
-				$(OUTPUT)/userspace/proc_maps.o
 $(OUTPUT)/tests/test_stack_frames: LDLIBS_TEST += $(LDLIBS_ELF)
-
-$(OUTPUT)/tests/test_flame_svg: $(OUTPUT)/tests/unit/test_flame_svg.o $(OUTPUT)/userspace/flame_svg.o \
-				$(OUTPUT)/userspace/folded.o $(OUTPUT)/userspace/format.o
-$(OUTPUT)/tests/test_http:      $(OUTPUT)/tests/unit/test_http.o $(OUTPUT)/userspace/http_server.o
-$(OUTPUT)/tests/test_prom:      $(OUTPUT)/tests/unit/test_prom.o $(OUTPUT)/userspace/prom.o
-$(OUTPUT)/tests/test_tracepoints: $(OUTPUT)/tests/unit/test_tracepoints.o \
-				  $(OUTPUT)/userspace/tracepoints.o
 $(OUTPUT)/tests/test_tracepoints: LDLIBS_TEST += $(LDLIBS_BPF)
-$(OUTPUT)/tests/test_programs:  $(OUTPUT)/tests/unit/test_programs.o $(OUTPUT)/userspace/programs.o
 $(OUTPUT)/tests/test_programs:  LDLIBS_TEST += $(LDLIBS_BPF)
 $(OUTPUT)/tests/unit/test_programs.o: $(OUTPUT)/conctrace.skel.h
-$(OUTPUT)/tests/test_libbpf_log: $(OUTPUT)/tests/unit/test_libbpf_log.o \
-				 $(OUTPUT)/userspace/libbpf_log.o
 $(OUTPUT)/tests/test_libbpf_log: LDLIBS_TEST += $(LDLIBS_BPF)
 
-$(UNIT_TESTS):
+$(UNIT_TESTS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/unit/%.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_TEST) -lcmocka -lm -o $@
+	$(Q)$(CC) $(LDFLAGS) $(filter-out $(LIB),$^) $(LIB) $(LDLIBS_TEST) -lcmocka -lm -o $@
 
 # hidden helpers of the integration tests, not installed
 TEST_TOOLS := $(OUTPUT)/tests/flame_svg_tool
-$(OUTPUT)/tests/flame_svg_tool: $(OUTPUT)/tests/tools/flame_svg_tool.o $(OUTPUT)/userspace/flame_svg.o \
-				$(OUTPUT)/userspace/folded.o $(OUTPUT)/userspace/format.o
+$(OUTPUT)/tests/flame_svg_tool: $(OUTPUT)/tests/tools/flame_svg_tool.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 

@@ -17,7 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "hook_floor.skel.h"
-#include "tracepoints.h"
+#include "tracer/tracepoints.h"
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list args)
 {

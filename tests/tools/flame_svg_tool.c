@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flame_svg.h"
-#include "folded.h"
+#include "flame/flame_svg.h"
+#include "flame/folded.h"
 
 #define MAX_FRAMES 1024
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for the aggregation of connection records (userspace/aggregate.c):
+ * Unit tests for the aggregation of connection records (userspace/model/aggregate.c):
  * distributions with nearest-rank percentiles, the peak-open sweep, the top-N
  * min-heap by cost, per-syscall and per-io_uring-op sums, and growth.
  *
@@ -14,7 +14,7 @@
 
 #include <string.h>
 
-#include "aggregate.h"
+#include "model/aggregate.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 

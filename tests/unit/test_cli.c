@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for conctrace's command line (userspace/cli.c): defaults, the
+ * Unit tests for conctrace's command line (userspace/main/cli.c): defaults, the
  * traced command keeping its own options, every option's accepted and
  * rejected values, and the combinations that make no sense.
  *
@@ -25,8 +25,8 @@
 #include <unistd.h>
 
 #include "conctrace.h"
-#include "env.h"
-#include "views.h"
+#include "main/env.h"
+#include "flame/views.h"
 
 /* a NULL-terminated argv, as main() gets it */
 #define ARGV(...) ((char *[]){ "conctrace", __VA_ARGS__, NULL })

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for the SVG flame graph (userspace/flame_svg.c): XML escaping of
+ * Unit tests for the SVG flame graph (userspace/flame/flame_svg.c): XML escaping of
  * hostile names, a well-formedness check of whole documents, box positions
  * and widths against the values of a synthetic folded set, frames under
  * FLAME_MIN_SHARE left out but kept in their parent's width, value units,
@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flame_svg.h"
-#include "folded.h"
+#include "flame/flame_svg.h"
+#include "flame/folded.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for the folded stack format (userspace/folded.c): escaping of
+ * Unit tests for the folded stack format (userspace/flame/folded.c): escaping of
  * frame names, summing of equal stacks, the frame-wise sorted output that
  * flamegraph.pl reads, and a table of 100k distinct stacks.
  *
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "folded.h"
+#include "flame/folded.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests for the human-readable figures and addresses of the reports
- * (userspace/format.c): unit boundaries of fmt_ns, fmt_bytes and fmt_count,
+ * (userspace/report/format.c): unit boundaries of fmt_ns, fmt_bytes and fmt_count,
  * addresses of every family, truncation into small buffers.
  *
  * Build and run:  make build/tests/test_format && build/tests/test_format
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "format.h"
+#include "report/format.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests for the metrics endpoint's HTTP request parser and listen
- * address parser (userspace/http_server.c): a table of well-formed requests,
+ * address parser (userspace/live/http_server.c): a table of well-formed requests,
  * a table of malformed and hostile ones with the status each must get, and
  * every prefix of valid requests (a client may send one byte at a time),
  * which must stay "incomplete" until the last byte, never an error.
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_server.h"
+#include "live/http_server.h"
 
 #define CRLF "\r\n"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for the streaming JSON writer (userspace/json.c): exact text of
+ * Unit tests for the streaming JSON writer (userspace/report/json.c): exact text of
  * small documents (commas, nesting, indentation, escapes, number limits,
  * NaN as null), and a strict RFC 8259 validator run over a large document.
  *
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "report/json.h"
 
 /* ---- a document in memory ------------------------------------------------------ */
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "libbpf_log.h"
+#include "tracer/libbpf_log.h"
 
 static int reset(void **state)
 {

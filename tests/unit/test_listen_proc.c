@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "listen_proc.h"
+#include "host/listen_proc.h"
 
 static void test_tcp4_listener(void **state)
 {

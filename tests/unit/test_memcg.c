@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "memcg.h"
+#include "host/memcg.h"
 
 static void test_kernel_field_preferred(void **state)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for kernel memory per connection (userspace/memory.c): the
+ * Unit tests for kernel memory per connection (userspace/model/memory.c): the
  * /proc/slabinfo parser and the per-category breakdown of a record.
  *
  * Build and run:  make build/tests/test_memory && build/tests/test_memory
@@ -13,8 +13,8 @@
 
 #include <string.h>
 
-#include "memory.h"
-#include "timeline.h"
+#include "model/memory.h"
+#include "model/timeline.h"
 
 static const char slabinfo[] =
 	"slabinfo - version: 2.1\n"

@@ -9,7 +9,7 @@
 #include <bpf/libbpf.h>
 
 #include "conctrace.skel.h"
-#include "programs.h"
+#include "tracer/programs.h"
 
 /* Every program of the object has a role: a new one cannot ship without
  * saying what is lost where a kernel refuses it. */

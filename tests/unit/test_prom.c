@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for the Prometheus exposition (userspace/prom.c): label and
+ * Unit tests for the Prometheus exposition (userspace/live/prom.c): label and
  * HELP escaping, exact integer and seconds values, histograms (buckets
  * cumulative, +Inf equal to _count, _sum exact, boundaries inclusive), and
  * the whole page: every line a comment or a well-formed sample, every
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "prom.h"
+#include "live/prom.h"
 
 static struct prom_buf b;
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Stacks into frames (userspace/stack_frames.c): order, return addresses,
+ * Stacks into frames (userspace/flame/stack_frames.c): order, return addresses,
  * our own BPF frames dropped, frame-pointer garbage cut at "[unknown]".
  * Kernel symbols come from a synthetic kallsyms file; user ones from this
  * test's own process.
@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "stack_frames.h"
-#include "symbolize.h"
+#include "flame/stack_frames.h"
+#include "flame/symbolize.h"
 
 static char out[FLAME_STACK_DEPTH][STACK_FRAME_LEN];
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for frame names (userspace/symbolize.c):
+ * Unit tests for frame names (userspace/flame/symbolize.c):
  *  - /proc/PID/maps lines, real and hostile;
  *  - symbol lookup in a test ELF built by the Makefile (tests/unit/fixtures/
  *    symtest.c as PIE, non-PIE, stripped PIE) and mapped, like ld.so would,
@@ -28,7 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "symbolize.h"
+#include "flame/symbolize.h"
 
 #define PAGE 4096ULL
 

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <linux/btf.h>
 
-#include "tracepoints.h"
+#include "tracer/tracepoints.h"
 
 static void test_tracepoint_is_its_btf_trace_typedef(void **state)
 {

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: MIT
+/* Flame views: from BPF stacks and the memory breakdown to folded stacks. */
+#include "flame/flame.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/aggregate.h"
+#include "flame/flame_svg.h"
+#include "flame/folded.h"
+#include "model/memory.h"
+#include "report/outfile.h"
+#include "flame/stack_frames.h"
+#include "flame/symbolize.h"
+#include "model/syscalls.h"
+#include "tracer/tracer.h"
+
+/* ---- memory composition: what a connection is made of ----------------- */
+
+static const char *const kmem_objects[KM_COUNT] = {
+	[KM_SOCK] = "sock object",
+	[KM_INODE] = "sock_inode_cache",
+	[KM_FILE] = "filp",
+	[KM_DENTRY] = "dentry",
+	[KM_LSM] = "lsm blobs",
+	[KM_EPOLL] = "eventpoll_epi + eventpoll_pwq",
+	[KM_THREAD] = "task_struct + pid + kernel stack",
+	[KM_IO_URING] = "io_kiocb",
+	[KM_PAGE_TABLES] = "page-table pages",
+	[KM_VMAS] = "vm_area_struct",
+	[KM_RX_QUEUE] = "sk_rmem_alloc",
+	[KM_TX_QUEUE] = "sk_wmem_queued",
+	[KM_FORWARD_ALLOC] = "sk_forward_alloc",
+};
+
+/* The concurrency model, as the kernel sees it. */
+static const char *model_of(const __u64 kmem[KM_COUNT])
+{
+	if (kmem[KM_THREAD])
+		return "threads";
+	if (kmem[KM_IO_URING])
+		return "io_uring";
+	if (kmem[KM_EPOLL])
+		return "epoll";
+	return "sockets";
+}
+
+static int add_composition(struct folded *f, const char *process, const char *model,
+			   const char *conn, const double kmem[KM_COUNT], double user)
+{
+	const char *frames[6];
+	size_t n = 0;
+	int err = 0;
+
+	frames[n++] = process;
+	frames[n++] = model;
+	if (conn)
+		frames[n++] = conn;
+	for (int k = 0; k < KM_COUNT && !err; k++) {
+		unsigned long long v = (unsigned long long)llround(kmem[k]);
+
+		if (!v)
+			continue;
+		frames[n] = "kernel";
+		frames[n + 1] = kmem_category_names[k];
+		frames[n + 2] = kmem_objects[k];
+		err = folded_add(f, frames, n + 3, v);
+	}
+	if (!err && user >= 0.5) {
+		frames[n] = "user";
+		frames[n + 1] = "rss";
+		frames[n + 2] = "pages touched";
+		err = folded_add(f, frames, n + 3, (unsigned long long)llround(user));
+	}
+	return err;
+}
+
+static int build_mem(const struct flame_input *in, struct folded *f)
+{
+	struct agg *a = in->agg;
+	double kmem[KM_COUNT];
+	const char *model = model_of(a->kmem_by_cat);
+	struct dist user;
+	int err = 0;
+
+	if (!a->n)
+		return 0;
+	if (!in->by_conn) {	/* the mean connection */
+		agg_dist(a, M_USER_BYTES, &user);
+		for (int k = 0; k < KM_COUNT; k++)
+			kmem[k] = (double)a->kmem_by_cat[k] / (double)a->n;
+		return add_composition(f, in->process, model, NULL, kmem, user.mean);
+	}
+	{
+		size_t n;
+		const struct conn *top = agg_top(a, &n);
+
+		for (size_t i = 0; i < n && !err; i++) {
+			__u64 km[KM_COUNT];
+			char label[48];
+
+			conn_kernel_memory(&top[i], in->slabs, km);
+			for (int k = 0; k < KM_COUNT; k++)
+				kmem[k] = (double)km[k];
+			snprintf(label, sizeof(label), "conn %llu", (unsigned long long)top[i].id);
+			err = add_composition(f, in->process, model, label, kmem,
+					      top[i].user_bytes_peak > 0 ? (double)top[i].user_bytes_peak : 0);
+		}
+	}
+	return err;
+}
+
+/* ---- stack views --------------------------------------------------------- */
+
+#define MAX_FRAMES (3 + 2 * FLAME_STACK_DEPTH)
+#define FRAME_LEN 160
+
+struct stack_build {
+	const struct flame_input *in;
+	struct folded **out;
+	unsigned int mask;
+	char names[MAX_FRAMES][FRAME_LEN];
+	char stack[FLAME_STACK_DEPTH][STACK_FRAME_LEN];	/* one stack's, before push */
+	const char *frames[MAX_FRAMES];
+	int err;
+};
+
+static size_t push(struct stack_build *b, size_t n, const char *fmt, const char *s)
+{
+	if (n >= MAX_FRAMES)
+		return n;
+	snprintf(b->names[n], FRAME_LEN, fmt, s);
+	b->frames[n] = b->names[n];
+	return n + 1;
+}
+
+/* A stack's frames, outermost first (see stack_frames.h). */
+static size_t push_stack(struct stack_build *b, size_t n, __s32 id, bool kernel)
+{
+	__u64 ips[FLAME_STACK_DEPTH];
+	int got;
+
+	if (tracer_read_stack(b->in->tracer, id, ips))
+		return n;
+	got = stack_frames(b->in->sym, b->in->pid, ips, kernel, b->stack);
+	for (int i = 0; i < got; i++)
+		n = push(b, n, "%s", b->stack[i]);
+	return n;
+}
+
+static void add_stack(void *ctx, const struct stack_key *k, __u64 value)
+{
+	struct stack_build *b = ctx;
+	char conn[48];
+	size_t n = 0, before;
+	int v;
+
+	for (v = 0; v < VIEW_COUNT; v++)
+		if (view_bpf(v) == (int)k->view)
+			break;
+	if (v == VIEW_COUNT || !(b->mask & (1u << v)) || b->err)
+		return;
+	n = push(b, n, "%s", b->in->process);
+	if (b->in->by_conn) {
+		if (k->conn)
+			snprintf(conn, sizeof(conn), "conn %llu", (unsigned long long)k->conn);
+		else
+			snprintf(conn, sizeof(conn), "event loop");
+		n = push(b, n, "%s", conn);
+	}
+	before = n;
+	n = push_stack(b, n, k->user_stack, false);
+	n = push_stack(b, n, k->kern_stack, true);
+	if (n == before)
+		n = push(b, n, "%s", "[stack lost]");
+	if (v == VIEW_SYSCALLS)
+		n = push(b, n, "%s", syscall_name(k->extra));
+	b->err = folded_add(b->out[v], b->frames, n, value);
+}
+
+int flame_build(const struct flame_input *in, unsigned int mask, struct folded *out[VIEW_COUNT])
+{
+	struct stack_build *b;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out) * VIEW_COUNT);
+	for (int v = 0; v < VIEW_COUNT; v++)
+		if ((mask & (1u << v)) && !(out[v] = folded_new()))
+			return -ENOMEM;
+	if (mask & (1u << VIEW_MEM))
+		err = build_mem(in, out[VIEW_MEM]);
+	if (err || !(mask & ~(1u << VIEW_MEM)))
+		return err;
+	b = calloc(1, sizeof(*b));	/* ~40 KiB of frame names */
+	if (!b)
+		return -ENOMEM;
+	b->in = in;
+	b->out = out;
+	b->mask = mask;
+	tracer_for_each_flame(in->tracer, add_stack, b);
+	err = b->err;
+	free(b);
+	return err;
+}
+
+static const struct {
+	const char *title;
+	enum flame_palette palette;
+	enum flame_unit unit;
+} view_style[VIEW_COUNT] = {
+	[VIEW_MEM] = { "Memory per connection: what it is made of", FLAME_MEM, FLAME_BYTES },
+	[VIEW_UMEM] = { "User memory growth by user stack", FLAME_MEM, FLAME_BYTES },
+	[VIEW_KMEM] = { "Kernel allocations by stack", FLAME_MEM, FLAME_BYTES },
+	[VIEW_OFFCPU] = { "Off-CPU time by stack (voluntary switches)", FLAME_BLUE, FLAME_NS },
+	[VIEW_CPU] = { "On-CPU time by stack (sampled)", FLAME_HOT, FLAME_NS },
+	[VIEW_SYSCALLS] = { "Syscalls by user stack", FLAME_IO, FLAME_COUNT },
+};
+
+int flame_write(enum view v, const struct folded *f, const char *process, const char *folded_path,
+		const char *svg_path, const char **failed)
+{
+	struct flame_opts o = {
+		.title = view_style[v].title,
+		.subtitle = process,
+		.palette = view_style[v].palette,
+		.unit = view_style[v].unit,
+	};
+	const char *paths[2] = { folded_path, svg_path };
+
+	for (int i = 0; i < 2; i++) {
+		FILE *out;
+		int err;
+
+		if (!paths[i])
+			continue;
+		out = outfile_open(paths[i]);
+		if (!out) {
+			*failed = paths[i];
+			return -errno;
+		}
+		err = i == 0 ? folded_write(f, out) : flame_svg_write(out, f, &o);
+		if (fclose(out) && !err)
+			err = -errno;
+		if (err) {
+			*failed = paths[i];
+			return err < 0 ? err : -EIO;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Flame views (--flame): what each view is called, which BPF collection it
+ * needs, and turning the collected stacks and the memory breakdown into
+ * folded stacks, one set per view, written as folded text and/or SVG.
+ */
+#ifndef CONCTRACE_FLAME_H
+#define CONCTRACE_FLAME_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+#include "conctrace.h"
+#include "flame/views.h"
+
+struct agg;
+struct folded;
+struct slab_sizes;
+struct symbolizer;
+struct tracer;
+
+struct flame_input {
+	struct tracer *tracer;
+	struct symbolizer *sym;
+	pid_t pid;
+	const char *process;		/* root frame: the target's name */
+	struct agg *agg;		/* for the memory composition */
+	const struct slab_sizes *slabs;
+	bool by_conn;
+};
+
+/* Build the folded stacks of every view in mask; out[v] stays NULL for
+ * views not asked for. Returns 0 or -ENOMEM. */
+int flame_build(const struct flame_input *in, unsigned int mask, struct folded *out[VIEW_COUNT]);
+
+/* Write one view: folded text to folded_path and/or SVG to svg_path
+ * (either may be NULL). 0 or -errno with the failing path in *failed. */
+int flame_write(enum view v, const struct folded *f, const char *process, const char *folded_path,
+		const char *svg_path, const char **failed);
+
+#endif /* CONCTRACE_FLAME_H */

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * --prometheus: the metrics endpoint of a run. Binds before the target
+ * starts (a bad address must not launch it), then answers from the tracing
+ * loop with bounded, non-blocking work (http_server.h).
+ *
+ * The page is built from the live counters when asked for, at most once per
+ * EXPORTER_REFRESH_S, and never more often than keeps its cost under a
+ * tenth of the loop's time (a walk over 10k open connections takes ~45 ms);
+ * more scrapes get the same page, so a flood of them costs a copy. Histograms observe each
+ * connection once, when its final record arrives.
+ */
+#ifndef CONCTRACE_EXPORTER_H
+#define CONCTRACE_EXPORTER_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+#include "model/aggregate.h"
+#include "live/http_server.h"
+#include "model/memory.h"
+#include "live/open_conns.h"
+#include "live/prom.h"
+#include "tracer/tracer.h"
+
+#define EXPORTER_REFRESH_S	1.0	/* a page is reused at least this long */
+#define EXPORTER_MAX_SHARE	10	/* ... and ten times as long as it took */
+#define EXPORTER_TOP_MAX	50	/* per-connection series at most (--top-conns) */
+
+struct exporter {
+	bool on;
+	struct http_server http;
+	struct run_source src;
+	struct prom_buf page;
+	double built_at, refresh_s;
+	struct prom_hist hist[PH_COUNT];
+	__u64 closed_rx, closed_tx;
+	__u64 rx_out, tx_out;		/* as last exported: counters never go back */
+	int stats_fd;			/* bpf_enable_stats(): run time while open */
+};
+
+/* Bind and listen; prints where. Returns 0 or -1 (message printed). */
+int exporter_start(struct exporter *e, const struct sockaddr_storage *addr, socklen_t len);
+/* Tracing runs: start answering; with bpf_stats, turn on the kernel's BPF
+ * run-time stats (two clock reads per program run) for conctrace_bpf_*. */
+void exporter_attach(struct exporter *e, const struct run_source *src, bool bpf_stats);
+/* Serve what is ready, without waiting. Call from the tracing loop. */
+/* The aggregation's observer (struct agg): set it when the exporter runs. */
+void exporter_observe(void *ctx, const struct conn *c, const __u64 metric[M_COUNT]);
+
+void exporter_poll(struct exporter *e);
+void exporter_stop(struct exporter *e);
+
+#endif /* CONCTRACE_EXPORTER_H */

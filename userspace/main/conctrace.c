@@ -1,0 +1,622 @@
+// SPDX-License-Identifier: MIT
+/*
+ * conctrace: trace a server and report what each connection cost.
+ *
+ * Order matters: the target is forked and held before exec, the BPF side is
+ * loaded and attached with its pid, and only then may it exec, so no early
+ * event is missed. At the end every connection still open is read from the
+ * map, the report is printed, and one cleanup path frees every BPF object.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "model/aggregate.h"
+#include "model/closure.h"
+#include "conctrace.h"
+#include "main/env.h"
+#include "live/exporter.h"
+#include "flame/flame.h"
+#include "flame/folded.h"
+#include "report/format.h"
+#include "host/listen_proc.h"
+#include "live/live_view.h"
+#include "target/loaddriver.h"
+#include "host/memcg.h"
+#include "model/memory.h"
+#include "report/outfile.h"
+#include "report/report.h"
+#include "flame/symbolize.h"
+#include "target/target.h"
+#include "model/timeline.h"
+#include "tracer/tracer.h"
+
+#define LISTEN_TIMEOUT_S 10.0	/* --load: how long a target may take to listen */
+#define SETTLE_S	 2.0	/* --load: time for the server to close its side */
+/* memory timeline without -i: peaks need samples, as often as every
+ * SAMPLE_MIN_S (a short --load run too) while a sample costs at most
+ * 1/SAMPLE_COST_RATIO of a CPU, and at least every SAMPLE_S */
+#define SAMPLE_S	 1.0
+#define SAMPLE_MIN_S	 0.1
+#define SAMPLE_COST_RATIO 20.0
+
+static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t exit_signal;
+
+static void on_signal(int sig)
+{
+	exiting = 1;
+	exit_signal = sig;
+}
+
+static void on_sigchld(int sig)
+{
+	(void)sig;	/* only wakes the poll loop: the loop reaps */
+}
+
+struct run {
+	struct env env;
+	struct target target;
+	struct tracer tracer;
+	struct agg agg;
+	struct loaddriver load;
+	struct exporter exporter;	/* --prometheus */
+	struct live_view view;		/* --top */
+	struct listen_event listen;
+	struct slab_sizes slabs;
+	struct timeline timeline;
+	struct memcg memcg;			/* --cgroup */
+	struct target_user user;		/* --user */
+	struct symbolizer *sym;			/* --flame with stacks */
+	/* closure: the kernel's counters at the start and at the sample where
+	 * open connections held the most, with what they held then */
+	struct slab_counts slab_start, slab_end;
+	struct memcg_counters memcg_start, memcg_end;
+	__u64 closure_attributed[CC_COUNT];
+	__u64 closure_bytes, closure_buffers;
+	bool closure_sampled;
+	bool listening;
+	__u64 closed;		/* connection records received */
+	double t0;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Complete a record with what userspace derives, then aggregate it. */
+static void account(struct run *run, const struct conn *rec)
+{
+	struct conn c = *rec;
+	__u64 kmem[KM_COUNT];
+
+	conn_sum_syscalls(&c);
+	c.kernel_bytes_peak = conn_kernel_memory(&c, &run->slabs, kmem);
+	if (agg_add(&run->agg, &c)) {
+		fprintf(stderr, "conctrace: out of memory: a connection is missing from the report\n");
+		return;
+	}
+	agg_add_kmem(&run->agg, kmem);
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct run *run = ctx;
+	__u32 type;
+
+	if (len < sizeof(type))
+		return 0;
+	memcpy(&type, data, sizeof(type));
+	if (type == EV_CONN_CLOSED && len >= sizeof(struct conn_event)) {
+		const struct conn_event *ev = data;
+
+		run->closed++;
+		account(run, &ev->conn);
+	} else if (type == EV_LISTEN && len >= sizeof(struct listen_event) && !run->listening) {
+		memcpy(&run->listen, data, sizeof(run->listen));
+		run->listening = true;
+	}
+	return 0;
+}
+
+static void add_open(void *ctx, const struct conn *open)
+{
+	account(ctx, open);
+}
+
+static __u64 open_now(struct run *run)
+{
+	struct proc_counters p;
+
+	tracer_read_proc(&run->tracer, &p);
+	return p.conns_opened > run->closed ? p.conns_opened - run->closed : 0;
+}
+
+struct open_memory {
+	const struct slab_sizes *slabs;
+	__u64 bytes, buffers, conns;
+	__u64 objects[CC_COUNT];	/* in the closure's caches */
+};
+
+static void add_open_memory(void *ctx, const struct conn *c)
+{
+	struct open_memory *m = ctx;
+	__u64 objects[CC_COUNT];
+
+	if (c->close_ns)
+		return;	/* closed, its record not yet final: nothing held */
+	m->bytes += conn_kernel_memory_now(c, m->slabs);
+	m->buffers += conn_buffer_bytes_now(c);
+	m->conns++;
+	conn_closure_objects(c, objects);
+	for (int i = 0; i < CC_COUNT; i++)
+		m->objects[i] += objects[i];
+}
+
+/* One timeline sample: the kernel's RSS figure and our open connections'. */
+static const struct sample *take_sample(struct run *run, double t)
+{
+	struct open_memory m = { .slabs = &run->slabs };
+	struct sample s = { .t_s = t - run->t0 };
+	long long rss = proc_vmrss(run->target.pid);
+
+	/* user frames resolve through the target's mappings: read them while
+	 * it lives (new libraries, new threads' stacks) */
+	if (run->sym && rss >= 0)
+		symbolizer_load_process(run->sym, run->target.pid);
+
+	tracer_snapshot(&run->tracer);
+	tracer_for_each_open(&run->tracer, add_open_memory, &m);
+	if (!run->closure_sampled ||
+	    m.bytes - m.buffers >= run->closure_bytes - run->closure_buffers) {
+		/* the kernel's counters right after ours, where the connections'
+		 * objects peaked (buffers come and go within the sample itself) */
+		slab_counts_read(&run->slab_end);
+		memcg_read(&run->memcg, &run->memcg_end);
+		memcpy(run->closure_attributed, m.objects, sizeof(m.objects));
+		run->closure_bytes = m.bytes;
+		run->closure_buffers = m.buffers;
+		run->closure_sampled = true;
+	}
+	s.rss_bytes = rss > 0 ? (__u64)rss : 0;
+	s.kernel_bytes = m.bytes;
+	s.open_conns = m.conns;
+	s.tracer_bytes = tracer_map_bytes(&run->tracer);
+	if (rss < 0 && run->timeline.n)
+		return timeline_last(&run->timeline);	/* target gone: keep the last */
+	timeline_add(&run->timeline, &s);
+	return timeline_last(&run->timeline);
+}
+
+static void print_interval(struct run *run, double t, struct proc_counters *last)
+{
+	const struct sample *s = take_sample(run, t);
+	struct proc_counters p;
+	char cpu[32], rss[32], kmem[32];
+
+	tracer_read_proc(&run->tracer, &p);
+	fprintf(stderr, "[%7.1fs] conns open %llu total %llu | ctx switches +%llu | cpu +%s"
+		" | rss %s | conns' kernel memory %s%s\n",
+		t - run->t0,
+		(unsigned long long)(p.conns_opened - run->closed),
+		(unsigned long long)p.conns_opened,
+		(unsigned long long)(p.ctx_voluntary + p.ctx_involuntary -
+				     last->ctx_voluntary - last->ctx_involuntary),
+		fmt_ns((double)(p.cpu_ns - last->cpu_ns), cpu, sizeof(cpu)),
+		fmt_bytes(s ? (double)s->rss_bytes : 0, rss, sizeof(rss)),
+		fmt_bytes(s ? (double)s->kernel_bytes : 0, kmem, sizeof(kmem)),
+		p.lost_events ? " | LOST EVENTS" : "");
+	*last = p;
+}
+
+/* Trace until the target ends, time is up, loadgen is done, or a signal. */
+static int trace_loop(struct run *run)
+{
+	struct env *env = &run->env;
+	struct proc_counters last = { 0 };
+	double every = env->interval_s ? env->interval_s : SAMPLE_MIN_S;
+	double next_tick = run->t0 + every;
+	int err;
+
+	while (!exiting) {
+		double t;
+
+		err = tracer_poll(&run->tracer, 100);
+		if (err < 0) {
+			fprintf(stderr, "conctrace: reading events: %s\n", strerror(-err));
+			return 1;
+		}
+		exporter_poll(&run->exporter);
+		t = now_s();
+		if (live_view_poll(&run->view, t))
+			break;	/* q: stop and report, as Ctrl-C does */
+		if (target_poll_exit(&run->target))
+			break;
+		if (env->duration_s && t - run->t0 >= env->duration_s)
+			break;
+		if (t >= next_tick && env->interval_s) {
+			print_interval(run, t, &last);
+			next_tick += every;
+		} else if (t >= next_tick) {
+			take_sample(run, t);
+			every = (now_s() - t) * SAMPLE_COST_RATIO;
+			next_tick = t + (every < SAMPLE_MIN_S ? SAMPLE_MIN_S :
+					 every > SAMPLE_S ? SAMPLE_S : every);
+		}
+		if (!env->load)
+			continue;
+		if (!run->load.pid) {
+			/* light mode traces no listen(): ask /proc */
+			if (!run->listening && env->no_syscalls &&
+			    !listen_from_proc(run->target.pid, &run->listen))
+				run->listening = true;
+			if (run->listening) {
+				if (loaddriver_start(&run->load, &run->listen, env->load_args))
+					return 1;
+			} else if (t - run->t0 > LISTEN_TIMEOUT_S) {
+				fprintf(stderr, "conctrace: --load: the target did not listen within %.0f s\n",
+					LISTEN_TIMEOUT_S);
+				return 1;
+			}
+		} else if (loaddriver_poll(&run->load)) {
+			/* let the server see the clients' FINs and close its side */
+			double until = now_s() + SETTLE_S;
+
+			while (open_now(run) && now_s() < until && !exiting)
+				tracer_poll(&run->tracer, 20);
+			break;
+		}
+	}
+	return 0;
+}
+
+static void build_report(struct run *run, struct report *r, char *exit_buf, size_t len)
+{
+	memset(r, 0, sizeof(*r));
+	/* data nobody read is memory too; in light mode the snapshot also
+	 * ends the Unix connections that are gone, with a record each */
+	tracer_snapshot(&run->tracer);
+	/* records still in the ring buffer, then connections still open */
+	while (tracer_poll(&run->tracer, 0) > 0)
+		;
+	tracer_for_each_open(&run->tracer, add_open, run);
+	tracer_read_proc(&run->tracer, &r->proc);
+	tracer_read_syscalls(&run->tracer, r->syscalls);
+	r->threads_peak = tracer_threads_peak(&run->tracer);
+	r->agg = &run->agg;
+	r->pid = run->target.pid;
+	r->duration_s = now_s() - run->t0;
+	r->peak_open = tracer_conns_peak(&run->tracer);
+	r->top = run->env.top;
+	r->json_conns = run->env.json_conns;
+	r->exit_desc = target_exit_desc(&run->target, exit_buf, len);
+	r->slabs = &run->slabs;
+	r->timeline = &run->timeline;
+	if (run->slab_start.valid && run->slab_end.valid) {
+		closure_compute(&run->slab_start, &run->slab_end, run->closure_attributed,
+				&r->closure);
+		r->has_closure = true;
+	}
+	if (run->memcg_start.valid && run->memcg_end.valid) {
+		struct closure_memcg *m = &r->memcg;
+
+		m->valid = true;
+		m->version = run->memcg.version;
+		m->path = run->memcg.path;
+		m->kernel_growth = run->memcg_end.kernel - run->memcg_start.kernel;
+		m->sock_growth = run->memcg_end.sock - run->memcg_start.sock;
+		m->attributed_buffers = run->closure_buffers;
+		m->attributed_objects = run->closure_bytes - run->closure_buffers;
+	}
+}
+
+static bool json_to_stdout(const struct env *env)
+{
+	return env->json_path && !strcmp(env->json_path, "-");
+}
+
+static int write_reports(struct run *run, struct report *r)
+{
+	FILE *json = NULL;
+	bool json_stdout = json_to_stdout(&run->env);
+
+	report_text(json_stdout ? stderr : stdout, r);
+	if (!run->env.json_path)
+		return 0;
+	json = json_stdout ? stdout : outfile_open(run->env.json_path);
+	if (!json) {
+		fprintf(stderr, "conctrace: cannot write %s: %s\n", run->env.json_path,
+			strerror(errno));
+		return 1;
+	}
+	report_json(json, r);
+	if (json != stdout && fclose(json)) {
+		fprintf(stderr, "conctrace: writing %s: %s\n", run->env.json_path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* The root frame: the target's name, as ps shows it. */
+static const char *process_name(const struct run *run, char *buf, size_t len)
+{
+	const char *slash;
+
+	if (run->env.cmd) {
+		slash = strrchr(run->env.cmd[0], '/');
+		snprintf(buf, len, "%s", slash ? slash + 1 : run->env.cmd[0]);
+	} else {
+		char path[64];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)run->target.pid);
+		f = fopen(path, "r");
+		if (!f || !fgets(buf, (int)len, f))
+			snprintf(buf, len, "pid %d", (int)run->target.pid);
+		buf[strcspn(buf, "\n")] = '\0';
+		if (f)
+			fclose(f);
+	}
+	return buf;
+}
+
+/* --flame: one folded file and/or SVG per view asked for. */
+static int write_flames(struct run *run)
+{
+	struct folded *views[VIEW_COUNT];
+	char name[64], folded_path[PATH_MAX], svg_path[PATH_MAX];
+	struct flame_input in = {
+		.tracer = &run->tracer,
+		.sym = run->sym,
+		.pid = run->target.pid,
+		.process = process_name(run, name, sizeof(name)),
+		.agg = &run->agg,
+		.slabs = &run->slabs,
+		.by_conn = run->env.by_conn,
+	};
+	int err = flame_build(&in, run->env.flame, views), status = 0;
+
+	if (err)
+		fprintf(stderr, "conctrace: building flame graphs: %s\n", strerror(-err));
+	for (int v = 0; v < VIEW_COUNT && !err; v++) {
+		const char *failed = NULL;
+		int werr;
+
+		if (!views[v])
+			continue;
+		if (run->env.folded_path)
+			view_path(run->env.folded_path, run->env.flame, v, folded_path,
+				  sizeof(folded_path));
+		if (run->env.svg_path)
+			view_path(run->env.svg_path, run->env.flame, v, svg_path, sizeof(svg_path));
+		werr = flame_write(v, views[v], name, run->env.folded_path ? folded_path : NULL,
+				   run->env.svg_path ? svg_path : NULL, &failed);
+		if (werr) {
+			fprintf(stderr, "conctrace: cannot write %s: %s\n", failed, strerror(-werr));
+			status = 1;
+			continue;
+		}
+		fprintf(stderr, "conctrace: %s flame: %zu stacks%s%s%s%s\n", view_names[v],
+			folded_count(views[v]),
+			run->env.folded_path ? ", " : "", run->env.folded_path ? folded_path : "",
+			run->env.svg_path ? ", " : "", run->env.svg_path ? svg_path : "");
+	}
+	for (int v = 0; v < VIEW_COUNT; v++)
+		folded_free(views[v]);
+	return err ? 1 : status;
+}
+
+static char *describe_target(const struct env *env, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (!env->cmd) {
+		snprintf(buf, len, "pid %d", (int)env->pid);
+		return buf;
+	}
+	buf[0] = '\0';
+	for (char **a = env->cmd; *a && off + 1 < len; a++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", a == env->cmd ? "" : " ", *a);
+	return buf;
+}
+
+/* --cgroup: the held child goes into a fresh memory cgroup before it execs,
+ * so everything the server allocates is charged there. */
+static int start_memcg(struct run *run)
+{
+	char name[64];
+	const char *why;
+	int err;
+
+	snprintf(name, sizeof(name), "conctrace-%d", (int)getpid());
+	err = memcg_create(&run->memcg, name, &why);
+	if (!err && (err = memcg_add(&run->memcg, run->target.pid)))
+		why = "cannot move the command into its cgroup";
+	if (err) {
+		fprintf(stderr, "conctrace: --cgroup: %s%s%s: %s\n", why,
+			run->memcg.path[0] ? " " : "", run->memcg.path, strerror(-err));
+		memcg_destroy(&run->memcg);
+	}
+	return err;
+}
+
+/* Only once the target is reaped: a cgroup holding a process cannot go. */
+static void stop_memcg(struct run *run)
+{
+	char path[sizeof(run->memcg.path)];
+	int err;
+
+	memcpy(path, run->memcg.path, sizeof(path));
+	err = memcg_destroy(&run->memcg);
+	if (err)
+		fprintf(stderr, "conctrace: cannot remove cgroup %s: %s\n", path, strerror(-err));
+}
+
+/* Before tracing began: undo whatever was set up, in reverse; a launched
+ * target that was still held never runs. */
+static int give_up(struct run *run, int status)
+{
+	tracer_stop(&run->tracer);
+	target_discard(&run->target);
+	memcg_destroy(&run->memcg);
+	symbolizer_free(run->sym);
+	exporter_stop(&run->exporter);
+	agg_free(&run->agg);
+	free((char *)run->user.name);
+	return status;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_sigchld;
+	sa.sa_flags = SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int main(int argc, char **argv)
+{
+	static struct run run;
+	struct tracer_opts topts = { 0 };
+	struct run_source source;
+	struct report report;
+	char target_desc[512], exit_buf[64];
+	int err, status = 0;
+
+	switch (parse_args(argc, argv, &run.env)) {
+	case ARGS_RUN:
+		break;
+	case ARGS_HELP:
+		return 0;
+	case ARGS_BAD:
+		return 2;
+	case ARGS_VERSION:
+		printf("conctrace %s (libbpf %d.%d)\n", CONCTRACE_VERSION,
+		       libbpf_major_version(), libbpf_minor_version());
+		return tracer_probe(run.env.verbose) ? 1 : 0;
+	}
+	install_signals();
+	slab_sizes_read(&run.slabs);
+	agg_init(&run.agg, run.env.json_conns > run.env.top ? run.env.json_conns : run.env.top);
+	if (run.env.prometheus &&
+	    exporter_start(&run.exporter, &run.env.prom_addr, run.env.prom_addr_len))
+		return 1;	/* before the target exists: nothing to stop */
+
+	if (run.env.user && target_user_lookup(run.env.user, &run.user))
+		return give_up(&run, 1);
+	err = run.env.cmd ? target_spawn_held(&run.target, run.env.cmd, &run.user)
+			  : target_attach(&run.target, run.env.pid);
+	if (err) {
+		fprintf(stderr, "conctrace: %s: %s\n",
+			run.env.cmd ? "cannot start the command" : "no such process",
+			strerror(-err));
+		return give_up(&run, 1);
+	}
+	if (run.env.cgroup && start_memcg(&run))
+		return give_up(&run, 1);
+
+	topts.target = run.target.pid;
+	topts.max_conns = run.env.max_conns;
+	topts.initial_threads = run.target.launched ? 1 : target_thread_count(run.target.pid);
+	topts.verbose = run.env.verbose;
+	topts.no_syscalls = run.env.no_syscalls;
+	topts.rss_from_zero = run.target.launched;
+	topts.flame_views = views_bpf(run.env.flame);
+	topts.flame_by_conn = run.env.by_conn;
+	topts.cpu_sample_hz = run.env.sample_hz;
+	if (topts.flame_views && !(run.sym = symbolizer_new())) {
+		fprintf(stderr, "conctrace: out of memory\n");
+		return give_up(&run, 1);
+	}
+	topts.on_event = on_event;
+	topts.ctx = &run;
+	if (tracer_start(&run.tracer, &topts))
+		return give_up(&run, 1);	/* the target never execs untraced */
+
+	/* Ctrl-C while the programs loaded: the target never runs, and an
+	 * attached one is left alone; nothing was traced, so no report */
+	if (exiting) {
+		fprintf(stderr, "conctrace: interrupted before tracing began\n");
+		return give_up(&run, 128 + exit_signal);
+	}
+
+	/* the line scripts wait for: from here on, nothing is missed */
+	fprintf(stderr, "conctrace: tracing pid %d; Ctrl-C to stop and report\n",
+		(int)run.target.pid);
+	run.t0 = now_s();
+	describe_target(&run.env, target_desc, sizeof(target_desc));
+	if (run.env.prometheus) {
+		run.agg.observer = exporter_observe;
+		run.agg.observer_ctx = &run.exporter;
+	}
+	source = (struct run_source){
+		.tracer = &run.tracer, .agg = &run.agg, .closed = &run.closed,
+		.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0, .top = run.env.top,
+		.target = target_desc,
+	};
+	exporter_attach(&run.exporter, &source, run.env.bpf_stats);
+	if (run.env.live_s)
+		live_view_start(&run.view, json_to_stdout(&run.env) ? stderr : stdout,
+				run.env.live_s, &source);
+	timeline_init(&run.timeline);
+	slab_counts_read(&run.slab_start);
+	memcg_read(&run.memcg, &run.memcg_start);
+	if (!run.target.launched)
+		take_sample(&run, run.t0);	/* where an attached target starts */
+	if (run.target.launched) {
+		err = target_release(&run.target);
+		if (err && run.target.user_failed) {
+			fprintf(stderr, "conctrace: --user: cannot become %s: %s\n",
+				run.user.name, strerror(err));
+			status = 126;
+			goto cleanup;
+		} else if (err) {
+			fprintf(stderr, "conctrace: %s: %s\n", run.env.cmd[0],
+				err == ENOENT ? "command not found" : strerror(err));
+			status = err == ENOENT ? 127 : 126;
+			goto cleanup;
+		}
+	}
+
+	status = trace_loop(&run);
+	live_view_stop(&run.view);	/* the report goes to the normal screen */
+	/* memory as it stands while the target still holds its sockets */
+	take_sample(&run, now_s());
+	loaddriver_stop(&run.load);
+	target_stop(&run.target, exit_signal ? exit_signal : SIGTERM, run.env.grace_s);
+
+	build_report(&run, &report, exit_buf, sizeof(exit_buf));
+	report.target = describe_target(&run.env, target_desc, sizeof(target_desc));
+	if (write_reports(&run, &report))
+		status = 1;
+	if (run.env.flame && write_flames(&run))
+		status = 1;
+	if (!status)
+		status = target_exit_code(&run.target);
+cleanup:
+	live_view_stop(&run.view);
+	exporter_stop(&run.exporter);
+	tracer_stop(&run.tracer);
+	target_stop(&run.target, SIGKILL, 0);
+	stop_memcg(&run);
+	symbolizer_free(run.sym);
+	agg_free(&run.agg);
+	timeline_free(&run.timeline);
+	free((char *)run.user.name);
+	return status;
+}

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+/* Aggregation of connection records (see aggregate.h). */
+#include "model/aggregate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *const metric_names[M_COUNT] = {
+	[M_SYSCALLS] = "syscalls",
+	[M_CTX_SWITCHES] = "ctx_switches",
+	[M_CPU_NS] = "cpu_ns",
+	[M_BYTES_RX] = "bytes_rx",
+	[M_BYTES_TX] = "bytes_tx",
+	[M_KERNEL_BYTES] = "kernel_bytes",
+	[M_USER_BYTES] = "user_bytes",
+};
+
+void agg_init(struct agg *a, size_t keep)
+{
+	memset(a, 0, sizeof(*a));
+	a->keep = keep;
+	for (int m = 0; m < M_COUNT; m++)
+		hist_init(&a->dist[m]);
+}
+
+void agg_free(struct agg *a)
+{
+	free(a->top);
+	memset(a, 0, sizeof(*a));
+}
+
+void conn_sum_syscalls(struct conn *c)
+{
+	c->syscalls = c->sc_other;
+	c->syscall_ns = c->sc_other_ns;
+	for (int i = 0; i < CONN_SC_SLOTS; i++) {
+		c->syscalls += c->sc[i].count;
+		c->syscall_ns += c->sc[i].ns;
+	}
+}
+
+__u64 conn_metric(const struct conn *c, enum metric m)
+{
+	switch (m) {
+	case M_SYSCALLS: return c->syscalls;
+	case M_CTX_SWITCHES: return c->ctx_voluntary + c->ctx_involuntary;
+	case M_CPU_NS: return c->cpu_ns;
+	case M_BYTES_RX: return c->bytes_rx;
+	case M_BYTES_TX: return c->bytes_tx;
+	case M_KERNEL_BYTES: return c->kernel_bytes_peak;
+	case M_USER_BYTES: return c->user_bytes_peak > 0 ? (__u64)c->user_bytes_peak : 0;
+	case M_COUNT: break;
+	}
+	return 0;
+}
+
+int conn_cost_cmp(const struct conn *a, const struct conn *b)
+{
+	if (a->cpu_ns != b->cpu_ns)
+		return a->cpu_ns < b->cpu_ns ? -1 : 1;
+	if (a->syscalls != b->syscalls)
+		return a->syscalls < b->syscalls ? -1 : 1;
+	return a->id < b->id ? 1 : (a->id > b->id ? -1 : 0);	/* older first */
+}
+
+void agg_add_kmem(struct agg *a, const __u64 kmem[KM_COUNT])
+{
+	for (int k = 0; k < KM_COUNT; k++)
+		a->kmem_by_cat[k] += kmem[k];
+}
+
+static void heap_swap(struct conn *h, size_t i, size_t j)
+{
+	struct conn t = h[i];
+
+	h[i] = h[j];
+	h[j] = t;
+}
+
+static void sift_down(struct conn *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, min = i;
+
+		if (l < n && conn_cost_cmp(&h[l], &h[min]) < 0)
+			min = l;
+		if (r < n && conn_cost_cmp(&h[r], &h[min]) < 0)
+			min = r;
+		if (min == i)
+			return;
+		heap_swap(h, i, min);
+		i = min;
+	}
+}
+
+static void sift_up(struct conn *h, size_t i)
+{
+	while (i > 0 && conn_cost_cmp(&h[i], &h[(i - 1) / 2]) < 0) {
+		heap_swap(h, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+/* Keep the `keep` costliest: a min-heap whose root is the cheapest kept. */
+static void keep_top(struct agg *a, const struct conn *c)
+{
+	if (!a->keep)
+		return;
+	if (!a->top) {
+		a->top = calloc(a->keep, sizeof(*a->top));
+		if (!a->top)
+			return;
+	}
+	if (a->ntop < a->keep) {
+		a->top[a->ntop] = *c;
+		sift_up(a->top, a->ntop++);
+	} else if (conn_cost_cmp(c, &a->top[0]) > 0) {
+		a->top[0] = *c;
+		sift_down(a->top, a->ntop, 0);
+	}
+}
+
+int agg_add(struct agg *a, const struct conn *c)
+{
+	__u64 metric[M_COUNT];
+
+	for (int m = 0; m < M_COUNT; m++) {
+		metric[m] = conn_metric(c, m);
+		hist_record(&a->dist[m], metric[m]);
+	}
+	a->n++;
+	if (!c->close_ns)
+		a->open_at_end++;
+	if (a->observer)
+		a->observer(a->observer_ctx, c, metric);
+
+	for (int i = 0; i < CONN_SC_SLOTS; i++) {
+		__u32 nr = c->sc[i].nr;
+
+		if (nr && nr - 1 < SYSCALL_MAX) {
+			a->syscalls_by_nr[nr - 1] += c->sc[i].count;
+			a->syscall_ns_by_nr[nr - 1] += c->sc[i].ns;
+		}
+	}
+	a->syscalls_other += c->sc_other;
+	for (int i = 0; i < CONN_URING_SLOTS; i++) {
+		__u32 op = c->uring[i].opcode;
+
+		if (op && op - 1 < 256)
+			a->uring_by_op[op - 1] += c->uring[i].count;
+	}
+	keep_top(a, c);
+	return 0;
+}
+
+void agg_dist(const struct agg *a, enum metric m, struct dist *out)
+{
+	const struct hist *h = &a->dist[m];
+
+	memset(out, 0, sizeof(*out));
+	if (!h->count)
+		return;
+	out->mean = hist_mean(h);
+	out->p50 = hist_percentile(h, 50.0);
+	out->p99 = hist_percentile(h, 99.0);
+	out->max = hist_max(h);
+}
+
+static int cmp_cost_desc(const void *x, const void *y)
+{
+	return -conn_cost_cmp(x, y);
+}
+
+const struct conn *agg_top(struct agg *a, size_t *n)
+{
+	/* sorting breaks the heap: nothing may be added after this */
+	if (a->ntop > 1)
+		qsort(a->top, a->ntop, sizeof(*a->top), cmp_cost_desc);
+	*n = a->ntop;
+	return a->top;
+}

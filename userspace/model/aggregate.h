@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Aggregation of connection records: distributions, peak concurrency, the
+ * costliest connections in full. Pure logic, no BPF: unit-tested alone.
+ *
+ * Memory does not grow with connections: each metric is a log-bucketed
+ * histogram (exact below 128, within 0.8% above; means, minimums and
+ * maximums exact), and full records are kept only for the top `keep` by
+ * cost, so a run of 200,000 or 100 million connections costs the same.
+ */
+#ifndef CONCTRACE_AGGREGATE_H
+#define CONCTRACE_AGGREGATE_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "conctrace.h"
+#include "common/histogram.h"
+#include "model/memory.h"
+
+enum metric {
+	M_SYSCALLS,
+	M_CTX_SWITCHES,		/* voluntary + involuntary */
+	M_CPU_NS,
+	M_BYTES_RX,
+	M_BYTES_TX,
+	M_KERNEL_BYTES,		/* peak, from memory.c: set c->kernel_bytes_peak first */
+	M_USER_BYTES,		/* peak of the RSS it grew (net of what it freed) */
+	M_COUNT,
+};
+
+extern const char *const metric_names[M_COUNT];
+
+struct dist {
+	double mean;
+	__u64 p50, p99, max;
+};
+
+/* Told of every connection added, with its metrics (e.g. the exporter). */
+typedef void (*agg_observer)(void *ctx, const struct conn *c, const __u64 metric[M_COUNT]);
+
+struct agg {
+	size_t n;
+	struct hist dist[M_COUNT];	/* one histogram per metric */
+	__u64 open_at_end;
+	agg_observer observer;
+	void *observer_ctx;
+
+	struct conn *top;		/* min-heap by cost, at most `keep` */
+	size_t ntop, keep;
+
+	__u64 syscalls_by_nr[SYSCALL_MAX];	/* summed over connections */
+	__u64 syscall_ns_by_nr[SYSCALL_MAX];
+	__u64 syscalls_other;		/* beyond a connection's slots */
+	__u64 uring_by_op[256];
+	__u64 kmem_by_cat[KM_COUNT];	/* summed over connections */
+};
+
+void agg_init(struct agg *a, size_t keep);
+void agg_free(struct agg *a);
+
+/* Add one connection (closed, or still open with close_ns == 0). Returns 0:
+ * nothing is allocated per connection (only the top-N heap, once). */
+int agg_add(struct agg *a, const struct conn *c);
+
+/* Fill c->syscalls and c->syscall_ns from its per-syscall slots: the BPF
+ * side keeps only the slots, to spare two atomic adds per syscall. */
+void conn_sum_syscalls(struct conn *c);
+
+/* Add one connection's kernel memory by category (memory.c computes it). */
+void agg_add_kmem(struct agg *a, const __u64 kmem[KM_COUNT]);
+
+__u64 conn_metric(const struct conn *c, enum metric m);
+/* What orders connections in "top N": CPU time, then syscalls. */
+int conn_cost_cmp(const struct conn *a, const struct conn *b);
+
+/* Distribution of one metric over all connections: mean and max exact,
+ * nearest-rank percentiles within histogram.h's bound (exact below 128). */
+void agg_dist(const struct agg *a, enum metric m, struct dist *out);
+
+/* The kept connections, costliest first (sorts the heap in place). */
+const struct conn *agg_top(struct agg *a, size_t *n);
+
+#endif /* CONCTRACE_AGGREGATE_H */

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/* Kernel memory per connection (see memory.h). */
+#include "model/memory.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const kmem_category_names[KM_COUNT] = {
+	[KM_SOCK] = "sock",
+	[KM_INODE] = "inode",
+	[KM_FILE] = "file",
+	[KM_DENTRY] = "dentry",
+	[KM_LSM] = "lsm",
+	[KM_EPOLL] = "epoll",
+	[KM_THREAD] = "thread",
+	[KM_IO_URING] = "io_uring",
+	[KM_PAGE_TABLES] = "page_tables",
+	[KM_VMAS] = "vmas",
+	[KM_RX_QUEUE] = "rx_queue",
+	[KM_TX_QUEUE] = "tx_queue",
+	[KM_FORWARD_ALLOC] = "forward_alloc",
+};
+
+unsigned int slabinfo_objsize(const char *text, const char *cache)
+{
+	size_t n = strlen(cache);
+
+	for (const char *line = text; line && *line; line = strchr(line, '\n')) {
+		unsigned long active, num, objsize;
+
+		if (*line == '\n')
+			line++;
+		if (strncmp(line, cache, n) || (line[n] != ' ' && line[n] != '\t'))
+			continue;
+		/* name <active_objs> <num_objs> <objsize> ... */
+		if (sscanf(line + n, "%lu %lu %lu", &active, &num, &objsize) == 3)
+			return (unsigned int)objsize;
+	}
+	return 0;
+}
+
+static char *read_file(const char *path)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	FILE *f = fopen(path, "r");
+
+	if (!buf || !f) {
+		free(buf);
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	for (;;) {
+		size_t n = fread(buf + len, 1, cap - len - 1, f);
+
+		len += n;
+		if (n == 0)
+			break;
+		if (len + 1 == cap) {
+			char *bigger = realloc(buf, cap * 2);
+
+			if (!bigger)
+				break;
+			buf = bigger;
+			cap *= 2;
+		}
+	}
+	buf[len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* SLUB's own figure first; /proc/slabinfo for other allocators */
+static unsigned int slab_size(const char *cache, const char *slabinfo)
+{
+	char path[128];
+	unsigned int v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/slab_size", cache);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%u", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	if (!v && slabinfo)
+		v = slabinfo_objsize(slabinfo, cache);
+	return v;
+}
+
+void slab_sizes_read(struct slab_sizes *s)
+{
+	char *slabinfo = read_file("/proc/slabinfo");
+
+	s->sock_inode = slab_size("sock_inode_cache", slabinfo);
+	s->filp = slab_size("filp", slabinfo);
+	s->dentry = slab_size("dentry", slabinfo);
+	s->lsm_inode = slab_size("lsm_inode_cache", slabinfo);
+	s->lsm_file = slab_size("lsm_file_cache", slabinfo);
+	s->epitem = slab_size("eventpoll_epi", slabinfo);
+	s->eppoll_entry = slab_size("eventpoll_pwq", slabinfo);
+	s->task_struct = slab_size("task_struct", slabinfo);
+	s->pid = slab_size("pid", slabinfo);
+	s->io_kiocb = slab_size("io_kiocb", slabinfo);
+	s->vm_area = slab_size("vm_area_struct", slabinfo);
+	free(slabinfo);
+}
+
+void slab_sizes_list(const struct slab_sizes *s, struct slab_size_entry out[SLAB_SIZE_ENTRIES])
+{
+	const struct slab_size_entry list[SLAB_SIZE_ENTRIES] = {
+		{ "sock_inode_cache", s->sock_inode }, { "filp", s->filp },
+		{ "dentry", s->dentry }, { "lsm_inode_cache", s->lsm_inode },
+		{ "lsm_file_cache", s->lsm_file }, { "eventpoll_epi", s->epitem },
+		{ "eventpoll_pwq", s->eppoll_entry }, { "task_struct", s->task_struct },
+		{ "pid", s->pid }, { "io_kiocb", s->io_kiocb },
+		{ "vm_area_struct", s->vm_area },
+	};
+
+	memcpy(out, list, sizeof(list));
+}
+
+__u64 conn_kernel_memory(const struct conn *c, const struct slab_sizes *s,
+			 __u64 out[KM_COUNT])
+{
+	__u64 total = 0;
+
+	memset(out, 0, sizeof(__u64) * KM_COUNT);
+	out[KM_SOCK] = c->sock_bytes;
+	out[KM_INODE] = s->sock_inode;
+	out[KM_FILE] = s->filp;
+	out[KM_DENTRY] = s->dentry;
+	out[KM_LSM] = s->lsm_inode + s->lsm_file;
+	out[KM_EPOLL] = (__u64)c->epoll_items_peak * (s->epitem + s->eppoll_entry);
+	out[KM_THREAD] = (__u64)c->threads * (s->task_struct + s->pid) + c->thread_stack_bytes;
+	out[KM_IO_URING] = (__u64)c->uring_armed_peak * s->io_kiocb;
+	out[KM_PAGE_TABLES] = c->page_table_bytes_peak > 0 ? (__u64)c->page_table_bytes_peak : 0;
+	out[KM_VMAS] = c->vmas_peak > 0 ? (__u64)c->vmas_peak * s->vm_area : 0;
+	out[KM_RX_QUEUE] = c->rx_queue_peak;
+	out[KM_TX_QUEUE] = c->tx_queue_peak;
+	out[KM_FORWARD_ALLOC] = c->forward_alloc_peak > 0 ? (__u64)c->forward_alloc_peak : 0;
+	for (int k = 0; k < KM_RX_QUEUE; k++)
+		total += out[k];
+	/* buffers peak together at one sample, not each at its own peak */
+	return total + c->buffers_peak;
+}
+
+__u64 conn_buffer_bytes_now(const struct conn *c)
+{
+	return c->rx_queue + c->tx_queue + (c->forward_alloc > 0 ? (__u64)c->forward_alloc : 0);
+}
+
+__u64 conn_kernel_memory_now(const struct conn *c, const struct slab_sizes *s)
+{
+	__u64 km[KM_COUNT], fixed = 0;
+
+	conn_kernel_memory(c, s, km);
+	/* what comes and goes, as it stands rather than at its peak */
+	km[KM_EPOLL] = (__u64)c->epoll_items * (s->epitem + s->eppoll_entry);
+	km[KM_IO_URING] = (__u64)c->uring_armed * s->io_kiocb;
+	km[KM_PAGE_TABLES] = c->page_table_bytes > 0 ? (__u64)c->page_table_bytes : 0;
+	km[KM_VMAS] = c->vmas > 0 ? (__u64)c->vmas * s->vm_area : 0;
+	for (int k = 0; k < KM_RX_QUEUE; k++)
+		fixed += km[k];
+	return fixed + conn_buffer_bytes_now(c);
+}

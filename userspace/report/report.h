@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* What a run measured, and the formats that print it. */
+#ifndef CONCTRACE_REPORT_H
+#define CONCTRACE_REPORT_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "model/aggregate.h"
+#include "model/closure.h"
+#include "conctrace.h"
+#include "model/memory.h"
+#include "model/timeline.h"
+
+struct report {
+	const char *target;		/* the command, or "pid N" */
+	pid_t pid;
+	double duration_s;
+	struct agg *agg;
+	struct proc_counters proc;
+	struct syscall_total syscalls[SYSCALL_MAX];
+	long threads_peak;
+	__u64 peak_open;
+	unsigned top;			/* connections listed in text */
+	unsigned json_conns;		/* connection objects in JSON */
+	const char *exit_desc;		/* "exited 0", "killed by SIGKILL", NULL */
+	const struct slab_sizes *slabs;	/* object sizes the memory figures used */
+	const struct timeline *timeline;	/* memory samples; may be empty */
+	bool has_closure;
+	struct closure closure;		/* open connections vs slab growth, at their peak */
+	struct closure_memcg memcg;	/* and vs the target's memory cgroup */
+};
+
+void report_text(FILE *f, struct report *r);
+void report_json(FILE *f, struct report *r);
+
+#endif /* CONCTRACE_REPORT_H */

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+/* The JSON report (--json). Field names are a contract: see README.md. */
+#include "report/report.h"
+
+#include <math.h>
+
+#include "report/format.h"
+#include "report/json.h"
+#include "model/syscalls.h"
+#include "host/uring_ops.h"
+
+static void syscalls_object(struct json *j, const char *key, const struct conn *c)
+{
+	json_begin_object(j, key);
+	for (int i = 0; i < CONN_SC_SLOTS; i++) {
+		const char *name;
+		char buf[32];
+
+		if (!c->sc[i].nr)
+			continue;
+		name = syscall_name(c->sc[i].nr - 1);
+		if (!name) {
+			snprintf(buf, sizeof(buf), "syscall_%u", c->sc[i].nr - 1);
+			name = buf;
+		}
+		json_u64(j, name, c->sc[i].count);
+	}
+	if (c->sc_other)
+		json_u64(j, "other", c->sc_other);
+	json_end_object(j);
+}
+
+static void uring_object(struct json *j, const char *key, const struct conn *c)
+{
+	json_begin_object(j, key);
+	for (int i = 0; i < CONN_URING_SLOTS; i++) {
+		const char *name;
+		char buf[32];
+
+		if (!c->uring[i].opcode)
+			continue;
+		name = uring_op_name(c->uring[i].opcode - 1);
+		if (!name) {
+			snprintf(buf, sizeof(buf), "op_%u", c->uring[i].opcode - 1);
+			name = buf;
+		}
+		json_u64(j, name, c->uring[i].count);
+	}
+	json_end_object(j);
+}
+
+static void conn_object(struct json *j, const struct conn *c)
+{
+	char addr[160];	/* a Unix path is up to 108 bytes */
+
+	json_begin_object(j, NULL);
+	json_u64(j, "id", c->id);
+	json_i64(j, "fd", c->fd);
+	json_string(j, "family", fmt_family(c->family));
+	json_string(j, "local", fmt_conn_addr(c, true, addr, sizeof(addr)));
+	json_string(j, "remote", fmt_conn_addr(c, false, addr, sizeof(addr)));
+	json_u64(j, "open_ns", c->open_ns);
+	json_u64(j, "close_ns", c->close_ns);
+	json_u64(j, "syscalls_total", c->syscalls);
+	syscalls_object(j, "syscalls", c);
+	json_u64(j, "ctx_switches_voluntary", c->ctx_voluntary);
+	json_u64(j, "ctx_switches_involuntary", c->ctx_involuntary);
+	json_u64(j, "cpu_ns", c->cpu_ns);
+	json_u64(j, "runq_ns", c->runq_ns);
+	json_u64(j, "bytes_rx", c->bytes_rx);
+	json_u64(j, "bytes_tx", c->bytes_tx);
+	json_u64(j, "uring_ops", c->uring_ops);
+	uring_object(j, "uring_ops_by_name", c);
+	json_u64(j, "kernel_bytes_peak", c->kernel_bytes_peak);
+	json_i64(j, "user_bytes", c->user_bytes_peak);
+	json_i64(j, "user_bytes_net", c->user_bytes);
+	json_u64(j, "epoll_items", c->epoll_items_peak);
+	json_u64(j, "threads", c->threads);
+	json_u64(j, "rx_queue", c->rx_queue);
+	json_u64(j, "rx_queue_peak", c->rx_queue_peak);
+	json_u64(j, "tx_queue", c->tx_queue);
+	json_u64(j, "tx_queue_peak", c->tx_queue_peak);
+	json_i64(j, "forward_alloc", c->forward_alloc);
+	json_end_object(j);
+}
+
+static void by_syscall(struct json *j, const char *key, const __u64 *counts)
+{
+	json_begin_object(j, key);
+	for (unsigned nr = 0; nr < SYSCALL_MAX; nr++) {
+		const char *name = syscall_name(nr);
+		char buf[32];
+
+		if (!counts[nr])
+			continue;
+		if (!name) {
+			snprintf(buf, sizeof(buf), "syscall_%u", nr);
+			name = buf;
+		}
+		json_u64(j, name, counts[nr]);
+	}
+	json_end_object(j);
+}
+
+void report_json(FILE *f, struct report *r)
+{
+	struct agg *a = r->agg;
+	const struct proc_counters *p = &r->proc;
+	__u64 total = 0, counts[SYSCALL_MAX], errors[SYSCALL_MAX], ns[SYSCALL_MAX];
+	struct json j;
+
+	for (unsigned nr = 0; nr < SYSCALL_MAX; nr++) {
+		counts[nr] = r->syscalls[nr].count;
+		errors[nr] = r->syscalls[nr].errors;
+		ns[nr] = r->syscalls[nr].ns;
+		total += counts[nr];
+	}
+
+	json_init(&j, f);
+	json_begin_object(&j, NULL);
+	json_string(&j, "target", r->target);
+	json_i64(&j, "pid", r->pid);
+	json_double(&j, "duration_s", r->duration_s);
+	if (r->exit_desc)
+		json_string(&j, "target_exit", r->exit_desc);
+
+	json_begin_object(&j, "connections");
+	json_u64(&j, "total", a->n);
+	json_u64(&j, "peak_open", r->peak_open);
+	json_u64(&j, "open_at_end", a->open_at_end);
+	json_u64(&j, "not_tracked", p->conns_untracked);
+	/* summed over the tracked connections, open and closed */
+	json_u64(&j, "bytes_rx", a->dist[M_BYTES_RX].sum);
+	json_u64(&j, "bytes_tx", a->dist[M_BYTES_TX].sum);
+	json_end_object(&j);
+
+	json_begin_object(&j, "per_connection");
+	for (int m = 0; m < M_COUNT; m++) {
+		struct dist d;
+
+		agg_dist(a, m, &d);
+		json_begin_object(&j, metric_names[m]);
+		json_double(&j, "mean", d.mean);
+		json_u64(&j, "p50", d.p50);
+		json_u64(&j, "p99", d.p99);
+		json_u64(&j, "max", d.max);
+		json_end_object(&j);
+	}
+	/* means per connection, like the distributions above */
+	json_begin_object(&j, "syscalls_by_name");
+	for (unsigned nr = 0; nr < SYSCALL_MAX && a->n; nr++) {
+		const char *name = syscall_name(nr);
+
+		if (a->syscalls_by_nr[nr] && name)
+			json_double(&j, name, (double)a->syscalls_by_nr[nr] / (double)a->n);
+	}
+	json_end_object(&j);
+	json_begin_object(&j, "uring_ops_by_name");
+	for (unsigned op = 0; op < 256 && a->n; op++) {
+		const char *name = uring_op_name(op);
+
+		if (a->uring_by_op[op] && name)
+			json_double(&j, name, (double)a->uring_by_op[op] / (double)a->n);
+	}
+	json_end_object(&j);
+	json_end_object(&j);
+
+	/* means per connection, of each connection's peak */
+	json_begin_object(&j, "kernel_breakdown");
+	for (int k = 0; k < KM_COUNT; k++)
+		json_double(&j, kmem_category_names[k],
+			    a->n ? (double)a->kmem_by_cat[k] / (double)a->n : 0);
+	json_end_object(&j);
+	if (r->slabs) {
+		struct slab_size_entry list[SLAB_SIZE_ENTRIES];
+
+		slab_sizes_list(r->slabs, list);
+		json_begin_object(&j, "slab_sizes");
+		for (int i = 0; i < SLAB_SIZE_ENTRIES; i++)
+			json_u64(&j, list[i].cache, list[i].bytes);
+		json_end_object(&j);
+	}
+
+	json_begin_object(&j, "event_loop");
+	json_u64(&j, "syscalls", p->loop_syscalls);
+	json_u64(&j, "syscall_ns", p->loop_syscall_ns);
+	json_u64(&j, "ctx_switches", p->loop_ctx_voluntary + p->loop_ctx_involuntary);
+	json_u64(&j, "ctx_switches_voluntary", p->loop_ctx_voluntary);
+	json_u64(&j, "ctx_switches_involuntary", p->loop_ctx_involuntary);
+	json_u64(&j, "cpu_ns", p->loop_cpu_ns);
+	json_u64(&j, "runq_ns", p->loop_runq_ns);
+	json_i64(&j, "user_bytes", p->loop_user_bytes);
+	json_end_object(&j);
+
+	json_begin_object(&j, "process");
+	json_u64(&j, "syscalls", total);
+	by_syscall(&j, "syscalls_by_name", counts);
+	by_syscall(&j, "syscall_errors_by_name", errors);
+	by_syscall(&j, "syscall_ns_by_name", ns);
+	json_u64(&j, "ctx_switches_voluntary", p->ctx_voluntary);
+	json_u64(&j, "ctx_switches_involuntary", p->ctx_involuntary);
+	json_u64(&j, "cpu_ns", p->cpu_ns);
+	json_u64(&j, "cpu_unsplit_ns", p->cpu_unsplit_ns);
+	json_u64(&j, "runq_ns", p->runq_ns);
+	json_i64(&j, "threads_peak", r->threads_peak);
+	if (r->timeline && r->timeline->n) {
+		const struct sample *end = timeline_last(r->timeline);
+
+		json_u64(&j, "rss_peak_bytes", r->timeline->rss_peak);
+		json_u64(&j, "rss_end_bytes", end->rss_bytes);
+		json_u64(&j, "kernel_bytes_peak", r->timeline->kernel_peak);
+		json_u64(&j, "kernel_bytes_end", end->kernel_bytes);
+	}
+	json_end_object(&j);
+
+	/* sampled at each --interval, and once before the target is stopped */
+	json_begin_array(&j, "timeline");
+	for (size_t i = 0; r->timeline && i < r->timeline->n; i++) {
+		const struct sample *s = &r->timeline->v[i];
+
+		json_begin_object(&j, NULL);
+		json_double(&j, "t_s", s->t_s);
+		json_u64(&j, "rss_bytes", s->rss_bytes);
+		json_u64(&j, "kernel_bytes", s->kernel_bytes);
+		json_u64(&j, "open_conns", s->open_conns);
+		json_u64(&j, "tracer_bytes", s->tracer_bytes);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+
+	/* what tracing itself holds in the kernel: its maps, as the kernel
+	 * counts them; the connection map grows by a record per open one */
+	if (r->timeline && r->timeline->n) {
+		json_begin_object(&j, "tracer");
+		json_u64(&j, "bpf_map_bytes_peak", r->timeline->tracer_peak);
+		json_u64(&j, "bpf_map_bytes_end", timeline_last(r->timeline)->tracer_bytes);
+		json_u64(&j, "conn_record_bytes", sizeof(struct conn));
+		json_end_object(&j);
+	}
+
+	if (r->has_closure) {
+		const struct closure *c = &r->closure;
+
+		/* open connections at the end vs the growth of caches of their own */
+		json_begin_object(&j, "closure");
+		json_i64(&j, "growth_bytes", c->growth_bytes);
+		json_u64(&j, "attributed_bytes", c->attributed_bytes);
+		json_double(&j, "explained", c->growth_bytes > 0 ?
+			    (double)c->attributed_bytes / (double)c->growth_bytes : NAN);
+		json_begin_object(&j, "caches");
+		for (int i = 0; i < CC_COUNT; i++) {
+			json_begin_object(&j, closure_cache_names[i]);
+			json_i64(&j, "growth_objects", c->growth_objects[i]);
+			json_u64(&j, "attributed_objects", c->attributed_objects[i]);
+			json_end_object(&j);
+		}
+		json_end_object(&j);
+		json_end_object(&j);
+	}
+	if (r->memcg.valid) {
+		const struct closure_memcg *m = &r->memcg;
+
+		/* the target's own cgroup (--cgroup), at the same sample */
+		json_begin_object(&j, "closure_cgroup");
+		json_string(&j, "path", m->path);
+		json_u64(&j, "version", (__u64)m->version);
+		json_i64(&j, "kernel_growth_bytes", m->kernel_growth);
+		json_u64(&j, "attributed_object_bytes", m->attributed_objects);
+		json_double(&j, "explained", m->kernel_growth > 0 ?
+			    (double)m->attributed_objects / (double)m->kernel_growth : NAN);
+		json_i64(&j, "sock_growth_bytes", m->sock_growth);
+		json_u64(&j, "attributed_buffer_bytes", m->attributed_buffers);
+		json_end_object(&j);
+	}
+	json_u64(&j, "lost_events", p->lost_events);
+	json_u64(&j, "flame_samples_lost", p->stacks_lost);
+	/* health: charges that found no per-thread state (should stay 0) */
+	json_u64(&j, "thread_state_unavailable", p->no_thread_state);
+	/* RSS changes read before every CPU's share could be summed */
+	json_u64(&j, "rss_inexact", p->rss_inexact);
+
+	json_begin_array(&j, "conns");
+	{
+		size_t n;
+		const struct conn *top = agg_top(a, &n);
+
+		for (size_t i = 0; i < n && i < r->json_conns; i++)
+			conn_object(&j, &top[i]);
+	}
+	json_end_array(&j);
+	json_end_object(&j);
+}

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: MIT
+/* The human report, printed when tracing ends. */
+#include "report/report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/format.h"
+#include "model/syscalls.h"
+#include "host/uring_ops.h"
+
+typedef char *(*fmt_fn)(double, char *, size_t);
+
+static void dist_row(FILE *f, const char *label, const struct dist *d, fmt_fn fmt)
+{
+	char a[32], b[32], c[32], e[32];
+
+	fprintf(f, "  %-14s %10s %10s %10s %10s\n", label, fmt(d->mean, a, sizeof(a)),
+		fmt((double)d->p50, b, sizeof(b)), fmt((double)d->p99, c, sizeof(c)),
+		fmt((double)d->max, e, sizeof(e)));
+}
+
+struct nr_count {
+	unsigned nr;
+	__u64 count;
+};
+
+static int cmp_count_desc(const void *x, const void *y)
+{
+	const struct nr_count *a = x, *b = y;
+
+	return a->count < b->count ? 1 : (a->count > b->count ? -1 : 0);
+}
+
+static void syscall_line(FILE *f, const char *label, const __u64 *counts, double per)
+{
+	struct nr_count v[SYSCALL_MAX];
+	size_t n = 0;
+	char buf[32];
+
+	for (unsigned nr = 0; nr < SYSCALL_MAX; nr++)
+		if (counts[nr])
+			v[n++] = (struct nr_count){ nr, counts[nr] };
+	qsort(v, n, sizeof(v[0]), cmp_count_desc);
+	fprintf(f, "%s", label);
+	for (size_t i = 0; i < n && i < 8; i++) {
+		const char *name = syscall_name(v[i].nr);
+
+		fprintf(f, "%s %s %s", i ? "," : "", name ? name : "?",
+			fmt_count((double)v[i].count / per, buf, sizeof(buf)));
+	}
+	fprintf(f, n ? "\n" : " none\n");
+}
+
+static void uring_line(FILE *f, const struct agg *a)
+{
+	bool any = false;
+	char buf[32];
+
+	for (unsigned op = 0; op < 256; op++) {
+		const char *name;
+
+		if (!a->uring_by_op[op])
+			continue;
+		name = uring_op_name(op);
+		fprintf(f, "%s %s %s", any ? "," : "  io_uring ops/conn:", name ? name : "?",
+			fmt_count((double)a->uring_by_op[op] / (double)a->n, buf, sizeof(buf)));
+		any = true;
+	}
+	if (any)
+		fprintf(f, "\n");
+}
+
+/* Where a connection's kernel memory goes, biggest first (means). */
+static void kmem_line(FILE *f, const struct agg *a)
+{
+	int order[KM_COUNT], n = 0;
+	char buf[32];
+
+	for (int k = 0; k < KM_COUNT; k++)
+		if (a->kmem_by_cat[k])
+			order[n++] = k;
+	for (int i = 1; i < n; i++)	/* insertion sort: a dozen entries */
+		for (int j = i; j > 0 && a->kmem_by_cat[order[j]] > a->kmem_by_cat[order[j - 1]]; j--) {
+			int t = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s %s %s", i ? "," : "  kernel memory/conn:", kmem_category_names[order[i]],
+			fmt_bytes((double)a->kmem_by_cat[order[i]] / (double)a->n, buf, sizeof(buf)));
+	if (n)
+		fprintf(f, "\n");
+}
+
+/* The line to remember: what RSS shows of a connection's true cost. */
+static void summary_line(FILE *f, const struct agg *a)
+{
+	struct dist k, u;
+	char kb[32], ub[32];
+
+	agg_dist(a, M_KERNEL_BYTES, &k);
+	agg_dist(a, M_USER_BYTES, &u);
+	if (k.mean + u.mean <= 0)
+		return;
+	fprintf(f, "  => kernel %s + user %s per connection: RSS shows %.0f%% of it\n",
+		fmt_bytes(k.mean, kb, sizeof(kb)), fmt_bytes(u.mean, ub, sizeof(ub)),
+		100.0 * u.mean / (k.mean + u.mean));
+}
+
+void report_text(FILE *f, struct report *r)
+{
+	struct agg *a = r->agg;
+	const struct proc_counters *p = &r->proc;
+	__u64 proc_syscalls = 0, counts[SYSCALL_MAX];
+	struct dist d;
+	char b1[32], b2[32], b3[32], b4[32];
+
+	for (unsigned nr = 0; nr < SYSCALL_MAX; nr++) {
+		counts[nr] = r->syscalls[nr].count;
+		proc_syscalls += counts[nr];
+	}
+
+	fprintf(f, "\nconctrace: %s (pid %d): traced %.2f s%s%s\n", r->target, (int)r->pid,
+		r->duration_s, r->exit_desc ? ", target " : "", r->exit_desc ? r->exit_desc : "");
+	fprintf(f, "connections: %zu total, %llu peak open, %llu open at end\n", a->n,
+		(unsigned long long)r->peak_open, (unsigned long long)a->open_at_end);
+
+	if (a->n) {
+		fprintf(f, "\nper connection   %10s %10s %10s %10s\n", "mean", "p50", "p99", "max");
+		agg_dist(a, M_SYSCALLS, &d);
+		dist_row(f, "syscalls", &d, fmt_count);
+		agg_dist(a, M_CTX_SWITCHES, &d);
+		dist_row(f, "ctx switches", &d, fmt_count);
+		agg_dist(a, M_CPU_NS, &d);
+		dist_row(f, "cpu time", &d, fmt_ns);
+		agg_dist(a, M_BYTES_RX, &d);
+		dist_row(f, "bytes rx", &d, fmt_bytes);
+		agg_dist(a, M_BYTES_TX, &d);
+		dist_row(f, "bytes tx", &d, fmt_bytes);
+		agg_dist(a, M_KERNEL_BYTES, &d);
+		dist_row(f, "kernel memory", &d, fmt_bytes);
+		agg_dist(a, M_USER_BYTES, &d);
+		dist_row(f, "user memory", &d, fmt_bytes);
+		syscall_line(f, "  syscalls/conn:", a->syscalls_by_nr, (double)a->n);
+		uring_line(f, a);
+		kmem_line(f, a);
+		summary_line(f, a);
+	}
+
+	fprintf(f, "\nevent loop (no single connection): %s syscalls, %s ctx switches "
+		"(%llu voluntary), %s cpu\n",
+		fmt_count((double)p->loop_syscalls, b1, sizeof(b1)),
+		fmt_count((double)(p->loop_ctx_voluntary + p->loop_ctx_involuntary), b2, sizeof(b2)),
+		(unsigned long long)p->loop_ctx_voluntary, fmt_ns((double)p->loop_cpu_ns, b3, sizeof(b3)));
+	fprintf(f, "process: %s syscalls, %llu voluntary + %llu involuntary ctx switches, "
+		"%s cpu, %ld thread%s at peak\n",
+		fmt_count((double)proc_syscalls, b1, sizeof(b1)),
+		(unsigned long long)p->ctx_voluntary, (unsigned long long)p->ctx_involuntary,
+		fmt_ns((double)p->cpu_ns, b2, sizeof(b2)), r->threads_peak,
+		r->threads_peak == 1 ? "" : "s");
+	if (p->cpu_unsplit_ns)
+		fprintf(f, "  of the cpu, %s is not yet split between connections and the loop "
+			"(the clock overshot the kernel's figure)\n",
+			fmt_ns((double)p->cpu_unsplit_ns, b1, sizeof(b1)));
+	syscall_line(f, "  syscalls:", counts, 1);
+	if (r->timeline && r->timeline->n) {
+		const struct sample *end = timeline_last(r->timeline);
+
+		fprintf(f, "memory: RSS peak %s, at end %s; connections' kernel memory peak %s, "
+			"at end %s (sampled %zu time%s)\n",
+			fmt_bytes((double)r->timeline->rss_peak, b1, sizeof(b1)),
+			fmt_bytes((double)end->rss_bytes, b2, sizeof(b2)),
+			fmt_bytes((double)r->timeline->kernel_peak, b3, sizeof(b3)),
+			fmt_bytes((double)end->kernel_bytes, b4, sizeof(b4)),
+			r->timeline->n, r->timeline->n == 1 ? "" : "s");
+		fprintf(f, "conctrace itself: BPF maps peak %s, at end %s (each tracked "
+			"connection: a %zu B record)\n",
+			fmt_bytes((double)r->timeline->tracer_peak, b1, sizeof(b1)),
+			fmt_bytes((double)end->tracer_bytes, b2, sizeof(b2)), sizeof(struct conn));
+	}
+
+	if (r->top && a->ntop) {
+		size_t n;
+		const struct conn *top = agg_top(a, &n);
+
+		fprintf(f, "\ntop %zu connections by cpu time:\n", n < r->top ? n : r->top);
+		fprintf(f, "  %-10s %-22s %8s %8s %10s %10s %10s\n", "id", "remote", "syscalls",
+			"switches", "cpu", "rx", "tx");
+		for (size_t i = 0; i < n && i < r->top; i++) {
+			const struct conn *c = &top[i];
+			char addr[160], cpu[32], rx[32], tx[32];
+
+			fprintf(f, "  %-10llu %-22s %8llu %8llu %10s %10s %10s\n",
+				(unsigned long long)c->id, fmt_conn_addr(c, false, addr, sizeof(addr)),
+				(unsigned long long)c->syscalls,
+				(unsigned long long)(c->ctx_voluntary + c->ctx_involuntary),
+				fmt_ns((double)c->cpu_ns, cpu, sizeof(cpu)),
+				fmt_bytes((double)c->bytes_rx, rx, sizeof(rx)),
+				fmt_bytes((double)c->bytes_tx, tx, sizeof(tx)));
+		}
+	}
+
+	if (r->has_closure && r->closure.growth_bytes > 0 && !r->closure.attributed_bytes) {
+		fprintf(f, "closure: no memory sample found connections open (a run shorter than"
+			" the sampling period): nothing to compare\n");
+	} else if (r->has_closure && r->closure.growth_bytes > 0) {
+		const struct closure *c = &r->closure;
+
+		fprintf(f, "closure: open connections hold %s of the %s the TCP, socket inode, file,"
+			" dentry, task and io_kiocb caches grew by: %.0f%%%s\n",
+			fmt_bytes((double)c->attributed_bytes, b1, sizeof(b1)),
+			fmt_bytes((double)c->growth_bytes, b2, sizeof(b2)),
+			100.0 * (double)c->attributed_bytes / (double)c->growth_bytes,
+			" (the rest is other processes': a local client's sockets sit in the same caches)");
+	}
+	if (r->memcg.valid) {
+		const struct closure_memcg *m = &r->memcg;
+		char b3[32], b4[32];
+
+		fprintf(f, "cgroup %s (v%d): kernel memory charged %s%s, open connections' objects %s",
+			m->path, m->version, m->kernel_growth < 0 ? "-" : "+",
+			fmt_bytes((double)llabs(m->kernel_growth), b1, sizeof(b1)),
+			fmt_bytes((double)m->attributed_objects, b2, sizeof(b2)));
+		if (m->kernel_growth > 0)
+			fprintf(f, ": explained %.0f%%", 100.0 * (double)m->attributed_objects /
+							 (double)m->kernel_growth);
+		fprintf(f, "; socket buffers charged %s%s, connections' buffers %s\n",
+			m->sock_growth < 0 ? "-" : "+",
+			fmt_bytes((double)llabs(m->sock_growth), b3, sizeof(b3)),
+			fmt_bytes((double)m->attributed_buffers, b4, sizeof(b4)));
+	}
+
+	fprintf(f, "\nlost events: %llu", (unsigned long long)p->lost_events);
+	if (p->stacks_lost)
+		fprintf(f, ", flame samples without a stack (stack map full): %llu",
+			(unsigned long long)p->stacks_lost);
+	if (p->conns_untracked)
+		fprintf(f, ", connections not tracked (map full, raise --max-conns): %llu",
+			(unsigned long long)p->conns_untracked);
+	fprintf(f, "\n");
+}
