@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for kernel memory per connection (userspace/model/memory.c): the
- * /proc/slabinfo parser and the per-category breakdown of a record.
+ * Unit tests for kernel memory per connection (userspace/model/memory.c,
+ * host/slabs.c): the /proc/slabinfo parser and the per-category breakdown
+ * of a record.
  *
  * Build and run:  make build/tests/test_memory && build/tests/test_memory
  */
@@ -13,6 +14,8 @@
 
 #include <string.h>
 
+#include "host/procfs.h"
+#include "host/slabs.h"
 #include "model/memory.h"
 #include "model/timeline.h"
 

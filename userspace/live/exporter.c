@@ -16,7 +16,7 @@
 #include "report/format.h"
 #include "live/open_conns.h"
 #include "model/syscalls.h"
-#include "model/timeline.h"
+#include "host/procfs.h"
 
 static double mono_s(void)
 {

@@ -10,7 +10,7 @@
 
 #include "report/format.h"
 #include "live/open_conns.h"
-#include "model/timeline.h"
+#include "host/procfs.h"
 
 #define ALT_SCREEN_ON	"\033[?1049h\033[?25l"	/* and hide the cursor */
 #define ALT_SCREEN_OFF	"\033[?25h\033[?1049l"

@@ -29,6 +29,8 @@
 #include "live/live_view.h"
 #include "target/loaddriver.h"
 #include "host/memcg.h"
+#include "host/procfs.h"
+#include "host/slabs.h"
 #include "model/memory.h"
 #include "report/outfile.h"
 #include "report/report.h"

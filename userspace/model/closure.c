@@ -2,12 +2,8 @@
 /* Closure against slab growth (see closure.h). */
 #include "model/closure.h"
 
-#include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 const char *const closure_cache_names[CC_COUNT] = {
 	[CC_TCP] = "TCP",
@@ -18,39 +14,6 @@ const char *const closure_cache_names[CC_COUNT] = {
 	[CC_TASK] = "task_struct",
 	[CC_IO_KIOCB] = "io_kiocb",
 };
-
-static long long read_number(const char *cache, const char *attr)
-{
-	char path[128], link[PATH_MAX];
-	long long v = -1;
-	FILE *f;
-
-	/* a merged cache is a link to its alias: its counts mix others' objects */
-	snprintf(path, sizeof(path), "/sys/kernel/slab/%s", cache);
-	if (readlink(path, link, sizeof(link)) > 0)
-		return -1;
-	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/%s", cache, attr);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%lld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
-void slab_counts_read(struct slab_counts *s)
-{
-	memset(s, 0, sizeof(*s));
-	for (int i = 0; i < CC_COUNT; i++) {
-		long long size = read_number(closure_cache_names[i], "slab_size");
-
-		s->objects[i] = read_number(closure_cache_names[i], "objects");
-		s->slab_size[i] = size > 0 ? (unsigned int)size : 0;
-		if (s->objects[i] >= 0)
-			s->valid = true;
-	}
-}
 
 void conn_closure_objects(const struct conn *c, __u64 out[CC_COUNT])
 {

@@ -25,9 +25,6 @@ struct slab_counts {
 	unsigned int slab_size[CC_COUNT];
 };
 
-/* Read /sys/kernel/slab/NAME/{objects,slab_size} for each cache. */
-void slab_counts_read(struct slab_counts *s);
-
 /* Objects of each cache that an open connection holds. */
 void conn_closure_objects(const struct conn *c, __u64 out[CC_COUNT]);
 

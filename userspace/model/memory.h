@@ -43,11 +43,6 @@ struct slab_size_entry {
 #define SLAB_SIZE_ENTRIES 11
 void slab_sizes_list(const struct slab_sizes *s, struct slab_size_entry out[SLAB_SIZE_ENTRIES]);
 
-/* Read them from /sys/kernel/slab/NAME/slab_size, or /proc/slabinfo. */
-void slab_sizes_read(struct slab_sizes *s);
-/* One cache's slot size from a /proc/slabinfo text (for tests), 0 if absent. */
-unsigned int slabinfo_objsize(const char *slabinfo, const char *cache);
-
 /*
  * Peak kernel bytes of c by category into out[], and their total: the
  * fixed objects plus the largest buffer footprint seen at one sample.

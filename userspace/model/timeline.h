@@ -4,7 +4,6 @@
 #define CONCTRACE_TIMELINE_H
 
 #include <stddef.h>
-#include <sys/types.h>
 #include <linux/types.h>
 
 struct sample {
@@ -26,17 +25,5 @@ void timeline_free(struct timeline *tl);
 /* Returns -1 when out of memory (the sample is dropped). */
 int timeline_add(struct timeline *tl, const struct sample *s);
 const struct sample *timeline_last(const struct timeline *tl);
-
-/* VmRSS of pid in bytes from a /proc/PID/status text; -1 if absent. */
-long long status_vmrss(const char *status);
-/* ... and read from /proc/PID/status itself. */
-long long proc_vmrss(pid_t pid);
-
-/* The memory a BPF map holds, from its /proc/PID/fdinfo/FD text (the
- * kernel's bpf_map_memory_usage(): entries in use, not max_entries, for a
- * map that is not preallocated); -1 if absent. */
-long long fdinfo_memlock(const char *fdinfo);
-/* ... and read from /proc/self/fdinfo/FD for one of our map fds. */
-long long map_fd_memlock(int fd);
 
 #endif /* CONCTRACE_TIMELINE_H */

@@ -25,7 +25,7 @@
 #include "tracer/libbpf_log.h"
 #include "tracer/programs.h"
 #include "model/syscalls.h"
-#include "model/timeline.h"
+#include "host/procfs.h"
 #include "tracer/tracepoints.h"
 
 #define CAP_PERFMON_BIT	38
