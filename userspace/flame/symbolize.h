@@ -9,27 +9,11 @@
 #ifndef CONCTRACE_SYMBOLIZE_H
 #define CONCTRACE_SYMBOLIZE_H
 
-#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
-/* One line of /proc/PID/maps:
- * "start-end perms pgoff major:minor inode   path" */
-struct map_entry {
-	unsigned long long start, end;	/* [start, end) */
-	unsigned long long pgoff;	/* file offset of start */
-	unsigned long long inode;
-	unsigned int dev_major, dev_minor;
-	char perms[5];			/* "r-xp" */
-	bool deleted;			/* path ended in " (deleted)", now stripped */
-	char path[PATH_MAX];		/* "" if anonymous; "[vdso]", "[stack]" ... */
-};
-
-/* Parses one line (with or without its '\n'). Returns 0, -EINVAL when a
- * field is missing or malformed (or start >= end), -ENAMETOOLONG when the
- * path does not fit in out->path. */
-int maps_parse_line(const char *line, struct map_entry *out);
+#include "host/proc_maps.h"
 
 struct symbolizer;
 

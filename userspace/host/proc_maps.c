@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* One line of /proc/PID/maps, parsed with bounds (see symbolize.h). */
-#include "flame/symbolize.h"
+/* One line of /proc/PID/maps, parsed with bounds (see proc_maps.h). */
+#include "host/proc_maps.h"
 
 #include <errno.h>
 #include <limits.h>
