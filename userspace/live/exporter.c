@@ -10,9 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
-#include "conctrace.skel.h"
 #include "report/format.h"
 #include "live/open_conns.h"
 #include "model/syscalls.h"
@@ -41,27 +39,29 @@ void exporter_observe(void *ctx, const struct conn *c, const __u64 metric[M_COUN
 	e->closed_tx += metric[M_BYTES_TX];
 }
 
+struct progs_read {
+	struct prom_prog *out;
+	size_t n, max;
+};
+
+static void add_prog(void *ctx, const char *name, __u64 run_ns, __u64 run_cnt)
+{
+	struct progs_read *r = ctx;
+
+	if (r->n == r->max)
+		return;
+	snprintf(r->out[r->n].name, sizeof(r->out[r->n].name), "%s", name);
+	r->out[r->n].run_ns = run_ns;
+	r->out[r->n].run_cnt = run_cnt;
+	r->n++;
+}
+
 static size_t read_progs(struct exporter *e, struct prom_prog *out, size_t max)
 {
-	struct bpf_program *prog;
-	size_t n = 0;
+	struct progs_read r = { .out = out, .max = max };
 
-	bpf_object__for_each_program(prog, e->src.tracer->skel->obj) {
-		struct bpf_prog_info info;
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(prog);
-
-		if (fd < 0 || n == max)
-			continue;	/* not loaded on this kernel */
-		memset(&info, 0, sizeof(info));
-		if (bpf_obj_get_info_by_fd(fd, &info, &len))
-			continue;
-		snprintf(out[n].name, sizeof(out[n].name), "%s", bpf_program__name(prog));
-		out[n].run_ns = info.run_time_ns;
-		out[n].run_cnt = info.run_cnt;
-		n++;
-	}
-	return n;
+	tracer_for_each_prog(e->src.tracer, add_prog, &r);
+	return r.n;
 }
 
 static __u64 monotonic(__u64 *last, __u64 now)

@@ -828,6 +828,26 @@ void tracer_for_each_flame(struct tracer *t,
 	}
 }
 
+void tracer_for_each_prog(struct tracer *t,
+			  void (*fn)(void *ctx, const char *name, __u64 run_ns, __u64 run_cnt),
+			  void *ctx)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0)
+			continue;	/* not loaded on this kernel */
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		fn(ctx, bpf_program__name(prog), info.run_time_ns, info.run_cnt);
+	}
+}
+
 int tracer_read_stack(struct tracer *t, __s32 id, __u64 ips[FLAME_STACK_DEPTH])
 {
 	memset(ips, 0, FLAME_STACK_DEPTH * sizeof(__u64));

@@ -96,6 +96,13 @@ void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct c
 void tracer_for_each_flame(struct tracer *t,
 			   void (*fn)(void *ctx, const struct stack_key *k, __u64 value), void *ctx);
 
+/* Hand every loaded program's name and what it has cost so far to fn
+ * (run_ns, run_cnt: the kernel counts them only while someone holds a
+ * bpf_enable_stats() fd, as --bpf-stats does). */
+void tracer_for_each_prog(struct tracer *t,
+			  void (*fn)(void *ctx, const char *name, __u64 run_ns, __u64 run_cnt),
+			  void *ctx);
+
 /* A stack's instruction pointers, innermost first, 0-terminated if shorter;
  * -1 if the id is not (or no longer) in the stack map. */
 int tracer_read_stack(struct tracer *t, __s32 id, __u64 ips[FLAME_STACK_DEPTH]);
