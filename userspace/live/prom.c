@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "main/env.h"
+#include "common/version.h"
 
 /* ---- buffer ---------------------------------------------------------------- */
 

@@ -19,6 +19,7 @@
 
 #include "model/aggregate.h"
 #include "model/closure.h"
+#include "common/version.h"
 #include "conctrace.h"
 #include "main/env.h"
 #include "live/exporter.h"

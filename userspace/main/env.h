@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#define CONCTRACE_VERSION "0.1.0"
 #define DEFAULT_LOAD_ARGS "-c 1000 -n 10"
 
 struct env {
