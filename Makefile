@@ -41,7 +41,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps test check-headers check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux \
+.PHONY: all clean deps test check-headers check-layers check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux \
 	bench bench-servers bench-overhead bench-helpers bench-retention bench-churn bench-exporter \
 	compare
 
@@ -81,6 +81,11 @@ check-headers: vmlinux/vmlinux.h
 		$(if $(Q),printf '  %-8s %s\n' HDR $$h;) \
 		$(CLANG) $(filter-out -MMD -MP,$(BPF_CFLAGS)) -Wno-unused-function -fsyntax-only -x c $$h; \
 	done
+
+# userspace/'s layers: each folder includes only the layers below it, as
+# the table in scripts/check-layers says; README's Layout names every file
+check-layers:
+	$(Q)sh scripts/check-layers
 
 # the benchmarks' own BPF programs (hook_floor, helper_cost), skeletons beside conctrace's
 $(OUTPUT)/%.bpf.o: bench/%.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
@@ -252,6 +257,7 @@ check-fuzz:
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_TOOLS)
 	$(Q)$(MAKE) --no-print-directory check-headers
+	$(Q)$(MAKE) --no-print-directory check-layers
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-fuzz
 	$(Q)$(MAKE) --no-print-directory check-integration

@@ -15,6 +15,9 @@
  * Units are the caller's (loadgen records nanoseconds). Values above
  * HIST_MAX_VALUE are counted in the top bucket; min, max and mean stay exact.
  * Pure logic: no I/O, no allocation, no locking.
+ *
+ * Layer: common/ may include no other layer, not even conctrace.h:
+ * servers/ use it as well as every layer of userspace/.
  */
 #ifndef CONCTRACE_HISTOGRAM_H
 #define CONCTRACE_HISTOGRAM_H

@@ -3,6 +3,11 @@
  * Flame views (--flame): what each view is called, which BPF collection it
  * needs, and turning the collected stacks and the memory breakdown into
  * folded stacks, one set per view, written as folded text and/or SVG.
+ *
+ * Layer: flame/ may include model/ host/ tracer/ report/ (and common/,
+ * conctrace.h): stacks come from the tracer, frame names from the
+ * process's files, the memory view from the model, numbers and output
+ * files from report/.
  */
 #ifndef CONCTRACE_FLAME_H
 #define CONCTRACE_FLAME_H

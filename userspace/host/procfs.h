@@ -3,6 +3,10 @@
  * Small /proc files read while tracing: the target's RSS, the memory of
  * conctrace's own BPF maps. Each reader comes with the parser of the text
  * it reads, pure, for the tests.
+ *
+ * Layer: host/ may include model/ (and common/, conctrace.h). Its files
+ * read what the running system says in /proc, /sys, cgroupfs and the
+ * kernel's BTF, into the model's types; none loads BPF or prints.
  */
 #ifndef CONCTRACE_PROCFS_H
 #define CONCTRACE_PROCFS_H

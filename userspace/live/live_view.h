@@ -4,6 +4,11 @@
  * redrawn every period (plain ANSI, the alternate screen, keys to change
  * the order, q to stop and report); otherwise one line per period, so a
  * pipe or a log gets plain text.
+ *
+ * Layer: live/ may include model/ host/ tracer/ report/ (and common/,
+ * conctrace.h): --top and --prometheus read a run while it goes on, from
+ * the tracer's maps (open_conns.h) and the aggregation, and print with
+ * report/'s formats.
  */
 #ifndef CONCTRACE_LIVE_VIEW_H
 #define CONCTRACE_LIVE_VIEW_H

@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Command-line options of conctrace, with their defaults (cli.c). */
+/*
+ * Command-line options of conctrace, with their defaults (cli.c).
+ *
+ * Layer: main/ may include model/ host/ tracer/ target/ report/ flame/ live/
+ * (and common/, conctrace.h): the program itself, conctrace.c the order
+ * of a run and cli.c its command line. No layer includes main/.
+ */
 #ifndef CONCTRACE_ENV_H
 #define CONCTRACE_ENV_H
 

@@ -7,6 +7,10 @@
  * histogram (exact below 128, within 0.8% above; means, minimums and
  * maximums exact), and full records are kept only for the top `keep` by
  * cost, so a run of 200,000 or 100 million connections costs the same.
+ *
+ * Layer: model/ may include no other layer (common/ and conctrace.h only).
+ * It computes figures from records, with no I/O and no BPF, so each of its
+ * files is unit-tested alone and every other layer may use it.
  */
 #ifndef CONCTRACE_AGGREGATE_H
 #define CONCTRACE_AGGREGATE_H

@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* What a run measured, and the formats that print it. */
+/*
+ * What a run measured, and the formats that print it.
+ *
+ * Layer: report/ may include model/ host/ (and common/, conctrace.h): a
+ * report puts the model's figures in words, host/ naming io_uring
+ * opcodes. Its number formats and output files serve flame/ and live/ too.
+ */
 #ifndef CONCTRACE_REPORT_H
 #define CONCTRACE_REPORT_H
 

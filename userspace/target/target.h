@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The traced process: launched held before exec, or attached by pid. */
+/*
+ * The traced process: launched held before exec, or attached by pid.
+ *
+ * Layer: target/ may include no other layer (common/ and conctrace.h only):
+ * starting, holding and stopping the target (and loadgen, for --load)
+ * needs nothing of what is traced.
+ */
 #ifndef CONCTRACE_TARGET_H
 #define CONCTRACE_TARGET_H
 

@@ -1,5 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Loading, attaching and reading the BPF side (tracer.c). */
+/*
+ * Loading, attaching and reading the BPF side (tracer.c).
+ *
+ * Layer: tracer/ may include model/ host/ (and common/, conctrace.h). It
+ * alone includes the BPF skeleton (conctrace.skel.h): the other layers
+ * reach the programs and maps through the functions below, so a change
+ * on the BPF side stops at this folder.
+ */
 #ifndef CONCTRACE_TRACER_H
 #define CONCTRACE_TRACER_H
 
