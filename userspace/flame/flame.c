@@ -153,7 +153,7 @@ static size_t push_stack(struct stack_build *b, size_t n, __s32 id, bool kernel)
 static void add_stack(void *ctx, const struct stack_key *k, __u64 value)
 {
 	struct stack_build *b = ctx;
-	char conn[48];
+	char conn[48], label[SYSCALL_LABEL_LEN];
 	size_t n = 0, before;
 	int v;
 
@@ -176,7 +176,7 @@ static void add_stack(void *ctx, const struct stack_key *k, __u64 value)
 	if (n == before)
 		n = push(b, n, "%s", "[stack lost]");
 	if (v == VIEW_SYSCALLS)
-		n = push(b, n, "%s", syscall_name(k->extra));
+		n = push(b, n, "%s", syscall_label(k->extra, label, sizeof(label)));
 	b->err = folded_add(b->out[v], b->frames, n, value);
 }
 

@@ -77,6 +77,7 @@ static void build_page(struct exporter *e, double now)
 {
 	static struct syscall_total totals[SYSCALL_MAX];
 	static struct prom_syscall sc[SYSCALL_MAX];
+	static char labels[SYSCALL_MAX][SYSCALL_LABEL_LEN];	/* what sc[].name points to */
 	struct prom_prog progs[64];
 	static struct conn open_top[EXPORTER_TOP_MAX];
 	struct open_conns w = { .slabs = e->src.slabs, .order = conn_cost_cmp, .top = open_top };
@@ -88,11 +89,9 @@ static void build_page(struct exporter *e, double now)
 	open_conns_walk(e->src.tracer, &w);
 	tracer_read_syscalls(e->src.tracer, totals);
 	for (unsigned int nr = 0; nr < SYSCALL_MAX; nr++) {
-		const char *name = syscall_name(nr);
-
 		if (!totals[nr].count)
 			continue;
-		sc[s.nsyscalls].name = name ? name : "unknown";
+		sc[s.nsyscalls].name = syscall_label(nr, labels[nr], sizeof(labels[nr]));
 		sc[s.nsyscalls].count = totals[nr].count;
 		sc[s.nsyscalls].errors = totals[nr].errors;
 		sc[s.nsyscalls].ns = totals[nr].ns;

@@ -7,6 +7,7 @@
 #include "model/syscalls.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 
 #include "conctrace.h"
@@ -20,6 +21,16 @@ const char *syscall_name(unsigned int nr)
 	if (nr >= sizeof(names) / sizeof(names[0]))
 		return NULL;
 	return names[nr];
+}
+
+const char *syscall_label(unsigned int nr, char *buf, size_t len)
+{
+	const char *name = syscall_name(nr);
+
+	if (name)
+		return name;
+	snprintf(buf, len, "syscall_%u", nr);
+	return buf;
 }
 
 #define FD(i) ((__u16)(i) + 1)	/* the fd is argument i (0-based) */

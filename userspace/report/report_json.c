@@ -13,17 +13,11 @@ static void syscalls_object(struct json *j, const char *key, const struct conn *
 {
 	json_begin_object(j, key);
 	for (int i = 0; i < CONN_SC_SLOTS; i++) {
-		const char *name;
-		char buf[32];
+		char label[SYSCALL_LABEL_LEN];
 
 		if (!c->sc[i].nr)
 			continue;
-		name = syscall_name(c->sc[i].nr - 1);
-		if (!name) {
-			snprintf(buf, sizeof(buf), "syscall_%u", c->sc[i].nr - 1);
-			name = buf;
-		}
-		json_u64(j, name, c->sc[i].count);
+		json_u64(j, syscall_label(c->sc[i].nr - 1, label, sizeof(label)), c->sc[i].count);
 	}
 	if (c->sc_other)
 		json_u64(j, "other", c->sc_other);
@@ -88,16 +82,10 @@ static void by_syscall(struct json *j, const char *key, const __u64 *counts)
 {
 	json_begin_object(j, key);
 	for (unsigned nr = 0; nr < SYSCALL_MAX; nr++) {
-		const char *name = syscall_name(nr);
-		char buf[32];
+		char label[SYSCALL_LABEL_LEN];
 
-		if (!counts[nr])
-			continue;
-		if (!name) {
-			snprintf(buf, sizeof(buf), "syscall_%u", nr);
-			name = buf;
-		}
-		json_u64(j, name, counts[nr]);
+		if (counts[nr])
+			json_u64(j, syscall_label(nr, label, sizeof(label)), counts[nr]);
 	}
 	json_end_object(j);
 }
@@ -149,10 +137,11 @@ void report_json(FILE *f, struct report *r)
 	/* means per connection, like the distributions above */
 	json_begin_object(&j, "syscalls_by_name");
 	for (unsigned nr = 0; nr < SYSCALL_MAX && a->n; nr++) {
-		const char *name = syscall_name(nr);
+		char label[SYSCALL_LABEL_LEN];
 
-		if (a->syscalls_by_nr[nr] && name)
-			json_double(&j, name, (double)a->syscalls_by_nr[nr] / (double)a->n);
+		if (a->syscalls_by_nr[nr])
+			json_double(&j, syscall_label(nr, label, sizeof(label)),
+				    (double)a->syscalls_by_nr[nr] / (double)a->n);
 	}
 	json_end_object(&j);
 	json_begin_object(&j, "uring_ops_by_name");

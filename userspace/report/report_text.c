@@ -36,19 +36,16 @@ static void syscall_line(FILE *f, const char *label, const __u64 *counts, double
 {
 	struct nr_count v[SYSCALL_MAX];
 	size_t n = 0;
-	char buf[32];
+	char buf[32], name[SYSCALL_LABEL_LEN];
 
 	for (unsigned nr = 0; nr < SYSCALL_MAX; nr++)
 		if (counts[nr])
 			v[n++] = (struct nr_count){ nr, counts[nr] };
 	qsort(v, n, sizeof(v[0]), cmp_count_desc);
 	fprintf(f, "%s", label);
-	for (size_t i = 0; i < n && i < 8; i++) {
-		const char *name = syscall_name(v[i].nr);
-
-		fprintf(f, "%s %s %s", i ? "," : "", name ? name : "?",
+	for (size_t i = 0; i < n && i < 8; i++)
+		fprintf(f, "%s %s %s", i ? "," : "", syscall_label(v[i].nr, name, sizeof(name)),
 			fmt_count((double)v[i].count / per, buf, sizeof(buf)));
-	}
 	fprintf(f, n ? "\n" : " none\n");
 }
 
