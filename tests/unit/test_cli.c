@@ -25,8 +25,8 @@
 #include <unistd.h>
 
 #include "conctrace.h"
-#include "main/env.h"
 #include "flame/views.h"
+#include "main/env.h"
 
 /* a NULL-terminated argv, as main() gets it */
 #define ARGV(...) ((char *[]){ "conctrace", __VA_ARGS__, NULL })

@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/aggregate.h"
 #include "flame/flame_svg.h"
 #include "flame/folded.h"
-#include "model/memory.h"
-#include "report/outfile.h"
 #include "flame/stack_frames.h"
 #include "flame/symbolize.h"
+#include "model/aggregate.h"
+#include "model/memory.h"
 #include "model/syscalls.h"
+#include "report/outfile.h"
 #include "tracer/tracer.h"
 
 /* ---- memory composition: what a connection is made of ----------------- */

@@ -11,10 +11,10 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
-#include "report/format.h"
+#include "host/procfs.h"
 #include "live/open_conns.h"
 #include "model/syscalls.h"
-#include "host/procfs.h"
+#include "report/format.h"
 
 static double mono_s(void)
 {

@@ -18,11 +18,11 @@
 #include <sys/types.h>
 #include <linux/types.h>
 
-#include "model/aggregate.h"
 #include "live/http_server.h"
-#include "model/memory.h"
 #include "live/open_conns.h"
 #include "live/prom.h"
+#include "model/aggregate.h"
+#include "model/memory.h"
 #include "tracer/tracer.h"
 
 #define EXPORTER_REFRESH_S	1.0	/* a page is reused at least this long */

@@ -8,9 +8,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "report/format.h"
-#include "live/open_conns.h"
 #include "host/procfs.h"
+#include "live/open_conns.h"
+#include "report/format.h"
 
 #define ALT_SCREEN_ON	"\033[?1049h\033[?25l"	/* and hide the cursor */
 #define ALT_SCREEN_OFF	"\033[?25h\033[?1049l"

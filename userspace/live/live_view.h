@@ -19,9 +19,9 @@
 #include <termios.h>
 #include <linux/types.h>
 
+#include "live/open_conns.h"
 #include "model/aggregate.h"
 #include "model/memory.h"
-#include "live/open_conns.h"
 #include "tracer/tracer.h"
 
 #define LIVE_VIEW_MAX_ROWS 50

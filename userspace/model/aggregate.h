@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <linux/types.h>
 
-#include "conctrace.h"
 #include "common/histogram.h"
+#include "conctrace.h"
 #include "model/memory.h"
 
 enum metric {

@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "conctrace.h"
 #include "model/aggregate.h"
 #include "model/closure.h"
-#include "conctrace.h"
 #include "model/memory.h"
 #include "model/timeline.h"
 

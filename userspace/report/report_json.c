@@ -4,10 +4,10 @@
 
 #include <math.h>
 
+#include "host/uring_ops.h"
+#include "model/syscalls.h"
 #include "report/format.h"
 #include "report/json.h"
-#include "model/syscalls.h"
-#include "host/uring_ops.h"
 
 static void syscalls_object(struct json *j, const char *key, const struct conn *c)
 {

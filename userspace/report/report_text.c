@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/format.h"
-#include "model/syscalls.h"
 #include "host/uring_ops.h"
+#include "model/syscalls.h"
+#include "report/format.h"
 
 typedef char *(*fmt_fn)(double, char *, size_t);
 

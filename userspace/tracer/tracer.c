@@ -22,10 +22,10 @@
 #include <bpf/libbpf.h>
 
 #include "conctrace.skel.h"
+#include "host/procfs.h"
+#include "model/syscalls.h"
 #include "tracer/libbpf_log.h"
 #include "tracer/programs.h"
-#include "model/syscalls.h"
-#include "host/procfs.h"
 #include "tracer/tracepoints.h"
 
 #define CAP_PERFMON_BIT	38
