@@ -1,0 +1,246 @@
+# SPDX-License-Identifier: MIT
+"""What one scenario's files must show, against the ground truth of the
+kernel it ran on. The same figures as tests/integration/test_conctrace.py,
+at a scale TCG can afford:
+
+  * conctrace exits 0 (the server's own status, through rusage_wrap).
+  * loadgen's books are clean (every connection made, no request lost):
+    else nothing below would be comparing like with like.
+  * connections: total = what loadgen made, none open at the end, no lost
+    events. Exact: both are counted, not sampled.
+  * bytes, in total and of every connection: what loadgen sent and
+    received. Exact. The load is PINGs only, so each connection carries
+    the same share.
+  * context switches, process-wide: wait4() rusage of the server plus
+    rusage_wrap's own since its exec (conctrace traces both). 2% or 2
+    voluntary, 2% or 5 involuntary, as the host tests allow: a switch may
+    be in flight at attach, and the wrapper's exit is after its count.
+  * slab sizes: every cache conctrace names in `slab_sizes` has the size
+    this kernel gives it (sysfs slab_size; /proc/slabinfo's objsize where
+    there is no sysfs entry, as conctrace reads them; 0 where the kernel
+    has no such cache), and each connection's `sock` bytes are the TCP
+    cache's slab_size. Never a constant: the sizes differ between kernels.
+
+A kernel allowed to be refused (5.10) also passes when conctrace exits
+non-zero with one line on stderr saying which Linux it needs.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+
+LACK_RE = re.compile(r"warning: this kernel has no (\S+) (tracepoint|iterator): (\S+) disabled")
+REFUSAL_RE = re.compile(r"needs Linux \d+\.\d+ or newer")
+MAP_FAILED_RE = re.compile(r"libbpf: (map '[^']+': failed to create: .*)")
+PROG_FAILED_RE = re.compile(r"libbpf: prog '([^']+)': BPF program load failed: (.*)")
+VERIFIER_DONE_RE = re.compile(r"^processed \d+ insns")
+INSN_RE = re.compile(r"^\d+: |^; ")       # the verifier's walk, not its verdict
+SWITCH_REL = 0.02
+SWITCH_SLACK = {"voluntary": 2, "involuntary": 5}
+
+
+@dataclass
+class KernelFacts:
+    """What a kernel says about itself (scenarios.sh's `kernel` scope)."""
+    release: str = "?"
+    version: str = "?"
+    slab_size: dict = field(default_factory=dict)       # sysfs slab_size by cache
+    slabinfo_objsize: dict = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, files):
+        facts = cls()
+        text = {k: v.decode(errors="replace") for k, v in files.items()}
+        facts.release = text.get("release", "?").strip()
+        facts.version = text.get("version", "?").strip()
+        for line in text.get("slab_sizes", "").splitlines():
+            name, size, _objsize = line.split()
+            facts.slab_size[name] = int(size)
+        for line in text.get("slabinfo", "").splitlines():
+            words = line.split()
+            # name <active_objs> <num_objs> <objsize> ...; two header lines
+            if len(words) > 3 and words[3].isdigit():
+                facts.slabinfo_objsize[words[0]] = int(words[3])
+        return facts
+
+    def size_of(self, cache):
+        """The slot a cache gives an object, as conctrace reads it; 0 if none."""
+        if cache in self.slab_size:
+            return self.slab_size[cache]
+        return self.slabinfo_objsize.get(cache, 0)
+
+
+@dataclass
+class Result:
+    kernel: str
+    server: str
+    mode: str
+    verdict: str = "fail"           # "pass", "refused" (allowed), "fail"
+    failures: list = field(default_factory=list)
+    lacks: list = field(default_factory=list)       # (point, kind, program) from warnings
+    warnings: list = field(default_factory=list)    # every other warning line
+    stderr: str = ""
+    verbose: str = ""               # libbpf's log of a failed load, trimmed
+    seconds: str = "?"
+    summary: str = ""               # the figures compared, for the scenario's line
+
+    @property
+    def passed(self):
+        return self.verdict in ("pass", "refused")
+
+    @property
+    def first_failure(self):
+        return self.failures[0] if self.failures else ""
+
+
+class Failed(Exception):
+    """A check that makes the rest meaningless (no report, no books)."""
+
+
+def load_failure(verbose):
+    """What libbpf's log (scenarios.sh's trimmed `conctrace -v`) says made
+    the load fail: the map the kernel would not create, or the program it
+    refused with the verifier's last words; "" if it names neither."""
+    lines = verbose.splitlines()
+    for line in lines:
+        m = MAP_FAILED_RE.search(line)
+        if m:
+            return m.group(1)
+    for i, line in enumerate(lines):
+        m = PROG_FAILED_RE.search(line)
+        if not m:
+            continue
+        prog, err = m.groups()
+        verdict, in_log = "", False
+        for later in lines[i + 1:]:
+            if f"'{prog}': -- BEGIN PROG LOAD LOG" in later:
+                in_log = True
+            elif not in_log:
+                continue
+            elif VERIFIER_DONE_RE.match(later) or "END PROG LOAD LOG" in later:
+                break
+            elif later.strip() and not INSN_RE.match(later):
+                verdict = later.strip()
+        return f"prog {prog}: {err}" + (f": verifier: {verdict}" if verdict else "")
+    return ""
+
+
+def _json(files, name):
+    if name not in files:
+        raise Failed(f"no {name} (the run produced none)")
+    try:
+        return json.loads(files[name])
+    except ValueError as e:
+        raise Failed(f"{name} is not JSON: {e}")
+
+
+def _rusage(files):
+    if "rusage" not in files:
+        raise Failed("no rusage from rusage_wrap (the server did not run to its end)")
+    return {k: int(v) for k, v in (line.split() for line in files["rusage"].decode().splitlines())}
+
+
+def _last_line(text):
+    lines = [l for l in text.splitlines() if l.strip()]
+    return lines[-1] if lines else "(nothing on stderr)"
+
+
+def check(kernel, scope, facts, settings, may_refuse, why_not_loaded=""):
+    """The Result of one scenario: scope is its frames.Scope; why_not_loaded,
+    load_failure()'s account for this kernel and mode, if one was taken."""
+    server, mode = scope.name.rsplit(".", 1)
+    files = scope.files
+    r = Result(kernel, server, mode)
+    r.stderr = files.get("stderr", b"").decode(errors="replace")
+    r.verbose = files.get("verbose", b"").decode(errors="replace")
+    r.seconds = files.get("seconds", b"?").decode().strip()
+    for line in r.stderr.splitlines():
+        m = LACK_RE.search(line)
+        if m:
+            r.lacks.append(m.groups())
+        elif "warning:" in line:
+            r.warnings.append(line.strip())
+    if scope.damaged:
+        r.failures.append(f"damaged on the console: {', '.join(scope.damaged)}")
+    try:
+        _check(r, files, facts, settings, may_refuse, why_not_loaded)
+    except Failed as e:
+        r.failures.append(str(e))
+    if r.verdict != "refused":
+        r.verdict = "fail" if r.failures else "pass"
+    return r
+
+
+def _check(r, files, facts, settings, may_refuse, why_not_loaded):
+    fail = r.failures.append
+    if "timeout" in files:
+        raise Failed(f"{files['timeout'].decode().strip()}; stderr: {_last_line(r.stderr)}")
+    status = int(files.get("status", b"-1"))
+    if status != 0:
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        if may_refuse and len(lines) == 1 and REFUSAL_RE.search(lines[0]):
+            r.verdict = "refused"
+            return
+        if why_not_loaded and "cannot load BPF programs" in r.stderr:
+            raise Failed(f"conctrace exited {status}: cannot load BPF programs: "
+                         f"{why_not_loaded}")
+        raise Failed(f"conctrace exited {status}: {_last_line(r.stderr)}")
+
+    rep = _json(files, "conctrace.json")
+    load = _json(files, "loadgen.json")
+    ru = _rusage(files)
+    if files.get("loadgen.status", b"0").strip() != b"0":
+        fail(f"loadgen exited {files['loadgen.status'].decode().strip()}: "
+             f"{_last_line(files.get('loadgen.stderr', b'').decode())}")
+    if ru["exit"] != 0:
+        fail(f"the server exited {ru['exit']}")
+
+    made = load["connections"]["established"]
+    if made != settings["KM_CONNS"] or load["requests"]["errors"]:
+        raise Failed(f"loadgen's books: {made}/{settings['KM_CONNS']} connections, "
+                     f"{load['requests']['errors']} requests lost ({load['errors']})")
+    conns = rep["connections"]
+    if conns["total"] != made:
+        fail(f"connections.total {conns['total']}, loadgen made {made}")
+    if conns["open_at_end"] != 0:
+        fail(f"connections.open_at_end {conns['open_at_end']}")
+    if rep["lost_events"] != 0:
+        fail(f"lost_events {rep['lost_events']}")
+
+    sent, received = load["bytes"]["sent"], load["bytes"]["received"]
+    if (conns["bytes_rx"], conns["bytes_tx"]) != (sent, received):
+        fail(f"bytes rx/tx {conns['bytes_rx']}/{conns['bytes_tx']}, "
+             f"loadgen sent/received {sent}/{received}")
+    each_rx, each_tx = sent // made, received // made
+    odd = [c for c in rep["conns"] if (c["bytes_rx"], c["bytes_tx"]) != (each_rx, each_tx)]
+    if len(rep["conns"]) != conns["total"]:
+        fail(f"{len(rep['conns'])} connections in conns[], {conns['total']} in total")
+    if odd:
+        fail(f"{len(odd)} of {len(rep['conns'])} connections do not carry {each_rx}/{each_tx} "
+             f"B rx/tx (first: {odd[0]['remote']} {odd[0]['bytes_rx']}/{odd[0]['bytes_tx']})")
+
+    proc = rep["process"]
+    switches = []
+    for kind, ours, theirs in (("voluntary", "nvcsw", "child_nvcsw"),
+                               ("involuntary", "nivcsw", "child_nivcsw")):
+        truth = ru[theirs] + ru[f"self_{ours}"]
+        got = proc[f"ctx_switches_{kind}"]
+        switches.append(f"{got}/{truth}")
+        if abs(got - truth) > max(SWITCH_REL * truth, SWITCH_SLACK[kind]):
+            fail(f"{kind} switches {got}, rusage {truth} "
+                 f"(server {ru[theirs]} + wrapper {ru[f'self_{ours}']})")
+
+    wrong = {c: (got, facts.size_of(c)) for c, got in rep["slab_sizes"].items()
+             if got != facts.size_of(c)}
+    if wrong:
+        fail("slab sizes (conctrace, kernel): " +
+             ", ".join(f"{c} {a}/{b}" for c, (a, b) in sorted(wrong.items())))
+    families = {c["family"] for c in rep["conns"]}
+    sock, tcp = rep["kernel_breakdown"]["sock"], facts.size_of("TCP")
+    if families == {"tcp4"} and sock != tcp:
+        fail(f"sock bytes per connection {sock}, the TCP cache's slab_size {tcp}")
+    elif families - {"tcp4"}:
+        fail(f"connection families {sorted(families)}: expected tcp4 only")
+    r.summary = (f"{conns['total']} conns, {conns['bytes_rx']}/{conns['bytes_tx']} B, "
+                 f"switches vol {switches[0]} invol {switches[1]} (conctrace/rusage), "
+                 f"sock {sock} B")
