@@ -165,3 +165,20 @@ def test_a_load_failure_is_reported_with_libbpf_s_reason():
                      checks.load_failure(MAP))
     assert r.first_failure == ("conctrace exited 1: cannot load BPF programs: "
                                "map 'threads': failed to create: Invalid argument(-22)")
+
+
+# ---- the table ------------------------------------------------------------------------
+
+def test_table_says_what_a_kernel_lacks_only_where_conctrace_looked():
+    import matrix
+    import table
+    lacking, refused = matrix.KernelRun("6.1"), matrix.KernelRun("5.10")
+    stderr = (b"conctrace: warning: this kernel has no sock_recv_length tracepoint: "
+              b"on_sock_recv_length disabled\n")
+    lacking.results[("epoll_echo", "full")] = verdict(run_files(stderr=stderr))
+    refusal = b"conctrace: needs Linux 5.11 or newer (BPF task storage)\n"
+    refused.results[("epoll_echo", "full")] = verdict(
+        run_files(status=b"1", stderr=refusal), may_refuse=True)
+    md = table.markdown([lacking, refused], ["epoll_echo"], ["full"])
+    assert "| `sock_recv_length` tracepoint | missing: on_sock_recv_length off | ? |" in md
+    assert "| full mode | pass 1/1 | refused 1/1: conctrace: needs Linux 5.11" in md
