@@ -12,9 +12,17 @@ at a scale TCG can afford:
     received. Exact. The load is PINGs only, so each connection carries
     the same share.
   * context switches, process-wide: wait4() rusage of the server plus
-    rusage_wrap's own since its exec (conctrace traces both). 2% or 2
-    voluntary, 2% or 5 involuntary, as the host tests allow: a switch may
-    be in flight at attach, and the wrapper's exit is after its count.
+    rusage_wrap's own since its main() (conctrace traces both). 2% as the
+    host tests, or 5 switches of either kind (the host tests allow 2
+    voluntary, 5 involuntary, on 500 connections): at 20 connections the
+    edges weigh more. Measured here: voluntary 1 below rusage in almost
+    every run (the server's main thread ends with a switch its wait4()
+    counts and conctrace, which skips a dying thread's last one, does
+    not), up to 3 above in one host run (the wrapper switching between
+    conctrace's attach and its main(), which it cannot count); involuntary
+    exact but for threaded_echo under TCG, up to 5 above (threads
+    preempted as they exit, after the kernel folded their counts into
+    the process: conctrace sees those switches, rusage cannot).
   * slab sizes: every cache conctrace names in `slab_sizes` has the size
     this kernel gives it (sysfs slab_size; /proc/slabinfo's objsize where
     there is no sysfs entry, as conctrace reads them; 0 where the kernel
@@ -35,8 +43,7 @@ MAP_FAILED_RE = re.compile(r"libbpf: (map '[^']+': failed to create: .*)")
 PROG_FAILED_RE = re.compile(r"libbpf: prog '([^']+)': BPF program load failed: (.*)")
 VERIFIER_DONE_RE = re.compile(r"^processed \d+ insns")
 INSN_RE = re.compile(r"^\d+: |^; ")       # the verifier's walk, not its verdict
-SWITCH_REL = 0.02
-SWITCH_SLACK = {"voluntary": 2, "involuntary": 5}
+SWITCH_REL, SWITCH_SLACK = 0.02, 5
 
 
 @dataclass
@@ -226,7 +233,7 @@ def _check(r, files, facts, settings, may_refuse, why_not_loaded):
         truth = ru[theirs] + ru[f"self_{ours}"]
         got = proc[f"ctx_switches_{kind}"]
         switches.append(f"{got}/{truth}")
-        if abs(got - truth) > max(SWITCH_REL * truth, SWITCH_SLACK[kind]):
+        if abs(got - truth) > max(SWITCH_REL * truth, SWITCH_SLACK):
             fail(f"{kind} switches {got}, rusage {truth} "
                  f"(server {ru[theirs]} + wrapper {ru[f'self_{ours}']})")
 
