@@ -40,7 +40,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps test check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux \
+.PHONY: all clean deps test check-headers check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux \
 	bench bench-servers bench-overhead bench-helpers bench-retention bench-churn bench-exporter \
 	compare
 
@@ -63,6 +63,15 @@ all: conctrace $(SERVER_BINS)
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# Each BPF header compiles alone (its helpers unused there): a layer
+# includes what it uses, so the order of includes cannot matter
+BPF_HEADERS := $(wildcard bpf/lib/*.bpf.h bpf/progs/*.bpf.h)
+check-headers: vmlinux/vmlinux.h
+	$(Q)set -e; for h in $(BPF_HEADERS); do \
+		$(if $(Q),printf '  %-8s %s\n' HDR $$h;) \
+		$(CLANG) $(filter-out -MMD -MP,$(BPF_CFLAGS)) -Wno-unused-function -fsyntax-only -x c $$h; \
+	done
 
 # the benchmarks' own BPF programs (hook_floor, helper_cost), skeletons beside conctrace's
 $(OUTPUT)/%.bpf.o: bench/%.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
@@ -178,6 +187,12 @@ $(OUTPUT)/tests/test_prom:      $(OUTPUT)/tests/unit/test_prom.o $(OUTPUT)/users
 $(OUTPUT)/tests/test_tracepoints: $(OUTPUT)/tests/unit/test_tracepoints.o \
 				  $(OUTPUT)/userspace/tracepoints.o
 $(OUTPUT)/tests/test_tracepoints: LDLIBS_TEST += $(LDLIBS_BPF)
+$(OUTPUT)/tests/test_programs:  $(OUTPUT)/tests/unit/test_programs.o $(OUTPUT)/userspace/programs.o
+$(OUTPUT)/tests/test_programs:  LDLIBS_TEST += $(LDLIBS_BPF)
+$(OUTPUT)/tests/unit/test_programs.o: $(OUTPUT)/conctrace.skel.h
+$(OUTPUT)/tests/test_libbpf_log: $(OUTPUT)/tests/unit/test_libbpf_log.o \
+				 $(OUTPUT)/userspace/libbpf_log.o
+$(OUTPUT)/tests/test_libbpf_log: LDLIBS_TEST += $(LDLIBS_BPF)
 
 $(UNIT_TESTS):
 	$(call msg,LINK,$@)
@@ -247,6 +262,7 @@ check-fuzz:
 # `make test`: everything a fresh Debian/Ubuntu machine needs, then all tests
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_TOOLS)
+	$(Q)$(MAKE) --no-print-directory check-headers
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-fuzz
 	$(Q)$(MAKE) --no-print-directory check-integration

@@ -27,6 +27,8 @@
 #define SC_IO		0x100	/* socket I/O: sock_{recv,send}_length names the
 				 * connection, so the fd needs no lookup */
 #define SC_EPOLL_CTL	0x200	/* epoll_ctl: counts a connection's epoll items */
+#define SC_RX		0x400	/* returns the bytes it received */
+#define SC_TX		0x800	/* returns the bytes it sent */
 
 /* conn.flags */
 #define CONN_ACCEPTED	0x01	/* came from accept()/accept4() */

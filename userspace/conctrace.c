@@ -508,7 +508,7 @@ int main(int argc, char **argv)
 	case ARGS_VERSION:
 		printf("conctrace %s (libbpf %d.%d)\n", CONCTRACE_VERSION,
 		       libbpf_major_version(), libbpf_minor_version());
-		return tracer_probe(false) ? 1 : 0;
+		return tracer_probe(run.env.verbose) ? 1 : 0;
 	}
 	install_signals();
 	slab_sizes_read(&run.slabs);

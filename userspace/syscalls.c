@@ -24,6 +24,10 @@ const char *syscall_name(unsigned int nr)
 
 #define FD(i) ((__u16)(i) + 1)	/* the fd is argument i (0-based) */
 #define IO(i) (FD(i) | SC_IO)	/* socket I/O on the fd in argument i */
+/* ... returning the bytes received or sent: where the kernel gives no
+ * socket I/O event, the bytes are these calls' results (tracer.c) */
+#define RX(i) (IO(i) | SC_RX)
+#define TX(i) (IO(i) | SC_TX)
 
 struct rule {
 	int nr;
@@ -32,19 +36,19 @@ struct rule {
 
 static const struct rule rules[] = {
 	/* I/O and socket calls whose first argument is the connection's fd */
-	{ SYS_read, IO(0) }, { SYS_write, IO(0) },
-	{ SYS_readv, IO(0) }, { SYS_writev, IO(0) },
+	{ SYS_read, RX(0) }, { SYS_write, TX(0) },
+	{ SYS_readv, RX(0) }, { SYS_writev, TX(0) },
 	{ SYS_pread64, FD(0) }, { SYS_pwrite64, FD(0) },
 	{ SYS_preadv, FD(0) }, { SYS_pwritev, FD(0) },
 	{ SYS_preadv2, FD(0) }, { SYS_pwritev2, FD(0) },
-	{ SYS_recvfrom, IO(0) }, { SYS_sendto, IO(0) },
-	{ SYS_recvmsg, IO(0) }, { SYS_sendmsg, IO(0) },
+	{ SYS_recvfrom, RX(0) }, { SYS_sendto, TX(0) },
+	{ SYS_recvmsg, RX(0) }, { SYS_sendmsg, TX(0) },
 	{ SYS_recvmmsg, IO(0) }, { SYS_sendmmsg, IO(0) },
 	{ SYS_shutdown, FD(0) }, { SYS_connect, FD(0) | SC_CONNECT }, { SYS_bind, FD(0) },
 	{ SYS_getsockname, FD(0) }, { SYS_getpeername, FD(0) },
 	{ SYS_setsockopt, FD(0) }, { SYS_getsockopt, FD(0) },
 	{ SYS_fcntl, FD(0) }, { SYS_ioctl, FD(0) }, { SYS_fstat, FD(0) },
-	{ SYS_sendfile, FD(0) }, { SYS_splice, FD(0) },
+	{ SYS_sendfile, FD(0) | SC_TX }, { SYS_splice, FD(0) },
 	/* epoll_ctl(epfd, op, fd, ev): the connection is the third argument */
 	{ SYS_epoll_ctl, FD(2) | SC_EPOLL_CTL },
 	{ SYS_close, FD(0) | SC_CLOSE },

@@ -16,38 +16,63 @@
 #include <linux/perf_event.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "conctrace.skel.h"
+#include "libbpf_log.h"
+#include "programs.h"
 #include "syscalls.h"
 #include "timeline.h"
 #include "tracepoints.h"
 
-static bool verbose_log;
+#define CAP_PERFMON_BIT	38
+#define CAP_BPF_BIT	39
+#define CAP_SYS_ADMIN_BIT 21
 
-static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+/* May this process load and attach tracing programs? CAP_BPF with
+ * CAP_PERFMON, or CAP_SYS_ADMIN (kernels before 5.8 know only that). */
+static bool has_bpf_privileges(void)
 {
-	if (level == LIBBPF_DEBUG && !verbose_log)
-		return 0;
-	if (!verbose_log)
-		return 0;	/* our own one-line messages say what matters */
-	return vfprintf(stderr, fmt, args);
+	struct __user_cap_header_struct {
+		__u32 version;
+		int pid;
+	} hdr = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
+	struct { __u32 effective, permitted, inheritable; } data[2] = { 0 };
+	__u64 eff;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return geteuid() == 0;
+	eff = data[0].effective | (__u64)data[1].effective << 32;
+	return (eff >> CAP_SYS_ADMIN_BIT & 1) ||
+	       ((eff >> CAP_BPF_BIT & 1) && (eff >> CAP_PERFMON_BIT & 1));
 }
 
+/* The kernel's release, as uname -r prints it. */
+static const char *kernel_release(char *buf, size_t len)
+{
+	struct utsname u;
+
+	snprintf(buf, len, "%s", uname(&u) ? "unknown" : u.release);
+	return buf;
+}
+
+/* A failure to say in one line: the capabilities, BTF, or the kernel's
+ * own reason, with libbpf's last lines when they say more. */
 static int explain(const char *what, int err)
 {
 	err = err < 0 ? -err : err;
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
 		fprintf(stderr, "conctrace: kernel lacks BTF (/sys/kernel/btf/vmlinux): "
 			"needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
-	} else if (err == EPERM || err == EACCES) {
+	} else if ((err == EPERM || err == EACCES) && !has_bpf_privileges()) {
 		fprintf(stderr, "conctrace: %s: permission denied: run as root (try sudo) "
 			"or grant CAP_BPF and CAP_PERFMON\n", what);
 	} else {
-		fprintf(stderr, "conctrace: %s: %s%s\n", what, strerror(err),
-			verbose_log ? "" : " (run with -v for libbpf's log)");
+		fprintf(stderr, "conctrace: %s: %s\n", what, strerror(err));
+		libbpf_log_print_tail(stderr, 4, "  libbpf: ");
 	}
 	return -err;
 }
@@ -79,16 +104,11 @@ static long percpu_var_offset(const struct btf *btf, const char *name)
  * two variables' distance within a CPU's area is that of their section
  * offsets. 0 where either is missing: the sums are then approximate.
  */
-static __s64 rq_to_this_cpu_off(void)
+static __s64 rq_to_this_cpu_off(const struct btf *btf)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
-	long rq, tco;
+	long rq = percpu_var_offset(btf, "runqueues");
+	long tco = percpu_var_offset(btf, "this_cpu_off");
 
-	if (!btf)
-		return 0;
-	rq = percpu_var_offset(btf, "runqueues");
-	tco = percpu_var_offset(btf, "this_cpu_off");
-	btf__free(btf);
 	return rq < 0 || tco < 0 ? 0 : (__s64)tco - rq;
 }
 
@@ -122,7 +142,81 @@ static __u32 own_netns(void)
 	return stat("/proc/self/ns/net", &st) == 0 ? (__u32)st.st_ino : 0;
 }
 
-static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
+static struct dropped_prog *find_dropped(struct tracer *t, const char *name)
+{
+	for (int i = 0; i < t->ndropped; i++)
+		if (!strcmp(t->dropped[i].name, name))
+			return &t->dropped[i];
+	return NULL;
+}
+
+static void drop(struct tracer *t, const char *name, const char *why)
+{
+	struct dropped_prog *d;
+
+	if (find_dropped(t, name) || t->ndropped == TRACER_MAX_PROGS)
+		return;
+	d = &t->dropped[t->ndropped++];
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(d->why, sizeof(d->why), "%s", why);
+}
+
+/*
+ * Leave out what this kernel cannot run: programs whose attach point it
+ * lacks (or has with another signature), and those dropped by an earlier
+ * attempt. A stand-in (prog_role's fallback_for) loads only where the
+ * program it stands in for is left out, so primaries are decided first.
+ * CONCTRACE_DROP_PROGS lists programs to treat as refused: the tests use
+ * it to take every path a kernel might force.
+ */
+static void plan_programs(struct tracer *t, struct bpf_object *obj, const struct btf *vmlinux)
+{
+	const char *test_drops = getenv("CONCTRACE_DROP_PROGS");
+	struct bpf_program *prog;
+	char why[256];
+
+	for (int pass = 0; pass < 2; pass++) {
+		bpf_object__for_each_program(prog, obj) {
+			const char *name = bpf_program__name(prog);
+			const struct prog_role *r = prog_role(name);
+			bool stand_in = r && r->fallback_for;
+
+			if (stand_in != (pass == 1))
+				continue;
+			if (stand_in && !find_dropped(t, r->fallback_for))
+				bpf_program__set_autoload(prog, false);
+			if (!bpf_program__autoload(prog))
+				continue;	/* not needed in this mode */
+			if (prog_listed(test_drops, name)) {
+				snprintf(why, sizeof(why), "%s left out by CONCTRACE_DROP_PROGS",
+					 name);
+				drop(t, name, why);
+			} else if (vmlinux && !attach_point_present(vmlinux,
+					bpf_program__section_name(prog), r ? r->nargs : 0,
+					why, sizeof(why)))
+				drop(t, name, why);
+			if (find_dropped(t, name))
+				bpf_program__set_autoload(prog, false);
+		}
+	}
+}
+
+/* Is the program left out, and every stand-in for it too? */
+static bool all_dropped(struct tracer *t, const char *name)
+{
+	const char *alts[8];
+	unsigned int n = prog_fallbacks(name, alts, 8);
+
+	if (!find_dropped(t, name))
+		return false;
+	for (unsigned int i = 0; i < n; i++)
+		if (!all_dropped(t, alts[i]))
+			return false;
+	return true;
+}
+
+static struct conctrace_bpf *open_configured(struct tracer *t, const struct tracer_opts *o,
+					     const struct btf *vmlinux)
 {
 	struct conctrace_bpf *skel = conctrace_bpf__open();
 	__u16 flags[SYSCALL_MAX] = { 0 };
@@ -133,7 +227,7 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 	skel->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
 	skel->rodata->nr_cpus = (__u32)libbpf_num_possible_cpus();
 	skel->rodata->rss_from_zero = o->rss_from_zero;
-	skel->rodata->rq_to_this_cpu_off = rq_to_this_cpu_off();
+	skel->rodata->rq_to_this_cpu_off = vmlinux ? rq_to_this_cpu_off(vmlinux) : 0;
 	syscall_flags_fill(flags, SYSCALL_MAX);
 	for (unsigned int i = 0; i < SYSCALL_MAX; i++)
 		skel->rodata->syscall_flags[i] = flags[i];
@@ -166,11 +260,25 @@ static struct conctrace_bpf *open_configured(const struct tracer_opts *o)
 	}
 	if (!(o->flame_views & (1u << FV_CPU)))
 		bpf_program__set_autoload(skel->progs.on_cpu_sample, false);
-	drop_missing_attach_points(skel->obj, "conctrace");
+	plan_programs(t, skel->obj, vmlinux);
+	/* neither socket-length tracepoints nor fexit: in full mode the bytes
+	 * are the syscalls' results */
+	t->bytes_from_syscalls = !o->no_syscalls &&
+		(all_dropped(t, "on_sock_recv_length") || all_dropped(t, "on_sock_send_length"));
+	skel->rodata->bytes_from_syscalls = t->bytes_from_syscalls;
 	/* light mode ends a connection its family's iterator no longer finds */
 	skel->rodata->sweep_tcp = bpf_program__autoload(skel->progs.snapshot_tcp);
 	skel->rodata->sweep_unix = bpf_program__autoload(skel->progs.snapshot_unix);
 	return skel;
+}
+
+static void detach_cpu_sampling(struct tracer *t)
+{
+	for (int i = 0; i < t->n_cpu_links; i++)
+		bpf_link__destroy(t->cpu_links[i]);
+	free(t->cpu_links);
+	t->cpu_links = NULL;
+	t->n_cpu_links = 0;
 }
 
 /* One CPU-clock perf event per CPU, sampling at hz, each running on_cpu_sample. */
@@ -209,45 +317,280 @@ static int attach_cpu_sampling(struct tracer *t, unsigned int hz)
 	return 0;
 }
 
-int tracer_start(struct tracer *t, const struct tracer_opts *o)
+/*
+ * The oldest kernels lack what the core is built on: say so in one line
+ * rather than let the load fail with EINVAL. Task-local storage (5.11)
+ * holds every thread's state.
+ */
+static int check_kernel(void)
 {
+	char rel[128];
+
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) == 0) {
+		fprintf(stderr, "conctrace: needs Linux %s or newer (task-local storage, "
+			"BPF_MAP_TYPE_TASK_STORAGE); this is %s\n", TRACER_MIN_KERNEL,
+			kernel_release(rel, sizeof(rel)));
+		return -EOPNOTSUPP;
+	}
+	return 0;	/* unprivileged, the probe cannot tell: the load will */
+}
+
+/* Is the program in this run, or a stand-in for it? */
+static bool covered(struct tracer *t, const char *name)
+{
+	const char *alts[8];
+	unsigned int n = prog_fallbacks(name, alts, 8);
+	struct bpf_program *prog = bpf_object__find_program_by_name(t->skel->obj, name);
+
+	if (prog && bpf_program__autoload(prog) && !find_dropped(t, name))
+		return true;
+	for (unsigned int i = 0; i < n; i++)
+		if (covered(t, alts[i]))
+			return true;
+	return false;
+}
+
+/* A core program missing from the plan: nothing to measure without it. */
+static int check_core(struct tracer *t)
+{
+	for (int i = 0; i < t->ndropped; i++) {
+		const struct dropped_prog *d = &t->dropped[i];
+		const struct prog_role *r = prog_role(d->name);
+
+		if (prog_is_core(d->name, t->light) && !covered(t, d->name)) {
+			fprintf(stderr, "conctrace: cannot run without %s (%s): %s\n",
+				d->name, r ? r->figure : "", d->why);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
+/* Light mode names connections only through socket I/O. */
+static int check_light_mode(struct tracer *t)
+{
+	unsigned int n;
+	const struct prog_role *roles = prog_roles(&n);
+	const struct dropped_prog *d;
+
+	if (!t->light)
+		return 0;
+	for (unsigned int i = 0; i < n; i++) {
+		struct bpf_program *p;
+
+		if (!roles[i].names_conns)
+			continue;
+		p = bpf_object__find_program_by_name(t->skel->obj, roles[i].name);
+		if (p && bpf_program__autoload(p))
+			return 0;
+	}
+	d = find_dropped(t, "on_sock_recv_length");
+	fprintf(stderr, "conctrace: light mode (--no-syscalls) finds connections through "
+		"socket I/O events, which this kernel does not give (%s): run without "
+		"--no-syscalls\n", d ? d->why : "no program for them");
+	return -EOPNOTSUPP;
+}
+
+/*
+ * Attach every loaded program that attaches on its own (the map iterator
+ * and the perf events are attached apart). 1 with *failed set if an
+ * optional one could not be: leave it out and load again, so a stand-in
+ * can take its place; negative if a core one could not.
+ */
+static int attach_programs(struct tracer *t, const char **failed, int *failed_err)
+{
+	struct bpf_object_skeleton *s = t->skel->skeleton;
+
+	for (int i = 0; i < s->prog_cnt; i++) {
+		struct bpf_program *prog = *s->progs[i].prog;
+		struct bpf_link **link = s->progs[i].link;
+
+		if (!bpf_program__autoload(prog) || !bpf_program__autoattach(prog) ||
+		    bpf_program__type(prog) == BPF_PROG_TYPE_PERF_EVENT)
+			continue;
+		*link = bpf_program__attach(prog);
+		if (*link)
+			continue;
+		*failed = bpf_program__name(prog);
+		*failed_err = errno;
+		if (prog_is_core(*failed, t->light)) {
+			char what[128];
+
+			snprintf(what, sizeof(what), "cannot attach %s", *failed);
+			return explain(what, *failed_err);
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Open, configure, load and attach; a program the kernel refuses is left
+ * out and the whole load is tried again without it (a failed load cannot
+ * be resumed), its stand-in in its place if it has one. Each retry drops
+ * one program, so this ends.
+ */
+static int load_and_attach(struct tracer *t, const struct tracer_opts *o,
+			   const struct btf *vmlinux)
+{
+	for (int attempt = 0; attempt <= TRACER_MAX_PROGS; attempt++) {
+		const char *failed = NULL;
+		char why[400], verdict[300];
+		int err, attach_err = 0;
+
+		conctrace_bpf__destroy(t->skel);
+		t->skel = open_configured(t, o, vmlinux);
+		if (!t->skel)
+			return explain("cannot open BPF object", errno);
+		if ((err = check_core(t)) || (err = check_light_mode(t)))
+			return err;
+		libbpf_log_clear();
+		err = conctrace_bpf__load(t->skel);
+		if (err) {
+			failed = libbpf_log_failed_prog();
+			libbpf_log_verdict(verdict, sizeof(verdict));
+			if (!failed) {
+				const char *map = libbpf_log_failed_map();
+				char what[160];
+
+				snprintf(what, sizeof(what), "cannot load BPF programs%s%s%s",
+					 map ? " (map " : "", map ? map : "", map ? ")" : "");
+				return explain(what, err);
+			}
+			if (prog_is_core(failed, t->light) || (!has_bpf_privileges() &&
+							      (err == -EPERM || err == -EACCES))) {
+				char what[160];
+				const struct prog_role *r = prog_role(failed);
+
+				snprintf(what, sizeof(what), "the kernel refused %s (%s), which conctrace "
+					 "cannot run without", failed, r ? r->figure : failed);
+				if (has_bpf_privileges() && verdict[0]) {
+					fprintf(stderr, "conctrace: %s: %s\n", what, verdict);
+					libbpf_log_print_tail(stderr, 4, "  libbpf: ");
+					return err;
+				}
+				return explain(what, err);
+			}
+			snprintf(why, sizeof(why), "the kernel refused %s: %s", failed,
+				 verdict[0] ? verdict : strerror(-err));
+			drop(t, failed, why);
+			continue;
+		}
+		err = attach_programs(t, &failed, &attach_err);
+		if (err < 0)
+			return err;
+		if (err > 0) {
+			snprintf(why, sizeof(why), "cannot attach %s: %s", failed,
+				 strerror(attach_err));
+			drop(t, failed, why);
+			continue;
+		}
+		return 0;
+	}
+	return explain("cannot load BPF programs", EINVAL);	/* not reached */
+}
+
+/* The first stand-in for name that was tried and left out, or NULL. */
+static const struct dropped_prog *dropped_stand_in(struct tracer *t, const char *name)
+{
+	const char *alts[8];
+	unsigned int n = prog_fallbacks(name, alts, 8);
+
+	for (unsigned int i = 0; i < n; i++)
+		if (find_dropped(t, alts[i]))
+			return find_dropped(t, alts[i]);
+	return NULL;
+}
+
+/*
+ * One line per figure a left-out program takes with it, each prefixed,
+ * with why (and why its stand-in could not take over). A stand-in left
+ * out is its own line only where other stand-ins cover the rest (one
+ * family's socket I/O). Programs a stand-in replaced, and the map sweep
+ * userspace does instead, only when verbose.
+ */
+static void report_dropped(struct tracer *t, FILE *f, const char *prefix, bool verbose)
+{
+	char last[1024] = "";
+	bool said_bytes = false;
+
+	for (int i = 0; i < t->ndropped; i++) {
+		const struct dropped_prog *d = &t->dropped[i];
+		const struct prog_role *r = prog_role(d->name);
+		const struct dropped_prog *alt = dropped_stand_in(t, d->name);
+		bool sweep = !strcmp(d->name, "sweep_ended");
+		char line[1024];
+
+		if (!bpf_object__find_program_by_name(t->skel->obj, d->name))
+			continue;
+		if (r && r->fallback_for && !covered(t, r->fallback_for))
+			continue;	/* the program it stood in for says it */
+		if (t->bytes_from_syscalls && r && r->names_conns) {
+			if (!said_bytes)
+				fprintf(f, "%sbytes per connection come from syscall results (read, "
+					"write, send, recv, sendfile): io_uring's socket I/O goes "
+					"uncounted: %s%s%s\n", prefix, d->why, alt ? "; " : "",
+					alt ? alt->why : "");
+			said_bytes = true;
+			continue;
+		}
+		if (sweep || covered(t, d->name)) {
+			if (verbose)
+				fprintf(f, "%s%s left out (%s); %s\n", prefix, d->name, d->why,
+					sweep ? "userspace walks the connection map instead" :
+					"a stand-in measures the same");
+			continue;
+		}
+		snprintf(line, sizeof(line), "%sno %s: %s%s%s\n", prefix, r ? r->figure : d->name,
+			 d->why, alt ? "; " : "", alt ? alt->why : "");
+		if (strcmp(line, last))
+			fputs(line, f);
+		snprintf(last, sizeof(last), "%s", line);
+	}
+}
+
+/* tracer_start without the warnings: the probe prints its own. */
+static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
+{
+	struct btf *vmlinux;
 	int err;
 
 	memset(t, 0, sizeof(*t));
-	verbose_log = o->verbose;
-	libbpf_set_print(print_libbpf);
-
-	t->skel = open_configured(o);
-	if (!t->skel)
-		return explain("cannot open BPF object", errno);
-	err = conctrace_bpf__load(t->skel);
-	if (err) {
-		err = explain("cannot load BPF programs", err);
+	t->light = o->no_syscalls;
+	t->on_event = o->on_event;
+	t->ctx = o->ctx;
+	libbpf_log_start(o->verbose);
+	if ((err = check_kernel()))
+		return err;
+	vmlinux = btf__load_vmlinux_btf();	/* NULL: the load fails and says why */
+	err = load_and_attach(t, o, vmlinux);
+	btf__free(vmlinux);
+	if (err)
 		goto fail;
-	}
-	err = conctrace_bpf__attach(t->skel);
-	if (err) {
-		err = explain("cannot attach BPF programs", err);
-		goto fail;
-	}
 	if (o->no_syscalls && bpf_program__autoload(t->skel->progs.sweep_ended)) {
 		union bpf_iter_link_info linfo = {
 			.map.map_fd = (__u32)bpf_map__fd(t->skel->maps.conns),
 		};
 		LIBBPF_OPTS(bpf_iter_attach_opts, iopts, .link_info = &linfo,
 			    .link_info_len = sizeof(linfo));
+		char why[128];
 
 		t->sweep = bpf_program__attach_iter(t->skel->progs.sweep_ended, &iopts);
 		if (!t->sweep) {
-			err = explain("cannot attach the connection-map iterator", errno);
-			goto fail;
+			snprintf(why, sizeof(why), "cannot attach sweep_ended: %s", strerror(errno));
+			drop(t, "sweep_ended", why);
 		}
 	}
-	if (o->flame_views & (1u << FV_CPU)) {
+	t->sweep_in_userspace = o->no_syscalls && !t->sweep;
+	if (o->flame_views & (1u << FV_CPU) && bpf_program__autoload(t->skel->progs.on_cpu_sample)) {
 		err = attach_cpu_sampling(t, o->cpu_sample_hz);
 		if (err) {
-			err = explain("cannot start on-CPU sampling (perf_event_open)", err);
-			goto fail;
+			char why[128];
+
+			detach_cpu_sampling(t);			snprintf(why, sizeof(why), "cannot open on-CPU sampling (perf_event_open): %s",
+				 strerror(-err));
+			drop(t, "on_cpu_sample", why);
+			err = 0;
 		}
 	}
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), o->on_event, o->ctx, NULL);
@@ -258,6 +601,15 @@ int tracer_start(struct tracer *t, const struct tracer_opts *o)
 	return 0;
 fail:
 	tracer_stop(t);
+	return err;
+}
+
+int tracer_start(struct tracer *t, const struct tracer_opts *o)
+{
+	int err = tracer_start_quiet(t, o);
+
+	if (!err)
+		report_dropped(t, stderr, "conctrace: warning: ", o->verbose);
 	return err;
 }
 
@@ -351,6 +703,65 @@ static void run_iter(struct bpf_link *link)
 	close(fd);
 }
 
+/* The connections the sweep ends, gathered before any is deleted: a hash
+ * map walked while it shrinks may skip or repeat entries. */
+struct ended {
+	struct tracer *t;
+	__u64 *ids;
+	size_t n, cap;
+};
+
+static void gather_ended(void *ctx, const struct conn *c)
+{
+	struct ended *e = ctx;
+	const struct conctrace_bpf__bss *bss = e->t->skel->bss;
+	const struct conctrace_bpf__rodata *ro = e->t->skel->rodata;
+
+	/* the rule of the BPF sweep (progs/snapshots.bpf.h, sweep_ended) */
+	if (c->close_ns || c->seen_gen == bss->snapshot_gen || c->open_ns >= bss->snapshot_ns ||
+	    c->netns != ro->tracer_netns)
+		return;
+	if (c->family == 1 /* AF_UNIX */ ? !ro->sweep_unix : !ro->sweep_tcp)
+		return;
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? 2 * e->cap : 256;
+		__u64 *ids = realloc(e->ids, cap * sizeof(*ids));
+
+		if (!ids)
+			return;	/* ended at the next sample instead */
+		e->ids = ids;
+		e->cap = cap;
+	}
+	e->ids[e->n++] = c->id;
+}
+
+/*
+ * Light mode on a kernel that refuses the map iterator (sweep_ended): the
+ * same rule, from userspace. Each connection the snapshot no longer found
+ * is taken out of the map and its final record handed on as the ring
+ * buffer would have: only if this delete took it out, since BPF may have
+ * finalized it meanwhile (then its own record is on the way).
+ */
+static void sweep_from_userspace(struct tracer *t)
+{
+	struct ended e = { .t = t };
+	int fd = bpf_map__fd(t->skel->maps.conns);
+
+	tracer_for_each_open(t, gather_ended, &e);
+	for (size_t i = 0; i < e.n; i++) {
+		struct conn_event ev = { .type = EV_CONN_CLOSED };
+
+		if (bpf_map_lookup_elem(fd, &e.ids[i], &ev.conn) ||
+		    bpf_map_delete_elem(fd, &e.ids[i]))
+			continue;
+		ev.conn.close_ns = t->skel->bss->snapshot_ns;
+		__atomic_fetch_sub(&t->skel->bss->live_conns, 1, __ATOMIC_RELAXED);
+		if (t->on_event)
+			t->on_event(t->ctx, &ev, sizeof(ev));
+	}
+	free(e.ids);
+}
+
 void tracer_snapshot(struct tracer *t)
 {
 	struct timespec now;
@@ -361,7 +772,10 @@ void tracer_snapshot(struct tracer *t)
 	t->skel->bss->snapshot_gen++;
 	run_iter(t->skel->links.snapshot_tcp);
 	run_iter(t->skel->links.snapshot_unix);
-	run_iter(t->sweep);	/* light mode only */
+	if (t->sweep)
+		run_iter(t->sweep);	/* light mode */
+	else if (t->sweep_in_userspace)
+		sweep_from_userspace(t);
 }
 
 void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct conn *c),
@@ -426,32 +840,45 @@ void tracer_stop(struct tracer *t)
 {
 	bpf_link__destroy(t->sweep);
 	t->sweep = NULL;
-	for (int i = 0; i < t->n_cpu_links; i++)
-		bpf_link__destroy(t->cpu_links[i]);
-	free(t->cpu_links);
-	t->cpu_links = NULL;
-	t->n_cpu_links = 0;
+	detach_cpu_sampling(t);
 	ring_buffer__free(t->rb);
 	conctrace_bpf__destroy(t->skel);
 	t->rb = NULL;
 	t->skel = NULL;
 }
 
-int tracer_probe(bool verbose)
+/* Start in one mode against conctrace itself, say what loads, and stop. */
+static int probe_mode(bool light, bool verbose)
 {
-	struct tracer_opts o = { .max_conns = 1, .verbose = verbose };
-	struct conctrace_bpf *skel;
+	struct tracer_opts o = {
+		.target = getpid(), .max_conns = 1, .verbose = verbose, .no_syscalls = light,
+	};
+	static struct tracer t;
 	int err;
 
-	verbose_log = verbose;
-	libbpf_set_print(print_libbpf);
-	skel = open_configured(&o);
-	if (!skel)
-		return explain("cannot open BPF object", errno);
-	err = conctrace_bpf__load(skel);
-	conctrace_bpf__destroy(skel);
+	fflush(stdout);		/* its lines before any error's */
+	err = tracer_start_quiet(&t, &o);
+	printf("%s: %s\n", light ? "light mode (--no-syscalls)" : "full mode",
+	       err ? "does not load (the error above says why)" : "loads");
 	if (err)
-		return explain("cannot load BPF programs", err);
-	printf("BPF: programs load into this kernel\n");
+		return err;
+	report_dropped(&t, stdout, "  ", true);
+	tracer_stop(&t);
 	return 0;
+}
+
+int tracer_probe(bool verbose)
+{
+	char rel[128];
+	int full, light;
+
+	printf("kernel: Linux %s (conctrace needs %s or newer, and measures every figure "
+	       "from %s)\n", kernel_release(rel, sizeof(rel)), TRACER_MIN_KERNEL,
+	       TRACER_FULL_KERNEL);
+	fflush(stdout);
+	if (check_kernel())
+		return -EOPNOTSUPP;
+	full = probe_mode(false, verbose);
+	light = probe_mode(true, verbose);
+	return full ? full : light;
 }

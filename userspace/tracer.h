@@ -12,16 +12,36 @@
 struct conctrace_bpf;
 struct ring_buffer;
 
+#define TRACER_MAX_PROGS 48
+
+/* A program this run goes without, and why: the kernel lacks what it
+ * hooks, or refused it (the verifier's words). */
+struct dropped_prog {
+	char name[64];
+	char why[400];
+};
+
+/* Called for every ring-buffer record (struct conn_event, listen_event). */
+typedef int (*tracer_event_fn)(void *ctx, void *data, size_t len);
+
 struct tracer {
 	struct conctrace_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link **cpu_links;	/* --flame cpu: a perf event per CPU */
 	int n_cpu_links;
 	struct bpf_link *sweep;		/* --no-syscalls: ends connections whose socket is gone */
+	bool light;			/* --no-syscalls */
+	/* light mode where the kernel refuses the map iterator: userspace
+	 * ends the connections whose socket is gone (tracer_snapshot) */
+	bool sweep_in_userspace;
+	/* full mode where the kernel gives no socket I/O event (neither the
+	 * tracepoints nor fexit): bytes are the syscalls' results */
+	bool bytes_from_syscalls;
+	tracer_event_fn on_event;
+	void *ctx;
+	struct dropped_prog dropped[TRACER_MAX_PROGS];
+	int ndropped;
 };
-
-/* Called for every ring-buffer record (struct conn_event, listen_event). */
-typedef int (*tracer_event_fn)(void *ctx, void *data, size_t len);
 
 struct tracer_opts {
 	pid_t target;
@@ -37,9 +57,16 @@ struct tracer_opts {
 	void *ctx;
 };
 
-/* Load and attach. On failure prints one line saying what to do and
- * returns a negative errno; the tracer is then already cleaned up. */
+/* Load and attach. A program the kernel lacks or refuses is left out with
+ * a warning naming the figure lost, unless it is one of the core's; then
+ * this prints one line saying why and returns a negative errno, the
+ * tracer already cleaned up. */
 int tracer_start(struct tracer *t, const struct tracer_opts *o);
+
+/* The oldest kernel conctrace loads on, and the oldest where it measures
+ * every figure (README, -V). */
+#define TRACER_MIN_KERNEL	"5.11"
+#define TRACER_FULL_KERNEL	"6.1"
 
 /* Wait up to timeout_ms for records and hand them to on_event. */
 int tracer_poll(struct tracer *t, int timeout_ms);
@@ -76,7 +103,8 @@ int tracer_read_stack(struct tracer *t, __s32 id, __u64 ips[FLAME_STACK_DEPTH]);
 /* Detach and free everything: no program, link or map survives this. */
 void tracer_stop(struct tracer *t);
 
-/* Does the BPF side load here? Prints the answer (for --version). */
+/* Does the BPF side load here, in full and in light mode, and what does
+ * this kernel lack? Prints the answer (for --version); 0 if both load. */
 int tracer_probe(bool verbose);
 
 #endif /* CONCTRACE_TRACER_H */

@@ -1,36 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * The scheduler, included by conctrace.bpf.c (it uses its charging and
- * cpu_time.bpf.h): context switches, voluntary and involuntary, and the
+ * The scheduler: context switches, voluntary and involuntary, and the
  * run's CPU settled at switch-out; run-queue wait from wakeup to
  * switch-in; threads counted from fork to exit, a new thread starting on
  * its creator's connection.
  */
-#ifndef CONCTRACE_SCHED_BPF_H
-#define CONCTRACE_SCHED_BPF_H
+#ifndef CONCTRACE_PROGS_SCHED_BPF_H
+#define CONCTRACE_PROGS_SCHED_BPF_H
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
-	     struct task_struct *next, unsigned int prev_state)
+#include "lib/charging.bpf.h"
+#include "lib/mm.bpf.h"
+#include "lib/stacks.bpf.h"
+
+static __always_inline int switched(void *ctx, bool preempt, struct task_struct *prev,
+				    struct task_struct *next, unsigned int prev_state)
 {
 	struct proc_counters *pc;
 	struct thread_state *ts;
 	struct conn *c;
 	__u64 now;
 
-	if (rq_to_this_cpu_off) {
-		__u32 zero = 0;
-		__u64 *off = bpf_map_lookup_elem(&cpu_off, &zero);
-
-		if (off && !*off) {
-			struct rq *r = BPF_CORE_READ(prev, se.cfs_rq, rq);
-
-			/* trust it only if it is this CPU's own */
-			if (r && BPF_CORE_READ(r, cpu) == (int)bpf_get_smp_processor_id())
-				bpf_probe_read_kernel(off, sizeof(*off),
-						      (void *)((__u64)r + rq_to_this_cpu_off));
-		}
-	}
+	learn_cpu_offset(prev);	/* for rss_stat: any task will do */
 	if (!task_is_target(prev) && !task_is_target(next))
 		return 0;
 	pc = proc_counters();
@@ -105,6 +95,36 @@ int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
 		}
 	}
 	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_sched_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next, unsigned int prev_state)
+{
+	return switched(ctx, preempt, prev, next, prev_state);
+}
+
+/* the task's state field before 5.14 */
+struct task_struct___state {
+	long state;
+} __attribute__((preserve_access_index));
+
+/*
+ * Before 5.18 the event did not pass prev_state: it is the task's own
+ * state as __schedule() left it (a sleeper's, or TASK_RUNNING when a
+ * pending signal woke it), which the task still holds here.
+ */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_sched_switch_stateless, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
+{
+	unsigned int state;
+
+	if (bpf_core_field_exists(prev->__state))
+		state = BPF_CORE_READ(prev, __state);
+	else
+		state = BPF_CORE_READ((struct task_struct___state *)prev, state);
+	return switched(ctx, preempt, prev, next, state);
 }
 
 static __always_inline void mark_runnable(struct task_struct *p)
@@ -194,4 +214,4 @@ int BPF_PROG(on_process_exit, struct task_struct *p)
 	return 0;
 }
 
-#endif /* CONCTRACE_SCHED_BPF_H */
+#endif /* CONCTRACE_PROGS_SCHED_BPF_H */

@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * CPU time, included by conctrace.bpf.c (it uses struct thread_state and
- * proc_counters() from there).
- *
- * The kernel's own figure for a thread, se.sum_exec_runtime (what
+ * CPU time. The kernel's own figure for a thread, se.sum_exec_runtime (what
  * getrusage() sums), is exact at each context switch. Between two, an
  * event loop serves many connections, and only the clock can split the
  * run between them: begin_run() at switch-in, split_run() at every change
  * of current connection, settle_run() at switch-out makes the parts add up
  * to the kernel's total for the run.
  */
-#ifndef CONCTRACE_CPU_TIME_BPF_H
-#define CONCTRACE_CPU_TIME_BPF_H
+#ifndef CONCTRACE_LIB_CPU_TIME_BPF_H
+#define CONCTRACE_LIB_CPU_TIME_BPF_H
+
+#include "lib/thread.bpf.h"
 
 /*
  * Time the host stole from this CPU, as the scheduler last accounted it
@@ -158,4 +157,4 @@ static __always_inline void split_run(struct task_struct *task, struct thread_st
 	ts->steal_mark = steal;
 }
 
-#endif /* CONCTRACE_CPU_TIME_BPF_H */
+#endif /* CONCTRACE_LIB_CPU_TIME_BPF_H */

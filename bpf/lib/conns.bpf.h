@@ -1,110 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * Connections, included by conctrace.bpf.c (it uses its maps): a socket's
- * id, a socket from an fd, whether it is a connection, its record created
- * on first sight and sent to userspace when final.
+ * Connections: a record created on first sight of a connected socket,
+ * its small tables and buffers filled in, and sent to userspace when
+ * final.
  */
-#ifndef CONCTRACE_CONNS_BPF_H
-#define CONCTRACE_CONNS_BPF_H
+#ifndef CONCTRACE_LIB_CONNS_BPF_H
+#define CONCTRACE_LIB_CONNS_BPF_H
 
-/* The socket inode number: a connection's id. */
-static __always_inline __u64 sock_ino(struct socket *sock)
-{
-	struct socket_alloc *sa = container_of(sock, struct socket_alloc, socket);
-
-	return BPF_CORE_READ(sa, vfs_inode.i_ino);
-}
-
-/* The same id through typed loads, for the hot paths (no helper call); 0
- * for a socket without a file (being created or released). */
-static __always_inline __u64 socket_file_ino(struct socket *sock)
-{
-	struct file *file;
-
-	if (!sock)
-		return 0;
-	file = sock->file;
-	if (!file)
-		return 0;
-	return file->f_inode->i_ino;
-}
-
-/* The socket behind fd in task (the current one), or NULL. */
-static __always_inline struct socket *fd_to_socket(struct task_struct *task, int fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fdarr;
-	struct file *file = NULL;
-	umode_t mode;
-
-	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fdarr = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&file, sizeof(file), &fdarr[fd]);
-	if (!file)
-		return NULL;
-	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return NULL;
-	return BPF_CORE_READ(file, private_data);
-}
-
-enum sock_kind { SK_OTHER, SK_LISTENER, SK_CONN };
-
-static __always_inline enum sock_kind classify(struct sock *sk)
-{
-	__u16 family, type, protocol;
-
-	if (!sk)
-		return SK_OTHER;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
-	if (family == AF_INET || family == AF_INET6) {
-		protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
-		if (protocol != IPPROTO_TCP)
-			return SK_OTHER;
-	} else if (family == AF_UNIX) {
-		if (type != SOCK_STREAM && type != SOCK_SEQPACKET)
-			return SK_OTHER;
-	} else {
-		return SK_OTHER;
-	}
-	switch (BPF_CORE_READ(sk, __sk_common.skc_state)) {
-	case TCP_LISTEN:
-		return SK_LISTENER;
-	case TCP_CLOSE:
-		return SK_OTHER;	/* not connected (yet): socket(), bind() */
-	}
-	return SK_CONN;
-}
-
-static __always_inline void fill_addresses(struct conn *c, struct sock *sk)
-{
-	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (c->family == AF_INET) {
-		BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_daddr);
-	} else if (c->family == AF_INET6) {
-		BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_v6_daddr);
-	}
-	if (c->family != AF_UNIX) {
-		c->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-		c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-		return;
-	}
-	{
-		struct unix_sock *u = (struct unix_sock *)sk;
-		struct unix_address *addr = BPF_CORE_READ(u, addr);
-		struct sock *peer = BPF_CORE_READ(u, peer);
-
-		if (addr)
-			bpf_probe_read_kernel_str(c->unix_path, sizeof(c->unix_path),
-						  &addr->name[0].sun_path);
-		if (peer)
-			c->unix_peer = sock_ino(BPF_CORE_READ(peer, sk_socket));
-	}
-}
+#include "lib/sockets.bpf.h"
+#include "lib/thread.bpf.h"
 
 /*
  * The connection with this id, created on first sight: a server's sockets
@@ -228,4 +132,22 @@ static __always_inline void conn_add_syscalls(struct conn *c, __u32 nr, __u32 co
 	__sync_fetch_and_add(&c->sc_other_ns, ns);
 }
 
-#endif /* CONCTRACE_CONNS_BPF_H */
+static __always_inline void conn_set_buffers(struct conn *c, const struct buffers *b,
+					     __u32 rx_max, __u32 tx_max, __s32 fwd_max,
+					     __u32 sum_max)
+{
+	/* gauges: a racing flush may win, and either value was true */
+	c->rx_queue = b->rx;
+	c->tx_queue = b->tx;
+	c->forward_alloc = b->fwd;
+	if (rx_max > c->rx_queue_peak)
+		c->rx_queue_peak = rx_max;
+	if (tx_max > c->tx_queue_peak)
+		c->tx_queue_peak = tx_max;
+	if (fwd_max > c->forward_alloc_peak)
+		c->forward_alloc_peak = fwd_max;
+	if (sum_max > c->buffers_peak)
+		c->buffers_peak = sum_max;
+}
+
+#endif /* CONCTRACE_LIB_CONNS_BPF_H */

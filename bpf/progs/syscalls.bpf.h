@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * The syscall programs, included by conctrace.bpf.c (left unloaded with
- * --no-syscalls): counts and times by name, attributed through the fd
+ * The syscall programs (left unloaded with --no-syscalls): counts and times by name, attributed through the fd
  * argument and the thread's current connection; accept, connect, close,
  * listen and epoll_ctl also mark a connection's life.
  */
-#ifndef CONCTRACE_SYSCALLS_BPF_H
-#define CONCTRACE_SYSCALLS_BPF_H
+#ifndef CONCTRACE_PROGS_SYSCALLS_BPF_H
+#define CONCTRACE_PROGS_SYSCALLS_BPF_H
+
+#include "lib/charging.bpf.h"
+#include "lib/stacks.bpf.h"
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
@@ -49,9 +51,10 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	 * time just read, not a second clock read */
 	if (flags & SC_WAIT) {
 		set_current_at(task, ts, 0, ts->sys_enter_ns);
-	} else if (fd_arg && !(flags & SC_IO)) {
+	} else if (fd_arg && (!(flags & SC_IO) || bytes_from_syscalls)) {
 		/* the hottest calls (read, write, send, recv) skip this walk:
-		 * sock_{recv,send}_length fires inside them with the socket */
+		 * sock_{recv,send}_length fires inside them with the socket
+		 * (where the kernel has neither it nor fexit, they walk too) */
 		struct socket *sock = fd_to_socket(task, fd);
 		__u64 conn = socket_conn(sock, fd, 0, false);
 
@@ -144,6 +147,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			tot->errors++;
 	}
 	charge_syscall(ts, ts->sys_conn, nr, ns);
+	if (bytes_from_syscalls && (flags & (SC_RX | SC_TX)) && ret > 0 && ts->sys_conn)
+		charge_bytes(ts, ts->sys_conn, flags & SC_RX, ret);
 	/* back from waiting: until the thread names a connection (a read, a
 	 * write), its work is the loop's. An io_uring loop names none: it
 	 * reaps completions and queues requests in memory, so the work it
@@ -184,4 +189,4 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-#endif /* CONCTRACE_SYSCALLS_BPF_H */
+#endif /* CONCTRACE_PROGS_SYSCALLS_BPF_H */

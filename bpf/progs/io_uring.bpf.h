@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * io_uring, included by conctrace.bpf.c: requests counted by opcode for
+ * io_uring: requests counted by opcode for
  * the connection whose fd they name (and made its thread's current one),
  * and held until their final completion.
  */
-#ifndef CONCTRACE_IO_URING_BPF_H
-#define CONCTRACE_IO_URING_BPF_H
+#ifndef CONCTRACE_PROGS_IO_URING_BPF_H
+#define CONCTRACE_PROGS_IO_URING_BPF_H
 
-SEC("tp_btf/io_uring_submit_req")
-int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
+#include "lib/charging.bpf.h"
+
+static __always_inline int uring_submitted(struct io_kiocb *req)
 {
 	struct task_struct *task = target_current();
 	struct thread_state *ts;
@@ -72,9 +73,7 @@ int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
  * come without their request (req NULL): the connection its socket I/O
  * just named is the one.
  */
-SEC("tp_btf/io_uring_complete")
-int BPF_PROG(on_io_uring_complete, struct io_ring_ctx *ring, void *req,
-	     struct io_uring_cqe *cqe)
+static __always_inline int uring_completed(void *req, __u32 cqe_flags)
 {
 	struct task_struct *task = target_current();
 	struct thread_state *ts;
@@ -90,7 +89,7 @@ int BPF_PROG(on_io_uring_complete, struct io_ring_ctx *ring, void *req,
 		id = BPF_CORE_READ(file, f_inode, i_ino);
 		c = bpf_map_lookup_elem(&conns, &id);
 	}
-	if (c && !(cqe->flags & IORING_CQE_F_MORE) && c->uring_armed)
+	if (c && !(cqe_flags & IORING_CQE_F_MORE) && c->uring_armed)
 		__sync_fetch_and_sub(&c->uring_armed, 1);	/* its final completion */
 	ts = bpf_task_storage_get(&threads, task, 0, 0);
 	if (ts)
@@ -98,4 +97,33 @@ int BPF_PROG(on_io_uring_complete, struct io_ring_ctx *ring, void *req,
 	return 0;
 }
 
-#endif /* CONCTRACE_IO_URING_BPF_H */
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(on_io_uring_submit_req, struct io_kiocb *req)
+{
+	return uring_submitted(req);
+}
+
+/* The same event on older kernels (6.1), as io_uring_submit_sqe(req,
+ * force_nonblock): at the same point, the sqe's fd in cqe.fd */
+SEC("tp_btf/io_uring_submit_sqe")
+int BPF_PROG(on_io_uring_submit_sqe, struct io_kiocb *req, bool force_nonblock)
+{
+	return uring_submitted(req);
+}
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(on_io_uring_complete, struct io_ring_ctx *ring, void *req,
+	     struct io_uring_cqe *cqe)
+{
+	return uring_completed(req, cqe->flags);
+}
+
+/* On older kernels (6.1, 6.12) the event takes the cqe's fields one by one. */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(on_io_uring_complete_res, void *ring, void *req, __u64 user_data, int res,
+	     unsigned int cflags, __u64 extra1, __u64 extra2)
+{
+	return uring_completed(req, cflags);
+}
+
+#endif /* CONCTRACE_PROGS_IO_URING_BPF_H */

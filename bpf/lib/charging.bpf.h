@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Charging: every cost goes to the thread's current connection, owed in
+ * the thread's own storage until it moves on, or to the event loop.
+ */
+#ifndef CONCTRACE_LIB_CHARGING_BPF_H
+#define CONCTRACE_LIB_CHARGING_BPF_H
+
+#include "lib/conns.bpf.h"
+#include "lib/cpu_time.bpf.h"
+
+/*
+ * Add what the thread owes to its current connection and clear it.
+ * Returns the connection, or NULL if it is the event loop or gone (closed
+ * and finalized by another thread: then the event loop takes the charges).
+ */
+static __always_inline struct conn *flush(struct thread_state *ts)
+{
+	struct pending *p = &ts->owed;
+	struct proc_counters *pc;
+	struct conn *c;
+	__u64 id = ts->cur_conn;
+
+	if (!id)
+		return NULL;
+	c = bpf_map_lookup_elem(&conns, &id);
+	if (c) {
+		if (p->cpu_ns)
+			__sync_fetch_and_add(&c->cpu_ns, p->cpu_ns);
+		if (p->user_bytes) {
+			__s64 now = __sync_add_and_fetch(&c->user_bytes, p->user_bytes);
+
+			if (now > c->user_bytes_peak)
+				c->user_bytes_peak = now;	/* a gauge: last writer wins */
+		}
+		if (p->page_table_bytes) {
+			__s64 now = __sync_add_and_fetch(&c->page_table_bytes, p->page_table_bytes);
+
+			if (now > c->page_table_bytes_peak)
+				c->page_table_bytes_peak = now;
+		}
+		if (p->vmas) {
+			__s32 now = __sync_add_and_fetch(&c->vmas, p->vmas);
+
+			if (now > c->vmas_peak)
+				c->vmas_peak = now;
+		}
+		if (p->runq_ns)
+			__sync_fetch_and_add(&c->runq_ns, p->runq_ns);
+		if (p->bytes_rx)
+			__sync_fetch_and_add(&c->bytes_rx, p->bytes_rx);
+		if (p->bytes_tx)
+			__sync_fetch_and_add(&c->bytes_tx, p->bytes_tx);
+		if (p->ctx_voluntary)
+			__sync_fetch_and_add(&c->ctx_voluntary, p->ctx_voluntary);
+		if (p->ctx_involuntary)
+			__sync_fetch_and_add(&c->ctx_involuntary, p->ctx_involuntary);
+#pragma unroll
+		for (int i = 0; i < PENDING_SC_SLOTS; i++)
+			if (p->sc[i].nr)
+				conn_add_syscalls(c, p->sc[i].nr - 1, p->sc[i].count, p->sc[i].ns);
+		if (p->sampled) {
+			struct buffers b = { p->rx_queue, p->tx_queue, p->forward_alloc };
+
+			conn_set_buffers(c, &b, p->rx_queue_max, p->tx_queue_max,
+					 p->forward_alloc_max, p->buffers_max);
+		}
+	} else if ((pc = proc_counters())) {
+		pc->loop_user_bytes += p->user_bytes;
+		pc->loop_page_table_bytes += p->page_table_bytes;
+		pc->loop_vmas += p->vmas;
+		pc->loop_cpu_ns += p->cpu_ns;
+		pc->loop_runq_ns += p->runq_ns;
+		pc->loop_ctx_voluntary += p->ctx_voluntary;
+		pc->loop_ctx_involuntary += p->ctx_involuntary;
+#pragma unroll
+		for (int i = 0; i < PENDING_SC_SLOTS; i++) {
+			pc->loop_syscalls += p->sc[i].count;
+			pc->loop_syscall_ns += p->sc[i].ns;
+		}
+	}
+	__builtin_memset(p, 0, sizeof(*p));
+	return c;
+}
+
+static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_id,
+					   __u32 nr, __u64 ns)
+{
+	struct proc_counters *pc;
+	struct conn *c;
+
+	if (conn_id && conn_id == ts->cur_conn) {
+#pragma unroll
+		for (int i = 0; i < PENDING_SC_SLOTS; i++) {
+			struct conn_syscall *s = &ts->owed.sc[i];
+
+			if (s->nr == nr + 1 || s->nr == 0) {
+				s->nr = nr + 1;
+				s->count++;
+				s->ns += ns;
+				return;
+			}
+		}
+		/* more distinct syscalls than slots: pay the lookup now */
+		if ((c = bpf_map_lookup_elem(&conns, &conn_id))) {
+			conn_add_syscalls(c, nr, 1, ns);
+			return;
+		}
+	} else if (conn_id && (c = bpf_map_lookup_elem(&conns, &conn_id))) {
+		conn_add_syscalls(c, nr, 1, ns);	/* e.g. closing another thread's */
+		return;
+	}
+	pc = proc_counters();
+	if (pc) {
+		pc->loop_syscalls++;
+		pc->loop_syscall_ns += ns;
+	}
+}
+
+/* Bytes a syscall moved for conn_id (bytes_from_syscalls). */
+static __always_inline void charge_bytes(struct thread_state *ts, __u64 conn_id, bool rx,
+					 __u64 bytes)
+{
+	struct conn *c;
+
+	if (conn_id == ts->cur_conn) {
+		if (rx)
+			ts->owed.bytes_rx += bytes;
+		else
+			ts->owed.bytes_tx += bytes;
+	} else if ((c = bpf_map_lookup_elem(&conns, &conn_id))) {
+		__sync_fetch_and_add(rx ? &c->bytes_rx : &c->bytes_tx, bytes);
+	}
+}
+
+/* Settle what the thread owes its current connection; make conn_id current. */
+static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
+{
+	__u64 old = ts->cur_conn;
+	struct conn *c = flush(ts);
+
+	ts->cur_conn = conn_id;
+	/* the thread has moved on from a closed connection: its cost is final */
+	if (c && c->close_ns)
+		conn_finalize(old, c);
+}
+
+/*
+ * An event loop serves many connections between two context switches, so
+ * CPU time is split here, at every change of current connection, and not
+ * at switch-out only; settle_run() then makes the run's total the kernel's.
+ * `at`: when the change happened, if known without reading the clock.
+ */
+static __always_inline void set_current_at(struct task_struct *task, struct thread_state *ts,
+					   __u64 conn_id, __u64 at)
+{
+	if (ts->cur_conn == conn_id)
+		return;
+	split_run(task, ts, at);
+	move_on(ts, conn_id);
+}
+
+/* task: the thread whose state ts is, running now */
+static __always_inline void set_current(struct task_struct *task, struct thread_state *ts,
+					__u64 conn_id)
+{
+	set_current_at(task, ts, conn_id, 0);
+}
+
+/*
+ * An event that ends a connection's work, after which the thread's work
+ * is no connection's that we can tell: the run since the last mark is
+ * conn_id's, and the loop is current from now on.
+ */
+static __always_inline void done_with(struct task_struct *task, struct thread_state *ts,
+				      __u64 conn_id)
+{
+	if (ts->cur_conn != conn_id)
+		move_on(ts, conn_id);
+	split_run(task, ts, 0);
+	move_on(ts, 0);
+}
+
+/*
+ * close() does not end what a connection costs: a thread-per-connection
+ * server goes on to free the thread's stack and exit, on its behalf. So a
+ * closed connection stays current until its thread moves on (to another
+ * connection, to waiting for events, or out of existence), and only then
+ * is its record final. A connection closed by a thread not working for it
+ * is final at once.
+ */
+static __always_inline void conn_close(struct thread_state *ts, __u64 id, struct conn *c)
+{
+	if (!c->close_ns)
+		count_live(&live_conns, &conns_peak, -1);
+	c->close_ns = bpf_ktime_get_ns();
+	if (ts->cur_conn != id)
+		conn_finalize(id, c);
+}
+
+static __always_inline void sample_pending(struct pending *p, struct sock *sk)
+{
+	struct buffers b;
+	__u32 sum;
+
+	read_buffers(sk, &b);
+	sum = buffers_sum(&b);
+	p->sampled = true;
+	p->rx_queue = b.rx;
+	p->tx_queue = b.tx;
+	p->forward_alloc = b.fwd;
+	if (b.rx > p->rx_queue_max)
+		p->rx_queue_max = b.rx;
+	if (b.tx > p->tx_queue_max)
+		p->tx_queue_max = b.tx;
+	if (b.fwd > p->forward_alloc_max)
+		p->forward_alloc_max = b.fwd;
+	if (sum > p->buffers_max)
+		p->buffers_max = sum;
+}
+
+#endif /* CONCTRACE_LIB_CHARGING_BPF_H */

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Load-time configuration: every read-only value the loader sets before
+ * load (userspace/tracer.c). The verifier sees them as constants, so a
+ * feature turned off costs its programs nothing.
+ */
+#ifndef CONCTRACE_LIB_CONFIG_BPF_H
+#define CONCTRACE_LIB_CONFIG_BPF_H
+
+#include "lib/kernel.bpf.h"
+
+const volatile __u32 target_tgid = 0;
+const volatile __u16 syscall_flags[SYSCALL_MAX] = {};
+const volatile __u32 page_size = 4096;
+const volatile __u32 nr_cpus = 1;		/* possible CPUs */
+/* a launched target's mm starts empty at exec; an attached one's does not */
+const volatile bool rss_from_zero = false;
+/* --no-syscalls: no sys_enter/sys_exit, so no wait for events is seen */
+const volatile bool no_syscall_hooks = false;
+/* this_cpu_off's distance from runqueues in a CPU's per-CPU area (BTF
+ * section offsets), 0 if unknown: the sums of RSS counters are then not
+ * exact */
+const volatile __s64 rq_to_this_cpu_off = 0;
+
+/* full mode on a kernel with neither the socket-length tracepoints nor
+ * fexit: a connection's bytes are its read/write/send/recv results */
+const volatile bool bytes_from_syscalls = false;
+
+/* --flame: the views to collect stacks for (bits of enum flame_view), one
+ * frame level per connection or not, and what one on-CPU sample stands for */
+const volatile __u32 flame_views = 0;
+const volatile bool flame_by_conn = false;
+const volatile __u64 cpu_sample_ns = 0;
+
+/* conctrace's own network namespace: the iterators see only its sockets */
+const volatile __u32 tracer_netns = 0;
+/* the families whose iterator this kernel has: only their absence is news */
+const volatile bool sweep_tcp = false, sweep_unix = false;
+
+#endif /* CONCTRACE_LIB_CONFIG_BPF_H */

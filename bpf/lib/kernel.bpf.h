@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The first layer: the kernel's types (vmlinux.h, relocated by CO-RE),
+ * libbpf's helpers, the records shared with userspace, and the kernel's
+ * constants that BTF does not carry (macros are not types).
+ */
+#ifndef CONCTRACE_LIB_KERNEL_BPF_H
+#define CONCTRACE_LIB_KERNEL_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "conctrace.h"
+
+#define AF_UNIX		1
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+#define SOCK_STREAM	1
+#define SOCK_SEQPACKET	5
+#define TCP_CLOSE	7
+#define TCP_LISTEN	10
+#define S_IFMT		00170000
+#define S_IFSOCK	0140000
+#define MSG_PEEK	2
+#define TASK_DEAD	0x80	/* include/linux/sched.h, stable since 2.6 */
+#define EINPROGRESS	115
+#define EFAULT		14
+#define EPOLL_CTL_ADD	1
+#define EPOLL_CTL_DEL	2
+#define IORING_CQE_F_MORE (1U << 1)	/* uapi */
+
+#define MAX_CPUS 512
+
+#endif /* CONCTRACE_LIB_KERNEL_BPF_H */

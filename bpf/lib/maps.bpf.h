@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The state the programs share: maps, the per-thread state they hold, and
+ * the global counters userspace reads through the skeleton.
+ */
+#ifndef CONCTRACE_LIB_MAPS_BPF_H
+#define CONCTRACE_LIB_MAPS_BPF_H
+
+#include "lib/kernel.bpf.h"
+
+/* Other processes of the target (children of a pre-forking server). */
+__u32 nr_extra_targets = 0;
+/* Threads alive in the target, and the most at once. */
+__s64 live_threads = 0;
+__s64 threads_peak = 0;
+/* Connections open now (tracked, not yet closed) and the most at once:
+ * kept here so that userspace need not keep every connection's times. */
+__s64 live_conns = 0;
+__s64 conns_peak = 0;
+/* The socket snapshot being taken (lib/snapshots): its number and start,
+ * set by userspace before it runs the iterators. */
+__u32 snapshot_gen = 0;
+__u64 snapshot_ns = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
+/* Live connections by id; not preallocated, so an idle map costs nothing.
+ * max_entries is set by the loader from --max-conns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, DEFAULT_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, struct conn);
+} conns SEC(".maps");
+
+/*
+ * Connections seen while the conns map was full (--max-conns), until they
+ * close: each is counted once, and stays untracked for its whole life
+ * rather than being tracked from the middle with part of its figures.
+ * LRU: more than this many open at once may count one twice, never crash.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} untracked SEC(".maps");
+
+#define PENDING_SC_SLOTS 4
+
+/*
+ * What a thread owes its current connection and has not yet added to it.
+ * The hot paths (every syscall, every socket read and write) charge here,
+ * in the thread's own storage, without a hash lookup; flush() pays one
+ * lookup when the thread changes connection, leaves the CPU, or exits.
+ */
+struct pending {
+	__s64 user_bytes;
+	__s64 page_table_bytes;
+	__s32 vmas;
+	__u64 cpu_ns;
+	__u64 runq_ns;
+	__u64 bytes_rx;
+	__u64 bytes_tx;
+	__u32 ctx_voluntary;
+	__u32 ctx_involuntary;
+	struct conn_syscall sc[PENDING_SC_SLOTS];
+	/* the socket's buffers at the last I/O, and their most since flush */
+	bool sampled;
+	__u32 rx_queue, tx_queue;
+	__s32 forward_alloc;
+	__u32 rx_queue_max, tx_queue_max, buffers_max;
+	__s32 forward_alloc_max;
+};
+
+struct thread_state {
+	__u64 cur_conn;		/* 0: the event loop */
+	__u64 sys_enter_ns;
+	__u64 sys_conn;		/* connection this syscall is charged to */
+	__u32 sys_nr;
+	__s32 sys_fd;
+	__u32 sys_arg;		/* epoll_ctl's op */
+	bool sys_io;		/* in a socket I/O syscall (SC_IO) */
+	/* CPU time of the run on CPU now (lib/cpu_time.bpf.h) */
+	__u64 cpu_mark;		/* start of the part not yet charged; 0: no run */
+	__u64 steal_mark;	/* stolen_ns() at cpu_mark */
+	__u64 run_start;	/* the kernel's figure when the run began */
+	__u64 run_split;	/* charged to connections and loop since */
+	__u64 run_clock;	/* the clock's time for the run so far */
+	__u32 clock_scale;	/* the kernel's time per clock ns, 1.0 = 1 << 16 */
+	__u64 cpu_debt;		/* overshoot still to pay back (settle_run) */
+	__u64 runnable_since;
+	struct pending owed;	/* to cur_conn; always empty when it is 0 */
+	/* FV_OFFCPU: where the thread went to sleep, and for which connection */
+	__u64 off_since;
+	__u64 off_conn;
+	__s32 off_user_stack, off_kern_stack;
+};
+
+/* Per-thread state lives with the task and dies with it: no cleanup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct proc_counters);
+} proc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SYSCALL_MAX);
+	__type(key, __u32);
+	__type(value, struct syscall_total);
+} syscall_totals SEC(".maps");
+
+/* Scratch space for building a connection record (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct conn);
+} conn_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+/* Resident set of each traced mm, keyed by the mm's address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct rss_state);
+} rss SEC(".maps");
+
+/*
+ * Each CPU's per-CPU offset, learnt at its first context switch: the CPU's
+ * struct rq (runqueues) is in its per-CPU area, and so is this_cpu_off,
+ * which holds the offset, a fixed distance away.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cpu_off SEC(".maps");
+
+/* Flame stacks: sized by the loader, 1 entry when no view is asked for. */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__uint(value_size, FLAME_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct stack_key);
+	__type(value, __u64);
+} flame_counts SEC(".maps");
+
+#endif /* CONCTRACE_LIB_MAPS_BPF_H */

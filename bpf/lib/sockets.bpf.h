@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Sockets, read through BTF: a socket's id (its inode), the socket behind
+ * an fd, whether it is a connection, its addresses, its buffers, and
+ * whether its file is being released.
+ */
+#ifndef CONCTRACE_LIB_SOCKETS_BPF_H
+#define CONCTRACE_LIB_SOCKETS_BPF_H
+
+#include "lib/kernel.bpf.h"
+
+/* The socket inode number: a connection's id. */
+static __always_inline __u64 sock_ino(struct socket *sock)
+{
+	struct socket_alloc *sa = container_of(sock, struct socket_alloc, socket);
+
+	return BPF_CORE_READ(sa, vfs_inode.i_ino);
+}
+
+/* The same id through typed loads, for the hot paths (no helper call); 0
+ * for a socket without a file (being created or released). */
+static __always_inline __u64 socket_file_ino(struct socket *sock)
+{
+	struct file *file;
+
+	if (!sock)
+		return 0;
+	file = sock->file;
+	if (!file)
+		return 0;
+	return file->f_inode->i_ino;
+}
+
+/* The socket behind fd in task (the current one), or NULL. */
+static __always_inline struct socket *fd_to_socket(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fdarr;
+	struct file *file = NULL;
+	umode_t mode;
+
+	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fdarr = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&file, sizeof(file), &fdarr[fd]);
+	if (!file)
+		return NULL;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	return BPF_CORE_READ(file, private_data);
+}
+
+enum sock_kind { SK_OTHER, SK_LISTENER, SK_CONN };
+
+static __always_inline enum sock_kind classify(struct sock *sk)
+{
+	__u16 family, type, protocol;
+
+	if (!sk)
+		return SK_OTHER;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
+	if (family == AF_INET || family == AF_INET6) {
+		protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+		if (protocol != IPPROTO_TCP)
+			return SK_OTHER;
+	} else if (family == AF_UNIX) {
+		if (type != SOCK_STREAM && type != SOCK_SEQPACKET)
+			return SK_OTHER;
+	} else {
+		return SK_OTHER;
+	}
+	switch (BPF_CORE_READ(sk, __sk_common.skc_state)) {
+	case TCP_LISTEN:
+		return SK_LISTENER;
+	case TCP_CLOSE:
+		return SK_OTHER;	/* not connected (yet): socket(), bind() */
+	}
+	return SK_CONN;
+}
+
+static __always_inline void fill_addresses(struct conn *c, struct sock *sk)
+{
+	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (c->family == AF_INET) {
+		BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_daddr);
+	} else if (c->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_v6_daddr);
+	}
+	if (c->family != AF_UNIX) {
+		c->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		return;
+	}
+	{
+		struct unix_sock *u = (struct unix_sock *)sk;
+		struct unix_address *addr = BPF_CORE_READ(u, addr);
+		struct sock *peer = BPF_CORE_READ(u, peer);
+
+		if (addr)
+			bpf_probe_read_kernel_str(c->unix_path, sizeof(c->unix_path),
+						  &addr->name[0].sun_path);
+		if (peer)
+			c->unix_peer = sock_ino(BPF_CORE_READ(peer, sk_socket));
+	}
+}
+
+struct buffers {
+	__u32 rx, tx;
+	__s32 fwd;
+};
+
+/* sk is a typed pointer: plain loads, no helper calls */
+static __always_inline void read_buffers(struct sock *sk, struct buffers *b)
+{
+	b->rx = sk->sk_backlog.rmem_alloc.counter;
+	b->tx = sk->sk_wmem_queued;
+	b->fwd = sk->sk_forward_alloc;
+}
+
+static __always_inline __u32 buffers_sum(const struct buffers *b)
+{
+	return b->rx + b->tx + (b->fwd > 0 ? b->fwd : 0);
+}
+
+/* struct file's count before file_ref_t (6.13): 0 once the last is gone */
+struct file___count {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+/* The file is being released: its last reference is gone (__fput). */
+static __always_inline bool file_released(struct file *f)
+{
+	if (bpf_core_field_exists(f->f_ref))
+		return (__s64)f->f_ref.refcnt.counter < 0;	/* FILE_REF_NOREF, _DEAD */
+	return ((struct file___count *)f)->f_count.counter == 0;
+}
+
+#endif /* CONCTRACE_LIB_SOCKETS_BPF_H */

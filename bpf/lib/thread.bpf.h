@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Who is traced, and each traced thread's state: the target test every
+ * program starts with, the per-thread storage, the process counters.
+ */
+#ifndef CONCTRACE_LIB_THREAD_BPF_H
+#define CONCTRACE_LIB_THREAD_BPF_H
+
+#include "lib/config.bpf.h"
+#include "lib/maps.bpf.h"
+
+static __always_inline struct proc_counters *proc_counters(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&proc, &zero);
+}
+
+/* Add delta to *live and raise *peak to it; a racing CPU may raise the
+ * peak between our read and write: retry. */
+static __always_inline void count_live(__s64 *live, __s64 *peak, __s64 delta)
+{
+	__s64 now = __sync_add_and_fetch(live, delta);
+
+	for (int i = 0; i < 4 && delta > 0; i++) {
+		__s64 old = *peak;
+
+		if (now <= old || __sync_val_compare_and_swap(peak, old, now) == old)
+			break;
+	}
+}
+
+static __always_inline bool tgid_is_target(__u32 tgid)
+{
+	if (tgid == target_tgid)
+		return true;
+	if (!nr_extra_targets)
+		return false;
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+/*
+ * The current task if it is the target's, else NULL. The hot programs run
+ * for every syscall and socket I/O of every task on the machine: one
+ * helper call and a typed load decide, and the task is at hand for its
+ * storage without a second call.
+ */
+static __always_inline struct task_struct *target_current(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return tgid_is_target(t->tgid) ? t : NULL;
+}
+
+static __always_inline bool task_is_target(struct task_struct *t)
+{
+	return tgid_is_target(t->tgid);	/* a typed load, no helper call */
+}
+
+static __always_inline struct thread_state *thread_state(struct task_struct *t)
+{
+	struct thread_state *ts;
+
+	ts = bpf_task_storage_get(&threads, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts) {
+		struct proc_counters *pc = proc_counters();
+
+		if (pc)
+			pc->no_thread_state++;
+	}
+	return ts;
+}
+
+#endif /* CONCTRACE_LIB_THREAD_BPF_H */

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * User memory: every change of the target's resident set, charged to the
+ * connection its thread served.
+ */
+#ifndef CONCTRACE_PROGS_RSS_BPF_H
+#define CONCTRACE_PROGS_RSS_BPF_H
+
+#include "lib/charging.bpf.h"
+#include "lib/mm.bpf.h"
+#include "lib/stacks.bpf.h"
+
+/*
+ * Every change of a target's RSS, in the context of the thread that made
+ * it (a page fault, an munmap, an madvise): the delta is charged to that
+ * thread's current connection. Thread stacks, coroutine stacks and
+ * connection buffers land where they were touched.
+ *
+ * count: the counter's new value in pages, as kernels before 6.2 give it
+ * (their counters are atomics, not per-CPU); -1 where the event does not,
+ * and the per-CPU counters are summed instead.
+ */
+static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int member, long count)
+{
+	struct proc_counters *pc = proc_counters();
+	struct rss_state *st, zero = {};
+	struct task_struct *task;
+	struct thread_state *ts;
+	__s64 pages, prev, delta, pt, pt_delta;
+	__s32 vmas, vma_delta;
+	__u64 key = (__u64)mm;
+	bool exact, program_pages;
+
+	task = target_current();
+	if (!task || !pc)
+		return 0;
+	if (task->mm != mm)
+		return 0;	/* another process's memory (process_vm_*, ptrace) */
+	/* an anonymous enum in the kernel, so no CO-RE: its order (file,
+	 * anon, swap, shmem) has held since 4.5 */
+	if (member < 0 || member > 3 || member == MM_SWAPENTS)
+		return 0;	/* swapped out is not resident */
+	st = bpf_map_lookup_elem(&rss, &key);
+	if (!st) {
+		bpf_map_update_elem(&rss, &key, &zero, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&rss, &key);
+		if (!st)
+			return 0;
+		if (!rss_from_zero) {
+			/* attached mid-life: these first values are the baseline */
+			st->pages[0] = count < 0 ? rss_pages(mm, 0, &exact) : rss_pages_atomic(mm, 0);
+			st->pages[1] = count < 0 ? rss_pages(mm, 1, &exact) : rss_pages_atomic(mm, 1);
+			st->pages[3] = count < 0 ? rss_pages(mm, 3, &exact) : rss_pages_atomic(mm, 3);
+			st->page_table_bytes = page_table_bytes(mm);
+			st->map_count = mm->map_count;
+			return 0;
+		}
+	}
+	if (count < 0) {
+		pages = rss_pages(mm, member, &exact);
+		if (!exact)
+			pc->rss_inexact++;
+	} else {
+		pages = count;
+	}
+	prev = __sync_lock_test_and_set(&st->pages[member & 3], pages);
+	delta = (pages - prev) * (__s64)page_size;
+	/* page tables are allocated by the fault that maps the page, VMAs by
+	 * the mmap before it: both are settled by the time RSS moves */
+	pt = page_table_bytes(mm);
+	pt_delta = pt - __sync_lock_test_and_set(&st->page_table_bytes, pt);
+	vmas = mm->map_count;
+	vma_delta = vmas - __sync_lock_test_and_set(&st->map_count, vmas);
+	if (!delta && !pt_delta && !vma_delta)
+		return 0;
+	ts = thread_state(task);
+	/* file pages are the program's code and files, faulted in (16 at a
+	 * time: fault-around) by whatever first runs that code: no
+	 * connection's, though one happens to be current */
+	program_pages = member == MM_FILEPAGES;
+	if (delta > 0 && flame_wants(FV_UMEM))
+		flame_add(ctx, FV_UMEM, ts && !program_pages ? ts->cur_conn : 0, 0, delta,
+			  true, false);
+	if (ts && ts->cur_conn && !program_pages) {
+		ts->owed.user_bytes += delta;
+		ts->owed.page_table_bytes += pt_delta;
+		ts->owed.vmas += vma_delta;
+	} else {
+		pc->loop_user_bytes += delta;
+		pc->loop_page_table_bytes += pt_delta;
+		pc->loop_vmas += vma_delta;
+	}
+	return 0;
+}
+
+SEC("tp_btf/rss_stat")
+int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
+{
+	return rss_changed(ctx, mm, member, -1);
+}
+
+/* Before 6.2 the event carried the counter's value (programs.c picks the
+ * variant whose signature the kernel has). */
+SEC("tp_btf/rss_stat")
+int BPF_PROG(on_rss_stat_count, struct mm_struct *mm, int member, long count)
+{
+	return rss_changed(ctx, mm, member, count < 0 ? 0 : count);
+}
+
+#endif /* CONCTRACE_PROGS_RSS_BPF_H */

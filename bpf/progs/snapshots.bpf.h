@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Socket snapshots, run by userspace at each sample: every tracked
+ * socket's buffers, and in light mode the end of connections whose socket
+ * is gone.
+ */
+#ifndef CONCTRACE_PROGS_SNAPSHOTS_BPF_H
+#define CONCTRACE_PROGS_SNAPSHOTS_BPF_H
+
+#include "lib/conns.bpf.h"
+
+/*
+ * Data can sit in a socket the server never reads, with no event of ours
+ * firing. Userspace runs these iterators (like ss -m does its netlink dump)
+ * at each sample and before the report, so current and peak buffers are as
+ * of then. Each run is a numbered snapshot, begun at snapshot_ns, and
+ * marks the connections whose sockets it finds alive (sweep_ended).
+ */
+static __always_inline void snapshot(struct sock *sk)
+{
+	__u64 id = socket_file_ino(sk->sk_socket);
+	struct buffers b;
+	struct conn *c;
+
+	if (!id)
+		return;
+	c = bpf_map_lookup_elem(&conns, &id);
+	if (!c)
+		return;
+	c->seen_gen = snapshot_gen;
+	read_buffers(sk, &b);
+	conn_set_buffers(c, &b, b.rx, b.tx, b.fwd, buffers_sum(&b));
+}
+
+SEC("iter/tcp")
+int snapshot_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp;
+
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (tp)
+		snapshot(&tp->inet_conn.icsk_inet.sk);
+	return 0;
+}
+
+SEC("iter/unix")
+int snapshot_unix(struct bpf_iter__unix *ctx)
+{
+	struct unix_sock *u = ctx->unix_sk;
+
+	if (u)
+		snapshot(&u->sk);
+	return 0;
+}
+
+/*
+ * Light mode sees no close(). A Unix socket's release fires no tracepoint,
+ * and a TCP socket reset by its peer changes no state when it is closed
+ * later. After a snapshot, this walks the connection map: a connection of
+ * our namespace, known before the snapshot began, whose socket the
+ * snapshot did not find alive (released; for TCP, also unhashed by a
+ * reset), has ended since the last one. It ends as of this snapshot's
+ * start, the earliest time known to be after its end (README: such close
+ * times are bounds).
+ */
+SEC("iter/bpf_map_elem")
+int sweep_ended(struct bpf_iter__bpf_map_elem *ctx)
+{
+	__u64 *id = ctx->key;
+	struct conn *c = ctx->value;
+
+	if (!id || !c)
+		return 0;
+	if (c->close_ns || c->seen_gen == snapshot_gen || c->open_ns >= snapshot_ns ||
+	    c->netns != tracer_netns)
+		return 0;
+	if (c->family == AF_UNIX ? !sweep_unix : !sweep_tcp)
+		return 0;
+	c->close_ns = snapshot_ns;
+	count_live(&live_conns, &conns_peak, -1);
+	conn_finalize(*id, c);
+	return 0;
+}
+
+#endif /* CONCTRACE_PROGS_SNAPSHOTS_BPF_H */
