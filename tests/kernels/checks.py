@@ -37,7 +37,10 @@ import json
 import re
 from dataclasses import dataclass, field
 
-LACK_RE = re.compile(r"warning: this kernel has no (\S+) (tracepoint|iterator): (\S+) disabled")
+WARNING = "conctrace: warning: "
+PROBE_MODE_RE = re.compile(r"^(full|light) mode[^:]*: (.*)$")
+PROBE_LEFT_OUT_RE = re.compile(r"^  (\S+) left out \((.*)\); (.*)$")
+PROBE_LOST_RE = re.compile(r"^  (no .+?): (.*)$")
 REFUSAL_RE = re.compile(r"needs Linux \d+\.\d+ or newer")
 MAP_FAILED_RE = re.compile(r"libbpf: (map '[^']+': failed to create: .*)")
 PROG_FAILED_RE = re.compile(r"libbpf: prog '([^']+)': BPF program load failed: (.*)")
@@ -53,6 +56,7 @@ class KernelFacts:
     version: str = "?"
     slab_size: dict = field(default_factory=dict)       # sysfs slab_size by cache
     slabinfo_objsize: dict = field(default_factory=dict)
+    probe: str = ""             # `conctrace -V` on this kernel, as it printed it
 
     @classmethod
     def parse(cls, files):
@@ -60,6 +64,7 @@ class KernelFacts:
         text = {k: v.decode(errors="replace") for k, v in files.items()}
         facts.release = text.get("release", "?").strip()
         facts.version = text.get("version", "?").strip()
+        facts.probe = text.get("probe", "")
         for line in text.get("slab_sizes", "").splitlines():
             name, size, _objsize = line.split()
             facts.slab_size[name] = int(size)
@@ -69,6 +74,30 @@ class KernelFacts:
             if len(words) > 3 and words[3].isdigit():
                 facts.slabinfo_objsize[words[0]] = int(words[3])
         return facts
+
+    def left_out(self):
+        """What `conctrace -V` says each mode goes without here:
+        {mode: [(what, why, then)]}, what being a program ("on_rss_stat",
+        with why it is left out and what stands in) or a lost figure ("no
+        ...", then empty); a mode that does not load maps to None, and
+        none at all if conctrace refused the kernel."""
+        modes, current = {}, None
+        for line in self.probe.splitlines():
+            m = PROBE_MODE_RE.match(line)
+            if m:
+                current = m.group(1)
+                modes[current] = [] if m.group(2) == "loads" else None
+                continue
+            if current is None or modes[current] is None or not line.startswith("  "):
+                continue
+            left, lost = PROBE_LEFT_OUT_RE.match(line), PROBE_LOST_RE.match(line)
+            if left:
+                modes[current].append(left.groups())
+            elif lost:
+                modes[current].append((*lost.groups(), ""))
+            else:
+                modes[current].append((line.strip(), "", ""))
+        return modes
 
     def size_of(self, cache):
         """The slot a cache gives an object, as conctrace reads it; 0 if none."""
@@ -84,8 +113,7 @@ class Result:
     mode: str
     verdict: str = "fail"           # "pass", "refused" (allowed), "fail"
     failures: list = field(default_factory=list)
-    lacks: list = field(default_factory=list)       # (point, kind, program) from warnings
-    warnings: list = field(default_factory=list)    # every other warning line
+    warnings: list = field(default_factory=list)    # conctrace's warnings, as printed
     stderr: str = ""
     verbose: str = ""               # libbpf's log of a failed load, trimmed
     seconds: str = "?"
@@ -161,12 +189,8 @@ def check(kernel, scope, facts, settings, may_refuse, why_not_loaded=""):
     r.stderr = files.get("stderr", b"").decode(errors="replace")
     r.verbose = files.get("verbose", b"").decode(errors="replace")
     r.seconds = files.get("seconds", b"?").decode().strip()
-    for line in r.stderr.splitlines():
-        m = LACK_RE.search(line)
-        if m:
-            r.lacks.append(m.groups())
-        elif "warning:" in line:
-            r.warnings.append(line.strip())
+    r.warnings = [line[len(WARNING):].strip() for line in r.stderr.splitlines()
+                  if line.startswith(WARNING)]
     if scope.damaged:
         r.failures.append(f"damaged on the console: {', '.join(scope.damaged)}")
     try:

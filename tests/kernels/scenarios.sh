@@ -29,7 +29,8 @@ emit() {	# SCOPE NAME FILE: one file, framed; a missing file is not sent
 }
 
 # What the checks compare conctrace's figures with: the kernel's identity and
-# its own slab sizes (every cache: the checks take whichever conctrace names).
+# its own slab sizes (every cache: the checks take whichever conctrace names);
+# and conctrace's own account of the kernel, for the table.
 kernel_info() {
 	d=$KM_WORK/kernel
 	mkdir -p "$d"
@@ -43,7 +44,10 @@ kernel_info() {
 		echo "${c##*/} $size $objsize"
 	done > "$d/slab_sizes"
 	cat /proc/slabinfo > "$d/slabinfo" 2>/dev/null
-	for f in release version slab_sizes slabinfo; do
+	# what conctrace says of this kernel: whether each mode loads, what it
+	# leaves out there and what stands in (or which figure is lost)
+	"$KM_CT/conctrace" -V > "$d/probe" 2>&1
+	for f in release version slab_sizes slabinfo probe; do
 		emit kernel "$f" "$d/$f"
 	done
 	echo "@@KM DONE kernel"

@@ -155,7 +155,7 @@ def test_refusal_passes_only_where_allowed_and_only_in_one_line():
     noisy = b"conctrace: warning: this kernel has no unix iterator: snapshot_unix disabled\n"
     r = verdict(run_files(status=b"1", stderr=noisy + refusal), may_refuse=True)
     assert r.verdict == "fail"
-    assert r.lacks == [("unix", "iterator", "snapshot_unix")]
+    assert r.warnings == ["this kernel has no unix iterator: snapshot_unix disabled"]
 
 
 def test_a_load_failure_is_reported_with_libbpf_s_reason():
@@ -169,16 +169,36 @@ def test_a_load_failure_is_reported_with_libbpf_s_reason():
 
 # ---- the table ------------------------------------------------------------------------
 
-def test_table_says_what_a_kernel_lacks_only_where_conctrace_looked():
+PROBE_6_1 = """conctrace 0.1.0 (libbpf 1.1)
+kernel: Linux 6.1.0-50-cloud-amd64 (conctrace needs 5.11 or newer, and measures every figure from 6.1)
+full mode: loads
+  on_rss_stat left out (this kernel's rss_stat tracepoint takes 3 arguments, not 2); a stand-in measures the same
+light mode (--no-syscalls): loads
+  on_rss_stat left out (this kernel's rss_stat tracepoint takes 3 arguments, not 2); a stand-in measures the same
+  sweep_ended left out (the kernel refused sweep_ended: BPF program load failed: Operation not permitted); userspace walks the connection map instead
+  no user memory: the kernel refused on_rss_stat_old: R1 invalid mem access
+"""
+PROBE_5_10 = """conctrace 0.1.0 (libbpf 1.1)
+kernel: Linux 5.10.0-32-cloud-amd64 (conctrace needs 5.11 or newer, and measures every figure from 6.1)
+conctrace: needs Linux 5.11 or newer (task-local storage, BPF_MAP_TYPE_TASK_STORAGE); this is 5.10.0-32-cloud-amd64
+"""
+
+
+def test_table_says_what_each_kernel_goes_without_as_conctrace_v_does():
     import matrix
     import table
-    lacking, refused = matrix.KernelRun("6.1"), matrix.KernelRun("5.10")
-    stderr = (b"conctrace: warning: this kernel has no sock_recv_length tracepoint: "
-              b"on_sock_recv_length disabled\n")
-    lacking.results[("epoll_echo", "full")] = verdict(run_files(stderr=stderr))
+    new, old = matrix.KernelRun("6.1"), matrix.KernelRun("5.10")
+    new.facts = checks.KernelFacts(probe=PROBE_6_1)
+    old.facts = checks.KernelFacts(probe=PROBE_5_10)
+    new.results[("epoll_echo", "full")] = verdict(run_files())
     refusal = b"conctrace: needs Linux 5.11 or newer (BPF task storage)\n"
-    refused.results[("epoll_echo", "full")] = verdict(
+    old.results[("epoll_echo", "full")] = verdict(
         run_files(status=b"1", stderr=refusal), may_refuse=True)
-    md = table.markdown([lacking, refused], ["epoll_echo"], ["full"])
-    assert "| `sock_recv_length` tracepoint | missing: on_sock_recv_length off | ? |" in md
+    md = table.markdown([new, old], ["epoll_echo"], ["full"])
     assert "| full mode | pass 1/1 | refused 1/1: conctrace: needs Linux 5.11" in md
+    assert "| `conctrace -V` | full loads, light loads | conctrace: needs Linux 5.11" in md
+    assert "| `on_rss_stat` | takes 3 arguments, not 2; stand-in | ? |" in md
+    assert ("| `sweep_ended` | full: present, light: refused: Operation not permitted; "
+            "userspace walks the map | ? |") in md
+    assert "| no user memory | full: present, light: refused: R1 invalid mem access; " \
+        "**figure lost** | ? |" in md
