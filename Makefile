@@ -314,7 +314,7 @@ clean:
 
 # Every server under conctrace, full and light mode, on Debian's 5.10, 6.1
 # and 6.12 cloud kernels booted under QEMU and on the running kernel.
-# KERNELS="6.1 host" picks kernels, KERNEL_JOBS=2 boots two at once.
+# KERNELS="6.1 host" picks kernels, KERNEL_JOBS=1 boots one at a time.
 KM_WRAP := $(OUTPUT)/kernels/rusage_wrap
 
 # static: nothing for the guests' initramfs to carry for it
