@@ -51,7 +51,7 @@ MODES = ["full", "light"]
 SCENARIO_TIMEOUT_S = 40     # one conctrace run, in the guest or on the host; then it is stopped
 VM_TIMEOUT_S = 240          # one guest, boot to power-off; then it is killed
 # Each guest runs on one host thread (guest.qemu_command): two at once use
-# this machine's two cores, 56 s for the matrix against 82 s one at a time.
+# this machine's two cores: 47-56 s for the matrix against 82 s one at a time.
 JOBS = 2
 GUEST_CPUS, GUEST_MEMORY_MB = 2, 1024
 FAILURE_LINES = 6           # of conctrace's stderr, shown under a failed scenario
@@ -114,7 +114,7 @@ def run_kernel(run, cfg, cmd, timeout_s, env=None):
     def on_done(scope):
         if scope.name == "kernel":
             run.facts = checks.KernelFacts.parse(scope.files)
-            say(f"[{run.name}] booted {run.facts.release}")
+            say(f"[{run.name}] {'booted' if run.image else 'running'} {run.facts.release}")
             return
         run.running = ""
         mode = scope.name.rsplit(".", 1)[1]
