@@ -267,6 +267,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory check-fuzz
 	$(Q)$(MAKE) --no-print-directory check-integration
 	$(Q)$(MAKE) --no-print-directory check-sanitize
+	$(Q)$(MAKE) --no-print-directory test-kernels
 
 deps:
 	$(Q)sh scripts/install-deps.sh

@@ -64,46 +64,9 @@ wait_gone() {
 	return 0
 }
 
-# The stream sockets process $1 holds (its listener, its connections).
-sockets() {
-	# shellcheck disable=SC2010 # fd names are numbers; two forks, not one per fd
-	ls -l "/proc/$1/fd" 2>/dev/null | grep -c 'socket:'
-}
-
 # "listening on tcp 127.0.0.1:PORT (pid PID)" in file $1: "PORT PID", or nothing.
 listening() {
 	sed -n 's/.*listening on tcp [^ ]*:\([0-9]*\) (pid \([0-9]*\)).*/\1 \2/p' "$1" | head -n 1
-}
-
-# Light mode: conctrace finds the listener for --load in /proc, in the
-# launched process only, and here that is rusage_wrap while the listener is
-# its child's. So the load is driven from here, as --load would: once the
-# server listens, the same loadgen with the same arguments; then wait for
-# the server to close its side of every connection; then stop conctrace.
-drive_load() {	# DIR CONCTRACE_PID
-	n=$((KM_TIMEOUT * 10))
-	while [ -z "$(listening "$1/stderr")" ]; do
-		kill -0 "$2" 2>/dev/null || return 0	# conctrace gave up: its stderr says why
-		if [ "$n" -le 0 ]; then
-			echo "timed out: the server did not listen within $KM_TIMEOUT s" > "$1/timeout"
-			kill -INT "$2"
-			return 0
-		fi
-		n=$((n - 1))
-		sleep 0.1
-	done
-	listening "$1/stderr" > "$1/listening"
-	read -r port server < "$1/listening"
-	held=$(sockets "$server")
-	"$KM_CT/servers/loadgen" -p "$port" -c "$KM_CONNS" -n "$KM_REQUESTS" -q \
-		--json "$1/loadgen.json" 2> "$1/loadgen.stderr"
-	echo $? > "$1/loadgen.status"
-	n=50
-	while [ "$(sockets "$server")" -gt "$held" ] && [ "$n" -gt 0 ]; do
-		n=$((n - 1))
-		sleep 0.1
-	done
-	kill -INT "$2"
 }
 
 # libbpf's account of a load that failed, once per mode: the verbose log is
@@ -134,19 +97,12 @@ scenario() {	# SERVER MODE
 	flag=
 	[ "$2" = light ] && flag=--no-syscalls
 	start=$(date +%s)
-	if [ "$2" = full ]; then
-		"$KM_CT/conctrace" --load="-c $KM_CONNS -n $KM_REQUESTS -q --json $d/loadgen.json" \
-			--json "$d/conctrace.json" --json-conns 1000 \
-			-- "$KM_WRAP" "$d/rusage" "$KM_CT/servers/$1" -p 0 \
-			> "$d/stdout" 2> "$d/stderr" &
-		ct=$!
-	else
-		"$KM_CT/conctrace" --no-syscalls --json "$d/conctrace.json" --json-conns 1000 \
-			-- "$KM_WRAP" "$d/rusage" "$KM_CT/servers/$1" -p 0 \
-			> "$d/stdout" 2> "$d/stderr" &
-		ct=$!
-		drive_load "$d" "$ct"
-	fi
+	# light mode finds the listener for --load in /proc: rusage_wrap's child's
+	"$KM_CT/conctrace" $flag --load="-c $KM_CONNS -n $KM_REQUESTS -q --json $d/loadgen.json" \
+		--json "$d/conctrace.json" --json-conns 1000 \
+		-- "$KM_WRAP" "$d/rusage" "$KM_CT/servers/$1" -p 0 \
+		> "$d/stdout" 2> "$d/stderr" &
+	ct=$!
 	if ! wait_gone "$ct" "$KM_TIMEOUT"; then
 		echo "timed out: conctrace still ran after $KM_TIMEOUT s" > "$d/timeout"
 		kill -INT "$ct"
