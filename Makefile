@@ -327,7 +327,6 @@ $(KM_WRAP): tests/kernels/rusage_wrap.c
 # the harness's own parsing and verdicts first (test_harness.py, under a second)
 .PHONY: test-kernels
 test-kernels: deps
-	$(Q)sh tests/kernels/install-deps.sh
 	$(Q)$(MAKE) --no-print-directory all $(KM_WRAP)
 	$(Q)$(PYTEST) -q tests/kernels
 	$(Q)$(PYTHON) tests/kernels/matrix.py
