@@ -262,6 +262,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory check-fuzz
 	$(Q)$(MAKE) --no-print-directory check-integration
 	$(Q)$(MAKE) --no-print-directory check-sanitize
+	$(Q)$(MAKE) --no-print-directory test-kernels
 
 deps:
 	$(Q)sh scripts/install-deps.sh
@@ -304,3 +305,23 @@ clean:
 	$(Q)rm -rf $(OUTPUT) conctrace $(SERVER_BINS)
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
+
+# ---- kernel matrix (tests/kernels/README.md) --------------------------------
+
+# Every server under conctrace, full and light mode, on Debian's 5.10, 6.1
+# and 6.12 cloud kernels booted under QEMU and on the running kernel.
+# KERNELS="6.1 host" picks kernels, KERNEL_JOBS=1 boots one at a time.
+KM_WRAP := $(OUTPUT)/kernels/rusage_wrap
+
+# static: nothing for the guests' initramfs to carry for it
+$(KM_WRAP): tests/kernels/rusage_wrap.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $< -o $@
+
+# the harness's own parsing and verdicts first (test_harness.py, under a second)
+.PHONY: test-kernels
+test-kernels: deps
+	$(Q)$(MAKE) --no-print-directory all $(KM_WRAP)
+	$(Q)$(PYTEST) -q tests/kernels
+	$(Q)$(PYTHON) tests/kernels/matrix.py

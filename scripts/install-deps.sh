@@ -13,11 +13,14 @@ set -eu
 # (a real one scrapes --prometheus in a test, started by the test on
 # loopback: the packaged service is not needed), redis-server, redis-tools,
 # nginx-light and apache2-utils (ab): servers we did not write, checked
-# against their own books by tests that start their own on loopback
+# against their own books by tests that start their own on loopback;
+# qemu-system-x86, busybox-static, cpio and libc6-dev (a static libc) for
+# the kernel matrix, which boots Debian's kernels under QEMU (~100 MB)
 PKGS="clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
       libcmocka-dev liburing-dev python3 python3-pytest strace iproute2 procps
       util-linux binutils chromium fonts-dejavu-core valgrind prometheus tmux
-      redis-server redis-tools nginx-light apache2-utils"
+      redis-server redis-tools nginx-light apache2-utils
+      qemu-system-x86 busybox-static cpio libc6-dev"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"

@@ -80,32 +80,47 @@ static __always_inline enum sock_kind classify(struct sock *sk)
 	return SK_CONN;
 }
 
+/*
+ * A socket's local address: family, IP address (IPv4 in the first 4
+ * bytes) and port, or a Unix socket's path. The one reader of socket
+ * addresses: a connection's record and a listener's event both use it.
+ */
+static __always_inline __u16 read_local(struct sock *sk, __u8 addr[16], __u16 *port,
+					char *path, __u32 path_len)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)addr, sk, __sk_common.skc_rcv_saddr);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO((struct in6_addr *)addr, sk, __sk_common.skc_v6_rcv_saddr);
+	} else if (family == AF_UNIX) {
+		struct unix_address *ua = BPF_CORE_READ((struct unix_sock *)sk, addr);
+
+		if (ua)
+			bpf_probe_read_kernel_str(path, path_len, &ua->name[0].sun_path);
+	}
+	*port = family == AF_UNIX ? 0 : BPF_CORE_READ(sk, __sk_common.skc_num);
+	return family;
+}
+
+/* A connection's addresses: its local one, and its peer (address and
+ * port, or a Unix peer's inode). */
 static __always_inline void fill_addresses(struct conn *c, struct sock *sk)
 {
-	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	c->family = read_local(sk, c->laddr, &c->lport, c->unix_path, sizeof(c->unix_path));
 	if (c->family == AF_INET) {
-		BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_daddr);
+		BPF_CORE_READ_INTO((__u32 *)c->raddr, sk, __sk_common.skc_daddr);
 	} else if (c->family == AF_INET6) {
-		BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_v6_daddr);
-	}
-	if (c->family != AF_UNIX) {
-		c->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-		c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-		return;
-	}
-	{
-		struct unix_sock *u = (struct unix_sock *)sk;
-		struct unix_address *addr = BPF_CORE_READ(u, addr);
-		struct sock *peer = BPF_CORE_READ(u, peer);
+		BPF_CORE_READ_INTO((struct in6_addr *)c->raddr, sk, __sk_common.skc_v6_daddr);
+	} else if (c->family == AF_UNIX) {
+		struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
 
-		if (addr)
-			bpf_probe_read_kernel_str(c->unix_path, sizeof(c->unix_path),
-						  &addr->name[0].sun_path);
 		if (peer)
 			c->unix_peer = sock_ino(BPF_CORE_READ(peer, sk_socket));
+		return;
 	}
+	c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 }
 
 struct buffers {

@@ -12,12 +12,94 @@
 #include "lib/mm.bpf.h"
 #include "lib/stacks.bpf.h"
 
+/* A switch's kind, counted for the process and for whom the thread served:
+ * the kernel's own rule (__schedule), voluntary when the task gave up the
+ * CPU to sleep, involuntary when preempted. */
+static __always_inline void count_switch(struct thread_state *ts, struct proc_counters *pc,
+					 bool voluntary)
+{
+	if (voluntary)
+		pc->ctx_voluntary++;
+	else
+		pc->ctx_involuntary++;
+	if (!ts->cur_conn && voluntary)
+		pc->loop_ctx_voluntary++;
+	else if (!ts->cur_conn)
+		pc->loop_ctx_involuntary++;
+	else if (voluntary)
+		ts->owed.ctx_voluntary++;
+	else
+		ts->owed.ctx_involuntary++;
+}
+
+/* A target thread leaves the CPU: its switch counted, its run's CPU
+ * settled, what it owes its connection paid. */
+static __always_inline void switch_out(void *ctx, struct task_struct *prev,
+				       struct thread_state *ts, struct proc_counters *pc,
+				       bool voluntary, bool dying, __u64 now)
+{
+	struct conn *c;
+
+	/* a dying thread's counters were folded into its process's before
+	 * this last switch: the kernel counts it nowhere, and neither do we,
+	 * so totals match getrusage() */
+	if (!dying)
+		count_switch(ts, pc, voluntary);
+	settle_run(ts, pc, prev, now);
+	if (!voluntary)
+		ts->runnable_since = now;
+	if (voluntary && !dying && flame_wants(FV_OFFCPU)) {
+		/* prev is still current here: its stacks are where it sleeps */
+		ts->off_since = now;
+		ts->off_conn = ts->cur_conn;
+		ts->off_user_stack = stack_id(ctx, BPF_F_USER_STACK);
+		ts->off_kern_stack = stack_id(ctx, 0);
+	}
+	/* off the CPU, the thread settles what it owes: a report taken while
+	 * it sleeps is complete */
+	c = flush(ts);
+	/* a closed connection stays current until its thread moves on, which
+	 * without syscall hooks only the next socket's I/O tells: an event
+	 * loop's last connection would wait for the end. Going to sleep is
+	 * moving on, there. */
+	if (no_syscall_hooks && voluntary && c && c->close_ns)
+		move_on(ts, 0);
+}
+
+/* A target thread takes the CPU: its run begins; the time it slept (for
+ * --flame offcpu) and the time it waited for a CPU end. */
+static __always_inline void switch_in(struct task_struct *next, struct thread_state *ts,
+				      struct proc_counters *pc, __u64 now)
+{
+	begin_run(next, ts, now);
+	if (ts->off_since) {
+		struct stack_key k = {
+			.conn = flame_by_conn ? ts->off_conn : 0,
+			.user_stack = ts->off_user_stack,
+			.kern_stack = ts->off_kern_stack,
+			.view = FV_OFFCPU,
+		};
+
+		flame_add_key(&k, now - ts->off_since);
+		ts->off_since = 0;
+	}
+	if (ts->runnable_since) {
+		__u64 ns = now - ts->runnable_since;
+
+		ts->runnable_since = 0;
+		pc->runq_ns += ns;
+		if (ts->cur_conn)
+			ts->owed.runq_ns += ns;
+		else
+			pc->loop_runq_ns += ns;
+	}
+}
+
 static __always_inline int switched(void *ctx, bool preempt, struct task_struct *prev,
 				    struct task_struct *next, unsigned int prev_state)
 {
 	struct proc_counters *pc;
 	struct thread_state *ts;
-	struct conn *c;
 	__u64 now;
 
 	learn_cpu_offset(prev);	/* for rss_stat: any task will do */
@@ -27,73 +109,10 @@ static __always_inline int switched(void *ctx, bool preempt, struct task_struct 
 	if (!pc)
 		return 0;
 	now = bpf_ktime_get_ns();
-
-	if (task_is_target(prev) && (ts = thread_state(prev))) {
-		/* the kernel's own rule (__schedule): voluntary when the task
-		 * gave up the CPU to sleep, involuntary when preempted */
-		bool voluntary = !preempt && prev_state;
-
-		/* a dying thread's counters were folded into its process's
-		 * before this last switch: the kernel counts it nowhere, and
-		 * neither do we, so totals match getrusage() */
-		if (!(prev_state & TASK_DEAD)) {
-			if (voluntary)
-				pc->ctx_voluntary++;
-			else
-				pc->ctx_involuntary++;
-			if (!ts->cur_conn && voluntary)
-				pc->loop_ctx_voluntary++;
-			else if (!ts->cur_conn)
-				pc->loop_ctx_involuntary++;
-			else if (voluntary)
-				ts->owed.ctx_voluntary++;
-			else
-				ts->owed.ctx_involuntary++;
-		}
-		settle_run(ts, pc, prev, now);
-		if (!voluntary)
-			ts->runnable_since = now;
-		if (voluntary && !(prev_state & TASK_DEAD) && flame_wants(FV_OFFCPU)) {
-			/* prev is still current here: its stacks are where it sleeps */
-			ts->off_since = now;
-			ts->off_conn = ts->cur_conn;
-			ts->off_user_stack = stack_id(ctx, BPF_F_USER_STACK);
-			ts->off_kern_stack = stack_id(ctx, 0);
-		}
-		/* off the CPU, the thread settles what it owes: a report
-		 * taken while it sleeps is complete */
-		c = flush(ts);
-		/* a closed connection stays current until its thread moves on,
-		 * which without syscall hooks only the next socket's I/O tells:
-		 * an event loop's last connection would wait for the end. Going
-		 * to sleep is moving on, there. */
-		if (no_syscall_hooks && voluntary && c && c->close_ns)
-			move_on(ts, 0);
-	}
-	if (task_is_target(next) && (ts = thread_state(next))) {
-		begin_run(next, ts, now);
-		if (ts->off_since) {
-			struct stack_key k = {
-				.conn = flame_by_conn ? ts->off_conn : 0,
-				.user_stack = ts->off_user_stack,
-				.kern_stack = ts->off_kern_stack,
-				.view = FV_OFFCPU,
-			};
-
-			flame_add_key(&k, now - ts->off_since);
-			ts->off_since = 0;
-		}
-		if (ts->runnable_since) {
-			__u64 ns = now - ts->runnable_since;
-
-			ts->runnable_since = 0;
-			pc->runq_ns += ns;
-			if (ts->cur_conn)
-				ts->owed.runq_ns += ns;
-			else
-				pc->loop_runq_ns += ns;
-		}
-	}
+	if (task_is_target(prev) && (ts = thread_state(prev)))
+		switch_out(ctx, prev, ts, pc, !preempt && prev_state, prev_state & TASK_DEAD, now);
+	if (task_is_target(next) && (ts = thread_state(next)))
+		switch_in(next, ts, pc, now);
 	return 0;
 }
 

@@ -100,19 +100,7 @@ static __always_inline void report_listen(struct task_struct *task, int fd)
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->type = EV_LISTEN;
 	ev->tgid = bpf_get_current_pid_tgid() >> 32;
-	ev->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (ev->family == AF_INET) {
-		BPF_CORE_READ_INTO(&ev->addr, sk, __sk_common.skc_rcv_saddr);
-	} else if (ev->family == AF_INET6) {
-		BPF_CORE_READ_INTO(&ev->addr, sk, __sk_common.skc_v6_rcv_saddr);
-	} else {
-		struct unix_address *addr = BPF_CORE_READ((struct unix_sock *)sk, addr);
-
-		if (addr)
-			bpf_probe_read_kernel_str(ev->unix_path, sizeof(ev->unix_path),
-						  &addr->name[0].sun_path);
-	}
-	ev->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ev->family = read_local(sk, ev->addr, &ev->port, ev->unix_path, sizeof(ev->unix_path));
 	bpf_ringbuf_submit(ev, 0);
 }
 

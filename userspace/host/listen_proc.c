@@ -133,7 +133,7 @@ static int scan(pid_t pid, const char *table, struct listen_event *out)
 	return found;
 }
 
-int listen_from_proc(pid_t pid, struct listen_event *out)
+static int listen_of(pid_t pid, struct listen_event *out)
 {
 	static const char *const tables[] = { "tcp", "tcp6", "unix" };
 
@@ -143,4 +143,48 @@ int listen_from_proc(pid_t pid, struct listen_event *out)
 			return 0;
 		}
 	return -1;
+}
+
+#define TREE_DEPTH 4	/* a wrapper (time, sudo, a shell) or two, then the server */
+
+/* pid's, or else the first listener among its descendants: the launched
+ * command may be a wrapper that forks the server (conctrace traces both). */
+static int listen_in_tree(pid_t pid, struct listen_event *out, int depth)
+{
+	char path[64];
+	DIR *tasks;
+	struct dirent *t;
+	int found = -1;
+
+	if (!listen_of(pid, out))
+		return 0;
+	if (depth >= TREE_DEPTH)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	tasks = opendir(path);
+	if (!tasks)
+		return -1;
+	while (found && (t = readdir(tasks))) {
+		char children[320];
+		FILE *f;
+		int child;
+
+		if (t->d_name[0] == '.')
+			continue;
+		snprintf(children, sizeof(children), "/proc/%d/task/%s/children", (int)pid,
+			 t->d_name);
+		f = fopen(children, "r");
+		if (!f)
+			continue;
+		while (found && fscanf(f, "%d", &child) == 1)
+			found = listen_in_tree(child, out, depth + 1);
+		fclose(f);
+	}
+	closedir(tasks);
+	return found;
+}
+
+int listen_from_proc(pid_t pid, struct listen_event *out)
+{
+	return listen_in_tree(pid, out, 0);
 }

@@ -2,7 +2,8 @@
 /*
  * Where a process listens, read from /proc: for --load in light mode, where
  * no listen() syscall is traced. The first TCP (v4, v6) or Unix stream
- * listener among the process's own fds.
+ * listener among the process's own fds, or else its descendants' (a
+ * wrapper's server).
  */
 #ifndef CONCTRACE_LISTEN_PROC_H
 #define CONCTRACE_LISTEN_PROC_H
@@ -12,7 +13,7 @@
 
 #include "conctrace.h"
 
-/* 0 and *out filled if pid has a listening socket, else -1. */
+/* 0 and *out filled if pid or a descendant has a listening socket, else -1. */
 int listen_from_proc(pid_t pid, struct listen_event *out);
 
 /* One line of /proc/net/tcp or tcp6: true if it is a listener, with its

@@ -179,14 +179,43 @@ const char *libbpf_log_failed_map(void)
 	return log_state.failed_map[0] ? log_state.failed_map : NULL;
 }
 
+/* What the kernel's words say it lacks, for the common refusals. */
+static const char *hint(const char *verdict)
+{
+	static const struct {
+		const char *says, *means;
+	} hints[] = {
+		/* libbpf poisons an instruction whose CO-RE relocation found no
+		 * match with this call (0xbad2310) */
+		{ "unknown#195896080", "a kernel type or field it reads is missing here" },
+		{ "unknown func", "a BPF helper this kernel does not have" },
+		{ "_or_null", "this verifier wants a NULL check newer ones prove needless "
+			      "(a conctrace bug: please report it)" },
+		{ "th argument", "this kernel's event has another signature" },
+		{ "too large", "a verifier limit this kernel sets lower" },
+		{ "Operation not permitted", "this kernel's build forbids the program type" },
+	};
+
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
+		if (strstr(verdict, hints[i].says))
+			return hints[i].means;
+	return NULL;
+}
+
 void libbpf_log_verdict(char *buf, size_t len)
 {
+	const char *h;
+	size_t n;
+
 	if (log_state.verifier_last[0] && log_state.verifier_source[0])
 		snprintf(buf, len, "%s, at: %s", log_state.verifier_last, log_state.verifier_source);
 	else if (log_state.verifier_last[0])
 		snprintf(buf, len, "%s", log_state.verifier_last);
 	else
 		snprintf(buf, len, "%s", log_state.load_error);
+	n = strlen(buf);
+	if ((h = hint(buf)) && n + 1 < len)
+		snprintf(buf + n, len - n, " (%s)", h);
 }
 
 void libbpf_log_print_tail(FILE *f, int n, const char *prefix)

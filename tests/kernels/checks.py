@@ -1,0 +1,277 @@
+# SPDX-License-Identifier: MIT
+"""What one scenario's files must show, against the ground truth of the
+kernel it ran on. The same figures as tests/integration/test_conctrace.py,
+at a scale TCG can afford:
+
+  * conctrace exits 0 (the server's own status, through rusage_wrap).
+  * loadgen's books are clean (every connection made, no request lost):
+    else nothing below would be comparing like with like.
+  * connections: total = what loadgen made, none open at the end, no lost
+    events. Exact: both are counted, not sampled.
+  * bytes, in total and of every connection: what loadgen sent and
+    received. Exact. The load is PINGs only, so each connection carries
+    the same share.
+  * context switches, process-wide: wait4() rusage of the server plus
+    rusage_wrap's own since its main() (conctrace traces both). 2% as the
+    host tests, or 5 switches of either kind (the host tests allow 2
+    voluntary, 5 involuntary, on 500 connections): at 20 connections the
+    edges weigh more. Measured here: voluntary 1 below rusage in almost
+    every run (the server's main thread ends with a switch its wait4()
+    counts and conctrace, which skips a dying thread's last one, does
+    not), up to 3 above in one host run (the wrapper switching between
+    conctrace's attach and its main(), which it cannot count); involuntary
+    exact but for threaded_echo under TCG, up to 5 above (threads
+    preempted as they exit, after the kernel folded their counts into
+    the process: conctrace sees those switches, rusage cannot).
+  * slab sizes: every cache conctrace names in `slab_sizes` has the size
+    this kernel gives it (sysfs slab_size; /proc/slabinfo's objsize where
+    there is no sysfs entry, as conctrace reads them; 0 where the kernel
+    has no such cache), and each connection's `sock` bytes are the TCP
+    cache's slab_size. Never a constant: the sizes differ between kernels.
+
+A kernel allowed to be refused (5.10) also passes when conctrace exits
+non-zero with one line on stderr saying which Linux it needs.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+
+WARNING = "conctrace: warning: "
+PROBE_MODE_RE = re.compile(r"^(full|light) mode[^:]*: (.*)$")
+PROBE_LEFT_OUT_RE = re.compile(r"^  (\S+) left out \((.*)\); (.*)$")
+PROBE_LOST_RE = re.compile(r"^  (no .+?): (.*)$")
+REFUSAL_RE = re.compile(r"needs Linux \d+\.\d+ or newer")
+MAP_FAILED_RE = re.compile(r"libbpf: (map '[^']+': failed to create: .*)")
+PROG_FAILED_RE = re.compile(r"libbpf: prog '([^']+)': BPF program load failed: (.*)")
+VERIFIER_DONE_RE = re.compile(r"^processed \d+ insns")
+INSN_RE = re.compile(r"^\d+: |^; ")       # the verifier's walk, not its verdict
+SWITCH_REL, SWITCH_SLACK = 0.02, 5
+
+
+@dataclass
+class KernelFacts:
+    """What a kernel says about itself (scenarios.sh's `kernel` scope)."""
+    release: str = "?"
+    version: str = "?"
+    slab_size: dict = field(default_factory=dict)       # sysfs slab_size by cache
+    slabinfo_objsize: dict = field(default_factory=dict)
+    probe: str = ""             # `conctrace -V` on this kernel, as it printed it
+
+    @classmethod
+    def parse(cls, files):
+        facts = cls()
+        text = {k: v.decode(errors="replace") for k, v in files.items()}
+        facts.release = text.get("release", "?").strip()
+        facts.version = text.get("version", "?").strip()
+        facts.probe = text.get("probe", "")
+        for line in text.get("slab_sizes", "").splitlines():
+            name, size, _objsize = line.split()
+            facts.slab_size[name] = int(size)
+        for line in text.get("slabinfo", "").splitlines():
+            words = line.split()
+            # name <active_objs> <num_objs> <objsize> ...; two header lines
+            if len(words) > 3 and words[3].isdigit():
+                facts.slabinfo_objsize[words[0]] = int(words[3])
+        return facts
+
+    def left_out(self):
+        """What `conctrace -V` says each mode goes without here:
+        {mode: [(what, why, then)]}, what being a program ("on_rss_stat",
+        with why it is left out and what stands in) or a lost figure ("no
+        ...", then empty); a mode that does not load maps to None, and
+        none at all if conctrace refused the kernel."""
+        modes, current = {}, None
+        for line in self.probe.splitlines():
+            m = PROBE_MODE_RE.match(line)
+            if m:
+                current = m.group(1)
+                modes[current] = [] if m.group(2) == "loads" else None
+                continue
+            if current is None or modes[current] is None or not line.startswith("  "):
+                continue
+            left, lost = PROBE_LEFT_OUT_RE.match(line), PROBE_LOST_RE.match(line)
+            if left:
+                modes[current].append(left.groups())
+            elif lost:
+                modes[current].append((*lost.groups(), ""))
+            else:
+                modes[current].append((line.strip(), "", ""))
+        return modes
+
+    def size_of(self, cache):
+        """The slot a cache gives an object, as conctrace reads it; 0 if none."""
+        if cache in self.slab_size:
+            return self.slab_size[cache]
+        return self.slabinfo_objsize.get(cache, 0)
+
+
+@dataclass
+class Result:
+    kernel: str
+    server: str
+    mode: str
+    verdict: str = "fail"           # "pass", "refused" (allowed), "fail"
+    failures: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)    # conctrace's warnings, as printed
+    stderr: str = ""
+    verbose: str = ""               # libbpf's log of a failed load, trimmed
+    seconds: str = "?"
+    summary: str = ""               # the figures compared, for the scenario's line
+
+    @property
+    def passed(self):
+        return self.verdict in ("pass", "refused")
+
+    @property
+    def first_failure(self):
+        return self.failures[0] if self.failures else ""
+
+
+class Failed(Exception):
+    """A check that makes the rest meaningless (no report, no books)."""
+
+
+def load_failure(verbose):
+    """What libbpf's log (scenarios.sh's trimmed `conctrace -v`) says made
+    the load fail: the map the kernel would not create, or the program it
+    refused with the verifier's last words; "" if it names neither."""
+    lines = verbose.splitlines()
+    for line in lines:
+        m = MAP_FAILED_RE.search(line)
+        if m:
+            return m.group(1)
+    for i, line in enumerate(lines):
+        m = PROG_FAILED_RE.search(line)
+        if not m:
+            continue
+        prog, err = m.groups()
+        verdict, in_log = "", False
+        for later in lines[i + 1:]:
+            if f"'{prog}': -- BEGIN PROG LOAD LOG" in later:
+                in_log = True
+            elif not in_log:
+                continue
+            elif VERIFIER_DONE_RE.match(later) or "END PROG LOAD LOG" in later:
+                break
+            elif later.strip() and not INSN_RE.match(later):
+                verdict = later.strip()
+        return f"prog {prog}: {err}" + (f": verifier: {verdict}" if verdict else "")
+    return ""
+
+
+def _json(files, name):
+    if name not in files:
+        raise Failed(f"no {name} (the run produced none)")
+    try:
+        return json.loads(files[name])
+    except ValueError as e:
+        raise Failed(f"{name} is not JSON: {e}")
+
+
+def _rusage(files):
+    if "rusage" not in files:
+        raise Failed("no rusage from rusage_wrap (the server did not run to its end)")
+    return {k: int(v) for k, v in (line.split() for line in files["rusage"].decode().splitlines())}
+
+
+def _last_line(text):
+    lines = [l for l in text.splitlines() if l.strip()]
+    return lines[-1] if lines else "(nothing on stderr)"
+
+
+def check(kernel, scope, facts, settings, may_refuse, why_not_loaded=""):
+    """The Result of one scenario: scope is its frames.Scope; why_not_loaded,
+    load_failure()'s account for this kernel and mode, if one was taken."""
+    server, mode = scope.name.rsplit(".", 1)
+    files = scope.files
+    r = Result(kernel, server, mode)
+    r.stderr = files.get("stderr", b"").decode(errors="replace")
+    r.verbose = files.get("verbose", b"").decode(errors="replace")
+    r.seconds = files.get("seconds", b"?").decode().strip()
+    r.warnings = [line[len(WARNING):].strip() for line in r.stderr.splitlines()
+                  if line.startswith(WARNING)]
+    if scope.damaged:
+        r.failures.append(f"damaged on the console: {', '.join(scope.damaged)}")
+    try:
+        _check(r, files, facts, settings, may_refuse, why_not_loaded)
+    except Failed as e:
+        r.failures.append(str(e))
+    if r.verdict != "refused":
+        r.verdict = "fail" if r.failures else "pass"
+    return r
+
+
+def _check(r, files, facts, settings, may_refuse, why_not_loaded):
+    fail = r.failures.append
+    if "timeout" in files:
+        raise Failed(f"{files['timeout'].decode().strip()}; stderr: {_last_line(r.stderr)}")
+    status = int(files.get("status", b"-1"))
+    if status != 0:
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        if may_refuse and len(lines) == 1 and REFUSAL_RE.search(lines[0]):
+            r.verdict = "refused"
+            return
+        if why_not_loaded and "cannot load BPF programs" in r.stderr:
+            raise Failed(f"conctrace exited {status}: cannot load BPF programs: "
+                         f"{why_not_loaded}")
+        raise Failed(f"conctrace exited {status}: {_last_line(r.stderr)}")
+
+    rep = _json(files, "conctrace.json")
+    load = _json(files, "loadgen.json")
+    ru = _rusage(files)
+    if files.get("loadgen.status", b"0").strip() != b"0":
+        fail(f"loadgen exited {files['loadgen.status'].decode().strip()}: "
+             f"{_last_line(files.get('loadgen.stderr', b'').decode())}")
+    if ru["exit"] != 0:
+        fail(f"the server exited {ru['exit']}")
+
+    made = load["connections"]["established"]
+    if made != settings["KM_CONNS"] or load["requests"]["errors"]:
+        raise Failed(f"loadgen's books: {made}/{settings['KM_CONNS']} connections, "
+                     f"{load['requests']['errors']} requests lost ({load['errors']})")
+    conns = rep["connections"]
+    if conns["total"] != made:
+        fail(f"connections.total {conns['total']}, loadgen made {made}")
+    if conns["open_at_end"] != 0:
+        fail(f"connections.open_at_end {conns['open_at_end']}")
+    if rep["lost_events"] != 0:
+        fail(f"lost_events {rep['lost_events']}")
+
+    sent, received = load["bytes"]["sent"], load["bytes"]["received"]
+    if (conns["bytes_rx"], conns["bytes_tx"]) != (sent, received):
+        fail(f"bytes rx/tx {conns['bytes_rx']}/{conns['bytes_tx']}, "
+             f"loadgen sent/received {sent}/{received}")
+    each_rx, each_tx = sent // made, received // made
+    odd = [c for c in rep["conns"] if (c["bytes_rx"], c["bytes_tx"]) != (each_rx, each_tx)]
+    if len(rep["conns"]) != conns["total"]:
+        fail(f"{len(rep['conns'])} connections in conns[], {conns['total']} in total")
+    if odd:
+        fail(f"{len(odd)} of {len(rep['conns'])} connections do not carry {each_rx}/{each_tx} "
+             f"B rx/tx (first: {odd[0]['remote']} {odd[0]['bytes_rx']}/{odd[0]['bytes_tx']})")
+
+    proc = rep["process"]
+    switches = []
+    for kind, ours, theirs in (("voluntary", "nvcsw", "child_nvcsw"),
+                               ("involuntary", "nivcsw", "child_nivcsw")):
+        truth = ru[theirs] + ru[f"self_{ours}"]
+        got = proc[f"ctx_switches_{kind}"]
+        switches.append(f"{got}/{truth}")
+        if abs(got - truth) > max(SWITCH_REL * truth, SWITCH_SLACK):
+            fail(f"{kind} switches {got}, rusage {truth} "
+                 f"(server {ru[theirs]} + wrapper {ru[f'self_{ours}']})")
+
+    wrong = {c: (got, facts.size_of(c)) for c, got in rep["slab_sizes"].items()
+             if got != facts.size_of(c)}
+    if wrong:
+        fail("slab sizes (conctrace, kernel): " +
+             ", ".join(f"{c} {a}/{b}" for c, (a, b) in sorted(wrong.items())))
+    families = {c["family"] for c in rep["conns"]}
+    sock, tcp = rep["kernel_breakdown"]["sock"], facts.size_of("TCP")
+    if families == {"tcp4"} and sock != tcp:
+        fail(f"sock bytes per connection {sock}, the TCP cache's slab_size {tcp}")
+    elif families - {"tcp4"}:
+        fail(f"connection families {sorted(families)}: expected tcp4 only")
+    r.summary = (f"{conns['total']} conns, {conns['bytes_rx']}/{conns['bytes_tx']} B, "
+                 f"switches vol {switches[0]} invol {switches[1]} (conctrace/rusage), "
+                 f"sock {sock} B")

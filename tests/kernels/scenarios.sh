@@ -1,0 +1,134 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The kernel matrix's scenarios, run where the kernel under test runs: as a
+# QEMU guest's job (init.sh starts it) or directly on the host. POSIX sh for
+# busybox. It checks nothing itself: it runs each server under conctrace in
+# each mode and sends every file a check needs to stdout (the guest's serial
+# console), framed so the host can cut them out of the kernel's chatter:
+#
+#   @@KM BEGIN SCOPE NAME MD5      the file's base64 follows, then
+#   @@KM END SCOPE NAME
+#   @@KM DONE SCOPE                SCOPE (kernel, or SERVER.MODE) is complete
+#   @@KM FINISHED                  every scenario has run
+#
+# Environment (matrix.py sets it; init.sh reads it from the initramfs):
+#   KM_CT        directory holding conctrace and servers/ (loadgen included)
+#   KM_WRAP      rusage_wrap, the server's parent that writes its rusage
+#   KM_WORK      scratch directory (emptied by whoever made it)
+#   KM_SERVERS   servers to run, KM_MODES of "full" and "light"
+#   KM_CONNS, KM_REQUESTS   the load: connections, PINGs per connection
+#   KM_TIMEOUT   seconds one conctrace run may take before it is stopped
+set -u
+
+emit() {	# SCOPE NAME FILE: one file, framed; a missing file is not sent
+	[ -f "$3" ] || return 0
+	set -- "$1" "$2" "$3" "$(md5sum < "$3")"
+	echo "@@KM BEGIN $1 $2 ${4%% *}"
+	base64 < "$3"
+	echo "@@KM END $1 $2"
+}
+
+# What the checks compare conctrace's figures with: the kernel's identity and
+# its own slab sizes (every cache: the checks take whichever conctrace names);
+# and conctrace's own account of the kernel, for the table.
+kernel_info() {
+	d=$KM_WORK/kernel
+	mkdir -p "$d"
+	uname -r > "$d/release"
+	cat /proc/version > "$d/version"
+	# `read` is a builtin: no fork per cache (a fork is slow under TCG)
+	for c in /sys/kernel/slab/*; do
+		[ -r "$c/slab_size" ] || continue
+		read -r size < "$c/slab_size"
+		read -r objsize < "$c/object_size"
+		echo "${c##*/} $size $objsize"
+	done > "$d/slab_sizes"
+	cat /proc/slabinfo > "$d/slabinfo" 2>/dev/null
+	# what conctrace says of this kernel: whether each mode loads, what it
+	# leaves out there and what stands in (or which figure is lost)
+	"$KM_CT/conctrace" -V > "$d/probe" 2>&1
+	for f in release version slab_sizes slabinfo probe; do
+		emit kernel "$f" "$d/$f"
+	done
+	echo "@@KM DONE kernel"
+}
+
+# Poll until process $1 is gone or $2 seconds have passed; 1 if it is not gone.
+wait_gone() {
+	n=$(($2 * 10))
+	while kill -0 "$1" 2>/dev/null; do
+		[ "$n" -gt 0 ] || return 1
+		n=$((n - 1))
+		sleep 0.1
+	done
+	return 0
+}
+
+# "listening on tcp 127.0.0.1:PORT (pid PID)" in file $1: "PORT PID", or nothing.
+listening() {
+	sed -n 's/.*listening on tcp [^ ]*:\([0-9]*\) (pid \([0-9]*\)).*/\1 \2/p' "$1" | head -n 1
+}
+
+# libbpf's account of a load that failed, once per mode: the verbose log is
+# long (every CO-RE relocation, every instruction the verifier walked), so
+# only what names the failure is kept: the lines that say a program failed,
+# and the last lines of each verifier log, where it says why.
+explain_failure() {	# DIR MODE_FLAG
+	"$KM_CT/conctrace" -v ${2:+"$2"} -d 1 -- true > /dev/null 2> "$1/verbose.full"
+	awk '/BEGIN PROG LOAD LOG/ { inlog = 1; n = 0; print; next }
+	     /END PROG LOAD LOG/ {
+		for (i = (n > 12 ? n - 11 : 1); i <= n; i++) print tail[i % 12]
+		print; inlog = 0; next }
+	     inlog { n++; tail[n % 12] = $0; next }
+	     /relo #|CO-RE/ { next }
+	     /^conctrace:.*warning:/ { next }	# on stderr already
+	     /^conctrace:|^libbpf: .*([Ff]ail|[Ee]rror)/ { print }' \
+		"$1/verbose.full" > "$1/verbose"
+	rm -f "$1/verbose.full"
+}
+
+explained=" "	# the modes whose failure has been explained
+
+scenario() {	# SERVER MODE
+	scope=$1.$2
+	d=$KM_WORK/$scope
+	mkdir -p "$d"
+	echo "@@KM START $scope"
+	flag=
+	[ "$2" = light ] && flag=--no-syscalls
+	start=$(date +%s)
+	# light mode finds the listener for --load in /proc: rusage_wrap's child's
+	"$KM_CT/conctrace" $flag --load="-c $KM_CONNS -n $KM_REQUESTS -q --json $d/loadgen.json" \
+		--json "$d/conctrace.json" --json-conns 1000 \
+		-- "$KM_WRAP" "$d/rusage" "$KM_CT/servers/$1" -p 0 \
+		> "$d/stdout" 2> "$d/stderr" &
+	ct=$!
+	if ! wait_gone "$ct" "$KM_TIMEOUT"; then
+		echo "timed out: conctrace still ran after $KM_TIMEOUT s" > "$d/timeout"
+		kill -INT "$ct"
+		wait_gone "$ct" 10 || kill -KILL "$ct"
+	fi
+	wait "$ct"
+	echo $? > "$d/status"
+	echo $(($(date +%s) - start)) > "$d/seconds"
+	# exit 1 before the server ever listened: conctrace could not start
+	if [ "$(cat "$d/status")" = 1 ] && [ -z "$(listening "$d/stderr")" ]; then
+		case $explained in
+		*" $2 "*) ;;
+		*) explain_failure "$d" "$flag"; explained="$explained$2 " ;;
+		esac
+	fi
+	for f in status seconds timeout stderr conctrace.json loadgen.json loadgen.status \
+		 loadgen.stderr rusage verbose; do
+		emit "$scope" "$f" "$d/$f"
+	done
+	echo "@@KM DONE $scope"
+}
+
+kernel_info
+for server in $KM_SERVERS; do
+	for mode in $KM_MODES; do
+		scenario "$server" "$mode"
+	done
+done
+echo "@@KM FINISHED"

@@ -1,0 +1,204 @@
+# SPDX-License-Identifier: MIT
+"""The matrix's own logic, without a kernel: framing on a noisy console,
+what a failed load is blamed on, and the verdicts the checks give. A
+harness that misreads its input would report a kernel wrongly, so
+`make test-kernels` runs these first (pytest, under a second).
+"""
+
+import base64
+import hashlib
+import json
+
+import checks
+from frames import FrameReader, Scope
+
+CONNS, REQUESTS = 20, 5
+SETTINGS = {"KM_CONNS": CONNS, "KM_REQUESTS": REQUESTS}
+
+
+def frame(scope, name, data, corrupt_md5=False):
+    md5 = hashlib.md5(data + (b"x" if corrupt_md5 else b"")).hexdigest()
+    b64 = base64.encodebytes(data).decode().splitlines()
+    return [f"@@KM BEGIN {scope} {name} {md5}", *b64, f"@@KM END {scope} {name}"]
+
+
+def read(lines):
+    done = []
+    reader = FrameReader(lambda scope: None, done.append)
+    for line in lines:
+        reader.feed(line + "\r\n")          # the serial console's line ends
+    return reader, {s.name: s for s in done}
+
+
+# ---- frames ---------------------------------------------------------------------
+
+def test_frames_survive_console_noise_around_them():
+    data = bytes(range(256)) * 3
+    reader, done = read(["[    1.0] a kernel line", *frame("x.full", "f", data),
+                         "[    1.1] another", "@@KM DONE x.full", "@@KM FINISHED"])
+    assert done["x.full"].files == {"f": data}
+    assert not done["x.full"].damaged
+    assert reader.finished
+    assert list(reader.console) == ["[    1.0] a kernel line", "[    1.1] another"]
+
+
+def test_a_frame_hit_by_a_kernel_message_is_damaged_not_misread():
+    lines = frame("x.full", "f", b"0123456789" * 30)
+    lines.insert(2, "[    2.0] printk inside the frame")
+    _, done = read([*lines, "@@KM DONE x.full"])
+    assert done["x.full"].damaged == ["f"] and "f" not in done["x.full"].files
+
+
+def test_a_wrong_checksum_or_a_cut_frame_is_damaged():
+    cut = frame("x.full", "g", b"abc")[:-1]             # the guest died before END
+    _, done = read([*frame("x.full", "f", b"abc", corrupt_md5=True), *cut,
+                    "@@KM DONE x.full"])
+    assert sorted(done["x.full"].damaged) == ["f", "g"]
+
+
+# ---- what a failed load is blamed on -------------------------------------------------
+
+VERIFIER = """libbpf: prog 'on_sched_switch': BPF program load failed: Permission denied
+libbpf: prog 'on_sched_switch': -- BEGIN PROG LOAD LOG --
+; proc_counters()->stacks_lost++;
+1669: (79) r1 = *(u64 *)(r0 +144)
+R0 invalid mem access 'map_value_or_null'
+processed 225 insns (limit 1000000) max_states_per_insn 0 total_states 18
+-- END PROG LOAD LOG --"""
+
+CO_RE = """libbpf: prog 'on_rss_stat': BPF program load failed: Invalid argument
+libbpf: prog 'on_rss_stat': -- BEGIN PROG LOAD LOG --
+231: (56) if w1 != 0x0 goto pc+199    ; R1_w=0
+232: <invalid CO-RE relocation>
+failed to resolve CO-RE relocation <byte_off> [1239] struct mm_struct.rss_stat[0]
+processed 69 insns (limit 1000000)
+-- END PROG LOAD LOG --"""
+
+EMPTY_LOG = """libbpf: prog 'sweep_ended': BPF program load failed: Operation not permitted
+libbpf: permission error while running as root; try raising 'ulimit -l'? current value: 8.0 MiB
+libbpf: prog 'sweep_ended': -- BEGIN PROG LOAD LOG --
+processed 0 insns (limit 1000000) max_states_per_insn 0 total_states 0
+-- END PROG LOAD LOG --"""
+
+MAP = """libbpf: Error in bpf_create_map_xattr(threads):Invalid argument(-22). Retrying without BTF.
+libbpf: map 'threads': failed to create: Invalid argument(-22)"""
+
+
+def test_load_failure_names_the_verifier_s_verdict():
+    assert checks.load_failure(VERIFIER) == \
+        "prog on_sched_switch: Permission denied: verifier: R0 invalid mem access " \
+        "'map_value_or_null'"
+    assert checks.load_failure(CO_RE).endswith(
+        "verifier: failed to resolve CO-RE relocation <byte_off> [1239] "
+        "struct mm_struct.rss_stat[0]")
+
+
+def test_load_failure_without_a_verdict_or_of_a_map():
+    assert checks.load_failure(EMPTY_LOG) == "prog sweep_ended: Operation not permitted"
+    assert checks.load_failure(MAP) == "map 'threads': failed to create: Invalid argument(-22)"
+    assert checks.load_failure("") == ""
+
+
+# ---- verdicts -------------------------------------------------------------------------
+
+FACTS = checks.KernelFacts(release="6.1.0-50-cloud-amd64",
+                           slab_size={"TCP": 2304, "filp": 256, "dentry": 192},
+                           slabinfo_objsize={"odd_cache": 96})
+
+
+def run_files(**change):
+    """The files of a scenario where everything agrees; `change` overrides."""
+    sent = CONNS * REQUESTS * 5
+    rep = {"connections": {"total": CONNS, "open_at_end": 0, "bytes_rx": sent, "bytes_tx": sent},
+           "lost_events": 0,
+           "conns": [{"family": "tcp4", "remote": f"127.0.0.1:{40000 + i}",
+                      "bytes_rx": sent // CONNS, "bytes_tx": sent // CONNS}
+                     for i in range(CONNS)],
+           "process": {"ctx_switches_voluntary": 30, "ctx_switches_involuntary": 2},
+           "slab_sizes": {"filp": 256, "dentry": 192, "odd_cache": 96, "lsm_file_cache": 0},
+           "kernel_breakdown": {"sock": 2304}}
+    load = {"connections": {"established": CONNS}, "requests": {"errors": 0},
+            "errors": {}, "bytes": {"sent": sent, "received": sent}}
+    files = {"status": b"0\n", "stderr": b"", "conctrace.json": json.dumps(rep).encode(),
+             "loadgen.json": json.dumps(load).encode(),
+             "rusage": b"child_nvcsw 28\nchild_nivcsw 2\nself_nvcsw 2\nself_nivcsw 0\nexit 0\n"}
+    files.update(change)
+    return files
+
+
+def verdict(files, may_refuse=False, name="epoll_echo.full"):
+    return checks.check("6.1", Scope(name, files), FACTS, SETTINGS, may_refuse)
+
+
+def test_agreeing_figures_pass():
+    r = verdict(run_files())
+    assert r.verdict == "pass", r.failures
+
+
+def test_a_slab_size_the_kernel_does_not_give_fails_and_names_the_cache():
+    rep = json.loads(run_files()["conctrace.json"])
+    rep["slab_sizes"]["filp"] = 192                 # another kernel's size
+    r = verdict(run_files(**{"conctrace.json": json.dumps(rep).encode()}))
+    assert r.verdict == "fail" and "filp 192/256" in r.first_failure
+
+
+def test_switches_beyond_the_tolerance_fail():
+    rusage = b"child_nvcsw 20\nchild_nivcsw 2\nself_nvcsw 2\nself_nivcsw 0\nexit 0\n"
+    r = verdict(run_files(rusage=rusage))
+    assert r.verdict == "fail" and r.first_failure.startswith("voluntary switches 30, rusage 22")
+
+
+def test_refusal_passes_only_where_allowed_and_only_in_one_line():
+    refusal = b"conctrace: needs Linux 5.11 or newer (BPF task storage)\n"
+    assert verdict(run_files(status=b"1", stderr=refusal), may_refuse=True).verdict == "refused"
+    assert verdict(run_files(status=b"1", stderr=refusal)).verdict == "fail"
+    noisy = b"conctrace: warning: this kernel has no unix iterator: snapshot_unix disabled\n"
+    r = verdict(run_files(status=b"1", stderr=noisy + refusal), may_refuse=True)
+    assert r.verdict == "fail"
+    assert r.warnings == ["this kernel has no unix iterator: snapshot_unix disabled"]
+
+
+def test_a_load_failure_is_reported_with_libbpf_s_reason():
+    stderr = b"conctrace: cannot load BPF programs: Invalid argument (run with -v)\n"
+    files = {"status": b"1", "stderr": stderr}
+    r = checks.check("5.10", Scope("epoll_echo.light", files), FACTS, SETTINGS, False,
+                     checks.load_failure(MAP))
+    assert r.first_failure == ("conctrace exited 1: cannot load BPF programs: "
+                               "map 'threads': failed to create: Invalid argument(-22)")
+
+
+# ---- the table ------------------------------------------------------------------------
+
+PROBE_6_1 = """conctrace 0.1.0 (libbpf 1.1)
+kernel: Linux 6.1.0-50-cloud-amd64 (conctrace needs 5.11 or newer, and measures every figure from 6.1)
+full mode: loads
+  on_rss_stat left out (this kernel's rss_stat tracepoint takes 3 arguments, not 2); a stand-in measures the same
+light mode (--no-syscalls): loads
+  on_rss_stat left out (this kernel's rss_stat tracepoint takes 3 arguments, not 2); a stand-in measures the same
+  sweep_ended left out (the kernel refused sweep_ended: BPF program load failed: Operation not permitted); userspace walks the connection map instead
+  no user memory: the kernel refused on_rss_stat_old: R1 invalid mem access
+"""
+PROBE_5_10 = """conctrace 0.1.0 (libbpf 1.1)
+kernel: Linux 5.10.0-32-cloud-amd64 (conctrace needs 5.11 or newer, and measures every figure from 6.1)
+conctrace: needs Linux 5.11 or newer (task-local storage, BPF_MAP_TYPE_TASK_STORAGE); this is 5.10.0-32-cloud-amd64
+"""
+
+
+def test_table_says_what_each_kernel_goes_without_as_conctrace_v_does():
+    import matrix
+    import table
+    new, old = matrix.KernelRun("6.1"), matrix.KernelRun("5.10")
+    new.facts = checks.KernelFacts(probe=PROBE_6_1)
+    old.facts = checks.KernelFacts(probe=PROBE_5_10)
+    new.results[("epoll_echo", "full")] = verdict(run_files())
+    refusal = b"conctrace: needs Linux 5.11 or newer (BPF task storage)\n"
+    old.results[("epoll_echo", "full")] = verdict(
+        run_files(status=b"1", stderr=refusal), may_refuse=True)
+    md = table.markdown([new, old], ["epoll_echo"], ["full"])
+    assert "| full mode | pass 1/1 | refused 1/1: conctrace: needs Linux 5.11" in md
+    assert "| `conctrace -V` | full loads, light loads | conctrace: needs Linux 5.11" in md
+    assert "| `on_rss_stat` | takes 3 arguments, not 2; stand-in | ? |" in md
+    assert ("| `sweep_ended` | full: present, light: refused: Operation not permitted; "
+            "userspace walks the map | ? |") in md
+    assert "| no user memory | full: present, light: refused: R1 invalid mem access; " \
+        "**figure lost** | ? |" in md
