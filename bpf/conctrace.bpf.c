@@ -21,7 +21,7 @@
  *   < cpu_time < charging; mm and stacks beside them.
  * progs/ holds the programs, one file per hooked subsystem, each including
  * lib/ only. This file is the list of them; the loader leaves out what a
- * kernel lacks or refuses (userspace/programs.c says what each gives).
+ * kernel lacks or refuses (userspace/tracer/programs.c says what each gives).
  */
 #include "lib/kernel.bpf.h"
 

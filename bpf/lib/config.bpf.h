@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * Load-time configuration: every read-only value the loader sets before
- * load (userspace/tracer.c). The verifier sees them as constants, so a
+ * load (userspace/tracer/tracer.c). The verifier sees them as constants, so a
  * feature turned off costs its programs nothing.
  */
 #ifndef CONCTRACE_LIB_CONFIG_BPF_H

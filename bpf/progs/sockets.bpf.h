@@ -80,7 +80,7 @@ int BPF_PROG(on_sock_send_length, struct sock *sk, int ret, int flags)
  * has them), the same from the protocols' recvmsg and sendmsg, where the kernel lets fexit programs attach (its
  * build may not): every read and write of a TCP or Unix stream socket,
  * from a syscall or io_uring, goes through one of them. Stand-ins
- * (userspace/programs.c): loaded only where the tracepoints are missing.
+ * (userspace/tracer/programs.c): loaded only where the tracepoints are missing.
  */
 #define SOCK_RECVMSG_FEXIT(fn)							\
 SEC("fexit/" #fn)								\

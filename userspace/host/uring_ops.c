@@ -46,3 +46,13 @@ const char *uring_op_name(unsigned int op)
 		load_names();
 	return op < MAX_OPS && names[op][0] ? names[op] : NULL;
 }
+
+const char *uring_op_label(unsigned int op, char *buf, unsigned long len)
+{
+	const char *name = uring_op_name(op);
+
+	if (name)
+		return name;
+	snprintf(buf, len, "op_%u", op);
+	return buf;
+}

@@ -8,4 +8,9 @@
  * than conctrace still get their names. */
 const char *uring_op_name(unsigned int op);
 
+/* The one label of an opcode in every output: its name, or "op_N" for
+ * one this kernel does not name (written into buf, len bytes). */
+#define URING_OP_LABEL_LEN 32
+const char *uring_op_label(unsigned int op, char *buf, unsigned long len);
+
 #endif /* CONCTRACE_URING_OPS_H */

@@ -28,17 +28,12 @@ static void uring_object(struct json *j, const char *key, const struct conn *c)
 {
 	json_begin_object(j, key);
 	for (int i = 0; i < CONN_URING_SLOTS; i++) {
-		const char *name;
-		char buf[32];
+		char label[URING_OP_LABEL_LEN];
 
 		if (!c->uring[i].opcode)
 			continue;
-		name = uring_op_name(c->uring[i].opcode - 1);
-		if (!name) {
-			snprintf(buf, sizeof(buf), "op_%u", c->uring[i].opcode - 1);
-			name = buf;
-		}
-		json_u64(j, name, c->uring[i].count);
+		json_u64(j, uring_op_label(c->uring[i].opcode - 1, label, sizeof(label)),
+			 c->uring[i].count);
 	}
 	json_end_object(j);
 }
@@ -146,10 +141,11 @@ void report_json(FILE *f, struct report *r)
 	json_end_object(&j);
 	json_begin_object(&j, "uring_ops_by_name");
 	for (unsigned op = 0; op < 256 && a->n; op++) {
-		const char *name = uring_op_name(op);
+		char label[URING_OP_LABEL_LEN];
 
-		if (a->uring_by_op[op] && name)
-			json_double(&j, name, (double)a->uring_by_op[op] / (double)a->n);
+		if (a->uring_by_op[op])
+			json_double(&j, uring_op_label(op, label, sizeof(label)),
+				    (double)a->uring_by_op[op] / (double)a->n);
 	}
 	json_end_object(&j);
 	json_end_object(&j);

@@ -55,12 +55,12 @@ static void uring_line(FILE *f, const struct agg *a)
 	char buf[32];
 
 	for (unsigned op = 0; op < 256; op++) {
-		const char *name;
+		char label[URING_OP_LABEL_LEN];
 
 		if (!a->uring_by_op[op])
 			continue;
-		name = uring_op_name(op);
-		fprintf(f, "%s %s %s", any ? "," : "  io_uring ops/conn:", name ? name : "?",
+		fprintf(f, "%s %s %s", any ? "," : "  io_uring ops/conn:",
+			uring_op_label(op, label, sizeof(label)),
 			fmt_count((double)a->uring_by_op[op] / (double)a->n, buf, sizeof(buf)));
 		any = true;
 	}
