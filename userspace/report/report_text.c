@@ -20,6 +20,21 @@ static void dist_row(FILE *f, const char *label, const struct dist *d, fmt_fn fm
 		fmt((double)d->max, e, sizeof(e)));
 }
 
+/* The per-connection distributions, in the report's order. */
+static const struct {
+	enum metric metric;
+	const char *label;
+	fmt_fn fmt;
+} dist_rows[] = {
+	{ M_SYSCALLS, "syscalls", fmt_count },
+	{ M_CTX_SWITCHES, "ctx switches", fmt_count },
+	{ M_CPU_NS, "cpu time", fmt_ns },
+	{ M_BYTES_RX, "bytes rx", fmt_bytes },
+	{ M_BYTES_TX, "bytes tx", fmt_bytes },
+	{ M_KERNEL_BYTES, "kernel memory", fmt_bytes },
+	{ M_USER_BYTES, "user memory", fmt_bytes },
+};
+
 struct nr_count {
 	unsigned nr;
 	__u64 count;
@@ -126,20 +141,10 @@ void report_text(FILE *f, struct report *r)
 
 	if (a->n) {
 		fprintf(f, "\nper connection   %10s %10s %10s %10s\n", "mean", "p50", "p99", "max");
-		agg_dist(a, M_SYSCALLS, &d);
-		dist_row(f, "syscalls", &d, fmt_count);
-		agg_dist(a, M_CTX_SWITCHES, &d);
-		dist_row(f, "ctx switches", &d, fmt_count);
-		agg_dist(a, M_CPU_NS, &d);
-		dist_row(f, "cpu time", &d, fmt_ns);
-		agg_dist(a, M_BYTES_RX, &d);
-		dist_row(f, "bytes rx", &d, fmt_bytes);
-		agg_dist(a, M_BYTES_TX, &d);
-		dist_row(f, "bytes tx", &d, fmt_bytes);
-		agg_dist(a, M_KERNEL_BYTES, &d);
-		dist_row(f, "kernel memory", &d, fmt_bytes);
-		agg_dist(a, M_USER_BYTES, &d);
-		dist_row(f, "user memory", &d, fmt_bytes);
+		for (size_t i = 0; i < sizeof(dist_rows) / sizeof(dist_rows[0]); i++) {
+			agg_dist(a, dist_rows[i].metric, &d);
+			dist_row(f, dist_rows[i].label, &d, dist_rows[i].fmt);
+		}
 		syscall_line(f, "  syscalls/conn:", a->syscalls_by_nr, (double)a->n);
 		uring_line(f, a);
 		kmem_line(f, a);
