@@ -25,8 +25,8 @@
 #include "host/procfs.h"
 #include "model/syscalls.h"
 #include "tracer/libbpf_log.h"
+#include "tracer/plan.h"
 #include "tracer/programs.h"
-#include "tracer/tracepoints.h"
 
 #define CAP_PERFMON_BIT	38
 #define CAP_BPF_BIT	39
@@ -60,8 +60,8 @@ static const char *kernel_release(char *buf, size_t len)
 }
 
 /* A failure to say in one line: the capabilities, BTF, or the kernel's
- * own reason, with libbpf's last lines when they say more. */
-static int explain(const char *what, int err)
+ * own reason (reason, else err's text), with libbpf's last lines. */
+static int explain(const char *what, int err, const char *reason)
 {
 	err = err < 0 ? -err : err;
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
@@ -71,7 +71,8 @@ static int explain(const char *what, int err)
 		fprintf(stderr, "conctrace: %s: permission denied: run as root (try sudo) "
 			"or grant CAP_BPF and CAP_PERFMON\n", what);
 	} else {
-		fprintf(stderr, "conctrace: %s: %s\n", what, strerror(err));
+		fprintf(stderr, "conctrace: %s: %s\n", what,
+			reason && reason[0] ? reason : strerror(err));
 		libbpf_log_print_tail(stderr, 4, "  libbpf: ");
 	}
 	return -err;
@@ -142,79 +143,6 @@ static __u32 own_netns(void)
 	return stat("/proc/self/ns/net", &st) == 0 ? (__u32)st.st_ino : 0;
 }
 
-static struct dropped_prog *find_dropped(struct tracer *t, const char *name)
-{
-	for (int i = 0; i < t->ndropped; i++)
-		if (!strcmp(t->dropped[i].name, name))
-			return &t->dropped[i];
-	return NULL;
-}
-
-static void drop(struct tracer *t, const char *name, const char *why)
-{
-	struct dropped_prog *d;
-
-	if (find_dropped(t, name) || t->ndropped == TRACER_MAX_PROGS)
-		return;
-	d = &t->dropped[t->ndropped++];
-	snprintf(d->name, sizeof(d->name), "%s", name);
-	snprintf(d->why, sizeof(d->why), "%s", why);
-}
-
-/*
- * Leave out what this kernel cannot run: programs whose attach point it
- * lacks (or has with another signature), and those dropped by an earlier
- * attempt. A stand-in (prog_role's fallback_for) loads only where the
- * program it stands in for is left out, so primaries are decided first.
- * CONCTRACE_DROP_PROGS lists programs to treat as refused: the tests use
- * it to take every path a kernel might force.
- */
-static void plan_programs(struct tracer *t, struct bpf_object *obj, const struct btf *vmlinux)
-{
-	const char *test_drops = getenv("CONCTRACE_DROP_PROGS");
-	struct bpf_program *prog;
-	char why[256];
-
-	for (int pass = 0; pass < 2; pass++) {
-		bpf_object__for_each_program(prog, obj) {
-			const char *name = bpf_program__name(prog);
-			const struct prog_role *r = prog_role(name);
-			bool stand_in = r && r->fallback_for;
-
-			if (stand_in != (pass == 1))
-				continue;
-			if (stand_in && !find_dropped(t, r->fallback_for))
-				bpf_program__set_autoload(prog, false);
-			if (!bpf_program__autoload(prog))
-				continue;	/* not needed in this mode */
-			if (prog_listed(test_drops, name)) {
-				snprintf(why, sizeof(why), "%s left out by CONCTRACE_DROP_PROGS",
-					 name);
-				drop(t, name, why);
-			} else if (vmlinux && !attach_point_present(vmlinux,
-					bpf_program__section_name(prog), r ? r->nargs : 0,
-					why, sizeof(why)))
-				drop(t, name, why);
-			if (find_dropped(t, name))
-				bpf_program__set_autoload(prog, false);
-		}
-	}
-}
-
-/* Is the program left out, and every stand-in for it too? */
-static bool all_dropped(struct tracer *t, const char *name)
-{
-	const char *alts[8];
-	unsigned int n = prog_fallbacks(name, alts, 8);
-
-	if (!find_dropped(t, name))
-		return false;
-	for (unsigned int i = 0; i < n; i++)
-		if (!all_dropped(t, alts[i]))
-			return false;
-	return true;
-}
-
 static struct conctrace_bpf *open_configured(struct tracer *t, const struct tracer_opts *o,
 					     const struct btf *vmlinux)
 {
@@ -264,7 +192,7 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	/* neither socket-length tracepoints nor fexit: in full mode the bytes
 	 * are the syscalls' results */
 	t->bytes_from_syscalls = !o->no_syscalls &&
-		(all_dropped(t, "on_sock_recv_length") || all_dropped(t, "on_sock_send_length"));
+		(plan_all_dropped(t, "on_sock_recv_length") || plan_all_dropped(t, "on_sock_send_length"));
 	skel->rodata->bytes_from_syscalls = t->bytes_from_syscalls;
 	/* light mode ends a connection its family's iterator no longer finds */
 	skel->rodata->sweep_tcp = bpf_program__autoload(skel->progs.snapshot_tcp);
@@ -335,62 +263,6 @@ static int check_kernel(void)
 	return 0;	/* unprivileged, the probe cannot tell: the load will */
 }
 
-/* Is the program in this run, or a stand-in for it? */
-static bool covered(struct tracer *t, const char *name)
-{
-	const char *alts[8];
-	unsigned int n = prog_fallbacks(name, alts, 8);
-	struct bpf_program *prog = bpf_object__find_program_by_name(t->skel->obj, name);
-
-	if (prog && bpf_program__autoload(prog) && !find_dropped(t, name))
-		return true;
-	for (unsigned int i = 0; i < n; i++)
-		if (covered(t, alts[i]))
-			return true;
-	return false;
-}
-
-/* A core program missing from the plan: nothing to measure without it. */
-static int check_core(struct tracer *t)
-{
-	for (int i = 0; i < t->ndropped; i++) {
-		const struct dropped_prog *d = &t->dropped[i];
-		const struct prog_role *r = prog_role(d->name);
-
-		if (prog_is_core(d->name, t->light) && !covered(t, d->name)) {
-			fprintf(stderr, "conctrace: cannot run without %s (%s): %s\n",
-				d->name, r ? r->figure : "", d->why);
-			return -EOPNOTSUPP;
-		}
-	}
-	return 0;
-}
-
-/* Light mode names connections only through socket I/O. */
-static int check_light_mode(struct tracer *t)
-{
-	unsigned int n;
-	const struct prog_role *roles = prog_roles(&n);
-	const struct dropped_prog *d;
-
-	if (!t->light)
-		return 0;
-	for (unsigned int i = 0; i < n; i++) {
-		struct bpf_program *p;
-
-		if (!roles[i].names_conns)
-			continue;
-		p = bpf_object__find_program_by_name(t->skel->obj, roles[i].name);
-		if (p && bpf_program__autoload(p))
-			return 0;
-	}
-	d = find_dropped(t, "on_sock_recv_length");
-	fprintf(stderr, "conctrace: light mode (--no-syscalls) finds connections through "
-		"socket I/O events, which this kernel does not give (%s): run without "
-		"--no-syscalls\n", d ? d->why : "no program for them");
-	return -EOPNOTSUPP;
-}
-
 /*
  * Attach every loaded program that attaches on its own (the map iterator
  * and the perf events are attached apart). 1 with *failed set if an
@@ -417,7 +289,7 @@ static int attach_programs(struct tracer *t, const char **failed, int *failed_er
 			char what[128];
 
 			snprintf(what, sizeof(what), "cannot attach %s", *failed);
-			return explain(what, *failed_err);
+			return explain(what, *failed_err, NULL);
 		}
 		return 1;
 	}
@@ -441,8 +313,8 @@ static int load_and_attach(struct tracer *t, const struct tracer_opts *o,
 		conctrace_bpf__destroy(t->skel);
 		t->skel = open_configured(t, o, vmlinux);
 		if (!t->skel)
-			return explain("cannot open BPF object", errno);
-		if ((err = check_core(t)) || (err = check_light_mode(t)))
+			return explain("cannot open BPF object", errno, NULL);
+		if ((err = plan_check_core(t)) || (err = plan_check_light_mode(t)))
 			return err;
 		libbpf_log_clear();
 		err = conctrace_bpf__load(t->skel);
@@ -455,7 +327,7 @@ static int load_and_attach(struct tracer *t, const struct tracer_opts *o,
 
 				snprintf(what, sizeof(what), "cannot load BPF programs%s%s%s",
 					 map ? " (map " : "", map ? map : "", map ? ")" : "");
-				return explain(what, err);
+				return explain(what, err, NULL);
 			}
 			if (prog_is_core(failed, t->light) || (!has_bpf_privileges() &&
 							      (err == -EPERM || err == -EACCES))) {
@@ -464,16 +336,11 @@ static int load_and_attach(struct tracer *t, const struct tracer_opts *o,
 
 				snprintf(what, sizeof(what), "the kernel refused %s (%s), which conctrace "
 					 "cannot run without", failed, r ? r->figure : failed);
-				if (has_bpf_privileges() && verdict[0]) {
-					fprintf(stderr, "conctrace: %s: %s\n", what, verdict);
-					libbpf_log_print_tail(stderr, 4, "  libbpf: ");
-					return err;
-				}
-				return explain(what, err);
+				return explain(what, err, verdict);
 			}
 			snprintf(why, sizeof(why), "the kernel refused %s: %s", failed,
 				 verdict[0] ? verdict : strerror(-err));
-			drop(t, failed, why);
+			plan_drop(t, failed, why);
 			continue;
 		}
 		err = attach_programs(t, &failed, &attach_err);
@@ -482,71 +349,12 @@ static int load_and_attach(struct tracer *t, const struct tracer_opts *o,
 		if (err > 0) {
 			snprintf(why, sizeof(why), "cannot attach %s: %s", failed,
 				 strerror(attach_err));
-			drop(t, failed, why);
+			plan_drop(t, failed, why);
 			continue;
 		}
 		return 0;
 	}
-	return explain("cannot load BPF programs", EINVAL);	/* not reached */
-}
-
-/* The first stand-in for name that was tried and left out, or NULL. */
-static const struct dropped_prog *dropped_stand_in(struct tracer *t, const char *name)
-{
-	const char *alts[8];
-	unsigned int n = prog_fallbacks(name, alts, 8);
-
-	for (unsigned int i = 0; i < n; i++)
-		if (find_dropped(t, alts[i]))
-			return find_dropped(t, alts[i]);
-	return NULL;
-}
-
-/*
- * One line per figure a left-out program takes with it, each prefixed,
- * with why (and why its stand-in could not take over). A stand-in left
- * out is its own line only where other stand-ins cover the rest (one
- * family's socket I/O). Programs a stand-in replaced, and the map sweep
- * userspace does instead, only when verbose.
- */
-static void report_dropped(struct tracer *t, FILE *f, const char *prefix, bool verbose)
-{
-	char last[1024] = "";
-	bool said_bytes = false;
-
-	for (int i = 0; i < t->ndropped; i++) {
-		const struct dropped_prog *d = &t->dropped[i];
-		const struct prog_role *r = prog_role(d->name);
-		const struct dropped_prog *alt = dropped_stand_in(t, d->name);
-		bool sweep = !strcmp(d->name, "sweep_ended");
-		char line[1024];
-
-		if (!bpf_object__find_program_by_name(t->skel->obj, d->name))
-			continue;
-		if (r && r->fallback_for && !covered(t, r->fallback_for))
-			continue;	/* the program it stood in for says it */
-		if (t->bytes_from_syscalls && r && r->names_conns) {
-			if (!said_bytes)
-				fprintf(f, "%sbytes per connection come from syscall results (read, "
-					"write, send, recv, sendfile): io_uring's socket I/O goes "
-					"uncounted: %s%s%s\n", prefix, d->why, alt ? "; " : "",
-					alt ? alt->why : "");
-			said_bytes = true;
-			continue;
-		}
-		if (sweep || covered(t, d->name)) {
-			if (verbose)
-				fprintf(f, "%s%s left out (%s); %s\n", prefix, d->name, d->why,
-					sweep ? "userspace walks the connection map instead" :
-					"a stand-in measures the same");
-			continue;
-		}
-		snprintf(line, sizeof(line), "%sno %s: %s%s%s\n", prefix, r ? r->figure : d->name,
-			 d->why, alt ? "; " : "", alt ? alt->why : "");
-		if (strcmp(line, last))
-			fputs(line, f);
-		snprintf(last, sizeof(last), "%s", line);
-	}
+	return explain("cannot load BPF programs", EINVAL, NULL);	/* not reached */
 }
 
 /* tracer_start without the warnings: the probe prints its own. */
@@ -578,7 +386,7 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 		t->sweep = bpf_program__attach_iter(t->skel->progs.sweep_ended, &iopts);
 		if (!t->sweep) {
 			snprintf(why, sizeof(why), "cannot attach sweep_ended: %s", strerror(errno));
-			drop(t, "sweep_ended", why);
+			plan_drop(t, "sweep_ended", why);
 		}
 	}
 	t->sweep_in_userspace = o->no_syscalls && !t->sweep;
@@ -587,15 +395,16 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 		if (err) {
 			char why[128];
 
-			detach_cpu_sampling(t);			snprintf(why, sizeof(why), "cannot open on-CPU sampling (perf_event_open): %s",
+			detach_cpu_sampling(t);
+			snprintf(why, sizeof(why), "cannot open on-CPU sampling (perf_event_open): %s",
 				 strerror(-err));
-			drop(t, "on_cpu_sample", why);
+			plan_drop(t, "on_cpu_sample", why);
 			err = 0;
 		}
 	}
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), o->on_event, o->ctx, NULL);
 	if (!t->rb) {
-		err = explain("cannot open the ring buffer", errno);
+		err = explain("cannot open the ring buffer", errno, NULL);
 		goto fail;
 	}
 	return 0;
@@ -609,7 +418,7 @@ int tracer_start(struct tracer *t, const struct tracer_opts *o)
 	int err = tracer_start_quiet(t, o);
 
 	if (!err)
-		report_dropped(t, stderr, "conctrace: warning: ", o->verbose);
+		plan_report(t, stderr, "conctrace: warning: ", o->verbose);
 	return err;
 }
 
@@ -882,7 +691,7 @@ static int probe_mode(bool light, bool verbose)
 	       err ? "does not load (the error above says why)" : "loads");
 	if (err)
 		return err;
-	report_dropped(&t, stdout, "  ", true);
+	plan_report(&t, stdout, "  ", true);
 	tracer_stop(&t);
 	return 0;
 }
