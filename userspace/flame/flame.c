@@ -95,18 +95,17 @@ static int build_mem(const struct flame_input *in, struct folded *f)
 	}
 	{
 		size_t n;
-		const struct conn *top = agg_top(a, &n);
+		const struct conn_view *top = agg_top(a, &n);
 
 		for (size_t i = 0; i < n && !err; i++) {
-			__u64 km[KM_COUNT];
+			const struct conn *c = &top[i].rec;
 			char label[48];
 
-			conn_kernel_memory(&top[i], in->slabs, km);
 			for (int k = 0; k < KM_COUNT; k++)
-				kmem[k] = (double)km[k];
-			snprintf(label, sizeof(label), "conn %llu", (unsigned long long)top[i].id);
+				kmem[k] = (double)top[i].kmem_peak[k];
+			snprintf(label, sizeof(label), "conn %llu", (unsigned long long)c->id);
 			err = add_composition(f, in->process, model, label, kmem,
-					      top[i].user_bytes_peak > 0 ? (double)top[i].user_bytes_peak : 0);
+					      c->user_bytes_peak > 0 ? (double)c->user_bytes_peak : 0);
 		}
 	}
 	return err;

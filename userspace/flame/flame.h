@@ -32,7 +32,6 @@ struct flame_input {
 	pid_t pid;
 	const char *process;		/* root frame: the target's name */
 	struct agg *agg;		/* for the memory composition */
-	const struct slab_sizes *slabs;
 	bool by_conn;
 };
 

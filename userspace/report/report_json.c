@@ -38,19 +38,21 @@ static void uring_object(struct json *j, const char *key, const struct conn *c)
 	json_end_object(j);
 }
 
-static void conn_object(struct json *j, const struct conn *c)
+static void conn_object(struct json *j, const struct conn_view *v)
 {
+	const struct conn *c = &v->rec;
 	char addr[160];	/* a Unix path is up to 108 bytes */
 
 	json_begin_object(j, NULL);
 	json_u64(j, "id", c->id);
 	json_i64(j, "fd", c->fd);
 	json_string(j, "family", fmt_family(c->family));
+	json_string(j, "origin", conn_origin(c));
 	json_string(j, "local", fmt_conn_addr(c, true, addr, sizeof(addr)));
 	json_string(j, "remote", fmt_conn_addr(c, false, addr, sizeof(addr)));
 	json_u64(j, "open_ns", c->open_ns);
 	json_u64(j, "close_ns", c->close_ns);
-	json_u64(j, "syscalls_total", c->syscalls);
+	json_u64(j, "syscalls_total", v->syscalls);
 	syscalls_object(j, "syscalls", c);
 	json_u64(j, "ctx_switches_voluntary", c->ctx_voluntary);
 	json_u64(j, "ctx_switches_involuntary", c->ctx_involuntary);
@@ -60,7 +62,7 @@ static void conn_object(struct json *j, const struct conn *c)
 	json_u64(j, "bytes_tx", c->bytes_tx);
 	json_u64(j, "uring_ops", c->uring_ops);
 	uring_object(j, "uring_ops_by_name", c);
-	json_u64(j, "kernel_bytes_peak", c->kernel_bytes_peak);
+	json_u64(j, "kernel_bytes_peak", v->kernel_bytes_peak);
 	json_i64(j, "user_bytes", c->user_bytes_peak);
 	json_i64(j, "user_bytes_net", c->user_bytes);
 	json_u64(j, "epoll_items", c->epoll_items_peak);
@@ -267,7 +269,7 @@ void report_json(FILE *f, struct report *r)
 	json_begin_array(&j, "conns");
 	{
 		size_t n;
-		const struct conn *top = agg_top(a, &n);
+		const struct conn_view *top = agg_top(a, &n);
 
 		for (size_t i = 0; i < n && i < r->json_conns; i++)
 			conn_object(&j, &top[i]);

@@ -185,18 +185,18 @@ void report_text(FILE *f, struct report *r)
 
 	if (r->top && a->ntop) {
 		size_t n;
-		const struct conn *top = agg_top(a, &n);
+		const struct conn_view *top = agg_top(a, &n);
 
 		fprintf(f, "\ntop %zu connections by cpu time:\n", n < r->top ? n : r->top);
 		fprintf(f, "  %-10s %-22s %8s %8s %10s %10s %10s\n", "id", "remote", "syscalls",
 			"switches", "cpu", "rx", "tx");
 		for (size_t i = 0; i < n && i < r->top; i++) {
-			const struct conn *c = &top[i];
+			const struct conn *c = &top[i].rec;
 			char addr[160], cpu[32], rx[32], tx[32];
 
 			fprintf(f, "  %-10llu %-22s %8llu %8llu %10s %10s %10s\n",
 				(unsigned long long)c->id, fmt_conn_addr(c, false, addr, sizeof(addr)),
-				(unsigned long long)c->syscalls,
+				(unsigned long long)top[i].syscalls,
 				(unsigned long long)(c->ctx_voluntary + c->ctx_involuntary),
 				fmt_ns((double)c->cpu_ns, cpu, sizeof(cpu)),
 				fmt_bytes((double)c->bytes_rx, rx, sizeof(rx)),

@@ -481,6 +481,13 @@ __u64 tracer_conns_peak(struct tracer *t)
 	return peak > 0 ? (__u64)peak : 0;
 }
 
+__u64 tracer_open_conns(struct tracer *t)
+{
+	__s64 open = __atomic_load_n(&t->skel->bss->live_conns, __ATOMIC_RELAXED);
+
+	return open > 0 ? (__u64)open : 0;
+}
+
 __u64 tracer_map_bytes(struct tracer *t)
 {
 	struct bpf_map *map;

@@ -84,6 +84,8 @@ void tracer_read_syscalls(struct tracer *t, struct syscall_total out[SYSCALL_MAX
 long tracer_threads_peak(struct tracer *t);
 /* Most tracked connections open at once. */
 __u64 tracer_conns_peak(struct tracer *t);
+/* Tracked connections open now (conn_is_open): BPF's own count, no walk. */
+__u64 tracer_open_conns(struct tracer *t);
 
 /* What conctrace's own BPF maps hold now, as the kernel counts it (their
  * fdinfo memlock): the connection map grows with tracked connections. */
