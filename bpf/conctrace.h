@@ -34,6 +34,7 @@
 #define CONN_ACCEPTED	0x01	/* came from accept()/accept4() */
 #define CONN_URING	0x02	/* first seen through io_uring */
 #define CONN_CONNECTED	0x04	/* the target connect()ed it */
+#define CONN_BEFORE_ATTACH 0x08	/* open when conctrace attached (-p): counts start then */
 
 struct conn_syscall {
 	__u32 nr;		/* syscall number + 1; 0 = free slot */

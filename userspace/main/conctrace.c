@@ -492,6 +492,7 @@ int main(int argc, char **argv)
 	topts.verbose = run.env.verbose;
 	topts.no_syscalls = run.env.no_syscalls;
 	topts.rss_from_zero = run.target.launched;
+	topts.held = !run.target.launched;
 	topts.flame_views = views_bpf(run.env.flame);
 	topts.flame_by_conn = run.env.by_conn;
 	topts.cpu_sample_hz = run.env.sample_hz;

@@ -17,6 +17,8 @@ void conn_complete(struct conn_view *v, const struct conn *rec, const struct sla
 
 const char *conn_origin(const struct conn *c)
 {
+	if (c->flags & CONN_BEFORE_ATTACH)
+		return "before_attach";	/* its counts start at attach */
 	if (c->flags & CONN_ACCEPTED)
 		return "accept";
 	if (c->flags & CONN_CONNECTED)
