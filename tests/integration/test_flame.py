@@ -12,6 +12,7 @@ means; sampled on-CPU time is within sampling error of the measured CPU.
 """
 
 import json
+import re
 import subprocess
 from collections import defaultdict
 
@@ -155,3 +156,29 @@ def test_by_conn_frames(tmp_path):
     sc = read_folded(view_file(tmp, "syscalls"))
     assert {f[1] for f, _ in sc} >= {"event loop"}
     assert any(f[1].startswith("conn ") for f, _ in sc)
+
+
+def test_user_stacks_end_where_the_frame_chain_does(tmp_path):
+    """A frame-pointer walk that leaves code built without frame pointers
+    (the loader's start-up, glibc's clone3) reads heap and stack words as
+    return addresses: ~150 junk frames a stack, and SVGs 2,400 px tall
+    whose first screen showed slivers. The walk ends at the first address
+    outside executable mappings, as one "[unknown]" frame."""
+    needs_root()
+    svg = tmp_path / "out.svg"
+    tmp, rep, err = run(tmp_path, "threaded_echo", "kmem,cpu,syscalls", "--svg", str(svg))
+    for view in ("kmem", "cpu", "syscalls"):
+        stacks = read_folded(view_file(tmp, view))
+        assert stacks, (view, err)
+        for frames, _ in stacks:
+            user = [f for f in frames[1:] if not f.endswith("_[k]")]
+            junk = [f for f in user if f.startswith(("[heap]", "[stack]", "[anon]"))]
+            assert not junk, (view, frames)
+            # "[unknown]" ends the walk: nothing is outer to it
+            assert "[unknown]" not in user[1:], (view, frames)
+        deepest = max(len(f) for f, _ in stacks)
+        height = int(re.search(r'<svg[^>]* height="(\d+)"',
+                               (tmp / f"out.{view}.svg").read_text()).group(1))
+        print(f"{view}: deepest stack {deepest} frames, SVG {height} px tall")
+        # a syscall into the network stack is ~40 kernel frames deep
+        assert deepest <= 64 and height <= 1200, (view, deepest, height)

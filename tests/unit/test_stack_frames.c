@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Stacks into frames (userspace/flame/stack_frames.c): order, return addresses,
- * our own BPF frames dropped, frame-pointer garbage cut at "[unknown]".
+ * our own BPF frames dropped, frame-pointer garbage cut at "[unknown]" (an
+ * address no mapping covers, or one in the heap, a stack, an anonymous or
+ * any other non-executable mapping).
  * Kernel symbols come from a synthetic kallsyms file; user ones from this
  * test's own process.
  */
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "flame/stack_frames.h"
@@ -134,6 +137,69 @@ static void test_user_frames_end_at_the_first_unmapped_address(void **state)
 	symbolizer_free(s);
 }
 
+/* A frame-pointer walk through code built without frame pointers reads
+ * saved registers as return addresses: pointers into the heap, a stack, the
+ * loader's anonymous data. Each ends the stack as one "[unknown]", however
+ * many mapped frames follow (real runs showed 150 such frames repeating). */
+static void test_user_frames_end_at_the_first_address_outside_text(void **state)
+{
+	struct symbolizer *s = symbolizer_new();
+	char *heap = malloc(64);
+	int on_stack = 0;
+	void *anon = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	const __u64 not_text[] = {
+		(__u64)(uintptr_t)heap, (__u64)(uintptr_t)&on_stack,
+		(__u64)(uintptr_t)anon + 0x10, (__u64)(uintptr_t)&out[0][0],	/* .bss */
+	};
+
+	(void)state;
+	assert_non_null(heap);
+	assert_true(anon != MAP_FAILED);
+	assert_int_equal(symbolizer_load_process(s, getpid()), 0);
+	for (size_t i = 0; i < sizeof(not_text) / sizeof(not_text[0]); i++) {
+		const __u64 ips[] = {
+			(__u64)(uintptr_t)&leaf_function,
+			(__u64)(uintptr_t)&calling_function + 2,
+			not_text[i],
+			(__u64)(uintptr_t)&calling_function + 2,	/* mapped text, but past garbage */
+			not_text[i],
+			0,
+		};
+
+		assert_int_equal(stack_frames(s, getpid(), ips, false, out), 3);
+		assert_string_equal(out[0], "[unknown]");
+		assert_string_equal(out[1], "calling_function");
+		assert_string_equal(out[2], "leaf_function");
+	}
+	munmap(anon, 4096);
+	free(heap);
+	symbolizer_free(s);
+}
+
+/* Anonymous executable memory is code (a JIT's): the walk goes through it. */
+static void test_user_frames_walk_through_anonymous_code(void **state)
+{
+	struct symbolizer *s = symbolizer_new();
+	void *jit = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	__u64 ips[] = {
+		(__u64)(uintptr_t)&leaf_function,
+		0,
+		(__u64)(uintptr_t)&calling_function + 2,
+		0,
+	};
+
+	(void)state;
+	assert_true(jit != MAP_FAILED);
+	ips[1] = (__u64)(uintptr_t)jit + 0x21;
+	assert_int_equal(symbolizer_load_process(s, getpid()), 0);
+	assert_int_equal(stack_frames(s, getpid(), ips, false, out), 3);
+	assert_string_equal(out[0], "calling_function");
+	assert_string_equal(out[1], "[anon]+0x20");
+	assert_string_equal(out[2], "leaf_function");
+	munmap(jit, 4096);
+	symbolizer_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +208,8 @@ int main(void)
 		cmocka_unit_test(test_only_our_frames_keeps_the_outermost),
 		cmocka_unit_test(test_empty_and_full_depth),
 		cmocka_unit_test(test_user_frames_end_at_the_first_unmapped_address),
+		cmocka_unit_test(test_user_frames_end_at_the_first_address_outside_text),
+		cmocka_unit_test(test_user_frames_walk_through_anonymous_code),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

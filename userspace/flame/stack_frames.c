@@ -27,12 +27,14 @@ int stack_frames(struct symbolizer *sym, pid_t pid, const __u64 *ips, bool kerne
 
 		if (kernel) {
 			symbolize_kernel(sym, ip, false, names[i], sizeof(names[i]));
-		} else {
+		} else if (symbolize_user_is_text(sym, pid, ip)) {
 			symbolize_user(sym, pid, ip, false, names[i], sizeof(names[i]));
-			if (!strcmp(names[i], "[unknown]")) {
-				depth = i + 1;
-				break;
-			}
+		} else {
+			/* [heap], [stack], data or nothing: the walk left the
+			 * frame chain, and all it read from here on is garbage */
+			snprintf(names[i], sizeof(names[i]), "[unknown]");
+			depth = i + 1;
+			break;
 		}
 	}
 	while (kernel && top < depth - 1 && is_tracing_frame(names[top]))

@@ -23,8 +23,10 @@ struct symbolizer;
  * frames are suffixed "_[k]", and the innermost ones that are our own
  * collection (the BPF program, the tracepoint glue) are dropped. A user
  * stack is walked by frame pointers: past code built without them the
- * chain is garbage, so it ends at the first address no mapping covers,
- * kept as one "[unknown]". Returns the number of names written to out.
+ * chain is garbage (a saved register read as a return address: the heap,
+ * a thread's stack, the loader's data, nothing), so it ends at the first
+ * address outside executable mappings, kept as one "[unknown]". Returns
+ * the number of names written to out.
  */
 int stack_frames(struct symbolizer *sym, pid_t pid, const __u64 *ips, bool kernel,
 		 char out[][STACK_FRAME_LEN]);
