@@ -182,3 +182,46 @@ def test_user_stacks_end_where_the_frame_chain_does(tmp_path):
         print(f"{view}: deepest stack {deepest} frames, SVG {height} px tall")
         # a syscall into the network stack is ~40 kernel frames deep
         assert deepest <= 64 and height <= 1200, (view, deepest, height)
+
+
+SELF = "conctrace (tracing itself)"
+OWN_FRAMES = ("bpf_prog_", "bpf_get_stack", "__bpf_get_stack", "get_perf_callchain",
+              "perf_callchain_")
+
+
+def test_cpu_view_sets_conctrace_itself_apart(tmp_path):
+    """--flame kmem collects two stacks at every allocation, in the target's
+    threads: the cpu view's samples land in that collection (with --flame
+    all, 44% of them did, mixed into the server's own towers). They go
+    under one labelled tower, and the report prints what they cost."""
+    needs_root()
+    tmp, rep, err = run(tmp_path, "threaded_echo", "kmem,cpu", "--sample-hz", "997",
+                        load="-c 50 -n 400")
+    stacks = read_folded(view_file(tmp, "cpu"))
+    total = sum(v for _, v in stacks)
+    own = sum(v for f, v in stacks if f[1] == SELF)
+    for frames, _ in stacks:
+        if frames[1] != SELF:
+            assert not [f for f in frames if f.startswith(OWN_FRAMES)], frames
+        else:
+            assert frames[2].startswith("bpf_prog_") and frames[2].endswith("_[k]"), frames
+    # kmem's programs also allocate (their maps' refills): that memory is
+    # conctrace's too, not the server's
+    for frames, _ in read_folded(view_file(tmp, "kmem")):
+        if frames[1] != SELF:
+            assert not [f for f in frames if f.startswith("bpf_prog_")], frames
+    cost = rep["flame_cpu"]
+    print(f"conctrace's own programs: {own / 1e6:.0f} ms of {total / 1e6:.0f} ms sampled, "
+          f"{cost['conctrace_stacks_ns'] / 1e6:.0f} ms collecting stacks")
+    assert cost["sampled_ns"] == total and cost["conctrace_ns"] == own
+    assert 0 < cost["conctrace_stacks_ns"] <= own < total
+    assert own >= 0.05 * total, "two stacks at every allocation cost nothing?"
+    # the text report says it
+    proc = subprocess.run([str(CONCTRACE), "--load=-c 50 -n 400", "--flame", "kmem,cpu",
+                           "--sample-hz", "997", "--folded", str(tmp_path / "t.folded"), "--",
+                           str(binary("threaded_echo")), "-p", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"conctrace itself on the target's CPU: \S+ of the \S+ sampled "
+                     r"\(\d+\.\d%\) ran its programs, \S+ of it collecting stacks",
+                     proc.stdout), proc.stdout

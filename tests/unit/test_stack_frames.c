@@ -60,11 +60,28 @@ static void test_kernel_outermost_first_without_our_frames(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(stack_frames(s, 1, ips, true, out), 4);
+	assert_int_equal(stack_frames(s, 1, ips, STACK_KERNEL, out), 4);
 	assert_string_equal(out[0], "entry_SYSCALL_64_[k]");
 	assert_string_equal(out[1], "do_syscall_64_[k]");
 	assert_string_equal(out[2], "schedule_[k]");
 	assert_string_equal(out[3], "__schedule_[k]");
+	symbolizer_free(s);
+}
+
+/* A perf-event sample that lands in our program: its frames are where the
+ * CPU was, kept (flame.c sets them apart as conctrace's own). */
+static void test_sampled_kernel_stack_keeps_our_frames(void **state)
+{
+	struct symbolizer *s = kernel_symbols();
+	const __u64 ips[] = {
+		0xffffffffc0000010ULL, 0xffffffff81000410ULL, 0xffffffff81000110ULL, 0,
+	};
+
+	(void)state;
+	assert_int_equal(stack_frames(s, 1, ips, STACK_KERNEL_SAMPLED, out), 3);
+	assert_string_equal(out[0], "do_syscall_64_[k]");
+	assert_string_equal(out[1], "bpf_trace_run4_[k]");
+	assert_string_equal(out[2], "bpf_prog_0123456789abcdef_on_sched_switch_[k]");
 	symbolizer_free(s);
 }
 
@@ -76,7 +93,7 @@ static void test_return_address_is_looked_up_before_itself(void **state)
 	const __u64 ips[] = { 0xffffffff81000310ULL, 0xffffffff81000200ULL, 0 };
 
 	(void)state;
-	assert_int_equal(stack_frames(s, 1, ips, true, out), 2);
+	assert_int_equal(stack_frames(s, 1, ips, STACK_KERNEL, out), 2);
 	assert_string_equal(out[0], "do_syscall_64_[k]");
 	assert_string_equal(out[1], "__schedule_[k]");
 	symbolizer_free(s);
@@ -88,7 +105,7 @@ static void test_only_our_frames_keeps_the_outermost(void **state)
 	const __u64 ips[] = { 0xffffffffc0000010ULL, 0xffffffff81000410ULL, 0 };
 
 	(void)state;	/* never an empty stack: something stays */
-	assert_int_equal(stack_frames(s, 1, ips, true, out), 1);
+	assert_int_equal(stack_frames(s, 1, ips, STACK_KERNEL, out), 1);
 	assert_string_equal(out[0], "bpf_trace_run4_[k]");
 	symbolizer_free(s);
 }
@@ -100,10 +117,10 @@ static void test_empty_and_full_depth(void **state)
 
 	(void)state;
 	ips[0] = 0;
-	assert_int_equal(stack_frames(s, 1, ips, true, out), 0);
+	assert_int_equal(stack_frames(s, 1, ips, STACK_KERNEL, out), 0);
 	for (int i = 0; i < FLAME_STACK_DEPTH; i++)	/* no terminator at full depth */
 		ips[i] = 0xffffffff81000210ULL;
-	assert_int_equal(stack_frames(s, 1, ips, true, out), FLAME_STACK_DEPTH);
+	assert_int_equal(stack_frames(s, 1, ips, STACK_KERNEL, out), FLAME_STACK_DEPTH);
 	symbolizer_free(s);
 }
 
@@ -130,7 +147,7 @@ static void test_user_frames_end_at_the_first_unmapped_address(void **state)
 
 	(void)state;
 	assert_int_equal(symbolizer_load_process(s, getpid()), 0);
-	assert_int_equal(stack_frames(s, getpid(), ips, false, out), 3);
+	assert_int_equal(stack_frames(s, getpid(), ips, STACK_USER, out), 3);
 	assert_string_equal(out[0], "[unknown]");
 	assert_string_equal(out[1], "calling_function");
 	assert_string_equal(out[2], "leaf_function");
@@ -166,7 +183,7 @@ static void test_user_frames_end_at_the_first_address_outside_text(void **state)
 			0,
 		};
 
-		assert_int_equal(stack_frames(s, getpid(), ips, false, out), 3);
+		assert_int_equal(stack_frames(s, getpid(), ips, STACK_USER, out), 3);
 		assert_string_equal(out[0], "[unknown]");
 		assert_string_equal(out[1], "calling_function");
 		assert_string_equal(out[2], "leaf_function");
@@ -192,7 +209,7 @@ static void test_user_frames_walk_through_anonymous_code(void **state)
 	assert_true(jit != MAP_FAILED);
 	ips[1] = (__u64)(uintptr_t)jit + 0x21;
 	assert_int_equal(symbolizer_load_process(s, getpid()), 0);
-	assert_int_equal(stack_frames(s, getpid(), ips, false, out), 3);
+	assert_int_equal(stack_frames(s, getpid(), ips, STACK_USER, out), 3);
 	assert_string_equal(out[0], "calling_function");
 	assert_string_equal(out[1], "[anon]+0x20");
 	assert_string_equal(out[2], "leaf_function");
@@ -204,6 +221,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernel_outermost_first_without_our_frames),
+		cmocka_unit_test(test_sampled_kernel_stack_keeps_our_frames),
 		cmocka_unit_test(test_return_address_is_looked_up_before_itself),
 		cmocka_unit_test(test_only_our_frames_keeps_the_outermost),
 		cmocka_unit_test(test_empty_and_full_depth),
