@@ -193,8 +193,28 @@ static bool own_prog(const struct stack_build *b, const char *frame)
 	return false;
 }
 
-/* Frames [from, n) of a stack whose frame at own is conctrace's program:
- * moved under the process as SELF_CPU_FRAME;program;what it called. What
+/* Where conctrace's own code starts in the kernel frames [from, n), or n:
+ * at one of its programs; in a sample that landed in the glue that calls
+ * BPF programs at a tracepoint (bpf_trace_run*) and in no program yet, at
+ * the glue. conctrace cannot tell whose programs that glue was about to
+ * run: it counts them its own, a tracer of its own hooks being the rule. */
+static size_t own_start(const struct stack_build *b, size_t from, size_t n)
+{
+	size_t glue = n;
+
+	for (size_t i = from; i < n; i++) {
+		if (own_prog(b, b->names[i]))
+			return i;
+		if (!strncmp(b->names[i], "bpf_prog_", 9))
+			return n;		/* another's program */
+		if (glue == n && !strncmp(b->names[i], "bpf_trace_run", 13))
+			glue = i;
+	}
+	return glue;
+}
+
+/* Frames [own, n) of a stack, conctrace's own code: moved under the
+ * process as SELF_CPU_FRAME;program;what it called. What
  * ran it (the user stack, the hook) is left out: that is no cost of the
  * target's code. Returns the new frame count. */
 static size_t set_apart(struct stack_build *b, size_t own, size_t n)
@@ -246,8 +266,7 @@ static void add_stack(void *ctx, const struct stack_key *k, __u64 value)
 	own = n;
 	n = push_stack(b, n, k->kern_stack,
 		       v == VIEW_CPU ? STACK_KERNEL_SAMPLED : STACK_KERNEL);
-	while (own < n && !own_prog(b, b->names[own]))
-		own++;
+	own = own_start(b, own, n);
 	if (v == VIEW_CPU)
 		count_self(b, own, n, value);
 	if (own < n)

@@ -194,7 +194,7 @@ void report_text(FILE *f, struct report *r)
 			fmt_ns((double)c->own_ns, b1, sizeof(b1)),
 			fmt_ns((double)c->sampled_ns, b2, sizeof(b2)), 100.0 * share,
 			fmt_ns((double)c->stacks_ns, b3, sizeof(b3)),
-			share >= 0.1 ? " (fewer --flame views cost less)" : "");
+			c->stacks_ns * 10 >= c->sampled_ns ? " (fewer --flame views cost less)" : "");
 	}
 
 	if (r->top && a->ntop) {
