@@ -24,6 +24,17 @@
 
 static char out[FLAME_STACK_DEPTH][STACK_FRAME_LEN];
 
+/* stack_frames' result, got, is exactly the names in want (outermost first). */
+#define assert_frames(got, ...)                                                    \
+	do {                                                                       \
+		const char *const want_[] = { __VA_ARGS__ };                       \
+		const int n_ = (int)(sizeof(want_) / sizeof(want_[0]));            \
+                                                                                   \
+		assert_int_equal((got), n_);                                       \
+		for (int i_ = 0; i_ < n_; i_++)                                    \
+			assert_string_equal(out[i_], want_[i_]);                   \
+	} while (0)
+
 static struct symbolizer *kernel_symbols(void)
 {
 	char path[] = "/tmp/test_stack_frames.XXXXXX";
@@ -78,10 +89,8 @@ static void test_sampled_kernel_stack_keeps_our_frames(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(stack_frames(s, 1, ips, STACK_KERNEL_SAMPLED, out), 3);
-	assert_string_equal(out[0], "do_syscall_64_[k]");
-	assert_string_equal(out[1], "bpf_trace_run4_[k]");
-	assert_string_equal(out[2], "bpf_prog_0123456789abcdef_on_sched_switch_[k]");
+	assert_frames(stack_frames(s, 1, ips, STACK_KERNEL_SAMPLED, out), "do_syscall_64_[k]",
+		      "bpf_trace_run4_[k]", "bpf_prog_0123456789abcdef_on_sched_switch_[k]");
 	symbolizer_free(s);
 }
 
@@ -147,10 +156,8 @@ static void test_user_frames_end_at_the_first_unmapped_address(void **state)
 
 	(void)state;
 	assert_int_equal(symbolizer_load_process(s, getpid()), 0);
-	assert_int_equal(stack_frames(s, getpid(), ips, STACK_USER, out), 3);
-	assert_string_equal(out[0], "[unknown]");
-	assert_string_equal(out[1], "calling_function");
-	assert_string_equal(out[2], "leaf_function");
+	assert_frames(stack_frames(s, getpid(), ips, STACK_USER, out),
+		      "[unknown]", "calling_function", "leaf_function");
 	symbolizer_free(s);
 }
 
@@ -183,10 +190,8 @@ static void test_user_frames_end_at_the_first_address_outside_text(void **state)
 			0,
 		};
 
-		assert_int_equal(stack_frames(s, getpid(), ips, STACK_USER, out), 3);
-		assert_string_equal(out[0], "[unknown]");
-		assert_string_equal(out[1], "calling_function");
-		assert_string_equal(out[2], "leaf_function");
+		assert_frames(stack_frames(s, getpid(), ips, STACK_USER, out),
+			      "[unknown]", "calling_function", "leaf_function");
 	}
 	munmap(anon, 4096);
 	free(heap);
@@ -209,10 +214,8 @@ static void test_user_frames_walk_through_anonymous_code(void **state)
 	assert_true(jit != MAP_FAILED);
 	ips[1] = (__u64)(uintptr_t)jit + 0x21;
 	assert_int_equal(symbolizer_load_process(s, getpid()), 0);
-	assert_int_equal(stack_frames(s, getpid(), ips, STACK_USER, out), 3);
-	assert_string_equal(out[0], "calling_function");
-	assert_string_equal(out[1], "[anon]+0x20");
-	assert_string_equal(out[2], "leaf_function");
+	assert_frames(stack_frames(s, getpid(), ips, STACK_USER, out),
+		      "calling_function", "[anon]+0x20", "leaf_function");
 	munmap(jit, 4096);
 	symbolizer_free(s);
 }
