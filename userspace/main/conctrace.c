@@ -328,8 +328,10 @@ static const char *process_name(const struct run *run, char *buf, size_t len)
 	return buf;
 }
 
-/* --flame: one folded file and/or SVG per view asked for. */
-static int write_flames(struct run *run)
+/* --flame: the reports, then one folded file and/or SVG per view asked
+ * for. The views are built first: the report says how much of the cpu
+ * view was conctrace's own programs. */
+static int write_flames(struct run *run, struct report *r)
 {
 	struct folded *views[VIEW_COUNT];
 	char name[64], folded_path[PATH_MAX], svg_path[PATH_MAX];
@@ -341,10 +343,12 @@ static int write_flames(struct run *run)
 		.agg = &run->agg,
 		.by_conn = run->env.by_conn,
 	};
-	int err = flame_build(&in, run->env.flame, views), status = 0;
+	int err = flame_build(&in, run->env.flame, views, &r->self_cpu), status = 0;
 
 	if (err)
 		fprintf(stderr, "conctrace: building flame graphs: %s\n", strerror(-err));
+	if (write_reports(run, r))
+		status = 1;
 	for (int v = 0; v < VIEW_COUNT && !err; v++) {
 		const char *failed = NULL;
 		int werr;
@@ -560,9 +564,7 @@ int main(int argc, char **argv)
 
 	build_report(&run, &report, exit_buf, sizeof(exit_buf));
 	report.target = describe_target(&run.env, target_desc, sizeof(target_desc));
-	if (write_reports(&run, &report))
-		status = 1;
-	if (run.env.flame && write_flames(&run))
+	if (run.env.flame ? write_flames(&run, &report) : write_reports(&run, &report))
 		status = 1;
 	if (!status)
 		status = target_exit_code(&run.target);

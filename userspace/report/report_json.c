@@ -261,6 +261,13 @@ void report_json(FILE *f, struct report *r)
 	}
 	json_u64(&j, "lost_events", p->lost_events);
 	json_u64(&j, "flame_samples_lost", p->stacks_lost);
+	if (r->self_cpu.sampled_ns) {	/* --flame cpu: see struct self_cpu */
+		json_begin_object(&j, "flame_cpu");
+		json_u64(&j, "sampled_ns", r->self_cpu.sampled_ns);
+		json_u64(&j, "conctrace_ns", r->self_cpu.own_ns);
+		json_u64(&j, "conctrace_stacks_ns", r->self_cpu.stacks_ns);
+		json_end_object(&j);
+	}
 	/* health: charges that found no per-thread state (should stay 0) */
 	json_u64(&j, "thread_state_unavailable", p->no_thread_state);
 	/* RSS changes read before every CPU's share could be summed */

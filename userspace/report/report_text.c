@@ -183,6 +183,20 @@ void report_text(FILE *f, struct report *r)
 			fmt_bytes((double)end->tracer_bytes, b2, sizeof(b2)), sizeof(struct conn));
 	}
 
+	if (r->self_cpu.sampled_ns) {
+		const struct self_cpu *c = &r->self_cpu;
+		double share = (double)c->own_ns / (double)c->sampled_ns;
+
+		/* it runs in the target's threads: their cpu time includes it */
+		fprintf(f, "conctrace itself on the target's CPU: %s of the %s sampled (%.1f%%) "
+			"ran its programs, %s of it collecting stacks; the cpu flame shows it "
+			"apart, as \"" SELF_CPU_FRAME "\"%s\n",
+			fmt_ns((double)c->own_ns, b1, sizeof(b1)),
+			fmt_ns((double)c->sampled_ns, b2, sizeof(b2)), 100.0 * share,
+			fmt_ns((double)c->stacks_ns, b3, sizeof(b3)),
+			c->stacks_ns * 10 >= c->sampled_ns ? " (fewer --flame views cost less)" : "");
+	}
+
 	if (r->top && a->ntop) {
 		size_t n;
 		const struct conn_view *top = agg_top(a, &n);
