@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""scripts/flame-screenshot (issue 19): the README's flame graph picture is a
+"""scripts/flame-screenshot (issue 19): docs/outputs.md's flame graph picture is a
 real run's, made by the script, not a synthetic example.
 
 The script runs conctrace --flame on a bundled server under --load, renders
@@ -49,5 +49,5 @@ def test_docs_picture_is_the_scripts():
     source = png_text(shot).get("Source", "")
     assert source.startswith("scripts/flame-screenshot: "), \
         "docs/flame-example.png was not made by scripts/flame-screenshot: rerun it"
-    readme = (ROOT / "README.md").read_text()
-    assert "docs/flame-example.png" in readme and "scripts/flame-screenshot" in readme
+    page = (ROOT / "docs" / "outputs.md").read_text()
+    assert "(flame-example.png)" in page and "scripts/flame-screenshot" in page

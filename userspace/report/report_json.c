@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The JSON report (--json). Field names are a contract: see README.md. */
+/* The JSON report (--json). Field names are a contract: see docs/outputs.md. */
 #include "report/report.h"
 
 #include <math.h>
