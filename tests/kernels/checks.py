@@ -204,6 +204,15 @@ def check(kernel, scope, facts, settings, may_refuse, why_not_loaded=""):
 
 def _check(r, files, facts, settings, may_refuse, why_not_loaded):
     fail = r.failures.append
+    if "server_failed" in files:
+        # attach mode starts the server alone: on a kernel that may refuse
+        # conctrace, a server that cannot run there (io_uring ops) is no fault
+        why = " ".join(files["server_failed"].decode(errors="replace").split())
+        if may_refuse:
+            r.verdict = "refused"
+            r.stderr = why
+            return
+        raise Failed(why)
     if "timeout" in files:
         raise Failed(f"{files['timeout'].decode().strip()}; stderr: {_last_line(r.stderr)}")
     status = int(files.get("status", b"-1"))
@@ -218,6 +227,8 @@ def _check(r, files, facts, settings, may_refuse, why_not_loaded):
         raise Failed(f"conctrace exited {status}: {_last_line(r.stderr)}")
 
     rep = _json(files, "conctrace.json")
+    if r.mode == "attach":
+        return _check_attach(r, rep, facts, settings)
     load = _json(files, "loadgen.json")
     ru = _rusage(files)
     if files.get("loadgen.status", b"0").strip() != b"0":
@@ -275,3 +286,36 @@ def _check(r, files, facts, settings, may_refuse, why_not_loaded):
     r.summary = (f"{conns['total']} conns, {conns['bytes_rx']}/{conns['bytes_tx']} B, "
                  f"switches vol {switches[0]} invol {switches[1]} (conctrace/rusage), "
                  f"sock {sock} B")
+
+
+def _check_attach(r, rep, facts, settings):
+    """-p on a server holding KM_CONNS idle connections: each is found, as
+    open before attaching, with the objects it holds by this kernel's slab
+    sizes, its epoll item, and (threaded_echo) its thread."""
+    fail = r.failures.append
+    want = settings["KM_CONNS"]
+    conns = rep["connections"]
+    if (conns["total"], conns["open_at_end"]) != (want, want):
+        raise Failed(f"connections total {conns['total']}, open at end "
+                     f"{conns['open_at_end']}: the server held {want}")
+    origins = {c["origin"] for c in rep["conns"]}
+    if origins != {"before_attach"}:
+        fail(f"origins {sorted(origins)}: expected before_attach only")
+    k = rep["kernel_breakdown"]
+    tcp = facts.size_of("TCP")
+    if k["sock"] != tcp:
+        fail(f"sock bytes per connection {k['sock']}, the TCP cache's slab_size {tcp}")
+    epoll = facts.size_of("eventpoll_epi") + facts.size_of("eventpoll_pwq")
+    if r.server in ("epoll_echo", "coro_echo") and k["epoll"] != epoll:
+        fail(f"epoll bytes per connection {k['epoll']}, eventpoll_epi + _pwq {epoll}")
+    threads = sum(c["threads"] for c in rep["conns"])
+    if r.server == "threaded_echo":
+        task = facts.size_of("task_struct")
+        if threads != want:
+            fail(f"{threads} threads found serving the {want} connections")
+        elif k["thread"] < task:
+            fail(f"thread bytes per connection {k['thread']}, below a task_struct's {task}")
+    elif threads:
+        fail(f"{threads} threads attributed in a server with no thread per connection")
+    r.summary = (f"{conns['total']} conns found, sock {k['sock']} B, epoll {k['epoll']} B, "
+                 f"thread {k['thread']} B")

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "build" / "kernels"
 WRAP = OUT / "rusage_wrap"
 SERVERS = ["threaded_echo", "epoll_echo", "coro_echo", "uring_echo"]
-MODES = ["full", "light"]
+MODES = ["full", "light", "attach"]	# attach: -p on a server already holding KM_CONNS
 
 # One scenario takes 2-6 s under TCG, a whole guest 25-50 s (boot 4-5 s; 6.1
 # is the slow one: conctrace loads again for each program it leaves out):

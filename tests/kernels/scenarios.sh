@@ -15,7 +15,7 @@
 #   KM_CT        directory holding conctrace and servers/ (loadgen included)
 #   KM_WRAP      rusage_wrap, the server's parent that writes its rusage
 #   KM_WORK      scratch directory (emptied by whoever made it)
-#   KM_SERVERS   servers to run, KM_MODES of "full" and "light"
+#   KM_SERVERS   servers to run, KM_MODES of "full", "light" and "attach"
 #   KM_CONNS, KM_REQUESTS   the load: connections, PINGs per connection
 #   KM_TIMEOUT   seconds one conctrace run may take before it is stopped
 set -u
@@ -125,10 +125,76 @@ scenario() {	# SERVER MODE
 	echo "@@KM DONE $scope"
 }
 
+# Poll until command $2... succeeds, for at most $1 seconds; 1 if it never did.
+wait_until() {
+	n=$(($1 * 10))
+	shift
+	until "$@"; do
+		[ "$n" -gt 0 ] || return 1
+		n=$((n - 1))
+		sleep 0.1
+	done
+}
+
+is_listening() {	# FILE
+	[ -n "$(listening "$1")" ]
+}
+
+holds() {	# PID N THREADS: the server holds N connections (and their threads)
+	[ "$(ls -l "/proc/$1/fd" 2>/dev/null | grep -c socket:)" -gt "$2" ] &&
+		[ "$(ls "/proc/$1/task" 2>/dev/null | wc -l)" -ge "$3" ]
+}
+
+# -p on a server that already holds KM_CONNS idle connections: conctrace
+# must find them all, with what they hold (checks.py).
+attach_scenario() {	# SERVER
+	scope=$1.attach
+	d=$KM_WORK/$scope
+	mkdir -p "$d"
+	echo "@@KM START $scope"
+	start=$(date +%s)
+	"$KM_CT/servers/$1" -p 0 2> "$d/server.stderr" &
+	srv=$!
+	lg=
+	threads=1
+	[ "$1" = threaded_echo ] && threads=$((KM_CONNS + 1))
+	if wait_until 10 is_listening "$d/server.stderr"; then
+		set -- $(listening "$d/server.stderr")
+		"$KM_CT/servers/loadgen" -H 127.0.0.1 -p "$1" -c "$KM_CONNS" -n 0 --hold 120 -q \
+			--ready-file "$d/ready" > /dev/null 2> "$d/loadgen.stderr" &
+		lg=$!
+		if wait_until 20 holds "$2" "$KM_CONNS" "$threads"; then
+			"$KM_CT/conctrace" -p "$2" -d 1 --json "$d/conctrace.json" --json-conns 1000 \
+				> "$d/stdout" 2> "$d/stderr"
+			echo $? > "$d/status"
+		else
+			echo "the server did not hold $KM_CONNS connections within 20 s" > "$d/timeout"
+		fi
+	elif ! kill -0 "$srv" 2>/dev/null; then
+		# the server itself cannot run on this kernel (uring_echo on 5.10)
+		{ echo "the server exited before listening:"; cat "$d/server.stderr"; } \
+			> "$d/server_failed"
+	else
+		echo "the server did not listen within 10 s" > "$d/timeout"
+	fi
+	[ -n "$lg" ] && kill "$lg" 2>/dev/null
+	kill "$srv" 2>/dev/null
+	wait
+	echo $(($(date +%s) - start)) > "$d/seconds"
+	for f in status seconds timeout server_failed stderr conctrace.json loadgen.stderr; do
+		emit "$scope" "$f" "$d/$f"
+	done
+	echo "@@KM DONE $scope"
+}
+
 kernel_info
 for server in $KM_SERVERS; do
 	for mode in $KM_MODES; do
-		scenario "$server" "$mode"
+		if [ "$mode" = attach ]; then
+			attach_scenario "$server"
+		else
+			scenario "$server" "$mode"
+		fi
 	done
 done
 echo "@@KM FINISHED"

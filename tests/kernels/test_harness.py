@@ -202,3 +202,32 @@ def test_table_says_what_each_kernel_goes_without_as_conctrace_v_does():
             "userspace walks the map | ? |") in md
     assert "| no user memory | full: present, light: refused: R1 invalid mem access; " \
         "**figure lost** | ? |" in md
+
+
+def test_attach_scenario_judged_on_what_it_found():
+    """attach mode: every held connection found, before_attach, with this
+    kernel's sizes; a server that cannot run on a refusing kernel is no fault."""
+    facts = checks.KernelFacts.parse({"slab_sizes": b"TCP 2368 2300\ntask_struct 5888 5800\n"
+                                      b"eventpoll_epi 128 128\neventpoll_pwq 64 64\n"})
+    conn = {"origin": "before_attach", "threads": 1}
+    rep = {"connections": {"total": 2, "open_at_end": 2}, "conns": [conn, dict(conn)],
+           "kernel_breakdown": {"sock": 2368, "epoll": 0, "thread": 22464}}
+
+    def judge(report, server="threaded_echo", extra=None, may_refuse=False):
+        files = {"status": b"0", "conctrace.json": json.dumps(report).encode(), **(extra or {})}
+        scope = Scope(f"{server}.attach", files)
+        return checks.check("6.x", scope, facts, {"KM_CONNS": 2}, may_refuse)
+
+    assert judge(rep).verdict == "pass", judge(rep).failures
+    short = json.loads(json.dumps(rep))
+    short["connections"]["total"] = 1
+    assert judge(short).verdict == "fail"
+    seen = json.loads(json.dumps(rep))
+    seen["conns"][1]["origin"] = "accept"
+    assert "origins" in judge(seen).failures[0]
+    lonely = json.loads(json.dumps(rep))
+    lonely["conns"][0]["threads"] = 0
+    assert "1 threads found" in judge(lonely).failures[0]
+    dead = {"server_failed": b"the server exited before listening:\nuring_echo: ENOSYS\n"}
+    assert judge(rep, "uring_echo", dead, may_refuse=True).verdict == "refused"
+    assert judge(rep, "uring_echo", dead).verdict == "fail"
