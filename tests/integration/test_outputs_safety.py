@@ -43,6 +43,7 @@ OTHER = 65534           # nobody: "another user"
 SUDO_USER = 4242        # an id no account has: ownership is by number
 REFUSE_S = 0.5          # "well under a second": nothing but the check has run
 SVG_NS = "{http://www.w3.org/2000/svg}"
+FRAME_LEN = 160         # flame.c: what a frame name is cut to, NUL included
 
 # every output option, with the file conctrace writes for it; two views
 # with --svg: each view's file is derived from the one path
@@ -331,6 +332,9 @@ def test_hostile_symbol_names(tmp_path):
         assert len(root.findall(f".//{SVG_NS}script")) == 1
         assert not root.findall(".//script") and not root.findall(f".//{SVG_NS}foreignObject")
         titles = [t.text or "" for t in root.iter(f"{SVG_NS}title")]
+        # a frame's name is cut at FRAME_LEN (flame.c), a whole character
+        names = [t.rpartition(" \u2014 ")[0] for t in titles]
+        assert max(len(n.encode()) for n in names) < FRAME_LEN, max(names, key=len)
         seen |= {f for f, n in HOSTILE.items()
                  if any(t.startswith(n.decode(errors="replace")[:20].replace(";", ":")
                                      .replace("\n", "?")) for t in titles)}
@@ -338,3 +342,28 @@ def test_hostile_symbol_names(tmp_path):
             assert re.fullmatch(r"[^\n]+ \d+", line), line
     # each name was on some stack, so each went through the escaping
     assert seen == set(HOSTILE), f"frames seen: {seen}"
+
+
+# ---- the threat model points at tests that exist ---------------------------------------
+
+def test_security_doc_names_real_tests():
+    """Every test docs/security.md names for a bound (`file::name`, or
+    `::name` after one) is there, so the page cannot point at nothing."""
+    doc = (ROOT / "docs" / "security.md").read_text()
+    files = {p.name: p for p in (ROOT / "tests").rglob("test_*") if p.suffix in (".py", ".c")}
+    current, checked = None, 0
+    for ref in re.findall(r"`([^`]*(?:test_\w+\.(?:py|c))?(?:::\w+)?)`", doc):
+        m = re.fullmatch(r"(?:[\w/.]*?(test_\w+\.(?:py|c)))?(?:::(\w+))?", ref)
+        if not m or not (m.group(1) or m.group(2)):
+            continue
+        if m.group(1):
+            assert m.group(1) in files, f"docs/security.md names {ref}: no such file"
+            current = files[m.group(1)]
+        if m.group(2):
+            assert current, f"{ref} follows no file"
+            text = current.read_text()
+            assert re.search(rf"(def|void) {m.group(2)}\(", text), \
+                f"docs/security.md names {ref}: not in {current.relative_to(ROOT)}"
+            checked += 1
+    print(f"{checked} tests named in docs/security.md, all found")
+    assert checked >= 15
