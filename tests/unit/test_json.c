@@ -442,6 +442,16 @@ static void test_escapes_exact_text(void **state)
 	doc_free(&d);
 }
 
+/* in escaped as a JSON string, then read back by the validator */
+static void escape_and_parse(const char *in, struct doc *d, struct parser *ps)
+{
+	doc_open(d);
+	json_write_escaped(d->f, in);
+	*ps = (struct parser){ .p = doc_close(d) };
+	assert_true(parse_string(ps));
+	assert_int_equal(*ps->p, '\0');	/* nothing after the closing quote */
+}
+
 /* every byte 0x01..0x7f survives escaping: decode it back and compare */
 static void test_escape_every_byte_round_trips(void **state)
 {
@@ -453,11 +463,7 @@ static void test_escape_every_byte_round_trips(void **state)
 	for (int i = 1; i < 128; i++)
 		in[i - 1] = (char)i;
 	in[127] = '\0';
-	doc_open(&d);
-	json_write_escaped(d.f, in);
-	ps = (struct parser){ .p = doc_close(&d) };
-	assert_true(parse_string(&ps));
-	assert_int_equal(*ps.p, '\0');	/* nothing after the closing quote */
+	escape_and_parse(in, &d, &ps);
 	assert_int_equal(ps.str_len, 127);
 	assert_memory_equal(ps.str, in, 127);
 	doc_free(&d);
@@ -490,11 +496,7 @@ static void test_invalid_utf8_replaced(void **state)
 	for (int i = 1; i < 256; i++)
 		all[i - 1] = (char)i;
 	all[255] = '\0';
-	doc_open(&d);
-	json_write_escaped(d.f, all);
-	ps = (struct parser){ .p = doc_close(&d) };
-	assert_true(parse_string(&ps));
-	assert_int_equal(*ps.p, '\0');
+	escape_and_parse(all, &d, &ps);
 	doc_free(&d);
 }
 
