@@ -83,7 +83,7 @@ check-headers: vmlinux/vmlinux.h
 	done
 
 # userspace/'s layers: each folder includes only the layers below it, as
-# the table in scripts/check-layers says; README's Layout names every file
+# the table in scripts/check-layers says; docs/architecture.md's Layout names every file
 check-layers:
 	$(Q)sh scripts/check-layers
 

@@ -34,3 +34,4 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #include "progs/snapshots.bpf.h"	/* buffers at each sample; light mode's sweep */
 #include "progs/rss.bpf.h"		/* user memory */
 #include "progs/io_uring.bpf.h"		/* io_uring requests and completions */
+#include "progs/held.bpf.h"		/* -p: what the target held before */

@@ -30,10 +30,11 @@
 #define SC_RX		0x400	/* returns the bytes it received */
 #define SC_TX		0x800	/* returns the bytes it sent */
 
-/* conn.flags */
+/* conn.flags: how the connection was first seen (reports' "origin") */
 #define CONN_ACCEPTED	0x01	/* came from accept()/accept4() */
 #define CONN_URING	0x02	/* first seen through io_uring */
-#define CONN_LISTENER	0x04	/* (never stored: listeners are the event loop) */
+#define CONN_CONNECTED	0x04	/* the target connect()ed it */
+#define CONN_BEFORE_ATTACH 0x08	/* open when conctrace attached (-p): counts start then */
 
 struct conn_syscall {
 	__u32 nr;		/* syscall number + 1; 0 = free slot */
@@ -50,6 +51,9 @@ struct conn_uring_op {
  * One connection: a stream socket owned by a target process.
  * Its id is the socket's inode number (what /proc/PID/fd and `ss -e` show):
  * never reused while the kernel runs (a 32-bit counter wraps after 4e9).
+ * Only what BPF writes: userspace's derived figures (syscall sums, kernel
+ * bytes) live in struct conn_view (userspace/model/conn_view.h), so every
+ * map element and ring record stays as small as the facts.
  */
 struct conn {
 	__u64 id;
@@ -70,8 +74,6 @@ struct conn {
 	};
 	__u64 unix_peer;	/* the peer socket's inode, for AF_UNIX */
 
-	__u64 syscalls;		/* sum of sc[] and sc_other: filled by userspace */
-	__u64 syscall_ns;
 	struct conn_syscall sc[CONN_SC_SLOTS];
 	__u64 sc_other;		/* syscalls that found no free slot */
 	__u64 sc_other_ns;
@@ -102,8 +104,6 @@ struct conn {
 	__u32 buffers_peak;	/* most rx + tx + forward_alloc at one sample */
 	__u32 uring_armed;	/* io_uring requests submitted, not finally completed */
 	__u32 uring_armed_peak;
-
-	__u64 kernel_bytes_peak;	/* filled by userspace (memory.c) */
 
 	/* user memory: RSS growth (minus shrink) while it was current */
 	__s64 user_bytes;

@@ -17,4 +17,4 @@ for server in epoll_echo threaded_echo; do
 	echo
 done
 echo "Same load, two models: compare 'ctx switches' and 'syscalls/conn' above."
-echo "More: ./conctrace --help, and README.md."
+echo "More: ./conctrace --help, README.md and docs/."

@@ -31,6 +31,9 @@
 #define EPOLL_CTL_ADD	1
 #define EPOLL_CTL_DEL	2
 #define IORING_CQE_F_MORE (1U << 1)	/* uapi */
+#define VM_READ		0x1	/* include/linux/mm.h, stable since 2.6 */
+#define VM_WRITE	0x2
+#define VM_EXEC		0x4
 
 #define MAX_CPUS 512
 

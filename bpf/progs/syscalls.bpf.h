@@ -157,7 +157,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		if (conn)
 			set_current(task, ts, conn);
 	} else if ((flags & SC_CONNECT) && (ret == 0 || ret == -EINPROGRESS)) {
-		conn = socket_conn(fd_to_socket(task, ts->sys_fd), ts->sys_fd, 0, true);
+		conn = socket_conn(fd_to_socket(task, ts->sys_fd), ts->sys_fd, CONN_CONNECTED, true);
 		if (conn)
 			set_current(task, ts, conn);
 	} else if ((flags & SC_LISTEN) && ret == 0) {

@@ -190,10 +190,34 @@ def test_connections_have_distinct_ids_and_addresses(attached):
     conns = attached.rep["conns"]
     assert len({c["id"] for c in conns}) == len(conns)
     assert len({c["remote"] for c in conns}) == len(conns)
+    # uring_echo accepts inside io_uring (multishot accept): no accept()
+    # returns the fd, so its connections are first seen in use
+    origin = "seen" if attached.name == "uring_echo" else "accept"
     for c in conns:
         assert c["family"] == "tcp4"
         assert c["local"].startswith("127.0.0.1:")
         assert 0 < c["open_ns"] < c["close_ns"]
+        assert c["origin"] == origin, c
+
+
+def test_a_client_s_connections_are_its_connects(tmp_path):
+    """The target is the client: loadgen traced against an untraced server.
+    Each connection it opened is one, with the bytes it sent, and says so."""
+    needs_root()
+    path = tmp_path / "client.json"
+    server, port, _ = start_server("epoll_echo")
+    try:
+        r = subprocess.run([str(CONCTRACE), "--json", str(path), "--", str(LOADGEN),
+                            "-H", "127.0.0.1", "-p", str(port), "-c", "5", "-n", "3", "-q"],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(path.read_text())
+    assert rep["connections"]["total"] == 5, rep["connections"]
+    assert [c["origin"] for c in rep["conns"]] == ["connect"] * 5, rep["conns"]
+    assert all(c["bytes_tx"] == 3 * PING_BYTES for c in rep["conns"]), rep["conns"]
 
 
 def test_context_switches_match_rusage(attached):

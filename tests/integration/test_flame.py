@@ -12,6 +12,7 @@ means; sampled on-CPU time is within sampling error of the measured CPU.
 """
 
 import json
+import re
 import subprocess
 from collections import defaultdict
 
@@ -155,3 +156,74 @@ def test_by_conn_frames(tmp_path):
     sc = read_folded(view_file(tmp, "syscalls"))
     assert {f[1] for f, _ in sc} >= {"event loop"}
     assert any(f[1].startswith("conn ") for f, _ in sc)
+
+
+def test_user_stacks_end_where_the_frame_chain_does(tmp_path):
+    """A frame-pointer walk that leaves code built without frame pointers
+    (the loader's start-up, glibc's clone3) reads heap and stack words as
+    return addresses: ~150 junk frames a stack, and SVGs 2,400 px tall
+    whose first screen showed slivers. The walk ends at the first address
+    outside executable mappings, as one "[unknown]" frame."""
+    needs_root()
+    svg = tmp_path / "out.svg"
+    tmp, rep, err = run(tmp_path, "threaded_echo", "kmem,cpu,syscalls", "--svg", str(svg))
+    for view in ("kmem", "cpu", "syscalls"):
+        stacks = read_folded(view_file(tmp, view))
+        assert stacks, (view, err)
+        for frames, _ in stacks:
+            user = [f for f in frames[1:] if not f.endswith("_[k]")]
+            junk = [f for f in user if f.startswith(("[heap]", "[stack]", "[anon]"))]
+            assert not junk, (view, frames)
+            # "[unknown]" ends the walk: nothing is outer to it
+            assert "[unknown]" not in user[1:], (view, frames)
+        deepest = max(len(f) for f, _ in stacks)
+        height = int(re.search(r'<svg[^>]* height="(\d+)"',
+                               (tmp / f"out.{view}.svg").read_text()).group(1))
+        print(f"{view}: deepest stack {deepest} frames, SVG {height} px tall")
+        # a syscall into the network stack is ~40 kernel frames deep
+        assert deepest <= 64 and height <= 1200, (view, deepest, height)
+
+
+SELF = "conctrace (tracing itself)"
+OWN_FRAMES = ("bpf_prog_", "bpf_trace_run", "bpf_get_stack", "__bpf_get_stack",
+              "get_perf_callchain", "perf_callchain_")
+
+
+def test_cpu_view_sets_conctrace_itself_apart(tmp_path):
+    """--flame kmem collects two stacks at every allocation, in the target's
+    threads: the cpu view's samples land in that collection (with --flame
+    all, 44% of them did, mixed into the server's own towers). They go
+    under one labelled tower, and the report prints what they cost."""
+    needs_root()
+    tmp, rep, err = run(tmp_path, "threaded_echo", "kmem,cpu", "--sample-hz", "997",
+                        load="-c 50 -n 400")
+    stacks = read_folded(view_file(tmp, "cpu"))
+    total = sum(v for _, v in stacks)
+    own = sum(v for f, v in stacks if f[1] == SELF)
+    for frames, _ in stacks:
+        if frames[1] != SELF:
+            assert not [f for f in frames if f.startswith(OWN_FRAMES)], frames
+        else:
+            # the program, or the glue that calls it (bpf_trace_run*)
+            assert frames[2].startswith(("bpf_prog_", "bpf_trace_run")), frames
+            assert frames[2].endswith("_[k]"), frames
+    # kmem's programs also allocate (their maps' refills): that memory is
+    # conctrace's too, not the server's
+    for frames, _ in read_folded(view_file(tmp, "kmem")):
+        if frames[1] != SELF:
+            assert not [f for f in frames if f.startswith("bpf_prog_")], frames
+    cost = rep["flame_cpu"]
+    print(f"conctrace's own programs: {own / 1e6:.0f} ms of {total / 1e6:.0f} ms sampled, "
+          f"{cost['conctrace_stacks_ns'] / 1e6:.0f} ms collecting stacks")
+    assert cost["sampled_ns"] == total and cost["conctrace_ns"] == own
+    assert 0 < cost["conctrace_stacks_ns"] <= own < total
+    assert own >= 0.05 * total, "two stacks at every allocation cost nothing?"
+    # the text report says it
+    proc = subprocess.run([str(CONCTRACE), "--load=-c 50 -n 400", "--flame", "kmem,cpu",
+                           "--sample-hz", "997", "--folded", str(tmp_path / "t.folded"), "--",
+                           str(binary("threaded_echo")), "-p", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"conctrace itself on the target's CPU: \S+ of the \S+ sampled "
+                     r"\(\d+\.\d%\) ran its programs, \S+ of it collecting stacks",
+                     proc.stdout), proc.stdout

@@ -144,5 +144,5 @@ def test_top_without_a_terminal_prints_lines():
     for line in lines:
         assert re.match(r"^\[\s*[\d.]+s\] open \d+ total \d+ \| syscalls \S+/s \| "
                         r"switches \S+/s \| cpu [\d.]+% \| rx \S+/s tx \S+/s \| "
-                        r"conns' kernel memory \S+ \| lost 0$", line), line
+                        r"rss \S+ \| conns' kernel memory \S+ \| lost 0$", line), line
     assert any(" open 20 total 20 " in l for l in lines)

@@ -13,7 +13,7 @@ Environment (make variables of the same names work too):
                   failed (default 240)
   KM_CONNS, KM_REQUESTS   loadgen's connections and PINGs per connection
                   (default 20 x 5: TCG runs about ten times slower)
-  KERNELS_UPDATE_README=1   also write the table into README.md, between
+  KERNELS_UPDATE_DOC=1   also write the table into docs/kernels.md, between
                   its kernel-matrix markers (only from a run that passed)
 
 Prints a line per scenario as it ends, then the failures with conctrace's
@@ -212,16 +212,16 @@ def report_failures(runs):
                 say(f"   conctrace -v | {line}")
 
 
-README = ROOT / "README.md"
+DOC = ROOT / "docs" / "kernels.md"
 MARKERS = ("<!-- kernel-matrix: begin -->\n", "<!-- kernel-matrix: end -->")
 
 
-def update_readme(md):
-    """The table between README's markers, so the README shows what a run
-    printed, never a table typed by hand."""
-    text = README.read_text()
+def update_doc(md):
+    """The table between docs/kernels.md's markers, so the page shows what a
+    run printed, never a table typed by hand."""
+    text = DOC.read_text()
     begin, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
-    README.write_text(text[:begin] + md + text[end:])
+    DOC.write_text(text[:begin] + md + text[end:])
 
 
 def main():
@@ -275,9 +275,9 @@ def main():
     (OUT / "table.md").write_text(md)
     say(f"\n{md}")
     failed = [run.name for run in runs if not run.passed]
-    if os.environ.get("KERNELS_UPDATE_README") == "1" and not failed:
-        update_readme(md)
-        say(f"test-kernels: the table is in {README.relative_to(ROOT)}")
+    if os.environ.get("KERNELS_UPDATE_DOC") == "1" and not failed:
+        update_doc(md)
+        say(f"test-kernels: the table is in {DOC.relative_to(ROOT)}")
     took = time.monotonic() - started
     say(f"test-kernels: {len(runs) - len(failed)}/{len(runs)} kernels passed"
         f"{' (failed: ' + ' '.join(failed) + ')' if failed else ''} in {took:.0f} s; "

@@ -34,13 +34,32 @@ static struct conn mk_cost(__u64 id, __u64 cpu_ns, __u64 syscalls)
 	struct conn c = mk_conn(id, 1, 2);
 
 	c.cpu_ns = cpu_ns;
-	c.syscalls = syscalls;
+	c.sc_other = syscalls;
 	return c;
+}
+
+static const struct slab_sizes no_slabs;
+
+static struct conn_view view(const struct conn *c)
+{
+	struct conn_view v;
+
+	conn_complete(&v, c, &no_slabs);
+	return v;
 }
 
 static void add(struct agg *a, const struct conn *c)
 {
-	assert_int_equal(agg_add(a, c), 0);
+	struct conn_view v = view(c);
+
+	assert_int_equal(agg_add(a, &v), 0);
+}
+
+static int cost_cmp(const struct conn *a, const struct conn *b)
+{
+	struct conn_view va = view(a), vb = view(b);
+
+	return conn_cost_cmp(&va, &vb);
 }
 
 static void add_interval(struct agg *a, __u64 id, __u64 open_ns, __u64 close_ns)
@@ -81,7 +100,7 @@ static void test_single_conn(void **state)
 	struct conn c = mk_conn(7, 100, 200);
 
 	(void)state;
-	c.syscalls = 42;
+	c.sc_other = 42;
 	c.cpu_ns = 5000;
 	agg_init(&a, 5);
 	add(&a, &c);
@@ -142,7 +161,7 @@ static void test_dist_percentiles_match_exact_rank_for_many_sizes(void **state)
 		for (__u64 i = n; i >= 1; i--) {	/* descending input */
 			struct conn c = mk_conn(i, 1, 2);
 
-			c.syscalls = i * 10;
+			c.sc_other = i * 10;
 			add(&a, &c);
 		}
 		agg_dist(&a, M_SYSCALLS, &d);
@@ -189,20 +208,86 @@ static void test_dist_skewed_p99_sees_the_outlier_only_when_over_1_percent(void 
 static void test_metric_extraction(void **state)
 {
 	struct conn c = mk_conn(1, 1, 2);
+	struct conn_view v;
 
 	(void)state;
-	c.syscalls = 11;
+	c.sc_other = 11;
 	c.ctx_voluntary = 3;
 	c.ctx_involuntary = 4;
 	c.cpu_ns = 999;
 	c.bytes_rx = 1234;
 	c.bytes_tx = 5678;
-	c.syscall_ns = 77777;	/* not a metric: must not leak into one */
-	assert_int_equal(conn_metric(&c, M_SYSCALLS), 11);
-	assert_int_equal(conn_metric(&c, M_CTX_SWITCHES), 7);
-	assert_int_equal(conn_metric(&c, M_CPU_NS), 999);
-	assert_int_equal(conn_metric(&c, M_BYTES_RX), 1234);
-	assert_int_equal(conn_metric(&c, M_BYTES_TX), 5678);
+	c.sc_other_ns = 77777;	/* not a metric: must not leak into one */
+	v = view(&c);
+	assert_int_equal(conn_metric(&v, M_SYSCALLS), 11);
+	assert_int_equal(conn_metric(&v, M_CTX_SWITCHES), 7);
+	assert_int_equal(conn_metric(&v, M_CPU_NS), 999);
+	assert_int_equal(conn_metric(&v, M_BYTES_RX), 1234);
+	assert_int_equal(conn_metric(&v, M_BYTES_TX), 5678);
+}
+
+/* conn_complete: what every reader derives, the same way */
+static void test_conn_complete_derives_sums_and_memory(void **state)
+{
+	const struct slab_sizes slabs = { .sock_inode = 832, .filp = 256, .dentry = 192,
+					  .epitem = 128, .eppoll_entry = 64 };
+	struct conn c = mk_conn(1, 1, 0);
+	struct conn_view v;
+
+	(void)state;
+	c.sc[0] = (struct conn_syscall){ .nr = 1, .count = 5, .ns = 50 };
+	c.sc[3] = (struct conn_syscall){ .nr = 45, .count = 2, .ns = 20 };
+	c.sc_other = 1;
+	c.sc_other_ns = 7;
+	c.sock_bytes = 2368;
+	c.epoll_items = 0;
+	c.epoll_items_peak = 1;
+	c.rx_queue = 100;
+	c.buffers_peak = 300;
+	conn_complete(&v, &c, &slabs);
+	assert_memory_equal(&v.rec, &c, sizeof(c));
+	assert_int_equal(v.syscalls, 8);
+	assert_int_equal(v.syscall_ns, 77);
+	/* peak: objects + one epoll item + buffers at their peak */
+	assert_int_equal(v.kernel_bytes_peak, 2368 + 832 + 256 + 192 + 192 + 300);
+	assert_int_equal(v.kmem_peak[KM_EPOLL], 192);
+	/* now: the epoll item is gone, 100 B queued */
+	assert_int_equal(v.kernel_bytes_now, 2368 + 832 + 256 + 192 + 100);
+	assert_true(conn_is_open(&c));
+	c.close_ns = 2;
+	assert_false(conn_is_open(&c));
+}
+
+static void test_conn_origin_names_how_it_was_seen(void **state)
+{
+	struct conn c = mk_conn(1, 1, 2);
+
+	(void)state;
+	assert_string_equal(conn_origin(&c), "seen");
+	c.flags = CONN_ACCEPTED;
+	assert_string_equal(conn_origin(&c), "accept");
+	c.flags = CONN_CONNECTED;
+	assert_string_equal(conn_origin(&c), "connect");
+	c.flags = CONN_URING;
+	assert_string_equal(conn_origin(&c), "io_uring");
+}
+
+static void test_agg_sums_kernel_memory_by_category(void **state)
+{
+	const struct slab_sizes slabs = { .sock_inode = 832 };
+	struct conn c = mk_conn(1, 1, 2);
+	struct conn_view v;
+	struct agg a;
+
+	(void)state;
+	c.sock_bytes = 1000;
+	conn_complete(&v, &c, &slabs);
+	agg_init(&a, 0);
+	assert_int_equal(agg_add(&a, &v), 0);
+	assert_int_equal(agg_add(&a, &v), 0);
+	assert_int_equal(a.kmem_by_cat[KM_SOCK], 2000);
+	assert_int_equal(a.kmem_by_cat[KM_INODE], 1664);
+	agg_free(&a);
 }
 
 static void test_dist_of_ctx_switches_sums_both_kinds(void **state)
@@ -258,11 +343,11 @@ static void test_cost_cmp_cpu_then_syscalls_then_older(void **state)
 	struct conn old = mk_cost(4, 100, 1000), young = mk_cost(5, 100, 1000);
 
 	(void)state;
-	assert_true(conn_cost_cmp(&cheap, &dear) < 0);	/* CPU first */
-	assert_true(conn_cost_cmp(&dear, &cheap) > 0);
-	assert_true(conn_cost_cmp(&more_sc, &cheap) > 0);	/* then syscalls */
-	assert_true(conn_cost_cmp(&old, &young) > 0);	/* tie: older ranks first */
-	assert_int_equal(conn_cost_cmp(&old, &old), 0);
+	assert_true(cost_cmp(&cheap, &dear) < 0);	/* CPU first */
+	assert_true(cost_cmp(&dear, &cheap) > 0);
+	assert_true(cost_cmp(&more_sc, &cheap) > 0);	/* then syscalls */
+	assert_true(cost_cmp(&old, &young) > 0);	/* tie: older ranks first */
+	assert_int_equal(cost_cmp(&old, &old), 0);
 }
 
 static void test_top_keeps_costliest_sorted(void **state)
@@ -270,7 +355,7 @@ static void test_top_keeps_costliest_sorted(void **state)
 	/* cpu_ns in a scrambled order; the three costliest are ids 3, 7, 5 */
 	static const __u64 cpu[] = { 50, 10, 90, 300, 20, 200, 60, 250, 40, 30 };
 	struct agg a;
-	const struct conn *top;
+	const struct conn_view *top;
 	size_t n;
 
 	(void)state;
@@ -282,10 +367,10 @@ static void test_top_keeps_costliest_sorted(void **state)
 	}
 	top = agg_top(&a, &n);
 	assert_int_equal(n, 3);
-	assert_int_equal(top[0].id, 3);
-	assert_int_equal(top[0].cpu_ns, 300);
-	assert_int_equal(top[1].id, 7);
-	assert_int_equal(top[2].id, 5);
+	assert_int_equal(top[0].rec.id, 3);
+	assert_int_equal(top[0].rec.cpu_ns, 300);
+	assert_int_equal(top[1].rec.id, 7);
+	assert_int_equal(top[2].rec.id, 5);
 	assert_int_equal(a.n, 10);	/* the distributions still saw everyone */
 	agg_free(&a);
 }
@@ -293,7 +378,7 @@ static void test_top_keeps_costliest_sorted(void **state)
 static void test_top_breaks_cpu_ties_by_syscalls(void **state)
 {
 	struct agg a;
-	const struct conn *top;
+	const struct conn_view *top;
 	size_t n;
 	struct conn c1 = mk_cost(1, 100, 5), c2 = mk_cost(2, 100, 50);
 	struct conn c3 = mk_cost(3, 100, 20), c4 = mk_cost(4, 99, 1000);
@@ -306,15 +391,15 @@ static void test_top_breaks_cpu_ties_by_syscalls(void **state)
 	add(&a, &c4);
 	top = agg_top(&a, &n);
 	assert_int_equal(n, 2);
-	assert_int_equal(top[0].id, 2);
-	assert_int_equal(top[1].id, 3);
+	assert_int_equal(top[0].rec.id, 2);
+	assert_int_equal(top[1].rec.id, 3);
 	agg_free(&a);
 }
 
 static void test_top_keeps_full_record(void **state)
 {
 	struct agg a;
-	const struct conn *top;
+	const struct conn_view *top;
 	size_t n;
 	struct conn c = mk_cost(9, 1000, 3);
 
@@ -328,7 +413,7 @@ static void test_top_keeps_full_record(void **state)
 	add(&a, &c);
 	top = agg_top(&a, &n);
 	assert_int_equal(n, 1);
-	assert_memory_equal(&top[0], &c, sizeof(c));
+	assert_memory_equal(&top[0].rec, &c, sizeof(c));
 	agg_free(&a);
 }
 
@@ -354,7 +439,7 @@ static void test_top_keep_more_than_added_returns_all_sorted(void **state)
 {
 	static const __u64 cpu[] = { 30, 10, 50, 20, 40 };
 	struct agg a;
-	const struct conn *top;
+	const struct conn_view *top;
 	size_t n;
 
 	(void)state;
@@ -367,7 +452,7 @@ static void test_top_keep_more_than_added_returns_all_sorted(void **state)
 	top = agg_top(&a, &n);
 	assert_int_equal(n, 5);
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(top[i].cpu_ns, 50 - 10 * i);
+		assert_int_equal(top[i].rec.cpu_ns, 50 - 10 * i);
 	agg_free(&a);
 }
 
@@ -377,7 +462,7 @@ static void test_top_many_ascending_and_descending(void **state)
 	(void)state;
 	for (int dir = 0; dir < 2; dir++) {
 		struct agg a;
-		const struct conn *top;
+		const struct conn_view *top;
 		size_t n;
 
 		agg_init(&a, 10);
@@ -390,7 +475,7 @@ static void test_top_many_ascending_and_descending(void **state)
 		top = agg_top(&a, &n);
 		assert_int_equal(n, 10);
 		for (size_t i = 0; i < n; i++)
-			assert_int_equal(top[i].cpu_ns, (1000 - i) * 100);
+			assert_int_equal(top[i].rec.cpu_ns, (1000 - i) * 100);
 		agg_free(&a);
 	}
 }
@@ -473,7 +558,7 @@ static void test_many_connections_exact_means_and_bounded_percentiles(void **sta
 	enum { N = 1000000 };
 	struct agg a;
 	struct dist d;
-	const struct conn *top;
+	const struct conn_view *top;
 	size_t n;
 
 	(void)state;
@@ -481,7 +566,7 @@ static void test_many_connections_exact_means_and_bounded_percentiles(void **sta
 	for (__u64 i = 0; i < N; i++) {
 		struct conn c = mk_conn(i, 2 * i + 1, i % 2 ? 2 * i + 2 : 0);
 
-		c.syscalls = i + 1;
+		c.sc_other = i + 1;
 		c.bytes_tx = (i + 1) * 2;
 		c.cpu_ns = i;
 		add(&a, &c);
@@ -498,11 +583,11 @@ static void test_many_connections_exact_means_and_bounded_percentiles(void **sta
 	assert_int_equal(a.open_at_end, N / 2);
 	top = agg_top(&a, &n);
 	assert_int_equal(n, 3);
-	assert_int_equal(top[0].id, N - 1);
+	assert_int_equal(top[0].rec.id, N - 1);
 	agg_free(&a);
 }
 
-static void record(void *ctx, const struct conn *c, const __u64 metric[M_COUNT])
+static void record(void *ctx, const struct conn_view *c, const __u64 metric[M_COUNT])
 {
 	__u64 *seen = ctx;
 
@@ -540,6 +625,9 @@ int main(void)
 		cmocka_unit_test(test_dist_percentiles_match_exact_rank_for_many_sizes),
 		cmocka_unit_test(test_dist_skewed_p99_sees_the_outlier_only_when_over_1_percent),
 		cmocka_unit_test(test_metric_extraction),
+		cmocka_unit_test(test_conn_complete_derives_sums_and_memory),
+		cmocka_unit_test(test_conn_origin_names_how_it_was_seen),
+		cmocka_unit_test(test_agg_sums_kernel_memory_by_category),
 		cmocka_unit_test(test_dist_of_ctx_switches_sums_both_kinds),
 		cmocka_unit_test(test_metric_names),
 		cmocka_unit_test(test_open_at_end_counts_only_close_zero),

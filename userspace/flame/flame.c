@@ -3,6 +3,7 @@
 #include "flame/flame.h"
 
 #include <errno.h>
+#include <linux/bpf.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,18 +96,17 @@ static int build_mem(const struct flame_input *in, struct folded *f)
 	}
 	{
 		size_t n;
-		const struct conn *top = agg_top(a, &n);
+		const struct conn_view *top = agg_top(a, &n);
 
 		for (size_t i = 0; i < n && !err; i++) {
-			__u64 km[KM_COUNT];
+			const struct conn *c = &top[i].rec;
 			char label[48];
 
-			conn_kernel_memory(&top[i], in->slabs, km);
 			for (int k = 0; k < KM_COUNT; k++)
-				kmem[k] = (double)km[k];
-			snprintf(label, sizeof(label), "conn %llu", (unsigned long long)top[i].id);
+				kmem[k] = (double)top[i].kmem_peak[k];
+			snprintf(label, sizeof(label), "conn %llu", (unsigned long long)c->id);
 			err = add_composition(f, in->process, model, label, kmem,
-					      top[i].user_bytes_peak > 0 ? (double)top[i].user_bytes_peak : 0);
+					      c->user_bytes_peak > 0 ? (double)c->user_bytes_peak : 0);
 		}
 	}
 	return err;
@@ -120,7 +120,10 @@ static int build_mem(const struct flame_input *in, struct folded *f)
 struct stack_build {
 	const struct flame_input *in;
 	struct folded **out;
+	struct self_cpu *self;
 	unsigned int mask;
+	char (*progs)[BPF_OBJ_NAME_LEN * 4];	/* conctrace's programs, by name */
+	size_t nprogs;
 	char names[MAX_FRAMES][FRAME_LEN];
 	char stack[FLAME_STACK_DEPTH][STACK_FRAME_LEN];	/* one stack's, before push */
 	const char *frames[MAX_FRAMES];
@@ -137,24 +140,111 @@ static size_t push(struct stack_build *b, size_t n, const char *fmt, const char 
 }
 
 /* A stack's frames, outermost first (see stack_frames.h). */
-static size_t push_stack(struct stack_build *b, size_t n, __s32 id, bool kernel)
+static size_t push_stack(struct stack_build *b, size_t n, __s32 id, enum stack_kind kind)
 {
 	__u64 ips[FLAME_STACK_DEPTH];
 	int got;
 
 	if (tracer_read_stack(b->in->tracer, id, ips))
 		return n;
-	got = stack_frames(b->in->sym, b->in->pid, ips, kernel, b->stack);
+	got = stack_frames(b->in->sym, b->in->pid, ips, kind, b->stack);
 	for (int i = 0; i < got; i++)
 		n = push(b, n, "%s", b->stack[i]);
 	return n;
+}
+
+/* ---- conctrace's own programs, apart ---------------------------------- */
+
+static void add_prog(void *ctx, const char *name, __u64 run_ns, __u64 run_cnt)
+{
+	struct stack_build *b = ctx;
+	char (*p)[sizeof(*b->progs)] = realloc(b->progs, (b->nprogs + 1) * sizeof(*p));
+
+	(void)run_ns;
+	(void)run_cnt;
+	if (!p) {
+		b->err = -ENOMEM;
+		return;
+	}
+	b->progs = p;
+	snprintf(b->progs[b->nprogs++], sizeof(*p), "%s", name);
+}
+
+/* Is this kernel frame one of conctrace's programs? The kernel names a
+ * program's code "bpf_prog_<16 hex digits of its tag>_<name>", the name
+ * cut to BPF_OBJ_NAME_LEN - 1 where the program has no BTF. */
+static bool own_prog(const struct stack_build *b, const char *frame)
+{
+	const char *name = frame + 9 + 16 + 1;
+	size_t len;
+
+	if (strncmp(frame, "bpf_prog_", 9) || strlen(frame) <= 9 + 16 + 1 + 4 ||
+	    strspn(frame + 9, "0123456789abcdef") != 16 || frame[9 + 16] != '_')
+		return false;
+	len = strlen(name) - 4;			/* "_[k]" */
+	for (size_t i = 0; i < b->nprogs; i++) {
+		size_t plen = strlen(b->progs[i]);
+
+		if ((plen == len || (len == BPF_OBJ_NAME_LEN - 1 && plen > len)) &&
+		    !strncmp(b->progs[i], name, len))
+			return true;
+	}
+	return false;
+}
+
+/* Where conctrace's own code starts in the kernel frames [from, n), or n:
+ * at one of its programs; in a sample that landed in the glue that calls
+ * BPF programs at a tracepoint (bpf_trace_run*) and in no program yet, at
+ * the glue. conctrace cannot tell whose programs that glue was about to
+ * run: it counts them its own, a tracer of its own hooks being the rule. */
+static size_t own_start(const struct stack_build *b, size_t from, size_t n)
+{
+	size_t glue = n;
+
+	for (size_t i = from; i < n; i++) {
+		if (own_prog(b, b->names[i]))
+			return i;
+		if (!strncmp(b->names[i], "bpf_prog_", 9))
+			return n;		/* another's program */
+		if (glue == n && !strncmp(b->names[i], "bpf_trace_run", 13))
+			glue = i;
+	}
+	return glue;
+}
+
+/* Frames [own, n) of a stack, conctrace's own code: moved under the
+ * process as SELF_CPU_FRAME;program;what it called. What
+ * ran it (the user stack, the hook) is left out: that is no cost of the
+ * target's code. Returns the new frame count. */
+static size_t set_apart(struct stack_build *b, size_t own, size_t n)
+{
+	size_t k = push(b, 1, "%s", SELF_CPU_FRAME);
+
+	for (size_t i = own; i < n; i++, k++)
+		memmove(b->names[k], b->names[i], FRAME_LEN);	/* k < i: nothing overwritten */
+	return k;
+}
+
+/* A cpu sample: the totals of struct self_cpu. */
+static void count_self(struct stack_build *b, size_t own, size_t n, __u64 value)
+{
+	b->self->sampled_ns += value;
+	if (own >= n)
+		return;
+	b->self->own_ns += value;
+	for (size_t i = own; i < n; i++)
+		if (!strncmp(b->names[i], "bpf_get_stack", 13) ||
+		    !strncmp(b->names[i], "__bpf_get_stack", 15)) {
+			b->self->stacks_ns += value;
+			return;
+		}
 }
 
 static void add_stack(void *ctx, const struct stack_key *k, __u64 value)
 {
 	struct stack_build *b = ctx;
 	char conn[48], label[SYSCALL_LABEL_LEN];
-	size_t n = 0, before;
+	size_t n = 0, before, own;
 	int v;
 
 	for (v = 0; v < VIEW_COUNT; v++)
@@ -171,8 +261,15 @@ static void add_stack(void *ctx, const struct stack_key *k, __u64 value)
 		n = push(b, n, "%s", conn);
 	}
 	before = n;
-	n = push_stack(b, n, k->user_stack, false);
-	n = push_stack(b, n, k->kern_stack, true);
+	n = push_stack(b, n, k->user_stack, STACK_USER);
+	own = n;
+	n = push_stack(b, n, k->kern_stack,
+		       v == VIEW_CPU ? STACK_KERNEL_SAMPLED : STACK_KERNEL);
+	own = own_start(b, own, n);
+	if (v == VIEW_CPU)
+		count_self(b, own, n, value);
+	if (own < n)
+		n = set_apart(b, own, n);
 	if (n == before)
 		n = push(b, n, "%s", "[stack lost]");
 	if (v == VIEW_SYSCALLS)
@@ -180,12 +277,14 @@ static void add_stack(void *ctx, const struct stack_key *k, __u64 value)
 	b->err = folded_add(b->out[v], b->frames, n, value);
 }
 
-int flame_build(const struct flame_input *in, unsigned int mask, struct folded *out[VIEW_COUNT])
+int flame_build(const struct flame_input *in, unsigned int mask, struct folded *out[VIEW_COUNT],
+		struct self_cpu *self)
 {
 	struct stack_build *b;
 	int err = 0;
 
 	memset(out, 0, sizeof(*out) * VIEW_COUNT);
+	memset(self, 0, sizeof(*self));
 	for (int v = 0; v < VIEW_COUNT; v++)
 		if ((mask & (1u << v)) && !(out[v] = folded_new()))
 			return -ENOMEM;
@@ -198,9 +297,13 @@ int flame_build(const struct flame_input *in, unsigned int mask, struct folded *
 		return -ENOMEM;
 	b->in = in;
 	b->out = out;
+	b->self = self;
 	b->mask = mask;
-	tracer_for_each_flame(in->tracer, add_stack, b);
+	tracer_for_each_prog(in->tracer, add_prog, b);
+	if (!b->err)
+		tracer_for_each_flame(in->tracer, add_stack, b);
 	err = b->err;
+	free(b->progs);
 	free(b);
 	return err;
 }

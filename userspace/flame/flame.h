@@ -19,6 +19,7 @@
 
 #include "conctrace.h"
 #include "flame/views.h"
+#include "report/report.h"
 
 struct agg;
 struct folded;
@@ -32,13 +33,18 @@ struct flame_input {
 	pid_t pid;
 	const char *process;		/* root frame: the target's name */
 	struct agg *agg;		/* for the memory composition */
-	const struct slab_sizes *slabs;
 	bool by_conn;
 };
 
 /* Build the folded stacks of every view in mask; out[v] stays NULL for
- * views not asked for. Returns 0 or -ENOMEM. */
-int flame_build(const struct flame_input *in, unsigned int mask, struct folded *out[VIEW_COUNT]);
+ * views not asked for. A stack that shows one of conctrace's own BPF
+ * programs running (a cpu sample that lands in one or in the tracepoint
+ * glue that calls it, an allocation one makes) is no cost of the
+ * target's: it goes under the process as SELF_CPU_FRAME, then the
+ * program's (or the glue's) frame and what it called. self
+ * receives the cpu view's totals of it. Returns 0 or -ENOMEM. */
+int flame_build(const struct flame_input *in, unsigned int mask, struct folded *out[VIEW_COUNT],
+		struct self_cpu *self);
 
 /* Write one view: folded text to folded_path and/or SVG to svg_path
  * (either may be NULL), as outfile_write writes. 0 or -errno with the

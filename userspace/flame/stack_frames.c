@@ -14,10 +14,11 @@ static bool is_tracing_frame(const char *name)
 	       !strncmp(name, "perf_trace_", 11);
 }
 
-int stack_frames(struct symbolizer *sym, pid_t pid, const __u64 *ips, bool kernel,
+int stack_frames(struct symbolizer *sym, pid_t pid, const __u64 *ips, enum stack_kind kind,
 		 char out[][STACK_FRAME_LEN])
 {
 	char names[FLAME_STACK_DEPTH][STACK_FRAME_LEN - 8];	/* room for "_[k]" */
+	bool kernel = kind != STACK_USER;
 	int depth = 0, top = 0, n = 0;
 
 	while (depth < FLAME_STACK_DEPTH && ips[depth])
@@ -27,15 +28,17 @@ int stack_frames(struct symbolizer *sym, pid_t pid, const __u64 *ips, bool kerne
 
 		if (kernel) {
 			symbolize_kernel(sym, ip, false, names[i], sizeof(names[i]));
-		} else {
+		} else if (symbolize_user_is_text(sym, pid, ip)) {
 			symbolize_user(sym, pid, ip, false, names[i], sizeof(names[i]));
-			if (!strcmp(names[i], "[unknown]")) {
-				depth = i + 1;
-				break;
-			}
+		} else {
+			/* [heap], [stack], data or nothing: the walk left the
+			 * frame chain, and all it read from here on is garbage */
+			snprintf(names[i], sizeof(names[i]), "[unknown]");
+			depth = i + 1;
+			break;
 		}
 	}
-	while (kernel && top < depth - 1 && is_tracing_frame(names[top]))
+	while (kind == STACK_KERNEL && top < depth - 1 && is_tracing_frame(names[top]))
 		top++;
 	for (int i = depth - 1; i >= top; i--)
 		snprintf(out[n++], STACK_FRAME_LEN, kernel ? "%s_[k]" : "%s", names[i]);

@@ -53,6 +53,7 @@ struct mapping {
 	unsigned long long start, end, pgoff;
 	struct elf_file *file;		/* NULL: not a readable ELF */
 	bool file_backed;		/* offsets are file offsets */
+	bool exec;			/* mapped executable: code can run there */
 	char *module;			/* basename, "[vdso]", "[anon]" */
 };
 
@@ -461,6 +462,7 @@ static int mapping_init(struct symbolizer *s, pid_t pid, const struct map_entry 
 	m->pgoff = e->pgoff;
 	m->file = NULL;
 	m->file_backed = e->path[0] == '/';
+	m->exec = e->perms[2] == 'x';
 	m->module = strdup(module_name(e));
 	if (!m->module)
 		return -ENOMEM;
@@ -564,7 +566,8 @@ int symbolizer_add_file(struct symbolizer *s, pid_t pid, const char *path,
 	e->end = end;
 	e->pgoff = pgoff;
 	strcpy(e->path, path);
-	m = (struct mapping){ .start = start, .end = end, .pgoff = pgoff, .file_backed = true };
+	m = (struct mapping){ .start = start, .end = end, .pgoff = pgoff, .file_backed = true,
+			      .exec = true };
 	m.module = strdup(module_name(e));
 	free(e);
 	err = m.module ? elf_file_get(s, fd, &m.file) : -ENOMEM;
@@ -600,21 +603,35 @@ static const struct mapping *mapping_find(const struct proc *p, unsigned long lo
 	return &p->maps[lo - 1];
 }
 
+/* The mapping of addr in pid, loading the pid's maps on first use. */
+static const struct mapping *user_mapping(struct symbolizer *s, pid_t pid,
+					  unsigned long long addr)
+{
+	struct proc *p = proc_find(s, pid);
+
+	if (!p && symbolizer_load_process(s, pid))
+		p = proc_get(s, pid);		/* gone: no mappings, no retry */
+	else if (!p)
+		p = proc_find(s, pid);
+	return p ? mapping_find(p, addr) : NULL;
+}
+
+bool symbolize_user_is_text(struct symbolizer *s, pid_t pid, unsigned long long addr)
+{
+	const struct mapping *m = user_mapping(s, pid, addr);
+
+	return m && m->exec;
+}
+
 const char *symbolize_user(struct symbolizer *s, pid_t pid, unsigned long long addr,
 			   bool with_offset, char *buf, size_t len)
 {
 	const struct mapping *m;
 	unsigned long long off, vaddr;
-	struct proc *p;
 
 	if (!buf || !len)
 		return UNKNOWN_FRAME;
-	p = proc_find(s, pid);
-	if (!p && symbolizer_load_process(s, pid))
-		p = proc_get(s, pid);		/* gone: no mappings, no retry */
-	else if (!p)
-		p = proc_find(s, pid);
-	m = p ? mapping_find(p, addr) : NULL;
+	m = user_mapping(s, pid, addr);
 	if (!m) {
 		snprintf(buf, len, UNKNOWN_FRAME);
 		return buf;

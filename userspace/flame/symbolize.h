@@ -34,7 +34,8 @@ int symbolizer_load_process(struct symbolizer *s, pid_t pid);
 
 /* Registers one mapping of the ELF file at path for pid without reading
  * /proc: the unit tests use it to map a test binary at a chosen base. It is
- * added to the pid's mappings (and the pid counts as loaded). Returns 0 (also
+ * added to the pid's mappings as executable (and the pid counts as loaded).
+ * Returns 0 (also
  * for a file that is not ELF: its frames are then module+offset) or -errno
  * if the file cannot be opened, -EINVAL if start >= end. */
 int symbolizer_add_file(struct symbolizer *s, pid_t pid, const char *path,
@@ -58,6 +59,11 @@ int symbolizer_load_kallsyms(struct symbolizer *s, const char *path);
  * Never fails to produce a frame: a NULL or empty buf gives "[unknown]". */
 const char *symbolize_user(struct symbolizer *s, pid_t pid, unsigned long long addr,
 			   bool with_offset, char *buf, size_t len);
+
+/* Is addr in an executable mapping of pid (a file's text, the vdso, a
+ * JIT's anonymous code)? A frame-pointer walk that reaches anything else
+ * ([heap], [stack], data, nothing) has left the real stack. */
+bool symbolize_user_is_text(struct symbolizer *s, pid_t pid, unsigned long long addr);
 
 /* Kernel text symbols of /proc/kallsyms ("tcp_sendmsg", "+0xOFF" if
  * with_offset); "[unknown]" outside them or when kallsyms hides addresses

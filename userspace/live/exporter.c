@@ -11,8 +11,6 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
-#include "host/procfs.h"
-#include "live/open_conns.h"
 #include "model/syscalls.h"
 #include "report/format.h"
 
@@ -26,17 +24,15 @@ static double mono_s(void)
 
 /* Every connection as it is aggregated (agg's observer), observed once;
  * those still open at the end are not final figures. */
-void exporter_observe(void *ctx, const struct conn *c, const __u64 metric[M_COUNT])
+void exporter_observe(void *ctx, const struct conn_view *c, const __u64 metric[M_COUNT])
 {
 	struct exporter *e = ctx;
 
-	if (!e->on || !c->close_ns)
+	if (!e->on || conn_is_open(&c->rec))
 		return;
 	prom_hist_observe(&e->hist[PH_KERNEL_BYTES], metric[M_KERNEL_BYTES]);
 	prom_hist_observe(&e->hist[PH_USER_BYTES], metric[M_USER_BYTES]);
 	prom_hist_observe(&e->hist[PH_CTX_SWITCHES], metric[M_CTX_SWITCHES]);
-	e->closed_rx += metric[M_BYTES_RX];
-	e->closed_tx += metric[M_BYTES_TX];
 }
 
 struct progs_read {
@@ -64,62 +60,53 @@ static size_t read_progs(struct exporter *e, struct prom_prog *out, size_t max)
 	return r.n;
 }
 
-static __u64 monotonic(__u64 *last, __u64 now)
-{
-	/* a connection between map and ring buffer can be seen twice or not
-	 * at all for an instant: a counter must still never go back */
-	if (now > *last)
-		*last = now;
-	return *last;
-}
-
 static void build_page(struct exporter *e, double now)
 {
-	static struct syscall_total totals[SYSCALL_MAX];
-	static struct prom_syscall sc[SYSCALL_MAX];
-	static char labels[SYSCALL_MAX][SYSCALL_LABEL_LEN];	/* what sc[].name points to */
+	struct live_snapshot w = {
+		.order = conn_cost_cmp, .top = e->open_top, .by_nr = e->totals,
+		.want = e->src.top < EXPORTER_TOP_MAX ? e->src.top : EXPORTER_TOP_MAX,
+	};
 	struct prom_prog progs[64];
-	static struct conn open_top[EXPORTER_TOP_MAX];
-	struct open_conns w = { .slabs = e->src.slabs, .order = conn_cost_cmp, .top = open_top };
 	struct prom_conn top[EXPORTER_TOP_MAX];
 	struct prom_snapshot s = { 0 };
 
-	w.want = e->src.top < EXPORTER_TOP_MAX ? e->src.top : EXPORTER_TOP_MAX;
-	tracer_read_proc(e->src.tracer, &s.proc);
-	open_conns_walk(e->src.tracer, &w);
-	tracer_read_syscalls(e->src.tracer, totals);
+	live_snapshot_take(&w, &e->src, e->built_at ? &e->last : NULL, now);
 	for (unsigned int nr = 0; nr < SYSCALL_MAX; nr++) {
-		if (!totals[nr].count)
+		if (!e->totals[nr].count)
 			continue;
-		sc[s.nsyscalls].name = syscall_label(nr, labels[nr], sizeof(labels[nr]));
-		sc[s.nsyscalls].count = totals[nr].count;
-		sc[s.nsyscalls].errors = totals[nr].errors;
-		sc[s.nsyscalls].ns = totals[nr].ns;
+		e->syscalls[s.nsyscalls] = (struct prom_syscall){
+			.name = syscall_label(nr, e->labels[nr], sizeof(e->labels[nr])),
+			.count = e->totals[nr].count, .errors = e->totals[nr].errors,
+			.ns = e->totals[nr].ns,
+		};
 		s.nsyscalls++;
 	}
 	for (size_t i = 0; i < w.ntop; i++) {
-		const struct conn *c = &w.top[i];
+		const struct conn_view *v = &w.top[i];
+		const struct conn *c = &v->rec;
 
 		top[i] = (struct prom_conn){
-			.id = c->id, .cpu_ns = c->cpu_ns, .syscalls = c->syscalls,
+			.id = c->id, .cpu_ns = c->cpu_ns, .syscalls = v->syscalls,
 			.ctx_voluntary = c->ctx_voluntary, .ctx_involuntary = c->ctx_involuntary,
 			.bytes_rx = c->bytes_rx, .bytes_tx = c->bytes_tx,
-			.kernel_bytes = conn_kernel_memory_now(c, e->src.slabs),
+			.kernel_bytes = v->kernel_bytes_now,
 		};
 		snprintf(top[i].family, sizeof(top[i].family), "%s", fmt_family(c->family));
 		fmt_conn_addr(c, false, top[i].remote, sizeof(top[i].remote));
 	}
+	s.proc = w.proc;
 	s.target = e->src.target;
 	s.pid = e->src.pid;
 	s.uptime_s = now - e->src.t0;
-	s.conns_closed = *e->src.closed;
-	s.bytes_rx = monotonic(&e->rx_out, e->closed_rx + w.bytes_rx);
-	s.bytes_tx = monotonic(&e->tx_out, e->closed_tx + w.bytes_tx);
+	s.conns_closed = w.closed;
+	/* counters never go back: w.rx and w.tx hold to the last page's */
+	s.bytes_rx = w.rx;
+	s.bytes_tx = w.tx;
 	s.open_kernel_bytes = w.kernel_bytes;
-	s.rss_bytes = proc_vmrss(e->src.pid);
+	s.rss_bytes = w.rss;
 	s.tracer_map_bytes = tracer_map_bytes(e->src.tracer);
 	s.hist = e->hist;
-	s.syscalls = sc;
+	s.syscalls = e->syscalls;
 	s.top = top;
 	s.ntop = w.ntop;
 	if (e->stats_fd >= 0) {
@@ -130,6 +117,7 @@ static void build_page(struct exporter *e, double now)
 	s.http_refused = e->http.refused;
 	s.gather_ns = (__u64)((mono_s() - now) * 1e9);
 	prom_format(&e->page, &s);
+	e->last = w;
 	e->built_at = now;
 	/* a page over a huge connection map takes a while: keep its share of
 	 * the tracing loop under 1/EXPORTER_MAX_SHARE, whatever the scrape rate */

@@ -19,10 +19,11 @@
 #include <linux/types.h>
 
 #include "live/http_server.h"
-#include "live/open_conns.h"
+#include "live/snapshot.h"
 #include "live/prom.h"
 #include "model/aggregate.h"
 #include "model/memory.h"
+#include "model/syscalls.h"
 #include "tracer/tracer.h"
 
 #define EXPORTER_REFRESH_S	1.0	/* a page is reused at least this long */
@@ -36,8 +37,12 @@ struct exporter {
 	struct prom_buf page;
 	double built_at, refresh_s;
 	struct prom_hist hist[PH_COUNT];
-	__u64 closed_rx, closed_tx;
-	__u64 rx_out, tx_out;		/* as last exported: counters never go back */
+	struct live_snapshot last;	/* the last page's: counters never go back */
+	/* the page's parts, kept here rather than in statics */
+	struct conn_view open_top[EXPORTER_TOP_MAX];
+	struct syscall_total totals[SYSCALL_MAX];
+	struct prom_syscall syscalls[SYSCALL_MAX];
+	char labels[SYSCALL_MAX][SYSCALL_LABEL_LEN];	/* what syscalls[].name points to */
 	int stats_fd;			/* bpf_enable_stats(): run time while open */
 };
 
@@ -48,7 +53,7 @@ int exporter_start(struct exporter *e, const struct sockaddr_storage *addr, sock
 void exporter_attach(struct exporter *e, const struct run_source *src, bool bpf_stats);
 /* Serve what is ready, without waiting. Call from the tracing loop. */
 /* The aggregation's observer (struct agg): set it when the exporter runs. */
-void exporter_observe(void *ctx, const struct conn *c, const __u64 metric[M_COUNT]);
+void exporter_observe(void *ctx, const struct conn_view *c, const __u64 metric[M_COUNT]);
 
 void exporter_poll(struct exporter *e);
 void exporter_stop(struct exporter *e);

@@ -8,8 +8,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "host/procfs.h"
-#include "live/open_conns.h"
 #include "report/format.h"
 
 #define ALT_SCREEN_ON	"\033[?1049h\033[?25l"	/* and hide the cursor */
@@ -26,28 +24,25 @@ static const char *const order_names[] = {
 	[VO_CPU] = "cpu time",
 };
 
-static const struct slab_sizes *order_slabs;	/* for by_kernel_bytes */
-
-static int cmp_u64(__u64 a, __u64 b, const struct conn *x, const struct conn *y)
+static int cmp_u64(__u64 a, __u64 b, const struct conn_view *x, const struct conn_view *y)
 {
 	if (a != b)
 		return a > b ? 1 : -1;
 	return conn_cost_cmp(x, y);
 }
 
-static int by_kernel_bytes(const struct conn *a, const struct conn *b)
+static int by_kernel_bytes(const struct conn_view *a, const struct conn_view *b)
 {
-	return cmp_u64(conn_kernel_memory_now(a, order_slabs),
-		       conn_kernel_memory_now(b, order_slabs), a, b);
+	return cmp_u64(a->kernel_bytes_now, b->kernel_bytes_now, a, b);
 }
 
-static int by_switches(const struct conn *a, const struct conn *b)
+static int by_switches(const struct conn_view *a, const struct conn_view *b)
 {
-	return cmp_u64(a->ctx_voluntary + a->ctx_involuntary,
-		       b->ctx_voluntary + b->ctx_involuntary, a, b);
+	return cmp_u64(a->rec.ctx_voluntary + a->rec.ctx_involuntary,
+		       b->rec.ctx_voluntary + b->rec.ctx_involuntary, a, b);
 }
 
-static int by_syscalls(const struct conn *a, const struct conn *b)
+static int by_syscalls(const struct conn_view *a, const struct conn_view *b)
 {
 	return cmp_u64(a->syscalls, b->syscalls, a, b);
 }
@@ -76,10 +71,9 @@ void live_view_start(struct live_view *v, FILE *out, double period_s,
 	v->src = *src;
 	v->period = period_s;
 	v->next = src->t0 + period_s;	/* rates need a period behind them */
-	v->last_t = src->t0;
+	v->last.t = src->t0;
 	v->order = VO_KERNEL_BYTES;
 	v->tty = isatty(fileno(out));
-	order_slabs = src->slabs;
 	if (!v->tty)
 		return;
 	/* keys without Enter and without echo; Ctrl-C still signals */
@@ -147,138 +141,77 @@ static int screen_rows(const struct live_view *v)
 	return ws.ws_row;
 }
 
-struct tick {
-	double t, dt;
-	struct proc_counters p;
-	__u64 syscalls, open, rx, tx;
-	struct open_conns oc;
-};
-
-static void header(struct live_view *v, const struct tick *k, FILE *f)
+static void header(struct live_view *v, const struct live_snapshot *k,
+		   const struct live_rates *r, FILE *f)
 {
-	char b[6][32];
-	double dt = k->dt > 0 ? k->dt : 1;
+	char b[5][32];
 
 	fprintf(f, BOLD "conctrace" NORMAL " %s (pid %d)   %.1f s   order: %s\n",
 		v->src.target, (int)v->src.pid, k->t - v->src.t0, order_names[v->order]);
 	fprintf(f, "connections: %llu open, %llu total, %s/s opened, %s/s closed\n",
-		(unsigned long long)k->open, (unsigned long long)k->p.conns_opened,
-		fmt_count((double)(k->p.conns_opened - v->last_opened) / dt, b[0], sizeof(b[0])),
-		fmt_count((double)(*v->src.closed - v->last_closed) / dt, b[1], sizeof(b[1])));
+		(unsigned long long)k->open, (unsigned long long)k->proc.conns_opened,
+		fmt_count(r->opened, b[0], sizeof(b[0])), fmt_count(r->closed, b[1], sizeof(b[1])));
 	fprintf(f, "per second:  syscalls %s  switches %s  cpu %.1f%%  rx %s  tx %s\n",
-		fmt_count((double)(k->syscalls - v->last_syscalls) / dt, b[0], sizeof(b[0])),
-		fmt_count((double)(k->p.ctx_voluntary + k->p.ctx_involuntary - v->last_switches) / dt,
-			  b[1], sizeof(b[1])),
-		(double)(k->p.cpu_ns - v->last_cpu_ns) / dt / 1e7,
-		fmt_bytes((double)(k->rx - v->last_rx) / dt, b[2], sizeof(b[2])),
-		fmt_bytes((double)(k->tx - v->last_tx) / dt, b[3], sizeof(b[3])));
-	{
-		long long rss = proc_vmrss(v->src.pid);
-
-		fprintf(f, "memory:      RSS %s   open connections' kernel memory %s (%s each)\n",
-			rss >= 0 ? fmt_bytes((double)rss, b[4], sizeof(b[4])) : "?",
-			fmt_bytes((double)k->oc.kernel_bytes, b[0], sizeof(b[0])),
-			fmt_bytes(k->oc.conns ? (double)k->oc.kernel_bytes / (double)k->oc.conns : 0,
-				  b[1], sizeof(b[1])));
-	}
-	fprintf(f, "lost events: %llu%s\n", (unsigned long long)k->p.lost_events,
-		k->p.lost_events ? "  (the ring buffer overflowed: figures are short)" : "");
+		fmt_count(r->syscalls, b[0], sizeof(b[0])), fmt_count(r->switches, b[1], sizeof(b[1])),
+		r->cpu_pct, fmt_bytes(r->rx, b[2], sizeof(b[2])), fmt_bytes(r->tx, b[3], sizeof(b[3])));
+	fprintf(f, "memory:      RSS %s   open connections' kernel memory %s (%s each)\n",
+		k->rss >= 0 ? fmt_bytes((double)k->rss, b[4], sizeof(b[4])) : "?",
+		fmt_bytes((double)k->kernel_bytes, b[0], sizeof(b[0])),
+		fmt_bytes(k->open ? (double)k->kernel_bytes / (double)k->open : 0, b[1], sizeof(b[1])));
+	fprintf(f, "lost events: %llu%s\n", (unsigned long long)k->proc.lost_events,
+		k->proc.lost_events ? "  (the ring buffer overflowed: figures are short)" : "");
 }
 
-static void table(struct live_view *v, const struct tick *k, FILE *f)
+static void table(const struct live_snapshot *k, FILE *f)
 {
 	fprintf(f, "\n" REVERSE "  %-10s %-22s %10s %9s %9s %10s %9s %9s " NORMAL "\n",
 		"id", "remote", "kernel", "switches", "syscalls", "cpu", "rx", "tx");
-	for (size_t i = 0; i < k->oc.ntop; i++) {
-		const struct conn *c = &k->oc.top[i];
+	for (size_t i = 0; i < k->ntop; i++) {
+		const struct conn_view *v = &k->top[i];
+		const struct conn *c = &v->rec;
 		char addr[160], km[32], cpu[32], rx[32], tx[32];
 
 		fprintf(f, "  %-10llu %-22.22s %10s %9llu %9llu %10s %9s %9s\n",
 			(unsigned long long)c->id, fmt_conn_addr(c, false, addr, sizeof(addr)),
-			fmt_bytes((double)conn_kernel_memory_now(c, v->src.slabs), km, sizeof(km)),
+			fmt_bytes((double)v->kernel_bytes_now, km, sizeof(km)),
 			(unsigned long long)(c->ctx_voluntary + c->ctx_involuntary),
-			(unsigned long long)c->syscalls, fmt_ns((double)c->cpu_ns, cpu, sizeof(cpu)),
+			(unsigned long long)v->syscalls, fmt_ns((double)c->cpu_ns, cpu, sizeof(cpu)),
 			fmt_bytes((double)c->bytes_rx, rx, sizeof(rx)),
 			fmt_bytes((double)c->bytes_tx, tx, sizeof(tx)));
 	}
-	if (!k->oc.ntop)
+	if (!k->ntop)
 		fprintf(f, "  (no connection open)\n");
 	fprintf(f, "\nkeys: k kernel memory  x switches  s syscalls  c cpu  q stop and report\n");
 }
 
-/* Not a terminal: one line per period. */
-static void line(struct live_view *v, const struct tick *k)
-{
-	char b[6][32];
-	double dt = k->dt > 0 ? k->dt : 1;
-
-	fprintf(v->out, "[%7.1fs] open %llu total %llu | syscalls %s/s | switches %s/s | cpu %.1f%%"
-		" | rx %s/s tx %s/s | conns' kernel memory %s | lost %llu\n",
-		k->t - v->src.t0, (unsigned long long)k->open,
-		(unsigned long long)k->p.conns_opened,
-		fmt_count((double)(k->syscalls - v->last_syscalls) / dt, b[0], sizeof(b[0])),
-		fmt_count((double)(k->p.ctx_voluntary + k->p.ctx_involuntary - v->last_switches) / dt,
-			  b[1], sizeof(b[1])),
-		(double)(k->p.cpu_ns - v->last_cpu_ns) / dt / 1e7,
-		fmt_bytes((double)(k->rx - v->last_rx) / dt, b[2], sizeof(b[2])),
-		fmt_bytes((double)(k->tx - v->last_tx) / dt, b[3], sizeof(b[3])),
-		fmt_bytes((double)k->oc.kernel_bytes, b[4], sizeof(b[4])),
-		(unsigned long long)k->p.lost_events);
-	fflush(v->out);
-}
-
 static void draw(struct live_view *v, double now)
 {
-	static struct syscall_total totals[SYSCALL_MAX];
-	static struct conn top[LIVE_VIEW_MAX_ROWS];
-	struct tick k = { .t = now, .dt = now - v->last_t };
-	const struct agg *a = v->src.agg;
+	int rows = v->tty ? screen_rows(v) - 10 : 0;	/* 9 lines of text around */
+	struct live_snapshot k = {
+		.order = orders[v->order], .top = v->top, .by_nr = v->by_nr,
+		.want = rows < 0 ? 0 : rows > LIVE_VIEW_MAX_ROWS ? LIVE_VIEW_MAX_ROWS : (size_t)rows,
+	};
+	struct live_rates r;
 	char *screen = NULL;
 	size_t len = 0;
 	FILE *f;
-	int rows = v->tty ? screen_rows(v) - 10 : 0;	/* 9 lines of text around */
 
-	k.oc = (struct open_conns){ .slabs = v->src.slabs, .order = orders[v->order], .top = top,
-				    .want = rows < 0 ? 0 : rows > LIVE_VIEW_MAX_ROWS
-					    ? LIVE_VIEW_MAX_ROWS : (size_t)rows };
-	/* the aggregated connections' bytes: their histograms' exact sums */
-	v->closed_rx = a->dist[M_BYTES_RX].sum;
-	v->closed_tx = a->dist[M_BYTES_TX].sum;
-	tracer_read_proc(v->src.tracer, &k.p);
-	tracer_read_syscalls(v->src.tracer, totals);
-	for (int i = 0; i < SYSCALL_MAX; i++)
-		k.syscalls += totals[i].count;
-	open_conns_walk(v->src.tracer, &k.oc);
-	k.open = k.p.conns_opened > *v->src.closed ? k.p.conns_opened - *v->src.closed : 0;
-	k.rx = v->closed_rx + k.oc.bytes_rx;
-	k.tx = v->closed_tx + k.oc.bytes_tx;
-	if (k.rx < v->last_rx)
-		k.rx = v->last_rx;	/* a record in flight: no negative rate */
-	if (k.tx < v->last_tx)
-		k.tx = v->last_tx;
-
+	live_snapshot_take(&k, &v->src, &v->last, now);
+	live_rates(&k, &v->last, &r);
 	if (!v->tty) {
-		line(v, &k);
+		live_print_line(v->out, &k, &r, v->src.t0);
 	} else if ((f = open_memstream(&screen, &len))) {
 		/* one write per screen: no flicker */
 		fputs(HOME_CLEAR, f);
-		header(v, &k, f);
-		table(v, &k, f);
+		header(v, &k, &r, f);
+		table(&k, f);
 		fclose(f);
 		fwrite(screen, 1, len, v->out);
 		fflush(v->out);
 		free(screen);
 	}
-	v->last_t = now;
-	v->last_syscalls = k.syscalls;
-	v->last_switches = k.p.ctx_voluntary + k.p.ctx_involuntary;
-	v->last_cpu_ns = k.p.cpu_ns;
-	v->last_rx = k.rx;
-	v->last_tx = k.tx;
-	v->last_opened = k.p.conns_opened;
-	v->last_closed = *v->src.closed;
+	v->last = k;
 }
-
 bool live_view_poll(struct live_view *v, double now_s)
 {
 	if (!v->on)

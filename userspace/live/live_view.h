@@ -7,7 +7,7 @@
  *
  * Layer: live/ may include model/ host/ tracer/ report/ (and common/,
  * conctrace.h): --top and --prometheus read a run while it goes on, from
- * the tracer's maps (open_conns.h) and the aggregation, and print with
+ * one snapshot of the run (snapshot.h), and print with
  * report/'s formats.
  */
 #ifndef CONCTRACE_LIVE_VIEW_H
@@ -19,7 +19,7 @@
 #include <termios.h>
 #include <linux/types.h>
 
-#include "live/open_conns.h"
+#include "live/snapshot.h"
 #include "model/aggregate.h"
 #include "model/memory.h"
 #include "tracer/tracer.h"
@@ -35,11 +35,9 @@ struct live_view {
 	double period, next;
 	enum view_order order;
 	struct termios saved;		/* the terminal as we found it */
-	/* previous tick, for rates */
-	double last_t;
-	__u64 last_syscalls, last_switches, last_cpu_ns, last_rx, last_tx;
-	__u64 last_opened, last_closed;
-	__u64 closed_rx, closed_tx;
+	struct live_snapshot last;	/* the previous tick, for rates */
+	struct conn_view top[LIVE_VIEW_MAX_ROWS];
+	struct syscall_total by_nr[SYSCALL_MAX];
 };
 
 /* Start the view on out (a terminal gets the full screen and keys). */

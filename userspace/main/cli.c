@@ -23,7 +23,7 @@ static const char usage_text[] =
 "\n"
 "  -p, --pid PID          trace a running process (all threads, later forks)\n"
 "  -d, --duration SECS    stop after SECS (default: when the target exits)\n"
-"  -i, --interval SECS    print a one-line live summary every SECS\n"
+"  -i, --interval SECS    print a one-line live summary every SECS (stderr)\n"
 "      --load[=ARGS]      once the target listens, drive it with servers/loadgen\n"
 "                         ARGS (default \"" DEFAULT_LOAD_ARGS "\"), then stop it and report\n"
 "      --json FILE        write the report as JSON to FILE (\"-\" for stdout)\n"

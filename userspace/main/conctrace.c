@@ -29,6 +29,7 @@
 #include "host/slabs.h"
 #include "live/exporter.h"
 #include "live/live_view.h"
+#include "live/snapshot.h"
 #include "main/env.h"
 #include "model/aggregate.h"
 #include "model/closure.h"
@@ -73,6 +74,9 @@ struct run {
 	struct exporter exporter;	/* --prometheus */
 	struct live_view view;		/* --top */
 	struct listen_event listen;
+	struct run_source source;	/* what the live outputs and samples read */
+	struct live_snapshot last;	/* -i: the previous line's, for rates */
+	struct syscall_total by_nr[SYSCALL_MAX];
 	struct slab_sizes slabs;
 	struct timeline timeline;
 	struct memcg memcg;			/* --cgroup */
@@ -101,16 +105,11 @@ static double now_s(void)
 /* Complete a record with what userspace derives, then aggregate it. */
 static void account(struct run *run, const struct conn *rec)
 {
-	struct conn c = *rec;
-	__u64 kmem[KM_COUNT];
+	struct conn_view v;
 
-	conn_sum_syscalls(&c);
-	c.kernel_bytes_peak = conn_kernel_memory(&c, &run->slabs, kmem);
-	if (agg_add(&run->agg, &c)) {
+	conn_complete(&v, rec, &run->slabs);
+	if (agg_add(&run->agg, &v))
 		fprintf(stderr, "conctrace: out of memory: a connection is missing from the report\n");
-		return;
-	}
-	agg_add_kmem(&run->agg, kmem);
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -138,96 +137,52 @@ static void add_open(void *ctx, const struct conn *open)
 	account(ctx, open);
 }
 
-static __u64 open_now(struct run *run)
+/*
+ * One sample of the run: the memory timeline's point, and the closure's
+ * when the open connections' objects peak. With live (-i) the snapshot also
+ * reads the syscall totals, for the line printed from it.
+ */
+static void take_sample(struct run *run, double t, bool live)
 {
-	struct proc_counters p;
+	struct live_snapshot s = { .by_nr = live ? run->by_nr : NULL };
+	struct sample point = { .t_s = t - run->t0 };
 
-	tracer_read_proc(&run->tracer, &p);
-	return p.conns_opened > run->closed ? p.conns_opened - run->closed : 0;
-}
-
-struct open_memory {
-	const struct slab_sizes *slabs;
-	__u64 bytes, buffers, conns;
-	__u64 objects[CC_COUNT];	/* in the closure's caches */
-};
-
-static void add_open_memory(void *ctx, const struct conn *c)
-{
-	struct open_memory *m = ctx;
-	__u64 objects[CC_COUNT];
-
-	if (c->close_ns)
-		return;	/* closed, its record not yet final: nothing held */
-	m->bytes += conn_kernel_memory_now(c, m->slabs);
-	m->buffers += conn_buffer_bytes_now(c);
-	m->conns++;
-	conn_closure_objects(c, objects);
-	for (int i = 0; i < CC_COUNT; i++)
-		m->objects[i] += objects[i];
-}
-
-/* One timeline sample: the kernel's RSS figure and our open connections'. */
-static const struct sample *take_sample(struct run *run, double t)
-{
-	struct open_memory m = { .slabs = &run->slabs };
-	struct sample s = { .t_s = t - run->t0 };
-	long long rss = proc_vmrss(run->target.pid);
-
-	/* user frames resolve through the target's mappings: read them while
-	 * it lives (new libraries, new threads' stacks) */
-	if (run->sym && rss >= 0)
-		symbolizer_load_process(run->sym, run->target.pid);
-
-	tracer_snapshot(&run->tracer);
-	tracer_for_each_open(&run->tracer, add_open_memory, &m);
+	live_snapshot_take(&s, &run->source, live ? &run->last : NULL, t);
 	if (!run->closure_sampled ||
-	    m.bytes - m.buffers >= run->closure_bytes - run->closure_buffers) {
+	    s.kernel_bytes - s.buffers >= run->closure_bytes - run->closure_buffers) {
 		/* the kernel's counters right after ours, where the connections'
 		 * objects peaked (buffers come and go within the sample itself) */
 		slab_counts_read(&run->slab_end);
 		memcg_read(&run->memcg, &run->memcg_end);
-		memcpy(run->closure_attributed, m.objects, sizeof(m.objects));
-		run->closure_bytes = m.bytes;
-		run->closure_buffers = m.buffers;
+		memcpy(run->closure_attributed, s.objects, sizeof(s.objects));
+		run->closure_bytes = s.kernel_bytes;
+		run->closure_buffers = s.buffers;
 		run->closure_sampled = true;
 	}
-	s.rss_bytes = rss > 0 ? (__u64)rss : 0;
-	s.kernel_bytes = m.bytes;
-	s.open_conns = m.conns;
-	s.tracer_bytes = tracer_map_bytes(&run->tracer);
-	if (rss < 0 && run->timeline.n)
-		return timeline_last(&run->timeline);	/* target gone: keep the last */
-	timeline_add(&run->timeline, &s);
-	return timeline_last(&run->timeline);
-}
+	/* user frames resolve through the target's mappings: read them while
+	 * it lives (new libraries, new threads' stacks) */
+	if (run->sym && s.rss >= 0)
+		symbolizer_load_process(run->sym, run->target.pid);
+	if (live) {
+		struct live_rates r;
 
-static void print_interval(struct run *run, double t, struct proc_counters *last)
-{
-	const struct sample *s = take_sample(run, t);
-	struct proc_counters p;
-	char cpu[32], rss[32], kmem[32];
-
-	tracer_read_proc(&run->tracer, &p);
-	fprintf(stderr, "[%7.1fs] conns open %llu total %llu | ctx switches +%llu | cpu +%s"
-		" | rss %s | conns' kernel memory %s%s\n",
-		t - run->t0,
-		(unsigned long long)(p.conns_opened - run->closed),
-		(unsigned long long)p.conns_opened,
-		(unsigned long long)(p.ctx_voluntary + p.ctx_involuntary -
-				     last->ctx_voluntary - last->ctx_involuntary),
-		fmt_ns((double)(p.cpu_ns - last->cpu_ns), cpu, sizeof(cpu)),
-		fmt_bytes(s ? (double)s->rss_bytes : 0, rss, sizeof(rss)),
-		fmt_bytes(s ? (double)s->kernel_bytes : 0, kmem, sizeof(kmem)),
-		p.lost_events ? " | LOST EVENTS" : "");
-	*last = p;
+		live_rates(&s, &run->last, &r);
+		live_print_line(stderr, &s, &r, run->t0);
+		run->last = s;
+	}
+	if (s.rss < 0 && run->timeline.n)
+		return;	/* target gone: the last sample stands */
+	point.rss_bytes = s.rss > 0 ? (__u64)s.rss : 0;
+	point.kernel_bytes = s.kernel_bytes;
+	point.open_conns = s.open;
+	point.tracer_bytes = tracer_map_bytes(&run->tracer);
+	timeline_add(&run->timeline, &point);
 }
 
 /* Trace until the target ends, time is up, loadgen is done, or a signal. */
 static int trace_loop(struct run *run)
 {
 	struct env *env = &run->env;
-	struct proc_counters last = { 0 };
 	double every = env->interval_s ? env->interval_s : SAMPLE_MIN_S;
 	double next_tick = run->t0 + every;
 	int err;
@@ -249,10 +204,10 @@ static int trace_loop(struct run *run)
 		if (env->duration_s && t - run->t0 >= env->duration_s)
 			break;
 		if (t >= next_tick && env->interval_s) {
-			print_interval(run, t, &last);
+			take_sample(run, t, true);
 			next_tick += every;
 		} else if (t >= next_tick) {
-			take_sample(run, t);
+			take_sample(run, t, false);
 			every = (now_s() - t) * SAMPLE_COST_RATIO;
 			next_tick = t + (every < SAMPLE_MIN_S ? SAMPLE_MIN_S :
 					 every > SAMPLE_S ? SAMPLE_S : every);
@@ -276,7 +231,7 @@ static int trace_loop(struct run *run)
 			/* let the server see the clients' FINs and close its side */
 			double until = now_s() + SETTLE_S;
 
-			while (open_now(run) && now_s() < until && !exiting)
+			while (tracer_open_conns(&run->tracer) && now_s() < until && !exiting)
 				tracer_poll(&run->tracer, 20);
 			break;
 		}
@@ -408,8 +363,10 @@ static const char *process_name(const struct run *run, char *buf, size_t len)
 	return buf;
 }
 
-/* --flame: one folded file and/or SVG per view asked for. */
-static int write_flames(struct run *run)
+/* --flame: the reports, then one folded file and/or SVG per view asked
+ * for. The views are built first: the report says how much of the cpu
+ * view was conctrace's own programs. */
+static int write_flames(struct run *run, struct report *r)
 {
 	struct folded *views[VIEW_COUNT];
 	char name[64], folded_path[PATH_MAX], svg_path[PATH_MAX];
@@ -419,13 +376,14 @@ static int write_flames(struct run *run)
 		.pid = run->target.pid,
 		.process = process_name(run, name, sizeof(name)),
 		.agg = &run->agg,
-		.slabs = &run->slabs,
 		.by_conn = run->env.by_conn,
 	};
-	int err = flame_build(&in, run->env.flame, views), status = 0;
+	int err = flame_build(&in, run->env.flame, views, &r->self_cpu), status = 0;
 
 	if (err)
 		fprintf(stderr, "conctrace: building flame graphs: %s\n", strerror(-err));
+	if (write_reports(run, r))
+		status = 1;
 	for (int v = 0; v < VIEW_COUNT && !err; v++) {
 		const char *failed = NULL, *why;
 		int werr;
@@ -536,7 +494,6 @@ int main(int argc, char **argv)
 {
 	static struct run run;
 	struct tracer_opts topts = { 0 };
-	struct run_source source;
 	struct report report;
 	char target_desc[512], exit_buf[64];
 	int err, status = 0;
@@ -581,6 +538,7 @@ int main(int argc, char **argv)
 	topts.verbose = run.env.verbose;
 	topts.no_syscalls = run.env.no_syscalls;
 	topts.rss_from_zero = run.target.launched;
+	topts.held = !run.target.launched;
 	topts.flame_views = views_bpf(run.env.flame);
 	topts.flame_by_conn = run.env.by_conn;
 	topts.cpu_sample_hz = run.env.sample_hz;
@@ -609,20 +567,21 @@ int main(int argc, char **argv)
 		run.agg.observer = exporter_observe;
 		run.agg.observer_ctx = &run.exporter;
 	}
-	source = (struct run_source){
+	run.source = (struct run_source){
 		.tracer = &run.tracer, .agg = &run.agg, .closed = &run.closed,
 		.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0, .top = run.env.top,
 		.target = target_desc,
 	};
-	exporter_attach(&run.exporter, &source, run.env.bpf_stats);
+	run.last.t = run.t0;
+	exporter_attach(&run.exporter, &run.source, run.env.bpf_stats);
 	if (run.env.live_s)
 		live_view_start(&run.view, json_to_stdout(&run.env) ? stderr : stdout,
-				run.env.live_s, &source);
+				run.env.live_s, &run.source);
 	timeline_init(&run.timeline);
 	slab_counts_read(&run.slab_start);
 	memcg_read(&run.memcg, &run.memcg_start);
 	if (!run.target.launched)
-		take_sample(&run, run.t0);	/* where an attached target starts */
+		take_sample(&run, run.t0, false);	/* where an attached target starts */
 	if (run.target.launched) {
 		err = target_release(&run.target);
 		if (err && run.target.user_failed) {
@@ -641,15 +600,13 @@ int main(int argc, char **argv)
 	status = trace_loop(&run);
 	live_view_stop(&run.view);	/* the report goes to the normal screen */
 	/* memory as it stands while the target still holds its sockets */
-	take_sample(&run, now_s());
+	take_sample(&run, now_s(), false);
 	loaddriver_stop(&run.load);
 	target_stop(&run.target, exit_signal ? exit_signal : SIGTERM, run.env.grace_s);
 
 	build_report(&run, &report, exit_buf, sizeof(exit_buf));
 	report.target = describe_target(&run.env, target_desc, sizeof(target_desc));
-	if (write_reports(&run, &report))
-		status = 1;
-	if (run.env.flame && write_flames(&run))
+	if (run.env.flame ? write_flames(&run, &report) : write_reports(&run, &report))
 		status = 1;
 	if (!status)
 		status = target_exit_code(&run.target);

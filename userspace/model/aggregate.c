@@ -29,55 +29,42 @@ void agg_free(struct agg *a)
 	memset(a, 0, sizeof(*a));
 }
 
-void conn_sum_syscalls(struct conn *c)
+__u64 conn_metric(const struct conn_view *v, enum metric m)
 {
-	c->syscalls = c->sc_other;
-	c->syscall_ns = c->sc_other_ns;
-	for (int i = 0; i < CONN_SC_SLOTS; i++) {
-		c->syscalls += c->sc[i].count;
-		c->syscall_ns += c->sc[i].ns;
-	}
-}
+	const struct conn *c = &v->rec;
 
-__u64 conn_metric(const struct conn *c, enum metric m)
-{
 	switch (m) {
-	case M_SYSCALLS: return c->syscalls;
+	case M_SYSCALLS: return v->syscalls;
 	case M_CTX_SWITCHES: return c->ctx_voluntary + c->ctx_involuntary;
 	case M_CPU_NS: return c->cpu_ns;
 	case M_BYTES_RX: return c->bytes_rx;
 	case M_BYTES_TX: return c->bytes_tx;
-	case M_KERNEL_BYTES: return c->kernel_bytes_peak;
+	case M_KERNEL_BYTES: return v->kernel_bytes_peak;
 	case M_USER_BYTES: return c->user_bytes_peak > 0 ? (__u64)c->user_bytes_peak : 0;
 	case M_COUNT: break;
 	}
 	return 0;
 }
 
-int conn_cost_cmp(const struct conn *a, const struct conn *b)
+int conn_cost_cmp(const struct conn_view *a, const struct conn_view *b)
 {
-	if (a->cpu_ns != b->cpu_ns)
-		return a->cpu_ns < b->cpu_ns ? -1 : 1;
+	if (a->rec.cpu_ns != b->rec.cpu_ns)
+		return a->rec.cpu_ns < b->rec.cpu_ns ? -1 : 1;
 	if (a->syscalls != b->syscalls)
 		return a->syscalls < b->syscalls ? -1 : 1;
-	return a->id < b->id ? 1 : (a->id > b->id ? -1 : 0);	/* older first */
+	/* older first */
+	return a->rec.id < b->rec.id ? 1 : (a->rec.id > b->rec.id ? -1 : 0);
 }
 
-void agg_add_kmem(struct agg *a, const __u64 kmem[KM_COUNT])
+static void heap_swap(struct conn_view *h, size_t i, size_t j)
 {
-	for (int k = 0; k < KM_COUNT; k++)
-		a->kmem_by_cat[k] += kmem[k];
-}
-
-static void heap_swap(struct conn *h, size_t i, size_t j)
-{
-	struct conn t = h[i];
+	struct conn_view t = h[i];
 
 	h[i] = h[j];
 	h[j] = t;
 }
 
-static void sift_down(struct conn *h, size_t n, size_t i)
+static void sift_down(struct conn_view *h, size_t n, size_t i)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, min = i;
@@ -93,7 +80,7 @@ static void sift_down(struct conn *h, size_t n, size_t i)
 	}
 }
 
-static void sift_up(struct conn *h, size_t i)
+static void sift_up(struct conn_view *h, size_t i)
 {
 	while (i > 0 && conn_cost_cmp(&h[i], &h[(i - 1) / 2]) < 0) {
 		heap_swap(h, i, (i - 1) / 2);
@@ -102,7 +89,7 @@ static void sift_up(struct conn *h, size_t i)
 }
 
 /* Keep the `keep` costliest: a min-heap whose root is the cheapest kept. */
-static void keep_top(struct agg *a, const struct conn *c)
+static void keep_top(struct agg *a, const struct conn_view *c)
 {
 	if (!a->keep)
 		return;
@@ -120,19 +107,22 @@ static void keep_top(struct agg *a, const struct conn *c)
 	}
 }
 
-int agg_add(struct agg *a, const struct conn *c)
+int agg_add(struct agg *a, const struct conn_view *v)
 {
+	const struct conn *c = &v->rec;
 	__u64 metric[M_COUNT];
 
 	for (int m = 0; m < M_COUNT; m++) {
-		metric[m] = conn_metric(c, m);
+		metric[m] = conn_metric(v, m);
 		hist_record(&a->dist[m], metric[m]);
 	}
 	a->n++;
-	if (!c->close_ns)
+	if (conn_is_open(c))
 		a->open_at_end++;
 	if (a->observer)
-		a->observer(a->observer_ctx, c, metric);
+		a->observer(a->observer_ctx, v, metric);
+	for (int k = 0; k < KM_COUNT; k++)
+		a->kmem_by_cat[k] += v->kmem_peak[k];
 
 	for (int i = 0; i < CONN_SC_SLOTS; i++) {
 		__u32 nr = c->sc[i].nr;
@@ -149,7 +139,7 @@ int agg_add(struct agg *a, const struct conn *c)
 		if (op && op - 1 < 256)
 			a->uring_by_op[op - 1] += c->uring[i].count;
 	}
-	keep_top(a, c);
+	keep_top(a, v);
 	return 0;
 }
 
@@ -171,7 +161,7 @@ static int cmp_cost_desc(const void *x, const void *y)
 	return -conn_cost_cmp(x, y);
 }
 
-const struct conn *agg_top(struct agg *a, size_t *n)
+const struct conn_view *agg_top(struct agg *a, size_t *n)
 {
 	/* sorting breaks the heap: nothing may be added after this */
 	if (a->ntop > 1)

@@ -20,6 +20,7 @@
 
 #include "common/histogram.h"
 #include "conctrace.h"
+#include "model/conn_view.h"
 #include "model/memory.h"
 
 enum metric {
@@ -28,7 +29,7 @@ enum metric {
 	M_CPU_NS,
 	M_BYTES_RX,
 	M_BYTES_TX,
-	M_KERNEL_BYTES,		/* peak, from memory.c: set c->kernel_bytes_peak first */
+	M_KERNEL_BYTES,		/* peak (conn_view.kernel_bytes_peak) */
 	M_USER_BYTES,		/* peak of the RSS it grew (net of what it freed) */
 	M_COUNT,
 };
@@ -41,7 +42,7 @@ struct dist {
 };
 
 /* Told of every connection added, with its metrics (e.g. the exporter). */
-typedef void (*agg_observer)(void *ctx, const struct conn *c, const __u64 metric[M_COUNT]);
+typedef void (*agg_observer)(void *ctx, const struct conn_view *c, const __u64 metric[M_COUNT]);
 
 struct agg {
 	size_t n;
@@ -50,7 +51,7 @@ struct agg {
 	agg_observer observer;
 	void *observer_ctx;
 
-	struct conn *top;		/* min-heap by cost, at most `keep` */
+	struct conn_view *top;		/* min-heap by cost, at most `keep` */
 	size_t ntop, keep;
 
 	__u64 syscalls_by_nr[SYSCALL_MAX];	/* summed over connections */
@@ -63,26 +64,19 @@ struct agg {
 void agg_init(struct agg *a, size_t keep);
 void agg_free(struct agg *a);
 
-/* Add one connection (closed, or still open with close_ns == 0). Returns 0:
- * nothing is allocated per connection (only the top-N heap, once). */
-int agg_add(struct agg *a, const struct conn *c);
+/* Add one connection (closed, or still open), completed by conn_complete().
+ * Returns 0: nothing is allocated per connection (only the top-N heap, once). */
+int agg_add(struct agg *a, const struct conn_view *c);
 
-/* Fill c->syscalls and c->syscall_ns from its per-syscall slots: the BPF
- * side keeps only the slots, to spare two atomic adds per syscall. */
-void conn_sum_syscalls(struct conn *c);
-
-/* Add one connection's kernel memory by category (memory.c computes it). */
-void agg_add_kmem(struct agg *a, const __u64 kmem[KM_COUNT]);
-
-__u64 conn_metric(const struct conn *c, enum metric m);
+__u64 conn_metric(const struct conn_view *c, enum metric m);
 /* What orders connections in "top N": CPU time, then syscalls. */
-int conn_cost_cmp(const struct conn *a, const struct conn *b);
+int conn_cost_cmp(const struct conn_view *a, const struct conn_view *b);
 
 /* Distribution of one metric over all connections: mean and max exact,
  * nearest-rank percentiles within histogram.h's bound (exact below 128). */
 void agg_dist(const struct agg *a, enum metric m, struct dist *out);
 
 /* The kept connections, costliest first (sorts the heap in place). */
-const struct conn *agg_top(struct agg *a, size_t *n);
+const struct conn_view *agg_top(struct agg *a, size_t *n);
 
 #endif /* CONCTRACE_AGGREGATE_H */

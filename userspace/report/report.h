@@ -18,6 +18,17 @@
 #include "model/memory.h"
 #include "model/timeline.h"
 
+/* --flame cpu: of the on-CPU time sampled in the target's threads, what
+ * ran conctrace's own BPF programs (a sample that lands while one runs),
+ * and of that what collected stacks. All zero without the cpu view. */
+struct self_cpu {
+	__u64 sampled_ns;
+	__u64 own_ns;
+	__u64 stacks_ns;
+};
+
+#define SELF_CPU_FRAME "conctrace (tracing itself)"	/* the cpu flame's tower of it */
+
 struct report {
 	const char *target;		/* the command, or "pid N" */
 	pid_t pid;
@@ -35,6 +46,7 @@ struct report {
 	bool has_closure;
 	struct closure closure;		/* open connections vs slab growth, at their peak */
 	struct closure_memcg memcg;	/* and vs the target's memory cgroup */
+	struct self_cpu self_cpu;
 };
 
 void report_text(FILE *f, struct report *r);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The JSON report (--json). Field names are a contract: see README.md. */
+/* The JSON report (--json). Field names are a contract: see docs/outputs.md. */
 #include "report/report.h"
 
 #include <math.h>
@@ -38,19 +38,21 @@ static void uring_object(struct json *j, const char *key, const struct conn *c)
 	json_end_object(j);
 }
 
-static void conn_object(struct json *j, const struct conn *c)
+static void conn_object(struct json *j, const struct conn_view *v)
 {
+	const struct conn *c = &v->rec;
 	char addr[160];	/* a Unix path is up to 108 bytes */
 
 	json_begin_object(j, NULL);
 	json_u64(j, "id", c->id);
 	json_i64(j, "fd", c->fd);
 	json_string(j, "family", fmt_family(c->family));
+	json_string(j, "origin", conn_origin(c));
 	json_string(j, "local", fmt_conn_addr(c, true, addr, sizeof(addr)));
 	json_string(j, "remote", fmt_conn_addr(c, false, addr, sizeof(addr)));
 	json_u64(j, "open_ns", c->open_ns);
 	json_u64(j, "close_ns", c->close_ns);
-	json_u64(j, "syscalls_total", c->syscalls);
+	json_u64(j, "syscalls_total", v->syscalls);
 	syscalls_object(j, "syscalls", c);
 	json_u64(j, "ctx_switches_voluntary", c->ctx_voluntary);
 	json_u64(j, "ctx_switches_involuntary", c->ctx_involuntary);
@@ -60,7 +62,7 @@ static void conn_object(struct json *j, const struct conn *c)
 	json_u64(j, "bytes_tx", c->bytes_tx);
 	json_u64(j, "uring_ops", c->uring_ops);
 	uring_object(j, "uring_ops_by_name", c);
-	json_u64(j, "kernel_bytes_peak", c->kernel_bytes_peak);
+	json_u64(j, "kernel_bytes_peak", v->kernel_bytes_peak);
 	json_i64(j, "user_bytes", c->user_bytes_peak);
 	json_i64(j, "user_bytes_net", c->user_bytes);
 	json_u64(j, "epoll_items", c->epoll_items_peak);
@@ -259,6 +261,13 @@ void report_json(FILE *f, struct report *r)
 	}
 	json_u64(&j, "lost_events", p->lost_events);
 	json_u64(&j, "flame_samples_lost", p->stacks_lost);
+	if (r->self_cpu.sampled_ns) {	/* --flame cpu: see struct self_cpu */
+		json_begin_object(&j, "flame_cpu");
+		json_u64(&j, "sampled_ns", r->self_cpu.sampled_ns);
+		json_u64(&j, "conctrace_ns", r->self_cpu.own_ns);
+		json_u64(&j, "conctrace_stacks_ns", r->self_cpu.stacks_ns);
+		json_end_object(&j);
+	}
 	/* health: charges that found no per-thread state (should stay 0) */
 	json_u64(&j, "thread_state_unavailable", p->no_thread_state);
 	/* RSS changes read before every CPU's share could be summed */
@@ -267,7 +276,7 @@ void report_json(FILE *f, struct report *r)
 	json_begin_array(&j, "conns");
 	{
 		size_t n;
-		const struct conn *top = agg_top(a, &n);
+		const struct conn_view *top = agg_top(a, &n);
 
 		for (size_t i = 0; i < n && i < r->json_conns; i++)
 			conn_object(&j, &top[i]);

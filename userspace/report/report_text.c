@@ -183,20 +183,34 @@ void report_text(FILE *f, struct report *r)
 			fmt_bytes((double)end->tracer_bytes, b2, sizeof(b2)), sizeof(struct conn));
 	}
 
+	if (r->self_cpu.sampled_ns) {
+		const struct self_cpu *c = &r->self_cpu;
+		double share = (double)c->own_ns / (double)c->sampled_ns;
+
+		/* it runs in the target's threads: their cpu time includes it */
+		fprintf(f, "conctrace itself on the target's CPU: %s of the %s sampled (%.1f%%) "
+			"ran its programs, %s of it collecting stacks; the cpu flame shows it "
+			"apart, as \"" SELF_CPU_FRAME "\"%s\n",
+			fmt_ns((double)c->own_ns, b1, sizeof(b1)),
+			fmt_ns((double)c->sampled_ns, b2, sizeof(b2)), 100.0 * share,
+			fmt_ns((double)c->stacks_ns, b3, sizeof(b3)),
+			c->stacks_ns * 10 >= c->sampled_ns ? " (fewer --flame views cost less)" : "");
+	}
+
 	if (r->top && a->ntop) {
 		size_t n;
-		const struct conn *top = agg_top(a, &n);
+		const struct conn_view *top = agg_top(a, &n);
 
 		fprintf(f, "\ntop %zu connections by cpu time:\n", n < r->top ? n : r->top);
 		fprintf(f, "  %-10s %-22s %8s %8s %10s %10s %10s\n", "id", "remote", "syscalls",
 			"switches", "cpu", "rx", "tx");
 		for (size_t i = 0; i < n && i < r->top; i++) {
-			const struct conn *c = &top[i];
+			const struct conn *c = &top[i].rec;
 			char addr[160], cpu[32], rx[32], tx[32];
 
 			fprintf(f, "  %-10llu %-22s %8llu %8llu %10s %10s %10s\n",
 				(unsigned long long)c->id, fmt_conn_addr(c, false, addr, sizeof(addr)),
-				(unsigned long long)c->syscalls,
+				(unsigned long long)top[i].syscalls,
 				(unsigned long long)(c->ctx_voluntary + c->ctx_involuntary),
 				fmt_ns((double)c->cpu_ns, cpu, sizeof(cpu)),
 				fmt_bytes((double)c->bytes_rx, rx, sizeof(rx)),

@@ -73,6 +73,11 @@ static const struct prog_role roles[] = {
 	OPT("on_io_uring_complete_res", URING_DONE, .fallback_for = "on_io_uring_complete",
 	    .nargs = 7),
 
+	/* -p: what the target held before; bpf_task_pt_regs is 5.15's,
+	 * bpf_find_vma 5.17's */
+	OPT("held_sockets", "connections open before attaching (-p)"),
+	OPT("held_threads", "threads serving connections open before attaching (-p)"),
+
 	OPT("on_kmem_cache_alloc", "the kmem flame view (slab allocations)"),
 	OPT("on_kmalloc", "the kmem flame view (kmalloc)"),
 	OPT("on_cpu_sample", "the cpu flame view"),

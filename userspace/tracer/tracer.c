@@ -188,6 +188,10 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	}
 	if (!(o->flame_views & (1u << FV_CPU)))
 		bpf_program__set_autoload(skel->progs.on_cpu_sample, false);
+	if (!o->held) {
+		bpf_program__set_autoload(skel->progs.held_sockets, false);
+		bpf_program__set_autoload(skel->progs.held_threads, false);
+	}
 	plan_programs(t, skel->obj, vmlinux);
 	/* neither socket-length tracepoints nor fexit: in full mode the bytes
 	 * are the syscalls' results */
@@ -357,6 +361,22 @@ static int load_and_attach(struct tracer *t, const struct tracer_opts *o,
 	return explain("cannot load BPF programs", EINVAL, NULL);	/* not reached */
 }
 
+/* Run an iterator program to its end: its work is its side effects. */
+static void run_iter(struct bpf_link *link)
+{
+	char buf[64];
+	int fd;
+
+	if (!link)
+		return;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		return;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+}
+
 /* tracer_start without the warnings: the probe prints its own. */
 static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 {
@@ -402,6 +422,10 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 			err = 0;
 		}
 	}
+	/* attached: what the target holds already, before the first sample
+	 * (a record the threads' walk completes) */
+	run_iter(t->skel->links.held_sockets);
+	run_iter(t->skel->links.held_threads);
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), o->on_event, o->ctx, NULL);
 	if (!t->rb) {
 		err = explain("cannot open the ring buffer", errno, NULL);
@@ -481,6 +505,13 @@ __u64 tracer_conns_peak(struct tracer *t)
 	return peak > 0 ? (__u64)peak : 0;
 }
 
+__u64 tracer_open_conns(struct tracer *t)
+{
+	__s64 open = __atomic_load_n(&t->skel->bss->live_conns, __ATOMIC_RELAXED);
+
+	return open > 0 ? (__u64)open : 0;
+}
+
 __u64 tracer_map_bytes(struct tracer *t)
 {
 	struct bpf_map *map;
@@ -494,22 +525,6 @@ __u64 tracer_map_bytes(struct tracer *t)
 			total += (__u64)bytes;
 	}
 	return total;
-}
-
-/* Run an iterator program to its end: its work is its side effects. */
-static void run_iter(struct bpf_link *link)
-{
-	char buf[64];
-	int fd;
-
-	if (!link)
-		return;
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0)
-		return;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	close(fd);
 }
 
 /* The connections the sweep ends, gathered before any is deleted: a hash

@@ -57,6 +57,7 @@ struct tracer_opts {
 	bool verbose;
 	bool no_syscalls;	/* skip the sys_enter/sys_exit programs */
 	bool rss_from_zero;	/* launched: its mm starts empty at exec */
+	bool held;		/* attached: find what the target holds already */
 	__u32 flame_views;	/* bits of enum flame_view to collect stacks for */
 	bool flame_by_conn;	/* a frame level per connection */
 	unsigned int cpu_sample_hz;	/* FV_CPU sampling frequency */
@@ -84,6 +85,8 @@ void tracer_read_syscalls(struct tracer *t, struct syscall_total out[SYSCALL_MAX
 long tracer_threads_peak(struct tracer *t);
 /* Most tracked connections open at once. */
 __u64 tracer_conns_peak(struct tracer *t);
+/* Tracked connections open now (conn_is_open): BPF's own count, no walk. */
+__u64 tracer_open_conns(struct tracer *t);
 
 /* What conctrace's own BPF maps hold now, as the kernel counts it (their
  * fdinfo memlock): the connection map grows with tracked connections. */

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * What an attached target already holds (-p): its connections opened before
+ * conctrace came, with the objects each holds now, and the threads that
+ * serve them. Userspace runs both iterators once, right after attaching and
+ * before the first sample. A launched target has nothing before us: these
+ * are not loaded then.
+ */
+#ifndef CONCTRACE_PROGS_HELD_BPF_H
+#define CONCTRACE_PROGS_HELD_BPF_H
+
+#include "lib/conns.bpf.h"
+
+#define EPOLL_LINKS_MAX	8	/* epoll sets one socket is in, counted */
+#define PMD_REGION	(2ull << 20)	/* what one page of PTEs maps (x86-64) */
+
+/* The epoll items watching file: one per epoll set it was added to. */
+static __always_inline __u16 epoll_links(struct file *file)
+{
+	struct hlist_node *n;
+	__u16 count = 0;
+
+	if (!bpf_core_field_exists(file->f_ep))
+		return 0;	/* before 5.11: a list_head, and no task storage anyway */
+	n = BPF_CORE_READ(file, f_ep, first);
+	for (int i = 0; i < EPOLL_LINKS_MAX && n; i++) {
+		count++;
+		n = BPF_CORE_READ(n, next);
+	}
+	return count;
+}
+
+/*
+ * Each open file of the target (the iterator visits a files table once,
+ * not once per thread sharing it): a connected socket becomes a record as
+ * if first seen now, marked CONN_BEFORE_ATTACH, with its epoll items.
+ * Its buffers come with the first snapshot, as for every connection.
+ */
+SEC("iter/task_file")
+int held_sockets(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct socket *sock;
+	struct sock *sk;
+	struct conn *c;
+	__u16 items;
+	__u64 id;
+
+	if (!task || !file || !tgid_is_target(task->tgid))
+		return 0;
+	sock = bpf_sock_from_file(file);	/* a typed pointer, or NULL */
+	if (!sock)
+		return 0;
+	sk = sock->sk;
+	if (classify(sk) != SK_CONN)
+		return 0;
+	id = socket_file_ino(sock);
+	if (!id || bpf_map_lookup_elem(&conns, &id))
+		return 0;	/* an event after attaching found it first */
+	c = conn_get(id, sock, sk, (int)ctx->fd, CONN_BEFORE_ATTACH);
+	if (!c)
+		return 0;
+	c->tgid = task->tgid;	/* conn_get took the current task's: ours */
+	items = epoll_links(file);
+	c->epoll_items = items;
+	c->epoll_items_peak = items;
+	return 0;
+}
+
+struct stack_vma {
+	__u64 sp;
+	__u64 start, end;	/* the stack's mapping; 0: none found */
+	bool guard;		/* an inaccessible guard mapping just below */
+};
+
+static long stack_vma_found(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
+{
+	struct stack_vma *s = ctx;
+
+	s->start = vma->vm_start;
+	s->end = vma->vm_end;
+	return 0;
+}
+
+static long guard_found(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
+{
+	struct stack_vma *s = ctx;
+
+	s->guard = vma->vm_end == s->start &&
+		   !(vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC));
+	return 0;
+}
+
+/*
+ * Each thread of the target: one blocked in (or last in) a syscall on a
+ * connection's fd serves that connection, as a thread-per-connection
+ * server's does, and holds for it what the launched run charges it at
+ * its creation: the task, its kernel stack, and in the address space its
+ * stack's mapping (with glibc's guard below it) and the page of PTEs that
+ * maps the part of that stack in use.
+ */
+SEC("iter/task")
+int held_threads(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct stack_vma s = {};
+	struct thread_state *ts;
+	struct pt_regs *regs;
+	struct socket *sock;
+	struct conn *c;
+	__u64 nr, id, lo, hi;
+	__u16 flags;
+	int fd = -1;
+
+	if (!task || !tgid_is_target(task->tgid) || task->pid == task->tgid)
+		return 0;	/* the main thread accepts: it serves no one connection */
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return 0;
+	nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr >= SYSCALL_MAX)
+		return 0;	/* not in a syscall (-1), or none we know */
+	flags = syscall_flags[nr & (SYSCALL_MAX - 1)];
+	switch (flags & SC_FD_ARG_MASK) {
+	case 1: fd = (int)BPF_CORE_READ(regs, di); break;
+	case 2: fd = (int)BPF_CORE_READ(regs, si); break;
+	case 3: fd = (int)BPF_CORE_READ(regs, dx); break;
+	default: return 0;
+	}
+	sock = fd_to_socket(task, fd);	/* read, not typed: by its inode */
+	id = sock ? sock_ino(sock) : 0;
+	c = id ? bpf_map_lookup_elem(&conns, &id) : NULL;
+	if (!c || !(c->flags & CONN_BEFORE_ATTACH))
+		return 0;
+	__sync_fetch_and_add(&c->threads, 1);
+	if (bpf_core_field_exists(task->stack_vm_area) && task->stack_vm_area)
+		__sync_fetch_and_add(&c->thread_stack_bytes,
+				     (__u64)task->stack_vm_area->nr_pages * page_size);
+	s.sp = BPF_CORE_READ(regs, sp);
+	if (!bpf_find_vma(task, s.sp, stack_vma_found, &s, 0) && s.start) {
+		__s32 vmas = 1;
+
+		if (s.start > page_size)
+			bpf_find_vma(task, s.start - 1, guard_found, &s, 0);
+		vmas += s.guard;
+		c->vmas += vmas;
+		c->vmas_peak += vmas;
+		/* the PTE pages under [sp, end): a stack is touched from its top */
+		lo = s.sp & ~(PMD_REGION - 1);
+		hi = (s.end + PMD_REGION - 1) & ~(PMD_REGION - 1);
+		c->page_table_bytes += (__s64)((hi - lo) / PMD_REGION) * page_size;
+		c->page_table_bytes_peak = c->page_table_bytes;
+	}
+	/* what the thread does from now on is this connection's */
+	ts = thread_state(task);
+	if (ts && !ts->cur_conn)
+		ts->cur_conn = id;
+	return 0;
+}
+
+#endif /* CONCTRACE_PROGS_HELD_BPF_H */

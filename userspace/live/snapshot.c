@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+/* The run at one instant (see snapshot.h). */
+#include "live/snapshot.h"
+
+#include <string.h>
+
+#include "host/procfs.h"
+#include "model/aggregate.h"
+#include "report/format.h"
+
+struct walk {
+	struct live_snapshot *s;
+	const struct slab_sizes *slabs;
+};
+
+/* Keep the `want` best by order: insertion, `want` is a screenful at most. */
+static void keep_top(struct live_snapshot *s, const struct conn_view *v)
+{
+	size_t i;
+
+	if (!s->want || (s->ntop == s->want && s->order(v, &s->top[s->ntop - 1]) <= 0))
+		return;
+	if (s->ntop < s->want)
+		s->ntop++;
+	for (i = s->ntop - 1; i > 0 && s->order(v, &s->top[i - 1]) > 0; i--)
+		s->top[i] = s->top[i - 1];
+	s->top[i] = *v;
+}
+
+static void visit(void *ctx, const struct conn *rec)
+{
+	struct walk *w = ctx;
+	struct live_snapshot *s = w->s;
+	struct conn_view v;
+	__u64 objects[CC_COUNT];
+
+	if (!conn_is_open(rec))
+		return;	/* closing: its final record is on its way */
+	conn_complete(&v, rec, w->slabs);
+	s->open++;
+	s->kernel_bytes += v.kernel_bytes_now;
+	s->buffers += conn_buffer_bytes_now(rec);
+	conn_closure_objects(rec, objects);
+	for (int i = 0; i < CC_COUNT; i++)
+		s->objects[i] += objects[i];
+	s->rx += rec->bytes_rx;
+	s->tx += rec->bytes_tx;
+	keep_top(s, &v);
+}
+
+void live_snapshot_take(struct live_snapshot *s, const struct run_source *src,
+			const struct live_snapshot *prev, double t)
+{
+	struct walk w = { .s = s, .slabs = src->slabs };
+
+	s->t = t;
+	s->ntop = 0;
+	s->open = s->kernel_bytes = s->buffers = s->syscalls = 0;
+	memset(s->objects, 0, sizeof(s->objects));
+	s->rss = proc_vmrss(src->pid);
+	tracer_read_proc(src->tracer, &s->proc);
+	if (s->by_nr) {
+		tracer_read_syscalls(src->tracer, s->by_nr);
+		for (int i = 0; i < SYSCALL_MAX; i++)
+			s->syscalls += s->by_nr[i].count;
+	}
+	/* buffers as they stand now (and, in light mode, the ends of the
+	 * connections the kernel no longer has: records handed on now) */
+	tracer_snapshot(src->tracer);
+	/* the closed connections' bytes: their histograms' exact sums */
+	s->closed = *src->closed;
+	s->rx = src->agg->dist[M_BYTES_RX].sum;
+	s->tx = src->agg->dist[M_BYTES_TX].sum;
+	tracer_for_each_open(src->tracer, visit, &w);
+	if (prev && s->rx < prev->rx)
+		s->rx = prev->rx;	/* a record in flight: counted next time */
+	if (prev && s->tx < prev->tx)
+		s->tx = prev->tx;
+}
+
+static double per_s(__u64 now, __u64 before, double dt)
+{
+	return now > before ? (double)(now - before) / dt : 0;
+}
+
+void live_rates(const struct live_snapshot *now, const struct live_snapshot *prev,
+		struct live_rates *r)
+{
+	double dt = now->t - prev->t > 0 ? now->t - prev->t : 1;
+
+	r->opened = per_s(now->proc.conns_opened, prev->proc.conns_opened, dt);
+	r->closed = per_s(now->closed, prev->closed, dt);
+	r->syscalls = per_s(now->syscalls, prev->syscalls, dt);
+	r->switches = per_s(now->proc.ctx_voluntary + now->proc.ctx_involuntary,
+			    prev->proc.ctx_voluntary + prev->proc.ctx_involuntary, dt);
+	r->cpu_pct = per_s(now->proc.cpu_ns, prev->proc.cpu_ns, dt) / 1e7;
+	r->rx = per_s(now->rx, prev->rx, dt);
+	r->tx = per_s(now->tx, prev->tx, dt);
+}
+
+void live_print_line(FILE *f, const struct live_snapshot *s, const struct live_rates *r,
+		     double t0)
+{
+	char b[6][32];
+
+	fprintf(f, "[%7.1fs] open %llu total %llu | syscalls %s/s | switches %s/s | cpu %.1f%%"
+		" | rx %s/s tx %s/s | rss %s | conns' kernel memory %s | lost %llu\n",
+		s->t - t0, (unsigned long long)s->open,
+		(unsigned long long)s->proc.conns_opened,
+		fmt_count(r->syscalls, b[0], sizeof(b[0])),
+		fmt_count(r->switches, b[1], sizeof(b[1])),
+		r->cpu_pct,
+		fmt_bytes(r->rx, b[2], sizeof(b[2])),
+		fmt_bytes(r->tx, b[3], sizeof(b[3])),
+		s->rss >= 0 ? fmt_bytes((double)s->rss, b[4], sizeof(b[4])) : "-",
+		fmt_bytes((double)s->kernel_bytes, b[5], sizeof(b[5])),
+		(unsigned long long)s->proc.lost_events);
+	fflush(f);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A connection as userspace reads it: the record BPF wrote (bpf/conctrace.h,
+ * which holds only what BPF writes) and the figures userspace derives from
+ * it, computed in one place, conn_complete(), for every reader: the final
+ * report, the live view, the exporter and the timeline.
+ *
+ * Layer: model/ (pure; see aggregate.h).
+ */
+#ifndef CONCTRACE_CONN_VIEW_H
+#define CONCTRACE_CONN_VIEW_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "conctrace.h"
+#include "model/memory.h"
+
+struct conn_view {
+	struct conn rec;		/* as BPF wrote it */
+	__u64 syscalls;			/* rec.sc[] and rec.sc_other summed: BPF keeps */
+	__u64 syscall_ns;		/* only the slots, sparing two adds per call */
+	__u64 kernel_bytes_peak;	/* conn_kernel_memory(): objects + buffers at peak */
+	__u64 kernel_bytes_now;		/* conn_kernel_memory_now(): what it holds now */
+	__u64 kmem_peak[KM_COUNT];	/* kernel_bytes_peak by category */
+};
+
+/* Fill v from a record, with the running kernel's slab sizes. */
+void conn_complete(struct conn_view *v, const struct conn *rec, const struct slab_sizes *s);
+
+/*
+ * Open: the connection's record is in BPF's map and BPF has not closed it.
+ * BPF's live_conns counts exactly these (it moves where close_ns is set), so
+ * a count of open connections and a walk over them agree.
+ */
+static inline bool conn_is_open(const struct conn *c)
+{
+	return !c->close_ns;
+}
+
+/* How the connection was first seen (conn.flags), for reports. */
+const char *conn_origin(const struct conn *c);
+
+#endif /* CONCTRACE_CONN_VIEW_H */
