@@ -84,7 +84,7 @@ static void test_sum_equal_stacks(void **state)
 
 static void test_escaping(void **state)
 {
-	struct folded *f = folded_new();
+	struct folded *f = folded_new(), *f2;
 	char buf[64];
 	char *out;
 
@@ -104,6 +104,22 @@ static void test_escaping(void **state)
 	assert_string_equal(folded_escape_frame("abcdef", buf, 4), "abc");
 	/* bytes >= 0x80 (UTF-8) are kept as they are */
 	assert_string_equal(folded_escape_frame("caf\xc3\xa9", buf, sizeof(buf)), "caf\xc3\xa9");
+	/* ...when they make characters: a name cut in the middle of one (a
+	 * symbol longer than a frame's buffer), stray bytes, an overlong form,
+	 * a surrogate: each byte '?', so the file stays UTF-8 (XML, JSON) */
+	assert_string_equal(folded_escape_frame("caf\xc3", buf, sizeof(buf)), "caf?");
+	assert_string_equal(folded_escape_frame("\xff\xfe\xc0\xaf\xed\xa0\x80", buf, sizeof(buf)),
+			    "???????");
+	/* truncation keeps whole characters */
+	assert_string_equal(folded_escape_frame("ab\xc3\xa9", buf, 4), "ab");
+	assert_string_equal(folded_escape_frame("ab\xc3\xa9", buf, 5), "ab\xc3\xa9");
+	f2 = folded_new();
+	assert_non_null(f2);
+	add(f2, 1, 2, "\xe2\x82", "\xe2\x82\xac\x80");
+	out = written(f2);
+	assert_string_equal(out, "??;\xe2\x82\xac? 1\n");
+	free(out);
+	folded_free(f2);
 	folded_free(f);
 }
 

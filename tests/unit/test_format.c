@@ -220,6 +220,10 @@ static void test_fmt_conn_addr_unix(void **state)
 
 	c.unix_peer = 0;	/* peer gone or never known */
 	check_addr(&c, false, "-");
+
+	/* the target names its socket: no escape sequence for a terminal */
+	strcpy(c.unix_path, "/tmp/\x1b]0;owned\x07\n\x7f.sock");
+	check_addr(&c, true, "/tmp/?]0;owned???.sock");
 }
 
 /* the kept path is not NUL-terminated when it fills the field */

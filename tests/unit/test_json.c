@@ -115,11 +115,29 @@ static bool parse_string(struct parser *ps)
 						return false;
 					out = out * 16 + (unsigned)h;
 				}
-				if (out > 0xff)	/* the writer never needs more */
+				/* the writer needs no more than bytes and U+FFFD */
+				if (out > 0xff && out != 0xfffd)
 					return false;
 				break;
 			default:
 				return false;
+			}
+		} else if (c >= 0x80) {
+			/* raw UTF-8: a lead byte and its continuations */
+			int more = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 && c <= 0xef ? 2 :
+				   c >= 0xc2 && c <= 0xdf ? 1 : -1;
+
+			if (more < 0)
+				return false;
+			for (int i = 0; i < more; i++)
+				if (((unsigned char)ps->p[i] & 0xc0) != 0x80)
+					return false;
+		}
+		if (out == 0xfffd) {
+			out = 0xbd;	/* its UTF-8, then the last byte below */
+			if (ps->str_len + 3 < sizeof(ps->str)) {
+				ps->str[ps->str_len++] = (char)0xef;
+				ps->str[ps->str_len++] = (char)0xbf;
 			}
 		}
 		if (ps->str_len + 1 < sizeof(ps->str))
@@ -424,24 +442,61 @@ static void test_escapes_exact_text(void **state)
 	doc_free(&d);
 }
 
-/* every byte 0x01..0xff survives escaping: decode it back and compare */
+/* in escaped as a JSON string, then read back by the validator */
+static void escape_and_parse(const char *in, struct doc *d, struct parser *ps)
+{
+	doc_open(d);
+	json_write_escaped(d->f, in);
+	*ps = (struct parser){ .p = doc_close(d) };
+	assert_true(parse_string(ps));
+	assert_int_equal(*ps->p, '\0');	/* nothing after the closing quote */
+}
+
+/* every byte 0x01..0x7f survives escaping: decode it back and compare */
 static void test_escape_every_byte_round_trips(void **state)
 {
-	char in[256];
+	char in[128];
 	struct doc d;
 	struct parser ps;
 
 	(void)state;
-	for (int i = 1; i < 256; i++)
+	for (int i = 1; i < 128; i++)
 		in[i - 1] = (char)i;
-	in[255] = '\0';
-	doc_open(&d);
-	json_write_escaped(d.f, in);
-	ps = (struct parser){ .p = doc_close(&d) };
-	assert_true(parse_string(&ps));
-	assert_int_equal(*ps.p, '\0');	/* nothing after the closing quote */
-	assert_int_equal(ps.str_len, 255);
-	assert_memory_equal(ps.str, in, 255);
+	in[127] = '\0';
+	escape_and_parse(in, &d, &ps);
+	assert_int_equal(ps.str_len, 127);
+	assert_memory_equal(ps.str, in, 127);
+	doc_free(&d);
+}
+
+/* JSON is UTF-8, a path or a symbol any bytes: characters are kept, each
+ * byte of none (invalid, cut short, overlong, a surrogate) is U+FFFD */
+static void test_invalid_utf8_replaced(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x8d", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x8d\"" },
+		{ "\xff", "\"\\ufffd\"" },
+		{ "a\xc3", "\"a\\ufffd\"" },			/* cut at the end */
+		{ "\xe2\x82x", "\"\\ufffd\\ufffdx\"" },	/* cut in the middle */
+		{ "\xc0\xaf", "\"\\ufffd\\ufffd\"" },		/* overlong '/' */
+		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },	/* a surrogate */
+	};
+	char all[256];
+	struct doc d;
+	struct parser ps;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		doc_open(&d);
+		json_write_escaped(d.f, cases[i].in);
+		assert_string_equal(doc_close(&d), cases[i].out);
+		doc_free(&d);
+	}
+	/* every byte at once: the validator takes it */
+	for (int i = 1; i < 256; i++)
+		all[i - 1] = (char)i;
+	all[255] = '\0';
+	escape_and_parse(all, &d, &ps);
 	doc_free(&d);
 }
 
@@ -563,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_doubles_round_trip_exactly),
 		cmocka_unit_test(test_escapes_exact_text),
 		cmocka_unit_test(test_escape_every_byte_round_trips),
+		cmocka_unit_test(test_invalid_utf8_replaced),
 		cmocka_unit_test(test_top_level_scalar_has_no_comma),
 		cmocka_unit_test(test_large_document_is_valid_json),
 		cmocka_unit_test(test_nesting_beyond_max_depth_stays_valid),

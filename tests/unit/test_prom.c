@@ -48,6 +48,9 @@ static void test_label_escaping(void **state)
 		{ "tab\there", "tab\there" },		/* tab needs no escape */
 		{ "caf\xc3\xa9 \xe2\x9c\x93", "caf\xc3\xa9 \xe2\x9c\x93" },	/* UTF-8 as is */
 		{ "/tmp/s p\"a}ce,=.sock", "/tmp/s p\\\"a}ce,=.sock" },
+		/* the format is UTF-8: a byte of no character is U+FFFD */
+		{ "a\xff\xc3", "a\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\xe2\x82x\xc3\xa9", "\xef\xbf\xbd\xef\xbf\xbdx\xc3\xa9" },
 	};
 
 	(void)state;

@@ -321,8 +321,25 @@ static const struct {
 	[VIEW_SYSCALLS] = { "Syscalls by user stack", FLAME_IO, FLAME_COUNT },
 };
 
+struct svg_fill {
+	const struct folded *f;
+	const struct flame_opts *o;
+};
+
+static int fill_folded(FILE *out, void *f)
+{
+	return folded_write(f, out);
+}
+
+static int fill_svg(FILE *out, void *ctx)
+{
+	const struct svg_fill *s = ctx;
+
+	return flame_svg_write(out, s->f, s->o);
+}
+
 int flame_write(enum view v, const struct folded *f, const char *process, const char *folded_path,
-		const char *svg_path, const char **failed)
+		const char *svg_path, const char **failed, const char **why)
 {
 	struct flame_opts o = {
 		.title = view_style[v].title,
@@ -330,26 +347,12 @@ int flame_write(enum view v, const struct folded *f, const char *process, const 
 		.palette = view_style[v].palette,
 		.unit = view_style[v].unit,
 	};
-	const char *paths[2] = { folded_path, svg_path };
+	struct svg_fill svg = { f, &o };
+	int err = 0;
 
-	for (int i = 0; i < 2; i++) {
-		FILE *out;
-		int err;
-
-		if (!paths[i])
-			continue;
-		out = outfile_open(paths[i]);
-		if (!out) {
-			*failed = paths[i];
-			return -errno;
-		}
-		err = i == 0 ? folded_write(f, out) : flame_svg_write(out, f, &o);
-		if (fclose(out) && !err)
-			err = -errno;
-		if (err) {
-			*failed = paths[i];
-			return err < 0 ? err : -EIO;
-		}
-	}
-	return 0;
+	if (folded_path && (err = outfile_write(folded_path, fill_folded, (void *)f, why)))
+		*failed = folded_path;
+	else if (svg_path && (err = outfile_write(svg_path, fill_svg, &svg, why)))
+		*failed = svg_path;
+	return err;
 }

@@ -47,8 +47,9 @@ int flame_build(const struct flame_input *in, unsigned int mask, struct folded *
 		struct self_cpu *self);
 
 /* Write one view: folded text to folded_path and/or SVG to svg_path
- * (either may be NULL). 0 or -errno with the failing path in *failed. */
+ * (either may be NULL), as outfile_write writes. 0 or -errno with the
+ * failing path in *failed and what is wrong in *why. */
 int flame_write(enum view v, const struct folded *f, const char *process, const char *folded_path,
-		const char *svg_path, const char **failed);
+		const char *svg_path, const char **failed, const char **why);
 
 #endif /* CONCTRACE_FLAME_H */

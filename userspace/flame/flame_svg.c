@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flame/folded.h"
 #include "report/format.h"
 
 #define XPAD		10	/* px left and right of the frames */
@@ -195,40 +196,13 @@ int flame_layout_build(const struct folded *f, double min_share, struct flame_la
 
 /* ---- text ------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s that XML 1.0 accepts, or 0. */
-static size_t utf8_len(const unsigned char *s)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return s[0] >= 0x20 || s[0] == '\t' ? 1 : 0;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
-		return 0;		/* overlong, surrogate, not a character */
-	return n;
-}
-
 /* Escapes at most max_chars characters of s (all if max_chars is 0). */
 static void escape_n(FILE *out, const char *s, size_t max_chars)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
 	for (size_t chars = 0; *p && (!max_chars || chars < max_chars); chars++) {
-		size_t n = utf8_len(p);
+		size_t n = fmt_utf8_len((const char *)p);
 
 		switch (n ? *p : 0) {
 		case '&': fputs("&amp;", out); break;
@@ -253,7 +227,7 @@ static size_t utf8_chars(const char *s)
 	size_t chars = 0;
 
 	for (const unsigned char *p = (const unsigned char *)s; *p; chars++) {
-		size_t n = utf8_len(p);
+		size_t n = fmt_utf8_len((const char *)p);
 
 		p += n ? n : 1;
 	}

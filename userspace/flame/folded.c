@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/format.h"
+
 #define UNKNOWN_FRAME "[unknown]"
 
 struct folded_entry {
@@ -90,16 +92,37 @@ static char escape_byte(unsigned char c)
 	return (char)c;
 }
 
+/* Escapes the character at s into out, byte for byte: a character is
+ * copied whole, a byte that starts none (invalid UTF-8, a name cut in the
+ * middle of a character) becomes '?', so every file stays UTF-8. Returns
+ * the bytes taken (and written). */
+static size_t escape_char(const char *s, char *out)
+{
+	size_t n = fmt_utf8_len(s);
+
+	if (n > 1) {
+		memcpy(out, s, n);
+		return n;
+	}
+	*out = n ? escape_byte((unsigned char)*s) : '?';
+	return 1;
+}
+
 char *folded_escape_frame(const char *frame, char *buf, size_t len)
 {
-	size_t i = 0;
+	size_t i = 0, n;
 
 	if (!len)
 		return buf;
 	if (!frame || !*frame)
 		frame = UNKNOWN_FRAME;
-	for (; frame[i] && i + 1 < len; i++)
-		buf[i] = escape_byte((unsigned char)frame[i]);
+	/* whole characters only: a cut one would be escaped next time */
+	for (; frame[i]; i += n) {
+		n = fmt_utf8_len(frame + i);
+		if (i + (n ? n : 1) + 1 > len)
+			break;
+		n = escape_char(frame + i, buf + i);
+	}
 	buf[i] = '\0';
 	return buf;
 }
@@ -144,8 +167,12 @@ static long build_stack(struct folded *f, const char *const *frames, size_t n)
 
 		if (i)
 			f->scratch[len++] = ';';
-		for (; *fr; fr++)
-			f->scratch[len++] = escape_byte((unsigned char)*fr);
+		while (*fr) {
+			size_t k = escape_char(fr, f->scratch + len);
+
+			fr += k;
+			len += k;
+		}
 	}
 	f->scratch[len] = '\0';
 	return (long)len;

@@ -16,7 +16,8 @@ struct folded *folded_new(void);
 void folded_free(struct folded *f);
 
 /* frames[0] is the root (outermost). Frame names are escaped: ';' -> ':',
- * newlines and other control characters -> '?', and a frame that is empty
+ * newlines and other control characters -> '?', each byte of invalid
+ * UTF-8 -> '?', and a frame that is empty
  * (or NULL) becomes "[unknown]"; a stack of no frames is the single frame
  * "[unknown]", so no value is ever dropped. Spaces are kept (flamegraph.pl
  * splits on the LAST space). Equal stacks are summed, saturating at
@@ -49,7 +50,7 @@ void folded_for_each(const struct folded *f, folded_fn fn, void *ctx);
 int folded_stack_cmp(const char *a, const char *b);
 
 /* Writes the escaped form of one frame name into buf (truncating to len - 1
- * bytes) and returns buf; the rules of folded_add. */
+ * bytes, at a character's end) and returns buf; the rules of folded_add. */
 char *folded_escape_frame(const char *frame, char *buf, size_t len);
 
 #endif /* CONCTRACE_FOLDED_H */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/version.h"
+#include "report/format.h"
 
 /* ---- buffer ---------------------------------------------------------------- */
 
@@ -77,8 +78,14 @@ static void put(struct prom_buf *b, const char *s, size_t n)
 /* Label values escape \, " and newline; HELP text only \ and newline. */
 static void escape(struct prom_buf *b, const char *s, bool quote)
 {
-	for (; *s; s++) {
-		if (*s == '\\')
+	for (size_t n; *s; s++) {
+		if ((unsigned char)*s >= 0x80) {
+			/* the exposition format is UTF-8: a byte of no
+			 * character (the target's command line) is U+FFFD */
+			n = fmt_utf8_len(s);
+			put(b, n > 1 ? s : "\xef\xbf\xbd", n > 1 ? n : 3);
+			s += n > 1 ? n - 1 : 0;
+		} else if (*s == '\\')
 			put(b, "\\\\", 2);
 		else if (*s == '\n')
 			put(b, "\\n", 2);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -283,25 +284,59 @@ static bool json_to_stdout(const struct env *env)
 	return env->json_path && !strcmp(env->json_path, "-");
 }
 
+static int fill_json(FILE *f, void *r)
+{
+	report_json(f, r);
+	return ferror(f) ? -EIO : 0;
+}
+
 static int write_reports(struct run *run, struct report *r)
 {
-	FILE *json = NULL;
 	bool json_stdout = json_to_stdout(&run->env);
+	const char *why;
 
 	report_text(json_stdout ? stderr : stdout, r);
 	if (!run->env.json_path)
 		return 0;
-	json = json_stdout ? stdout : outfile_open(run->env.json_path);
-	if (!json) {
-		fprintf(stderr, "conctrace: cannot write %s: %s\n", run->env.json_path,
-			strerror(errno));
+	if (json_stdout) {
+		report_json(stdout, r);
+		return 0;
+	}
+	if (outfile_write(run->env.json_path, fill_json, r, &why)) {
+		fprintf(stderr, "conctrace: cannot write %s: %s\n", run->env.json_path, why);
 		return 1;
 	}
-	report_json(json, r);
-	if (json != stdout && fclose(json)) {
-		fprintf(stderr, "conctrace: writing %s: %s\n", run->env.json_path, strerror(errno));
-		return 1;
-	}
+	return 0;
+}
+
+static int check_output(const char *opt, const char *path)
+{
+	const char *why;
+
+	if (!outfile_check(path, &why))
+		return 0;
+	fprintf(stderr, "conctrace: cannot write %s (%s): %s\n", path, opt, why);
+	return -1;
+}
+
+/* Every file the run will write, judged before anything is traced: a
+ * path that cannot be written is said now, not after the run it would
+ * lose. With several views, each view's own file. */
+static int check_outputs(const struct env *env)
+{
+	const char *flames[][2] = { { "--folded", env->folded_path }, { "--svg", env->svg_path } };
+	char path[PATH_MAX];
+
+	if (env->json_path && !json_to_stdout(env) && check_output("--json", env->json_path))
+		return -1;
+	for (size_t i = 0; i < sizeof(flames) / sizeof(flames[0]); i++)
+		for (int v = 0; flames[i][1] && v < VIEW_COUNT; v++) {
+			if (!(env->flame & (1u << v)))
+				continue;
+			view_path(flames[i][1], env->flame, v, path, sizeof(path));
+			if (check_output(flames[i][0], path))
+				return -1;
+		}
 	return 0;
 }
 
@@ -350,7 +385,7 @@ static int write_flames(struct run *run, struct report *r)
 	if (write_reports(run, r))
 		status = 1;
 	for (int v = 0; v < VIEW_COUNT && !err; v++) {
-		const char *failed = NULL;
+		const char *failed = NULL, *why;
 		int werr;
 
 		if (!views[v])
@@ -361,9 +396,9 @@ static int write_flames(struct run *run, struct report *r)
 		if (run->env.svg_path)
 			view_path(run->env.svg_path, run->env.flame, v, svg_path, sizeof(svg_path));
 		werr = flame_write(v, views[v], name, run->env.folded_path ? folded_path : NULL,
-				   run->env.svg_path ? svg_path : NULL, &failed);
+				   run->env.svg_path ? svg_path : NULL, &failed, &why);
 		if (werr) {
-			fprintf(stderr, "conctrace: cannot write %s: %s\n", failed, strerror(-werr));
+			fprintf(stderr, "conctrace: cannot write %s: %s\n", failed, why);
 			status = 1;
 			continue;
 		}
@@ -397,9 +432,14 @@ static int start_memcg(struct run *run)
 {
 	char name[64];
 	const char *why;
+	unsigned int r = 0;
 	int err;
 
-	snprintf(name, sizeof(name), "conctrace-%d", (int)getpid());
+	/* a name nobody can take first: mkdir refuses an existing group
+	 * (never joins it), and a random part leaves nothing to guess */
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (unsigned int)now_s();
+	snprintf(name, sizeof(name), "conctrace-%d-%08x", (int)getpid(), r);
 	err = memcg_create(&run->memcg, name, &why);
 	if (!err && (err = memcg_add(&run->memcg, run->target.pid)))
 		why = "cannot move the command into its cgroup";
@@ -470,6 +510,8 @@ int main(int argc, char **argv)
 		       libbpf_major_version(), libbpf_minor_version());
 		return tracer_probe(run.env.verbose) ? 1 : 0;
 	}
+	if (check_outputs(&run.env))
+		return 1;	/* nothing started yet */
 	install_signals();
 	slab_sizes_read(&run.slabs);
 	agg_init(&run.agg, run.env.json_conns > run.env.top ? run.env.json_conns : run.env.top);

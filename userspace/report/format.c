@@ -3,6 +3,7 @@
 #include "report/format.h"
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -57,6 +58,33 @@ const char *fmt_family(__u16 family)
 	return "other";
 }
 
+size_t fmt_utf8_len(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	uint32_t cp;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return s[0] >= 0x20 || s[0] == '\t' ? 1 : 0;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
+		return 0;		/* overlong, surrogate, not a character */
+	return n;
+}
+
 char *fmt_conn_addr(const struct conn *c, bool local, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];
@@ -73,9 +101,14 @@ char *fmt_conn_addr(const struct conn *c, bool local, char *buf, size_t len)
 		snprintf(buf, len, "[%s]:%u", ip, port);
 		break;
 	case AF_UNIX:
-		if (local && c->unix_path[0])
+		if (local && c->unix_path[0]) {
+			/* the target chose it: no escape sequence of its
+			 * reaches a terminal (--top, the text report) */
 			snprintf(buf, len, "%.*s", CONN_UNIX_PATH, c->unix_path);
-		else if (local)
+			for (char *p = buf; *p; p++)
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					*p = '?';
+		} else if (local)
 			snprintf(buf, len, "-");	/* unnamed, or abstract */
 		else if (c->unix_peer)
 			snprintf(buf, len, "socket:[%llu]", (unsigned long long)c->unix_peer);

@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "report/format.h"
+
 void json_init(struct json *j, FILE *f)
 {
 	j->f = f;
@@ -17,6 +19,8 @@ void json_write_escaped(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		size_t n;
+
 		switch (*p) {
 		case '"': fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
@@ -24,10 +28,18 @@ void json_write_escaped(FILE *f, const char *s)
 		case '\r': fputs("\\r", f); break;
 		case '\t': fputs("\\t", f); break;
 		default:
-			if (*p < 0x20)
+			if (*p < 0x20) {
 				fprintf(f, "\\u%04x", *p);
-			else
+			} else if (*p < 0x80) {
 				fputc(*p, f);
+			} else if ((n = fmt_utf8_len((const char *)p)) > 1) {
+				fwrite(p, 1, n, f);
+				p += n - 1;
+			} else {
+				/* a byte of no character (a path or a name is
+				 * any bytes): JSON is UTF-8 */
+				fputs("\\ufffd", f);
+			}
 		}
 	}
 	fputc('"', f);
