@@ -159,4 +159,91 @@ int held_threads(struct bpf_iter__task *ctx)
 	return 0;
 }
 
+/* io_uring's hash tables of armed requests (poll-armed: a multishot recv
+ * waiting for data); 6.1 keeps those armed under the ring's lock apart */
+struct io_ring_ctx___locked {
+	struct io_hash_table cancel_table_locked;
+} __attribute__((preserve_access_index));
+
+#define URING_CHAIN_MAX	64	/* requests per hash bucket, walked */
+
+struct armed_walk {
+	struct io_hash_table *table;
+	__u32 nbuckets;
+};
+
+/* One bucket: each request armed on a connection's socket is held for it. */
+static long count_armed(__u32 i, void *ctx)
+{
+	struct armed_walk *w = ctx;
+	struct io_hash_table *table = w->table;	/* our struct: no CO-RE through it */
+	struct io_hash_bucket *hbs = BPF_CORE_READ(table, hbs);
+	struct hlist_node *n;
+	void *bucket;
+
+	if (i >= w->nbuckets || !hbs)
+		return 1;
+	bucket = (void *)hbs + (__u64)i * bpf_core_type_size(struct io_hash_bucket);
+	n = BPF_CORE_READ((struct io_hash_bucket *)bucket, list.first);
+	for (int k = 0; k < URING_CHAIN_MAX && n; k++) {
+		struct io_kiocb *req = (void *)n - bpf_core_field_offset(struct io_kiocb, hash_node);
+		struct file *file = BPF_CORE_READ(req, file);
+		struct socket *sock = NULL;
+		struct conn *c;
+		__u64 id;
+
+		if (file && (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) == S_IFSOCK)
+			sock = BPF_CORE_READ(file, private_data);
+		id = sock ? sock_ino(sock) : 0;
+		c = id ? bpf_map_lookup_elem(&conns, &id) : NULL;
+		if (c && (c->flags & CONN_BEFORE_ATTACH)) {
+			/* as if submitted now: its final completion disarms it */
+			__sync_fetch_and_add(&c->uring_armed, 1);
+			c->uring_armed_peak = c->uring_armed;
+		}
+		n = BPF_CORE_READ(n, next);
+	}
+	return 0;
+}
+
+static __always_inline void walk_armed(struct io_hash_table *table)
+{
+	struct armed_walk w = { .table = table };
+	__u32 bits = BPF_CORE_READ(table, hash_bits);
+
+	if (bits > 16)
+		return;
+	w.nbuckets = 1u << bits;
+	bpf_loop(w.nbuckets, count_armed, &w, 0);
+}
+
+/*
+ * The target's io_uring instances (after held_sockets made the records):
+ * the requests armed on a connection before attaching hold an io_kiocb
+ * each, as those submitted since do. A ring's file is "[io_uring]".
+ */
+SEC("iter/task_file")
+int held_uring(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct io_ring_ctx *ring;
+	static const char want[] = "[io_uring]";
+	char name[sizeof(want)] = {};
+
+	if (!task || !file || !tgid_is_target(task->tgid))
+		return 0;
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(file, f_path.dentry, d_name.name));
+	for (int i = 0; i < sizeof(want); i++)
+		if (name[i] != want[i])
+			return 0;
+	ring = BPF_CORE_READ(file, private_data);
+	if (!ring)
+		return 0;
+	walk_armed(&ring->cancel_table);
+	if (bpf_core_field_exists(((struct io_ring_ctx___locked *)ring)->cancel_table_locked))
+		walk_armed(&((struct io_ring_ctx___locked *)ring)->cancel_table_locked);
+	return 0;
+}
+
 #endif /* CONCTRACE_PROGS_HELD_BPF_H */

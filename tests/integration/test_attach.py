@@ -10,11 +10,9 @@ slab ground truth as test_memory.py (slabtruth.py): the same tolerances
 per category, and the total within 2%, the figure a launched run of the
 same held state gives.
 
-Not seen at attach (NOT_SEEN): io_uring requests armed before attaching
-(uring_echo's multishot recv, one io_kiocb per connection), and the
-mappings of a coroutine's stack (coro_echo: two VMAs and their page
-tables per connection), which no kernel object ties to its connection.
-Those categories must read 0 here, with the truth printed beside them;
+Not seen at attach (NOT_SEEN): the mappings of a coroutine's stack
+(coro_echo: two VMAs and their page tables per connection), which no
+kernel object ties to its connection. Those categories must read 0 here, with the truth printed beside them;
 test_attach_sees_what_it_cannot_yet is the strict xfail that will pass
 the day they are found.
 """
@@ -33,7 +31,7 @@ from test_conctrace import CONCTRACE, LOADGEN, needs_root, wait_line
 from test_memory import DEFAULT_TOLERANCE, MIN_ABS, TOLERANCE, wait_for
 
 ATTACH_CONNS = 2000
-NOT_SEEN = {"uring_echo": {"io_uring"}, "coro_echo": {"page_tables", "vmas"}}
+NOT_SEEN = {"coro_echo": {"page_tables", "vmas"}}
 TOTAL_TOLERANCE = 0.02
 LISTEN_RE = re.compile(rb"listening on (?:tcp [^ ]+:(\d+)|unix [^ ]+) \(pid (\d+)\)")
 
@@ -124,16 +122,17 @@ def test_attach_sees_what_it_cannot_yet(name, tmp_path):
             (cat, got[cat], want[cat])
 
 
-@pytest.mark.parametrize("drop,figure", [
-    ("held_sockets", "connections open before attaching (-p)"),
-    ("held_threads", "threads serving connections open before attaching (-p)"),
+@pytest.mark.parametrize("drop,figure,name", [
+    ("held_sockets", "connections open before attaching (-p)", "threaded_echo"),
+    ("held_threads", "threads serving connections open before attaching (-p)", "threaded_echo"),
+    ("held_uring", "io_uring requests armed before attaching (-p)", "uring_echo"),
 ])
-def test_a_kernel_that_refuses_the_held_walk_says_what_is_lost(drop, figure, tmp_path):
+def test_a_kernel_that_refuses_the_held_walk_says_what_is_lost(drop, figure, name, tmp_path):
     """Each walk is optional (bpf_task_pt_regs is 5.15's, bpf_find_vma
     5.17's): refused, the run goes on with one warning naming the figure."""
     needs_root()
     report, ready = tmp_path / "attach.json", tmp_path / "ready"
-    server = subprocess.Popen([str(binary("threaded_echo")), "-p", "0"],
+    server = subprocess.Popen([str(binary(name)), "-p", "0"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     client = None
     try:
@@ -160,6 +159,9 @@ def test_a_kernel_that_refuses_the_held_walk_says_what_is_lost(drop, figure, tmp
     rep = json.loads(report.read_text())
     if drop == "held_sockets":
         assert rep["connections"]["total"] == 0, rep["connections"]
+    elif drop == "held_uring":
+        assert rep["connections"]["total"] == 20, rep["connections"]
+        assert rep["kernel_breakdown"]["io_uring"] == 0, rep["kernel_breakdown"]
     else:
         assert rep["connections"]["total"] == 20, rep["connections"]
         assert sum(c["threads"] for c in rep["conns"]) == 0

@@ -33,7 +33,7 @@ def programs():
 CORE = {"on_sched_switch", "on_process_fork", "on_process_exit"}
 FULL_MODE_CORE = {"on_sys_enter", "on_sys_exit"}
 LIGHT_MODE_ONLY = {"on_inet_sock_set_state", "sweep_ended"}
-ATTACH_ONLY = {"held_sockets", "held_threads"}     # -p; refused in test_attach.py
+ATTACH_ONLY = {"held_sockets", "held_threads", "held_uring"}     # -p; refused in test_attach.py
 FLAME = {"on_kmem_cache_alloc": "kmem", "on_kmalloc": "kmem", "on_cpu_sample": "cpu"}
 # loaded only where the program they stand in for is left out
 STAND_INS = {

@@ -308,6 +308,10 @@ def _check_attach(r, rep, facts, settings):
     epoll = facts.size_of("eventpoll_epi") + facts.size_of("eventpoll_pwq")
     if r.server in ("epoll_echo", "coro_echo") and k["epoll"] != epoll:
         fail(f"epoll bytes per connection {k['epoll']}, eventpoll_epi + _pwq {epoll}")
+    kiocb = facts.size_of("io_kiocb")
+    if r.server == "uring_echo" and k["io_uring"] != kiocb:
+        fail(f"io_uring bytes per connection {k['io_uring']}: its armed recv, an io_kiocb "
+             f"of {kiocb}")
     threads = sum(c["threads"] for c in rep["conns"])
     if r.server == "threaded_echo":
         task = facts.size_of("task_struct")
@@ -318,4 +322,4 @@ def _check_attach(r, rep, facts, settings):
     elif threads:
         fail(f"{threads} threads attributed in a server with no thread per connection")
     r.summary = (f"{conns['total']} conns found, sock {k['sock']} B, epoll {k['epoll']} B, "
-                 f"thread {k['thread']} B")
+                 f"io_uring {k['io_uring']} B, thread {k['thread']} B")

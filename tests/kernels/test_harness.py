@@ -211,7 +211,7 @@ def test_attach_scenario_judged_on_what_it_found():
                                       b"eventpoll_epi 128 128\neventpoll_pwq 64 64\n"})
     conn = {"origin": "before_attach", "threads": 1}
     rep = {"connections": {"total": 2, "open_at_end": 2}, "conns": [conn, dict(conn)],
-           "kernel_breakdown": {"sock": 2368, "epoll": 0, "thread": 22464}}
+           "kernel_breakdown": {"sock": 2368, "epoll": 0, "io_uring": 0, "thread": 22464}}
 
     def judge(report, server="threaded_echo", extra=None, may_refuse=False):
         files = {"status": b"0", "conctrace.json": json.dumps(report).encode(), **(extra or {})}

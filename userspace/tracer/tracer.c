@@ -191,6 +191,7 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	if (!o->held) {
 		bpf_program__set_autoload(skel->progs.held_sockets, false);
 		bpf_program__set_autoload(skel->progs.held_threads, false);
+		bpf_program__set_autoload(skel->progs.held_uring, false);
 	}
 	plan_programs(t, skel->obj, vmlinux);
 	/* neither socket-length tracepoints nor fexit: in full mode the bytes
@@ -426,6 +427,7 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 	 * (a record the threads' walk completes) */
 	run_iter(t->skel->links.held_sockets);
 	run_iter(t->skel->links.held_threads);
+	run_iter(t->skel->links.held_uring);
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), o->on_event, o->ctx, NULL);
 	if (!t->rb) {
 		err = explain("cannot open the ring buffer", errno, NULL);
