@@ -83,8 +83,15 @@ static __always_inline struct conn *flush(struct thread_state *ts)
 	return c;
 }
 
+/*
+ * A syscall's count is charged at its entry and its time at its exit
+ * (count 0): calls that never return (exit, exit_group) and calls still
+ * blocked when the report is taken (a thread per idle connection in
+ * recvfrom) are in the process total, counted at entry, so they are in a
+ * bucket too.
+ */
 static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_id,
-					   __u32 nr, __u64 ns)
+					   __u32 nr, __u32 count, __u64 ns)
 {
 	struct proc_counters *pc;
 	struct conn *c;
@@ -96,23 +103,23 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
 
 			if (s->nr == nr + 1 || s->nr == 0) {
 				s->nr = nr + 1;
-				s->count++;
+				s->count += count;
 				s->ns += ns;
 				return;
 			}
 		}
 		/* more distinct syscalls than slots: pay the lookup now */
 		if ((c = bpf_map_lookup_elem(&conns, &conn_id))) {
-			conn_add_syscalls(c, nr, 1, ns);
+			conn_add_syscalls(c, nr, count, ns);
 			return;
 		}
 	} else if (conn_id && (c = bpf_map_lookup_elem(&conns, &conn_id))) {
-		conn_add_syscalls(c, nr, 1, ns);	/* e.g. closing another thread's */
+		conn_add_syscalls(c, nr, count, ns);	/* e.g. closing another thread's */
 		return;
 	}
 	pc = proc_counters();
 	if (pc) {
-		pc->loop_syscalls++;
+		pc->loop_syscalls += count;
 		pc->loop_syscall_ns += ns;
 	}
 }

@@ -101,6 +101,10 @@ struct thread_state {
 	__u64 off_since;
 	__u64 off_conn;
 	__s32 off_user_stack, off_kern_stack;
+	/* the address space whose RSS changes it last made (rss_state's key
+	 * and mm_id): the image an execve() replaces */
+	__u64 mm_key;
+	__u32 mm_id;
 };
 
 /* Per-thread state lives with the task and dies with it: no cleanup. */

@@ -40,10 +40,14 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 {
 	struct conn *c;
 
-	/* a dying thread's counters were folded into its process's before
-	 * this last switch: the kernel counts it nowhere, and neither do we,
-	 * so totals match getrusage() */
-	if (!dying)
+	/* the kernel folds an exiting thread's counters into its process's
+	 * when it releases the thread (__exit_signal, which clears sighand),
+	 * before the thread's last switches: a preemption on the way out
+	 * (thousands of threads exiting at once take turns) and the final
+	 * one are counted nowhere, and neither do we, so totals match
+	 * wait4(). A group leader is released only when reaped: its last
+	 * switch is in the kernel's count, and ours. */
+	if (BPF_CORE_READ(prev, sighand))
 		count_switch(ts, pc, voluntary);
 	settle_run(ts, pc, prev, now);
 	if (!voluntary)

@@ -538,7 +538,6 @@ int main(int argc, char **argv)
 	topts.initial_threads = run.target.launched ? 1 : target_thread_count(run.target.pid);
 	topts.verbose = run.env.verbose;
 	topts.no_syscalls = run.env.no_syscalls;
-	topts.rss_from_zero = run.target.launched;
 	topts.flame_views = views_bpf(run.env.flame);
 	topts.flame_by_conn = run.env.by_conn;
 	topts.cpu_sample_hz = run.env.sample_hz;

@@ -154,7 +154,6 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	skel->rodata->target_tgid = (__u32)o->target;
 	skel->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
 	skel->rodata->nr_cpus = (__u32)libbpf_num_possible_cpus();
-	skel->rodata->rss_from_zero = o->rss_from_zero;
 	skel->rodata->rq_to_this_cpu_off = vmlinux ? rq_to_this_cpu_off(vmlinux) : 0;
 	syscall_flags_fill(flags, SYSCALL_MAX);
 	for (unsigned int i = 0; i < SYSCALL_MAX; i++)

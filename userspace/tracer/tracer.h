@@ -56,7 +56,6 @@ struct tracer_opts {
 	long initial_threads;	/* threads the target has when we attach */
 	bool verbose;
 	bool no_syscalls;	/* skip the sys_enter/sys_exit programs */
-	bool rss_from_zero;	/* launched: its mm starts empty at exec */
 	__u32 flame_views;	/* bits of enum flame_view to collect stacks for */
 	bool flame_by_conn;	/* a frame level per connection */
 	unsigned int cpu_sample_hz;	/* FV_CPU sampling frequency */
