@@ -220,6 +220,21 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 	return 0;
 }
 
+#define SIGNAL_GROUP_EXIT 0x04	/* include/linux/sched/signal.h, since 2.6 */
+
+/* The last thread of the first target leaves: its status, as
+ * wait_task_zombie() composes it for the parent. */
+static __always_inline void note_target_exit(struct task_struct *p)
+{
+	struct signal_struct *sig = p->signal;
+
+	if (p->tgid != target_tgid || !sig || BPF_CORE_READ(sig, live.counter))
+		return;
+	target_exit_status = 1 + (__u32)((BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT) ?
+					 BPF_CORE_READ(sig, group_exit_code) :
+					 BPF_CORE_READ(p, exit_code));
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_process_exit, struct task_struct *p)
 {
@@ -228,6 +243,7 @@ int BPF_PROG(on_process_exit, struct task_struct *p)
 	if (!task_is_target(p))
 		return 0;
 	count_thread(-1);
+	note_target_exit(p);
 	/* a thread's exit ends the connection it served: settle its CPU and,
 	 * if closed, its record */
 	ts = bpf_task_storage_get(&threads, p, 0, 0);

@@ -11,6 +11,8 @@
 #ifndef CONCTRACE_PROCFS_H
 #define CONCTRACE_PROCFS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* VmRSS of pid in bytes from a /proc/PID/status text; -1 if absent. */
@@ -24,5 +26,20 @@ long long proc_vmrss(pid_t pid);
 long long fdinfo_memlock(const char *fdinfo);
 /* ... and read from /proc/self/fdinfo/FD for one of our map fds. */
 long long map_fd_memlock(int fd);
+
+/* A kernel thread (PF_KTHREAD in /proc/PID/stat's flags): no user memory,
+ * no sockets of its own, nothing to attribute. */
+bool proc_is_kernel_thread(pid_t pid);
+
+/* Sockets the process holds open now (its /proc/PID/fd links), or -1. */
+int proc_socket_count(pid_t pid);
+
+/* Its command line, arguments joined by spaces (as ps shows it); false if
+ * the process is gone or has none (a kernel thread, a zombie). */
+bool proc_cmdline(pid_t pid, char *buf, size_t len);
+
+/* The flags field of a /proc/PID/stat text (the 9th; the command in
+ * parentheses may hold spaces and parentheses); pure, for the tests. */
+bool stat_flags(const char *stat, unsigned long *flags);
 
 #endif /* CONCTRACE_PROCFS_H */
