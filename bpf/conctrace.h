@@ -178,7 +178,12 @@ struct rss_state {
 	__s64 pages[4];		/* per mm counter, as last seen */
 	__s64 page_table_bytes;	/* mm->pgtables_bytes, as last seen */
 	__s32 map_count;	/* mm->map_count: VMAs */
-	__s32 pad;
+	__u32 mm_id;		/* which mm at this address (x86: its ctx_id) */
+	/* what its changes added to connections and the loop, net: an image
+	 * exec replaces gives it back */
+	__s64 charged_bytes;
+	__s64 charged_page_table_bytes;
+	__s64 charged_vmas;
 };
 
 struct syscall_total {

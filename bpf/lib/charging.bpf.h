@@ -83,8 +83,15 @@ static __always_inline struct conn *flush(struct thread_state *ts)
 	return c;
 }
 
+/*
+ * A syscall's count is charged at its entry and its time at its exit
+ * (count 0): calls that never return (exit, exit_group) and calls still
+ * blocked when the report is taken (a thread per idle connection in
+ * recvfrom) are in the process total, counted at entry, so they are in a
+ * bucket too.
+ */
 static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_id,
-					   __u32 nr, __u64 ns)
+					   __u32 nr, __u32 count, __u64 ns)
 {
 	struct proc_counters *pc;
 	struct conn *c;
@@ -96,25 +103,79 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
 
 			if (s->nr == nr + 1 || s->nr == 0) {
 				s->nr = nr + 1;
-				s->count++;
+				s->count += count;
 				s->ns += ns;
 				return;
 			}
 		}
 		/* more distinct syscalls than slots: pay the lookup now */
 		if ((c = bpf_map_lookup_elem(&conns, &conn_id))) {
-			conn_add_syscalls(c, nr, 1, ns);
+			conn_add_syscalls(c, nr, count, ns);
 			return;
 		}
 	} else if (conn_id && (c = bpf_map_lookup_elem(&conns, &conn_id))) {
-		conn_add_syscalls(c, nr, 1, ns);	/* e.g. closing another thread's */
+		conn_add_syscalls(c, nr, count, ns);	/* e.g. closing another thread's */
 		return;
 	}
 	pc = proc_counters();
 	if (pc) {
-		pc->loop_syscalls++;
+		pc->loop_syscalls += count;
 		pc->loop_syscall_ns += ns;
 	}
+}
+
+/*
+ * Take back a syscall's count from where its entry put it: socket I/O
+ * names its connection only inside the call (sock_{recv,send}_length), so
+ * its entry counted it for the thread's current one, a guess. A record
+ * already final keeps it (its connection closed meanwhile: rare).
+ */
+static __always_inline void uncharge_syscall(struct thread_state *ts, __u64 conn_id, __u32 nr)
+{
+	struct proc_counters *pc;
+	struct conn *c;
+
+	if (!conn_id) {
+		if ((pc = proc_counters()))
+			pc->loop_syscalls--;	/* per CPU it may wrap: the sum does not */
+		return;
+	}
+	if (conn_id == ts->cur_conn) {
+#pragma unroll
+		for (int i = 0; i < PENDING_SC_SLOTS; i++) {
+			struct conn_syscall *s = &ts->owed.sc[i];
+
+			if (s->nr == nr + 1 && s->count) {
+				s->count--;
+				return;
+			}
+		}
+	}
+	c = bpf_map_lookup_elem(&conns, &conn_id);
+	if (!c)
+		return;
+#pragma unroll
+	for (int i = 0; i < CONN_SC_SLOTS; i++) {
+		struct conn_syscall *s = &c->sc[i];
+
+		if (s->nr == nr + 1 && s->count) {
+			__sync_fetch_and_sub(&s->count, 1);
+			return;
+		}
+	}
+	if (c->sc_other)
+		__sync_fetch_and_sub(&c->sc_other, 1);
+}
+
+/* The syscall in progress turns out to be conn_id's: its count moves there
+ * from where its entry guessed, while the guess still holds it. */
+static __always_inline void recount_syscall(struct thread_state *ts, __u64 conn_id)
+{
+	if (ts->sys_counted == conn_id)
+		return;
+	uncharge_syscall(ts, ts->sys_counted, ts->sys_nr);
+	charge_syscall(ts, conn_id, ts->sys_nr, 1, 0);
+	ts->sys_counted = conn_id;
 }
 
 /* Bytes a syscall moved for conn_id (bytes_from_syscalls). */

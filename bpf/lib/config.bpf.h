@@ -13,8 +13,6 @@ const volatile __u32 target_tgid = 0;
 const volatile __u16 syscall_flags[SYSCALL_MAX] = {};
 const volatile __u32 page_size = 4096;
 const volatile __u32 nr_cpus = 1;		/* possible CPUs */
-/* a launched target's mm starts empty at exec; an attached one's does not */
-const volatile bool rss_from_zero = false;
 /* --no-syscalls: no sys_enter/sys_exit, so no wait for events is seen */
 const volatile bool no_syscall_hooks = false;
 /* this_cpu_off's distance from runqueues in a CPU's per-CPU area (BTF

@@ -13,6 +13,9 @@ __u32 nr_extra_targets = 0;
 /* Threads alive in the target, and the most at once. */
 __s64 live_threads = 0;
 __s64 threads_peak = 0;
+/* how the first target process ended, as wait() would give it, + 1 (0: not
+ * yet): an attached process is not conctrace's child to wait for */
+__u32 target_exit_status = 0;
 /* Connections open now (tracked, not yet closed) and the most at once:
  * kept here so that userspace need not keep every connection's times. */
 __s64 live_conns = 0;
@@ -83,6 +86,7 @@ struct thread_state {
 	__u64 cur_conn;		/* 0: the event loop */
 	__u64 sys_enter_ns;
 	__u64 sys_conn;		/* connection this syscall is charged to */
+	__u64 sys_counted;	/* ... and where its entry counted it */
 	__u32 sys_nr;
 	__s32 sys_fd;
 	__u32 sys_arg;		/* epoll_ctl's op */
@@ -101,6 +105,10 @@ struct thread_state {
 	__u64 off_since;
 	__u64 off_conn;
 	__s32 off_user_stack, off_kern_stack;
+	/* the address space whose RSS changes it last made (rss_state's key
+	 * and mm_id): the image an execve() replaces */
+	__u64 mm_key;
+	__u32 mm_id;
 };
 
 /* Per-thread state lives with the task and dies with it: no cleanup. */

@@ -106,4 +106,30 @@ static __always_inline __s64 page_table_bytes(struct mm_struct *mm)
 	return BPF_CORE_READ(mm, pgtables_bytes.counter);
 }
 
+/* Which mm lives at an address: mm_structs are freed and their slots reused
+ * (an exited worker's, a replaced image's), so the address alone does not
+ * say whether a state is this mm's. x86 numbers every mm (ctx_id, never
+ * reused while the kernel runs); elsewhere 0, and the address decides. */
+static __always_inline __u32 mm_id(struct mm_struct *mm)
+{
+	if (!bpf_core_field_exists(mm->context.ctx_id))
+		return 0;
+	return (__u32)BPF_CORE_READ(mm, context.ctx_id);
+}
+
+/*
+ * True while the task is inside execve() (from before its new image is
+ * installed until the call returns). An mm first seen by its own task then
+ * is the new image's, empty when exec made it: all of its RSS grew in the
+ * target. Any other first sight (a forked copy of its parent, which still
+ * holds what the parent grew; a process traced mid-life; conctrace's own
+ * child before it execs the command) only gives a baseline.
+ */
+static __always_inline bool task_in_execve(struct task_struct *t)
+{
+	if (!bpf_core_field_exists(t->in_execve))
+		return false;	/* a baseline then: never more than RSS grew */
+	return BPF_CORE_READ_BITFIELD_PROBED(t, in_execve);
+}
+
 #endif /* CONCTRACE_LIB_MM_BPF_H */

@@ -11,6 +11,64 @@
 #include "lib/stacks.bpf.h"
 
 /*
+ * An execve() replaced the image whose RSS this thread last changed: that
+ * memory is gone (its teardown runs where no event names a target task),
+ * so what its changes were charged, the event loop gives back. Without
+ * this a launched command's figures began with conctrace's own child
+ * between fork and exec (about 1.2 MB above any RSS the command had).
+ */
+static __always_inline void drop_replaced_image(struct task_struct *task,
+						struct proc_counters *pc, __u64 new_key)
+{
+	struct thread_state *ts = bpf_task_storage_get(&threads, task, 0, 0);
+	struct rss_state *old;
+	__u64 key;
+
+	if (!ts || !ts->mm_key || ts->mm_key == new_key)
+		return;
+	key = ts->mm_key;
+	old = bpf_map_lookup_elem(&rss, &key);
+	if (old && old->mm_id == ts->mm_id) {
+		pc->loop_user_bytes -= old->charged_bytes;
+		pc->loop_page_table_bytes -= old->charged_page_table_bytes;
+		pc->loop_vmas -= old->charged_vmas;
+		bpf_map_delete_elem(&rss, &key);
+	}
+	ts->mm_key = 0;
+}
+
+/*
+ * The state of an address space first seen now (or whose address a dead
+ * one's state still holds). An image exec made starts empty, so its
+ * first change counts from zero; any other mm's first values are only
+ * its baseline: the pages a fork inherited, a process traced mid-life,
+ * conctrace's own child before it execs the command. NULL: nothing to
+ * charge for this event.
+ */
+static __always_inline struct rss_state *first_sight(struct task_struct *task, struct mm_struct *mm,
+						     struct proc_counters *pc, long count)
+{
+	struct rss_state *st, zero = { .mm_id = mm_id(mm) };
+	__u64 key = (__u64)mm;
+	bool exact;
+
+	bpf_map_update_elem(&rss, &key, &zero, BPF_ANY);
+	st = bpf_map_lookup_elem(&rss, &key);
+	if (!st)
+		return NULL;
+	if (task_in_execve(task)) {
+		drop_replaced_image(task, pc, key);
+		return st;
+	}
+	st->pages[0] = count < 0 ? rss_pages(mm, 0, &exact) : rss_pages_atomic(mm, 0);
+	st->pages[1] = count < 0 ? rss_pages(mm, 1, &exact) : rss_pages_atomic(mm, 1);
+	st->pages[3] = count < 0 ? rss_pages(mm, 3, &exact) : rss_pages_atomic(mm, 3);
+	st->page_table_bytes = page_table_bytes(mm);
+	st->map_count = mm->map_count;
+	return NULL;
+}
+
+/*
  * Every change of a target's RSS, in the context of the thread that made
  * it (a page fault, an munmap, an madvise): the delta is charged to that
  * thread's current connection. Thread stacks, coroutine stacks and
@@ -23,12 +81,13 @@
 static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int member, long count)
 {
 	struct proc_counters *pc = proc_counters();
-	struct rss_state *st, zero = {};
+	struct rss_state *st;
 	struct task_struct *task;
 	struct thread_state *ts;
 	__s64 pages, prev, delta, pt, pt_delta;
 	__s32 vmas, vma_delta;
 	__u64 key = (__u64)mm;
+	__u32 id;
 	bool exact, program_pages;
 
 	task = target_current();
@@ -40,22 +99,10 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 	 * anon, swap, shmem) has held since 4.5 */
 	if (member < 0 || member > 3 || member == MM_SWAPENTS)
 		return 0;	/* swapped out is not resident */
+	id = mm_id(mm);
 	st = bpf_map_lookup_elem(&rss, &key);
-	if (!st) {
-		bpf_map_update_elem(&rss, &key, &zero, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&rss, &key);
-		if (!st)
-			return 0;
-		if (!rss_from_zero) {
-			/* attached mid-life: these first values are the baseline */
-			st->pages[0] = count < 0 ? rss_pages(mm, 0, &exact) : rss_pages_atomic(mm, 0);
-			st->pages[1] = count < 0 ? rss_pages(mm, 1, &exact) : rss_pages_atomic(mm, 1);
-			st->pages[3] = count < 0 ? rss_pages(mm, 3, &exact) : rss_pages_atomic(mm, 3);
-			st->page_table_bytes = page_table_bytes(mm);
-			st->map_count = mm->map_count;
-			return 0;
-		}
-	}
+	if ((!st || st->mm_id != id) && !(st = first_sight(task, mm, pc, count)))
+		return 0;
 	if (count < 0) {
 		pages = rss_pages(mm, member, &exact);
 		if (!exact)
@@ -73,7 +120,14 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 	vma_delta = vmas - __sync_lock_test_and_set(&st->map_count, vmas);
 	if (!delta && !pt_delta && !vma_delta)
 		return 0;
+	__sync_fetch_and_add(&st->charged_bytes, delta);
+	__sync_fetch_and_add(&st->charged_page_table_bytes, pt_delta);
+	__sync_fetch_and_add(&st->charged_vmas, vma_delta);
 	ts = thread_state(task);
+	if (ts && ts->mm_key != key) {
+		ts->mm_key = key;
+		ts->mm_id = id;
+	}
 	/* file pages are the program's code and files, faulted in (16 at a
 	 * time: fault-around) by whatever first runs that code: no
 	 * connection's, though one happens to be current */

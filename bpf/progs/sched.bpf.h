@@ -40,10 +40,14 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 {
 	struct conn *c;
 
-	/* a dying thread's counters were folded into its process's before
-	 * this last switch: the kernel counts it nowhere, and neither do we,
-	 * so totals match getrusage() */
-	if (!dying)
+	/* the kernel folds an exiting thread's counters into its process's
+	 * when it releases the thread (__exit_signal, which clears sighand),
+	 * before the thread's last switches: a preemption on the way out
+	 * (thousands of threads exiting at once take turns) and the final
+	 * one are counted nowhere, and neither do we, so totals match
+	 * wait4(). A group leader is released only when reaped: its last
+	 * switch is in the kernel's count, and ours. */
+	if (BPF_CORE_READ(prev, sighand))
 		count_switch(ts, pc, voluntary);
 	settle_run(ts, pc, prev, now);
 	if (!voluntary)
@@ -216,6 +220,21 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 	return 0;
 }
 
+#define SIGNAL_GROUP_EXIT 0x04	/* include/linux/sched/signal.h, since 2.6 */
+
+/* The last thread of the first target leaves: its status, as
+ * wait_task_zombie() composes it for the parent. */
+static __always_inline void note_target_exit(struct task_struct *p)
+{
+	struct signal_struct *sig = p->signal;
+
+	if (p->tgid != target_tgid || !sig || BPF_CORE_READ(sig, live.counter))
+		return;
+	target_exit_status = 1 + (__u32)((BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT) ?
+					 BPF_CORE_READ(sig, group_exit_code) :
+					 BPF_CORE_READ(p, exit_code));
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_process_exit, struct task_struct *p)
 {
@@ -224,6 +243,7 @@ int BPF_PROG(on_process_exit, struct task_struct *p)
 	if (!task_is_target(p))
 		return 0;
 	count_thread(-1);
+	note_target_exit(p);
 	/* a thread's exit ends the connection it served: settle its CPU and,
 	 * if closed, its record */
 	ts = bpf_task_storage_get(&threads, p, 0, 0);

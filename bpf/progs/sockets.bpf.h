@@ -42,16 +42,22 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 				return;	/* a listener, UDP, netlink: not a connection */
 			if (!conn_get(id, sock, sk, fd, 0)) {
 				/* untracked (map full): its cost is no tracked one's */
-				set_current(task, ts, 0);
-				if (in_syscall)
+				if (in_syscall) {
+					recount_syscall(ts, 0);
 					ts->sys_conn = 0;
+				}
+				set_current(task, ts, 0);
 				return;
 			}
 		}
+		if (in_syscall)
+			recount_syscall(ts, id);
 		set_current_at(task, ts, id, in_syscall ? ts->sys_enter_ns : 0);
 	}
-	if (in_syscall)
+	if (in_syscall) {
+		recount_syscall(ts, id);
 		ts->sys_conn = id;
+	}
 	if (ret > 0 && !(rx && (flags & MSG_PEEK))) {
 		if (rx)
 			ts->owed.bytes_rx += ret;

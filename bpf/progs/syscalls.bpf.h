@@ -76,6 +76,9 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		}
 	}
 	ts->sys_conn = ts->cur_conn;
+	/* counted where the total is: exit_group never reaches sys_exit */
+	charge_syscall(ts, ts->sys_conn, nr, 1, 0);
+	ts->sys_counted = ts->sys_conn;
 	if (flame_wants(FV_SYSCALLS))
 		flame_add(ctx, FV_SYSCALLS, ts->cur_conn, nr, 1, true, false);
 	return 0;
@@ -134,7 +137,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		if (ret < 0 && ret >= -4095)
 			tot->errors++;
 	}
-	charge_syscall(ts, ts->sys_conn, nr, ns);
+	/* socket I/O moved its count where it named (sockets.bpf.h) */
+	charge_syscall(ts, ts->sys_conn, nr, 0, ns);
 	if (bytes_from_syscalls && (flags & (SC_RX | SC_TX)) && ret > 0 && ts->sys_conn)
 		charge_bytes(ts, ts->sys_conn, flags & SC_RX, ret);
 	/* back from waiting: until the thread names a connection (a read, a

@@ -439,7 +439,8 @@ def test_duration_stops_the_target():
     r = subprocess.run([str(CONCTRACE), "-d", "0.5", "--", "sleep", "30"],
                        capture_output=True, text=True, timeout=30)
     assert time.monotonic() - t0 < 10
-    assert r.returncode == 128 + signal.SIGTERM
+    # a timed run that ends as asked is a success (issue 19: it exited 143)
+    assert r.returncode == 0, r.stderr
     assert "killed by SIGTERM" in r.stdout
 
 

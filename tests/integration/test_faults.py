@@ -181,8 +181,9 @@ def test_target_killed_with_sigkill_mid_run(tmp_path):
 def test_target_that_forks_a_server_and_exits(tmp_path):
     """A shell starts the server in the background: its connections belong
     to a child of the target, and are counted exactly. When the shell exits,
-    conctrace reports and exits with its status, though the child lives on
-    (untraced: nothing of conctrace's is left attached to it)."""
+    conctrace reports and exits with its status, and stops the server the
+    shell left running in its process group: nothing of the traced tree
+    outlives conctrace."""
     needs_root()
     watch = BpfWatch()
     path = tmp_path / "r.json"
@@ -205,8 +206,10 @@ def test_target_that_forks_a_server_and_exits(tmp_path):
         stopfile.touch()
         out, err = ct.communicate(timeout=30)
         assert ct.returncode == 3, err
-        os.kill(server, 0)                  # still running after the shell left
         assert int(pidfile.read_text()) == server
+        assert b"left processes running in its group: sending them SIGTERM" in err, err
+        with pytest.raises(ProcessLookupError):
+            os.kill(server, 0)              # stopped with the shell's group
     finally:
         if ct.poll() is None:
             ct.kill()

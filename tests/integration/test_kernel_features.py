@@ -78,7 +78,7 @@ def test_every_program_is_known_to_this_test():
 
 
 OPTIONAL = [p for p in programs()
-            if p not in CORE | FULL_MODE_CORE | ALL_STAND_INS]
+            if p not in CORE | FULL_MODE_CORE | ALL_STAND_INS | ATTACH_ONLY]
 
 
 @pytest.mark.parametrize("prog", OPTIONAL)

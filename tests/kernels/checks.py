@@ -15,14 +15,13 @@ at a scale TCG can afford:
     rusage_wrap's own since its main() (conctrace traces both). 2% as the
     host tests, or 5 switches of either kind (the host tests allow 2
     voluntary, 5 involuntary, on 500 connections): at 20 connections the
-    edges weigh more. Measured here: voluntary 1 below rusage in almost
-    every run (the server's main thread ends with a switch its wait4()
-    counts and conctrace, which skips a dying thread's last one, does
-    not), up to 3 above in one host run (the wrapper switching between
-    conctrace's attach and its main(), which it cannot count); involuntary
-    exact but for threaded_echo under TCG, up to 5 above (threads
-    preempted as they exit, after the kernel folded their counts into
-    the process: conctrace sees those switches, rusage cannot).
+    edges weigh more. Measured here: voluntary 1 above rusage in almost
+    every run (the wrapper's own last switch, as it exits, after it read
+    its own rusage), up to 3 above in one host run (the wrapper switching
+    between conctrace's attach and its main(), which it cannot count);
+    involuntary within a few (switches of threads the kernel has released,
+    their counts already folded into the process's, are left out as the
+    kernel leaves them out).
   * slab sizes: every cache conctrace names in `slab_sizes` has the size
     this kernel gives it (sysfs slab_size; /proc/slabinfo's objsize where
     there is no sysfs entry, as conctrace reads them; 0 where the kernel

@@ -389,6 +389,45 @@ static void test_pid_and_command_together(void **state)
 	expect_bad(ARGV("-p", "1", "--", "./srv"), "not both");
 }
 
+/* -p $(pidof nginx) unquoted, a comma list, one quoted argument */
+static void test_several_pids(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(ARGV("-p", "12", "34", "56", "-d", "10")), ARGS_RUN);
+	assert_int_equal(env.npids, 3);
+	assert_int_equal(env.pid, 12);
+	assert_int_equal(env.pids[2], 56);
+	assert_true(env.duration_s == 10);
+	assert_null(env.cmd);
+	assert_int_equal(parse(ARGV("-p", "12,34")), ARGS_RUN);
+	assert_int_equal(env.npids, 2);
+	assert_int_equal(env.pids[1], 34);
+	assert_int_equal(parse(ARGV("-p", "12 34\n", "-p", "7")), ARGS_RUN);
+	assert_int_equal(env.npids, 3);
+	assert_int_equal(env.pids[2], 7);
+	expect_bad(ARGV("-p", "12,x"), "'x'");
+	expect_bad(ARGV("-p", ","), "pid");
+	/* after --, a number is a command */
+	expect_bad(ARGV("-p", "12", "--", "34"), "not both");
+}
+
+/* an option ignored, or a value silently overridden, is an error */
+static void test_options_that_would_be_ignored(void **state)
+{
+	(void)state;
+	expect_bad(ARGV("--by-conn", "-p", "1"), "--by-conn");
+	expect_bad(ARGV("--sample-hz", "50", "-p", "1"), "--sample-hz");
+	expect_bad(ARGV("--sample-hz", "50", "--flame", "mem", "--svg", "x", "-p", "1"),
+		   "--flame cpu");
+	assert_int_equal(parse(ARGV("--sample-hz", "50", "--flame", "cpu", "--svg", "x", "-p", "1")),
+			 ARGS_RUN);
+	assert_int_equal(env.sample_hz, 50);
+	assert_int_equal(parse(ARGV("--by-conn", "--svg", "x", "-p", "1")), ARGS_RUN);
+	expect_bad(ARGV("--json", "a", "--json", "b", "-p", "1"), "--json given twice");
+	expect_bad(ARGV("--prometheus", "9100", "--prometheus", "9101", "-p", "1"),
+		   "--prometheus given twice");
+}
+
 static void test_load_needs_a_command(void **state)
 {
 	(void)state;
@@ -485,6 +524,8 @@ int main(void)
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_nothing_to_trace),
 		cmocka_unit_test(test_pid_and_command_together),
+		cmocka_unit_test(test_several_pids),
+		cmocka_unit_test(test_options_that_would_be_ignored),
 		cmocka_unit_test(test_load_needs_a_command),
 		cmocka_unit_test(test_cgroup_needs_a_command),
 		cmocka_unit_test(test_flame_views),

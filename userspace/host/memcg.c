@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,28 @@ void memcg_read(const struct memcg *cg, struct memcg_counters *out)
 		out->sock = read_number(cg->path, "memory.kmem.tcp.usage_in_bytes");
 		out->valid = out->kernel >= 0 && out->sock >= 0;
 	}
+}
+
+int memcg_signal(const struct memcg *cg, int sig)
+{
+	char path[PATH_MAX + 16];
+	FILE *f;
+	int pid, n = 0;
+
+	if (!cg->version)
+		return 0;
+	if (sig == SIGKILL && cg->version == 2)
+		write_file(cg->path, "cgroup.kill", "1");
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg->path);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%d", &pid) == 1) {
+		if (kill(pid, sig) == 0)
+			n++;
+	}
+	fclose(f);
+	return n;
 }
 
 int memcg_destroy(struct memcg *cg)

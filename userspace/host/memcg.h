@@ -33,6 +33,11 @@ int memcg_add(const struct memcg *cg, pid_t pid);
 
 void memcg_read(const struct memcg *cg, struct memcg_counters *out);
 
+/* Send sig to every process in the cgroup (0: none, only count them);
+ * SIGKILL on v2 through cgroup.kill, which no fork can race. Returns how
+ * many processes it held. */
+int memcg_signal(const struct memcg *cg, int sig);
+
 /* Remove the cgroup; it must hold no process any more. 0 or -errno. */
 int memcg_destroy(struct memcg *cg);
 

@@ -2,9 +2,11 @@
 /* Small /proc files: a process's RSS, a BPF map's memory (see procfs.h). */
 #include "host/procfs.h"
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 long long status_vmrss(const char *status)
 {
@@ -38,6 +40,19 @@ long long proc_vmrss(pid_t pid)
 	return read_proc_text(path, buf, sizeof(buf)) ? status_vmrss(buf) : -1;
 }
 
+long long proc_vmrss_sum(const pid_t *pids, unsigned int n)
+{
+	long long sum = -1;
+
+	for (unsigned int i = 0; i < n; i++) {
+		long long rss = proc_vmrss(pids[i]);
+
+		if (rss >= 0)
+			sum = (sum < 0 ? 0 : sum) + rss;
+	}
+	return sum;
+}
+
 long long fdinfo_memlock(const char *fdinfo)
 {
 	const char *p = fdinfo;
@@ -60,4 +75,70 @@ long long map_fd_memlock(int fd)
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
 	return read_proc_text(path, buf, sizeof(buf)) ? fdinfo_memlock(buf) : -1;
+}
+
+bool stat_flags(const char *stat, unsigned long *flags)
+{
+	const char *p = strrchr(stat, ')');
+
+	/* after "pid (comm)": state ppid pgrp session tty_nr tpgid flags */
+	return p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", flags) == 1;
+}
+
+#define PF_KTHREAD 0x00200000	/* include/linux/sched.h, stable since 2.6.27 */
+
+bool proc_is_kernel_thread(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long flags;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	return read_proc_text(path, buf, sizeof(buf)) && stat_flags(buf, &flags) &&
+	       (flags & PF_KTHREAD);
+}
+
+int proc_socket_count(pid_t pid)
+{
+	char path[64], link[96], target[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		ssize_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%.16s", path, de->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len > 0 && !strncmp(target, "socket:", 7))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+bool proc_cmdline(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	while (n && buf[n - 1] == '\0')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[n] = '\0';
+	return n > 0;
 }

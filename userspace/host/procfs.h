@@ -11,12 +11,16 @@
 #ifndef CONCTRACE_PROCFS_H
 #define CONCTRACE_PROCFS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* VmRSS of pid in bytes from a /proc/PID/status text; -1 if absent. */
 long long status_vmrss(const char *status);
 /* ... and read from /proc/PID/status itself. */
 long long proc_vmrss(pid_t pid);
+/* The VmRSS of several processes, summed; -1 once every one is gone. */
+long long proc_vmrss_sum(const pid_t *pids, unsigned int n);
 
 /* The memory a BPF map holds, from its /proc/PID/fdinfo/FD text (the
  * kernel's bpf_map_memory_usage(): entries in use, not max_entries, for a
@@ -24,5 +28,20 @@ long long proc_vmrss(pid_t pid);
 long long fdinfo_memlock(const char *fdinfo);
 /* ... and read from /proc/self/fdinfo/FD for one of our map fds. */
 long long map_fd_memlock(int fd);
+
+/* A kernel thread (PF_KTHREAD in /proc/PID/stat's flags): no user memory,
+ * no sockets of its own, nothing to attribute. */
+bool proc_is_kernel_thread(pid_t pid);
+
+/* Sockets the process holds open now (its /proc/PID/fd links), or -1. */
+int proc_socket_count(pid_t pid);
+
+/* Its command line, arguments joined by spaces (as ps shows it); false if
+ * the process is gone or has none (a kernel thread, a zombie). */
+bool proc_cmdline(pid_t pid, char *buf, size_t len);
+
+/* The flags field of a /proc/PID/stat text (the 9th; the command in
+ * parentheses may hold spaces and parentheses); pure, for the tests. */
+bool stat_flags(const char *stat, unsigned long *flags);
 
 #endif /* CONCTRACE_PROCFS_H */

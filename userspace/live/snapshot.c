@@ -57,7 +57,7 @@ void live_snapshot_take(struct live_snapshot *s, const struct run_source *src,
 	s->ntop = 0;
 	s->open = s->kernel_bytes = s->buffers = s->syscalls = 0;
 	memset(s->objects, 0, sizeof(s->objects));
-	s->rss = proc_vmrss(src->pid);
+	s->rss = src->npids ? proc_vmrss_sum(src->pids, src->npids) : proc_vmrss(src->pid);
 	tracer_read_proc(src->tracer, &s->proc);
 	if (s->by_nr) {
 		tracer_read_syscalls(src->tracer, s->by_nr);

@@ -28,6 +28,8 @@ struct run_source {
 	const struct slab_sizes *slabs;
 	const char *target;
 	pid_t pid;
+	const pid_t *pids;		/* every traced process (-p with several), */
+	unsigned int npids;		/* pids[0] == pid: their RSS is summed */
 	double t0;			/* CLOCK_MONOTONIC seconds */
 	unsigned top;			/* per-connection series wanted (exporter) */
 };
@@ -45,7 +47,7 @@ struct live_snapshot {
 	/* out */
 	double t;			/* CLOCK_MONOTONIC seconds */
 	struct proc_counters proc;
-	long long rss;			/* the target's VmRSS; -1 once it is gone */
+	long long rss;			/* the targets' VmRSS; -1 once they are gone */
 	__u64 closed;			/* final records received */
 	__u64 syscalls;			/* process total (with by_nr) */
 	__u64 open;			/* connections open now */

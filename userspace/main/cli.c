@@ -21,7 +21,9 @@ static const char usage_text[] =
 "RSS it grew), attributed to the connection they served, with the event\n"
 "loop's own share shown beside them.\n"
 "\n"
-"  -p, --pid PID          trace a running process (all threads, later forks)\n"
+"  -p, --pid PID[,PID...] trace running processes (all threads, later forks);\n"
+"                         several pids: comma- or space-separated, or as\n"
+"                         -p $(pidof nginx) gives them\n"
 "  -d, --duration SECS    stop after SECS (default: when the target exits)\n"
 "  -i, --interval SECS    print a one-line live summary every SECS (stderr)\n"
 "      --load[=ARGS]      once the target listens, drive it with servers/loadgen\n"
@@ -69,10 +71,30 @@ static const char usage_text[] =
 "  -h, --help             show this help\n"
 "  -V, --version          show the version and check that BPF loads here\n"
 "\n"
+"A launched CMD runs in a process group of its own (with --cgroup, in its\n"
+"cgroup too): stopping it (-d, --load done, Ctrl-C, SIGTERM, q in --top)\n"
+"signals all of it, and what has not ended 3 s later is killed: nothing\n"
+"CMD started outlives conctrace, but a daemon that left the group without\n"
+"--cgroup.\n"
+"\n"
+"Exit status:\n"
+"  0      the run ended as asked: CMD exited 0, or conctrace stopped it and it\n"
+"         stopped (died of the signal sent, or exited 0); with -p, whenever\n"
+"         tracing worked (the report says how the process ended)\n"
+"  N      CMD exited N by itself, or when asked to stop\n"
+"  128+N  CMD was killed by signal N that conctrace did not send\n"
+"  137    CMD, or a process it started, ignored the stop signal for 3 s and\n"
+"         was killed (SIGKILL)\n"
+"  1      conctrace failed: BPF would not load, a report could not be written\n"
+"  2      bad usage\n"
+"  3      --load failed: loadgen refused its arguments, or connections or\n"
+"         requests failed (the report says LOAD FAILED)\n"
+"  126    CMD cannot be run, or --user cannot be taken\n"
+"  127    CMD not found\n"
+"  128+N  signal N came before tracing began (CMD then never runs)\n"
+"\n"
 "Needs root, or CAP_BPF and CAP_PERFMON, and a kernel with BTF\n"
-"(CONFIG_DEBUG_INFO_BTF=y). Exit status: the target's (128+N if killed by\n"
-"signal N), 127 if CMD cannot be run, 1 on a tracing error, 2 on bad usage,\n"
-"128+N if signal N came before tracing began (CMD then never runs).\n"
+"(CONFIG_DEBUG_INFO_BTF=y).\n"
 "\n"
 "Examples:\n"
 "  sudo ./conctrace -- ./servers/epoll_echo          trace until Ctrl-C\n"
@@ -133,6 +155,63 @@ static int parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsign
 	return 0;
 }
 
+/* -p's argument: one pid, or several separated by commas or blanks (as
+ * `-p "$(pidof nginx)"` gives them); 0, or -1 with *bad the word at fault */
+static int add_pids(struct env *env, const char *arg, const char **bad)
+{
+	static char word[48];
+	const char *p = arg;
+	unsigned int added = 0;
+	unsigned long v;
+
+	*bad = arg;
+	while (*p) {
+		size_t n;
+
+		p += strspn(p, ", \t\n");
+		n = strcspn(p, ", \t\n");
+		if (!n)
+			break;
+		snprintf(word, sizeof(word), "%.*s", (int)n, p);
+		*bad = word;
+		if (n >= sizeof(word) || parse_ulong(word, 1, 1u << 22, &v))
+			return -1;
+		if (env->npids == MAX_PIDS) {
+			snprintf(word, sizeof(word), "more than %d pids", MAX_PIDS);
+			return -1;
+		}
+		env->pids[env->npids++] = (pid_t)v;
+		added++;
+		p += n;
+	}
+	if (!added)
+		return -1;
+	env->pid = env->pids[0];
+	return 0;
+}
+
+/* The words right after -p PID that are pids too: the rest of
+ * `-p $(pidof nginx)` unquoted, which the shell split; getopt goes on
+ * after them, so later options still count. */
+static void more_pids(struct env *env, int argc, char **argv)
+{
+	const char *bad;
+	unsigned long v;
+
+	while (optind < argc && !parse_ulong(argv[optind], 1, 1u << 22, &v) &&
+	       !add_pids(env, argv[optind], &bad))
+		optind++;
+}
+
+/* An option that keeps one value given twice: which one was meant? */
+static enum parse_result once(const char *opt, bool given)
+{
+	if (!given)
+		return ARGS_RUN;
+	fprintf(stderr, "conctrace: %s given twice: give it once\n", opt);
+	return ARGS_BAD;
+}
+
 enum parse_result parse_args(int argc, char **argv, struct env *env)
 {
 	static const struct option longopts[] = {
@@ -162,6 +241,7 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 	};
 	const char *why;
 	unsigned long v;
+	bool sample_hz_given = false;
 	int c;
 
 	memset(env, 0, sizeof(*env));
@@ -176,9 +256,10 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 	while ((c = getopt_long(argc, argv, "+p:d:i:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (parse_ulong(optarg, 1, 1u << 22, &v))
-				return bad("pid", optarg, "expected a process id");
-			env->pid = (pid_t)v;
+			if (add_pids(env, optarg, &why))
+				return bad("pid", why, "expected process ids (\"-p 12\", \"-p 12,34\" "
+					   "or \"-p '12 34'\")");
+			more_pids(env, argc, argv);
 			break;
 		case 'd':
 			if (parse_seconds(optarg, &env->duration_s) || env->duration_s == 0)
@@ -194,6 +275,8 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 				env->load_args = optarg;
 			break;
 		case OPT_JSON:
+			if (once("--json", env->json_path))
+				return ARGS_BAD;
 			env->json_path = optarg;
 			break;
 		case OPT_JSON_CONNS:
@@ -244,6 +327,7 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 			if (parse_ulong(optarg, 1, 10000, &v))
 				return bad("sample-hz", optarg, "expected 1..10000");
 			env->sample_hz = (unsigned)v;
+			sample_hz_given = true;
 			break;
 		case OPT_LIVE:
 			env->live_s = 1;
@@ -251,6 +335,8 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 				return bad("top", optarg, "expected seconds >= 0.1");
 			break;
 		case OPT_PROMETHEUS:
+			if (once("--prometheus", env->prometheus))
+				return ARGS_BAD;
 			if (http_parse_listen_addr(optarg, &env->prom_addr, &env->prom_addr_len, &why))
 				return bad("prometheus address", optarg, why);
 			env->prometheus = true;
@@ -284,6 +370,16 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 	}
 	if (env->load && !env->cmd) {
 		fprintf(stderr, "conctrace: --load needs a command to launch (it stops the target at the end)\n");
+		return ARGS_BAD;
+	}
+	if (env->by_conn && !env->flame && !env->folded_path && !env->svg_path) {
+		fprintf(stderr, "conctrace: --by-conn splits flame graphs: give --flame VIEWS with "
+			"--svg FILE or --folded FILE\n");
+		return ARGS_BAD;
+	}
+	if (sample_hz_given && !(env->flame & ((1u << VIEW_CPU)))) {
+		fprintf(stderr, "conctrace: --sample-hz paces the cpu flame view: give --flame cpu "
+			"(or all) with --svg FILE or --folded FILE\n");
 		return ARGS_BAD;
 	}
 	if (env->flame && !env->folded_path && !env->svg_path) {

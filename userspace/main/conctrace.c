@@ -30,6 +30,7 @@
 #include "live/exporter.h"
 #include "live/live_view.h"
 #include "live/snapshot.h"
+#include "main/attach.h"
 #include "main/env.h"
 #include "model/aggregate.h"
 #include "model/closure.h"
@@ -43,6 +44,7 @@
 #include "tracer/tracer.h"
 
 #define LISTEN_TIMEOUT_S 10.0	/* --load: how long a target may take to listen */
+#define EXIT_LOAD_FAILED 3	/* --load: loadgen failed (--help says so) */
 #define SETTLE_S	 2.0	/* --load: time for the server to close its side */
 /* memory timeline without -i: peaks need samples, as often as every
  * SAMPLE_MIN_S (a short --load run too) while a sample costs at most
@@ -221,7 +223,7 @@ static int trace_loop(struct run *run)
 				run->listening = true;
 			if (run->listening) {
 				if (loaddriver_start(&run->load, &run->listen, env->load_args))
-					return 1;
+					break;	/* the load failed: report what there is */
 			} else if (t - run->t0 > LISTEN_TIMEOUT_S) {
 				fprintf(stderr, "conctrace: --load: the target did not listen within %.0f s\n",
 					LISTEN_TIMEOUT_S);
@@ -416,18 +418,22 @@ static char *describe_target(const struct env *env, char *buf, size_t len)
 {
 	size_t off = 0;
 
-	if (!env->cmd) {
-		snprintf(buf, len, "pid %d", (int)env->pid);
-		return buf;
-	}
+	if (!env->cmd)
+		return attached_name(env, buf, len);
 	buf[0] = '\0';
 	for (char **a = env->cmd; *a && off + 1 < len; a++)
 		off += (size_t)snprintf(buf + off, len - off, "%s%s", a == env->cmd ? "" : " ", *a);
 	return buf;
 }
 
+static int cgroup_members(void *ctx, int sig)
+{
+	return memcg_signal(ctx, sig);
+}
+
 /* --cgroup: the held child goes into a fresh memory cgroup before it execs,
- * so everything the server allocates is charged there. */
+ * so everything the server allocates is charged there, and stopping the
+ * target stops all of it, daemons that left its process group included. */
 static int start_memcg(struct run *run)
 {
 	char name[64];
@@ -447,8 +453,11 @@ static int start_memcg(struct run *run)
 		fprintf(stderr, "conctrace: --cgroup: %s%s%s: %s\n", why,
 			run->memcg.path[0] ? " " : "", run->memcg.path, strerror(-err));
 		memcg_destroy(&run->memcg);
+		return err;
 	}
-	return err;
+	run->target.rest = cgroup_members;
+	run->target.rest_ctx = &run->memcg;
+	return 0;
 }
 
 /* Only once the target is reaped: a cgroup holding a process cannot go. */
@@ -495,7 +504,7 @@ int main(int argc, char **argv)
 	static struct run run;
 	struct tracer_opts topts = { 0 };
 	struct report report;
-	char target_desc[512], exit_buf[64];
+	char target_desc[512], exit_buf[64], load_buf[96];
 	int err, status = 0;
 
 	switch (parse_args(argc, argv, &run.env)) {
@@ -521,12 +530,10 @@ int main(int argc, char **argv)
 
 	if (run.env.user && target_user_lookup(run.env.user, &run.user))
 		return give_up(&run, 1);
-	err = run.env.cmd ? target_spawn_held(&run.target, run.env.cmd, &run.user)
-			  : target_attach(&run.target, run.env.pid);
-	if (err) {
-		fprintf(stderr, "conctrace: %s: %s\n",
-			run.env.cmd ? "cannot start the command" : "no such process",
-			strerror(-err));
+	if (!run.env.cmd && attach_checked(&run.target, &run.env))
+		return give_up(&run, 1);
+	if (run.env.cmd && (err = target_spawn_held(&run.target, run.env.cmd, &run.user))) {
+		fprintf(stderr, "conctrace: cannot start the command: %s\n", strerror(-err));
 		return give_up(&run, 1);
 	}
 	if (run.env.cgroup && start_memcg(&run))
@@ -534,10 +541,13 @@ int main(int argc, char **argv)
 
 	topts.target = run.target.pid;
 	topts.max_conns = run.env.max_conns;
-	topts.initial_threads = run.target.launched ? 1 : target_thread_count(run.target.pid);
+	topts.initial_threads = run.target.launched ? 1 : attached_threads(&run.env);
+	if (run.env.npids > 1) {
+		topts.more_targets = &run.env.pids[1];
+		topts.n_more_targets = run.env.npids - 1;
+	}
 	topts.verbose = run.env.verbose;
 	topts.no_syscalls = run.env.no_syscalls;
-	topts.rss_from_zero = run.target.launched;
 	topts.held = !run.target.launched;
 	topts.flame_views = views_bpf(run.env.flame);
 	topts.flame_by_conn = run.env.by_conn;
@@ -571,6 +581,8 @@ int main(int argc, char **argv)
 		.tracer = &run.tracer, .agg = &run.agg, .closed = &run.closed,
 		.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0, .top = run.env.top,
 		.target = target_desc,
+		.pids = run.target.launched ? &run.target.pid : run.env.pids,
+		.npids = run.target.launched ? 1 : run.env.npids,
 	};
 	run.last.t = run.t0;
 	exporter_attach(&run.exporter, &run.source, run.env.bpf_stats);
@@ -603,11 +615,17 @@ int main(int argc, char **argv)
 	take_sample(&run, now_s(), false);
 	loaddriver_stop(&run.load);
 	target_stop(&run.target, exit_signal ? exit_signal : SIGTERM, run.env.grace_s);
+	if (!run.target.launched && run.target.exited &&
+	    (run.target.status = tracer_target_exit_status(&run.tracer)) >= 0)
+		run.target.status_known = true;	/* not our child: BPF saw how */
 
 	build_report(&run, &report, exit_buf, sizeof(exit_buf));
-	report.target = describe_target(&run.env, target_desc, sizeof(target_desc));
+	report.target = target_desc;	/* as named at the start: it may be gone */
+	report.load_failure = loaddriver_failure(&run.load, load_buf, sizeof(load_buf));
 	if (run.env.flame ? write_flames(&run, &report) : write_reports(&run, &report))
 		status = 1;
+	if (!status && report.load_failure)
+		status = EXIT_LOAD_FAILED;
 	if (!status)
 		status = target_exit_code(&run.target);
 cleanup:

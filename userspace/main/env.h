@@ -14,9 +14,12 @@
 #include <sys/types.h>
 
 #define DEFAULT_LOAD_ARGS "-c 1000 -n 10"
+#define MAX_PIDS 256		/* -p: processes traced at once */
 
 struct env {
-	pid_t pid;		/* -p: attach to a running process */
+	pid_t pid;		/* -p: attach to a running process (the first) */
+	pid_t pids[MAX_PIDS];	/* -p: all of them, pids[0] == pid */
+	unsigned int npids;
 	char **cmd;		/* -- CMD ARGS...: launch and trace */
 	double duration_s;	/* -d: stop after this long (0 = until the target ends) */
 	double interval_s;	/* -i: print a live summary this often (0 = never) */

@@ -41,6 +41,7 @@ struct report {
 	unsigned top;			/* connections listed in text */
 	unsigned json_conns;		/* connection objects in JSON */
 	const char *exit_desc;		/* "exited 0", "killed by SIGKILL", NULL */
+	const char *load_failure;	/* --load failed: why ("loadgen exited 2 ..."); NULL */
 	const struct slab_sizes *slabs;	/* object sizes the memory figures used */
 	const struct timeline *timeline;	/* memory samples; may be empty */
 	bool has_closure;

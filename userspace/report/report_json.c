@@ -108,6 +108,8 @@ void report_json(FILE *f, struct report *r)
 	json_double(&j, "duration_s", r->duration_s);
 	if (r->exit_desc)
 		json_string(&j, "target_exit", r->exit_desc);
+	if (r->load_failure)
+		json_string(&j, "load_failed", r->load_failure);
 
 	json_begin_object(&j, "connections");
 	json_u64(&j, "total", a->n);

@@ -136,7 +136,16 @@ void report_text(FILE *f, struct report *r)
 
 	fprintf(f, "\nconctrace: %s (pid %d): traced %.2f s%s%s\n", r->target, (int)r->pid,
 		r->duration_s, r->exit_desc ? ", target " : "", r->exit_desc ? r->exit_desc : "");
-	fprintf(f, "connections: %zu total, %llu peak open, %llu open at end\n", a->n,
+	if (r->load_failure)
+		fprintf(f, "LOAD FAILED: %s: the figures below are not of the load asked for\n",
+			r->load_failure);
+	if (p->conns_untracked)	/* the headline counts every connection */
+		fprintf(f, "connections: %llu (%zu tracked, %llu not: --max-conns), ",
+			(unsigned long long)(a->n + p->conns_untracked), a->n,
+			(unsigned long long)p->conns_untracked);
+	else
+		fprintf(f, "connections: %zu total, ", a->n);
+	fprintf(f, "%llu peak open, %llu open at end\n",
 		(unsigned long long)r->peak_open, (unsigned long long)a->open_at_end);
 
 	if (a->n) {
@@ -219,8 +228,15 @@ void report_text(FILE *f, struct report *r)
 	}
 
 	if (r->has_closure && r->closure.growth_bytes > 0 && !r->closure.attributed_bytes) {
-		fprintf(f, "closure: no memory sample found connections open (a run shorter than"
-			" the sampling period): nothing to compare\n");
+		size_t n = r->timeline ? r->timeline->n : 0;
+
+		/* the samples are taken at the start, every 0.1 to 1 s, and at the end */
+		if (n > 2)
+			fprintf(f, "closure: no connection was open at any of the %zu memory samples: "
+				"nothing to compare\n", n);
+		else
+			fprintf(f, "closure: the run was too short for a memory sample while "
+				"connections were open: nothing to compare\n");
 	} else if (r->has_closure && r->closure.growth_bytes > 0) {
 		const struct closure *c = &r->closure;
 

@@ -60,18 +60,25 @@ int loaddriver_start(struct loaddriver *ld, const struct listen_event *where,
 
 	memset(ld, 0, sizeof(*ld));
 	err = loadgen_path(path, sizeof(path));
+	/* a load that cannot start has failed, as one loadgen refuses */
+	ld->done = true;
 	if (err) {
 		fprintf(stderr, "conctrace: cannot run %s: %s (build it with make)\n", path,
 			strerror(-err));
+		ld->status = 127 << 8;
 		return err;
 	}
 	if (wordexp(args, &we, WRDE_NOCMD | WRDE_UNDEF)) {
 		fprintf(stderr, "conctrace: cannot parse --load arguments: %s\n", args);
+		ld->status = 2 << 8;
 		return -EINVAL;
 	}
+	ld->done = false;
 	argv = calloc(we.we_wordc + 6, sizeof(*argv));
 	if (!argv) {
 		wordfree(&we);
+		ld->done = true;
+		ld->status = 127 << 8;
 		return -ENOMEM;
 	}
 	argv[n++] = path;
@@ -98,6 +105,10 @@ int loaddriver_start(struct loaddriver *ld, const struct listen_event *where,
 		_exit(127);
 	}
 	err = ld->pid < 0 ? -errno : 0;
+	if (err) {
+		ld->done = true;
+		ld->status = 127 << 8;
+	}
 	free(argv);
 	wordfree(&we);
 	return err;
@@ -119,4 +130,22 @@ void loaddriver_stop(struct loaddriver *ld)
 	kill(ld->pid, SIGINT);
 	waitpid(ld->pid, &ld->status, 0);
 	ld->done = true;
+	ld->stopped = true;
+}
+
+const char *loaddriver_failure(const struct loaddriver *ld, char *buf, size_t len)
+{
+	if (!ld->done || ld->stopped)
+		return NULL;
+	if (WIFEXITED(ld->status) && WEXITSTATUS(ld->status) == 0)
+		return NULL;
+	if (WIFEXITED(ld->status))
+		snprintf(buf, len, "loadgen exited %d (%s)", WEXITSTATUS(ld->status),
+			 WEXITSTATUS(ld->status) == 2 ? "bad arguments" :
+			 WEXITSTATUS(ld->status) == 1 ? "connections or requests failed" :
+			 "it could not run");
+	else
+		snprintf(buf, len, "loadgen killed by SIG%s",
+			 sigabbrev_np(WTERMSIG(ld->status)) ?: "?");
+	return buf;
 }

@@ -11,6 +11,7 @@
 struct loaddriver {
 	pid_t pid;		/* loadgen, 0 before it starts */
 	bool done;
+	bool stopped;		/* we ended it early (SIGINT): not its failure */
 	int status;
 };
 
@@ -24,5 +25,9 @@ bool loaddriver_poll(struct loaddriver *ld);
 
 /* Stop loadgen early (it prints its report on SIGINT) and reap it. */
 void loaddriver_stop(struct loaddriver *ld);
+
+/* Why the load failed ("loadgen exited 2"), or NULL if it ran as asked
+ * (or was stopped early by us); buf for the words. */
+const char *loaddriver_failure(const struct loaddriver *ld, char *buf, size_t len);
 
 #endif /* CONCTRACE_LOADDRIVER_H */

@@ -9,12 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 int target_user_lookup(const char *name, struct target_user *out)
@@ -63,6 +62,9 @@ int target_spawn_held(struct target *t, char **argv, const struct target_user *u
 		char c;
 		int e;
 
+		/* a process group of its own: whatever the command starts
+		 * (a wrapper's server, a shell's jobs) is stopped with it */
+		setpgid(0, 0);
 		/* the child must not inherit our handlers' meaning */
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
@@ -88,6 +90,11 @@ int target_spawn_held(struct target *t, char **argv, const struct target_user *u
 	}
 	close(go[0]);
 	close(err[1]);
+	/* both sides set the group, so it is set whoever runs first; and the
+	 * tree's orphans (a wrapper's server once the wrapper is gone) become
+	 * our children, to be stopped and reaped with the group */
+	setpgid(pid, pid);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	t->pid = pid;
 	t->launched = true;
 	t->go_fd = go[1];
@@ -127,13 +134,26 @@ void target_discard(struct target *t)
 	t->exited = true;
 }
 
-int target_attach(struct target *t, pid_t pid)
+int target_attach(struct target *t, const pid_t *pids, unsigned int n, pid_t *missing)
 {
 	memset(t, 0, sizeof(*t));
-	if (kill(pid, 0) && errno == ESRCH)
-		return -ESRCH;
-	t->pid = pid;
+	for (unsigned int i = 0; i < n; i++)
+		if (kill(pids[i], 0) && errno == ESRCH) {
+			*missing = pids[i];
+			return -ESRCH;
+		}
+	t->pid = pids[0];
+	t->pids = pids;
+	t->npids = n;
 	return 0;
+}
+
+static bool any_alive(const struct target *t)
+{
+	for (unsigned int i = 0; i < t->npids; i++)
+		if (!kill(t->pids[i], 0) || errno != ESRCH)
+			return true;
+	return false;
 }
 
 long target_thread_count(pid_t pid)
@@ -154,6 +174,20 @@ long target_thread_count(pid_t pid)
 	return n;
 }
 
+/* Reap what has ended of the launched group (its orphans are ours): the
+ * command itself keeps its status. */
+static void reap_group(struct target *t)
+{
+	int status;
+	pid_t p;
+
+	while ((p = waitpid(-t->pid, &status, WNOHANG)) > 0)
+		if (p == t->pid) {
+			t->status = status;
+			t->exited = true;
+		}
+}
+
 bool target_poll_exit(struct target *t)
 {
 	if (t->exited)
@@ -161,35 +195,80 @@ bool target_poll_exit(struct target *t)
 	if (t->launched) {
 		if (waitpid(t->pid, &t->status, WNOHANG) == t->pid)
 			t->exited = true;
-	} else if (kill(t->pid, 0) && errno == ESRCH) {
-		t->exited = true;	/* not our child: no status to read */
+	} else if (!any_alive(t)) {
+		t->exited = true;	/* not our child: its status comes from BPF */
 	}
 	return t->exited;
 }
 
-void target_stop(struct target *t, int sig, double grace_s)
+/* Processes of the launched tree still alive: its process group (zombies
+ * of ours reaped first), and those t->rest counts (--cgroup). */
+static bool tree_alive(struct target *t)
+{
+	reap_group(t);
+	if (!t->exited)
+		return true;
+	if (!kill(-t->pid, 0))
+		return true;
+	return t->rest && t->rest(t->rest_ctx, 0) > 0;
+}
+
+static void signal_tree(struct target *t, int sig)
+{
+	kill(-t->pid, sig);
+	if (t->rest)
+		t->rest(t->rest_ctx, sig);
+}
+
+/* Wait up to ticks of 10 ms for the tree to end; true if it did. */
+static bool tree_ends_within(struct target *t, int ticks)
 {
 	struct timespec tick = { 0, 10 * 1000 * 1000 };
-	int ticks = (int)(grace_s * 100);
 
-	if (!t->launched || target_poll_exit(t))
-		return;
-	kill(t->pid, sig);
 	for (int i = 0; i < ticks; i++) {
-		if (target_poll_exit(t))
-			return;
+		if (!tree_alive(t))
+			return true;
 		nanosleep(&tick, NULL);
 	}
-	fprintf(stderr, "conctrace: target %d ignored %s for %.1f s: killing it\n",
-		(int)t->pid, strsignal(sig), grace_s);
-	kill(t->pid, SIGKILL);
-	waitpid(t->pid, &t->status, 0);
-	t->exited = true;
+	return !tree_alive(t);
+}
+
+void target_stop(struct target *t, int sig, double grace_s)
+{
+	if (!t->launched || !tree_alive(t))
+		return;
+	if (!t->exited)
+		t->stop_signal = sig;	/* the command itself was asked to stop */
+	else
+		fprintf(stderr, "conctrace: the target left processes running in its group: "
+			"sending them SIG%s\n", sigabbrev_np(sig));
+	signal_tree(t, sig);
+	if (sig != SIGKILL && tree_ends_within(t, (int)(grace_s * 100)))
+		return;
+	if (sig != SIGKILL) {
+		fprintf(stderr, "conctrace: the target's processes ignored SIG%s for %.1f s: "
+			"killing them\n", sigabbrev_np(sig), grace_s);
+		t->killed = true;
+	}
+	signal_tree(t, SIGKILL);
+	/* SIGKILL cannot be ignored; a task in uninterruptible sleep may take
+	 * a moment, and the command's status is needed */
+	if (!tree_ends_within(t, 500) && !t->exited) {
+		waitpid(t->pid, &t->status, 0);
+		t->exited = true;
+	}
 }
 
 int target_exit_code(const struct target *t)
 {
 	if (!t->launched || !t->exited)
+		return 0;
+	if (t->killed)
+		return 128 + SIGKILL;
+	/* stopped as asked: by the signal, or a shell's 128 + its number */
+	if (t->stop_signal && ((WIFSIGNALED(t->status) && WTERMSIG(t->status) == t->stop_signal) ||
+			       (WIFEXITED(t->status) &&
+				WEXITSTATUS(t->status) == 128 + t->stop_signal)))
 		return 0;
 	if (WIFEXITED(t->status))
 		return WEXITSTATUS(t->status);
@@ -202,10 +281,13 @@ const char *target_exit_desc(const struct target *t, char *buf, size_t len)
 {
 	if (!t->exited)
 		return NULL;
-	if (!t->launched)
+	if (!t->launched && !t->status_known)
 		snprintf(buf, len, "exited");
 	else if (WIFEXITED(t->status))
 		snprintf(buf, len, "exited %d", WEXITSTATUS(t->status));
+	else if (WIFSIGNALED(t->status) && WTERMSIG(t->status) == SIGKILL && t->killed)
+		snprintf(buf, len, "killed by SIGKILL after ignoring SIG%s",
+			 sigabbrev_np(t->stop_signal));
 	else if (WIFSIGNALED(t->status))
 		snprintf(buf, len, "killed by SIG%s", sigabbrev_np(WTERMSIG(t->status)));
 	else

@@ -32,6 +32,15 @@ struct target {
 	int go_fd;		/* write end: a byte lets the child exec */
 	int exec_err_fd;	/* read end: errno if exec failed, EOF if it worked */
 	bool user_failed;	/* target_release's error: switching to --user */
+	bool status_known;	/* attached: status as BPF saw the exit */
+	const pid_t *pids;	/* attached: every process (pids[0] == pid) */
+	unsigned int npids;
+	int stop_signal;	/* conctrace asked the command to stop with it */
+	bool killed;		/* ... and it (or its tree) ignored that: SIGKILLed */
+	/* more of the tree than its process group (--cgroup's members): send
+	 * sig to them, or with 0 only count them; returns how many live */
+	int (*rest)(void *ctx, int sig);
+	void *rest_ctx;
 };
 
 /* Fork a child that waits, before exec, until target_release(): tracing is
@@ -42,12 +51,13 @@ int target_spawn_held(struct target *t, char **argv, const struct target_user *u
  * failed switch to --user (t->user_failed); the child has then exited. */
 int target_release(struct target *t);
 
-/* Attach to a running process; fails if it does not exist. */
 /* A held target that must never run (tracing failed, or Ctrl-C came first):
  * it exits without exec'ing, and is reaped. An attached one is left alone. */
 void target_discard(struct target *t);
 
-int target_attach(struct target *t, pid_t pid);
+/* Attach to running processes (the first is the target's pid); -ESRCH
+ * with *missing the pid that does not exist. */
+int target_attach(struct target *t, const pid_t *pids, unsigned int n, pid_t *missing);
 
 /* Threads the process has now (from /proc/PID/task), or 0. */
 long target_thread_count(pid_t pid);
@@ -55,10 +65,17 @@ long target_thread_count(pid_t pid);
 /* Reap the target if it has exited; true once it has. */
 bool target_poll_exit(struct target *t);
 
-/* Ask a launched target to stop (sig), wait up to grace_s, then SIGKILL. */
+/*
+ * Stop what is left of a launched target's tree: its process group (the
+ * command runs in one of its own, and its orphans are reaped by us) and
+ * t->rest: sig to all, up to grace_s for them to end, then SIGKILL to all.
+ * Nothing of the tree outlives it.
+ */
 void target_stop(struct target *t, int sig, double grace_s);
 
-/* Our exit status from the target's: its code, or 128 + signal. */
+/* Our exit status from the target's: its code, or 128 + signal; 0 when it
+ * stopped as target_stop() asked; 128 + SIGKILL when it, or a process of
+ * its tree, ignored that. */
 int target_exit_code(const struct target *t);
 
 /* "exited 0", "killed by SIGKILL"; buf for the result. */

@@ -154,7 +154,6 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	skel->rodata->target_tgid = (__u32)o->target;
 	skel->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
 	skel->rodata->nr_cpus = (__u32)libbpf_num_possible_cpus();
-	skel->rodata->rss_from_zero = o->rss_from_zero;
 	skel->rodata->rq_to_this_cpu_off = vmlinux ? rq_to_this_cpu_off(vmlinux) : 0;
 	syscall_flags_fill(flags, SYSCALL_MAX);
 	for (unsigned int i = 0; i < SYSCALL_MAX; i++)
@@ -307,6 +306,25 @@ static int attach_programs(struct tracer *t, const char **failed, int *failed_er
  * be resumed), its stand-in in its place if it has one. Each retry drops
  * one program, so this ends.
  */
+/* Processes traced beside the first (-p with several): into the target
+ * set, as a pre-forked server's workers enter it on fork. */
+static int seed_targets(struct tracer *t, const struct tracer_opts *o)
+{
+	int fd = bpf_map__fd(t->skel->maps.targets);
+	__u8 one = 1;
+
+	for (unsigned int i = 0; i < o->n_more_targets; i++) {
+		__u32 tgid = (__u32)o->more_targets[i];
+
+		if (tgid == (__u32)o->target)
+			continue;
+		if (bpf_map_update_elem(fd, &tgid, &one, BPF_NOEXIST) && errno != EEXIST)
+			return explain("cannot add a target pid", errno, NULL);
+		t->skel->bss->nr_extra_targets++;
+	}
+	return 0;
+}
+
 static int load_and_attach(struct tracer *t, const struct tracer_opts *o,
 			   const struct btf *vmlinux)
 {
@@ -348,6 +366,8 @@ static int load_and_attach(struct tracer *t, const struct tracer_opts *o,
 			plan_drop(t, failed, why);
 			continue;
 		}
+		if ((err = seed_targets(t, o)))
+			return err;
 		err = attach_programs(t, &failed, &attach_err);
 		if (err < 0)
 			return err;
@@ -493,6 +513,11 @@ void tracer_read_syscalls(struct tracer *t, struct syscall_total out[SYSCALL_MAX
 		}
 	}
 	free(per);
+}
+
+int tracer_target_exit_status(struct tracer *t)
+{
+	return t->skel ? (int)t->skel->bss->target_exit_status - 1 : -1;
 }
 
 long tracer_threads_peak(struct tracer *t)

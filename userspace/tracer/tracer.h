@@ -54,9 +54,10 @@ struct tracer_opts {
 	pid_t target;
 	unsigned long max_conns;
 	long initial_threads;	/* threads the target has when we attach */
+	const pid_t *more_targets;	/* -p with several pids: the others */
+	unsigned int n_more_targets;
 	bool verbose;
 	bool no_syscalls;	/* skip the sys_enter/sys_exit programs */
-	bool rss_from_zero;	/* launched: its mm starts empty at exec */
 	bool held;		/* attached: find what the target holds already */
 	__u32 flame_views;	/* bits of enum flame_view to collect stacks for */
 	bool flame_by_conn;	/* a frame level per connection */
@@ -83,6 +84,10 @@ int tracer_poll(struct tracer *t, int timeout_ms);
 void tracer_read_proc(struct tracer *t, struct proc_counters *out);
 void tracer_read_syscalls(struct tracer *t, struct syscall_total out[SYSCALL_MAX]);
 long tracer_threads_peak(struct tracer *t);
+
+/* How the first target process ended (a wait() status), -1 if it has not
+ * or was not seen to: for an attached one, which is not our child. */
+int tracer_target_exit_status(struct tracer *t);
 /* Most tracked connections open at once. */
 __u64 tracer_conns_peak(struct tracer *t);
 /* Tracked connections open now (conn_is_open): BPF's own count, no walk. */
