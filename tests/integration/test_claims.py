@@ -18,7 +18,6 @@ between README.md and docs/ without touching the index.
 
 import ast
 import re
-from pathlib import Path
 
 from conftest import ROOT
 

@@ -252,7 +252,7 @@ def marked_target(tmp_path):
     """epoll_echo on a Unix socket, started through a shell that first
     creates a marker file: the file exists if and only if CMD ran."""
     mark, sock = tmp_path / "ran", tmp_path / "s.sock"
-    return mark, sock, ["--", "/bin/sh", "-c", f'touch "$0"; exec "$1" -u "$2"',
+    return mark, sock, ["--", "/bin/sh", "-c", 'touch "$0"; exec "$1" -u "$2"',
                         str(mark), str(binary("epoll_echo")), str(sock)]
 
 
