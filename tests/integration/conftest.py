@@ -52,7 +52,25 @@ def binary(name):
                 pytrace=False)
 
 
+# Figures a test measures beside what it asserts (a ground truth's external
+# activity, failed-call counts, rss_inexact): the README promises they are
+# visible, and `pytest -q` hides a test's prints, so they are collected here
+# and printed in the terminal summary, which CI's log always shows.
+_figures = []
+
+
+def report_figure(text):
+    """Show TEXT, under the running test's name, in the run's summary."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
+    _figures.append((test.split("/")[-1], text))
+
+
 def pytest_terminal_summary(terminalreporter):
+    if _figures:
+        terminalreporter.write_sep("=", "figures (measured, not only asserted)")
+        for test, text in _figures:
+            for i, line in enumerate(str(text).splitlines()):
+                terminalreporter.write_line(f"{test}: {line}" if i == 0 else f"    {line}")
     if _missing:
         terminalreporter.write_sep(
             "!", "NOT TESTED (binary missing): " + ", ".join(sorted(_missing)), red=True)

@@ -23,6 +23,12 @@ so the truth is assembled from three sources, each exact or bounded:
    each an eventpoll_epi plus an eventpoll_pwq), threads (Threads: in
    /proc/SERVER/status) times task_struct slab_size plus the kernel stack
    (KernelStack in /proc/meminfo grows by exactly one stack per thread).
+   Over Unix sockets the sock is one of these too (UNIX is merged): its
+   count from the server's fds times UNIX's slab_size. For these only the
+   COUNT is independent of conctrace: the size is the same slab_size it
+   reads. Threads are also checked against the task_struct cache's own
+   growth (thread_slab, less other processes' tasks by the exact global
+   task count), which measures their size too.
 
 Server-side bytes per connection for a cache = (growth - client's objects)
 x slab_size / N, where slab_size (/sys/kernel/slab/NAME/slab_size) is the
@@ -209,6 +215,45 @@ def wait_accepted(server_pid, base_sockets, n, timeout=60.0):
         stable = stable + 1 if t == last else 0
         last = t
         time.sleep(0.05)
+
+
+# ---- sizes from the kernel's BTF ---------------------------------------------------
+
+def btf_struct_sizes(names, btf="/sys/kernel/btf/vmlinux"):
+    """{name: sizeof(struct name)} as the running kernel's BTF has them."""
+    out = subprocess.run(["bpftool", "btf", "dump", "file", btf, "format", "raw"],
+                         capture_output=True, text=True, check=True).stdout
+    sizes = {}
+    for m in re.finditer(r"^\[\d+\] STRUCT '(\w+)' size=(\d+)", out, re.M):
+        if m.group(1) in names and m.group(1) not in sizes:
+            sizes[m.group(1)] = int(m.group(2))
+    missing = set(names) - set(sizes)
+    assert not missing, f"not in the kernel's BTF: {sorted(missing)}"
+    return sizes
+
+
+def hash_elem_bytes(key_size, value_size):
+    """What one element of a BPF_F_NO_PREALLOC hash map adds to its memlock
+    (kernel/bpf/hashtab.c, htab_map_mem_usage(), 6.4 on): elem_size, which is
+    struct htab_elem + the key and the value each rounded up to 8, plus the
+    llist_node of the element allocator."""
+    sizes = btf_struct_sizes({"htab_elem", "llist_node"})
+    return (sizes["htab_elem"] + (key_size + 7) // 8 * 8 + (value_size + 7) // 8 * 8
+            + sizes["llist_node"])
+
+
+def map_fdinfos(pid):
+    """The fdinfo fields of every BPF map PID holds an fd of."""
+    maps = []
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            text = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
+        except OSError:
+            continue
+        if "map_id:" in text:
+            maps.append({k: v.strip() for k, _, v in
+                         (line.partition(":") for line in text.splitlines())})
+    return maps
 
 
 # ---- what a process holds ------------------------------------------------------------

@@ -16,9 +16,14 @@ unlike VmRSS's per-CPU counters). Each test runs its abuse once to warm up
 to their steady size on first use and are kept by design, see
 bench-retention), takes the baseline, then runs it ROUNDS more times. A
 per-connection leak grows with every round; retention does not.
-RSS_TOLERANCE is a fixed 256 KiB plus 2% of the baseline: a leak of 26 bytes
-per connection over the 10,000 connect/close cycles, or of one 4 KiB page per
-connection in the other tests (64+ connections per round, 2 rounds), exceeds it.
+RSS_TOLERANCE is a fixed 256 KiB plus 2% of the baseline: a leak of 15 bytes
+per connection over two rounds of 10,000 connect/close cycles, or of one 4 KiB
+page per connection in the overlong, half-closed and slowloris tests (64+
+connections per round, 2 rounds), exceeds it. uring_echo alone gets 1 MiB:
+its heap keeps what the binary rounds' buffers grew to (measured: +388 KiB
+after two rounds over Unix sockets, up to 0.9 MiB in other runs, levelling
+off), so there a leak of 53 B per connection in the cycles is caught, a page
+per connection in the smaller tests is not (LeakSanitizer's, below).
 Byte-exact leak checking is LeakSanitizer's: `make check-sanitize` runs these
 tests against ASan builds, whose exit on SIGTERM fails on any leak (RSS is
 not compared there: ASan quarantines freed memory).
@@ -37,7 +42,8 @@ from test_conformance import DONE, MAX_LINE, MiB, PONG, RESPONSIVE, TOO_LONG, pa
 
 ROUNDS = 2
 SANITIZED = os.environ.get("CONCTRACE_SANITIZED") == "1"     # set by make check-sanitize
-RSS_TOLERANCE_FIXED = 1024 * 1024
+RSS_TOLERANCE_FIXED = {"uring_echo": 1024 * 1024}     # see the docstring
+RSS_TOLERANCE_FIXED_DEFAULT = 256 * 1024
 RSS_TOLERANCE_REL = 0.02
 SETTLE = 3.0                # seconds for fds and RSS to come back after a round
 IP_BIND_ADDRESS_NO_PORT = 24
@@ -81,7 +87,8 @@ class Baseline:
             b"hello after " + what.encode() + b"\n"
         s.conns[-1].close()
         s.wait_fd_count(self.fds, timeout=SETTLE)
-        limit = self.rss + RSS_TOLERANCE_FIXED + RSS_TOLERANCE_REL * self.rss
+        fixed = RSS_TOLERANCE_FIXED.get(s.name, RSS_TOLERANCE_FIXED_DEFAULT)
+        limit = self.rss + fixed + RSS_TOLERANCE_REL * self.rss
         deadline = time.monotonic() + SETTLE
         while (rss := rss_bytes(s.proc.pid)) > limit and time.monotonic() < deadline:
             time.sleep(0.05)

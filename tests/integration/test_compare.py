@@ -64,15 +64,19 @@ def test_compare_small_n(tmp_path):
                             "ctx_switches_per_request", "syscalls_per_request",
                             "cpu_us_per_request", "latency_p99_us", "requests_per_s"):
                     assert r[key] > 0, (where, key, r[key])
-                assert abs(r["total_bytes_per_conn"] -
-                           (r["user_bytes_per_conn"] + r["kernel_bytes_per_conn"])) < 1e-6, r
                 assert r["kernel_objects_per_conn"] > 0, where
                 bd = r["kernel_breakdown"]
-                # the breakdown holds each object's peak; an idle figure is
-                # the held state, where varying objects may be below it
+                # two figures from two sources: the breakdown (each closed
+                # connection's final record, each object at its peak) and
+                # the kernel figure (idle: the live walk over the open
+                # connections while all were held). Held, a varying object
+                # may be below its peak; idle connections hold no buffers
                 varying = sum(bd.get(c, 0) for c in ("epoll", "io_uring", "page_tables", "vmas"))
                 assert r["kernel_bytes_per_conn"] >= r["kernel_objects_per_conn"] - varying - 1, \
                     (where, r)
+                if scenario == "idle":
+                    assert r["kernel_bytes_per_conn"] <= r["kernel_objects_per_conn"] + 1, \
+                        (where, r)
                 assert bd["sock"] > 0 and bd["file"] > 0, (where, bd)
                 assert (bd["thread"] > 0) == (model == "threaded"), (where, bd)
                 assert (bd["epoll"] > 0) == (model in ("epoll", "coro")), (where, bd)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SERVERS, binary
+from conftest import ROOT, SERVERS, binary, report_figure
 
 CONCTRACE = ROOT / "conctrace"
 LOADGEN = ROOT / "servers" / "loadgen"
@@ -225,7 +225,9 @@ def test_context_switches_match_rusage(attached):
     vol = attached.rusage.ru_nvcsw - attached.base_vol
     invol = attached.rusage.ru_nivcsw - attached.base_invol
     assert close_enough(p["ctx_switches_voluntary"], vol), (p, vol, invol)
-    assert close_enough(p["ctx_switches_involuntary"], invol, slack=5), (p, vol, invol)
+    report_figure(f"{attached.name}: switches voluntary {p['ctx_switches_voluntary']} "
+                  f"(rusage {vol}), involuntary {p['ctx_switches_involuntary']} (rusage {invol})")
+    assert close_enough(p["ctx_switches_involuntary"], invol), (p, vol, invol)
 
 
 def test_cpu_time_matches_rusage(attached):
@@ -542,38 +544,77 @@ def smaps_rss(pid):
 USER_CONNS = 3000
 
 
+# servers whose RSS growth is all the connections': a thread's stack, a
+# coroutine's; epoll_echo's and uring_echo's few bytes a connection are the
+# event loop's heap and file pages, charged to no connection
+USER_PER_CONNECTION = {"threaded_echo", "coro_echo"}
+USER_TOLERANCE = 0.02
+USER_PAGES_SLACK = 2        # pages: measured, one short on every server
+
+
 @pytest.mark.parametrize("name", SERVERS)
 def test_user_memory_per_connection_matches_rss_growth(name, tmp_path):
-    """RSS changes are charged to the connection the thread was serving:
-    with USER_CONNS idle connections held, the mean per connection must be
-    the server's RSS growth / USER_CONNS, within 10% or 64 B (issue 4)."""
+    """RSS changes are charged to the connection the thread was serving.
+    conctrace attaches to the listening server, USER_CONNS idle connections
+    are held, and the server's RSS growth (smaps_rollup, which walks the
+    page tables) must be exactly what conctrace charged to the connections
+    (net, every one of them listed) plus the event loop, within
+    USER_PAGES_SLACK pages; where the growth is the connections' own
+    (USER_PER_CONNECTION), the mean per connection must be the growth /
+    USER_CONNS within USER_TOLERANCE."""
     needs_root()
     path = tmp_path / "user.json"
-    ct = subprocess.Popen([str(CONCTRACE), "--json", str(path), "--", str(binary(name)),
-                           "-p", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    client = None
+    server, port, pid = start_server(name)
+    client = ct = None
     try:
-        m = wait_line(ct.stderr, LISTEN_RE)
-        port, pid = int(m.group(1)), int(m.group(2))
+        # one connection first, untraced: the code a request runs is
+        # faulted in before the baseline (attached, conctrace has missed
+        # those first file-page faults: 64 KiB once on epoll_echo)
+        listeners = open_sockets(pid)
+        run_loadgen(port, conns=1, requests=1)
+        wait_sockets(pid, listeners)
         before = smaps_rss(pid)
+        ct = subprocess.Popen([str(CONCTRACE), "-p", str(pid), "--json", str(path),
+                               "--json-conns", str(USER_CONNS)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_line(ct.stderr, rb"conctrace: tracing pid")
         client = subprocess.Popen([str(LOADGEN), "-H", "127.0.0.1", "-p", str(port), "-c",
                                    str(USER_CONNS), "-n", "1", "--hold", "30", "--sources", "4"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_line(client.stderr, rb"loadgen: holding", timeout=60)
+        time.sleep(0.2)
         after = smaps_rss(pid)
     finally:
-        ct.send_signal(signal.SIGINT)
-        ct.communicate(timeout=30)
+        if ct:
+            ct.send_signal(signal.SIGINT)       # detaches: the server keeps running
+            ct.communicate(timeout=30)
         if client:
             client.kill()
             client.wait()
+        server.terminate()
+        server.wait(timeout=10)
+    assert ct.returncode == 0
     rep = json.loads(path.read_text())
-    truth = (after - before) / USER_CONNS
-    measured = rep["per_connection"]["user_bytes"]["mean"]
-    print(f"{name}: RSS growth {truth:.0f} B/conn, conctrace {measured:.0f} B/conn, "
-          f"rss_inexact {rep['rss_inexact']}")
     assert rep["connections"]["total"] == USER_CONNS
-    assert abs(measured - truth) <= max(0.10 * truth, 64), (measured, truth)
+    assert len(rep["conns"]) == USER_CONNS
+    growth = after - before
+    conns = sum(c["user_bytes_net"] for c in rep["conns"])
+    loop = rep["event_loop"]["user_bytes"]
+    truth = growth / USER_CONNS
+    measured = rep["per_connection"]["user_bytes"]["mean"]
+    report_figure(f"{name}: RSS growth {truth:.0f} B/conn, conctrace {measured:.0f} B/conn "
+                  f"(connections {conns} B + event loop {loop} B = {conns + loop} B of "
+                  f"{growth} B), rss_inexact {rep['rss_inexact']}")
+    # the exact sum of every CPU's share is x86_64's (see the README); an
+    # inexact read can be off by a counter batch, so it is checked first
+    if os.uname().machine == "x86_64":
+        assert rep["rss_inexact"] == 0, rep["rss_inexact"]
+    assert abs(conns + loop - growth) <= USER_PAGES_SLACK * os.sysconf("SC_PAGE_SIZE"), \
+        (conns, loop, growth)
+    if name in USER_PER_CONNECTION:
+        assert abs(measured - truth) <= USER_TOLERANCE * truth, (measured, truth)
+    else:
+        assert measured <= truth, (measured, truth)
 
 
 @pytest.mark.parametrize("name", SERVERS)

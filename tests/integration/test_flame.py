@@ -12,16 +12,28 @@ means; sampled on-CPU time is within sampling error of the measured CPU.
 """
 
 import json
+import math
 import re
 import subprocess
 from collections import defaultdict
 
 import pytest
 
-from conftest import binary
+from conftest import binary, report_figure
 from test_conctrace import CONCTRACE, needs_root
 
 LOAD = "-c 50 -n 40"
+SAMPLE_HZ = 997
+SAMPLE_SIGMAS = 4
+# Samples a server that sleeps thousands of times a second loses beyond
+# chance: measured 1-15% fewer than its CPU time (more on a loaded host),
+# where a busy loop's agree within chance. A tick that falls due while the
+# scheduler switches the thread out, interrupts off, fires in the next task.
+SWITCH_LOSS = 0.15
+# threaded_echo's threads sleep in read() between requests: 94-98% of their
+# off-CPU time in the runs here (97% typically); the rest is thread start-up
+# and exit
+OFFCPU_READ_SHARE = 0.90
 
 
 def run(tmp_path, server, views, *extra, load=LOAD):
@@ -87,8 +99,8 @@ def test_threaded_off_cpu_is_reads_blocking(threaded):
     reading = share(stacks, lambda f: any(x.startswith(("tcp_recvmsg", "sock_recvmsg",
                                                         "__x64_sys_read", "ksys_read"))
                                           for x in f))
-    print(f"off-CPU share blocked in a read: {reading:.0%}")
-    assert reading >= 0.5, sorted(stacks, key=lambda s: -s[1])[:5]
+    report_figure(f"off-CPU share blocked in a read: {reading:.1%}")
+    assert reading >= OFFCPU_READ_SHARE, sorted(stacks, key=lambda s: -s[1])[:5]
     # where it slept is a kernel frame (unless that stack was lost to a
     # stack-map collision, counted in flame_samples_lost)
     assert share(stacks, lambda f: f[-1].endswith("_[k]")) >= 0.9
@@ -134,16 +146,24 @@ def test_epoll_memory_composition(tmp_path):
 
 def test_on_cpu_samples_match_cpu_time(tmp_path):
     needs_root()
-    tmp, rep, err = run(tmp_path, "epoll_echo", "cpu", "--sample-hz", "997",
+    tmp, rep, err = run(tmp_path, "epoll_echo", "cpu", "--sample-hz", str(SAMPLE_HZ),
                         load="-c 50 -n 2000")
     stacks = read_folded(view_file(tmp, "cpu", several=False))
     sampled = sum(v for _, v in stacks)
     cpu = rep["process"]["cpu_ns"]
-    print(f"sampled {sampled / 1e6:.1f} ms of {cpu / 1e6:.1f} ms on CPU")
-    # each sample stands for 1/997 s; a few hundred samples: 30% covers
-    # the sampling error and the clock's granularity
+    # each sample stands for 1/SAMPLE_HZ s of a CPU. Whether a tick lands
+    # in the target is a chance per tick: the count is binomial, within
+    # SAMPLE_SIGMAS standard deviations (sqrt(n) at most) of its
+    # expectation, plus one sample at each end of the run. Below that, the
+    # ticks SWITCH_LOSS allows for (see it)
+    period = 1e9 / SAMPLE_HZ
+    n = cpu / period
+    bound = (SAMPLE_SIGMAS * math.sqrt(n) + 2) * period
+    report_figure(f"sampled {sampled / 1e6:.1f} ms of {cpu / 1e6:.1f} ms on CPU "
+                  f"({sampled / period:.0f} samples, {sampled / cpu - 1:+.1%}; bound "
+                  f"+{bound / cpu:.1%} / -{bound / cpu + SWITCH_LOSS:.1%})")
     assert cpu > 50e6, "too little CPU to sample"
-    assert abs(sampled - cpu) <= 0.3 * cpu
+    assert cpu * (1 - SWITCH_LOSS) - bound <= sampled <= cpu + bound, (sampled, cpu, bound)
     assert share(stacks, lambda f: any(x.endswith("_[k]") for x in f)) > 0.2
 
 

@@ -29,6 +29,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -36,11 +37,19 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, binary
-from test_conctrace import CONCTRACE, LISTEN_RE, LOADGEN, PING_BYTES, needs_root, wait_line
+from conftest import ROOT, binary, report_figure
+from test_conctrace import (CONCTRACE, LISTEN_RE, LOADGEN, PING_BYTES, needs_root, task_cpu_ns,
+                            wait_line)
 
 REFRESH_S = 1.0                     # EXPORTER_REFRESH_S: a page is reused this long
+MAX_SHARE = 10                      # EXPORTER_MAX_SHARE: ... and 10 x what building it took
 HTTP_TIMEOUT_S = 5.0                # HTTP_CLIENT_TIMEOUT_S
+HTTP_MAX_CLIENTS = 32               # http_server.h
+# clients scraping at once, in a loop each: each can hold two slots (one
+# closing while it opens the next), and all stay under HTTP_MAX_CLIENTS
+FLOODERS = 8
+# the target's CPU before tracing began: the held child's, from fork to exec
+PRE_EXEC_NS = 2e6
 METRICS_RE = re.compile(rb"serving metrics on http://127\.0\.0\.1:(\d+)/metrics")
 LOAD_SYSCALLS = ["read", "write", "accept4", "epoll_ctl", "setsockopt"]
 SHUTDOWN_CALLS = 2                  # epoll_echo's stop: eventfd write, its read
@@ -90,11 +99,15 @@ def one(metrics, metric, **labels):
     return series[key]
 
 
-def scrape(port, path="/metrics", timeout=5.0):
+def scrape_text(port, path="/metrics", timeout=5.0):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
         assert r.status == 200
         assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
-        return parse_metrics(r.read().decode())
+        return r.read().decode()
+
+
+def scrape(port, path="/metrics", timeout=5.0):
+    return parse_metrics(scrape_text(port, path, timeout))
 
 
 def raw_request(port, data, timeout=5.0):
@@ -228,8 +241,8 @@ def check_against_report(m, rep, conns, nbytes):
     for kind in ("voluntary", "involuntary"):
         v = one(m, "conctrace_context_switches_total", kind=kind)
         assert v <= proc[f"ctx_switches_{kind}"]
-    assert one(m, "conctrace_cpu_seconds_total") <= proc["cpu_ns"] / 1e9
-    assert one(m, "conctrace_cpu_seconds_total") > 0
+    # the JSON's figure adds the target's shutdown
+    assert 0 < one(m, "conctrace_cpu_seconds_total") <= proc["cpu_ns"] / 1e9
 
 
 # ---- the tests --------------------------------------------------------------------
@@ -264,6 +277,17 @@ def test_metrics_agree_with_the_json_report(tmp_path):
         load = run_loadgen(run.server_port, conns, requests)
         assert load["bytes"]["sent"] == conns * requests * PING_BYTES
         m = wait_quiescent(run.metrics_port, conns + 20)
+        # the target's CPU, exact: printed from ns, and the kernel's own
+        # figure for the idle server (its threads' schedstat) less only what
+        # it ran before tracing began
+        raw = scrape_text(run.metrics_port)
+        kernel_ns = task_cpu_ns(run.server_pid)
+        cpu = re.search(r"^conctrace_cpu_seconds_total (\d+)\.(\d{9})$", raw, re.M)
+        assert cpu, "CPU seconds not printed to the nanosecond"
+        cpu_ns = int(cpu.group(1)) * 10**9 + int(cpu.group(2))
+        report_figure(f"conctrace_cpu_seconds_total {cpu_ns} ns, the server's schedstat "
+                      f"{kernel_ns} ns")
+        assert 0 <= kernel_ns - cpu_ns <= PRE_EXEC_NS, (cpu_ns, kernel_ns)
         assert "conctrace_top_connection_cpu_seconds_total" not in m   # none open
         # conctrace's own cost, from the kernel's bpf_stats
         assert one(m, "conctrace_bpf_runs_total", program="on_sys_enter") > conns * requests
@@ -273,6 +297,71 @@ def test_metrics_agree_with_the_json_report(tmp_path):
         run.kill()
     # the held connections were killed with loadgen: closed, 3 requests each
     check_against_report(m, rep, conns + 20, (conns * requests + 20 * 3) * PING_BYTES)
+
+
+def test_page_is_built_at_most_once_a_second_and_a_33rd_client_evicts_the_oldest(tmp_path):
+    """A scrape flood gets the same page, rebuilt at most once a second (and
+    once per MAX_SHARE times its gathering), so it costs a copy; with
+    HTTP_MAX_CLIENTS idle clients connected, a new one evicts the oldest at
+    once, long before its timeout, and is answered."""
+    run = TracedRun(tmp_path)
+    idle = []
+    try:
+        pages, scrapes, t0 = {}, [], time.monotonic()
+
+        errors = []
+
+        def flood():
+            while time.monotonic() - t0 < 2.5 * REFRESH_S:
+                try:
+                    m = scrape(run.metrics_port)
+                except OSError as e:
+                    errors.append(e)
+                    return
+                scrapes.append(1)
+                pages[one(m, "conctrace_trace_duration_seconds")] = \
+                    one(m, "conctrace_exporter_gather_seconds")
+        flooders = [threading.Thread(target=flood) for _ in range(FLOODERS)]
+        for t in flooders:
+            t.start()
+        for t in flooders:
+            t.join()
+        elapsed, scrapes = time.monotonic() - t0, len(scrapes)
+        assert not errors, errors
+        built = sorted(pages)
+        report_figure(f"{scrapes} scrapes in {elapsed:.2f} s: {len(built)} pages built, "
+                      f"gathering {max(pages.values()) * 1e3:.2f} ms at most")
+        assert scrapes >= 10 * len(built), (scrapes, built)
+        assert len(built) <= elapsed / REFRESH_S + 1, built
+        for prev, cur in zip(built, built[1:]):
+            assert cur - prev >= max(REFRESH_S, MAX_SHARE * pages[prev]) - 1e-3, built
+
+        port = run.metrics_port
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=5)]
+        time.sleep(0.3)                 # accepted first: the oldest
+        idle += [socket.create_connection(("127.0.0.1", port), timeout=5)
+                 for _ in range(HTTP_MAX_CLIENTS - 1)]
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        newest = socket.create_connection(("127.0.0.1", port), timeout=5)
+        idle[0].settimeout(HTTP_TIMEOUT_S / 2)
+        try:
+            assert idle[0].recv(1) == b""
+        except ConnectionResetError:
+            pass
+        assert time.monotonic() - t0 < HTTP_TIMEOUT_S / 2, "the oldest was not evicted"
+        idle[1].settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            idle[1].recv(1)             # the next oldest is still connected
+        newest.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        newest.settimeout(5)
+        assert newest.recv(12) == b"HTTP/1.1 200"
+        newest.close()
+        assert run.report()["lost_events"] == 0
+    finally:
+        for s in idle:
+            s.close()
+        run.kill()
 
 
 BAD_REQUESTS = [

@@ -70,6 +70,20 @@ class Tmux:
         self.run("kill-server")
 
 
+UNITS = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9,
+         "B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
+
+
+def from_units(text):
+    """A figure as format.c prints it ("12.3us", "3.7KiB") back to a number."""
+    m = re.fullmatch(r"([\d.]+)([a-zA-Z]+)", text)
+    assert m and m.group(2) in UNITS, f"not a figure: {text!r}"
+    return float(m.group(1)) * UNITS[m.group(2)]
+
+
+from_ns = from_bytes = from_units
+
+
 def rows(lines):
     return [m for m in (ROW_RE.match(l) for l in lines) if m]
 
@@ -110,11 +124,15 @@ def test_top_in_a_terminal(tmp_path):
         ids = {r.group(1) for r in rows(lines)}
         assert len(ids) == CONNS
 
-        for key, title, col in (("x", "context switches", 3), ("s", "syscalls", 4)):
+        # every order key, ending where it began (k): each orders the rows
+        for key, title, col, value in (("x", "context switches", 3, int),
+                                       ("s", "syscalls", 4, int),
+                                       ("c", "cpu time", 5, from_ns),
+                                       ("k", "kernel memory", 2, from_bytes)):
             tmux.keys(key)
             lines = tmux.wait_screen(lambda l: f"order: {title}" in l[0]
                                      and len(rows(l)) == CONNS, f"order by {title}")
-            values = [int(r.group(col)) for r in rows(lines)]
+            values = [value(r.group(col)) for r in rows(lines)]
             assert values == sorted(values, reverse=True), f"{title} not in order: {values}"
 
         tmux.keys("q")
