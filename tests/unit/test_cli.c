@@ -110,7 +110,7 @@ static void test_defaults_with_pid(void **state)
 	assert_int_equal(env.max_conns, DEFAULT_MAX_CONNS);
 	assert_int_equal(env.max_conns, 1000000);
 	assert_int_equal(env.json_conns, 100);
-	assert_int_equal(env.top, 5);
+	assert_int_equal(env.top_conns, 5);
 	assert_false(env.load);
 	assert_string_equal(env.load_args, DEFAULT_LOAD_ARGS);
 	assert_string_equal(env.load_args, "-c 1000 -n 10");
@@ -124,9 +124,9 @@ static void test_defaults_are_restored_on_each_call(void **state)
 {
 	(void)state;
 	assert_int_equal(parse(ARGV("--top-conns", "9", "--json", "x", "-v", "-p", "7")), ARGS_RUN);
-	assert_int_equal(env.top, 9);
+	assert_int_equal(env.top_conns, 9);
 	assert_int_equal(parse(ARGV("-p", "7")), ARGS_RUN);
-	assert_int_equal(env.top, 5);
+	assert_int_equal(env.top_conns, 5);
 	assert_null(env.json_path);
 	assert_false(env.verbose);
 }
@@ -181,7 +181,7 @@ static void test_all_options_short_and_long(void **state)
 	assert_true(env.verbose);
 	assert_string_equal(env.json_path, "out.json");
 	assert_int_equal(env.json_conns, 0);
-	assert_int_equal(env.top, 10);
+	assert_int_equal(env.top_conns, 10);
 	assert_int_equal(env.max_conns, 5000);
 	assert_string_equal(env.cmd[0], "./srv");
 
@@ -242,7 +242,7 @@ static void test_accepted_boundaries(void **state)
 	assert_int_equal(parse(ARGV("--max-conns", "100000000", "--top-conns", "0", "-p", "1")),
 			 ARGS_RUN);
 	assert_int_equal(env.max_conns, 100000000);
-	assert_int_equal(env.top, 0);
+	assert_int_equal(env.top_conns, 0);
 }
 
 /* ---- bad values ----------------------------------------------------------------- */

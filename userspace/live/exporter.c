@@ -64,7 +64,7 @@ static void build_page(struct exporter *e, double now)
 {
 	struct live_snapshot w = {
 		.order = conn_cost_cmp, .top = e->open_top, .by_nr = e->totals,
-		.want = e->src.top < EXPORTER_TOP_MAX ? e->src.top : EXPORTER_TOP_MAX,
+		.want = e->src.top_conns < EXPORTER_TOP_MAX ? e->src.top_conns : EXPORTER_TOP_MAX,
 	};
 	struct prom_prog progs[64];
 	struct prom_conn top[EXPORTER_TOP_MAX];

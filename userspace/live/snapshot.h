@@ -31,7 +31,7 @@ struct run_source {
 	const pid_t *pids;		/* every traced process (-p with several), */
 	unsigned int npids;		/* pids[0] == pid: their RSS is summed */
 	double t0;			/* CLOCK_MONOTONIC seconds */
-	unsigned top;			/* per-connection series wanted (exporter) */
+	unsigned top_conns;		/* per-connection series wanted (exporter) */
 };
 
 /* > 0 when a goes before b */

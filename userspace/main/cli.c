@@ -247,7 +247,7 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 	memset(env, 0, sizeof(*env));
 	env->max_conns = DEFAULT_MAX_CONNS;
 	env->json_conns = 100;
-	env->top = 5;
+	env->top_conns = 5;
 	env->grace_s = 3;
 	env->load_args = DEFAULT_LOAD_ARGS;
 	env->sample_hz = 99;	/* not a divisor of the tick: no lockstep with timers */
@@ -287,7 +287,7 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 		case OPT_TOP:
 			if (parse_ulong(optarg, 0, 10000, &v))
 				return bad("top-conns", optarg, "expected a count");
-			env->top = (unsigned)v;
+			env->top_conns = (unsigned)v;
 			break;
 		case OPT_MAX_CONNS:
 			if (parse_ulong(optarg, 1, 100000000, &v))

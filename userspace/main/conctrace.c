@@ -258,7 +258,7 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	r->pid = run->target.pid;
 	r->duration_s = now_s() - run->t0;
 	r->peak_open = tracer_conns_peak(&run->tracer);
-	r->top = run->env.top;
+	r->top_conns = run->env.top_conns;
 	r->json_conns = run->env.json_conns;
 	r->exit_desc = target_exit_desc(&run->target, exit_buf, len);
 	r->slabs = &run->slabs;
@@ -523,7 +523,7 @@ int main(int argc, char **argv)
 		return 1;	/* nothing started yet */
 	install_signals();
 	slab_sizes_read(&run.slabs);
-	agg_init(&run.agg, run.env.json_conns > run.env.top ? run.env.json_conns : run.env.top);
+	agg_init(&run.agg, run.env.json_conns > run.env.top_conns ? run.env.json_conns : run.env.top_conns);
 	if (run.env.prometheus &&
 	    exporter_start(&run.exporter, &run.env.prom_addr, run.env.prom_addr_len))
 		return 1;	/* before the target exists: nothing to stop */
@@ -579,7 +579,7 @@ int main(int argc, char **argv)
 	}
 	run.source = (struct run_source){
 		.tracer = &run.tracer, .agg = &run.agg, .closed = &run.closed,
-		.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0, .top = run.env.top,
+		.slabs = &run.slabs, .pid = run.target.pid, .t0 = run.t0, .top_conns = run.env.top_conns,
 		.target = target_desc,
 		.pids = run.target.launched ? &run.target.pid : run.env.pids,
 		.npids = run.target.launched ? 1 : run.env.npids,

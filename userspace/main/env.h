@@ -26,7 +26,7 @@ struct env {
 	const char *json_path;	/* --json FILE, "-" for stdout */
 	unsigned long max_conns;/* --max-conns: connection map size */
 	unsigned json_conns;	/* --json-conns: per-connection objects in JSON */
-	unsigned top;		/* --top-conns: connections listed in the report */
+	unsigned top_conns;	/* --top-conns: connections listed in the report */
 	bool load;		/* --load: drive the target with servers/loadgen */
 	const char *load_args;	/* --load=ARGS */
 	double grace_s;		/* wait this long for the target after SIGTERM */

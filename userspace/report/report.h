@@ -38,7 +38,7 @@ struct report {
 	struct syscall_total syscalls[SYSCALL_MAX];
 	long threads_peak;
 	__u64 peak_open;
-	unsigned top;			/* connections listed in text */
+	unsigned top_conns;		/* connections listed in text (--top-conns) */
 	unsigned json_conns;		/* connection objects in JSON */
 	const char *exit_desc;		/* "exited 0", "killed by SIGKILL", NULL */
 	const char *load_failure;	/* --load failed: why ("loadgen exited 2 ..."); NULL */

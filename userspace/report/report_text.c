@@ -206,14 +206,14 @@ void report_text(FILE *f, struct report *r)
 			c->stacks_ns * 10 >= c->sampled_ns ? " (fewer --flame views cost less)" : "");
 	}
 
-	if (r->top && a->ntop) {
+	if (r->top_conns && a->ntop) {
 		size_t n;
 		const struct conn_view *top = agg_top(a, &n);
 
-		fprintf(f, "\ntop %zu connections by cpu time:\n", n < r->top ? n : r->top);
+		fprintf(f, "\ntop %zu connections by cpu time:\n", n < r->top_conns ? n : r->top_conns);
 		fprintf(f, "  %-10s %-22s %8s %8s %10s %10s %10s\n", "id", "remote", "syscalls",
 			"switches", "cpu", "rx", "tx");
-		for (size_t i = 0; i < n && i < r->top; i++) {
+		for (size_t i = 0; i < n && i < r->top_conns; i++) {
 			const struct conn *c = &top[i].rec;
 			char addr[160], cpu[32], rx[32], tx[32];
 

@@ -7,6 +7,7 @@
 #include "tracer/tracer.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,6 +399,32 @@ static void run_iter(struct bpf_link *link)
 	close(fd);
 }
 
+/*
+ * rss_stat's exact read needs every CPU's per-CPU offset, which the
+ * scheduler's program learns at a CPU's first switch after attaching. A
+ * launched target's first faults come at once, on a CPU that may not have
+ * switched yet (rss_inexact): so make each CPU switch now, by sleeping a
+ * moment on each in turn.
+ */
+static void switch_on_every_cpu(void)
+{
+	cpu_set_t was, one;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	struct timespec tick = { .tv_nsec = 1000 };
+
+	if (sched_getaffinity(0, sizeof(was), &was))
+		return;
+	for (long cpu = 0; cpu < n && cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &was))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (!sched_setaffinity(0, sizeof(one), &one))
+			nanosleep(&tick, NULL);
+	}
+	sched_setaffinity(0, sizeof(was), &was);
+}
+
 /* tracer_start without the warnings: the probe prints its own. */
 static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 {
@@ -443,6 +470,7 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 			err = 0;
 		}
 	}
+	switch_on_every_cpu();
 	/* attached: what the target holds already, before the first sample
 	 * (a record the threads' walk completes) */
 	run_iter(t->skel->links.held_sockets);
