@@ -389,13 +389,27 @@ def gone(ids, settle=3.0):
     return not ids & conctrace_progs()
 
 
-def test_command_not_found_exits_127():
+@pytest.mark.parametrize("cmd", ["/nonexistent/cmd", "no-such-command-on-path"])
+def test_command_not_found_exits_127(cmd):
+    """Refused before anything is traced: no "tracing pid N" line for a
+    command that never runs (issue 19, row 9)."""
     needs_root()
-    r = subprocess.run([str(CONCTRACE), "--", "/nonexistent/cmd"], capture_output=True,
+    r = subprocess.run([str(CONCTRACE), "--", cmd], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 127
-    assert "command not found" in r.stderr
+    assert r.stderr == f"conctrace: {cmd}: command not found\n", r.stderr
     assert not leaked_progs()
+
+
+def test_command_that_is_not_executable_exits_126(tmp_path):
+    needs_root()
+    script = tmp_path / "server.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o644)
+    r = subprocess.run([str(CONCTRACE), "--", str(script)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 126, r.stderr
+    assert "tracing pid" not in r.stderr and "Permission denied" in r.stderr, r.stderr
 
 
 def test_unprivileged_user_is_told_to_use_sudo():

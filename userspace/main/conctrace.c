@@ -532,6 +532,16 @@ int main(int argc, char **argv)
 		return give_up(&run, 1);
 	if (!run.env.cmd && attach_checked(&run.target, &run.env))
 		return give_up(&run, 1);
+	if (run.env.cmd) {
+		char found[PATH_MAX];
+
+		err = command_lookup(run.env.cmd[0], getenv("PATH"), found, sizeof(found));
+		if (err) {
+			fprintf(stderr, "conctrace: %s: %s\n", run.env.cmd[0],
+				err == -ENOENT ? "command not found" : strerror(-err));
+			return give_up(&run, err == -ENOENT ? 127 : 126);
+		}
+	}
 	if (run.env.cmd && (err = target_spawn_held(&run.target, run.env.cmd, &run.user))) {
 		fprintf(stderr, "conctrace: cannot start the command: %s\n", strerror(-err));
 		return give_up(&run, 1);

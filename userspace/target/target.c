@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <grp.h>
@@ -45,6 +46,43 @@ static int become(const struct target_user *u)
 	if (initgroups(u->name, u->gid) || setgid(u->gid) || setuid(u->uid))
 		return errno;
 	return 0;
+}
+
+/* 0 if file is a regular file we may execute; else -ENOENT / -EACCES */
+static int executable(const char *file)
+{
+	struct stat st;
+
+	if (stat(file, &st) || S_ISDIR(st.st_mode))
+		return -ENOENT;
+	return access(file, X_OK) ? -EACCES : 0;
+}
+
+int command_lookup(const char *name, const char *path, char *out, size_t len)
+{
+	int err = -ENOENT;
+
+	if (!*name)
+		return -ENOENT;
+	if (strchr(name, '/')) {
+		snprintf(out, len, "%s", name);
+		return executable(name);
+	}
+	/* glibc's execvp default; an empty entry is the current directory */
+	for (const char *p = path ? path : "/bin:/usr/bin"; p; ) {
+		const char *end = strchr(p, ':');
+		int n = end ? (int)(end - p) : (int)strlen(p);
+		int e;
+
+		snprintf(out, len, "%.*s%s%s", n, p, n ? "/" : "", name);
+		e = executable(out);
+		if (!e)
+			return 0;
+		if (e == -EACCES)
+			err = -EACCES;	/* execvp goes on, and says EACCES if nothing runs */
+		p = end ? end + 1 : NULL;
+	}
+	return err;
 }
 
 int target_spawn_held(struct target *t, char **argv, const struct target_user *user)

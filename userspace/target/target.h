@@ -43,6 +43,14 @@ struct target {
 	void *rest_ctx;
 };
 
+/*
+ * Where execvp() would find name along path (PATH's value; NULL: the
+ * default), into out: 0, -ENOENT if nowhere, -EACCES if only a file it may
+ * not execute. Asked before anything is traced, so a command that cannot
+ * run is refused before a tracing line says it runs.
+ */
+int command_lookup(const char *name, const char *path, char *out, size_t len);
+
 /* Fork a child that waits, before exec, until target_release(): tracing is
  * attached by then, so not one early event is missed. */
 int target_spawn_held(struct target *t, char **argv, const struct target_user *user);
