@@ -150,8 +150,13 @@ static void test_fmt_count_integers_and_fractions(void **state)
 	check_count(1234, "1234");
 	check_count(9999, "9999");
 	check_count(2.5, "2.5");	/* averages per connection are fractions */
-	check_count(0.333, "0.3");
+	check_count(0.333, "0.33");
 	check_count(12.34, "12.3");
+	/* a mean per connection below 0.05 is not "0.0" (issue 19, row 13) */
+	check_count(0.02, "0.02");
+	check_count(0.0499, "0.05");
+	check_count(0.002, "<0.01");
+	check_count(0.96, "1.0");
 }
 
 static void test_fmt_count_k_m_g(void **state)

@@ -37,7 +37,11 @@ char *fmt_bytes(double b, char *buf, size_t len)
 
 char *fmt_count(double n, char *buf, size_t len)
 {
-	if (n < 9999.95)
+	if (n > 0 && n < 0.005)
+		snprintf(buf, len, "<0.01");	/* not "0.0": a few connections did it */
+	else if (n > 0 && n < 0.95 && n != (double)(long long)n)
+		snprintf(buf, len, "%.2g", n);	/* two figures: 0.02, not 0.0 */
+	else if (n < 9999.95)
 		snprintf(buf, len, n == (double)(long long)n ? "%.0f" : "%.1f", n);
 	else if (n < 999950)
 		snprintf(buf, len, "%.1fk", n / 1e3);

@@ -240,12 +240,16 @@ void report_text(FILE *f, struct report *r)
 	} else if (r->has_closure && r->closure.growth_bytes > 0) {
 		const struct closure *c = &r->closure;
 
+		double pct = 100.0 * (double)c->attributed_bytes / (double)c->growth_bytes;
+
 		fprintf(f, "closure: open connections hold %s of the %s the TCP, socket inode, file,"
 			" dentry, task and io_kiocb caches grew by: %.0f%%%s\n",
 			fmt_bytes((double)c->attributed_bytes, b1, sizeof(b1)),
-			fmt_bytes((double)c->growth_bytes, b2, sizeof(b2)),
-			100.0 * (double)c->attributed_bytes / (double)c->growth_bytes,
-			" (the rest is other processes': a local client's sockets sit in the same caches)");
+			fmt_bytes((double)c->growth_bytes, b2, sizeof(b2)), pct,
+			pct > 100.5 ? " (more than the growth: other processes freed objects of"
+				      " the same caches meanwhile)"
+				    : " (the rest is other processes': a local client's sockets sit in"
+				      " the same caches)");
 	}
 	if (r->memcg.valid) {
 		const struct closure_memcg *m = &r->memcg;
