@@ -63,7 +63,7 @@ command -v bpftool >/dev/null 2>&1 || need_bpftool=1
 # libclang-rt-N-dev (only recommended by clang) on Debian >= 12
 need_fuzzer=0
 [ "$demo" = 1 ] || { command -v clang >/dev/null 2>&1 &&
-	[ -f "$(clang -print-file-name=libclang_rt.fuzzer-$(uname -m).a)" ]; } || need_fuzzer=1
+	[ -f "$(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a")" ]; } || need_fuzzer=1
 
 if [ -z "$missing" ] && [ "$need_bpftool" = 0 ] && [ "$need_fuzzer" = 0 ]; then
 	exit 0

@@ -28,12 +28,10 @@ import socket
 import subprocess
 import time
 
-import pytest
-
 from conftest import ROOT
 from test_conctrace import CONCTRACE, LOADGEN, PING_BYTES, needs_root, wait_line
 from test_prometheus import (METRICS_RE, REFRESH_S, PrometheusServer, TracedRun, one,
-                             run_loadgen, scrape, wait_quiescent)
+                             prom_wait, run_loadgen, scrape, wait_quiescent)
 from test_real_servers import NGINX_CONF, free_port, installed, wait_listening
 
 DASHBOARD = ROOT / "dashboards" / "conctrace.json"
@@ -323,18 +321,11 @@ def check_moment(prom, moment, held_open):
     return results
 
 
-def prom_until(prom, expr, what, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not prom.query(expr):
-        assert time.monotonic() < deadline, f"Prometheus never saw {what}: {expr}"
-        time.sleep(0.3)
-
-
 def settled(prom, metric, value):
     """Two scrapes in a row of `metric == value`."""
-    prom_until(prom, f"count_over_time({metric}[3s]) >= 2 and "
-               f"min_over_time({metric}[3s]) == {value} and max_over_time({metric}[3s]) == {value}",
-               f"{metric} == {value} in two scrapes")
+    prom_wait(prom, f"count_over_time({metric}[3s]) >= 2 and "
+              f"min_over_time({metric}[3s]) == {value} and max_over_time({metric}[3s]) == {value}",
+              f"{metric} == {value} in two scrapes", timeout=30)
 
 
 def test_dashboard_on_epoll_echo_held_then_closed(tmp_path):
@@ -436,7 +427,8 @@ def test_dashboard_on_nginx_recvfrom_held_then_closed(tmp_path):
         # ab calls "Failed requests (Length)": only completion is checked)
         assert out.returncode == 0 and b"Complete requests:      500\n" in out.stdout \
             and b"Non-2xx" not in out.stdout, out.stdout
-        prom_until(prom, "conctrace_connections_closed_total >= 500", "ab's connections closed")
+        prom_wait(prom, "conctrace_connections_closed_total >= 500", "ab's connections closed",
+                  timeout=30)
         settled(prom, "conctrace_connections_open", int(before))
         check_moment(prom, "both", before)
         m = scrape(metrics_port)
