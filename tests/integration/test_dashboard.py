@@ -420,7 +420,7 @@ def test_dashboard_on_nginx_recvfrom_held_then_closed(tmp_path):
         before = one(scrape(metrics_port), "conctrace_connections_open")
         assert before >= HELD
         settled(prom, "conctrace_connections_open", int(before))
-        check_moment(prom, "held", before)
+        held = check_moment(prom, "held", before)
         out = subprocess.run([ab, "-q", "-n", "500", "-c", "10", f"http://127.0.0.1:{port}/status"],
                              capture_output=True, timeout=120)
         # (stub_status's length changes with the count of connections, which
@@ -441,6 +441,9 @@ def test_dashboard_on_nginx_recvfrom_held_then_closed(tmp_path):
         ct.wait(timeout=30)
     assert ct.returncode == 0
     calls = {dict(k)["name"]: v for k, v in m["conctrace_syscalls_total"].items()}
+    kernel = held["Kernel memory per connection, by model", "A"][0][1]
+    switches = sum(v for _, v in held["Context switches per second", "A"])
     print(f"nginx: recvfrom {calls.get('recvfrom', 0):.0f}, read {calls.get('read', 0):.0f}, "
-          f"{before:.0f} open while held")
+          f"{before:.0f} open while held: kernel memory per open connection {kernel:.0f} B, "
+          f"{switches:.1f} switches/s")
     assert calls.get("recvfrom", 0) >= 500, calls
