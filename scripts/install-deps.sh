@@ -15,12 +15,16 @@ set -eu
 # nginx-light and apache2-utils (ab): servers we did not write, checked
 # against their own books by tests that start their own on loopback;
 # qemu-system-x86, busybox-static, cpio and libc6-dev (a static libc) for
-# the kernel matrix, which boots Debian's kernels under QEMU (~100 MB)
+# the kernel matrix, which boots Debian's kernels under QEMU (~100 MB);
+# libzstd-dev (the static build: libelf.a needs libzstd.a on newer
+# releases), groff-base and man-db (the man page's test), dpkg-dev,
+# debhelper and lintian (the Debian package, built and checked by a test)
 PKGS="clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
       libcmocka-dev liburing-dev python3 python3-pytest strace iproute2 procps
       util-linux binutils chromium fonts-dejavu-core valgrind prometheus tmux
       redis-server redis-tools nginx-light apache2-utils
-      qemu-system-x86 busybox-static cpio libc6-dev"
+      qemu-system-x86 busybox-static cpio libc6-dev
+      libzstd-dev groff-base man-db dpkg-dev debhelper lintian"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
