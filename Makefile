@@ -41,7 +41,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps static install uninstall deb test check-headers check-layers check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux \
+.PHONY: all clean deps deps-demo static install uninstall deb test check-headers check-layers check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux \
 	bench bench-servers bench-overhead bench-helpers bench-retention bench-churn bench-exporter \
 	compare
 
@@ -347,7 +347,11 @@ test: deps
 deps:
 	$(Q)sh scripts/install-deps.sh
 
-demo: deps
+# only what building and the demo need: no browser, no Prometheus, no QEMU
+deps-demo:
+	$(Q)sh scripts/install-deps.sh --demo
+
+demo: deps-demo
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh scripts/demo.sh
 

@@ -27,13 +27,21 @@ import pytest
 
 import slabtruth
 from conftest import SERVERS, binary
-from test_conctrace import CONCTRACE, LOADGEN, needs_root, wait_line
-from test_memory import DEFAULT_TOLERANCE, MIN_ABS, TOLERANCE, wait_for
+from test_conctrace import CONCTRACE, needs_root, wait_line
+from test_memory import DEFAULT_TOLERANCE, MIN_ABS, TOLERANCE, hold_idle
 
 ATTACH_CONNS = 2000
 NOT_SEEN = {"coro_echo": {"page_tables", "vmas"}}
 TOTAL_TOLERANCE = 0.02
 LISTEN_RE = re.compile(rb"listening on (?:tcp [^ ]+:(\d+)|unix [^ ]+) \(pid (\d+)\)")
+
+
+def stop(client, server):
+    if client:
+        client.kill()
+        client.wait()
+    server.terminate()
+    server.wait(timeout=10)
 
 
 def attach_to_held(name, family, tmp_path):
@@ -51,12 +59,7 @@ def attach_to_held(name, family, tmp_path):
                  ["-H", "127.0.0.1", "-p", m.group(1).decode(), "--sources", "4"]
         server0 = slabtruth.ProcCounts(pid)
         before = slabtruth.Snapshot()
-        client = subprocess.Popen([str(LOADGEN), *target, "-c", str(ATTACH_CONNS), "-n", "0",
-                                   "--hold", "120", "-q", "--ready-file", str(ready)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: ready.exists() or client.poll() is not None, 60, "loadgen to connect")
-        assert client.poll() is None, f"loadgen exited {client.returncode}"
-        slabtruth.wait_accepted(pid, server0.sockets, ATTACH_CONNS)
+        client = hold_idle(target, ATTACH_CONNS, ready, pid, server0.sockets)
         time.sleep(0.2)
         held = slabtruth.Snapshot()
         server1 = slabtruth.ProcCounts(pid)
@@ -65,11 +68,7 @@ def attach_to_held(name, family, tmp_path):
                              "--json-conns", str(ATTACH_CONNS)],
                             capture_output=True, text=True, timeout=60)
     finally:
-        if client:
-            client.kill()
-            client.wait()
-        server.terminate()
-        server.wait(timeout=10)
+        stop(client, server)
     assert ct.returncode == 0, ct.stderr
     assert "warning" not in ct.stderr, ct.stderr
     truth = slabtruth.Truth(ATTACH_CONNS, family, before, held, server0, server1, clientc)
@@ -138,21 +137,12 @@ def test_a_kernel_that_refuses_the_held_walk_says_what_is_lost(drop, figure, nam
     try:
         m = wait_line(server.stderr, LISTEN_RE)
         pid = int(m.group(2))
-        client = subprocess.Popen([str(LOADGEN), "-H", "127.0.0.1", "-p", m.group(1).decode(),
-                                   "-c", "20", "-n", "0", "--hold", "60", "-q",
-                                   "--ready-file", str(ready)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: ready.exists() or client.poll() is not None, 30, "loadgen to connect")
-        slabtruth.wait_accepted(pid, 0, 20)
+        client = hold_idle(["-H", "127.0.0.1", "-p", m.group(1).decode()], 20, ready, pid, 0)
         ct = subprocess.run([str(CONCTRACE), "-p", str(pid), "-d", "0.5", "--json", str(report)],
                             capture_output=True, text=True, timeout=60,
                             env=dict(os.environ, CONCTRACE_DROP_PROGS=drop))
     finally:
-        if client:
-            client.kill()
-            client.wait()
-        server.terminate()
-        server.wait(timeout=10)
+        stop(client, server)
     assert ct.returncode == 0, ct.stderr
     warned = [l for l in ct.stderr.splitlines() if l.startswith("conctrace: warning: ")]
     assert len(warned) == 1 and figure in warned[0], ct.stderr

@@ -35,7 +35,7 @@ import pytest
 
 from conftest import binary
 from test_conctrace import CONCTRACE, LISTEN_RE, LOADGEN, needs_root, run_loadgen, \
-    start_server, task_switches, wait_line, wait_sockets, open_sockets
+    start_server, task_switches, wait_line, wait_sockets
 
 THREADS = 3000
 

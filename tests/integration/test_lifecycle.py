@@ -23,8 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import binary
-from test_conctrace import CONCTRACE, LISTEN_RE, LOADGEN, needs_root, run_loadgen, \
-    start_server, wait_line
+from test_conctrace import CONCTRACE, needs_root, run_loadgen, start_server, wait_line
 
 
 def processes_with(word):

@@ -49,6 +49,18 @@ DEFAULT_TOLERANCE = 0.05
 MIN_ABS = 8                         # bytes/conn: a category the truth puts at 0
 
 
+def hold_idle(target, n, ready, pid, base_sockets, hold_s=120):
+    """loadgen holding n idle connections to target (its -H/-p or -u
+    arguments), returned once server pid has accepted them all."""
+    client = subprocess.Popen([str(LOADGEN), *target, "-c", str(n), "-n", "0",
+                               "--hold", str(hold_s), "-q", "--ready-file", str(ready)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: ready.exists() or client.poll() is not None, 60, "loadgen to connect")
+    assert client.poll() is None, f"loadgen exited {client.returncode}"
+    slabtruth.wait_accepted(pid, base_sockets, n)
+    return client
+
+
 def wait_for(cond, timeout, what):
     deadline = time.monotonic() + timeout
     while not cond():
@@ -79,12 +91,7 @@ def test_kernel_memory_matches_slab_growth(name, family, tmp_path):
         ct_maps = slabtruth.map_fdinfos(ct.pid)
         server0 = slabtruth.ProcCounts(pid)
         before = slabtruth.Snapshot()
-        client = subprocess.Popen([str(LOADGEN), *target, "-c", str(MEM_CONNS), "-n", "0",
-                                   "--hold", "120", "-q", "--ready-file", str(ready)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: ready.exists() or client.poll() is not None, 60, "loadgen to connect")
-        assert client.poll() is None, f"loadgen exited {client.returncode}"
-        slabtruth.wait_accepted(pid, server0.sockets, MEM_CONNS)
+        client = hold_idle(target, MEM_CONNS, ready, pid, server0.sockets)
         time.sleep(0.2)
         held = slabtruth.Snapshot()     # before listing fds: see ProcCounts
         server1 = slabtruth.ProcCounts(pid)

@@ -18,7 +18,8 @@ Hostile clients (malformed requests, slow senders, a flood of idle
 connections) hit the endpoint while the load runs; the run must still count
 every byte loadgen sent and lose no event. A real Prometheus (Debian's
 package, installed by `make deps`) scrapes a third run, and its HTTP API
-must return the same figures.
+must return the same figures (test_dashboard.py runs the Grafana
+dashboard's queries against one).
 """
 
 import json
@@ -37,7 +38,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, binary, report_figure
+from conftest import binary, report_figure
 from test_conctrace import (CONCTRACE, LISTEN_RE, LOADGEN, PING_BYTES, needs_root, task_cpu_ns,
                             wait_line)
 
@@ -522,35 +523,13 @@ def prom_wait(prom, expr, what, timeout=20):
         time.sleep(0.3)
 
 
-def dashboard_queries():
-    dash = json.loads((ROOT / "dashboards" / "conctrace.json").read_text())
-    for panel in dash["panels"]:
-        for target in panel["targets"]:
-            yield panel["title"], target["expr"]
-
-
-def check_dashboard(prom):
-    """Every query of the Grafana dashboard is valid PromQL and finds series
-    (Grafana's variables replaced as Grafana would: all instances, a window
-    that covers the load)."""
-    queries = list(dashboard_queries())
-    assert len(queries) >= 10
-    for title, expr in queries:
-        q = expr.replace("$instance", ".*").replace("$__rate_interval", "1m")
-        if prom.query(q):
-            continue
-        # the costliest open connections: none while none is open
-        assert "conctrace_top_connection_" in q, f"dashboard panel {title!r} finds nothing: {q}"
-        assert prom.query("conctrace_connections_open == 0"), title
-
-
 def test_real_prometheus_scrapes_and_agrees(tmp_path):
     conns, requests = 100, 20
     run = TracedRun(tmp_path, "--bpf-stats")
     prom = None
     try:
         prom = PrometheusServer(tmp_path, run.metrics_port)
-        # a sample before the load, so that rates in the dashboard have a base
+        # a sample before the load
         prom_wait(prom, "conctrace_connections_closed_total == 0", "a scrape before the load")
         run_loadgen(run.server_port, conns, requests)
         wait_quiescent(run.metrics_port, conns)
@@ -565,11 +544,6 @@ def test_real_prometheus_scrapes_and_agrees(tmp_path):
         p50 = prom.query("histogram_quantile(0.5, conctrace_connection_kernel_bytes_bucket)")
         assert len(p50) == 1
         estimate = float(p50[0]["value"][1])
-        check_dashboard(prom)
-        # the dashboard's headline: the window holds every close, so the
-        # ratio of the rates is the mean over the run
-        headline = next(e for t, e in dashboard_queries() if t.startswith("Kernel memory per"))
-        per_conn = prom.query(headline.replace("$instance", ".*").replace("$__rate_interval", "1m"))
         rep = run.report()
     finally:
         if prom:
@@ -582,9 +556,6 @@ def test_real_prometheus_scrapes_and_agrees(tmp_path):
     lo, hi = (buckets[i - 1][0] if i else 0), buckets[i][0]
     assert lo < rep["per_connection"]["kernel_bytes"]["p50"] <= hi
     assert lo <= estimate <= hi
-    assert len(per_conn) == 1 and per_conn[0]["metric"]["target"].endswith("epoll_echo -p 0")
-    mean = rep["per_connection"]["kernel_bytes"]["mean"]
-    assert abs(float(per_conn[0]["value"][1]) - mean) <= 1e-6 * mean
     assert one(m, "conctrace_bpf_runs_total", program="on_sys_exit") > 0
 
 

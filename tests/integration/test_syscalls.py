@@ -23,6 +23,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -45,9 +46,15 @@ def strace_counts(name, tmp):
     out = tmp / f"{name}.strace"
     proc, port, pid = start_server(name, "strace", "-f", "-c", "-o", str(out))
     listeners = open_sockets(pid)
+    threads = len(os.listdir(f"/proc/{pid}/task"))
     try:
         run_loadgen(port)
         wait_sockets(pid, listeners)
+        # and the threads that served them gone: their exit() and the
+        # munmap of their stacks come after the socket's close
+        deadline = time.monotonic() + 20
+        while len(os.listdir(f"/proc/{pid}/task")) > threads and time.monotonic() < deadline:
+            time.sleep(0.02)
     finally:
         os.kill(pid, signal.SIGTERM)
         proc.wait(timeout=30)
@@ -78,12 +85,18 @@ def traced_counts(name, tmp, strace_too=False):
         m = wait_line(ct.stderr, LISTEN_RE)
         port, pid = int(m.group(1)), int(m.group(2))
         listeners = open_sockets(pid)
+        threads = len(os.listdir(f"/proc/{pid}/task"))
         if strace_too:
             st = subprocess.Popen(["strace", "-f", "-c", "-o", str(st_out), "-p", str(pid)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             wait_line(st.stderr, rb"attached")
         run_loadgen(port)
         wait_sockets(pid, listeners)
+        # and the threads that served them gone: their exit() and the
+        # munmap of their stacks come after the socket's close
+        deadline = time.monotonic() + 20
+        while len(os.listdir(f"/proc/{pid}/task")) > threads and time.monotonic() < deadline:
+            time.sleep(0.02)
     finally:
         if st is not None:
             st.send_signal(signal.SIGINT)	# detaches, writes its summary

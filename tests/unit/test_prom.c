@@ -225,6 +225,9 @@ static void fill(struct prom_snapshot *s)
 	s->conns_closed = 7;
 	s->bytes_rx = 500;
 	s->bytes_tx = 600;
+	s->open_kernel_bytes = 3 * 5000;
+	s->open_user_bytes = 3 * 8192;
+	s->open_ctx_switches = 3 * 4;
 	s->rss_bytes = 1 << 20;
 	s->tracer_map_bytes = 31 << 20;
 	s->hist = hists;
@@ -390,6 +393,13 @@ static void test_page_values(void **state)
 	assert_non_null(strstr(b.data, "\nconctrace_syscall_errors_total{name=\"read\"} 3\n"));
 	assert_non_null(strstr(b.data, "\nconctrace_syscall_seconds_total{name=\"write\"} 4.000000000\n"));
 	assert_non_null(strstr(b.data, "\nconctrace_received_bytes_total 500\n"));
+	/* what the 3 open connections hold and did so far: the dashboard's
+	 * per-connection panels while connections are held */
+	assert_non_null(strstr(b.data, "\nconctrace_open_connections_kernel_bytes 15000\n"));
+	assert_non_null(strstr(b.data, "# TYPE conctrace_open_connections_user_bytes gauge\n"
+				       "conctrace_open_connections_user_bytes 24576\n"));
+	assert_non_null(strstr(b.data, "# TYPE conctrace_open_connections_context_switches gauge\n"
+				       "conctrace_open_connections_context_switches 12\n"));
 	assert_non_null(strstr(b.data, "\nconctrace_target_resident_memory_bytes 1048576\n"));
 	assert_non_null(strstr(b.data, "\nconctrace_tracer_map_bytes 32505856\n"));
 	assert_non_null(strstr(b.data, "\nconctrace_connection_kernel_bytes_bucket{le=\"4096\"} 1\n"));

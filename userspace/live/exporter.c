@@ -103,6 +103,8 @@ static void build_page(struct exporter *e, double now)
 	s.bytes_rx = w.rx;
 	s.bytes_tx = w.tx;
 	s.open_kernel_bytes = w.kernel_bytes;
+	s.open_user_bytes = w.user_bytes;
+	s.open_ctx_switches = w.ctx_switches;
 	s.rss_bytes = w.rss;
 	s.tracer_map_bytes = tracer_map_bytes(e->src.tracer);
 	s.hist = e->hist;

@@ -369,6 +369,15 @@ void prom_format(struct prom_buf *b, const struct prom_snapshot *s)
 	gauge(b, "conctrace_open_connections_kernel_bytes",
 	      "Kernel memory the open connections hold now: objects and socket buffers.",
 	      (__s64)s->open_kernel_bytes);
+	/* the open connections' side of the closed-connection histograms:
+	 * divided by conctrace_connections_open, a mean that exists while
+	 * connections are held (gauges: they fall as connections close) */
+	gauge(b, "conctrace_open_connections_user_bytes",
+	      "User memory (RSS) the open connections grew so far (each one's peak), summed.",
+	      (__s64)s->open_user_bytes);
+	gauge(b, "conctrace_open_connections_context_switches",
+	      "Context switches the open connections had so far, summed.",
+	      (__s64)s->open_ctx_switches);
 	if (s->rss_bytes >= 0)
 		gauge(b, "conctrace_target_resident_memory_bytes",
 		      "The target's resident memory (VmRSS).", s->rss_bytes);

@@ -90,6 +90,8 @@ struct prom_snapshot {
 	__u64 conns_closed;		/* final records received */
 	__u64 bytes_rx, bytes_tx;	/* closed + open connections */
 	__u64 open_kernel_bytes;	/* what the open connections hold now */
+	__u64 open_user_bytes;		/* their RSS growth so far, each its peak */
+	__u64 open_ctx_switches;	/* their context switches so far */
 	__s64 rss_bytes;		/* target's VmRSS; < 0 unknown */
 	__u64 tracer_map_bytes;		/* conctrace's own BPF maps (fdinfo memlock) */
 	const struct prom_hist *hist;	/* [PH_COUNT], closed connections */

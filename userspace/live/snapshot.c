@@ -39,6 +39,8 @@ static void visit(void *ctx, const struct conn *rec)
 	conn_complete(&v, rec, w->slabs);
 	s->open++;
 	s->kernel_bytes += v.kernel_bytes_now;
+	s->user_bytes += conn_metric(&v, M_USER_BYTES);
+	s->ctx_switches += conn_metric(&v, M_CTX_SWITCHES);
 	s->buffers += conn_buffer_bytes_now(rec);
 	conn_closure_objects(rec, objects);
 	for (int i = 0; i < CC_COUNT; i++)
@@ -56,6 +58,7 @@ void live_snapshot_take(struct live_snapshot *s, const struct run_source *src,
 	s->t = t;
 	s->ntop = 0;
 	s->open = s->kernel_bytes = s->buffers = s->syscalls = 0;
+	s->user_bytes = s->ctx_switches = 0;
 	memset(s->objects, 0, sizeof(s->objects));
 	s->rss = src->npids ? proc_vmrss_sum(src->pids, src->npids) : proc_vmrss(src->pid);
 	tracer_read_proc(src->tracer, &s->proc);

@@ -52,6 +52,8 @@ struct live_snapshot {
 	__u64 syscalls;			/* process total (with by_nr) */
 	__u64 open;			/* connections open now */
 	__u64 kernel_bytes;		/* what they hold now (conn_view.kernel_bytes_now) */
+	__u64 user_bytes;		/* their RSS growth so far (conn_metric's peak) */
+	__u64 ctx_switches;		/* their context switches so far */
 	__u64 buffers;			/* of which queued and reserved buffers */
 	__u64 objects[CC_COUNT];	/* their objects in the closure's caches */
 	__u64 rx, tx;			/* every connection's bytes so far */
