@@ -69,7 +69,8 @@ UNIT_TESTS   := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/uni
 STATIC_DIR   := $(OUTPUT)/static
 STATIC_SERVER_BINS := $(addprefix $(STATIC_DIR)/,$(SERVER_BINS))
 
-all: conctrace $(SERVER_BINS)
+# STATIC=1: make static's binaries too (and make install installs those)
+all: conctrace $(SERVER_BINS) $(if $(filter 1,$(STATIC)),static)
 
 # ---- BPF: object, then skeleton --------------------------------------------
 
