@@ -41,7 +41,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean deps deps-demo test check-headers check-layers check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux \
+.PHONY: all clean deps deps-demo static install uninstall deb test check-headers check-layers check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux \
 	bench bench-servers bench-overhead bench-helpers bench-retention bench-churn bench-exporter \
 	compare
 
@@ -65,7 +65,12 @@ SERVER_LIB   := $(OUTPUT)/servers/protocol.o $(OUTPUT)/servers/server.o
 
 UNIT_TESTS   := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
-all: conctrace $(SERVER_BINS)
+# make static: the same binaries linked statically, laid out as the tree
+STATIC_DIR   := $(OUTPUT)/static
+STATIC_SERVER_BINS := $(addprefix $(STATIC_DIR)/,$(SERVER_BINS))
+
+# STATIC=1: make static's binaries too (and make install installs those)
+all: conctrace $(SERVER_BINS) $(if $(filter 1,$(STATIC)),static)
 
 # ---- BPF: object, then skeleton --------------------------------------------
 
@@ -119,31 +124,51 @@ $(LIB): $(LIB_OBJS)
 	$(Q)rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
-conctrace: $(MAIN_OBJS) $(LIB)
+conctrace $(STATIC_DIR)/conctrace: $(MAIN_OBJS) $(LIB)
 	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) $(LDLIBS_ELF) -lm -o $@
 
 # ---- servers and load generator -------------------------------------------
 
-servers/threaded_echo: $(OUTPUT)/servers/threaded_echo.o $(SERVER_LIB)
-servers/threaded_echo: LDLIBS += -pthread
-servers/epoll_echo:    $(OUTPUT)/servers/epoll_echo.o $(SERVER_LIB)
-servers/epoll_echo:    LDLIBS += -pthread
-servers/coro_echo:     $(OUTPUT)/servers/coro_echo.o $(OUTPUT)/servers/coro.o $(SERVER_LIB)
+# each binary twice: servers/X, and build/static/servers/X (make static, below)
+servers/threaded_echo $(STATIC_DIR)/servers/threaded_echo: $(OUTPUT)/servers/threaded_echo.o $(SERVER_LIB)
+servers/threaded_echo $(STATIC_DIR)/servers/threaded_echo: LDLIBS += -pthread
+servers/epoll_echo $(STATIC_DIR)/servers/epoll_echo: $(OUTPUT)/servers/epoll_echo.o $(SERVER_LIB)
+servers/epoll_echo $(STATIC_DIR)/servers/epoll_echo: LDLIBS += -pthread
+servers/coro_echo $(STATIC_DIR)/servers/coro_echo: $(OUTPUT)/servers/coro_echo.o \
+	$(OUTPUT)/servers/coro.o $(SERVER_LIB)
 # bind symbols at load: lazy binding would run the dynamic linker on a
 # coroutine's small stack the first time each libc function is called
 servers/coro_echo:     LDFLAGS += -Wl,-z,now
-servers/uring_echo:    $(OUTPUT)/servers/uring_echo.o $(SERVER_LIB)
-servers/uring_echo:    LDLIBS += -luring
+servers/uring_echo $(STATIC_DIR)/servers/uring_echo: $(OUTPUT)/servers/uring_echo.o $(SERVER_LIB)
+servers/uring_echo $(STATIC_DIR)/servers/uring_echo: LDLIBS += -luring
 # loadgen: a file per job; servers/loadgen.h declares what they share
 LOADGEN_OBJS := $(addprefix $(OUTPUT)/servers/,loadgen.o loadgen_cli.o loadgen_report.o \
 		loadgen_timer.o loadgen_requests.o loadgen_conn.o loadgen_worker.o)
-servers/loadgen:       $(LOADGEN_OBJS) $(OUTPUT)/common/histogram.o $(OUTPUT)/servers/protocol.o
-servers/loadgen:       LDLIBS += -lm
+servers/loadgen $(STATIC_DIR)/servers/loadgen: $(LOADGEN_OBJS) $(OUTPUT)/common/histogram.o \
+	$(OUTPUT)/servers/protocol.o
+servers/loadgen $(STATIC_DIR)/servers/loadgen: LDLIBS += -lm
 
-$(SERVER_BINS):
+$(SERVER_BINS) $(STATIC_SERVER_BINS):
 	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# ---- static build (make static, or STATIC=1 with install) ------------------
+
+# The same objects linked with -static: libbpf, libelf, zlib, liburing and
+# libc inside each binary, so it runs on a machine with none of them (the
+# kernel matrix's guests have no shared library at all). Laid out as the
+# tree, conctrace beside servers/, where --load finds loadgen. glibc warns
+# that getpwnam and initgroups (--user) and getaddrinfo (loadgen) need its
+# NSS modules at run time: /etc/passwd, /etc/group and numeric addresses
+# resolve without them (docs/usage.md says so).
+$(STATIC_DIR)/%: LDFLAGS += -static
+$(STATIC_DIR)/%: LDLIBS_BPF := $(shell pkg-config --static --libs libbpf 2>/dev/null || \
+	echo -lbpf -lelf -lz)
+
+static: $(STATIC_DIR)/conctrace $(STATIC_SERVER_BINS)
 
 # ---- benchmark helpers -----------------------------------------------------
 
@@ -254,6 +279,61 @@ check-sanitize:
 check-fuzz:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 
+# ---- install (GNU conventions: PREFIX, DESTDIR) ----------------------------
+
+# conctrace in sbin; loadgen, the reference servers, compare and the demo in
+# lib/conctrace, where conctrace --load, compare and the demo look for them
+# relative to themselves (so a DESTDIR or a moved PREFIX works); the Grafana
+# dashboard in share/conctrace. STATIC=1 installs make static's binaries.
+PREFIX     ?= /usr/local
+SBINDIR    := $(PREFIX)/sbin
+PKGLIBDIR  := $(PREFIX)/lib/conctrace
+PKGDATADIR := $(PREFIX)/share/conctrace
+MAN8DIR    := $(PREFIX)/share/man/man8
+INSTALL    ?= install
+BIN_FROM   := $(if $(filter 1,$(STATIC)),$(STATIC_DIR)/)
+# what lib/conctrace holds: the binaries, then the scripts (demo.sh as demo)
+PKGLIB_BINS    := $(SERVERS) loadgen
+PKGLIB_FILES   := $(PKGLIB_BINS) compare demo svgchart.py
+
+install: $(if $(BIN_FROM),static,all)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(PKGDATADIR) \
+		$(DESTDIR)$(MAN8DIR)
+	$(Q)$(INSTALL) -m 0755 $(BIN_FROM)conctrace $(DESTDIR)$(SBINDIR)/conctrace
+	$(Q)$(INSTALL) -m 0755 $(addprefix $(BIN_FROM)servers/,$(PKGLIB_BINS)) $(DESTDIR)$(PKGLIBDIR)/
+	$(Q)$(INSTALL) -m 0755 scripts/compare $(DESTDIR)$(PKGLIBDIR)/compare
+	$(Q)$(INSTALL) -m 0755 scripts/demo.sh $(DESTDIR)$(PKGLIBDIR)/demo
+	$(Q)$(INSTALL) -m 0644 scripts/svgchart.py $(DESTDIR)$(PKGLIBDIR)/svgchart.py
+	$(Q)$(INSTALL) -m 0644 dashboards/conctrace.json $(DESTDIR)$(PKGDATADIR)/grafana-dashboard.json
+	$(Q)$(INSTALL) -m 0644 docs/conctrace.8 $(DESTDIR)$(MAN8DIR)/conctrace.8
+
+# every file install wrote, and the two folders that are conctrace's own
+uninstall:
+	$(call msg,RM,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/conctrace $(DESTDIR)$(MAN8DIR)/conctrace.8 \
+		$(addprefix $(DESTDIR)$(PKGLIBDIR)/,$(PKGLIB_FILES)) \
+		$(DESTDIR)$(PKGDATADIR)/grafana-dashboard.json
+	$(Q)for d in $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(PKGDATADIR); do \
+		[ ! -d $$d ] || rmdir $$d || exit 1; done
+
+# ---- Debian package (debian/) -----------------------------------------------
+
+# dpkg-buildpackage -us -uc -b turns debian/ into the package of the static
+# build; `make deb` runs it in a copy of the sources (its clean step would
+# empty this tree's build/), then lintian: build/deb/conctrace_VERSION_ARCH.deb
+DEB_VERSION := $(shell head -1 debian/changelog | cut -d'(' -f2 | cut -d')' -f1)
+DEB_TREE    := $(OUTPUT)/deb/conctrace-$(DEB_VERSION)
+DEB_SOURCES := Makefile README.md bpf common userspace servers vmlinux scripts dashboards \
+	       docs debian
+deb:
+	$(Q)rm -rf $(OUTPUT)/deb && mkdir -p $(DEB_TREE)
+	$(Q)cp -r $(DEB_SOURCES) $(DEB_TREE)/
+	$(Q)cd $(DEB_TREE) && DEB_BUILD_OPTIONS="parallel=$$(nproc)" \
+		dpkg-buildpackage -us -uc -b > ../build.log 2>&1 || { tail -30 ../build.log; exit 1; }
+	$(Q)lintian --fail-on error $(OUTPUT)/deb/conctrace_$(DEB_VERSION)_*.deb
+	@echo "  wrote $$(ls $(OUTPUT)/deb/conctrace_$(DEB_VERSION)_*.deb)"
+
 # `make test`: everything a fresh Debian/Ubuntu machine needs, then all tests
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_TOOLS)
@@ -324,9 +404,10 @@ $(KM_WRAP): tests/kernels/rusage_wrap.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $< -o $@
 
-# the harness's own parsing and verdicts first (test_harness.py, under a second)
+# the harness's own parsing and verdicts first (test_harness.py, under a
+# second); the matrix runs make static's build (initramfs.py)
 .PHONY: test-kernels
 test-kernels: deps
-	$(Q)$(MAKE) --no-print-directory all $(KM_WRAP)
+	$(Q)$(MAKE) --no-print-directory static $(KM_WRAP)
 	$(Q)$(PYTEST) -q tests/kernels
 	$(Q)$(PYTHON) tests/kernels/matrix.py

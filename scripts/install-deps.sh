@@ -34,11 +34,15 @@ BUILD_PKGS="clang make gcc libc6-dev pkg-config libbpf-dev libelf-dev zlib1g-dev
 # servers we did not write, checked against their own books by tests that
 # start their own on loopback; qemu-system-x86, busybox-static and cpio for
 # the kernel matrix, which boots Debian's kernels under QEMU (~100 MB);
-# libFuzzer (below) for make fuzz
+# libFuzzer (below) for make fuzz; libzstd-dev (make static, which the
+# matrix runs: libelf.a needs libzstd.a on newer releases), groff-base and
+# man-db (the man page's test), dpkg-dev, debhelper and lintian (the Debian
+# package, built, checked and installed by a test)
 TEST_PKGS="llvm libcmocka-dev python3 python3-pytest strace iproute2 procps
       util-linux binutils chromium fonts-dejavu-core valgrind prometheus tmux
       redis-server redis-tools nginx-light apache2-utils
-      qemu-system-x86 busybox-static cpio"
+      qemu-system-x86 busybox-static cpio
+      libzstd-dev groff-base man-db dpkg-dev debhelper lintian"
 PKGS="$BUILD_PKGS"
 [ "$demo" = 1 ] || PKGS="$PKGS $TEST_PKGS"
 

@@ -1,13 +1,17 @@
 # SPDX-License-Identifier: MIT
 """The matrix's own logic, without a kernel: framing on a noisy console,
-what a failed load is blamed on, and the verdicts the checks give. A
-harness that misreads its input would report a kernel wrongly, so
-`make test-kernels` runs these first (pytest, under a second).
+what a failed load is blamed on, the verdicts the checks give, and what
+the initramfs holds. A harness that misreads its input would report a
+kernel wrongly, so `make test-kernels` runs these first (pytest, a second).
 """
 
 import base64
 import hashlib
 import json
+import shutil
+import subprocess
+
+import pytest
 
 import checks
 from frames import FrameReader, Scope
@@ -231,3 +235,41 @@ def test_attach_scenario_judged_on_what_it_found():
     dead = {"server_failed": b"the server exited before listening:\nuring_echo: ENOSYS\n"}
     assert judge(rep, "uring_echo", dead, may_refuse=True).verdict == "refused"
     assert judge(rep, "uring_echo", dead).verdict == "fail"
+
+
+# ---- the initramfs: the static build, no shared library --------------------------
+
+def _packed(cpio_gz):
+    """Names in a gzip'd newc cpio, as the guest's kernel unpacks it."""
+    gz = subprocess.run(["gzip", "-dc", str(cpio_gz)], capture_output=True, check=True).stdout
+    return subprocess.run(["cpio", "-it", "--quiet"], input=gz, capture_output=True,
+                          check=True).stdout.decode().split()
+
+
+def test_initramfs_holds_the_static_build_and_no_shared_library(tmp_path):
+    """What the guests boot (issue 20): make static's binaries, and not one
+    shared object for a loader to find."""
+    import initramfs
+    import matrix
+    out = initramfs.build(matrix.STATIC, matrix.WRAP, tmp_path / "i.cpio.gz", SETTINGS)
+    names = _packed(out)
+    assert "ct/conctrace" in names and "ct/servers/loadgen" in names, names
+    assert not [n for n in names if initramfs.SHARED_NAME_RE.search(n)], names
+    assert not [n for n in names if n.startswith(("lib", "usr/lib", "lib64"))], names
+
+
+def test_initramfs_refuses_a_dynamic_binary(tmp_path):
+    """A dynamic conctrace in its place is refused, not packed with its
+    libraries as before: the guests would no longer test the static build."""
+    import initramfs
+    import matrix
+    shutil.copytree(matrix.STATIC, tmp_path / "static")
+    shutil.copy2(matrix.ROOT / "conctrace", tmp_path / "static" / "conctrace")
+    with pytest.raises(ValueError, match="linked dynamically"):
+        initramfs.build(tmp_path / "static", matrix.WRAP, tmp_path / "i.cpio.gz", SETTINGS)
+    # and what a loader could load is found by name or by its interpreter
+    libs = tmp_path / "libs"
+    libs.mkdir()
+    (libs / "libz.so.1").write_bytes(b"")
+    shutil.copy2(matrix.ROOT / "conctrace", libs / "renamed")
+    assert initramfs.shared_objects(libs) == ["libz.so.1", "renamed"]

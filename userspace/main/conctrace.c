@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -515,8 +516,11 @@ int main(int argc, char **argv)
 	case ARGS_BAD:
 		return 2;
 	case ARGS_VERSION:
-		printf("conctrace %s (libbpf %d.%d)\n", CONCTRACE_VERSION,
-		       libbpf_major_version(), libbpf_minor_version());
+		/* no program interpreter (AT_BASE 0): the static build, whose
+		 * libbpf is the one built in, whatever the machine has */
+		printf("conctrace %s (libbpf %d.%d, %s)\n", CONCTRACE_VERSION,
+		       libbpf_major_version(), libbpf_minor_version(),
+		       getauxval(AT_BASE) ? "shared library" : "built in: static binary");
 		return tracer_probe(run.env.verbose) ? 1 : 0;
 	}
 	if (check_outputs(&run.env))

@@ -15,17 +15,35 @@
 #include <unistd.h>
 #include <wordexp.h>
 
-/* loadgen ships next to conctrace: <dir of conctrace>/servers/loadgen */
+/* Where loadgen ships, from conctrace's own directory: in the tree (and
+ * make static's build/static/) servers/loadgen beside conctrace; installed
+ * (make install, the Debian package) PREFIX/sbin/conctrace and
+ * PREFIX/lib/conctrace/loadgen. Relative, so a DESTDIR or a moved PREFIX
+ * finds its own. */
+static const char *const loadgen_places[] = { "servers/loadgen", "../lib/conctrace/loadgen" };
+
+/* 0 with the first place that holds an executable loadgen in buf; else
+ * -errno, and buf holds conctrace's directory for the message */
 static int loadgen_path(char *buf, size_t len)
 {
 	char self[PATH_MAX];
+	const char *dir;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int err = -ENOENT;
 
 	if (n < 0)
 		return -errno;
 	self[n] = '\0';
-	snprintf(buf, len, "%s/servers/loadgen", dirname(self));
-	return access(buf, X_OK) ? -errno : 0;
+	dir = dirname(self);
+	for (size_t i = 0; i < sizeof(loadgen_places) / sizeof(loadgen_places[0]); i++) {
+		snprintf(buf, len, "%s/%s", dir, loadgen_places[i]);
+		if (!access(buf, X_OK))
+			return 0;
+		if (errno != ENOENT)
+			err = -errno;
+	}
+	snprintf(buf, len, "%s", dir);
+	return err;
 }
 
 /* A wildcard listener is reached through loopback. */
@@ -63,8 +81,9 @@ int loaddriver_start(struct loaddriver *ld, const struct listen_event *where,
 	/* a load that cannot start has failed, as one loadgen refuses */
 	ld->done = true;
 	if (err) {
-		fprintf(stderr, "conctrace: cannot run %s: %s (build it with make)\n", path,
-			strerror(-err));
+		fprintf(stderr, "conctrace: cannot run loadgen (%s): looked for %s/%s and %s/%s; "
+			"build it with make, or make install\n", strerror(-err), path,
+			loadgen_places[0], path, loadgen_places[1]);
 		ld->status = 127 << 8;
 		return err;
 	}
