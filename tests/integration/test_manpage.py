@@ -128,3 +128,13 @@ def test_manpage_renders_without_warnings():
     assert re.search(r"^CONCTRACE\(8\)", out.stdout, re.M), out.stdout[:200]
     for heading in ("OPTIONS", "EXIT STATUS", "--no-syscalls", "--prometheus [ADDR:]PORT"):
         assert heading in out.stdout, heading
+
+
+def test_usage_page_shows_help_verbatim():
+    """docs/usage.md's Command line block is --help, byte for byte: a hand
+    copy there had drifted (-p took one pid in it, several in the tool)."""
+    page = (ROOT / "docs" / "usage.md").read_text()
+    section = page[page.index("## Command line"):]
+    start = section.index("```\n") + 4
+    block = section[start:section.index("```\n", start)]
+    assert block == help_text(), "docs/usage.md's Command line block is not `conctrace --help`"
