@@ -654,6 +654,7 @@ def test_light_mode_with_load(name, tmp_path):
 
 
 HOLD_S = 1.0
+ACCEPT_LAG_S = 0.05
 
 
 @pytest.mark.parametrize("family", ["unix", "tcp"])
@@ -706,7 +707,9 @@ def check_light_mode_sweep(name, family, tmp_path, env):
     for c in rep["conns"]:
         assert c["family"] == ("unix" if family == "unix" else "tcp4")
         held_ns = c["close_ns"] - c["open_ns"]
-        assert HOLD_S * 1e9 <= held_ns <= (HOLD_S + 1.5) * 1e9, c
+        # the server's record opens at accept(), which a loaded machine may
+        # run a few ms after the client's connect() that started its hold
+        assert (HOLD_S - ACCEPT_LAG_S) * 1e9 <= held_ns <= (HOLD_S + 1.5) * 1e9, c
 
 
 def test_user_runs_the_command_as_that_user(tmp_path):
