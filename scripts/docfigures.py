@@ -52,6 +52,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 import slabtruth  # noqa: E402  (the slab truth the memory tests use)
+# the RSS truth (smaps_rollup) and line waits of the user-memory test: one
+# measurement, one implementation
+from test_conctrace import smaps_rss, wait_line  # noqa: E402
+from test_memory import wait_for  # noqa: E402
 
 CONCTRACE = ROOT / "conctrace"
 LOADGEN = ROOT / "servers" / "loadgen"
@@ -98,32 +102,6 @@ def measure_kernel():
     return {c: slabtruth.slab_size(c) for c in CACHES if slabtruth.exists(c)}
 
 
-def smaps_rss(pid):
-    """Resident bytes from the page tables (smaps_rollup walks them)."""
-    text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    return int(re.search(r"^Rss:\s+(\d+) kB", text, re.M).group(1)) * 1024
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise RunError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def read_line(stream, pattern, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        m = re.search(pattern, line)
-        if m:
-            return m
-    raise RunError(f"no {what} within {timeout} s")
-
-
 def stop(proc, sig=signal.SIGTERM):
     if proc and proc.poll() is None:
         proc.send_signal(sig)
@@ -143,7 +121,7 @@ def measure_idle(name, n=IDLE_CONNS):
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ct = client = None
     try:
-        m = read_line(server.stderr, LISTEN_RE, 5, f"{name} listening")
+        m = wait_line(server.stderr, LISTEN_RE, timeout=5)
         port, pid = m.group(1).decode(), int(m.group(2))
         # one connection first, untraced: the code a request runs is
         # faulted in before the baseline (file pages, the event loop's)
@@ -154,7 +132,7 @@ def measure_idle(name, n=IDLE_CONNS):
         ct = subprocess.Popen([str(CONCTRACE), "-p", str(pid), "-i", str(INTERVAL),
                                "--json", str(report), "--json-conns", "0"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        read_line(ct.stderr, rb"conctrace: tracing pid", 30, "conctrace attached")
+        wait_line(ct.stderr, rb"conctrace: tracing pid", timeout=30)
         drain = subprocess.Popen(["cat"], stdin=ct.stderr, stdout=subprocess.DEVNULL)
         rss0, server0, before = smaps_rss(pid), slabtruth.ProcCounts(pid), slabtruth.Snapshot()
         client = subprocess.Popen([str(LOADGEN), "-H", "127.0.0.1", "-p", port, "-c", str(n),
@@ -620,7 +598,7 @@ def main(argv=None):
         if opts.compare and not opts.check:
             measure_compare()
         m = measure()
-    except (RunError, subprocess.SubprocessError, OSError) as e:
+    except (RunError, AssertionError, subprocess.SubprocessError, OSError) as e:
         print(f"docfigures: {e}", file=sys.stderr)
         return 1
     figs = figures(m, load_compare())
