@@ -12,6 +12,7 @@ documents fail when:
     document states next to it (`noise.KEY`); a kernel size, or a figure
     rendered from docs/compare.json, by anything at all (a hand edit);
   * a marker holds no value, or names a figure no run gives;
+  * one name shows two values in two places (one figure per quantity);
   * a document shows a figure without stating its noise.
 
 The checker itself is checked on the same fresh figures: a slab size
@@ -68,7 +69,9 @@ def problems_after(fresh, fig, value):
     f = next(f for f, text in t.items() if f"<!-- fig:{fig} -->" in text)
     t[f] = re.sub(rf"<!-- fig:{re.escape(fig)} -->.*?<!-- /fig -->",
                   lambda _: f"<!-- fig:{fig} -->{value}<!-- /fig -->", t[f], count=1, flags=re.S)
-    return [p for p in docfigures.check_docs(fresh, t) if f"fig:{fig}" in p]
+    # (the copies of fig elsewhere now differ: test_one_name_with_two_values_fails)
+    return [p for p in docfigures.check_docs(fresh, t)
+            if f"fig:{fig}" in p and "two values" not in p]
 
 
 def test_a_slab_size_edited_by_hand_fails(fresh):
@@ -86,6 +89,18 @@ def test_a_figure_beyond_its_noise_fails_and_within_it_passes(fresh):
 
 def test_an_empty_marker_fails(fresh):
     assert any("no value" in p for p in problems_after(fresh, "idle.epoll_echo.user", ""))
+
+
+def test_one_name_with_two_values_fails(fresh):
+    """The same quantity in two documents is one figure: values that drift
+    apart (one document rewritten, the other not) fail even within noise."""
+    t = texts()
+    f = ROOT / "docs" / "accuracy.md"
+    value = next(v for n, v, _ in docfigures.markers(t[f]) if n == "idle.coro_echo.kernel")
+    bumped = f"{int(value.replace(',', '').split()[0]) + 1:,} B"
+    t[f] = t[f].replace(f"<!-- fig:idle.coro_echo.kernel -->{value}",
+                        f"<!-- fig:idle.coro_echo.kernel -->{bumped}", 1)
+    assert any("one figure, two values" in p for p in docfigures.check_docs(fresh, t))
 
 
 def test_a_figure_without_its_noise_stated_fails(fresh):
