@@ -43,7 +43,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 .SECONDARY:
 .PHONY: all clean deps deps-demo static install uninstall deb test check-headers check-layers check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux \
 	bench bench-servers bench-overhead bench-helpers bench-retention bench-churn bench-exporter \
-	compare
+	compare docs-figures
 
 # ---- what gets built -------------------------------------------------------
 
@@ -376,6 +376,11 @@ compare: all
 
 bench-exporter: all
 	$(Q)$(PYTHON) scripts/bench-exporter.py
+
+# README's and docs/'s measured figures, written between their markers from
+# short runs (about 40 s); DOCS_ARGS=--compare reruns scripts/compare too
+docs-figures: all
+	$(Q)$(PYTHON) scripts/docfigures.py $(DOCS_ARGS)
 
 # Regenerate the bundled vmlinux.h from the running kernel's BTF.
 vmlinux:

@@ -43,7 +43,13 @@ def doc_files():
 
 
 def without_fences(text):
-    """The text with fenced code blocks blanked (lengths kept)."""
+    """The text with fenced code blocks blanked (lengths kept), and each
+    generated figure (scripts/docfigures.py's markers) as `{fig:NAME}`: its
+    value is a run's, checked by test_docfigures.py against a fresh one, so
+    a claim quotes the figure's name, not the value of the day."""
+    text = re.sub(r"<!-- fig:([\w.\-]+) begin -->.*?<!-- fig:\1 end -->", r"{fig:\1}",
+                  text, flags=re.S)
+    text = re.sub(r"<!-- fig:([\w.\-]+) -->.*?<!-- /fig -->", r"{fig:\1}", text, flags=re.S)
     return re.sub(r"^```.*?^```", lambda m: re.sub(r"[^\n]", " ", m.group(0)),
                   text, flags=re.S | re.M)
 

@@ -1,0 +1,633 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The measured figures of README.md and docs/*.md, written from runs.
+
+Every figure the documents show that comes from a measurement on this
+machine sits between generated markers, and this script writes it from a
+run's JSON (or, for a kernel size, from the kernel), never by hand:
+
+  <!-- fig:NAME -->VALUE<!-- /fig -->            one figure, inline
+  <!-- fig:NAME begin --> ... <!-- fig:NAME end -->   a block (the example report)
+
+A NAME used in several places (and documents) is one figure: the same
+value everywhere. The runs, all short (about 40 s together):
+
+  kernel   slab slot sizes (/sys/kernel/slab/NAME/slab_size), read each run
+  idle     each bundled server over TCP, conctrace attached once it
+           listens, IDLE_CONNS connections from loadgen (one PING each, then
+           held): RSS growth (smaps_rollup), conctrace's user and kernel
+           bytes per connection and its categories, the slab truth
+           (tests/integration/slabtruth.py) for the same held state
+  example  README's example: `conctrace --load='-c 1000 -n 10' --
+           ./servers/threaded_echo -p 0`, its text report
+  compare  not rerun here (about 100 s at 10,000 connections): the tables
+           of docs/results.md and docs/usage.md are rendered from
+           docs/compare.json, which `--compare` (or `make compare`-like
+           `scripts/compare ... --json docs/compare.json`) rewrites
+
+Each figure has a noise (NOISE below): how far two runs of it were seen to
+differ, stated in the documents next to it (a `noise.KEY` figure), and what
+tests/integration/test_docfigures.py allows between the documents and a
+fresh run. Kernel sizes and figures rendered from compare.json are exact.
+
+Usage (root: BPF):  sudo make docs-figures   (scripts/docfigures.py [--compare])
+                    scripts/docfigures.py --check   (compare, write nothing)
+Exit status: 0 written (or --check: documents agree), 1 a run failed or
+--check found a difference, 2 bad usage.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+import slabtruth  # noqa: E402  (the slab truth the memory tests use)
+# the RSS truth (smaps_rollup) and line waits of the user-memory test: one
+# measurement, one implementation
+from test_conctrace import smaps_rss, wait_line  # noqa: E402
+from test_memory import wait_for  # noqa: E402
+
+CONCTRACE = ROOT / "conctrace"
+LOADGEN = ROOT / "servers" / "loadgen"
+SERVERS = ("threaded_echo", "epoll_echo", "coro_echo", "uring_echo")
+MODEL = {"threaded_echo": "threaded", "epoll_echo": "epoll", "coro_echo": "coro",
+         "uring_echo": "uring"}
+IDLE_CONNS = 3000
+INTERVAL = 0.3
+TRUTH_SETTLED = 0.005
+CLOSURE_SETTLED = 0.10
+EXAMPLE_LOAD = "-c 1000 -n 10"
+COMPARE_JSON = ROOT / "docs" / "compare.json"
+OBJECTS = ("sock", "inode", "file", "dentry", "lsm", "epoll", "thread", "io_uring",
+           "page_tables", "vmas")
+# the caches whose slot sizes the documents state
+CACHES = ("TCP", "TCPv6", "UNIX", "sock_inode_cache", "filp", "dentry", "lsm_inode_cache",
+          "lsm_file_cache", "eventpoll_epi", "eventpoll_pwq", "task_struct", "pid",
+          "io_kiocb", "vm_area_struct")
+LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
+
+# Noise per kind of figure: (relative, absolute in the figure's unit,
+# factor, what the documents say). Measured: ten runs of `make
+# docs-figures` here (see the commit that set them). A figure passes when
+# |doc - fresh| <= max(rel * fresh, abs), or for a factor, when each is
+# within that factor of the other.
+NOISE = {
+    "exact": (0, 0, None, "exact (the kernel's sizes, or rendered from a stored run)"),
+    "idle_bytes": (0.01, 16, None, "1% or 16 B"),
+    "rss": (0.10, 0, None, "10%"),
+    "closure": (0.15, 0, None, "15% (the caches' growth over the whole run: "
+                "other processes' objects count too)"),
+    "idle_truth": (0.05, 0, None, "5% (other processes allocate from the same caches: "
+                   "a run they disturbed is repeated)"),
+    "idle_share": (0, 1, None, "1 point"),
+    "example": (0.10, 0, 3.0, "10% for counts and bytes, a factor of 3 for times"),
+}
+
+
+class RunError(Exception):
+    """A run that could not measure: the message says what to do."""
+
+
+# ---- the runs -------------------------------------------------------------------------
+
+def measure_kernel():
+    """Slot sizes of the caches the documents name, from the kernel."""
+    return {c: slabtruth.slab_size(c) for c in CACHES if slabtruth.exists(c)}
+
+
+def stop(proc, sig=signal.SIGTERM):
+    if proc and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def measure_idle(name, n=IDLE_CONNS):
+    """One bundled server holding n idle TCP connections, conctrace attached:
+    the user side against smaps_rollup, the kernel side against slab truth."""
+    tmp = Path(tempfile.mkdtemp(prefix="docfigures-"))
+    report, ready = tmp / "idle.json", tmp / "ready"
+    server = subprocess.Popen([str(ROOT / "servers" / name), "-p", "0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ct = client = None
+    try:
+        m = wait_line(server.stderr, LISTEN_RE, timeout=5)
+        port, pid = m.group(1).decode(), int(m.group(2))
+        # one connection first, untraced: the code a request runs is
+        # faulted in before the baseline (file pages, the event loop's)
+        base = slabtruth.ProcCounts(pid).sockets
+        subprocess.run([str(LOADGEN), "-H", "127.0.0.1", "-p", port, "-c", "1", "-n", "1",
+                        "-q"], stdout=subprocess.DEVNULL, check=True, timeout=30)
+        wait_for(lambda: slabtruth.ProcCounts(pid).sockets <= base, 5, f"{name} to close")
+        ct = subprocess.Popen([str(CONCTRACE), "-p", str(pid), "-i", str(INTERVAL),
+                               "--json", str(report), "--json-conns", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_line(ct.stderr, rb"conctrace: tracing pid", timeout=30)
+        drain = subprocess.Popen(["cat"], stdin=ct.stderr, stdout=subprocess.DEVNULL)
+        rss0, server0, before = smaps_rss(pid), slabtruth.ProcCounts(pid), slabtruth.Snapshot()
+        client = subprocess.Popen([str(LOADGEN), "-H", "127.0.0.1", "-p", port, "-c", str(n),
+                                   "-n", "1", "--hold", "60", "--sources", "4", "-q",
+                                   "--ready-file", str(ready)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: ready.exists() or client.poll() is not None, 60, "loadgen to connect")
+        if client.poll() is not None:
+            raise RunError(f"loadgen exited {client.returncode} before holding {n} connections")
+        slabtruth.wait_accepted(pid, server0.sockets, n)
+        time.sleep(0.2)
+        held = slabtruth.Snapshot()     # before listing fds: see ProcCounts
+        server1, clientc = slabtruth.ProcCounts(pid), slabtruth.ProcCounts(client.pid)
+        rss1 = smaps_rss(pid)
+        time.sleep(3 * INTERVAL)        # conctrace samples the held state
+        ct.send_signal(signal.SIGINT)   # detaches: the server keeps running
+        text = ct.stdout.read().decode()
+        ct.wait(timeout=30)
+        drain.wait(timeout=5)
+        if ct.returncode != 0:
+            raise RunError(f"conctrace -p {pid} exited {ct.returncode}")
+    finally:
+        stop(ct, signal.SIGINT)
+        stop(client, signal.SIGKILL)
+        stop(server)
+    rep = json.loads(report.read_text())
+    truth = slabtruth.Truth(n, "tcp", before, held, server0, server1, clientc)
+    held_samples = [s["kernel_bytes"] for s in rep["timeline"] if s["open_conns"] == n]
+    if rep["connections"]["total"] != n or not held_samples:
+        raise RunError(f"{name}: conctrace saw {rep['connections']['total']} connections "
+                       f"of {n}, {len(held_samples)} samples with all open")
+    verdict = next((ln.strip() for ln in text.splitlines() if ln.strip().startswith("=>")), "")
+    return {
+        "rss_growth": (rss1 - rss0) / n,
+        "user": rep["per_connection"]["user_bytes"]["mean"],
+        "kernel": max(held_samples) / n,
+        "truth": truth.total(),
+        "rss_held": rss1,
+        "external": truth.external,
+        "breakdown": rep["kernel_breakdown"],
+        "verdict": verdict,
+        "closure_line": next((ln for ln in text.splitlines() if ln.startswith("closure:")), ""),
+        "closure": rep["closure"],
+    }
+
+
+def measure_idle_settled(name, attempts=5):
+    """measure_idle, repeated while other processes moved the exact global
+    counts (sockets, TCP sockets, threads) by more than TRUTH_SETTLED of
+    the connections: their objects then sit in the caches the truth reads
+    (seen here: 6,000 sockets freed meanwhile, a truth of -3,255 B)."""
+    for _ in range(attempts):
+        r = measure_idle(name)
+        # and over the whole run, which the closure reads: TCP grew by the
+        # server's and the local client's sockets, n each, and little else
+        tcp = r["closure"]["caches"]["TCP"]["growth_objects"]
+        if all(abs(v) <= TRUTH_SETTLED * IDLE_CONNS for v in r["external"].values()) \
+                and abs(tcp - 2 * IDLE_CONNS) <= CLOSURE_SETTLED * IDLE_CONNS:
+            return r
+    raise RunError(f"{name}: other processes' sockets or threads came and went during each "
+                   f"of {attempts} runs ({r['external']}): rerun on a quieter machine")
+
+
+def measure_example():
+    """README's example run: its text report."""
+    out = subprocess.run([str(CONCTRACE), f"--load={EXAMPLE_LOAD}", "--",
+                          "./servers/threaded_echo", "-p", "0"], cwd=ROOT,
+                         capture_output=True, timeout=120)
+    if out.returncode != 0:
+        raise RunError(f"the example run exited {out.returncode}: "
+                       f"{out.stderr.decode()[-300:]}")
+    text = out.stdout.decode()
+    # loadgen's summary comes first; the report starts at its header
+    return text[text.index("conctrace: "):]
+
+
+def measure_compare(path=COMPARE_JSON):
+    """Rerun scripts/compare at the connection counts docs/results.md shows."""
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "compare"), "--conns",
+                    "1,1000,10000", "--json", str(path), "--svg",
+                    str(path.with_suffix(".svg"))], check=True)
+
+
+def measure(servers=SERVERS):
+    """Every short run, fresh."""
+    return {"kernel": measure_kernel(),
+            "idle": {s: measure_idle_settled(s) for s in servers},
+            "example": measure_example(),
+            "date": datetime.date.today().isoformat()}
+
+
+# ---- the figures, from the runs ---------------------------------------------------------
+
+class Fig:
+    """A figure's text as the documents show it, and its noise (a NOISE key)."""
+
+    def __init__(self, value, noise, block=False):
+        self.value, self.noise, self.block = value, noise, block
+
+
+def fmt_b(x):
+    return f"{round(x):,} B"
+
+
+def fmt_n(x):
+    return f"{round(x):,}"
+
+
+def idle_figures(idle, kernel):
+    figs = {"idle.conns": Fig(fmt_n(IDLE_CONNS), "exact")}
+    for s, r in idle.items():
+        b = r["breakdown"]
+        objects = sum(b[c] for c in OBJECTS)
+        figs.update({
+            f"idle.{s}.kernel_total": Fig(f"{r['kernel'] * IDLE_CONNS / 2**20:.1f} MiB",
+                                          "idle_bytes"),
+            f"idle.{s}.rss": Fig(f"{r['rss_held'] / 1024:,.0f} KiB", "rss"),
+            f"idle.{s}.rss_growth": Fig(fmt_b(r["rss_growth"]), "idle_bytes"),
+            f"idle.{s}.user": Fig(fmt_b(r["user"]), "idle_bytes"),
+            f"idle.{s}.kernel": Fig(fmt_b(r["kernel"]), "idle_bytes"),
+            f"idle.{s}.truth": Fig(fmt_b(r["truth"]), "idle_truth"),
+            f"idle.{s}.objects": Fig(fmt_b(objects), "idle_bytes"),
+            # what a comparison by RSS sees of the whole: user / (kernel + user)
+            f"idle.{s}.rss_share": Fig(f"{100 * r['user'] / (r['user'] + r['kernel']):.0f}%",
+                                       "idle_share"),
+        })
+        for c in OBJECTS:
+            if b[c] >= 0.5:
+                figs[f"idle.{s}.{c}"] = Fig(fmt_n(b[c]), "idle_bytes")
+        if s == "coro_echo":    # the stack mappings attach does not find yet
+            figs[f"idle.{s}.stack_maps"] = Fig(fmt_b(b["vmas"] + b["page_tables"]), "idle_bytes")
+        if s == "threaded_echo":
+            # a thread is its task_struct, its pid and its kernel stack
+            # (stack_vm_area's size): the stack is what is left of the thread
+            kstack = b["thread"] - kernel["task_struct"] - kernel["pid"]
+            figs["thread.kernel_stack"] = Fig(fmt_n(kstack), "idle_bytes")
+            figs["thread.vmas"] = Fig(f"{b['vmas'] / kernel['vm_area_struct']:.0f}", "idle_bytes")
+        if s == "threaded_echo" and r["closure_line"]:
+            tcp = r["closure"]["caches"]["TCP"]
+            figs[f"idle.{s}.closure"] = Fig(
+                "```\n" + "\n".join(textwrap.wrap(r["closure_line"], 84)) + "\n```\n",
+                "closure", block=True)
+            figs[f"idle.{s}.tcp_growth"] = Fig(fmt_n(tcp["growth_objects"]), "closure")
+            figs[f"idle.{s}.tcp_attributed"] = Fig(fmt_n(tcp["attributed_objects"]), "closure")
+        if r["verdict"] and s == "epoll_echo":
+            # the report's own rounding (0.1 KiB): a report line's noise
+            figs[f"idle.{s}.verdict"] = Fig("`" + r["verdict"][3:] + "`", "example")
+    return figs
+
+
+def kernel_figures(kernel):
+    figs = {f"slab.{c}": Fig(fmt_n(v), "exact") for c, v in kernel.items()}
+    u = os.uname()
+    figs["host.kernel"] = Fig(f"{u.machine}, {'.'.join(u.release.split('.')[:2])}", "exact")
+    figs["slab.lsm"] = Fig(fmt_n(kernel.get("lsm_inode_cache", 0)
+                                 + kernel.get("lsm_file_cache", 0)), "exact")
+    return figs
+
+
+def example_line(report, start):
+    return next((ln.strip() for ln in report.splitlines() if ln.strip().startswith(start)), "")
+
+
+def first_items(line, n):
+    """A report line cut after its first n comma-separated items."""
+    return ", ".join(line.split(", ")[:n]) + ", …"
+
+
+def example_figures(report):
+    """README's example report (top connections cut to one), and the lines
+    of it docs/report.md quotes."""
+    lines = report.rstrip("\n").splitlines()
+    out = list(lines)
+    top = next((i for i, ln in enumerate(lines) if ln.startswith("top ")), None)
+    if top is not None:
+        # the column heads and the costliest connection; the rest are alike
+        end = next((i for i in range(top + 1, len(lines)) if not lines[i].startswith("  ")),
+                   len(lines))
+        if end > top + 3:
+            out = lines[:top + 3] + ["  ..."] + lines[end:]
+    header = re.sub(r"^conctrace: .* \(pid \d+\):", "conctrace: CMD (pid N):", lines[0])
+    quote = {
+        "header": header,
+        "connections": example_line(report, "connections:"),
+        "syscalls": first_items(example_line(report, "syscalls/conn:"), 2),
+        "kernel": first_items(example_line(report, "kernel memory/conn:"), 2),
+        "verdict": example_line(report, "=>"),
+        "tracer": example_line(report, "conctrace itself:").split(",")[0] + " …",
+    }
+    figs = {"example.report": Fig("```\n" + "\n".join(out) + "\n```\n", "example", block=True)}
+    figs.update({f"example.{k}": Fig(f"**`{v}`**", "example") for k, v in quote.items()})
+    return figs
+
+
+def noise_figures():
+    return {f"noise.{k}": Fig(v[3], "exact") for k, v in NOISE.items()}
+
+
+def figures(m, compare=None):
+    """name -> Fig, for every figure the runs m (and compare.json) give."""
+    figs = noise_figures()
+    if "kernel" in m:
+        figs.update(kernel_figures(m["kernel"]))
+    if "idle" in m:
+        figs.update(idle_figures(m["idle"], m["kernel"]))
+    if "example" in m:
+        figs.update(example_figures(m["example"]))
+    if compare is not None:
+        figs.update(compare_figures(compare))
+    return figs
+
+
+# ---- docs/compare.json: rendered, not rerun ---------------------------------------------
+
+def fmt_size(b):
+    """scripts/compare's byte format: KiB from 10 KiB on."""
+    return f"{b / 1024:,.1f} KiB" if b >= 10 * 1024 else f"{b:,.0f} B"
+
+
+def fmt_latency(us):
+    return f"{us / 1000:,.0f} ms" if us >= 10000 else f"{us:,.0f} µs"
+
+
+COMPARE_FIELDS = {
+    "user": lambda r: fmt_size(r["user_bytes_per_conn"]),
+    "kernel": lambda r: fmt_size(r["kernel_bytes_per_conn"]),
+    "total": lambda r: fmt_size(r["total_bytes_per_conn"]),
+    "share": lambda r: f"{100 * r['kernel_bytes_per_conn'] / r['total_bytes_per_conn']:.0f}%",
+    "ctxsw": lambda r: f"{r['ctx_switches_per_request']:.2f}",
+    "syscalls": lambda r: f"{r['syscalls_per_request']:.1f}",
+    "cpu": lambda r: f"{r['cpu_us_per_request']:,.0f}",
+    "p99": lambda r: fmt_latency(r["latency_p99_us"]),
+    "rps": lambda r: f"{r['requests_per_s']:,.0f}",
+    "buffers": lambda r: fmt_size(r["kernel_buffers_per_conn"]),
+}
+RAW = {"user": "user_bytes_per_conn", "kernel": "kernel_bytes_per_conn",
+       "total": "total_bytes_per_conn", "ctxsw": "ctx_switches_per_request",
+       "syscalls": "syscalls_per_request", "cpu": "cpu_us_per_request",
+       "p99": "latency_p99_us", "rps": "requests_per_s", "buffers": "kernel_buffers_per_conn",
+       "share": None}
+EVENT_MODELS = ("epoll", "coro", "uring")
+
+
+def span(rows, field):
+    """min–max of a field over rows, each end in the field's format."""
+    key = (lambda r: r["kernel_bytes_per_conn"] / r["total_bytes_per_conn"]) \
+        if RAW[field] is None else (lambda r: r[RAW[field]])
+    lo, hi = min(rows, key=key), max(rows, key=key)
+    a, b = COMPARE_FIELDS[field](lo), COMPARE_FIELDS[field](hi)
+    return a if a == b else f"{a}–{b}"
+
+
+def compare_ranges(rows):
+    """Ranges the prose quotes: over the models at one N
+    (compare.SC.all.N.FIELD.range), over N for one model
+    (compare.SC.MODEL.all.FIELD.range), over the event-driven models from
+    N = 1000 on (compare.SC.events.big.FIELD.range)."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    groups = {}
+    for r in ok:
+        sc = r["scenario"]
+        groups.setdefault(f"compare.{sc}.all.{r['conns']}", []).append(r)
+        groups.setdefault(f"compare.{sc}.{r['model']}.all", []).append(r)
+        if r["model"] in EVENT_MODELS and r["conns"] >= 1000:
+            groups.setdefault(f"compare.{sc}.events.big", []).append(r)
+    return {f"{g}.{f}.range": Fig(span(rs, f), "exact") for g, rs in groups.items() for f in RAW}
+
+
+TABLE_FIELDS = ("user", "kernel", "total", "share", "ctxsw", "syscalls", "cpu", "p99", "rps")
+
+
+def compare_figures(doc):
+    """Every cell of compare.json's rows as compare.SCENARIO.MODEL.N.FIELD,
+    the tables docs/results.md and docs/usage.md show, the run's machine and date."""
+    figs = {"compare.machine": Fig(doc["machine"], "exact"),
+            "compare.date": Fig(doc.get("date", "before 2026-12"), "exact")}
+    tables = {}
+    for r in doc["rows"]:
+        key = f"compare.{r['scenario']}.{r['model']}.{r['conns']}"
+        if r["status"] != "ok":
+            cells = [f"{r['status']}: {r['reason']}"] + [""] * (len(TABLE_FIELDS) - 1)
+        else:
+            cells = [COMPARE_FIELDS[f](r) for f in TABLE_FIELDS]
+            for f, fmt in COMPARE_FIELDS.items():
+                figs[f"{key}.{f}"] = Fig(fmt(r), "exact")
+        tables.setdefault(r["scenario"], []).append(
+            f"| {r['model']} | {r['conns']:,} | " + " | ".join(cells) + " |")
+    head = ("| model | N | user/conn | kernel/conn | total/conn | kernel share | ctx sw/req "
+            "| syscalls/req | CPU µs/req | p99 | req/s |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+    for scenario, rows in tables.items():
+        figs[f"compare.{scenario}.table"] = Fig(head + "\n".join(rows) + "\n", "exact", block=True)
+    figs.update(compare_ranges(doc["rows"]))
+    top = max(r["conns"] for r in doc["rows"])
+    summary = ["| model | user/conn | kernel/conn | kernel share | busy: ctx switches/request |",
+               "| --- | --- | --- | --- | --- |"]
+    for model in MODEL.values():
+        idle = figs.get(f"compare.idle.{model}.{top}.user")
+        if idle is None:
+            continue
+        k = f"compare.idle.{model}.{top}"
+        busy = figs.get(f"compare.busy.{model}.{top}.ctxsw")
+        summary.append(f"| {model}_echo | {figs[k + '.user'].value} | {figs[k + '.kernel'].value} "
+                       f"| {figs[k + '.share'].value} | {busy.value if busy else '-'} |")
+    figs["compare.summary"] = Fig("\n".join(summary) + "\n", "exact", block=True)
+    return figs
+
+
+# ---- the documents ----------------------------------------------------------------------
+
+INLINE_RE = re.compile(r"<!-- fig:([\w.\-]+) -->(.*?)<!-- /fig -->", re.S)
+BLOCK_RE = re.compile(r"<!-- fig:([\w.\-]+) begin -->\n(.*?)<!-- fig:\1 end -->", re.S)
+
+
+def doc_files():
+    return [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+
+
+def markers(text):
+    """[(name, value, block)] of a document's generated figures."""
+    return ([(m.group(1), m.group(2), False) for m in INLINE_RE.finditer(text)]
+            + [(m.group(1), m.group(2), True) for m in BLOCK_RE.finditer(text)])
+
+
+def rewrite(text, figs):
+    """text with every marker's value written from figs; names figs lacks
+    are left as they are (and returned)."""
+    unknown = []
+
+    def inline(m):
+        if m.group(1) not in figs or figs[m.group(1)].block:
+            unknown.append(m.group(1))
+            return m.group(0)
+        return f"<!-- fig:{m.group(1)} -->{figs[m.group(1)].value}<!-- /fig -->"
+
+    def block(m):
+        if m.group(1) not in figs or not figs[m.group(1)].block:
+            unknown.append(m.group(1))
+            return m.group(0)
+        return f"<!-- fig:{m.group(1)} begin -->\n{figs[m.group(1)].value}<!-- fig:{m.group(1)} end -->"
+
+    return BLOCK_RE.sub(block, INLINE_RE.sub(inline, text)), unknown
+
+
+def write_docs(figs):
+    """Write every document's figures; the names no run gave."""
+    unknown = []
+    for f in doc_files():
+        text = f.read_text()
+        new, missing = rewrite(text, figs)
+        unknown += [f"{f.relative_to(ROOT)}: {n}" for n in missing]
+        if new != text:
+            f.write_text(new)
+    return unknown
+
+
+# ---- checking the documents against fresh figures ---------------------------------------
+
+TOKEN_RE = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s?(KiB|MiB|GiB|B|ns|us|µs|ms|s|%|k)?(?!\w)")
+UNITS = {"B": ("bytes", 1), "KiB": ("bytes", 1024), "MiB": ("bytes", 1 << 20),
+         "GiB": ("bytes", 1 << 30), "ns": ("time", 1e-9), "us": ("time", 1e-6),
+         "µs": ("time", 1e-6), "ms": ("time", 1e-3), "s": ("time", 1), "%": ("points", 1),
+         "k": ("count", 1000), None: ("count", 1)}
+# the lines of the example report the check compares, and how many of
+# their columns (None: the whole line); the rest are times or ids
+EXAMPLE_CHECKED = {"connections:": None, "bytes rx": None, "bytes tx": None, "=>": None,
+                   "kernel memory ": 2, "user memory ": 2}
+
+
+def tokens(text):
+    """text's skeleton (each number replaced by its kind) and its numbers in
+    base units: 16.3KiB and 16,691 B compare as bytes."""
+    values = []
+
+    def repl(m):
+        kind, scale = UNITS[m.group(2)]
+        values.append((kind, float(m.group(1).replace(",", "")) * scale))
+        return f"<{kind}>"
+
+    return TOKEN_RE.sub(repl, text), values
+
+
+def within(doc, fresh, noise):
+    """Whether a document's value is a fresh run's within noise; else why not."""
+    rel, abs_, factor, _ = NOISE[noise]
+    if doc == fresh:
+        return None
+    if noise == "exact":
+        return f"is {doc!r}, the generator writes {fresh!r}"
+    (sk1, v1), (sk2, v2) = tokens(doc), tokens(fresh)
+    if sk1.split() != sk2.split():      # a block may wrap elsewhere
+        return f"is {doc!r}, a fresh run reads {fresh!r} (not the same text around the numbers)"
+    for (kind, a), (_, b) in zip(v1, v2):
+        if factor and kind == "time":
+            ok = a <= b * factor and b <= a * factor
+        else:
+            ok = abs(a - b) <= max(rel * abs(b), abs_)
+        if not ok:
+            return f"is {doc!r}, a fresh run reads {fresh!r}: beyond {NOISE[noise][3]}"
+    return None
+
+
+def example_within(doc, fresh):
+    """The example report: the lines EXAMPLE_CHECKED names, within its noise."""
+    def pick(text, start, cols):
+        line = next((ln.strip() for ln in text.splitlines() if ln.strip().startswith(start)), None)
+        return line if line is None or cols is None else "  ".join(re.split(r"\s{2,}", line)[:cols])
+
+    for start, cols in EXAMPLE_CHECKED.items():
+        d, f = pick(doc, start, cols), pick(fresh, start, cols)
+        if d is None:
+            return f"has no line {start!r}"
+        why = within(d, f or "", "example")
+        if why:
+            return why
+    return None
+
+
+def check_docs(figs, texts=None):
+    """Problems of README.md and docs/*.md (or texts: {path: text}) against
+    figs: a marker no run gives, a marker without a value, a value beyond
+    its noise (or, for an exact figure, any difference), a document that
+    does not state the noise of a figure it shows."""
+    problems = []
+    texts = texts or {f: f.read_text() for f in doc_files()}
+    # one figure per quantity: a name shows one value in every document
+    seen = {}
+    for f, text in texts.items():
+        for fig, value, _ in markers(text):
+            first = seen.setdefault(fig, (f.relative_to(ROOT), value))
+            if first[1] != value:
+                problems.append(f"{f.relative_to(ROOT)}: fig:{fig} is {value!r}, "
+                                f"{first[0]} shows {first[1]!r}: one figure, two values")
+    for f, text in texts.items():
+        name = f.relative_to(ROOT)
+        found = markers(text)
+        stated = {n for n, _, _ in found if n.startswith("noise.")}
+        for fig, value, block in found:
+            where = f"{name}: fig:{fig}"
+            if not value.strip() or value.strip() == "```\n```":
+                problems.append(f"{where}: no value (run `sudo make docs-figures`)")
+                continue
+            if fig not in figs:
+                problems.append(f"{where}: no run gives this figure")
+                continue
+            want = figs[fig]
+            if want.block != block:
+                problems.append(f"{where}: a {'block' if want.block else 'inline'} figure")
+                continue
+            if f"noise.{want.noise}" not in stated and want.noise != "exact":
+                problems.append(f"{where}: {name} does not state its noise "
+                                f"(<!-- fig:noise.{want.noise} -->)")
+            why = (example_within(value, want.value) if fig == "example.report"
+                   else within(value, want.value, want.noise))
+            if why:
+                problems.append(f"{where} {why}")
+    return problems
+
+
+def load_compare(path=COMPARE_JSON):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--check", action="store_true",
+                    help="measure and compare with the documents; write nothing")
+    ap.add_argument("--compare", action="store_true",
+                    help="rerun scripts/compare into docs/compare.json first (about 100 s)")
+    opts = ap.parse_args(argv)
+    if os.geteuid() != 0:
+        print("docfigures: the runs load BPF programs: run as root (sudo make docs-figures)",
+              file=sys.stderr)
+        return 1
+    try:
+        if opts.compare and not opts.check:
+            measure_compare()
+        m = measure()
+    except (RunError, AssertionError, subprocess.SubprocessError, OSError) as e:
+        print(f"docfigures: {e}", file=sys.stderr)
+        return 1
+    figs = figures(m, load_compare())
+    if opts.check:
+        problems = check_docs(figs)
+        for p in problems:
+            print(f"docfigures: {p}", file=sys.stderr)
+        return 1 if problems else 0
+    unknown = write_docs(figs)
+    for u in unknown:
+        print(f"docfigures: {u}: no run gives this figure", file=sys.stderr)
+    print(f"docfigures: wrote {len(figs)} figures into README.md and docs/")
+    return 1 if unknown else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
