@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Every command line the README and docs/ show, run as a newcomer would
 (issue 19): each `sudo ./conctrace ...` line of a fenced block in README.md
-and docs/*.md, with what a test must change (ports 0 or free ones, a pid
+and docs/*.md (--help's examples among them, in docs/usage.md), with what a test must change (ports 0 or free ones, a pid
 of a server this test starts, files in a temporary directory, -d 10
 shortened to -d 1) and nothing else, must exit 0, the status that says the
 run ended as asked. `make demo`'s script runs too. A new command line in
@@ -23,7 +23,8 @@ from conftest import ROOT, binary
 from test_conctrace import CONCTRACE, needs_root, start_server, wait_line
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-LINE_RE = re.compile(r"^sudo (\./conctrace .*?)\s*(?:#.*)?$")
+# a comment after '#', or (in --help's examples) after two spaces
+LINE_RE = re.compile(r"^sudo (\./conctrace .*?)\s*(?:#.*|\s{2,}(?!-)\S.*)?$")
 
 
 def documented_lines():
@@ -51,7 +52,7 @@ def adjust(line, tmp_path, pid):
     if " > " in line:
         line, out = line.split(" > ")
         out = tmp_path / Path(out.strip()).name
-    line = line.replace("$(pidof nginx)", str(pid))
+    line = re.sub(r"\$\(pidof [^)]*\)", str(pid), line)
     argv = shlex.split(line)
     argv[0] = str(CONCTRACE)
     i = 0
