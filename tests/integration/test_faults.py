@@ -422,8 +422,21 @@ def test_map_full_counts_untracked_connections(tmp_path, name):
     names = ("read", "write") if name == "threaded_echo" else None
     def calls(x):
         return sum(v for k, v in x["syscalls"].items() if names is None or k in names)
-    limited = [calls(x) for x in rep["conns"]]
-    unlimited = [calls(x) for x in full["conns"]]
+    # a connection keeps CONN_SC_SLOTS syscall names, the rest in "other":
+    # under ASan every thread makes a dozen more kinds of call first
+    # (sigaltstack, gettid, madvise, ...), and read or write may find no
+    # slot, so there only connections that kept both names are compared
+    def named(conns):
+        if not SANITIZED or names is None:
+            return conns
+        return [x for x in conns if set(names) <= x["syscalls"].keys()]
+    limited = [calls(x) for x in named(rep["conns"])]
+    unlimited = [calls(x) for x in named(full["conns"])]
+    if SANITIZED and (len(limited) < 10 or len(unlimited) < 10):
+        report_figure(f"{name}: ASan's own syscalls overflowed the per-connection names of "
+                      f"all but {len(limited)} and {len(unlimited)} connections: not compared "
+                      "by name here (the unsanitized run compares them)")
+        return
     report_figure(f"{name}: syscalls a connection, --max-conns 100: most "
                   f"{most_common(limited)} (range {min(limited)}-{max(limited)}); unlimited: "
                   f"most {most_common(unlimited)} (range {min(unlimited)}-{max(unlimited)})")
