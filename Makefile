@@ -214,6 +214,7 @@ $(OUTPUT)/tests/test_programs:  LDLIBS_TEST += $(LDLIBS_BPF)
 $(OUTPUT)/tests/unit/test_programs.o: $(OUTPUT)/conctrace.skel.h
 $(OUTPUT)/tests/test_libbpf_log: LDLIBS_TEST += $(LDLIBS_BPF)
 $(OUTPUT)/tests/test_uring_ops: LDLIBS_TEST += $(LDLIBS_BPF)
+$(OUTPUT)/tests/test_report_text: LDLIBS_TEST += $(LDLIBS_BPF)
 
 $(UNIT_TESTS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/unit/%.o $(LIB)
 	$(call msg,LINK,$@)
