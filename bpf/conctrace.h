@@ -179,11 +179,12 @@ struct rss_state {
 	__s64 page_table_bytes;	/* mm->pgtables_bytes, as last seen */
 	__s32 map_count;	/* mm->map_count: VMAs */
 	__u32 mm_id;		/* which mm at this address (x86: its ctx_id) */
-	/* what its changes added to connections and the loop, net: an image
-	 * exec replaces gives it back */
-	__s64 charged_bytes;
-	__s64 charged_page_table_bytes;
-	__s64 charged_vmas;
+	/* the values counting began from (0 for an image exec made): what its
+	 * changes added to connections and the loop is the distance from
+	 * them, which an exec replacing the image gives back */
+	__s64 base_bytes;
+	__s64 base_page_table_bytes;
+	__s32 base_vmas;
 };
 
 struct syscall_total {

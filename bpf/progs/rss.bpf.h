@@ -29,9 +29,10 @@ static __always_inline void drop_replaced_image(struct task_struct *task,
 	key = ts->mm_key;
 	old = bpf_map_lookup_elem(&rss, &key);
 	if (old && old->mm_id == ts->mm_id) {
-		pc->loop_user_bytes -= old->charged_bytes;
-		pc->loop_page_table_bytes -= old->charged_page_table_bytes;
-		pc->loop_vmas -= old->charged_vmas;
+		pc->loop_user_bytes -= (old->pages[0] + old->pages[1] + old->pages[3]) *
+				       (__s64)page_size - old->base_bytes;
+		pc->loop_page_table_bytes -= old->page_table_bytes - old->base_page_table_bytes;
+		pc->loop_vmas -= old->map_count - old->base_vmas;
 		bpf_map_delete_elem(&rss, &key);
 	}
 	ts->mm_key = 0;
@@ -65,6 +66,9 @@ static __always_inline struct rss_state *first_sight(struct task_struct *task, s
 	st->pages[3] = count < 0 ? rss_pages(mm, 3, &exact) : rss_pages_atomic(mm, 3);
 	st->page_table_bytes = page_table_bytes(mm);
 	st->map_count = mm->map_count;
+	st->base_bytes = (st->pages[0] + st->pages[1] + st->pages[3]) * (__s64)page_size;
+	st->base_page_table_bytes = st->page_table_bytes;
+	st->base_vmas = st->map_count;
 	return NULL;
 }
 
@@ -120,9 +124,6 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 	vma_delta = vmas - __sync_lock_test_and_set(&st->map_count, vmas);
 	if (!delta && !pt_delta && !vma_delta)
 		return 0;
-	__sync_fetch_and_add(&st->charged_bytes, delta);
-	__sync_fetch_and_add(&st->charged_page_table_bytes, pt_delta);
-	__sync_fetch_and_add(&st->charged_vmas, vma_delta);
 	ts = thread_state(task);
 	if (ts && ts->mm_key != key) {
 		ts->mm_key = key;

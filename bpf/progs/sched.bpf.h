@@ -47,7 +47,7 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 	 * one are counted nowhere, and neither do we, so totals match
 	 * wait4(). A group leader is released only when reaped: its last
 	 * switch is in the kernel's count, and ours. */
-	if (BPF_CORE_READ(prev, sighand))
+	if (prev->sighand)	/* prev is trusted: a typed load, no helper call */
 		count_switch(ts, pc, voluntary);
 	settle_run(ts, pc, prev, now);
 	if (!voluntary)

@@ -12,7 +12,7 @@ void conn_complete(struct conn_view *v, const struct conn *rec, const struct sla
 		v->syscall_ns += rec->sc[i].ns;
 	}
 	v->kernel_bytes_peak = conn_kernel_memory(rec, s, v->kmem_peak);
-	v->kernel_bytes_now = conn_kernel_memory_now(rec, s);
+	v->kernel_bytes_now = conn_kernel_memory_now(rec, s, v->kmem_peak);
 }
 
 const char *conn_origin(const struct conn *c)

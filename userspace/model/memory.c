@@ -64,11 +64,12 @@ __u64 conn_buffer_bytes_now(const struct conn *c)
 	return c->rx_queue + c->tx_queue + (c->forward_alloc > 0 ? (__u64)c->forward_alloc : 0);
 }
 
-__u64 conn_kernel_memory_now(const struct conn *c, const struct slab_sizes *s)
+__u64 conn_kernel_memory_now(const struct conn *c, const struct slab_sizes *s,
+			     const __u64 peak[KM_COUNT])
 {
 	__u64 km[KM_COUNT], fixed = 0;
 
-	conn_kernel_memory(c, s, km);
+	memcpy(km, peak, sizeof(km));
 	/* what comes and goes, as it stands rather than at its peak */
 	km[KM_EPOLL] = (__u64)c->epoll_items * (s->epitem + s->eppoll_entry);
 	km[KM_IO_URING] = (__u64)c->uring_armed * s->io_kiocb;

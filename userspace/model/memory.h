@@ -53,7 +53,9 @@ __u64 conn_kernel_memory(const struct conn *c, const struct slab_sizes *s,
 /* Queued and reserved buffer bytes c holds at the last sample. */
 __u64 conn_buffer_bytes_now(const struct conn *c);
 
-/* Kernel bytes c holds now: its objects and its buffers at the last sample. */
-__u64 conn_kernel_memory_now(const struct conn *c, const struct slab_sizes *s);
+/* Kernel bytes c holds now: its objects and its buffers at the last sample;
+ * peak is conn_kernel_memory()'s breakdown of c, which it starts from. */
+__u64 conn_kernel_memory_now(const struct conn *c, const struct slab_sizes *s,
+			     const __u64 peak[KM_COUNT]);
 
 #endif /* CONCTRACE_MEMORY_H */
