@@ -122,6 +122,24 @@ int proc_socket_count(pid_t pid)
 	return n;
 }
 
+long proc_thread_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	long n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
 bool proc_cmdline(pid_t pid, char *buf, size_t len)
 {
 	char path[64];

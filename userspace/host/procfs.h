@@ -36,6 +36,9 @@ bool proc_is_kernel_thread(pid_t pid);
 /* Sockets the process holds open now (its /proc/PID/fd links), or -1. */
 int proc_socket_count(pid_t pid);
 
+/* Threads the process has now (its /proc/PID/task entries), or 0. */
+long proc_thread_count(pid_t pid);
+
 /* Its command line, arguments joined by spaces (as ps shows it); false if
  * the process is gone or has none (a kernel thread, a zombie). */
 bool proc_cmdline(pid_t pid, char *buf, size_t len);

@@ -38,7 +38,7 @@ long attached_threads(const struct env *env)
 	long n = 0;
 
 	for (unsigned int i = 0; i < env->npids; i++)
-		n += target_thread_count(env->pids[i]);
+		n += proc_thread_count(env->pids[i]);
 	return n;
 }
 

@@ -2,7 +2,6 @@
 /* Launching, attaching to and stopping the traced process (see target.h). */
 #include "target/target.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -192,24 +191,6 @@ static bool any_alive(const struct target *t)
 		if (!kill(t->pids[i], 0) || errno != ESRCH)
 			return true;
 	return false;
-}
-
-long target_thread_count(pid_t pid)
-{
-	char path[64];
-	struct dirent *de;
-	long n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return 0;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* Reap what has ended of the launched group (its orphans are ours): the

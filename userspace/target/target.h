@@ -67,9 +67,6 @@ void target_discard(struct target *t);
  * with *missing the pid that does not exist. */
 int target_attach(struct target *t, const pid_t *pids, unsigned int n, pid_t *missing);
 
-/* Threads the process has now (from /proc/PID/task), or 0. */
-long target_thread_count(pid_t pid);
-
 /* Reap the target if it has exited; true once it has. */
 bool target_poll_exit(struct target *t);
 
