@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * hook_floor [--no-syscalls] -p PID: attach bench/hook_floor.bpf.c's empty
- * programs with PID as their target, until SIGINT or SIGTERM. The throughput
- * a server keeps with them is the floor of conctrace's hooks: what attaching
- * costs before any work is done. --no-syscalls leaves sys_enter/sys_exit
- * off, as conctrace's light mode does.
+ * hook_floor [--no-syscalls | --entry-only] -p PID: attach
+ * bench/hook_floor.bpf.c's empty programs with PID as their target, until
+ * SIGINT or SIGTERM. The throughput a server keeps with them is the floor of
+ * conctrace's hooks: what attaching costs before any work is done.
+ * --no-syscalls leaves sys_enter/sys_exit off, as conctrace's light mode
+ * does; --entry-only leaves sys_exit off: the floor of a syscall mode that
+ * counts at entry and times nothing, one hook per syscall instead of two.
  */
 #include <errno.h>
 #include <limits.h>
@@ -35,13 +37,13 @@ static int fail(const char *what, int err)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hook_floor [--no-syscalls] -p PID\n");
+	fprintf(f, "usage: hook_floor [--no-syscalls | --entry-only] -p PID\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct hook_floor_bpf *skel;
-	bool no_syscalls = false;
+	bool no_syscalls = false, entry_only = false;
 	long pid = 0;
 	sigset_t sigs;
 	int err, sig;
@@ -49,6 +51,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-syscalls")) {
 			no_syscalls = true;
+		} else if (!strcmp(argv[i], "--entry-only")) {
+			entry_only = true;
 		} else if (!strcmp(argv[i], "-p") && i + 1 < argc) {
 			char *end;
 
@@ -66,7 +70,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!pid) {
+	if (!pid || (no_syscalls && entry_only)) {
 		usage(stderr);
 		return 2;
 	}
@@ -88,6 +92,8 @@ int main(int argc, char **argv)
 	} else {
 		/* as conctrace: sockets' release is hooked in light mode only */
 		bpf_program__set_autoload(skel->progs.hook_inet_sock_set_state, false);
+		if (entry_only)
+			bpf_program__set_autoload(skel->progs.hook_sys_exit, false);
 	}
 	drop_missing_attach_points(skel->obj, "hook_floor");
 	err = hook_floor_bpf__load(skel);
