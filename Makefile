@@ -361,7 +361,7 @@ bench: bench-servers bench-overhead bench-helpers bench-retention bench-churn be
 bench-servers: all
 	$(Q)$(PYTHON) scripts/bench-servers.py
 bench-overhead: all $(HOOK_FLOOR)
-	$(Q)$(PYTHON) scripts/bench-overhead.py
+	$(Q)$(PYTHON) scripts/bench-overhead.py $(BENCH_ARGS)
 bench-helpers: $(HELPER_COST)
 	$(Q)taskset -c 0 $(HELPER_COST)
 bench-retention: all
