@@ -56,6 +56,17 @@ void hist_record(struct hist *h, uint64_t value)
 		h->max = value;
 }
 
+void hist_forget(struct hist *h, uint64_t value)
+{
+	unsigned b = bucket_of(value);
+
+	if (!h->count || !h->buckets[b])
+		return;	/* never recorded: nothing to take back */
+	h->buckets[b]--;
+	h->count--;
+	h->sum -= value;
+}
+
 void hist_merge(struct hist *dst, const struct hist *src)
 {
 	unsigned b;

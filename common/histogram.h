@@ -43,6 +43,12 @@ struct hist {
 void hist_init(struct hist *h);
 void hist_record(struct hist *h, uint64_t value);
 
+/* Take back one value recorded before (a record replaced by a corrected
+ * one): its bucket, count and sum. min and max stay as they were: bounds,
+ * exact again when the corrected value (never below the old one for a sum)
+ * is recorded. */
+void hist_forget(struct hist *h, uint64_t value);
+
 /* Add every value recorded in src to dst. */
 void hist_merge(struct hist *dst, const struct hist *src);
 

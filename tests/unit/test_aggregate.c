@@ -284,6 +284,7 @@ static void test_agg_sums_kernel_memory_by_category(void **state)
 	conn_complete(&v, &c, &slabs);
 	agg_init(&a, 0);
 	assert_int_equal(agg_add(&a, &v), 0);
+	v.rec.id = 2;	/* another connection: one id twice would be merged */
 	assert_int_equal(agg_add(&a, &v), 0);
 	assert_int_equal(a.kmem_by_cat[KM_SOCK], 2000);
 	assert_int_equal(a.kmem_by_cat[KM_INODE], 1664);
@@ -616,6 +617,70 @@ static void test_observer_sees_every_connection_once(void **state)
 	agg_free(&a);
 }
 
+/* A connection's second record (issue 16: a Go pool's connection listed
+ * twice) is merged into its first: one connection, the sums of both. */
+static void test_second_record_of_a_connection_is_merged(void **state)
+{
+	struct agg a;
+	struct conn first = mk_cost(7, 1000, 10), second = mk_cost(7, 300, 3), other = mk_cost(8, 50, 1);
+	const struct conn_view *top;
+	struct dist d;
+	size_t n;
+
+	(void)state;
+	first.sc[0] = (struct conn_syscall){ .nr = 1, .count = 4, .ns = 40 };
+	second.sc[0] = (struct conn_syscall){ .nr = 4, .count = 2, .ns = 20 };
+	second.sc[1] = (struct conn_syscall){ .nr = 1, .count = 1, .ns = 10 };
+	first.bytes_rx = 100;
+	second.bytes_rx = 5;
+	first.rx_queue_peak = 64;
+	second.rx_queue_peak = 32;
+	second.close_ns = 9;
+	agg_init(&a, 10);
+	add(&a, &first);
+	add(&a, &other);
+	add(&a, &second);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.merged, 1);
+	assert_int_equal(a.open_at_end, 0);
+	assert_int_equal(a.dist[M_CPU_NS].count, 2);
+	assert_int_equal(a.dist[M_CPU_NS].sum, 1350);
+	assert_int_equal(a.dist[M_SYSCALLS].sum, (10 + 4) + (3 + 2 + 1) + 1);
+	assert_int_equal(a.dist[M_BYTES_RX].sum, 105);
+	assert_int_equal(a.syscalls_by_nr[0], 5);
+	assert_int_equal(a.syscalls_by_nr[3], 2);
+	agg_dist(&a, M_CPU_NS, &d);
+	assert_int_equal(d.max, 1300);
+	top = agg_top(&a, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(top[0].rec.id, 7);
+	assert_int_equal(top[0].rec.cpu_ns, 1300);
+	assert_int_equal(top[0].syscalls, 20);
+	assert_int_equal(top[0].rec.sc[0].count, 5);
+	assert_int_equal(top[0].rec.sc[1].nr, 4);
+	assert_int_equal(top[0].rec.rx_queue_peak, 64);
+	assert_int_equal(top[0].rec.close_ns, 9);
+	assert_int_equal(top[1].rec.id, 8);
+	agg_free(&a);
+}
+
+/* A second record that is still open (made anew after its first went)
+ * leaves the connection open at the end, counted once. */
+static void test_open_second_record_counts_open_once(void **state)
+{
+	struct agg a;
+	struct conn first = mk_conn(5, 1, 2), second = mk_conn(5, 3, 0);
+
+	(void)state;
+	agg_init(&a, 0);
+	add(&a, &first);
+	add(&a, &second);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.open_at_end, 1);
+	assert_int_equal(a.merged, 1);
+	agg_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -643,6 +708,8 @@ int main(void)
 		cmocka_unit_test(test_uring_by_op_sums_slots),
 		cmocka_unit_test(test_many_connections_exact_means_and_bounded_percentiles),
 		cmocka_unit_test(test_observer_sees_every_connection_once),
+		cmocka_unit_test(test_second_record_of_a_connection_is_merged),
+		cmocka_unit_test(test_open_second_record_counts_open_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -289,6 +289,26 @@ static void test_merge_with_empty(void **state)
 	free(dst);
 }
 
+/* A value taken back leaves the histogram as if it had never been
+ * recorded (count, sum, percentiles), and one never recorded changes nothing. */
+static void test_forget_takes_back_one_value(void **state)
+{
+	struct hist *h = hist_new();
+
+	(void)state;
+	hist_record(h, 10);
+	hist_record(h, 1000);
+	hist_record(h, 1000);
+	hist_forget(h, 1000);
+	assert_int_equal(hist_count(h), 2);
+	assert_int_equal(h->sum, 1010);
+	assert_int_equal(hist_percentile(h, 50), 10);
+	hist_forget(h, 77);		/* not recorded: ignored */
+	assert_int_equal(hist_count(h), 2);
+	assert_int_equal(h->sum, 1010);
+	free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -301,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_huge_values_clamp),
 		cmocka_unit_test(test_merge_equals_recording_all),
 		cmocka_unit_test(test_merge_with_empty),
+		cmocka_unit_test(test_forget_takes_back_one_value),
 	};
 
 	return cmocka_run_group_tests_name("histogram", tests, NULL, NULL);

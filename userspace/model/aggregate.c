@@ -26,6 +26,7 @@ void agg_init(struct agg *a, size_t keep)
 void agg_free(struct agg *a)
 {
 	free(a->top);
+	free(a->recent);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -107,23 +108,10 @@ static void keep_top(struct agg *a, const struct conn_view *c)
 	}
 }
 
-int agg_add(struct agg *a, const struct conn_view *v)
+/* The sums over syscall numbers and io_uring opcodes: each record's own,
+ * so a second record of a connection adds only what it holds. */
+static void add_tables(struct agg *a, const struct conn *c)
 {
-	const struct conn *c = &v->rec;
-	__u64 metric[M_COUNT];
-
-	for (int m = 0; m < M_COUNT; m++) {
-		metric[m] = conn_metric(v, m);
-		hist_record(&a->dist[m], metric[m]);
-	}
-	a->n++;
-	if (conn_is_open(c))
-		a->open_at_end++;
-	if (a->observer)
-		a->observer(a->observer_ctx, v, metric);
-	for (int k = 0; k < KM_COUNT; k++)
-		a->kmem_by_cat[k] += v->kmem_peak[k];
-
 	for (int i = 0; i < CONN_SC_SLOTS; i++) {
 		__u32 nr = c->sc[i].nr;
 
@@ -139,6 +127,73 @@ int agg_add(struct agg *a, const struct conn_view *v)
 		if (op && op - 1 < 256)
 			a->uring_by_op[op - 1] += c->uring[i].count;
 	}
+}
+
+/* The kept connection with this id, or NULL. Only for a second record:
+ * a walk of at most `keep` entries, rare. */
+static struct conn_view *kept(struct agg *a, __u64 id)
+{
+	for (size_t i = 0; i < a->ntop; i++)
+		if (a->top[i].rec.id == id)
+			return &a->top[i];
+	return NULL;
+}
+
+/* v is a later record of first's connection: its distributions, sums and
+ * kept entry become the merged connection's; first becomes the merge. */
+static void merge_record(struct agg *a, struct conn_view *first, const struct conn_view *v)
+{
+	struct conn_view *top = kept(a, v->rec.id);
+	bool was_open = conn_is_open(&first->rec);
+
+	for (int m = 0; m < M_COUNT; m++)
+		hist_forget(&a->dist[m], conn_metric(first, m));
+	for (int k = 0; k < KM_COUNT; k++)
+		a->kmem_by_cat[k] -= first->kmem_peak[k];
+	conn_view_merge(first, v);
+	for (int m = 0; m < M_COUNT; m++)
+		hist_record(&a->dist[m], conn_metric(first, m));
+	for (int k = 0; k < KM_COUNT; k++)
+		a->kmem_by_cat[k] += first->kmem_peak[k];
+	a->open_at_end += conn_is_open(&first->rec) - was_open;
+	add_tables(a, &v->rec);
+	a->merged++;
+	if (top) {
+		*top = *first;
+		sift_down(a->top, a->ntop, (size_t)(top - a->top));	/* its cost only grew */
+	} else {
+		keep_top(a, first);
+	}
+}
+
+int agg_add(struct agg *a, const struct conn_view *v)
+{
+	const struct conn *c = &v->rec;
+	__u64 metric[M_COUNT];
+	struct conn_view *slot = NULL;
+
+	if (!a->recent)
+		a->recent = calloc(AGG_RECENT, sizeof(*a->recent));
+	if (a->recent) {
+		slot = &a->recent[(c->id * 0x9e3779b97f4a7c15ull) >> 52 & (AGG_RECENT - 1)];
+		if (c->id && slot->rec.id == c->id) {
+			merge_record(a, slot, v);
+			return 0;
+		}
+		*slot = *v;
+	}
+	for (int m = 0; m < M_COUNT; m++) {
+		metric[m] = conn_metric(v, m);
+		hist_record(&a->dist[m], metric[m]);
+	}
+	a->n++;
+	if (conn_is_open(c))
+		a->open_at_end++;
+	if (a->observer)
+		a->observer(a->observer_ctx, v, metric);
+	for (int k = 0; k < KM_COUNT; k++)
+		a->kmem_by_cat[k] += v->kmem_peak[k];
+	add_tables(a, c);
 	keep_top(a, v);
 	return 0;
 }

@@ -59,13 +59,24 @@ struct agg {
 	__u64 syscalls_other;		/* beyond a connection's slots */
 	__u64 uring_by_op[256];
 	__u64 kmem_by_cat[KM_COUNT];	/* summed over connections */
+
+	/* the last records by id (a slot per id's hash, the newest stays): a
+	 * second record of a connection is merged into its first, not counted
+	 * as a second connection. BPF sends one (lib/conns.bpf.h); this is
+	 * the check that it did, and the count says if it did not. */
+	struct conn_view *recent;
+	__u64 merged;			/* second records merged into their first */
 };
+
+#define AGG_RECENT	4096		/* records remembered: 2.6 MB, allocated once */
 
 void agg_init(struct agg *a, size_t keep);
 void agg_free(struct agg *a);
 
-/* Add one connection (closed, or still open), completed by conn_complete().
- * Returns 0: nothing is allocated per connection (only the top-N heap, once). */
+/* Add one connection (closed, or still open), completed by conn_complete():
+ * a second record of a recent one is merged into its first (a->merged).
+ * Returns 0: nothing is allocated per connection (the top-N heap and the
+ * recent records, once). */
 int agg_add(struct agg *a, const struct conn_view *c);
 
 __u64 conn_metric(const struct conn_view *c, enum metric m);

@@ -2,6 +2,8 @@
 /* A connection's derived figures (see conn_view.h). */
 #include "model/conn_view.h"
 
+#include <string.h>
+
 void conn_complete(struct conn_view *v, const struct conn *rec, const struct slab_sizes *s)
 {
 	v->rec = *rec;
@@ -14,6 +16,82 @@ void conn_complete(struct conn_view *v, const struct conn *rec, const struct sla
 	v->kernel_bytes_peak = conn_kernel_memory(rec, s, v->kmem_peak);
 	v->kernel_bytes_now = conn_kernel_memory_now(rec, s, v->kmem_peak);
 }
+
+static void add_syscalls(struct conn *into, const struct conn_syscall *s)
+{
+	for (int i = 0; i < CONN_SC_SLOTS; i++)
+		if (into->sc[i].nr == s->nr || !into->sc[i].nr) {
+			into->sc[i].nr = s->nr;
+			into->sc[i].count += s->count;
+			into->sc[i].ns += s->ns;
+			return;
+		}
+	into->sc_other += s->count;
+	into->sc_other_ns += s->ns;
+}
+
+static void add_uring(struct conn *into, const struct conn_uring_op *op)
+{
+	for (int i = 0; i < CONN_URING_SLOTS; i++)
+		if (into->uring[i].opcode == op->opcode || !into->uring[i].opcode) {
+			into->uring[i].opcode = op->opcode;
+			into->uring[i].count += op->count;
+			return;
+		}
+}
+
+#define MAX_INTO(f) do { if (l->f > c->f) c->f = l->f; } while (0)
+
+void conn_view_merge(struct conn_view *into, const struct conn_view *later)
+{
+	struct conn *c = &into->rec;
+	const struct conn *l = &later->rec;
+
+	for (int i = 0; i < CONN_SC_SLOTS; i++)
+		if (l->sc[i].nr)
+			add_syscalls(c, &l->sc[i]);
+	c->sc_other += l->sc_other;
+	c->sc_other_ns += l->sc_other_ns;
+	c->ctx_voluntary += l->ctx_voluntary;
+	c->ctx_involuntary += l->ctx_involuntary;
+	c->cpu_ns += l->cpu_ns;
+	c->runq_ns += l->runq_ns;
+	c->bytes_rx += l->bytes_rx;
+	c->bytes_tx += l->bytes_tx;
+	c->uring_ops += l->uring_ops;
+	for (int i = 0; i < CONN_URING_SLOTS; i++)
+		if (l->uring[i].opcode)
+			add_uring(c, &l->uring[i]);
+	c->threads += l->threads;
+	c->thread_stack_bytes += l->thread_stack_bytes;
+	c->user_bytes += l->user_bytes;
+	c->page_table_bytes += l->page_table_bytes;
+	c->vmas += l->vmas;
+	MAX_INTO(user_bytes_peak);
+	MAX_INTO(page_table_bytes_peak);
+	MAX_INTO(vmas_peak);
+	MAX_INTO(epoll_items_peak);
+	MAX_INTO(rx_queue_peak);
+	MAX_INTO(tx_queue_peak);
+	MAX_INTO(forward_alloc_peak);
+	MAX_INTO(buffers_peak);
+	MAX_INTO(uring_armed_peak);
+	c->close_ns = l->close_ns;
+	c->epoll_items = l->epoll_items;
+	c->rx_queue = l->rx_queue;
+	c->tx_queue = l->tx_queue;
+	c->forward_alloc = l->forward_alloc;
+	c->uring_armed = l->uring_armed;
+	into->syscalls += later->syscalls;
+	into->syscall_ns += later->syscall_ns;
+	if (later->kernel_bytes_peak > into->kernel_bytes_peak) {
+		into->kernel_bytes_peak = later->kernel_bytes_peak;
+		memcpy(into->kmem_peak, later->kmem_peak, sizeof(into->kmem_peak));
+	}
+	into->kernel_bytes_now = later->kernel_bytes_now;
+}
+
+#undef MAX_INTO
 
 const char *conn_origin(const struct conn *c)
 {

@@ -29,6 +29,14 @@ struct conn_view {
 void conn_complete(struct conn_view *v, const struct conn *rec, const struct slab_sizes *s);
 
 /*
+ * A second record of one connection (a BPF record sent twice, or made
+ * anew after its connection's went) merged into its first: counts and
+ * times add, peaks take the larger, the later record's state and gauges
+ * stand (open, buffers now, the close time).
+ */
+void conn_view_merge(struct conn_view *into, const struct conn_view *later);
+
+/*
  * Open: the connection's record is in BPF's map and BPF has not closed it.
  * BPF's live_conns counts exactly these (it moves where close_ns is set), so
  * a count of open connections and a walk over them agree.

@@ -275,5 +275,9 @@ void report_text(FILE *f, struct report *r)
 	if (p->conns_untracked)
 		fprintf(f, ", connections not tracked (map full, raise --max-conns): %llu",
 			(unsigned long long)p->conns_untracked);
+	/* BPF sends one record per connection: a second one is a fault, said */
+	if (r->agg->merged)
+		fprintf(f, ", second records of a connection (merged into its first): %llu",
+			(unsigned long long)r->agg->merged);
 	fprintf(f, "\n");
 }
