@@ -222,10 +222,14 @@ $(UNIT_TESTS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/unit/%.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) $(filter-out $(LIB),$^) $(LIB) $(LDLIBS_TEST) -lcmocka -lm -o $@
 
 # hidden helpers of the integration tests, not installed
-TEST_TOOLS := $(OUTPUT)/tests/flame_svg_tool
+TEST_TOOLS := $(OUTPUT)/tests/flame_svg_tool $(OUTPUT)/tests/close_race
 $(OUTPUT)/tests/flame_svg_tool: $(OUTPUT)/tests/tools/flame_svg_tool.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+# threads touching one connection while it closes (test_records.py)
+$(OUTPUT)/tests/close_race: $(OUTPUT)/tests/tools/close_race.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -lpthread -o $@
 
 check-unit: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done

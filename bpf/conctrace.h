@@ -118,6 +118,10 @@ struct conn {
 
 	__u32 netns;		/* its network namespace (inode number) */
 	__u32 seen_gen;		/* the last snapshot that found its socket alive */
+	/* who may still write the record, and whether it is final
+	 * (lib/conns.bpf.h, conn_hold): BPF's bookkeeping, not a figure */
+	__u32 claim;
+	__u32 pad;
 };
 
 /* Process-wide counters and the event-loop bucket: one slot per CPU. */

@@ -10,20 +10,22 @@
 #include "lib/cpu_time.bpf.h"
 
 /*
- * Add what the thread owes to its current connection and clear it.
- * Returns the connection, or NULL if it is the event loop or gone (closed
- * and finalized by another thread: then the event loop takes the charges).
+ * Add what the thread owes to its current connection and clear it; with
+ * `finish`, a closed connection's record is final after this (the thread
+ * moves on from it). True if the connection is closed. The event loop
+ * takes the charges if it is gone (finalized by another thread).
  */
-static __always_inline struct conn *flush(struct thread_state *ts)
+static __always_inline bool flush(struct thread_state *ts, bool finish)
 {
 	struct pending *p = &ts->owed;
 	struct proc_counters *pc;
+	bool closed = false;
 	struct conn *c;
 	__u64 id = ts->cur_conn;
 
 	if (!id)
-		return NULL;
-	c = bpf_map_lookup_elem(&conns, &id);
+		return false;
+	c = conn_hold(id);
 	if (c) {
 		if (p->cpu_ns)
 			__sync_fetch_and_add(&c->cpu_ns, p->cpu_ns);
@@ -65,6 +67,10 @@ static __always_inline struct conn *flush(struct thread_state *ts)
 			conn_set_buffers(c, &b, p->rx_queue_max, p->tx_queue_max,
 					 p->forward_alloc_max, p->buffers_max);
 		}
+		closed = c->close_ns != 0;
+		if (closed && finish)
+			conn_finalize(c);
+		conn_put(id, c);
 	} else if ((pc = proc_counters())) {
 		pc->loop_user_bytes += p->user_bytes;
 		pc->loop_page_table_bytes += p->page_table_bytes;
@@ -80,7 +86,7 @@ static __always_inline struct conn *flush(struct thread_state *ts)
 		}
 	}
 	__builtin_memset(p, 0, sizeof(*p));
-	return c;
+	return closed;
 }
 
 /*
@@ -109,12 +115,14 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
 			}
 		}
 		/* more distinct syscalls than slots: pay the lookup now */
-		if ((c = bpf_map_lookup_elem(&conns, &conn_id))) {
+		if ((c = conn_hold(conn_id))) {
 			conn_add_syscalls(c, nr, count, ns);
+			conn_put(conn_id, c);
 			return;
 		}
-	} else if (conn_id && (c = bpf_map_lookup_elem(&conns, &conn_id))) {
+	} else if ((c = conn_hold(conn_id))) {
 		conn_add_syscalls(c, nr, count, ns);	/* e.g. closing another thread's */
+		conn_put(conn_id, c);
 		return;
 	}
 	pc = proc_counters();
@@ -151,20 +159,11 @@ static __always_inline void uncharge_syscall(struct thread_state *ts, __u64 conn
 			}
 		}
 	}
-	c = bpf_map_lookup_elem(&conns, &conn_id);
+	c = conn_hold(conn_id);
 	if (!c)
 		return;
-#pragma unroll
-	for (int i = 0; i < CONN_SC_SLOTS; i++) {
-		struct conn_syscall *s = &c->sc[i];
-
-		if (s->nr == nr + 1 && s->count) {
-			__sync_fetch_and_sub(&s->count, 1);
-			return;
-		}
-	}
-	if (c->sc_other)
-		__sync_fetch_and_sub(&c->sc_other, 1);
+	conn_take_syscall(c, nr);
+	conn_put(conn_id, c);
 }
 
 /* The syscall in progress turns out to be conn_id's: its count moves there
@@ -189,21 +188,18 @@ static __always_inline void charge_bytes(struct thread_state *ts, __u64 conn_id,
 			ts->owed.bytes_rx += bytes;
 		else
 			ts->owed.bytes_tx += bytes;
-	} else if ((c = bpf_map_lookup_elem(&conns, &conn_id))) {
+	} else if ((c = conn_hold(conn_id))) {
 		__sync_fetch_and_add(rx ? &c->bytes_rx : &c->bytes_tx, bytes);
+		conn_put(conn_id, c);
 	}
 }
 
 /* Settle what the thread owes its current connection; make conn_id current. */
 static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 {
-	__u64 old = ts->cur_conn;
-	struct conn *c = flush(ts);
-
+	/* the thread moves on from a closed connection: its cost is final */
+	flush(ts, true);
 	ts->cur_conn = conn_id;
-	/* the thread has moved on from a closed connection: its cost is final */
-	if (c && c->close_ns)
-		conn_finalize(old, c);
 }
 
 /*
@@ -248,15 +244,13 @@ static __always_inline void done_with(struct task_struct *task, struct thread_st
  * closed connection stays current until its thread moves on (to another
  * connection, to waiting for events, or out of existence), and only then
  * is its record final. A connection closed by a thread not working for it
- * is final at once.
+ * is final at once. c: held by the caller (conn_hold).
  */
 static __always_inline void conn_close(struct thread_state *ts, __u64 id, struct conn *c)
 {
-	if (!c->close_ns)
-		count_live(&live_conns, &conns_peak, -1);
-	c->close_ns = bpf_ktime_get_ns();
+	conn_mark_closed(c, bpf_ktime_get_ns());
 	if (ts->cur_conn != id)
-		conn_finalize(id, c);
+		conn_finalize(c);
 }
 
 static __always_inline void sample_pending(struct pending *p, struct sock *sk)

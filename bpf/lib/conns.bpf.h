@@ -23,7 +23,7 @@ static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
 
 	if (c || !id)
 		return c;
-	if (bpf_map_lookup_elem(&untracked, &id))
+	if (bpf_map_lookup_elem(&untracked, &id) || bpf_map_lookup_elem(&ended, &id))
 		return NULL;
 	c = bpf_map_lookup_elem(&conn_scratch, &zero);
 	if (!c)
@@ -78,16 +78,48 @@ static __always_inline __u64 socket_conn(struct socket *sock, int fd, __u16 flag
 	return id;
 }
 
-/* A connection's last record goes to userspace; then it leaves the map, so
- * a million short connections leave nothing behind. */
-static __always_inline void conn_finalize(__u64 id, struct conn *c)
+/*
+ * A record is final exactly once. Threads of a process (an event loop's,
+ * a worker pool's) may each hold a connection as their current one and
+ * flush into its record while another closes it; two that both found it
+ * closed both sent it (issue 16: a Go net/http pool's connection listed
+ * twice, the second record holding the last thread's read, epoll_ctl and
+ * close). So every write to a record is made under a hold, and the claim
+ * word counts the holders: the last one out of a claimed record sends it,
+ * after every write begun before the claim, and a hold taken after the
+ * claim fails, its writer charging the event loop instead (the record may
+ * already be copied: added to it, those figures would be nobody's).
+ */
+#define CLAIM_ENDED	0x80000000u	/* final: no new holds */
+#define CLAIM_SENT	0x40000000u	/* its record is sent (or being sent) */
+#define CLAIM_HOLDERS	0x3fffffffu
+
+/* The id's record to write to, or NULL: absent, or final already. A
+ * non-NULL result must be given back with conn_put(). */
+static __always_inline struct conn *conn_hold(__u64 id)
+{
+	struct conn *c;
+
+	if (!id)
+		return NULL;
+	c = bpf_map_lookup_elem(&conns, &id);
+	if (!c)
+		return NULL;
+	if (__sync_fetch_and_add(&c->claim, 1) & CLAIM_ENDED) {
+		__sync_fetch_and_sub(&c->claim, 1);
+		return NULL;	/* its last holder sends it: not us */
+	}
+	return c;
+}
+
+/* The record goes to userspace; then it leaves the map, so a million
+ * short connections leave nothing behind, and its id is remembered as
+ * ended so that no later event makes it anew. */
+static __always_inline void conn_send(__u64 id, struct conn *c)
 {
 	struct conn_event *ev;
+	__u8 one = 1;
 
-	if (!c->close_ns) {
-		c->close_ns = bpf_ktime_get_ns();
-		count_live(&live_conns, &conns_peak, -1);
-	}
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (ev) {
 		ev->type = EV_CONN_CLOSED;
@@ -100,7 +132,38 @@ static __always_inline void conn_finalize(__u64 id, struct conn *c)
 		if (pc)
 			pc->lost_events++;
 	}
+	bpf_map_update_elem(&ended, &id, &one, BPF_ANY);
 	bpf_map_delete_elem(&conns, &id);
+}
+
+/* Give back a hold; the last holder of a final record sends it. Only one
+ * compare-and-swap from "ended, no holders" to "sent" can succeed. */
+static __always_inline void conn_put(__u64 id, struct conn *c)
+{
+	if (!c)
+		return;
+	if (__sync_sub_and_fetch(&c->claim, 1) == CLAIM_ENDED &&
+	    __sync_val_compare_and_swap(&c->claim, CLAIM_ENDED, CLAIM_ENDED | CLAIM_SENT) ==
+	    CLAIM_ENDED)
+		conn_send(id, c);
+}
+
+/* The connection's close time, set once: true for the one caller that set
+ * it (the live count drops once however many threads see the close). */
+static __always_inline bool conn_mark_closed(struct conn *c, __u64 at)
+{
+	if (c->close_ns || __sync_val_compare_and_swap(&c->close_ns, 0, at) != 0)
+		return false;
+	count_live(&live_conns, &conns_peak, -1);
+	return true;
+}
+
+/* A held connection's record is final: it is sent when the last hold on it
+ * is given back (the caller's own conn_put, at the latest). */
+static __always_inline void conn_finalize(struct conn *c)
+{
+	conn_mark_closed(c, bpf_ktime_get_ns());
+	__sync_fetch_and_or(&c->claim, CLAIM_ENDED);
 }
 
 /*
@@ -130,6 +193,22 @@ static __always_inline void conn_add_syscalls(struct conn *c, __u32 nr, __u32 co
 	}
 	__sync_fetch_and_add(&c->sc_other, count);
 	__sync_fetch_and_add(&c->sc_other_ns, ns);
+}
+
+/* Take back one call of syscall nr (a count its entry put here). */
+static __always_inline void conn_take_syscall(struct conn *c, __u32 nr)
+{
+#pragma unroll
+	for (int i = 0; i < CONN_SC_SLOTS; i++) {
+		struct conn_syscall *s = &c->sc[i];
+
+		if (s->nr == nr + 1 && s->count) {
+			__sync_fetch_and_sub(&s->count, 1);
+			return;
+		}
+	}
+	if (c->sc_other)
+		__sync_fetch_and_sub(&c->sc_other, 1);
 }
 
 static __always_inline void conn_set_buffers(struct conn *c, const struct buffers *b,

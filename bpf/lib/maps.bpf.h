@@ -55,6 +55,21 @@ struct {
 	__type(value, __u8);
 } untracked SEC(".maps");
 
+/*
+ * Connections whose final record has gone, by id: an event that still
+ * names one (a dup()ed fd, a pre-fork child's copy, an io_uring request
+ * holding the file past close()) charges the event loop instead of
+ * starting a second record for the same connection. Ids are never reused
+ * within a run; LRU: the window is the last this many ended, far beyond
+ * the microseconds such late events come after the close.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} ended SEC(".maps");
+
 #define PENDING_SC_SLOTS 4
 
 /*

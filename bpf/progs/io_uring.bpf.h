@@ -35,7 +35,7 @@ static __always_inline int uring_submitted(struct io_kiocb *req)
 			set_current(task, ts, 0);
 		return 0;
 	}
-	c = bpf_map_lookup_elem(&conns, &id);
+	c = conn_hold(id);
 	if (!c)
 		return 0;
 	__sync_fetch_and_add(&c->uring_ops, 1);
@@ -52,14 +52,12 @@ static __always_inline int uring_submitted(struct io_kiocb *req)
 		}
 	}
 	ts = thread_state(task);
-	if (!ts)
-		return 0;
-	set_current(task, ts, id);
-	if (opcode == bpf_core_enum_value(enum io_uring_op, IORING_OP_CLOSE)) {
-		c = bpf_map_lookup_elem(&conns, &id);
-		if (c)
+	if (ts) {
+		set_current(task, ts, id);
+		if (opcode == bpf_core_enum_value(enum io_uring_op, IORING_OP_CLOSE))
 			conn_close(ts, id, c);
 	}
+	conn_put(id, c);
 	return 0;
 }
 
@@ -87,10 +85,11 @@ static __always_inline int uring_completed(void *req, __u32 cqe_flags)
 		file = BPF_CORE_READ((struct io_kiocb *)req, file);
 	if (file && (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) == S_IFSOCK) {
 		id = BPF_CORE_READ(file, f_inode, i_ino);
-		c = bpf_map_lookup_elem(&conns, &id);
+		c = conn_hold(id);
 	}
 	if (c && !(cqe_flags & IORING_CQE_F_MORE) && c->uring_armed)
 		__sync_fetch_and_sub(&c->uring_armed, 1);	/* its final completion */
+	conn_put(id, c);
 	ts = bpf_task_storage_get(&threads, task, 0, 0);
 	if (ts)
 		done_with(task, ts, c ? id : ts->cur_conn);

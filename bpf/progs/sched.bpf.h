@@ -38,7 +38,7 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 				       struct thread_state *ts, struct proc_counters *pc,
 				       bool voluntary, bool dying, __u64 now)
 {
-	struct conn *c;
+	bool closed;
 
 	/* the kernel folds an exiting thread's counters into its process's
 	 * when it releases the thread (__exit_signal, which clears sighand),
@@ -61,12 +61,12 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 	}
 	/* off the CPU, the thread settles what it owes: a report taken while
 	 * it sleeps is complete */
-	c = flush(ts);
+	closed = flush(ts, false);
 	/* a closed connection stays current until its thread moves on, which
 	 * without syscall hooks only the next socket's I/O tells: an event
 	 * loop's last connection would wait for the end. Going to sleep is
 	 * moving on, there. */
-	if (no_syscall_hooks && voluntary && c && c->close_ns)
+	if (no_syscall_hooks && voluntary && closed)
 		move_on(ts, 0);
 }
 
@@ -200,7 +200,7 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 		struct thread_state *cts;
 
 		if (pts && pts->cur_conn) {
-			struct conn *c = bpf_map_lookup_elem(&conns, &pts->cur_conn);
+			struct conn *c = conn_hold(pts->cur_conn);
 
 			cts = thread_state(child);
 			if (cts)
@@ -213,6 +213,7 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 					__sync_fetch_and_add(&c->thread_stack_bytes,
 							     (__u64)child->stack_vm_area->nr_pages *
 							     page_size);
+				conn_put(pts->cur_conn, c);
 			}
 		}
 	}

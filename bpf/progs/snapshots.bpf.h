@@ -24,12 +24,13 @@ static __always_inline void snapshot(struct sock *sk)
 
 	if (!id)
 		return;
-	c = bpf_map_lookup_elem(&conns, &id);
+	c = conn_hold(id);
 	if (!c)
 		return;
 	c->seen_gen = snapshot_gen;
 	read_buffers(sk, &b);
 	conn_set_buffers(c, &b, b.rx, b.tx, b.fwd, buffers_sum(&b));
+	conn_put(id, c);
 }
 
 SEC("iter/tcp")
@@ -69,19 +70,24 @@ int snapshot_unix(struct bpf_iter__unix *ctx)
 SEC("iter/bpf_map_elem")
 int sweep_ended(struct bpf_iter__bpf_map_elem *ctx)
 {
-	__u64 *id = ctx->key;
+	__u64 *key = ctx->key;
 	struct conn *c = ctx->value;
+	__u64 id;
 
-	if (!id || !c)
+	if (!key || !c)
 		return 0;
 	if (c->close_ns || c->seen_gen == snapshot_gen || c->open_ns >= snapshot_ns ||
 	    c->netns != tracer_netns)
 		return 0;
 	if (c->family == AF_UNIX ? !sweep_unix : !sweep_tcp)
 		return 0;
-	c->close_ns = snapshot_ns;
-	count_live(&live_conns, &conns_peak, -1);
-	conn_finalize(*id, c);
+	id = *key;
+	c = conn_hold(id);	/* the element's own record, held to end it */
+	if (!c)
+		return 0;
+	conn_mark_closed(c, snapshot_ns);
+	conn_finalize(c);
+	conn_put(id, c);
 	return 0;
 }
 

@@ -144,12 +144,10 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 	if (!sock || !(f = sock->file) || !file_released(f))
 		return 0;
 	id = f->f_inode->i_ino;
-	c = bpf_map_lookup_elem(&conns, &id);
-	if (!c || c->close_ns)
-		return 0;
-	ts = thread_state(task);
-	if (ts)
+	c = conn_hold(id);
+	if (c && !c->close_ns && (ts = thread_state(task)))
 		conn_close(ts, id, c);
+	conn_put(id, c);
 	return 0;
 }
 

@@ -150,10 +150,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		set_current_at(task, ts, 0, now);
 
 	if ((flags & SC_CLOSE) && ret == 0 && ts->sys_conn) {
-		struct conn *c = bpf_map_lookup_elem(&conns, &ts->sys_conn);
+		struct conn *c = conn_hold(ts->sys_conn);
 
 		if (c && c->fd == ts->sys_fd)
 			conn_close(ts, ts->sys_conn, c);
+		conn_put(ts->sys_conn, c);
 	} else if ((flags & SC_ACCEPT) && ret >= 0) {
 		/* what the thread does next (a thread, a stack, epoll_ctl) is
 		 * this connection's cost until it touches another socket */
@@ -168,7 +169,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		report_listen(task, ts->sys_fd);
 	} else if ((flags & SC_EPOLL_CTL) && ret == 0 && ts->sys_conn) {
 		/* each registration holds an epitem and a poll-queue entry */
-		struct conn *c = bpf_map_lookup_elem(&conns, &ts->sys_conn);
+		struct conn *c = conn_hold(ts->sys_conn);
 
 		if (c && ts->sys_arg == EPOLL_CTL_ADD) {
 			c->epoll_items++;
@@ -177,6 +178,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		} else if (c && ts->sys_arg == EPOLL_CTL_DEL && c->epoll_items) {
 			c->epoll_items--;
 		}
+		conn_put(ts->sys_conn, c);
 	}
 	return 0;
 }
