@@ -35,6 +35,11 @@
 #define CONN_URING	0x02	/* first seen through io_uring */
 #define CONN_CONNECTED	0x04	/* the target connect()ed it */
 #define CONN_BEFORE_ATTACH 0x08	/* open when conctrace attached (-p): counts start then */
+/* conn.flags: what it is. An internal pair: a Unix stream neither end of
+ * which has an address, as only socketpair() makes (a self-pipe, a
+ * master/worker channel): no client's connection, accepted or connected.
+ * Reported apart (userspace/model/conn_view.h, conn_is_pair). */
+#define CONN_PAIR	0x10
 
 struct conn_syscall {
 	__u32 nr;		/* syscall number + 1; 0 = free slot */

@@ -38,11 +38,15 @@ static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
 	c->sock_bytes = BPF_CORE_READ(sk, __sk_common.skc_prot, slab, size);
 	c->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	fill_addresses(c, sk);
+	if (c->family == AF_UNIX && unix_pair(sk))
+		c->flags |= CONN_PAIR;
 	pc = proc_counters();
 	if (bpf_map_update_elem(&conns, &id, c, BPF_NOEXIST) == 0) {
-		if (pc)
+		/* connections open, and opened: a server's clients, not its pairs */
+		if (pc && !(c->flags & CONN_PAIR))
 			pc->conns_opened++;
-		count_live(&live_conns, &conns_peak, 1);
+		if (!(c->flags & CONN_PAIR))
+			count_live(&live_conns, &conns_peak, 1);
 	} else {
 		__u8 one = 1;
 
@@ -154,7 +158,8 @@ static __always_inline bool conn_mark_closed(struct conn *c, __u64 at)
 {
 	if (c->close_ns || __sync_val_compare_and_swap(&c->close_ns, 0, at) != 0)
 		return false;
-	count_live(&live_conns, &conns_peak, -1);
+	if (!(c->flags & CONN_PAIR))
+		count_live(&live_conns, &conns_peak, -1);
 	return true;
 }
 

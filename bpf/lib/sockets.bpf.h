@@ -123,6 +123,17 @@ static __always_inline void fill_addresses(struct conn *c, struct sock *sk)
 	c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 }
 
+/* A Unix socket whose end and peer both have no address: socketpair()'s.
+ * Accepting gives a socket its listener's address and connect() needs the
+ * peer's, so no client connection is one. */
+static __always_inline bool unix_pair(struct sock *sk)
+{
+	struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
+
+	return peer && !BPF_CORE_READ((struct unix_sock *)sk, addr) &&
+	       !BPF_CORE_READ((struct unix_sock *)peer, addr);
+}
+
 struct buffers {
 	__u32 rx, tx;
 	__s32 fwd;

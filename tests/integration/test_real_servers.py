@@ -210,8 +210,8 @@ def test_nginx_workers_count_what_conctrace_counts(tmp_path):
     """A master and two pre-forked workers (followed as they fork): the TCP
     connections are what stub_status says nginx accepted, and their bytes
     what its access log says each request took and sent, exactly. The
-    master-worker channels are Unix socketpairs, connections too: not
-    compared here."""
+    master-worker channels are Unix socketpairs, internal pairs and no
+    connections (test_records.py)."""
     needs_root()
     nginx, ab = installed("nginx"), installed("ab")
     port, report = free_port(), tmp_path / "nginx.json"

@@ -1,6 +1,11 @@
 # SPDX-License-Identifier: MIT
 """One record per connection, and connections that are connections.
 
+Internal pairs: Python asyncio's self-pipe and nginx's master/worker
+channels are socketpairs, not connections; connections.total must be the
+server's own accepted count (asyncio_echo's, nginx's stub_status), exactly,
+launched or attached.
+
 The close race: build/tests/close_race has every one of its threads touch a
 connection (so each holds it as its current one), closes it from one, then
 moves them all on at the same instant; conctrace finalizes a closed
@@ -13,13 +18,17 @@ exact (counted, not sampled); CPU as test_conctrace's sum to the process
 import collections
 import json
 import re
+import signal
 import socket
 import subprocess
+import time
 
 import pytest
 
-from conftest import ROOT
-from test_conctrace import CONCTRACE, needs_root
+from conftest import ROOT, report_figure
+from test_conctrace import CONCTRACE, needs_root, wait_line
+from test_real_servers import (AB_CONCURRENCY, AB_REQUESTS, NGINX_CONF, free_port, http_get,
+                               installed, wait_listening)
 
 CLOSE_RACE = ROOT / "build" / "tests" / "close_race"
 RACE_CONNS, RACE_WORKERS = 300, 3
@@ -78,3 +87,146 @@ def test_a_connection_closed_under_many_threads_has_one_record(tmp_path):
     rep = json.loads(path.read_text())
     assert rep["connections"]["total"] == RACE_CONNS, rep["connections"]
     assert_adds_up(rep)
+
+
+# ---- connections are connections: a process's own socketpairs apart ----
+
+ASYNCIO_CONNS = 500
+ASYNCIO_ECHO = ROOT / "tests" / "tools" / "asyncio_echo.py"
+PYTHON = "/usr/bin/python3"     # Debian's: stdlib only
+
+
+def assert_pairs_add_up(rep):
+    """conns[] (every connection), the internal pairs and the event loop
+    are the process: pairs left out of the connections are not left out."""
+    conns, pairs, loop, proc = rep["conns"], rep["internal_pairs"], rep["event_loop"], \
+        rep["process"]
+    assert len(conns) == rep["connections"]["total"], "--json-conns must list them all"
+    assert sum(c["syscalls_total"] for c in conns) + pairs["syscalls"] + loop["syscalls"] == \
+        proc["syscalls"]
+    switches = sum(c["ctx_switches_voluntary"] + c["ctx_switches_involuntary"] for c in conns)
+    assert switches + pairs["ctx_switches"] + loop["ctx_switches"] == \
+        proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
+
+
+def connections_of(rep, accepted):
+    """The headline's connections are the server's accepted ones, by family."""
+    c = rep["connections"]
+    assert c["total"] == accepted, c
+    assert c["by_family"] == {"tcp4": accepted, "tcp6": 0, "unix": 0}, c
+    assert {x["origin"] for x in rep["conns"]} <= {"accept", "before_attach"}, \
+        {x["origin"] for x in rep["conns"]}
+
+
+@pytest.mark.parametrize("mode", ["launch", "attach"])
+def test_asyncio_self_pipe_is_no_connection(mode, tmp_path):
+    """Python's event loop wakes itself through a socketpair made before it
+    serves anyone: connections.total is the server's own accepted count
+    (before: 502 for 500 at launch), and the pair's two sockets are listed
+    as internal pairs, in both modes."""
+    needs_root()
+    path = tmp_path / "asyncio.json"
+    server = [PYTHON, str(ASYNCIO_ECHO), str(ASYNCIO_CONNS)]
+    report = ["--json", str(path), "--json-conns", "100000"]
+    srv = None
+    if mode == "launch":
+        ct = subprocess.Popen([str(CONCTRACE), *report, "--", *server],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out = ct.stdout
+    else:
+        srv = subprocess.Popen(server, stdout=subprocess.PIPE)
+        out = srv.stdout
+    try:
+        m = re.search(rb":(\d+) \(pid (\d+)\)", out.readline())
+        assert m, "asyncio_echo did not say where it listens"
+        if srv:
+            ct = subprocess.Popen([str(CONCTRACE), *report, "-p", m.group(2).decode()],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            wait_line(ct.stderr, rb"tracing pid")
+        for i in range(ASYNCIO_CONNS):
+            with socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=10) as s:
+                s.sendall(b"line %d\n" % i)
+                s.shutdown(socket.SHUT_WR)
+                while s.recv(4096):
+                    pass
+        books = out.read()      # the server's, once it is done
+        if srv:
+            srv.wait(timeout=30)    # reaped: conctrace sees its target gone
+        ct.communicate(timeout=60)
+    finally:
+        for p in (srv, ct):
+            if p:
+                p.kill()
+                p.wait()
+    assert f"accepted {ASYNCIO_CONNS}".encode() in books, books
+    assert ct.returncode == 0
+    rep = json.loads(path.read_text())
+    connections_of(rep, ASYNCIO_CONNS)
+    assert rep["internal_pairs"]["sockets"] == 2, rep["internal_pairs"]
+    report_figure(f"asyncio {mode}: connections {rep['connections']['total']} "
+                  f"(accepted {ASYNCIO_CONNS}), internal pairs {rep['internal_pairs']}")
+    assert_pairs_add_up(rep)
+
+
+@pytest.mark.parametrize("mode", ["launch", "attach"])
+def test_nginx_channels_are_no_connections(mode, tmp_path):
+    """nginx's master and workers talk over socketpairs: connections.total
+    is what stub_status says nginx accepted (before: 2,017 for 2,006), the
+    channels are internal pairs. Attached, the accepted count is the
+    difference of two stub_status reads, the second one's own included."""
+    needs_root()
+    nginx, ab = installed("nginx"), installed("ab")
+    port, path = free_port(), tmp_path / "nginx.json"
+    (tmp_path / "html").mkdir()
+    (tmp_path / "html" / "index.html").write_text("hello from nginx\n")
+    (tmp_path / "nginx.conf").write_text(NGINX_CONF.format(dir=tmp_path, port=port))
+    server = [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
+    report = ["--json", str(path), "--json-conns", "100000"]
+    srv, before = None, 0
+    if mode == "launch":
+        ct = subprocess.Popen([str(CONCTRACE), *report, "--", *server],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+        wait_line(ct.stderr, rb"tracing pid")
+    else:
+        srv = subprocess.Popen(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(port)
+        if srv:
+            before = accepts(http_get(port, "/status"))
+            pids = workers_of(srv.pid)
+            ct = subprocess.Popen([str(CONCTRACE), *report, "-p", " ".join(map(str, pids))],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+            wait_line(ct.stderr, rb"tracing pid")
+        out = subprocess.run([ab, "-q", "-n", str(AB_REQUESTS), "-c", str(AB_CONCURRENCY),
+                              f"http://127.0.0.1:{port}/"], capture_output=True, timeout=120)
+        assert out.returncode == 0 and b"Failed requests:        0" in out.stdout, out.stdout
+        after = accepts(http_get(port, "/status"))
+    finally:
+        ct.send_signal(signal.SIGINT)      # launched: nginx's fast shutdown; attached: detach
+        ct.wait(timeout=30)
+        if srv:
+            srv.terminate()
+            srv.wait(timeout=30)
+    assert ct.returncode == 0
+    rep = json.loads(path.read_text())
+    report_figure(f"nginx {mode}: connections {rep['connections']['total']} "
+                  f"(accepted {after - before}), internal pairs {rep['internal_pairs']['sockets']}")
+    connections_of(rep, after - before)
+    assert rep["internal_pairs"]["sockets"] >= 2, rep["internal_pairs"]
+
+
+def accepts(status):
+    # "Active connections: 1 \nserver accepts handled requests\n 2001 2001 2001 \n..."
+    return int(status.splitlines()[2].split()[0])
+
+
+def workers_of(master, timeout=10.0):
+    """nginx's master and its workers, once both workers are up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kids = subprocess.run(["pgrep", "-P", str(master)], capture_output=True,
+                              text=True).stdout.split()
+        if len(kids) == 2:
+            return [master, *map(int, kids)]
+        time.sleep(0.05)
+    raise AssertionError(f"nginx {master}: no two workers within {timeout}s")

@@ -681,6 +681,43 @@ static void test_open_second_record_counts_open_once(void **state)
 	agg_free(&a);
 }
 
+/* An internal pair (socketpair()'s) is no connection: counted and summed
+ * apart, in no distribution and not kept; connections count by family. */
+static void test_pairs_are_summed_apart_from_connections(void **state)
+{
+	struct agg a;
+	struct conn tcp = mk_cost(1, 100, 2), unix_conn = mk_cost(2, 10, 1);
+	struct conn pair = mk_cost(3, 1000, 5), other_end = mk_conn(4, 1, 0);
+	size_t n;
+
+	(void)state;
+	tcp.family = 2;
+	unix_conn.family = 1;
+	pair.family = other_end.family = 1;
+	pair.flags = other_end.flags = CONN_PAIR;
+	pair.bytes_tx = 8;
+	agg_init(&a, 10);
+	add(&a, &tcp);
+	add(&a, &pair);
+	add(&a, &unix_conn);
+	add(&a, &other_end);
+	add(&a, &pair);		/* a second record of one pair: its counts, no third pair */
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.by_family[agg_family_index(2)], 1);
+	assert_int_equal(a.by_family[agg_family_index(10)], 0);
+	assert_int_equal(a.by_family[agg_family_index(1)], 1);
+	assert_int_equal(a.pairs.n, 2);
+	assert_int_equal(a.pairs.open_at_end, 1);
+	assert_int_equal(a.pairs.sum[M_CPU_NS], 2000);
+	assert_int_equal(a.pairs.sum[M_BYTES_TX], 16);
+	assert_int_equal(a.merged, 1);
+	assert_int_equal(a.open_at_end, 0);
+	assert_int_equal(a.dist[M_CPU_NS].sum, 110);
+	agg_top(&a, &n);
+	assert_int_equal(n, 2);
+	agg_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -710,6 +747,7 @@ int main(void)
 		cmocka_unit_test(test_observer_sees_every_connection_once),
 		cmocka_unit_test(test_second_record_of_a_connection_is_merged),
 		cmocka_unit_test(test_open_second_record_counts_open_once),
+		cmocka_unit_test(test_pairs_are_summed_apart_from_connections),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

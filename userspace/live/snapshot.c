@@ -37,7 +37,8 @@ static void visit(void *ctx, const struct conn *rec)
 	if (!conn_is_open(rec))
 		return;	/* closing: its final record is on its way */
 	conn_complete(&v, rec, w->slabs);
-	s->open++;
+	if (!conn_is_pair(rec))
+		s->open++;	/* BPF's count: connections; a pair's cost is the process's */
 	s->kernel_bytes += v.kernel_bytes_now;
 	s->user_bytes += conn_metric(&v, M_USER_BYTES);
 	s->ctx_switches += conn_metric(&v, M_CTX_SWITCHES);
@@ -47,7 +48,8 @@ static void visit(void *ctx, const struct conn *rec)
 		s->objects[i] += objects[i];
 	s->rx += rec->bytes_rx;
 	s->tx += rec->bytes_tx;
-	keep_top(s, &v);
+	if (!conn_is_pair(rec))
+		keep_top(s, &v);
 }
 
 void live_snapshot_take(struct live_snapshot *s, const struct run_source *src,

@@ -15,6 +15,16 @@ const char *const metric_names[M_COUNT] = {
 	[M_USER_BYTES] = "user_bytes",
 };
 
+const __u16 agg_families[3] = { 2 /* AF_INET */, 10 /* AF_INET6 */, 1 /* AF_UNIX */ };
+
+int agg_family_index(__u16 family)
+{
+	for (int i = 0; i < 3; i++)
+		if (agg_families[i] == family)
+			return i;
+	return -1;
+}
+
 void agg_init(struct agg *a, size_t keep)
 {
 	memset(a, 0, sizeof(*a));
@@ -166,22 +176,51 @@ static void merge_record(struct agg *a, struct conn_view *first, const struct co
 	}
 }
 
+/* An internal pair's record: summed apart. A second record of one adds
+ * its counts, not a second pair. */
+static void add_pair(struct agg *a, const struct conn_view *v, bool again)
+{
+	for (int m = 0; m < M_COUNT; m++)
+		if (!again || (m != M_KERNEL_BYTES && m != M_USER_BYTES))
+			a->pairs.sum[m] += conn_metric(v, m);
+	if (again) {
+		a->merged++;
+		return;
+	}
+	a->pairs.n++;
+	if (conn_is_open(&v->rec))
+		a->pairs.open_at_end++;
+}
+
 int agg_add(struct agg *a, const struct conn_view *v)
 {
 	const struct conn *c = &v->rec;
 	__u64 metric[M_COUNT];
 	struct conn_view *slot = NULL;
+	bool again = false;
+	int fam;
 
 	if (!a->recent)
 		a->recent = calloc(AGG_RECENT, sizeof(*a->recent));
 	if (a->recent) {
 		slot = &a->recent[(c->id * 0x9e3779b97f4a7c15ull) >> 52 & (AGG_RECENT - 1)];
-		if (c->id && slot->rec.id == c->id) {
-			merge_record(a, slot, v);
-			return 0;
-		}
-		*slot = *v;
+		again = c->id && slot->rec.id == c->id;
 	}
+	if (conn_is_pair(c)) {
+		add_pair(a, v, again);
+		if (slot && !again)
+			*slot = *v;
+		return 0;
+	}
+	if (again) {
+		merge_record(a, slot, v);
+		return 0;
+	}
+	if (slot)
+		*slot = *v;
+	fam = agg_family_index(c->family);
+	if (fam >= 0)
+		a->by_family[fam]++;
 	for (int m = 0; m < M_COUNT; m++) {
 		metric[m] = conn_metric(v, m);
 		hist_record(&a->dist[m], metric[m]);

@@ -60,6 +60,16 @@ struct agg {
 	__u64 uring_by_op[256];
 	__u64 kmem_by_cat[KM_COUNT];	/* summed over connections */
 
+	/* connections by family: AF_INET, AF_INET6, AF_UNIX (AGG_FAMILY_*) */
+	__u64 by_family[3];
+	/* internal pairs (conn_is_pair): counted and summed apart, in no
+	 * distribution, top N nor observer; what they cost is the process's
+	 * all the same, so sums to the process include these */
+	struct agg_pairs {
+		__u64 n, open_at_end;
+		__u64 sum[M_COUNT];	/* each metric summed (peaks: their sum) */
+	} pairs;
+
 	/* the last records by id (a slot per id's hash, the newest stays): a
 	 * second record of a connection is merged into its first, not counted
 	 * as a second connection. BPF sends one (lib/conns.bpf.h); this is
@@ -69,6 +79,10 @@ struct agg {
 };
 
 #define AGG_RECENT	4096		/* records remembered: 2.6 MB, allocated once */
+
+/* by_family's index of a connection's family, -1 for none of them */
+int agg_family_index(__u16 family);
+extern const __u16 agg_families[3];
 
 void agg_init(struct agg *a, size_t keep);
 void agg_free(struct agg *a);

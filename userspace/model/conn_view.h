@@ -38,12 +38,21 @@ void conn_view_merge(struct conn_view *into, const struct conn_view *later);
 
 /*
  * Open: the connection's record is in BPF's map and BPF has not closed it.
- * BPF's live_conns counts exactly these (it moves where close_ns is set), so
- * a count of open connections and a walk over them agree.
+ * BPF's live_conns counts exactly these, internal pairs aside (it moves
+ * where close_ns is set), so a count of open connections and a walk over
+ * them agree.
  */
 static inline bool conn_is_open(const struct conn *c)
 {
 	return !c->close_ns;
+}
+
+/* An internal pair (CONN_PAIR: socketpair()'s, neither end with an
+ * address): the process's own channel, not a connection it served. Its
+ * cost is summed apart from the connections'. */
+static inline bool conn_is_pair(const struct conn *c)
+{
+	return c->flags & CONN_PAIR;
 }
 
 /* How the connection was first seen (conn.flags), for reports. */

@@ -121,6 +121,19 @@ void report_json(FILE *f, struct report *r)
 	/* summed over the tracked connections, open and closed */
 	json_u64(&j, "bytes_rx", a->dist[M_BYTES_RX].sum);
 	json_u64(&j, "bytes_tx", a->dist[M_BYTES_TX].sum);
+	json_begin_object(&j, "by_family");
+	for (int i = 0; i < 3; i++)
+		json_u64(&j, fmt_family(agg_families[i]), a->by_family[i]);
+	json_end_object(&j);
+	json_end_object(&j);
+
+	/* the process's own socketpairs, apart from its connections; their
+	 * cost is the process's: with conns[] and the event loop, it adds up */
+	json_begin_object(&j, "internal_pairs");
+	json_u64(&j, "sockets", a->pairs.n);
+	json_u64(&j, "open_at_end", a->pairs.open_at_end);
+	for (int m = 0; m < M_COUNT; m++)
+		json_u64(&j, metric_names[m], a->pairs.sum[m]);
 	json_end_object(&j);
 
 	json_begin_object(&j, "per_connection");

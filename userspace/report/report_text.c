@@ -147,6 +147,12 @@ void report_text(FILE *f, struct report *r)
 		fprintf(f, "connections: %zu total, ", a->n);
 	fprintf(f, "%llu peak open, %llu open at end\n",
 		(unsigned long long)r->peak_open, (unsigned long long)a->open_at_end);
+	if (a->pairs.n)
+		fprintf(f, "internal socket pairs (socketpair(), not connections): %llu sockets, "
+			"cpu %s, %s syscalls, kernel memory %s at peak\n",
+			(unsigned long long)a->pairs.n, fmt_ns((double)a->pairs.sum[M_CPU_NS], b1, sizeof(b1)),
+			fmt_count((double)a->pairs.sum[M_SYSCALLS], b2, sizeof(b2)),
+			fmt_bytes((double)a->pairs.sum[M_KERNEL_BYTES], b3, sizeof(b3)));
 
 	if (a->n) {
 		fprintf(f, "\nper connection   %10s %10s %10s %10s\n", "mean", "p50", "p99", "max");

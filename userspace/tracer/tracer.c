@@ -634,7 +634,8 @@ static void sweep_from_userspace(struct tracer *t)
 		    bpf_map_delete_elem(fd, &e.ids[i]))
 			continue;
 		ev.conn.close_ns = t->skel->bss->snapshot_ns;
-		__atomic_fetch_sub(&t->skel->bss->live_conns, 1, __ATOMIC_RELAXED);
+		if (!(ev.conn.flags & CONN_PAIR))	/* BPF counts connections only */
+			__atomic_fetch_sub(&t->skel->bss->live_conns, 1, __ATOMIC_RELAXED);
 		if (t->on_event)
 			t->on_event(t->ctx, &ev, sizeof(ev));
 	}
