@@ -61,11 +61,12 @@ struct {
  * holding the file past close()) charges the event loop instead of
  * starting a second record for the same connection. Ids are never reused
  * within a run; LRU: the window is the last this many ended, far beyond
- * the microseconds such late events come after the close.
+ * the microseconds such late events come after the close (and small: an
+ * LRU map is preallocated, every run pays for all of it).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 4096);
 	__type(key, __u64);
 	__type(value, __u8);
 } ended SEC(".maps");
