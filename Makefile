@@ -42,7 +42,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all clean deps deps-demo static install uninstall deb test check-headers check-layers check-unit check-integration check-fuzz check-sanitize fuzz demo vmlinux \
-	bench bench-servers bench-overhead bench-helpers bench-retention bench-churn bench-exporter \
+	bench bench-servers bench-overhead bench-helpers bench-retention bench-churn bench-scale bench-exporter \
 	compare docs-figures
 
 # ---- what gets built -------------------------------------------------------
@@ -361,7 +361,7 @@ demo: deps-demo
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh scripts/demo.sh
 
-bench: bench-servers bench-overhead bench-helpers bench-retention bench-churn bench-exporter
+bench: bench-servers bench-overhead bench-helpers bench-retention bench-churn bench-scale bench-exporter
 bench-servers: all
 	$(Q)$(PYTHON) scripts/bench-servers.py
 bench-overhead: all $(HOOK_FLOOR)
@@ -372,6 +372,8 @@ bench-retention: all
 	$(Q)$(PYTHON) scripts/bench-retention.py
 bench-churn: all
 	$(Q)PYTHON=$(PYTHON) sh scripts/bench-churn.sh
+bench-scale: all
+	$(Q)$(PYTHON) scripts/bench-scale.py $(BENCH_ARGS)
 
 # the four models side by side (docs/results.md); COMPARE_ARGS="--conns 1,200 --unix" etc.
 compare: all

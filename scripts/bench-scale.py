@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""conctrace at scale: its own CPU per event, lost events and map memory, with thousands of connections open and churned.
+
+Idle: conctrace traces epoll_echo (CPU 0) while loadgen holds idle
+connections open (one PING each, so light mode sees them too), in steps up
+to --idle (19,000 by default: this machine's per-process fd limit is
+20,000). At each step, a PING load of --seconds (50 more connections,
+loadgen on CPU 1) measures, with kernel.bpf_stats_enabled=1:
+
+  * the hooks' events (runs of conctrace's tracepoint programs, every
+    task's syscalls included, since a syscall tracepoint fires for all)
+    and their BPF time per event;
+  * the iterators' runs (iter/tcp walks every TCP socket on the machine at
+    each memory sample) and conctrace's own process CPU (its loop, the
+    samples, the iterators it runs), per second and per event;
+  * the server's CPU per request;
+  * conctrace's map memory as the kernel counts it (the memlock of the
+    maps its fds hold), against the connections open.
+
+Churn: --churn connections (200,000 by default) through epoll_echo, in
+batches of 10,000 (one PING each, then closed): per batch, the same CPU
+figures, map memory after the batch, and at the end the lost events and
+the connections counted against those made.
+
+Events are runs of conctrace's hooks, every task's syscalls included:
+other work on the machine adds cheap events (rejected at the first test)
+and lowers the ns per event; own CPU per request or per connection counts
+them as a cost of the server's work instead.
+
+Figures are printed, never asserted (benchmarks print).
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER = ROOT / "servers" / "epoll_echo"
+LOADGEN = ROOT / "servers" / "loadgen"
+CONCTRACE = ROOT / "conctrace"
+LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
+STATS = "/proc/sys/kernel/bpf_stats_enabled"
+ITERATORS = ("snapshot_", "sweep_", "held_")	# iter/ programs: run in conctrace's own reads
+
+
+def die(msg):
+    sys.exit(f"bench-scale: {msg}")
+
+
+def wait_for(stream, pattern, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        m = re.search(pattern, line)
+        if m:
+            return m
+    die(f"no line matching {pattern!r}")
+
+
+def cpu_ns(pid):
+    """A process's CPU so far: its threads' schedstat run times (ns)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def fdinfo(pid):
+    for f in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            yield f.read_text()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+
+
+def own_progs(pid):
+    """{prog id: name} of the programs conctrace holds."""
+    ids = {int(m.group(1)) for t in fdinfo(pid) if (m := re.search(r"^prog_id:\s+(\d+)", t, re.M))}
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
+    return {p["id"]: p.get("name", "?") for p in json.loads(out.stdout or "[]") if p["id"] in ids}
+
+
+def prog_counters(pid, ids):
+    """{name: (run_cnt, run_time_ns)} from conctrace's own prog fds."""
+    out = {}
+    for t in fdinfo(pid):
+        m = re.search(r"^prog_id:\s+(\d+)", t, re.M)
+        cnt = re.search(r"^run_cnt:\s+(\d+)", t, re.M)	# a link's fd names its prog too
+        if m and cnt and int(m.group(1)) in ids:
+            ns = int(re.search(r"^run_time_ns:\s+(\d+)", t, re.M).group(1))
+            out[ids[int(m.group(1))]] = (int(cnt.group(1)), ns)
+    return out
+
+
+def map_bytes(pid):
+    """conctrace's BPF maps' memory, as the kernel counts it (memlock)."""
+    total, seen = 0, set()
+    for t in fdinfo(pid):
+        m = re.search(r"^map_id:\s+(\d+)", t, re.M)
+        if m and m.group(1) not in seen:
+            seen.add(m.group(1))
+            total += int(re.search(r"^memlock:\s+(\d+)", t, re.M).group(1))
+    return total
+
+
+def sockets(pid):
+    n = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            n += os.readlink(fd).startswith("socket:")
+        except OSError:
+            pass
+    return n
+
+
+def wait_sockets(pid, want, timeout=60, at_least=True):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = sockets(pid)
+        if (n >= want) if at_least else (n <= want):
+            return n
+        time.sleep(0.05)
+    die(f"the server holds {sockets(pid)} sockets, waited for {want}")
+
+
+class Traced:
+    def __init__(self, light, report):
+        self.report = report
+        self.proc = subprocess.Popen([str(CONCTRACE), *(["--no-syscalls"] if light else []),
+                                      "--json", str(report), "--json-conns", "0", "--",
+                                      "taskset", "-c", "0", str(SERVER), "-p", "0"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        m = wait_for(self.proc.stderr, LISTEN_RE)
+        self.port, self.pid = int(m.group(1)), int(m.group(2))
+        self.progs = own_progs(self.proc.pid)
+        self.base_sockets = sockets(self.pid)
+
+    def counters(self):
+        return (prog_counters(self.proc.pid, self.progs), cpu_ns(self.proc.pid), cpu_ns(self.pid),
+                map_bytes(self.proc.pid), time.monotonic())
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        _, err = self.proc.communicate(timeout=120)
+        if self.proc.returncode != 0:
+            die(f"conctrace exited {self.proc.returncode}: {err.decode(errors='replace')[-2000:]}")
+        return json.loads(Path(self.report).read_text())
+
+
+def window(before, after, requests):
+    """The CPU figures between two counters() readings."""
+    (p0, ct0, sv0, _, t0), (p1, ct1, sv1, mb, t1) = before, after
+    hooks = iters = hook_ns = iter_ns = 0
+    for name, (cnt, ns) in p1.items():
+        c0, n0 = p0.get(name, (0, 0))
+        if name.startswith(ITERATORS):
+            iters += cnt - c0
+            iter_ns += ns - n0
+        else:
+            hooks += cnt - c0
+            hook_ns += ns - n0
+    secs = t1 - t0
+    own = hook_ns + (ct1 - ct0)	# the iterators run inside conctrace's CPU
+    return {"secs": secs, "events": hooks, "events_s": hooks / secs,
+            "bpf_ns_event": hook_ns / max(hooks, 1), "iter_runs_s": iters / secs,
+            "iter_ns_run": iter_ns / max(iters, 1), "ct_ms_s": (ct1 - ct0) / 1e6 / secs,
+            "own_ns_event": own / max(hooks, 1), "own_ns_req": own / max(requests, 1),
+            "server_ns_req": (sv1 - sv0) / max(requests, 1),
+            "map_bytes": mb}
+
+
+def ping_load(port, seconds):
+    out = subprocess.run(["taskset", "-c", "1", str(LOADGEN), "-p", str(port), "-q", "--json",
+                          "-c", "50", "-d", str(seconds)], capture_output=True, timeout=300)
+    if out.returncode != 0:
+        die(f"loadgen failed: {out.stderr.decode()}")
+    res = json.loads(out.stdout)
+    return res["requests"]["ok"], res["requests_per_s"]
+
+
+def idle(light, levels, seconds, tmp):
+    mode = "--no-syscalls" if light else "full mode"
+    ct = Traced(light, Path(tmp) / f"idle-{int(light)}.json")
+    holders, open_now, rows = [], 0, []
+    try:
+        for level in levels:
+            if level > open_now:
+                ready = Path(tmp) / f"ready-{level}"
+                holders.append(subprocess.Popen(
+                    ["taskset", "-c", "1", str(LOADGEN), "-p", str(ct.port), "-q",
+                     "-c", str(level - open_now), "-n", "1", "--hold", "3600",
+                     "--ready-file", str(ready)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                wait_sockets(ct.pid, ct.base_sockets + level, timeout=120)
+                open_now = level
+            time.sleep(1.5)	# memory samples see them
+            before = ct.counters()
+            requests, rps = ping_load(ct.port, seconds)
+            w = window(before, ct.counters(), requests)
+            w.update(open=level, rps=rps)
+            rows.append(w)
+            print(f"idle ({mode}): {level:,} open, {w['map_bytes'] / 2**20:.2f} MiB of maps, "
+                  f"{w['bpf_ns_event']:.0f} ns per event", flush=True)
+    finally:
+        for h in holders:
+            h.send_signal(signal.SIGINT)
+        for h in holders:
+            h.wait(timeout=60)
+    rep = ct.stop()
+    return rows, rep
+
+
+def churn(total, batch, tmp):
+    ct = Traced(False, Path(tmp) / "churn.json")
+    rows, done, t_start = [], 0, time.monotonic()
+    try:
+        while done < total:
+            n = min(batch, total - done)
+            before = ct.counters()
+            out = subprocess.run(["taskset", "-c", "1", str(LOADGEN), "-p", str(ct.port), "-q",
+                                  "--json", "-c", str(n), "-n", "1"], capture_output=True,
+                                 timeout=600)
+            if out.returncode != 0:
+                die(f"loadgen failed: {out.stderr.decode()[-2000:]}")
+            wait_sockets(ct.pid, ct.base_sockets, at_least=False)
+            w = window(before, ct.counters(), n)
+            done += n
+            w.update(done=done, conns_s=n / w["secs"])
+            rows.append(w)
+            print(f"churn: {done:,} connections, {w['bpf_ns_event']:.0f} ns per event, "
+                  f"{w['map_bytes'] / 2**20:.2f} MiB of maps", flush=True)
+    finally:
+        rep = ct.stop()
+    return rows, rep, time.monotonic() - t_start
+
+
+def slope(points):
+    """Least-squares bytes per connection of (open, bytes) points."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    if len(set(xs)) < 2:
+        return float("nan")
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--idle", type=int, default=19000, help="idle connections at the last step")
+    ap.add_argument("--steps", type=int, default=5, help="steps from 0 to --idle (default 5)")
+    ap.add_argument("--churn", type=int, default=200000, help="connections churned (default 200,000)")
+    ap.add_argument("--batch", type=int, default=10000, help="churned per batch (default 10,000)")
+    ap.add_argument("--seconds", type=float, default=3, help="each PING load (default 3)")
+    ap.add_argument("--modes", default="full,light", help="idle runs: full, light (default both)")
+    ap.add_argument("--quick", action="store_true", help="5,000 idle, 40,000 churned, 2 s loads")
+    opts = ap.parse_args()
+    if opts.quick:
+        opts.idle, opts.churn, opts.seconds = 5000, 40000, 2
+    if os.geteuid() != 0:
+        die("needs root to load BPF (try sudo)")
+    levels = sorted({round(opts.idle * i / (opts.steps - 1)) for i in range(opts.steps)})
+    t0 = time.monotonic()
+    tcp_sockets = len(Path("/proc/net/tcp").read_text().splitlines()) - 1 + \
+        len(Path("/proc/net/tcp6").read_text().splitlines()) - 1
+    stats_was = Path(STATS).read_text().strip()
+    Path(STATS).write_text("1")
+    idle_runs, churned = [], None
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        try:
+            for mode in opts.modes.split(","):
+                idle_runs.append((mode, *idle(mode == "light", levels, opts.seconds, tmp)))
+            if opts.churn:
+                churned = churn(opts.churn, opts.batch, tmp)
+        finally:
+            Path(STATS).write_text(stats_was)
+
+    print(f"\nbench-scale: epoll_echo on CPU 0 under conctrace, kernel.bpf_stats_enabled=1; "
+          f"{tcp_sockets:,} TCP sockets on the machine before the run (iter/tcp walks them all)")
+    for mode, rows, rep in idle_runs:
+        base = rows[0]["map_bytes"]
+        print(f"\nidle connections held open ({mode}), a {opts.seconds:g} s PING load of 50 more at each step")
+        print("| open | maps | maps added per open conn | hook events/s | BPF ns per event "
+              "| iter/tcp runs/s | ns per iter run | conctrace process CPU | own CPU per event "
+              "| own CPU per request | server CPU per request |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            per = (r["map_bytes"] - base) / r["open"] if r["open"] else 0
+            print(f"| {r['open']:,} | {r['map_bytes'] / 2**20:.2f} MiB | {per:,.0f} B "
+                  f"| {r['events_s']:,.0f} | {r['bpf_ns_event']:.0f} | {r['iter_runs_s']:,.0f} "
+                  f"| {r['iter_ns_run']:.0f} | {r['ct_ms_s']:.1f} ms/s | {r['own_ns_event']:.0f} ns "
+                  f"| {r['own_ns_req']:,.0f} ns | {r['server_ns_req']:,.0f} ns |")
+        tl = [(s["open_conns"], s["tracer_bytes"]) for s in rep.get("timeline", [])]
+        print(f"lost events {rep['lost_events']}; connections {rep['connections']['total']:,} "
+              f"(peak open {rep['connections']['peak_open']:,}, untracked "
+              f"{rep['connections'].get('not_tracked', 0)}); conctrace's own timeline: "
+              f"{len(tl)} samples, maps {slope(tl):,.0f} B per open connection "
+              f"(least squares), {min(b for _, b in tl) / 2**20:.2f}-"
+              f"{max(b for _, b in tl) / 2**20:.2f} MiB")
+    if churned:
+        rows, rep, secs = churned
+        print(f"\n{opts.churn:,} connections churned in batches of {opts.batch:,} (one PING each), "
+              f"full mode, {secs:.0f} s")
+        print("| connections so far | connections/s | hook events per connection | BPF ns per event "
+              "| conctrace process CPU | own CPU per event | own CPU per connection | maps after |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            n = opts.batch if r["done"] % opts.batch == 0 else r["done"] % opts.batch
+            print(f"| {r['done']:,} | {r['conns_s']:,.0f} | {r['events'] / n:.1f} "
+                  f"| {r['bpf_ns_event']:.0f} | {r['ct_ms_s']:.1f} ms/s | {r['own_ns_event']:.0f} ns "
+                  f"| {(r['own_ns_event'] * r['events']) / n / 1000:.1f} µs "
+                  f"| {r['map_bytes'] / 2**20:.2f} MiB |")
+        c = rep["connections"]
+        print(f"lost events {rep['lost_events']}; connections counted {c['total']:,} of "
+              f"{opts.churn:,} made, untracked {c.get('not_tracked', 0)}, open at end "
+              f"{c['open_at_end']}")
+    print(f"\nbench-scale: {time.monotonic() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
