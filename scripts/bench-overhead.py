@@ -234,7 +234,10 @@ def run(server, traced, floor):
     hook_floor's options, on an untraced server. Returns (requests/s, server
     CPU ns per request, {program: (runs, ns)} of its own programs, others'
     tracing programs seen)."""
-    wrap = [str(CONCTRACE), *traced, "--"] if traced is not None else []
+    binary = CONCTRACE
+    if isinstance(traced, tuple):	# (another build's conctrace, its options)
+        binary, traced = traced
+    wrap = [str(binary), *traced, "--"] if traced is not None else []
     proc, port, pid = server.start(wrap)
     hooks = None
     try:
@@ -299,6 +302,12 @@ def print_table(server, arms, rps, cost, touched, rounds):
               f"{cmed[ct] - cmed[floor]:+,.0f} ns of server CPU per request to the floor's "
               f"{cmed[floor] - cmed[UNTRACED]:+,.0f}")
     print(f"{server.name}: light mode keeps {med[LIGHT] / med[UNTRACED]:.3f} of untraced")
+    for name in rps:
+        if name.endswith(" [B]"):
+            a = name[:-4]
+            print(f"{server.name}: {name} against {a}: kept {med[name] / med[a]:.3f}, "
+                  f"{cmed[name] - cmed[a]:+,.0f} ns of server CPU per request (medians; "
+                  f"per round: {', '.join(f'{b - x:+,.0f}' for x, b in zip(cost[a], cost[name]))})")
     full_hooks = cmed[FLOOR] - cmed[UNTRACED]
     entry_hooks = cmed[FLOOR_ENTRY] - cmed[UNTRACED]
     light_hooks = cmed[FLOOR_LIGHT] - cmed[UNTRACED]
@@ -338,6 +347,9 @@ def main():
                     "(default 20)")
     ap.add_argument("--quick", action="store_true",
                     help="a short run: fewer, shorter rounds (noisier figures)")
+    ap.add_argument("--ab", metavar="CONCTRACE",
+                    help="another build's conctrace binary: its full and light modes join "
+                    "every round, and the bpf_stats runs (A/B of a change)")
     opts = ap.parse_args()
     opts.rounds = opts.rounds or (3 if opts.quick else 5)
     opts.seconds = opts.seconds or (1.5 if opts.quick else 3)
@@ -357,6 +369,14 @@ def main():
     # (name, conctrace's options, hook_floor's options)
     base = [(UNTRACED, None, None), (FLOOR, None, []), (FLOOR_ENTRY, None, ["--entry-only"]),
             (FLOOR_LIGHT, None, ["--no-syscalls"]), (FULL, [], None), (LIGHT, ["--no-syscalls"], None)]
+    stats_arms = [base[4], base[5], base[1]]
+    if opts.ab:
+        other = str(Path(opts.ab).resolve())
+        if not os.access(other, os.X_OK):
+            die(f"--ab: {opts.ab} is not an executable")
+        base += [(f"{FULL} [B]", (other, []), None),
+                 (f"{LIGHT} [B]", (other, ["--no-syscalls"]), None)]
+        stats_arms += base[-2:]
     arms = {s.name: list(base) for s in servers}
     if opts.flame and "epoll_echo" in arms:
         # --bpf-stats turns on the kernel's bpf_stats for the exporter's
@@ -393,7 +413,7 @@ def main():
     stats = {}
     try:
         for s in servers:
-            for name, ct_args, floor_args in (base[4], base[5], base[1]):
+            for name, ct_args, floor_args in stats_arms:
                 stats[(s.name, name)] = quiet_run(s, ct_args, floor_args, opts.quiet_wait)[2]
     finally:
         Path(STATS).write_text(stats_was)
