@@ -35,6 +35,8 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 	run_seen(task, ts);
 	in_syscall = ts->sys_io && ts->sys_enter_ns;
 	if (id != ts->cur_conn) {
+		bool recount;
+
 		if (!bpf_map_lookup_elem(&conns, &id)) {
 			int fd = in_syscall ? ts->sys_fd : -1;
 
@@ -50,9 +52,19 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 				return;
 			}
 		}
-		if (in_syscall)
-			recount_syscall(ts, id);
+		/* the call's count leaves its entry's guess while the guess is
+		 * still current (its pending slot, or the loop's counter) and
+		 * joins id once id is current (id's pending slot): neither
+		 * side then needs the connection map, which charging a
+		 * connection not current would (a lookup and three atomics) */
+		recount = in_syscall && ts->sys_counted != id;
+		if (recount)
+			uncharge_syscall(ts, ts->sys_counted, ts->sys_nr);
 		set_current_at(task, ts, id, in_syscall ? ts->sys_enter_ns : 0);
+		if (recount) {
+			charge_syscall(ts, id, ts->sys_nr, 1, 0);
+			ts->sys_counted = id;
+		}
 	}
 	if (in_syscall) {
 		recount_syscall(ts, id);

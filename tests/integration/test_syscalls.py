@@ -173,3 +173,37 @@ def test_timing_dependent_syscalls_match_strace_in_the_same_run(name, tmp_path):
         assert close_enough(got, calls, slack=10), f"{sc}: conctrace {got}, strace {calls}"
     assert compared, f"no timing-dependent syscall was compared: strace saw {truth}"
     report_figure(f"{name}: same run, conctrace vs strace: {compared}")
+
+
+OWN_CONNS, OWN_REQUESTS = 50, 40
+
+
+@pytest.mark.parametrize("name", ["epoll_echo", "threaded_echo"])
+def test_each_connection_is_charged_its_own_reads_and_writes(name, tmp_path):
+    """A read or write names its connection only inside the call, so its
+    entry counts it for the thread's current connection, a guess, and the
+    socket event moves the count (progs/sockets.bpf.h). An event loop's
+    guess is wrong at every change of connection: each of the 50
+    connections PINGing 40 times must still hold exactly its 40 writes and
+    41 reads (the last one reads the client's close)."""
+    needs_root()
+    path = tmp_path / "own.json"
+    ct = subprocess.Popen([str(CONCTRACE), "--json", str(path), "--json-conns", "1000",
+                           "--", str(binary(name)), "-p", "0"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        m = wait_line(ct.stderr, LISTEN_RE)
+        port, pid = int(m.group(1)), int(m.group(2))
+        listeners = open_sockets(pid)
+        run_loadgen(port, conns=OWN_CONNS, requests=OWN_REQUESTS)
+        wait_sockets(pid, listeners)
+    finally:
+        ct.send_signal(signal.SIGINT)
+        ct.wait(timeout=30)
+    assert ct.returncode == 0
+    rep = json.loads(path.read_text())
+    conns = rep["conns"]
+    got = sorted({(c["syscalls"].get("read", 0), c["syscalls"].get("write", 0)) for c in conns})
+    report_figure(f"{name}: (reads, writes) per connection: {got} over {len(conns)} connections")
+    assert len(conns) == OWN_CONNS, len(conns)
+    assert got == [(OWN_REQUESTS + 1, OWN_REQUESTS)], got
