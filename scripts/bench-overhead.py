@@ -263,9 +263,9 @@ def run(server, traced, floor):
     return rps, server_ns, per_prog, foreign_tracing(before, own) | foreign_tracing(after, own)
 
 
-def quiet_run(server, traced, floor, wait_s, attempts=3):
+def quiet_run(server, traced, floor, wait_s, attempts=2):
     """run(), on a machine where no one else's tracing programs are loaded:
-    wait up to wait_s for them to go, and run again (up to attempts) when
+    wait up to wait_s for them to go, and run again (attempts in all) when
     some came during the run. On a shared host other tracers come and go;
     when they stay, the run is kept and said to be touched."""
     for attempt in range(attempts):
@@ -318,16 +318,28 @@ def print_table(server, arms, rps, cost, touched, rounds):
           f"against {med[FLOOR] / med[UNTRACED]:.3f})")
 
 
-def print_prog_stats(server, arm, progs):
-    """Each program's runs and time per request, from the kernel's bpf_stats."""
-    total = sum(ns for _, ns, _ in progs.values())
-    requests = next(iter(progs.values()))[2] if progs else 1
-    print(f"\n{server.name}, {arm}, kernel.bpf_stats_enabled=1 ({requests:,} requests)")
+def bpf_ns_per_request(progs):
+    return sum(ns / req for _, ns, req in progs.values())
+
+
+def print_prog_stats(server, arm, rounds):
+    """Each program's runs and time per request, from the kernel's bpf_stats:
+    medians over the rounds (a program's time is its own CPU, which a busy
+    host disturbs far less than throughput)."""
+    names = sorted({n for progs in rounds for n in progs})
+    rows = []
+    for n in names:
+        got = [p[n] for p in rounds if n in p and p[n][0]]
+        if got:
+            rows.append((n, statistics.median(c / r for c, _, r in got),
+                         statistics.median(ns / c for c, ns, _ in got),
+                         statistics.median(ns / r for _, ns, r in got)))
+    print(f"\n{server.name}, {arm}, kernel.bpf_stats_enabled=1 (medians of {len(rounds)} "
+          f"run{'s' if len(rounds) > 1 else ''})")
     print("| BPF program | runs per request | ns per run | ns per request |\n|---|---|---|---|")
-    for name, (cnt, ns, req) in sorted(progs.items(), key=lambda kv: -kv[1][1]):
-        if cnt:
-            print(f"| {name} | {cnt / req:.2f} | {ns / cnt:,.0f} | {ns / req:,.1f} |")
-    print(f"| all | | | {total / max(requests, 1):,.1f} |")
+    for n, runs, per_run, per_req in sorted(rows, key=lambda r: -r[3]):
+        print(f"| {n} | {runs:.2f} | {per_run:,.0f} | {per_req:,.1f} |")
+    print(f"| all | | | {statistics.median(bpf_ns_per_request(p) for p in rounds):,.1f} |")
 
 
 def main():
@@ -343,15 +355,18 @@ def main():
                     help="also epoll_echo under --flame (three views) and --prometheus --bpf-stats")
     ap.add_argument("--quiet-wait", type=float, default=20,
                     help="before a run, wait up to this many seconds for others' tracing "
-                    "programs to be gone; a run they touched is run again, twice at most "
+                    "programs to be gone; a run they touched is run once more "
                     "(default 20)")
     ap.add_argument("--quick", action="store_true",
                     help="a short run: fewer, shorter rounds (noisier figures)")
+    ap.add_argument("--stats-rounds", type=int, default=1,
+                    help="interleaved runs of each arm with bpf_stats on (default 1)")
     ap.add_argument("--ab", metavar="CONCTRACE",
                     help="another build's conctrace binary: its full and light modes join "
                     "every round, and the bpf_stats runs (A/B of a change)")
     opts = ap.parse_args()
-    opts.rounds = opts.rounds or (3 if opts.quick else 5)
+    if opts.rounds is None:
+        opts.rounds = 3 if opts.quick else 5
     opts.seconds = opts.seconds or (1.5 if opts.quick else 3)
     opts.redis_requests = opts.redis_requests or (100_000 if opts.quick else 240_000)
     if os.geteuid() != 0:
@@ -369,6 +384,7 @@ def main():
     # (name, conctrace's options, hook_floor's options)
     base = [(UNTRACED, None, None), (FLOOR, None, []), (FLOOR_ENTRY, None, ["--entry-only"]),
             (FLOOR_LIGHT, None, ["--no-syscalls"]), (FULL, [], None), (LIGHT, ["--no-syscalls"], None)]
+    # the floor's programs show what bpf_stats itself adds to every run
     stats_arms = [base[4], base[5], base[1]]
     if opts.ab:
         other = str(Path(opts.ab).resolve())
@@ -412,14 +428,17 @@ def main():
     Path(STATS).write_text("1")
     stats = {}
     try:
-        for s in servers:
-            for name, ct_args, floor_args in stats_arms:
-                stats[(s.name, name)] = quiet_run(s, ct_args, floor_args, opts.quiet_wait)[2]
+        for _ in range(opts.stats_rounds):
+            for s in servers:
+                for name, ct_args, floor_args in stats_arms:
+                    stats.setdefault((s.name, name), []).append(
+                        quiet_run(s, ct_args, floor_args, opts.quiet_wait)[2])
     finally:
         Path(STATS).write_text(stats_was)
 
     for s in servers:
-        print_table(s, arms[s.name], rps[s.name], cost[s.name], touched[s.name], opts.rounds)
+        if opts.rounds:
+            print_table(s, arms[s.name], rps[s.name], cost[s.name], touched[s.name], opts.rounds)
     print("\nOn a shared host, contention only ever takes throughput away: when rounds vary")
     print("widely, the best rounds' ratio is the one to read. Server CPU per request (its")
     print("threads' schedstat run time, which leaves out what the host steals) is steadier:")
@@ -436,8 +455,15 @@ def main():
         print("clock reads per program run), nobody scraping.")
     print("\nEach program's cost, one run per arm with kernel.bpf_stats_enabled=1 (which adds")
     print("a clock read to every run: the floor's empty programs show that share).")
-    for (sname, arm), progs in stats.items():
-        print_prog_stats(next(s for s in servers if s.name == sname), arm, progs)
+    for (sname, arm), rounds in stats.items():
+        print_prog_stats(next(s for s in servers if s.name == sname), arm, rounds)
+    for (sname, arm), rounds in stats.items():
+        if arm.endswith(" [B]"):
+            a = [bpf_ns_per_request(p) for p in stats[(sname, arm[:-4])]]
+            b = [bpf_ns_per_request(p) for p in rounds]
+            print(f"{sname}: BPF ns per request, {arm[:-4]} {statistics.median(a):,.0f}, "
+                  f"[B] {statistics.median(b):,.0f} (per run: "
+                  f"{', '.join(f'{x:,.0f}/{y:,.0f}' for x, y in zip(a, b))})")
     print(f"\nbench-overhead: {time.monotonic() - t0:.0f} s")
 
 
