@@ -129,29 +129,39 @@ struct conn {
 	__u32 pad;
 };
 
-/* Process-wide counters and the event-loop bucket: one slot per CPU. */
+/* What a bucket of no single connection was charged (struct proc_counters):
+ * u64-sized fields only, summed over CPUs as such. */
+struct bucket_counts {
+	__u64 syscalls;
+	__u64 syscall_ns;
+	__u64 ctx_voluntary;
+	__u64 ctx_involuntary;
+	__u64 cpu_ns;
+	__u64 runq_ns;
+	__s64 user_bytes;	/* RSS change */
+	__s64 page_table_bytes;	/* and page tables, VMAs */
+	__s64 vmas;
+};
+
+/* Process-wide counters and the buckets of no single connection: one slot
+ * per CPU. */
 struct proc_counters {
 	__u64 ctx_voluntary;
 	__u64 ctx_involuntary;
 	__u64 cpu_ns;
 	__u64 runq_ns;
 
-	/* what belongs to no single connection (waiting for events, accept) */
-	__u64 loop_syscalls;
-	__u64 loop_syscall_ns;
-	__u64 loop_ctx_voluntary;
-	__u64 loop_ctx_involuntary;
-	__u64 loop_cpu_ns;
-	__u64 loop_runq_ns;
+	/* what belongs to no single connection: the event loop's (waiting for
+	 * events, accept), and the worker pool's (threads the target created,
+	 * between the connections handed to them) */
+	struct bucket_counts loop;
+	struct bucket_counts pool;
 
 	__u64 conns_opened;
 	__u64 conns_untracked;	/* connection map full: see --max-conns */
 	__u64 lost_events;	/* ring buffer full: records that never arrived */
 	__u64 no_thread_state;	/* task storage unavailable (should stay 0) */
 
-	__s64 loop_user_bytes;	/* RSS change charged to no connection */
-	__s64 loop_page_table_bytes;	/* and page tables, VMAs */
-	__s64 loop_vmas;
 	__u64 rss_inexact;	/* RSS changes read without every CPU's share */
 	__u64 stacks_lost;	/* flame samples whose stack could not be stored */
 	/* CPU time in the process total that no connection nor the loop holds

@@ -9,16 +9,40 @@
 #include "lib/conns.bpf.h"
 #include "lib/cpu_time.bpf.h"
 
+/* What the thread owed goes to a bucket of no single connection. */
+static __always_inline void to_bucket(struct thread_state *ts, struct pending *p)
+{
+	struct proc_counters *pc = proc_counters();
+	struct bucket_counts *b;
+
+	if (!pc)
+		return;
+	b = idle_bucket(pc, ts);
+	b->user_bytes += p->user_bytes;
+	b->page_table_bytes += p->page_table_bytes;
+	b->vmas += p->vmas;
+	b->cpu_ns += p->cpu_ns;
+	b->runq_ns += p->runq_ns;
+	b->ctx_voluntary += p->ctx_voluntary;
+	b->ctx_involuntary += p->ctx_involuntary;
+#pragma unroll
+	for (int i = 0; i < PENDING_SC_SLOTS; i++) {
+		b->syscalls += p->sc[i].count;
+		b->syscall_ns += p->sc[i].ns;
+	}
+}
+
 /*
  * Add what the thread owes to its current connection and clear it; with
  * `finish`, a closed connection's record is final after this (the thread
- * moves on from it). True if the connection is closed. The event loop
- * takes the charges if it is gone (finalized by another thread).
+ * moves on from it). True if the connection is closed. The thread's bucket
+ * takes the charges if it is gone (finalized by another thread). Pending
+ * (no current connection yet), the thread keeps what it owes for the
+ * connection it names next.
  */
 static __always_inline bool flush(struct thread_state *ts, bool finish)
 {
 	struct pending *p = &ts->owed;
-	struct proc_counters *pc;
 	bool closed = false;
 	struct conn *c;
 	__u64 id = ts->cur_conn;
@@ -71,19 +95,8 @@ static __always_inline bool flush(struct thread_state *ts, bool finish)
 		if (closed && finish)
 			conn_finalize(c);
 		conn_put(id, c);
-	} else if ((pc = proc_counters())) {
-		pc->loop_user_bytes += p->user_bytes;
-		pc->loop_page_table_bytes += p->page_table_bytes;
-		pc->loop_vmas += p->vmas;
-		pc->loop_cpu_ns += p->cpu_ns;
-		pc->loop_runq_ns += p->runq_ns;
-		pc->loop_ctx_voluntary += p->ctx_voluntary;
-		pc->loop_ctx_involuntary += p->ctx_involuntary;
-#pragma unroll
-		for (int i = 0; i < PENDING_SC_SLOTS; i++) {
-			pc->loop_syscalls += p->sc[i].count;
-			pc->loop_syscall_ns += p->sc[i].ns;
-		}
+	} else {
+		to_bucket(ts, p);
 	}
 	__builtin_memset(p, 0, sizeof(*p));
 	return closed;
@@ -127,8 +140,10 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
 	}
 	pc = proc_counters();
 	if (pc) {
-		pc->loop_syscalls += count;
-		pc->loop_syscall_ns += ns;
+		struct bucket_counts *b = idle_bucket(pc, ts);
+
+		b->syscalls += count;
+		b->syscall_ns += ns;
 	}
 }
 
@@ -145,7 +160,7 @@ static __always_inline void uncharge_syscall(struct thread_state *ts, __u64 conn
 
 	if (!conn_id) {
 		if ((pc = proc_counters()))
-			pc->loop_syscalls--;	/* per CPU it may wrap: the sum does not */
+			idle_bucket(pc, ts)->syscalls--;	/* per CPU it may wrap: the sum does not */
 		return;
 	}
 	if (conn_id == ts->cur_conn) {
@@ -194,9 +209,25 @@ static __always_inline void charge_bytes(struct thread_state *ts, __u64 conn_id,
 	}
 }
 
-/* Settle what the thread owes its current connection; make conn_id current. */
+/*
+ * Settle what the thread owes its current connection; make conn_id
+ * current, as the thread's own (no hand-off). Pending, what the thread
+ * owes since its wait returned is conn_id's (the work a coroutine resumed
+ * on the loop did before its own I/O), or its bucket's if that is none
+ * (it waits again, accepts).
+ */
 static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 {
+	ts->handed = false;
+	if (ts->pending) {
+		ts->pending = false;
+		ts->cur_conn = conn_id;
+		if (!conn_id) {
+			to_bucket(ts, &ts->owed);
+			__builtin_memset(&ts->owed, 0, sizeof(ts->owed));
+		}
+		return;
+	}
 	/* the thread moves on from a closed connection: its cost is final */
 	flush(ts, true);
 	ts->cur_conn = conn_id;
@@ -211,10 +242,49 @@ static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 static __always_inline void set_current_at(struct task_struct *task, struct thread_state *ts,
 					   __u64 conn_id, __u64 at)
 {
-	if (ts->cur_conn == conn_id)
+	if (ts->cur_conn == conn_id && !ts->pending)
 		return;
 	split_run(task, ts, at);
 	move_on(ts, conn_id);
+}
+
+/*
+ * Back from waiting for events (epoll_wait, io_uring_enter): what the
+ * thread does next is for the connection it names next, or its bucket's
+ * if it waits again first. `at`: the wait's return.
+ */
+static __always_inline void wait_returns(struct task_struct *task, struct thread_state *ts,
+					 __u64 at)
+{
+	set_current_at(task, ts, 0, at);
+	ts->pending = true;
+}
+
+/*
+ * A hand-off: the thread was woken by one serving a connection (a pool
+ * worker given a job, a loop told a job is done) and works for it until
+ * it sleeps or names another. Not taken by a thread that serves a
+ * connection of its own (woken from a lock it waited for, mid-work), nor
+ * by one pending (its work waits for the connection it names). `at`: when
+ * its work for the connection began, if known without reading the clock.
+ */
+static __always_inline void take_handoff(struct task_struct *task, struct thread_state *ts,
+					 __u64 at)
+{
+	__u64 id = ts->woken_for;
+
+	ts->woken_for = 0;
+	if (ts->pending || (ts->cur_conn && !ts->handed))
+		return;
+	set_current_at(task, ts, id, at);
+	ts->handed = true;
+}
+
+/* The thread sleeps: a connection handed to it is no longer its work. */
+static __always_inline void handoff_ends(struct thread_state *ts)
+{
+	if (ts->handed)
+		move_on(ts, 0);
 }
 
 /* task: the thread whose state ts is, running now */

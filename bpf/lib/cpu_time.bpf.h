@@ -39,7 +39,8 @@ static __always_inline __u64 clock_since_mark(struct task_struct *task, struct t
 }
 
 /*
- * On-CPU time goes to the connection that was current while it ran, after
+ * On-CPU time goes to the connection that was current while it ran (or,
+ * pending, to the one named next), after
  * the thread has paid back what an earlier run's parts overshot (see
  * settle_run).
  */
@@ -56,10 +57,10 @@ static __always_inline void charge_cpu(struct thread_state *ts, __u64 ns)
 		pc->cpu_unsplit_ns -= pay;
 		ns -= pay;
 	}
-	if (ts->cur_conn)
+	if (owes(ts))
 		ts->owed.cpu_ns += ns;
 	else
-		pc->loop_cpu_ns += ns;
+		idle_bucket(pc, ts)->cpu_ns += ns;
 }
 
 /*
@@ -98,7 +99,7 @@ static __always_inline void settle_run(struct thread_state *ts, struct proc_coun
 	} else {
 		__u64 over = (__u64)-rest, back = 0;
 
-		if (ts->cur_conn)
+		if (owes(ts))
 			back = over < ts->owed.cpu_ns ? over : ts->owed.cpu_ns;
 		ts->owed.cpu_ns -= back;
 		ts->cpu_debt += over - back;

@@ -99,7 +99,19 @@ struct pending {
 };
 
 struct thread_state {
-	__u64 cur_conn;		/* 0: the event loop */
+	__u64 cur_conn;		/* 0: no connection (the loop's or pool's bucket) */
+	/* A thread woken by one serving a connection works for it (a hand-off,
+	 * sched_waking): woken_for is the waker's connection, not yet taken
+	 * (at switch-in); handed: cur_conn came so, until the thread sleeps. */
+	__u64 woken_for;
+	bool handed;
+	/* back from waiting for events: what the thread does is owed to the
+	 * connection it names next (a coroutine resumed before its own I/O),
+	 * to its bucket if it waits again first (charging.bpf.h, move_on) */
+	bool pending;
+	/* its work for no connection is the pool's, not the loop's: a thread
+	 * the target created while traced that never waited for events */
+	bool idle_pool;
 	__u64 sys_enter_ns;
 	__u64 sys_conn;		/* connection this syscall is charged to */
 	__u64 sys_counted;	/* ... and where its entry counted it */
@@ -116,7 +128,7 @@ struct thread_state {
 	__u32 clock_scale;	/* the kernel's time per clock ns, 1.0 = 1 << 16 */
 	__u64 cpu_debt;		/* overshoot still to pay back (settle_run) */
 	__u64 runnable_since;
-	struct pending owed;	/* to cur_conn; always empty when it is 0 */
+	struct pending owed;	/* to cur_conn; empty when it is 0, unless pending */
 	/* FV_OFFCPU: where the thread went to sleep, and for which connection */
 	__u64 off_since;
 	__u64 off_conn;

@@ -29,10 +29,10 @@ static __always_inline void drop_replaced_image(struct task_struct *task,
 	key = ts->mm_key;
 	old = bpf_map_lookup_elem(&rss, &key);
 	if (old && old->mm_id == ts->mm_id) {
-		pc->loop_user_bytes -= (old->pages[0] + old->pages[1] + old->pages[3]) *
+		pc->loop.user_bytes -= (old->pages[0] + old->pages[1] + old->pages[3]) *
 				       (__s64)page_size - old->base_bytes;
-		pc->loop_page_table_bytes -= old->page_table_bytes - old->base_page_table_bytes;
-		pc->loop_vmas -= old->map_count - old->base_vmas;
+		pc->loop.page_table_bytes -= old->page_table_bytes - old->base_page_table_bytes;
+		pc->loop.vmas -= old->map_count - old->base_vmas;
 		bpf_map_delete_elem(&rss, &key);
 	}
 	ts->mm_key = 0;
@@ -136,14 +136,16 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 	if (delta > 0 && flame_wants(FV_UMEM))
 		flame_add(ctx, FV_UMEM, ts && !program_pages ? ts->cur_conn : 0, 0, delta,
 			  true, false);
-	if (ts && ts->cur_conn && !program_pages) {
+	if (ts && owes(ts) && !program_pages) {
 		ts->owed.user_bytes += delta;
 		ts->owed.page_table_bytes += pt_delta;
 		ts->owed.vmas += vma_delta;
 	} else {
-		pc->loop_user_bytes += delta;
-		pc->loop_page_table_bytes += pt_delta;
-		pc->loop_vmas += vma_delta;
+		struct bucket_counts *b = idle_bucket(pc, ts);
+
+		b->user_bytes += delta;
+		b->page_table_bytes += pt_delta;
+		b->vmas += vma_delta;
 	}
 	return 0;
 }

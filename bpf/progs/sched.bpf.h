@@ -2,8 +2,8 @@
 /*
  * The scheduler: context switches, voluntary and involuntary, and the
  * run's CPU settled at switch-out; run-queue wait from wakeup to
- * switch-in; threads counted from fork to exit, a new thread starting on
- * its creator's connection.
+ * switch-in; work handed from thread to thread with a wakeup; threads
+ * counted from fork to exit, a new thread starting in the pool's bucket.
  */
 #ifndef CONCTRACE_PROGS_SCHED_BPF_H
 #define CONCTRACE_PROGS_SCHED_BPF_H
@@ -22,10 +22,10 @@ static __always_inline void count_switch(struct thread_state *ts, struct proc_co
 		pc->ctx_voluntary++;
 	else
 		pc->ctx_involuntary++;
-	if (!ts->cur_conn && voluntary)
-		pc->loop_ctx_voluntary++;
-	else if (!ts->cur_conn)
-		pc->loop_ctx_involuntary++;
+	if (!owes(ts) && voluntary)
+		idle_bucket(pc, ts)->ctx_voluntary++;
+	else if (!owes(ts))
+		idle_bucket(pc, ts)->ctx_involuntary++;
 	else if (voluntary)
 		ts->owed.ctx_voluntary++;
 	else
@@ -68,6 +68,8 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 	 * moving on, there. */
 	if (no_syscall_hooks && voluntary && closed)
 		move_on(ts, 0);
+	else if (voluntary)
+		handoff_ends(ts);
 }
 
 /* A target thread takes the CPU: its run begins; the time it slept (for
@@ -76,6 +78,8 @@ static __always_inline void switch_in(struct task_struct *next, struct thread_st
 				      struct proc_counters *pc, __u64 now)
 {
 	begin_run(next, ts, now);
+	if (ts->woken_for)
+		take_handoff(next, ts, now);
 	if (ts->off_since) {
 		struct stack_key k = {
 			.conn = flame_by_conn ? ts->off_conn : 0,
@@ -92,10 +96,10 @@ static __always_inline void switch_in(struct task_struct *next, struct thread_st
 
 		ts->runnable_since = 0;
 		pc->runq_ns += ns;
-		if (ts->cur_conn)
+		if (owes(ts))
 			ts->owed.runq_ns += ns;
 		else
-			pc->loop_runq_ns += ns;
+			idle_bucket(pc, ts)->runq_ns += ns;
 	}
 }
 
@@ -161,6 +165,38 @@ static __always_inline void mark_runnable(struct task_struct *p)
 		ts->runnable_since = bpf_ktime_get_ns();
 }
 
+/*
+ * A wakeup, in the waker's context: a thread serving a connection that
+ * wakes another of the target (a futex, an eventfd, a pipe) hands it work
+ * for that connection (take_handoff, at the wakee's switch-in). Only from
+ * inside a syscall: an interrupt (a packet, a timer) wakes threads on top
+ * of whatever task it interrupted, mostly outside its syscalls, and the
+ * CPU's preempt count that would tell is not readable on every kernel
+ * (its per-CPU symbol is in kallsyms only with KALLSYMS_ALL). Light mode
+ * sees no syscalls and leaves this program out. It runs for every wakeup
+ * on the machine: the wakee's tgid, a typed load, rejects all but the
+ * target's first.
+ */
+SEC("tp_btf/sched_waking")
+int BPF_PROG(on_sched_waking, struct task_struct *p)
+{
+	struct thread_state *wts, *pts;
+	struct task_struct *waker;
+
+	if (!task_is_target(p))
+		return 0;
+	waker = bpf_get_current_task_btf();
+	if (waker == p || !task_is_target(waker))
+		return 0;
+	wts = bpf_task_storage_get(&threads, waker, 0, 0);
+	if (!wts || !wts->cur_conn || !wts->sys_enter_ns)
+		return 0;
+	pts = thread_state(p);
+	if (pts)
+		pts->woken_for = wts->cur_conn;
+	return 0;
+}
+
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(on_sched_wakeup, struct task_struct *p)
 {
@@ -194,19 +230,21 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 		if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_NOEXIST) == 0)
 			__sync_fetch_and_add(&nr_extra_targets, 1);
 	} else {
-		/* a thread starts out working for its creator's connection: in a
-		 * thread-per-connection server, the one just accepted */
+		/* a thread starts out in the pool's bucket, whoever created it:
+		 * its work is a connection's once handed one, or once it names
+		 * one (a thread per connection reads its own) */
 		struct thread_state *pts = bpf_task_storage_get(&threads, parent, 0, 0);
-		struct thread_state *cts;
+		struct thread_state *cts = thread_state(child);
 
+		if (cts)
+			cts->idle_pool = true;
 		if (pts && pts->cur_conn) {
 			struct conn *c = conn_hold(pts->cur_conn);
 
-			cts = thread_state(child);
-			if (cts)
-				cts->cur_conn = pts->cur_conn;
-			/* the thread is this connection's cost: its task_struct
-			 * (sized by userspace) and its kernel stack */
+			/* the thread's objects are the creator's connection's
+			 * cost: its task_struct (sized by userspace) and its
+			 * kernel stack, made for it in a thread-per-connection
+			 * server */
 			if (c) {
 				__sync_fetch_and_add(&c->threads, 1);
 				if (bpf_core_field_exists(child->stack_vm_area) && child->stack_vm_area)

@@ -50,6 +50,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	/* a change of connection here happens at the syscall's entry: the
 	 * time just read, not a second clock read */
 	if (flags & SC_WAIT) {
+		/* a thread that waits for events is the loop, not the pool */
+		ts->idle_pool = false;
 		set_current_at(task, ts, 0, ts->sys_enter_ns);
 	} else if (fd_arg && (!(flags & SC_IO) || bytes_from_syscalls)) {
 		/* the hottest calls (read, write, send, recv) skip this walk:
@@ -123,6 +125,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (!ts || !ts->sys_enter_ns)
 		return 0;	/* entered before we attached */
 	now = bpf_ktime_get_ns();
+	/* woken for a connection without leaving the CPU (the waker found it
+	 * still on its way to sleep): the hand-off begins here */
+	if (ts->woken_for)
+		take_handoff(task, ts, now);
 	ns = now - ts->sys_enter_ns;
 	ts->sys_enter_ns = 0;
 	ts->sys_io = false;
@@ -142,12 +148,14 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (bytes_from_syscalls && (flags & (SC_RX | SC_TX)) && ret > 0 && ts->sys_conn)
 		charge_bytes(ts, ts->sys_conn, flags & SC_RX, ret);
 	/* back from waiting: until the thread names a connection (a read, a
-	 * write), its work is the loop's. An io_uring loop names none: it
+	 * write), its work is pending, for that connection: a coroutine
+	 * resumed on this pass of the loop runs before its own I/O. If it
+	 * waits again first, the loop's. An io_uring loop names none: it
 	 * reaps completions and queues requests in memory, so the work it
 	 * does between two io_uring_enter() calls goes to the loop, not to
 	 * the connection whose completion the kernel happened to post last */
 	if (flags & SC_WAIT)
-		set_current_at(task, ts, 0, now);
+		wait_returns(task, ts, now);
 
 	if ((flags & SC_CLOSE) && ret == 0 && ts->sys_conn) {
 		struct conn *c = conn_hold(ts->sys_conn);

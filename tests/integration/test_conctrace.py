@@ -114,6 +114,12 @@ def task_cpu_ns(pid):
     return ns
 
 
+def no_conn(rep, key):
+    """What no single connection holds: the event loop's and the worker
+    pool's buckets together."""
+    return rep["event_loop"][key] + rep["pool"][key]
+
+
 def close_enough(measured, truth, rel=0.02, slack=2):
     return abs(measured - truth) <= max(rel * truth, slack)
 
@@ -246,16 +252,17 @@ def test_cpu_time_matches_rusage(attached):
 
 
 def test_per_connection_figures_add_up_to_the_process(attached):
-    """Everything charged to connections plus the event loop is the process."""
+    """Everything charged to connections plus the event loop and the pool is
+    the process."""
     rep = attached.rep
-    conns, loop, proc = rep["conns"], rep["event_loop"], rep["process"]
+    conns, proc = rep["conns"], rep["process"]
     switches = sum(c["ctx_switches_voluntary"] + c["ctx_switches_involuntary"] for c in conns)
-    assert switches + loop["ctx_switches"] == \
+    assert switches + no_conn(rep, "ctx_switches") == \
         proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
     # the process's CPU is the kernel's; the clock splits it, and what it
     # overshot waits, unsplit, to be paid back: a little, never a share
     assert proc["cpu_unsplit_ns"] <= 0.01 * proc["cpu_ns"], proc
-    cpu = sum(c["cpu_ns"] for c in conns) + loop["cpu_ns"] + proc["cpu_unsplit_ns"]
+    cpu = sum(c["cpu_ns"] for c in conns) + no_conn(rep, "cpu_ns") + proc["cpu_unsplit_ns"]
     assert abs(cpu - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000
 
 
@@ -613,7 +620,7 @@ def test_user_memory_per_connection_matches_rss_growth(name, tmp_path):
     assert len(rep["conns"]) == USER_CONNS
     growth = after - before
     conns = sum(c["user_bytes_net"] for c in rep["conns"])
-    loop = rep["event_loop"]["user_bytes"]
+    loop = no_conn(rep, "user_bytes")
     truth = growth / USER_CONNS
     measured = rep["per_connection"]["user_bytes"]["mean"]
     report_figure(f"{name}: RSS growth {truth:.0f} B/conn, conctrace {measured:.0f} B/conn "

@@ -385,20 +385,31 @@ void prom_format(struct prom_buf *b, const struct prom_snapshot *s)
 	      "Kernel memory conctrace's own BPF maps hold (their fdinfo memlock).",
 	      (__s64)s->tracer_map_bytes);
 	gauge(b, "conctrace_event_loop_user_bytes",
-	      "User memory (RSS) growth charged to no single connection.", p->loop_user_bytes);
+	      "User memory (RSS) growth charged to the event loop (no single connection).",
+	      p->loop.user_bytes);
+	gauge(b, "conctrace_pool_user_bytes",
+	      "User memory (RSS) growth charged to the worker pool (no single connection).",
+	      p->pool.user_bytes);
 
 	switches(b, "conctrace_context_switches_total", "Context switches of the target, by kind.",
 		 p->ctx_voluntary, p->ctx_involuntary);
 	switches(b, "conctrace_event_loop_context_switches_total",
-		 "Context switches charged to no single connection, by kind.",
-		 p->loop_ctx_voluntary, p->loop_ctx_involuntary);
+		 "Context switches charged to the event loop (no single connection), by kind.",
+		 p->loop.ctx_voluntary, p->loop.ctx_involuntary);
+	switches(b, "conctrace_pool_context_switches_total",
+		 "Context switches charged to the worker pool (no single connection), by kind.",
+		 p->pool.ctx_voluntary, p->pool.ctx_involuntary);
 	seconds(b, "conctrace_cpu_seconds_total", "CPU time of the target.", p->cpu_ns);
 	seconds(b, "conctrace_event_loop_cpu_seconds_total",
-		"CPU time charged to no single connection.", p->loop_cpu_ns);
+		"CPU time charged to the event loop (no single connection).", p->loop.cpu_ns);
+	seconds(b, "conctrace_pool_cpu_seconds_total",
+		"CPU time charged to the worker pool (no single connection).", p->pool.cpu_ns);
 	seconds(b, "conctrace_runqueue_wait_seconds_total",
 		"Time the target's threads waited runnable for a CPU.", p->runq_ns);
 	counter(b, "conctrace_event_loop_syscalls_total",
-		"Syscalls charged to no single connection.", p->loop_syscalls);
+		"Syscalls charged to the event loop (no single connection).", p->loop.syscalls);
+	counter(b, "conctrace_pool_syscalls_total",
+		"Syscalls charged to the worker pool (no single connection).", p->pool.syscalls);
 	syscall_families(b, s);
 
 	prom_write_hist(b, "conctrace_connection_kernel_bytes",

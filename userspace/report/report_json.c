@@ -87,6 +87,21 @@ static void by_syscall(struct json *j, const char *key, const __u64 *counts)
 	json_end_object(j);
 }
 
+/* A bucket of no single connection: the event loop's, the pool's. */
+static void json_bucket(struct json *j, const char *name, const struct bucket_counts *b)
+{
+	json_begin_object(j, name);
+	json_u64(j, "syscalls", b->syscalls);
+	json_u64(j, "syscall_ns", b->syscall_ns);
+	json_u64(j, "ctx_switches", b->ctx_voluntary + b->ctx_involuntary);
+	json_u64(j, "ctx_switches_voluntary", b->ctx_voluntary);
+	json_u64(j, "ctx_switches_involuntary", b->ctx_involuntary);
+	json_u64(j, "cpu_ns", b->cpu_ns);
+	json_u64(j, "runq_ns", b->runq_ns);
+	json_i64(j, "user_bytes", b->user_bytes);
+	json_end_object(j);
+}
+
 void report_json(FILE *f, struct report *r)
 {
 	struct agg *a = r->agg;
@@ -185,16 +200,8 @@ void report_json(FILE *f, struct report *r)
 		json_end_object(&j);
 	}
 
-	json_begin_object(&j, "event_loop");
-	json_u64(&j, "syscalls", p->loop_syscalls);
-	json_u64(&j, "syscall_ns", p->loop_syscall_ns);
-	json_u64(&j, "ctx_switches", p->loop_ctx_voluntary + p->loop_ctx_involuntary);
-	json_u64(&j, "ctx_switches_voluntary", p->loop_ctx_voluntary);
-	json_u64(&j, "ctx_switches_involuntary", p->loop_ctx_involuntary);
-	json_u64(&j, "cpu_ns", p->loop_cpu_ns);
-	json_u64(&j, "runq_ns", p->loop_runq_ns);
-	json_i64(&j, "user_bytes", p->loop_user_bytes);
-	json_end_object(&j);
+	json_bucket(&j, "event_loop", &p->loop);
+	json_bucket(&j, "pool", &p->pool);
 
 	json_begin_object(&j, "process");
 	json_u64(&j, "syscalls", total);

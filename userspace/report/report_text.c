@@ -121,6 +121,17 @@ static void summary_line(FILE *f, const struct agg *a)
 		100.0 * u.mean / (k.mean + u.mean));
 }
 
+/* A bucket of no single connection: the event loop's, the pool's. */
+static void bucket_line(FILE *f, const char *label, const struct bucket_counts *b)
+{
+	char b1[32], b2[32], b3[32];
+
+	fprintf(f, "%s %s syscalls, %s ctx switches (%llu voluntary), %s cpu\n", label,
+		fmt_count((double)b->syscalls, b1, sizeof(b1)),
+		fmt_count((double)(b->ctx_voluntary + b->ctx_involuntary), b2, sizeof(b2)),
+		(unsigned long long)b->ctx_voluntary, fmt_ns((double)b->cpu_ns, b3, sizeof(b3)));
+}
+
 void report_text(FILE *f, struct report *r)
 {
 	struct agg *a = r->agg;
@@ -166,11 +177,9 @@ void report_text(FILE *f, struct report *r)
 		summary_line(f, a);
 	}
 
-	fprintf(f, "\nevent loop (no single connection): %s syscalls, %s ctx switches "
-		"(%llu voluntary), %s cpu\n",
-		fmt_count((double)p->loop_syscalls, b1, sizeof(b1)),
-		fmt_count((double)(p->loop_ctx_voluntary + p->loop_ctx_involuntary), b2, sizeof(b2)),
-		(unsigned long long)p->loop_ctx_voluntary, fmt_ns((double)p->loop_cpu_ns, b3, sizeof(b3)));
+	fputc('\n', f);
+	bucket_line(f, "event loop (no single connection):", &p->loop);
+	bucket_line(f, "pool/runtime (threads between handed work):", &p->pool);
 	fprintf(f, "process: %s syscalls, %llu voluntary + %llu involuntary ctx switches, "
 		"%s cpu, %ld thread%s at peak\n",
 		fmt_count((double)proc_syscalls, b1, sizeof(b1)),

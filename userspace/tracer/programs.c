@@ -46,6 +46,7 @@ static const struct prog_role roles[] = {
 	OPT("on_unix_seqpacket_sendmsg", BYTES_TX " (Unix seqpacket)",
 	    .fallback_for = "on_sock_send_length", .names_conns = true),
 
+	OPT("on_sched_waking", "work handed between threads (a pool's work to its connection)"),
 	OPT("on_sched_wakeup", "run-queue wait"),
 	OPT("on_sched_wakeup_new", "run-queue wait of new threads"),
 	OPT("on_inet_sock_set_state",

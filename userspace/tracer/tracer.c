@@ -168,6 +168,9 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	if (o->no_syscalls) {
 		bpf_program__set_autoload(skel->progs.on_sys_enter, false);
 		bpf_program__set_autoload(skel->progs.on_sys_exit, false);
+		/* a hand-off is told from an interrupt's wakeup by the
+		 * waker's syscall, which light mode does not see */
+		bpf_program__set_autoload(skel->progs.on_sched_waking, false);
 		/* an iterator over a map: attached once the map exists */
 		bpf_program__set_autoattach(skel->progs.sweep_ended, false);
 	} else {
