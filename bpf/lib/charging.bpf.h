@@ -249,15 +249,29 @@ static __always_inline void set_current_at(struct task_struct *task, struct thre
 }
 
 /*
- * Back from waiting for events (epoll_wait, io_uring_enter): what the
- * thread does next is for the connection it names next, or its bucket's
- * if it waits again first. `at`: the wait's return.
+ * Back from waiting for events (epoll_wait), or from sending on a
+ * connection (`from`): what the thread does next is for the connection it
+ * names next, or its bucket's if it waits again first. An event loop runs
+ * the coroutines its last pass woke, each up to its own reply: what runs
+ * after one's send is the next one's, not the connection just served. A
+ * thread that sleeps first (a thread per connection, in read()) gives it
+ * to `from` (sleep_pending). `at`: the call's return.
  */
-static __always_inline void wait_returns(struct task_struct *task, struct thread_state *ts,
-					 __u64 at)
+static __always_inline void await_next(struct task_struct *task, struct thread_state *ts,
+				       __u64 at, __u64 from)
 {
 	set_current_at(task, ts, 0, at);
 	ts->pending = true;
+	ts->pending_from = from;
+}
+
+/* The thread sleeps, pending: not an event loop's wait (that settles it
+ * at its entry), so a thread that serves one connection at a time, or a
+ * lock: what it owes is the connection's it sent to. */
+static __always_inline void sleep_pending(struct thread_state *ts)
+{
+	if (ts->pending)
+		move_on(ts, ts->pending_from);
 }
 
 /*

@@ -105,10 +105,13 @@ struct thread_state {
 	 * (at switch-in); handed: cur_conn came so, until the thread sleeps. */
 	__u64 woken_for;
 	bool handed;
-	/* back from waiting for events: what the thread does is owed to the
-	 * connection it names next (a coroutine resumed before its own I/O),
-	 * to its bucket if it waits again first (charging.bpf.h, move_on) */
+	/* back from waiting for events, or from sending: what the thread does
+	 * is owed to the connection it names next (a coroutine resumed before
+	 * its own I/O), to its bucket if it waits again first (charging.bpf.h,
+	 * await_next); pending_from: the connection it sent to (0: it waited),
+	 * whose the time is if the thread sleeps first */
 	bool pending;
+	__u64 pending_from;
 	/* its work for no connection is the pool's, not the loop's: a thread
 	 * the target created while traced that never waited for events */
 	bool idle_pool;
@@ -119,6 +122,7 @@ struct thread_state {
 	__s32 sys_fd;
 	__u32 sys_arg;		/* epoll_ctl's op */
 	bool sys_io;		/* in a socket I/O syscall (SC_IO) */
+	bool sys_sent;		/* ... that sent on a connection (sys_conn) */
 	/* CPU time of the run on CPU now (lib/cpu_time.bpf.h) */
 	__u64 cpu_mark;		/* start of the part not yet charged; 0: no run */
 	__u64 steal_mark;	/* stolen_ns() at cpu_mark */

@@ -50,7 +50,9 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 	if (prev->sighand)	/* prev is trusted: a typed load, no helper call */
 		count_switch(ts, pc, voluntary);
 	settle_run(ts, pc, prev, now);
-	if (!voluntary)
+	if (voluntary)
+		sleep_pending(ts);
+	else
 		ts->runnable_since = now;
 	if (voluntary && !dying && flame_wants(FV_OFFCPU)) {
 		/* prev is still current here: its stacks are where it sleeps */

@@ -69,6 +69,7 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 	if (in_syscall) {
 		recount_syscall(ts, id);
 		ts->sys_conn = id;
+		ts->sys_sent = !rx;
 	}
 	if (ret > 0 && !(rx && (flags & MSG_PEEK))) {
 		if (rx)

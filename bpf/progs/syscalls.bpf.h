@@ -44,6 +44,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	ts->sys_nr = nr;
 	ts->sys_fd = fd;
 	ts->sys_io = flags & SC_IO;
+	ts->sys_sent = false;
 	if (flags & SC_EPOLL_CTL)
 		ts->sys_arg = (__u32)PT_REGS_PARM2_SYSCALL(regs);
 	ts->sys_enter_ns = bpf_ktime_get_ns();
@@ -65,6 +66,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		 * untracked connection (map full) is charged to no tracked one */
 		if (conn) {
 			set_current_at(task, ts, conn, ts->sys_enter_ns);
+			ts->sys_sent = flags & SC_TX;	/* bytes_from_syscalls */
 		} else if (sock) {
 			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));
 
@@ -147,15 +149,18 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	charge_syscall(ts, ts->sys_conn, nr, 0, ns);
 	if (bytes_from_syscalls && (flags & (SC_RX | SC_TX)) && ret > 0 && ts->sys_conn)
 		charge_bytes(ts, ts->sys_conn, flags & SC_RX, ret);
-	/* back from waiting: until the thread names a connection (a read, a
-	 * write), its work is pending, for that connection: a coroutine
-	 * resumed on this pass of the loop runs before its own I/O. If it
-	 * waits again first, the loop's. An io_uring loop names none: it
+	/* back from waiting, or from a send: until the thread names a
+	 * connection (a read, a write), its work is pending, for that
+	 * connection: a coroutine resumed on this pass of the loop runs before
+	 * its own I/O (await_next). If it waits again first, the loop's. An
+	 * io_uring loop names none: it
 	 * reaps completions and queues requests in memory, so the work it
 	 * does between two io_uring_enter() calls goes to the loop, not to
 	 * the connection whose completion the kernel happened to post last */
 	if (flags & SC_WAIT)
-		wait_returns(task, ts, now);
+		await_next(task, ts, now, 0);
+	else if (ts->sys_sent)
+		await_next(task, ts, now, ts->sys_conn);
 
 	if ((flags & SC_CLOSE) && ret == 0 && ts->sys_conn) {
 		struct conn *c = conn_hold(ts->sys_conn);

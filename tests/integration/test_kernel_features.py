@@ -71,7 +71,7 @@ def warnings(stderr):
 def test_every_program_is_known_to_this_test():
     """A program added without a line here would go untested."""
     known = CORE | FULL_MODE_CORE | LIGHT_MODE_ONLY | ATTACH_ONLY | set(FLAME) | ALL_STAND_INS | {
-        "on_sock_recv_length", "on_sock_send_length", "on_sched_wakeup",
+        "on_sock_recv_length", "on_sock_send_length", "on_sched_waking", "on_sched_wakeup",
         "on_sched_wakeup_new", "snapshot_tcp", "snapshot_unix", "on_rss_stat",
         "on_io_uring_submit_req", "on_io_uring_complete"}
     assert set(programs()) <= known, set(programs()) - known

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// A Node http server whose /heavy handler runs crypto.pbkdf2 on libuv's
+// threadpool (4 threads), the work conctrace must charge to the connection
+// that asked for it. Its own books: per connection (by the client's port),
+// the pbkdf2 calls it ran and their CPU, from a calibration of the same
+// call on this thread before any pool thread exists. Usage:
+//   node node_pool.js ITERATIONS BOOKS.json   (SIGTERM writes the books)
+'use strict';
+const crypto = require('crypto');
+const fs = require('fs');
+const http = require('http');
+
+const iterations = parseInt(process.argv[2], 10);
+const books = process.argv[3];
+
+// the CPU of one call, on a thread doing nothing else (median of 31)
+function calibrate() {
+  const runs = [];
+  for (let i = 0; i < 31; i++) {
+    const t0 = process.cpuUsage();
+    crypto.pbkdf2Sync('secret', 'salt', iterations, 32, 'sha256');
+    const d = process.cpuUsage(t0);
+    runs.push((d.user + d.system) * 1000);
+  }
+  runs.sort((a, b) => a - b);
+  return runs[15];
+}
+
+const callNs = calibrate();
+const conns = {};
+
+const server = http.createServer((req, res) => {
+  const port = req.socket.remotePort;
+  const c = conns[port];
+  c.requests++;
+  if (req.url === '/heavy') {
+    c.pbkdf2++;
+    crypto.pbkdf2('secret', 'salt', iterations, 32, 'sha256', (err, key) => {
+      res.end(err ? 'error' : key.toString('hex'));
+    });
+  } else {
+    res.end('ok');
+  }
+});
+server.keepAliveTimeout = 60000;
+server.on('connection', (sock) => {
+  conns[sock.remotePort] = { requests: 0, pbkdf2: 0 };
+});
+process.on('SIGTERM', () => {
+  for (const c of Object.values(conns))
+    c.pool_cpu_ns = c.pbkdf2 * callNs;
+  fs.writeFileSync(books, JSON.stringify({ call_ns: callNs, conns }));
+  process.exit(0);
+});
+server.listen(0, '127.0.0.1', () => {
+  process.stderr.write(`node_pool: listening on port ${server.address().port} ` +
+                       `(pid ${process.pid}), pbkdf2 ${(callNs / 1e6).toFixed(2)} ms\n`);
+});

@@ -1,0 +1,179 @@
+# SPDX-License-Identifier: MIT
+"""Work that moves between threads, or waits for a later pass of the loop,
+goes to the connection it is for (issue 16, items 1 and 2), on runtimes
+conctrace never saw, each server keeping its own books per connection:
+
+  * Node 20's http server, a handler calling crypto.pbkdf2 on libuv's
+    threadpool (4 threads). The pool thread is woken by the loop while it
+    serves the connection: the hand-off. Before, a new thread started on
+    its creator's connection and kept it: one connection took 739 ms, the
+    other 19 about 2 ms each.
+  * Python 3.11 asyncio streams: a connection's coroutine resumes on the
+    loop's pass after the one that read its data, after other connections'
+    reads. Its work is pending until it names its connection (its reply).
+    Before, heavy and light connections came out inverted.
+
+Heavy and light connections interleave, all open at once. Each heavy
+connection must be within 25% of its own books; no light connection above
+twice the light median; the event loop and the pool hold the rest, and
+connections + loop + pool + unsplit = the process.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import report_figure
+from test_conctrace import CONCTRACE, needs_root, no_conn, wait_line
+
+RUNTIMES = Path(__file__).resolve().parent / "runtimes"
+HEAVY = LIGHT = 20
+REQUESTS = 20
+PYTHON = "/usr/bin/python3"     # Debian's 3.11, as a user would run it
+NODE = "/usr/bin/node"
+NODE_POOL = 4                   # libuv's threadpool, UV_THREADPOOL_SIZE unset
+
+
+def traced(tmp_path, cmd, client):
+    """Run cmd under conctrace, drive it with client(port) -> {port: kind},
+    stop it with SIGTERM (it writes its books); the report, the books, the
+    kinds."""
+    path, books = tmp_path / "r.json", tmp_path / "books.json"
+    ct = subprocess.Popen([str(CONCTRACE), "--json", str(path), "--json-conns", "1000", "--",
+                           *cmd, str(books)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        m = wait_line(ct.stderr, rb"listening on port (\d+) \(pid (\d+)\)", timeout=30)
+        port, pid = int(m.group(1)), int(m.group(2))
+        kinds = client(port)
+        os.kill(pid, signal.SIGTERM)
+        ct.wait(timeout=30)
+    finally:
+        if ct.poll() is None:
+            ct.kill()
+            ct.wait()
+    assert ct.returncode == 0
+    return json.loads(path.read_text()), json.loads(books.read_text()), kinds
+
+
+def interleaved(port, session):
+    """HEAVY + LIGHT connections, opened alternately, all at once; each
+    runs session(sock, heavy) for its requests. {client port: kind}."""
+    kinds, errors, threads = {}, [], []
+    socks = []
+    for i in range(HEAVY + LIGHT):
+        s = socket.create_connection(("127.0.0.1", port))
+        heavy = i % 2 == 0
+        kinds[s.getsockname()[1]] = "heavy" if heavy else "light"
+        socks.append((s, heavy))
+
+    def run(s, heavy):
+        try:
+            session(s, heavy)
+        except Exception as e:      # noqa: BLE001 (reported below)
+            errors.append(e)
+        finally:
+            s.close()
+    for s, heavy in socks:
+        threads.append(threading.Thread(target=run, args=(s, heavy)))
+        threads[-1].start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    return kinds
+
+
+def read_until(s, end):
+    """Up to and past end: what arrived with it (an HTTP body) too."""
+    buf = b""
+    while end not in buf:
+        chunk = s.recv(65536)
+        assert chunk, "closed by the server"
+        buf += chunk
+    return buf
+
+
+def judge(name, rep, truth, kinds):
+    """truth: {client port: the server's own CPU for it, ns}."""
+    # TCP only: asyncio's self-pipe is a Unix socketpair (issue 16, item 5)
+    conns = {int(c["remote"].rsplit(":", 1)[1]): c for c in rep["conns"]
+             if c["remote"].startswith("127.0.0.1:")}
+    assert sorted(conns) == sorted(kinds), (sorted(conns), sorted(kinds))
+    heavy = {p: (conns[p]["cpu_ns"], truth[p]) for p in kinds if kinds[p] == "heavy"}
+    light = [conns[p]["cpu_ns"] for p in kinds if kinds[p] == "light"]
+    proc = rep["process"]
+    median = statistics.median(light)
+    ratios = sorted(ns / t for ns, t in heavy.values())
+    report_figure(
+        f"{name}: heavy connections {sum(ns for ns, _ in heavy.values()) / 1e6:.1f} ms "
+        f"(own books {sum(t for _, t in heavy.values()) / 1e6:.1f} ms; each at "
+        f"{ratios[0]:.2f}-{ratios[-1]:.2f} of its books), light "
+        f"{sum(light) / 1e6:.1f} ms (median {median / 1e6:.2f}, max {max(light) / 1e6:.2f}), "
+        f"event loop {rep['event_loop']['cpu_ns'] / 1e6:.1f} ms, pool "
+        f"{rep['pool']['cpu_ns'] / 1e6:.1f} ms, process {proc['cpu_ns'] / 1e6:.1f} ms")
+    for p, (ns, t) in heavy.items():
+        assert 0.75 * t <= ns <= 1.25 * t, (p, ns, t, ratios)
+    assert all(ns <= 2 * median for ns in light), \
+        (median, [(p, conns[p]["cpu_ns"], truth[p]) for p in kinds if kinds[p] == "light"])
+    cpu = sum(c["cpu_ns"] for c in rep["conns"]) + no_conn(rep, "cpu_ns") + \
+        proc["cpu_unsplit_ns"]
+    assert abs(cpu - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000, (cpu, proc)
+    switches = sum(c["ctx_switches_voluntary"] + c["ctx_switches_involuntary"]
+                   for c in rep["conns"])
+    assert switches + no_conn(rep, "ctx_switches") == \
+        proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
+
+
+def test_node_threadpool_work_goes_to_the_connection_that_asked(tmp_path):
+    needs_root()
+    if not Path(NODE).exists():
+        pytest.fail("node is not installed: scripts/install-deps.sh", pytrace=False)
+
+    # heavy requests in flight at most as many as the pool has threads: a
+    # thread that finds another job queued when it finishes one takes it
+    # without sleeping, and no wakeup says whose it is (docs/accuracy.md)
+    in_flight = threading.Semaphore(NODE_POOL)
+
+    def session(s, heavy):
+        req = b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n" % (b"heavy" if heavy else b"light")
+        for _ in range(REQUESTS):
+            with in_flight if heavy else contextlib.nullcontext():
+                s.sendall(req)
+                head = read_until(s, b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                body = head.split(b"\r\n\r\n", 1)[1]
+                while len(body) < length:
+                    body += s.recv(65536)
+
+    # about 2 ms a call here, as in the issue's measurement
+    rep, books, kinds = traced(tmp_path, [NODE, str(RUNTIMES / "node_pool.js"), "6000"],
+                               lambda port: interleaved(port, session))
+    own = {int(p): c for p, c in books["conns"].items()}
+    assert all(own[p]["requests"] == REQUESTS for p in kinds), own
+    truth = {p: own[p]["pool_cpu_ns"] for p in kinds}
+    judge("node pbkdf2", rep, truth, kinds)
+
+
+def test_asyncio_streams_work_goes_to_the_connection_it_resumes_for(tmp_path):
+    needs_root()
+
+    def session(s, heavy):
+        for _ in range(REQUESTS):
+            s.sendall(b"HEAVY\n" if heavy else b"LIGHT\n")
+            read_until(s, b"\n")
+
+    # about 2 ms of CPU a request: 40 ms a heavy connection
+    rep, books, kinds = traced(tmp_path, [PYTHON, str(RUNTIMES / "asyncio_streams.py"), "40000"],
+                               lambda port: interleaved(port, session))
+    own = {int(p): c for p, c in books["conns"].items()}
+    assert all(own[p]["requests"] == REQUESTS for p in kinds), own
+    truth = {p: own[p]["cpu_ns"] for p in kinds}
+    judge("asyncio streams", rep, truth, kinds)
