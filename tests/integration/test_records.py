@@ -26,7 +26,7 @@ import time
 import pytest
 
 from conftest import ROOT, report_figure
-from test_conctrace import CONCTRACE, needs_root, wait_line
+from test_conctrace import CONCTRACE, needs_root, no_conn, wait_line
 from test_real_servers import (AB_CONCURRENCY, AB_REQUESTS, NGINX_CONF, free_port, http_get,
                                installed, wait_listening)
 
@@ -49,8 +49,10 @@ def drain(port):
 
 
 def assert_adds_up(rep):
-    """Connections plus the event loop are the process, every record once."""
-    conns, loop, proc = rep["conns"], rep["event_loop"], rep["process"]
+    """Connections plus the event loop and the pool are the process, every
+    record once."""
+    conns, proc = rep["conns"], rep["process"]
+    loop = {k: no_conn(rep, k) for k in ("syscalls", "ctx_switches", "cpu_ns")}
     assert len(conns) == rep["connections"]["total"], "--json-conns must list them all"
     ids = collections.Counter(c["id"] for c in conns)
     twice = {i: n for i, n in ids.items() if n > 1}
