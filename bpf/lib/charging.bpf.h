@@ -36,9 +36,7 @@ static __always_inline void to_bucket(struct thread_state *ts, struct pending *p
  * Add what the thread owes to its current connection and clear it; with
  * `finish`, a closed connection's record is final after this (the thread
  * moves on from it). True if the connection is closed. The thread's bucket
- * takes the charges if it is gone (finalized by another thread). Pending
- * (no current connection yet), the thread keeps what it owes for the
- * connection it names next.
+ * takes the charges if it is gone (finalized by another thread).
  */
 static __always_inline bool flush(struct thread_state *ts, bool finish)
 {
@@ -209,28 +207,57 @@ static __always_inline void charge_bytes(struct thread_state *ts, __u64 conn_id,
 	}
 }
 
+/* What the thread did while pending is its current connection's (or its
+ * bucket's, if none): added to what it owes, no lookup. */
+static __always_inline void take_deferred(struct thread_state *ts)
+{
+	struct deferred *d = &ts->deferred;
+	struct proc_counters *pc;
+
+	ts->pending = false;
+	if (ts->cur_conn) {
+		ts->owed.cpu_ns += d->cpu_ns;
+		ts->owed.runq_ns += d->runq_ns;
+		ts->owed.user_bytes += d->user_bytes;
+		ts->owed.page_table_bytes += d->page_table_bytes;
+		ts->owed.vmas += d->vmas;
+		ts->owed.ctx_voluntary += d->ctx_voluntary;
+		ts->owed.ctx_involuntary += d->ctx_involuntary;
+	} else if ((pc = proc_counters())) {
+		struct bucket_counts *b = idle_bucket(pc, ts);
+
+		b->cpu_ns += d->cpu_ns;
+		b->runq_ns += d->runq_ns;
+		b->user_bytes += d->user_bytes;
+		b->page_table_bytes += d->page_table_bytes;
+		b->vmas += d->vmas;
+		b->ctx_voluntary += d->ctx_voluntary;
+		b->ctx_involuntary += d->ctx_involuntary;
+	}
+	__builtin_memset(d, 0, sizeof(*d));
+}
+
 /*
  * Settle what the thread owes its current connection; make conn_id
  * current, as the thread's own (no hand-off). Pending, what the thread
- * owes since its wait returned is conn_id's (the work a coroutine resumed
- * on the loop did before its own I/O), or its bucket's if that is none
- * (it waits again, accepts).
+ * did since its wait or send returned is conn_id's (the work a coroutine
+ * resumed on the loop did before its own I/O), or its bucket's if that is
+ * none (it waits again, accepts).
  */
 static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 {
+	bool pending = ts->pending;
+
 	ts->handed = false;
-	if (ts->pending) {
-		ts->pending = false;
+	/* back to the connection it sent to (a thread per connection):
+	 * nothing to settle yet */
+	if (!pending || ts->cur_conn != conn_id) {
+		/* the thread moves on from a closed connection: its cost is final */
+		flush(ts, true);
 		ts->cur_conn = conn_id;
-		if (!conn_id) {
-			to_bucket(ts, &ts->owed);
-			__builtin_memset(&ts->owed, 0, sizeof(ts->owed));
-		}
-		return;
 	}
-	/* the thread moves on from a closed connection: its cost is final */
-	flush(ts, true);
-	ts->cur_conn = conn_id;
+	if (pending)
+		take_deferred(ts);
 }
 
 /*
@@ -242,36 +269,41 @@ static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 static __always_inline void set_current_at(struct task_struct *task, struct thread_state *ts,
 					   __u64 conn_id, __u64 at)
 {
-	if (ts->cur_conn == conn_id && !ts->pending)
+	if (ts->cur_conn == conn_id && !ts->pending) {
+		ts->handed = false;	/* named by the thread itself: its own */
 		return;
+	}
 	split_run(task, ts, at);
 	move_on(ts, conn_id);
 }
 
 /*
- * Back from waiting for events (epoll_wait), or from sending on a
- * connection (`from`): what the thread does next is for the connection it
- * names next, or its bucket's if it waits again first. An event loop runs
- * the coroutines its last pass woke, each up to its own reply: what runs
- * after one's send is the next one's, not the connection just served. A
- * thread that sleeps first (a thread per connection, in read()) gives it
- * to `from` (sleep_pending). `at`: the call's return.
+ * Back from waiting for events (epoll_wait, `waited`), or from sending on
+ * its current connection: what the thread does next is for the connection
+ * it names next, or its bucket's if it waits again first. An event loop
+ * runs the coroutines its last pass woke, each up to its own reply: what
+ * runs after one's send is the next one's, not the connection just
+ * served. The connection sent to stays current (syscalls count for it, as
+ * before): a thread that sleeps first (a thread per connection, in
+ * read()) owes it that (sleep_pending). `at`: the call's return.
  */
 static __always_inline void await_next(struct task_struct *task, struct thread_state *ts,
-				       __u64 at, __u64 from)
+				       __u64 at, bool waited)
 {
-	set_current_at(task, ts, 0, at);
+	if (waited)
+		set_current_at(task, ts, 0, at);
+	else
+		split_run(task, ts, at);
 	ts->pending = true;
-	ts->pending_from = from;
 }
 
 /* The thread sleeps, pending: not an event loop's wait (that settles it
  * at its entry), so a thread that serves one connection at a time, or a
- * lock: what it owes is the connection's it sent to. */
+ * lock: what it did is its current connection's. */
 static __always_inline void sleep_pending(struct thread_state *ts)
 {
 	if (ts->pending)
-		move_on(ts, ts->pending_from);
+		take_deferred(ts);
 }
 
 /*
@@ -316,7 +348,7 @@ static __always_inline void set_current(struct task_struct *task, struct thread_
 static __always_inline void done_with(struct task_struct *task, struct thread_state *ts,
 				      __u64 conn_id)
 {
-	if (ts->cur_conn != conn_id)
+	if (ts->cur_conn != conn_id || ts->pending)
 		move_on(ts, conn_id);
 	split_run(task, ts, 0);
 	move_on(ts, 0);

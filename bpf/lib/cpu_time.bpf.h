@@ -57,7 +57,9 @@ static __always_inline void charge_cpu(struct thread_state *ts, __u64 ns)
 		pc->cpu_unsplit_ns -= pay;
 		ns -= pay;
 	}
-	if (owes(ts))
+	if (ts->pending)
+		ts->deferred.cpu_ns += ns;
+	else if (ts->cur_conn)
 		ts->owed.cpu_ns += ns;
 	else
 		idle_bucket(pc, ts)->cpu_ns += ns;
@@ -98,10 +100,13 @@ static __always_inline void settle_run(struct thread_state *ts, struct proc_coun
 		charge_cpu(ts, rest);
 	} else {
 		__u64 over = (__u64)-rest, back = 0;
+		__u64 *held = ts->pending ? &ts->deferred.cpu_ns :
+			      ts->cur_conn ? &ts->owed.cpu_ns : NULL;
 
-		if (owes(ts))
-			back = over < ts->owed.cpu_ns ? over : ts->owed.cpu_ns;
-		ts->owed.cpu_ns -= back;
+		if (held) {
+			back = over < *held ? over : *held;
+			*held -= back;
+		}
 		ts->cpu_debt += over - back;
 		pc->cpu_unsplit_ns += over - back;
 	}

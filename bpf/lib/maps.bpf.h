@@ -98,6 +98,18 @@ struct pending {
 	__s32 forward_alloc_max;
 };
 
+/* What a pending thread did (struct thread_state): the costs that have no
+ * current connection's figure to wait in, for the connection named next. */
+struct deferred {
+	__u64 cpu_ns;
+	__u64 runq_ns;
+	__s64 user_bytes;
+	__s64 page_table_bytes;
+	__s32 vmas;
+	__u32 ctx_voluntary;
+	__u32 ctx_involuntary;
+};
+
 struct thread_state {
 	__u64 cur_conn;		/* 0: no connection (the loop's or pool's bucket) */
 	/* A thread woken by one serving a connection works for it (a hand-off,
@@ -107,11 +119,9 @@ struct thread_state {
 	bool handed;
 	/* back from waiting for events, or from sending: what the thread does
 	 * is owed to the connection it names next (a coroutine resumed before
-	 * its own I/O), to its bucket if it waits again first (charging.bpf.h,
-	 * await_next); pending_from: the connection it sent to (0: it waited),
-	 * whose the time is if the thread sleeps first */
+	 * its own I/O), kept in `deferred` meanwhile (charging.bpf.h,
+	 * await_next) */
 	bool pending;
-	__u64 pending_from;
 	/* its work for no connection is the pool's, not the loop's: a thread
 	 * the target created while traced that never waited for events */
 	bool idle_pool;
@@ -132,7 +142,8 @@ struct thread_state {
 	__u32 clock_scale;	/* the kernel's time per clock ns, 1.0 = 1 << 16 */
 	__u64 cpu_debt;		/* overshoot still to pay back (settle_run) */
 	__u64 runnable_since;
-	struct pending owed;	/* to cur_conn; empty when it is 0, unless pending */
+	struct pending owed;	/* to cur_conn; always empty when it is 0 */
+	struct deferred deferred;	/* pending: to the connection named next */
 	/* FV_OFFCPU: where the thread went to sleep, and for which connection */
 	__u64 off_since;
 	__u64 off_conn;

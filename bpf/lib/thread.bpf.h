@@ -37,13 +37,6 @@ static __always_inline struct bucket_counts *idle_bucket(struct proc_counters *p
 	return ts && ts->idle_pool ? &pc->pool : &pc->loop;
 }
 
-/* The thread's costs are owed to a connection: its current one, or the
- * one it names next (struct thread_state, pending). */
-static __always_inline bool owes(struct thread_state *ts)
-{
-	return ts->cur_conn || ts->pending;
-}
-
 static __always_inline bool tgid_is_target(__u32 tgid)
 {
 	if (tgid == target_tgid)

@@ -136,7 +136,11 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 	if (delta > 0 && flame_wants(FV_UMEM))
 		flame_add(ctx, FV_UMEM, ts && !program_pages ? ts->cur_conn : 0, 0, delta,
 			  true, false);
-	if (ts && owes(ts) && !program_pages) {
+	if (ts && ts->pending && !program_pages) {
+		ts->deferred.user_bytes += delta;
+		ts->deferred.page_table_bytes += pt_delta;
+		ts->deferred.vmas += vma_delta;
+	} else if (ts && ts->cur_conn && !program_pages) {
 		ts->owed.user_bytes += delta;
 		ts->owed.page_table_bytes += pt_delta;
 		ts->owed.vmas += vma_delta;

@@ -22,9 +22,13 @@ static __always_inline void count_switch(struct thread_state *ts, struct proc_co
 		pc->ctx_voluntary++;
 	else
 		pc->ctx_involuntary++;
-	if (!owes(ts) && voluntary)
+	if (ts->pending && voluntary)
+		ts->deferred.ctx_voluntary++;
+	else if (ts->pending)
+		ts->deferred.ctx_involuntary++;
+	else if (!ts->cur_conn && voluntary)
 		idle_bucket(pc, ts)->ctx_voluntary++;
-	else if (!owes(ts))
+	else if (!ts->cur_conn)
 		idle_bucket(pc, ts)->ctx_involuntary++;
 	else if (voluntary)
 		ts->owed.ctx_voluntary++;
@@ -98,7 +102,9 @@ static __always_inline void switch_in(struct task_struct *next, struct thread_st
 
 		ts->runnable_since = 0;
 		pc->runq_ns += ns;
-		if (owes(ts))
+		if (ts->pending)
+			ts->deferred.runq_ns += ns;
+		else if (ts->cur_conn)
 			ts->owed.runq_ns += ns;
 		else
 			idle_bucket(pc, ts)->runq_ns += ns;
@@ -191,7 +197,7 @@ int BPF_PROG(on_sched_waking, struct task_struct *p)
 	if (waker == p || !task_is_target(waker))
 		return 0;
 	wts = bpf_task_storage_get(&threads, waker, 0, 0);
-	if (!wts || !wts->cur_conn || !wts->sys_enter_ns)
+	if (!wts || !wts->cur_conn || wts->pending || !wts->sys_enter_ns)
 		return 0;
 	pts = thread_state(p);
 	if (pts)
@@ -232,14 +238,20 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 		if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_NOEXIST) == 0)
 			__sync_fetch_and_add(&nr_extra_targets, 1);
 	} else {
-		/* a thread starts out in the pool's bucket, whoever created it:
-		 * its work is a connection's once handed one, or once it names
-		 * one (a thread per connection reads its own) */
+		/* a thread's work for no connection is the pool's. Its creator
+		 * hands it its connection, as any waker does (the creator wakes
+		 * it, wake_up_new_task): a thread per connection starts on the
+		 * one just accepted, and touches its stack for it. A pool
+		 * thread made on the way (libuv's, at the first job) gives it
+		 * its start only: the hand-off ends at its first sleep. */
 		struct thread_state *pts = bpf_task_storage_get(&threads, parent, 0, 0);
 		struct thread_state *cts = thread_state(child);
 
-		if (cts)
+		if (cts) {
 			cts->idle_pool = true;
+			if (pts && !pts->pending)
+				cts->woken_for = pts->cur_conn;
+		}
 		if (pts && pts->cur_conn) {
 			struct conn *c = conn_hold(pts->cur_conn);
 

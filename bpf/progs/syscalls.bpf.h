@@ -158,9 +158,9 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	 * does between two io_uring_enter() calls goes to the loop, not to
 	 * the connection whose completion the kernel happened to post last */
 	if (flags & SC_WAIT)
-		await_next(task, ts, now, 0);
-	else if (ts->sys_sent)
-		await_next(task, ts, now, ts->sys_conn);
+		await_next(task, ts, now, true);
+	else if (ts->sys_sent && ts->sys_conn == ts->cur_conn)
+		await_next(task, ts, now, false);
 
 	if ((flags & SC_CLOSE) && ret == 0 && ts->sys_conn) {
 		struct conn *c = conn_hold(ts->sys_conn);
