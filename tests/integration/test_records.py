@@ -99,10 +99,11 @@ PYTHON = "/usr/bin/python3"     # Debian's: stdlib only
 
 
 def assert_pairs_add_up(rep):
-    """conns[] (every connection), the internal pairs and the event loop
-    are the process: pairs left out of the connections are not left out."""
-    conns, pairs, loop, proc = rep["conns"], rep["internal_pairs"], rep["event_loop"], \
-        rep["process"]
+    """conns[] (every connection), the internal pairs, the event loop and
+    the pool are the process: pairs left out of the connections are not
+    left out."""
+    conns, pairs, proc = rep["conns"], rep["internal_pairs"], rep["process"]
+    loop = {k: no_conn(rep, k) for k in ("syscalls", "ctx_switches")}
     assert len(conns) == rep["connections"]["total"], "--json-conns must list them all"
     assert sum(c["syscalls_total"] for c in conns) + pairs["syscalls"] + loop["syscalls"] == \
         proc["syscalls"]
