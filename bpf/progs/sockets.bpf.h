@@ -65,6 +65,10 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 			charge_syscall(ts, id, ts->sys_nr, 1, 0);
 			ts->sys_counted = id;
 		}
+	} else if (ts->pending) {
+		/* back to the connection it sent to last: what it did since
+		 * is this one's (a second reply, a thread per connection) */
+		set_current_at(task, ts, id, in_syscall ? ts->sys_enter_ns : 0);
 	}
 	if (in_syscall) {
 		recount_syscall(ts, id);
