@@ -93,7 +93,7 @@ struct run {
 	__u64 closure_bytes, closure_buffers;
 	bool closure_sampled;
 	bool listening;
-	__u64 closed;		/* connection records received */
+	__u64 closed;		/* connection records received, internal pairs aside */
 	double t0;
 };
 
@@ -126,7 +126,8 @@ static int on_event(void *ctx, void *data, size_t len)
 	if (type == EV_CONN_CLOSED && len >= sizeof(struct conn_event)) {
 		const struct conn_event *ev = data;
 
-		run->closed++;
+		if (!(ev->conn.flags & CONN_PAIR))
+			run->closed++;	/* connections, as BPF counts them opened */
 		account(run, &ev->conn);
 	} else if (type == EV_LISTEN && len >= sizeof(struct listen_event) && !run->listening) {
 		memcpy(&run->listen, data, sizeof(run->listen));
