@@ -107,6 +107,9 @@ struct conn {
 	__u32 tx_queue_peak;
 	__s32 forward_alloc_peak;
 	__u32 buffers_peak;	/* most rx + tx + forward_alloc at one sample */
+	/* peaks and the held figure leave out teardown: samples taken after
+	 * the peer's FIN or a shutdown (the FIN's skb queued, the reservation
+	 * taken for it) are no cost of the open connection */
 	__u32 uring_armed;	/* io_uring requests submitted, not finally completed */
 	__u32 uring_armed_peak;
 
@@ -126,7 +129,15 @@ struct conn {
 	/* who may still write the record, and whether it is final
 	 * (lib/conns.bpf.h, conn_hold): BPF's bookkeeping, not a figure */
 	__u32 claim;
-	__u32 pad;
+	/* what its buffers held while open, weighted by time: rx + tx +
+	 * forward_alloc as last seen (a socket's I/O, a snapshot) and since
+	 * when, the integral of what came before (bytes x 1.024 us: ns >> 10,
+	 * no overflow in hours of megabytes), and when teardown began (0: not
+	 * seen), after which nothing counts */
+	__u32 buffers_last;
+	__u64 buffers_since;
+	__u64 buffers_integral;
+	__u64 buffers_end;
 };
 
 /* What a bucket of no single connection was charged (struct proc_counters):

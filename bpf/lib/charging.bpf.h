@@ -84,10 +84,13 @@ static __always_inline bool flush(struct thread_state *ts, bool finish)
 			if (p->sc[i].nr)
 				conn_add_syscalls(c, p->sc[i].nr - 1, p->sc[i].count, p->sc[i].ns);
 		if (p->sampled) {
-			struct buffers b = { p->rx_queue, p->tx_queue, p->forward_alloc };
+			struct buffers b = { p->rx_queue, p->tx_queue, p->forward_alloc,
+					     p->teardown };
 
 			conn_set_buffers(c, &b, p->rx_queue_max, p->tx_queue_max,
 					 p->forward_alloc_max, p->buffers_max);
+			/* as of the flush: the thread's last I/O was just before */
+			conn_buffers_seen(c, &b, bpf_ktime_get_ns());
 		}
 		closed = c->close_ns != 0;
 		if (closed && finish)
@@ -380,6 +383,9 @@ static __always_inline void sample_pending(struct pending *p, struct sock *sk)
 	p->rx_queue = b.rx;
 	p->tx_queue = b.tx;
 	p->forward_alloc = b.fwd;
+	p->teardown = b.teardown;
+	if (b.teardown)
+		return;	/* now, not a peak: the connection is closing */
 	if (b.rx > p->rx_queue_max)
 		p->rx_queue_max = b.rx;
 	if (b.tx > p->tx_queue_max)

@@ -216,6 +216,30 @@ static __always_inline void conn_take_syscall(struct conn *c, __u32 nr)
 		__sync_fetch_and_sub(&c->sc_other, 1);
 }
 
+/*
+ * What the buffers held, integrated over time: the figure last seen held
+ * from then until now. A snapshot that catches a burst in flight weighs
+ * only until the next I/O shows it gone, not until the next snapshot.
+ * Racing writers may lose a segment (last writer wins): small, never a
+ * double count. Teardown ends it: what a closing socket queues is no
+ * cost of the open connection.
+ */
+static __always_inline void conn_buffers_seen(struct conn *c, const struct buffers *b, __u64 now)
+{
+	__u64 since = c->buffers_since ? c->buffers_since : c->open_ns;
+
+	if (c->buffers_end)
+		return;
+	if (now > since) {	/* a racing writer may be ahead: never back */
+		c->buffers_integral += (__u64)c->buffers_last * ((now - since) >> 10);
+		c->buffers_since = now;
+	}
+	if (b->teardown)
+		c->buffers_end = now;
+	else
+		c->buffers_last = buffers_sum(b);
+}
+
 static __always_inline void conn_set_buffers(struct conn *c, const struct buffers *b,
 					     __u32 rx_max, __u32 tx_max, __s32 fwd_max,
 					     __u32 sum_max)

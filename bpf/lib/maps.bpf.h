@@ -92,6 +92,7 @@ struct pending {
 	struct conn_syscall sc[PENDING_SC_SLOTS];
 	/* the socket's buffers at the last I/O, and their most since flush */
 	bool sampled;
+	bool teardown;		/* the last sample found the connection closing */
 	__u32 rx_queue, tx_queue;
 	__s32 forward_alloc;
 	__u32 rx_queue_max, tx_queue_max, buffers_max;

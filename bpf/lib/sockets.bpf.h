@@ -137,6 +137,7 @@ static __always_inline bool unix_pair(struct sock *sk)
 struct buffers {
 	__u32 rx, tx;
 	__s32 fwd;
+	bool teardown;	/* after the peer's FIN or a shutdown: closing, not open */
 };
 
 /* sk is a typed pointer: plain loads, no helper calls */
@@ -145,6 +146,9 @@ static __always_inline void read_buffers(struct sock *sk, struct buffers *b)
 	b->rx = sk->sk_backlog.rmem_alloc.counter;
 	b->tx = sk->sk_wmem_queued;
 	b->fwd = sk->sk_forward_alloc;
+	/* RCV_SHUTDOWN: the peer's FIN (a Unix peer's close), SEND_SHUTDOWN:
+	 * ours; a bitfield on older kernels, a u8 since */
+	b->teardown = BPF_CORE_READ_BITFIELD(sk, sk_shutdown) != 0;
 }
 
 static __always_inline __u32 buffers_sum(const struct buffers *b)

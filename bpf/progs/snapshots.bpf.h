@@ -29,7 +29,11 @@ static __always_inline void snapshot(struct sock *sk)
 		return;
 	c->seen_gen = snapshot_gen;
 	read_buffers(sk, &b);
-	conn_set_buffers(c, &b, b.rx, b.tx, b.fwd, buffers_sum(&b));
+	if (b.teardown || c->close_ns)
+		conn_set_buffers(c, &b, 0, 0, 0, 0);	/* now, not a peak */
+	else
+		conn_set_buffers(c, &b, b.rx, b.tx, b.fwd, buffers_sum(&b));
+	conn_buffers_seen(c, &b, bpf_ktime_get_ns());
 	conn_put(id, c);
 }
 

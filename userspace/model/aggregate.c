@@ -13,6 +13,7 @@ const char *const metric_names[M_COUNT] = {
 	[M_BYTES_TX] = "bytes_tx",
 	[M_KERNEL_BYTES] = "kernel_bytes",
 	[M_USER_BYTES] = "user_bytes",
+	[M_KERNEL_HELD] = "kernel_bytes_held",
 };
 
 const __u16 agg_families[3] = { 2 /* AF_INET */, 10 /* AF_INET6 */, 1 /* AF_UNIX */ };
@@ -52,6 +53,7 @@ __u64 conn_metric(const struct conn_view *v, enum metric m)
 	case M_BYTES_TX: return c->bytes_tx;
 	case M_KERNEL_BYTES: return v->kernel_bytes_peak;
 	case M_USER_BYTES: return c->user_bytes_peak > 0 ? (__u64)c->user_bytes_peak : 0;
+	case M_KERNEL_HELD: return v->kernel_bytes_held;
 	case M_COUNT: break;
 	}
 	return 0;
@@ -181,7 +183,7 @@ static void merge_record(struct agg *a, struct conn_view *first, const struct co
 static void add_pair(struct agg *a, const struct conn_view *v, bool again)
 {
 	for (int m = 0; m < M_COUNT; m++)
-		if (!again || (m != M_KERNEL_BYTES && m != M_USER_BYTES))
+		if (!again || (m != M_KERNEL_BYTES && m != M_USER_BYTES && m != M_KERNEL_HELD))
 			a->pairs.sum[m] += conn_metric(v, m);
 	if (again) {
 		a->merged++;

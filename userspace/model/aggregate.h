@@ -31,6 +31,7 @@ enum metric {
 	M_BYTES_TX,
 	M_KERNEL_BYTES,		/* peak (conn_view.kernel_bytes_peak) */
 	M_USER_BYTES,		/* peak of the RSS it grew (net of what it freed) */
+	M_KERNEL_HELD,		/* held while open (conn_view.kernel_bytes_held) */
 	M_COUNT,
 };
 

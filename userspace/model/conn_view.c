@@ -15,6 +15,7 @@ void conn_complete(struct conn_view *v, const struct conn *rec, const struct sla
 	}
 	v->kernel_bytes_peak = conn_kernel_memory(rec, s, v->kmem_peak);
 	v->kernel_bytes_now = conn_kernel_memory_now(rec, s, v->kmem_peak);
+	v->kernel_bytes_held = conn_kernel_memory_held(rec, v->kmem_peak);
 }
 
 static void add_syscalls(struct conn *into, const struct conn_syscall *s)
@@ -89,6 +90,8 @@ void conn_view_merge(struct conn_view *into, const struct conn_view *later)
 		memcpy(into->kmem_peak, later->kmem_peak, sizeof(into->kmem_peak));
 	}
 	into->kernel_bytes_now = later->kernel_bytes_now;
+	if (later->kernel_bytes_held > into->kernel_bytes_held)
+		into->kernel_bytes_held = later->kernel_bytes_held;
 }
 
 #undef MAX_INTO

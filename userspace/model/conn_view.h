@@ -22,6 +22,7 @@ struct conn_view {
 	__u64 syscall_ns;		/* only the slots, sparing two adds per call */
 	__u64 kernel_bytes_peak;	/* conn_kernel_memory(): objects + buffers at peak */
 	__u64 kernel_bytes_now;		/* conn_kernel_memory_now(): what it holds now */
+	__u64 kernel_bytes_held;	/* conn_kernel_memory_held(): while open */
 	__u64 kmem_peak[KM_COUNT];	/* kernel_bytes_peak by category */
 };
 

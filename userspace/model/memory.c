@@ -59,6 +59,29 @@ __u64 conn_kernel_memory(const struct conn *c, const struct slab_sizes *s,
 	return total + c->buffers_peak;
 }
 
+__u64 conn_kernel_memory_held(const struct conn *c, const __u64 peak[KM_COUNT])
+{
+	__u64 total = 0;
+
+	for (int k = 0; k < KM_RX_QUEUE; k++)
+		total += peak[k];
+	return total + conn_buffers_held(c);
+}
+
+__u64 conn_buffers_held(const struct conn *c)
+{
+	__u64 end, integral = c->buffers_integral, span;
+
+	if (!c->buffers_since)
+		return 0;	/* never seen: nothing known held */
+	end = c->buffers_end ? c->buffers_end : c->close_ns ? c->close_ns : c->buffers_since;
+	/* BPF's units: bytes x (ns >> 10) */
+	if (end > c->buffers_since)
+		integral += (__u64)c->buffers_last * ((end - c->buffers_since) >> 10);
+	span = end > c->open_ns ? (end - c->open_ns) >> 10 : 0;
+	return span ? (integral + span / 2) / span : 0;
+}
+
 __u64 conn_buffer_bytes_now(const struct conn *c)
 {
 	return c->rx_queue + c->tx_queue + (c->forward_alloc > 0 ? (__u64)c->forward_alloc : 0);

@@ -50,6 +50,18 @@ void slab_sizes_list(const struct slab_sizes *s, struct slab_size_entry out[SLAB
 __u64 conn_kernel_memory(const struct conn *c, const struct slab_sizes *s,
 			 __u64 out[KM_COUNT]);
 
+/* What c's buffers held while open, averaged over time: from its open to
+ * its teardown (the peer's FIN, a shutdown), its close, or the last sight
+ * of it (an open connection: the report's snapshot). */
+__u64 conn_buffers_held(const struct conn *c);
+
+/*
+ * Kernel bytes c holds while open: its objects (peak's breakdown, their
+ * part of it) and conn_buffers_held(); teardown is in neither this nor the
+ * peak. An idle connection's figure is its objects: the same in every run.
+ */
+__u64 conn_kernel_memory_held(const struct conn *c, const __u64 peak[KM_COUNT]);
+
 /* Queued and reserved buffer bytes c holds at the last sample. */
 __u64 conn_buffer_bytes_now(const struct conn *c);
 

@@ -63,6 +63,8 @@ static void conn_object(struct json *j, const struct conn_view *v)
 	json_u64(j, "uring_ops", c->uring_ops);
 	uring_object(j, "uring_ops_by_name", c);
 	json_u64(j, "kernel_bytes_peak", v->kernel_bytes_peak);
+	json_u64(j, "kernel_bytes_held", v->kernel_bytes_held);
+	json_u64(j, "buffers_held", conn_buffers_held(c));
 	json_i64(j, "user_bytes", c->user_bytes_peak);
 	json_i64(j, "user_bytes_net", c->user_bytes);
 	json_u64(j, "epoll_items", c->epoll_items_peak);

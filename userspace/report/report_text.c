@@ -31,7 +31,8 @@ static const struct {
 	{ M_CPU_NS, "cpu time", fmt_ns },
 	{ M_BYTES_RX, "bytes rx", fmt_bytes },
 	{ M_BYTES_TX, "bytes tx", fmt_bytes },
-	{ M_KERNEL_BYTES, "kernel memory", fmt_bytes },
+	{ M_KERNEL_HELD, "kernel memory", fmt_bytes },	/* held while open */
+	{ M_KERNEL_BYTES, "kernel peak", fmt_bytes },
 	{ M_USER_BYTES, "user memory", fmt_bytes },
 };
 
@@ -112,7 +113,7 @@ static void summary_line(FILE *f, const struct agg *a)
 	struct dist k, u;
 	char kb[32], ub[32];
 
-	agg_dist(a, M_KERNEL_BYTES, &k);
+	agg_dist(a, M_KERNEL_HELD, &k);	/* what an open connection holds */
 	agg_dist(a, M_USER_BYTES, &u);
 	if (k.mean + u.mean <= 0)
 		return;
