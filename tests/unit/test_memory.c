@@ -151,6 +151,41 @@ static void test_timeline_keeps_peaks_and_last(void **state)
 	timeline_free(&tl);
 }
 
+/* Held: buffers weighted by how long each reading lasted, from open to
+ * teardown; objects as at peak. 1000 B for the first quarter of the
+ * time, then nothing: 250 B held. Never seen: nothing held. */
+static void test_held_buffers_are_weighted_by_time(void **state)
+{
+	const struct slab_sizes s = { .sock_inode = 832 };
+	struct conn c;
+	__u64 peak[KM_COUNT];
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.sock_bytes = 2368;
+	c.open_ns = 1 << 20;
+	assert_int_equal(conn_buffers_held(&c), 0);
+	/* 1000 B from open for 1024 units (ns >> 10), then 0 B until
+	 * teardown 3072 units later, where integration stopped */
+	c.buffers_integral = 1000ull * 1024;
+	c.buffers_last = 0;
+	c.buffers_end = c.open_ns + (4096ull << 10);
+	c.buffers_since = c.buffers_end;
+	assert_int_equal(conn_buffers_held(&c), 250);
+	conn_kernel_memory(&c, &s, peak);
+	assert_int_equal(conn_kernel_memory_held(&c, peak), 2368 + 832 + 250);
+	/* open at the report: the last reading holds until its own time */
+	c.buffers_end = 0;
+	c.buffers_since = c.open_ns + (1024ull << 10);
+	c.buffers_last = 1000;
+	assert_int_equal(conn_buffers_held(&c), 1000);
+	/* closed without teardown seen: the last reading holds to the close */
+	c.close_ns = c.open_ns + (2048ull << 10);
+	assert_int_equal(conn_buffers_held(&c), 1000);
+	c.buffers_last = 0;
+	assert_int_equal(conn_buffers_held(&c), 500);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_vmrss_is_read_in_bytes),
 		cmocka_unit_test(test_map_memory_is_its_memlock_line),
 		cmocka_unit_test(test_timeline_keeps_peaks_and_last),
+		cmocka_unit_test(test_held_buffers_are_weighted_by_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
