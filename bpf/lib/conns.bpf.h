@@ -116,6 +116,17 @@ static __always_inline struct conn *conn_hold(__u64 id)
 	return c;
 }
 
+/* After a submit: the ring's unread bytes, if more than ever before (a
+ * racing CPU may overwrite a larger figure with its own: a peak within a
+ * record or two, never a loss). */
+static __always_inline void note_ring_backlog(void)
+{
+	__u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	if (unread > ring_backlog_peak)
+		ring_backlog_peak = unread;
+}
+
 /* The record goes to userspace; then it leaves the map, so a million
  * short connections leave nothing behind, and its id is remembered as
  * ended so that no later event makes it anew. */
@@ -130,6 +141,7 @@ static __always_inline void conn_send(__u64 id, struct conn *c)
 		ev->pad = 0;
 		__builtin_memcpy(&ev->conn, c, sizeof(*c));
 		bpf_ringbuf_submit(ev, 0);
+		note_ring_backlog();
 	} else {
 		struct proc_counters *pc = proc_counters();
 

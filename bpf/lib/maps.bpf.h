@@ -24,6 +24,10 @@ __s64 conns_peak = 0;
  * set by userspace before it runs the iterators. */
 __u32 snapshot_gen = 0;
 __u64 snapshot_ns = 0;
+/* The most bytes the event ring held unread, as the kernel counted them
+ * after a submit: how close the consumer came to losing records, the
+ * figure the ring's size is chosen from. */
+__u64 ring_backlog_peak = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -509,7 +509,8 @@ def test_connection_churn_leaves_the_map_empty(tmp_path, mode):
     print(f"churn ({mode}): {churn} connections in {elapsed:.1f} s; conctrace RSS "
           f"{rss_start // 1024} KiB at start, {rss_end // 1024} KiB at end "
           f"({(rss_end - rss_start) / churn:.1f} B/conn); map entries after each batch "
-          f"{occupancy}; lost events {rep['lost_events']}")
+          f"{occupancy}; lost events {rep['lost_events']}; ring {rep['tracer']['ring_bytes']} B, "
+          f"at most {rep['tracer']['ring_backlog_peak_bytes']} B unread")
     assert ct.returncode == 0, err
     assert occupancy == [0] * len(occupancy), leftovers
     # flat: the aggregation keeps histograms, not values (aggregate.h), so

@@ -44,6 +44,8 @@ struct report {
 	const char *load_failure;	/* --load failed: why ("loadgen exited 2 ..."); NULL */
 	const struct slab_sizes *slabs;	/* object sizes the memory figures used */
 	const struct timeline *timeline;	/* memory samples; may be empty */
+	__u64 ring_bytes;		/* the event ring's size */
+	__u64 ring_backlog_peak;	/* the most of it ever unread */
 	bool has_closure;
 	struct closure closure;		/* open connections vs slab growth, at their peak */
 	struct closure_memcg memcg;	/* and vs the target's memory cgroup */

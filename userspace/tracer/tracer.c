@@ -585,6 +585,16 @@ __u64 tracer_map_bytes(struct tracer *t)
 	return total;
 }
 
+__u64 tracer_ring_bytes(struct tracer *t)
+{
+	return bpf_map__max_entries(t->skel->maps.events);
+}
+
+__u64 tracer_ring_backlog_peak(struct tracer *t)
+{
+	return __atomic_load_n(&t->skel->bss->ring_backlog_peak, __ATOMIC_RELAXED);
+}
+
 /* The connections the sweep ends, gathered before any is deleted: a hash
  * map walked while it shrinks may skip or repeat entries. */
 struct ended {

@@ -96,6 +96,10 @@ __u64 tracer_open_conns(struct tracer *t);
 /* What conctrace's own BPF maps hold now, as the kernel counts it (their
  * fdinfo memlock): the connection map grows with tracked connections. */
 __u64 tracer_map_bytes(struct tracer *t);
+/* The event ring's size, and the most of it ever unread (BPF's reading
+ * after each record it sent): lost records begin where they meet. */
+__u64 tracer_ring_bytes(struct tracer *t);
+__u64 tracer_ring_backlog_peak(struct tracer *t);
 
 /* Sample every tracked socket's buffers now (data the server never read
  * raises no event of ours). In light mode, also end the connections whose
