@@ -15,6 +15,14 @@
 #define CONN_URING_SLOTS	4	/* distinct io_uring opcodes per connection */
 #define CONN_UNIX_PATH		108	/* sizeof(sun_path): the whole path */
 #define DEFAULT_MAX_CONNS	1000000
+/* The connection map is made of generations, hash maps of growing size
+ * created as the open connections need them: the first at load, each next
+ * CONN_GEN_GROWTH times larger, the last taking what --max-conns leaves.
+ * A hash map pays 16 B per bucket for its max_entries up front, so a run
+ * pays for the connections it has, not for a million. */
+#define CONN_GENS		4
+#define CONN_GEN0		32768
+#define CONN_GEN_GROWTH		4
 
 /* syscall_flags[nr]: what a syscall means for attribution (set by the loader,
  * which knows this architecture's syscall numbers) */
@@ -226,6 +234,7 @@ struct syscall_total {
 enum event_type {
 	EV_CONN_CLOSED = 1,	/* struct conn, final figures */
 	EV_LISTEN = 2,		/* the target started listening */
+	EV_GROW = 3,		/* half the connection map is used: add a generation */
 };
 
 struct listen_event {

@@ -11,13 +11,33 @@
 #include "lib/thread.bpf.h"
 
 /*
+ * Half of what the connection map's generations hold is in use: wake
+ * userspace to add the next (its poll loop checks too, this is sooner).
+ * Asked once per generation; two CPUs racing may both ask, which adds
+ * nothing twice (tracer_grow goes by the count, not the asking).
+ */
+static __always_inline void ask_to_grow(void)
+{
+	__u32 *ev;
+
+	if (!grow_at || grow_asked || conn_elems < grow_at)
+		return;
+	grow_asked = 1;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev)
+		return;
+	*ev = EV_GROW;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/*
  * The connection with this id, created on first sight: a server's sockets
  * appear through accept(), connect(), any syscall on their fd, or io_uring.
  */
 static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
 					     struct sock *sk, int fd, __u16 flags)
 {
-	struct conn *c = bpf_map_lookup_elem(&conns, &id);
+	struct conn *c = conn_lookup(id);
 	struct proc_counters *pc;
 	__u32 zero = 0;
 
@@ -41,12 +61,13 @@ static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
 	if (c->family == AF_UNIX && unix_pair(sk))
 		c->flags |= CONN_PAIR;
 	pc = proc_counters();
-	if (bpf_map_update_elem(&conns, &id, c, BPF_NOEXIST) == 0) {
+	if (conn_insert(id, c) == 0) {
 		/* connections open, and opened: a server's clients, not its pairs */
 		if (pc && !(c->flags & CONN_PAIR))
 			pc->conns_opened++;
 		if (!(c->flags & CONN_PAIR))
 			count_live(&live_conns, &conns_peak, 1);
+		ask_to_grow();
 	} else {
 		__u8 one = 1;
 
@@ -54,7 +75,7 @@ static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
 			pc->conns_untracked++;
 		return NULL;
 	}
-	return bpf_map_lookup_elem(&conns, &id);
+	return conn_lookup(id);
 }
 
 /*
@@ -72,7 +93,7 @@ static __always_inline __u64 socket_conn(struct socket *sock, int fd, __u16 flag
 	if (!sock)
 		return 0;
 	id = sock_ino(sock);
-	if (bpf_map_lookup_elem(&conns, &id))
+	if (conn_lookup(id))
 		return id;
 	sk = BPF_CORE_READ(sock, sk);
 	if (classify(sk) != SK_CONN && !(force && sk))
@@ -106,7 +127,7 @@ static __always_inline struct conn *conn_hold(__u64 id)
 
 	if (!id)
 		return NULL;
-	c = bpf_map_lookup_elem(&conns, &id);
+	c = conn_lookup(id);
 	if (!c)
 		return NULL;
 	if (__sync_fetch_and_add(&c->claim, 1) & CLAIM_ENDED) {
@@ -149,7 +170,7 @@ static __always_inline void conn_send(__u64 id, struct conn *c)
 			pc->lost_events++;
 	}
 	bpf_map_update_elem(&ended, &id, &one, BPF_ANY);
-	bpf_map_delete_elem(&conns, &id);
+	conn_delete(id);
 }
 
 /* Give back a hold; the last holder of a final record sends it. Only one

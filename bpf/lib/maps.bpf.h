@@ -36,15 +36,37 @@ struct {
 	__type(value, __u8);
 } targets SEC(".maps");
 
-/* Live connections by id; not preallocated, so an idle map costs nothing.
- * max_entries is set by the loader from --max-conns. */
-struct {
+/* Live connections by id, in generations (CONN_GENS in conctrace.h): not
+ * preallocated, so an element is paid for by its connection; the first
+ * generation's max_entries is set by the loader, the next ones are created
+ * by userspace (tracer_grow) as the count of open connections reaches half
+ * of what the generations present hold. */
+struct conn_gen {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, DEFAULT_MAX_CONNS);
+	__uint(max_entries, CONN_GEN0);
 	__type(key, __u64);
 	__type(value, struct conn);
-} conns SEC(".maps");
+} conns_g0 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, CONN_GENS);
+	__type(key, __u32);
+	__array(values, struct conn_gen);
+} conns SEC(".maps") = {
+	.values = { [0] = &conns_g0 },
+};
+
+/* Generations present beyond the first (set by userspace after it adds
+ * one), the count of open connections at which the next is wanted (0: none
+ * is left to add), and whether BPF has asked for it since. */
+__u32 extra_gens = 0;
+__s64 grow_at = 0;
+/* Elements in the generations: live_conns leaves out a server's socket
+ * pairs, which take elements too. */
+__s64 conn_elems = 0;
+__u32 grow_asked = 0;
 
 /*
  * Connections seen while the conns map was full (--max-conns), until they
@@ -232,5 +254,77 @@ struct {
 	__type(key, struct stack_key);
 	__type(value, __u64);
 } flame_counts SEC(".maps");
+
+/*
+ * The connection with this id in any generation, newest first: it takes
+ * the new connections, and older ones empty as theirs close. One
+ * generation (up to CONN_GEN0 / 2 open) costs one hash lookup, as a
+ * single map did; a miss costs one per generation present.
+ */
+static __always_inline struct conn *conn_lookup(__u64 id)
+{
+	__u32 n = extra_gens + 1;
+
+#pragma unroll
+	for (__u32 i = 0; i < CONN_GENS; i++) {
+		__u32 g = n - 1 - i;
+		struct conn *c;
+		void *gen;
+
+		if (i >= n)
+			break;
+		gen = bpf_map_lookup_elem(&conns, &g);
+		if (!gen)
+			break;
+		c = bpf_map_lookup_elem(gen, &id);
+		if (c)
+			return c;
+	}
+	return NULL;
+}
+
+/* A new connection's record into the newest generation with room. */
+static __always_inline int conn_insert(__u64 id, const struct conn *c)
+{
+	__u32 n = extra_gens + 1;
+
+#pragma unroll
+	for (__u32 i = 0; i < CONN_GENS; i++) {
+		__u32 g = n - 1 - i;
+		void *gen;
+
+		if (i >= n)
+			break;
+		gen = bpf_map_lookup_elem(&conns, &g);
+		if (!gen)
+			break;
+		if (bpf_map_update_elem(gen, &id, c, BPF_NOEXIST) == 0) {
+			__sync_fetch_and_add(&conn_elems, 1);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static __always_inline void conn_delete(__u64 id)
+{
+	__u32 n = extra_gens + 1;
+
+#pragma unroll
+	for (__u32 i = 0; i < CONN_GENS; i++) {
+		__u32 g = n - 1 - i;
+		void *gen;
+
+		if (i >= n)
+			break;
+		gen = bpf_map_lookup_elem(&conns, &g);
+		if (!gen)
+			break;
+		if (bpf_map_delete_elem(gen, &id) == 0) {
+			__sync_fetch_and_add(&conn_elems, -1);
+			return;
+		}
+	}
+}
 
 #endif /* CONCTRACE_LIB_MAPS_BPF_H */

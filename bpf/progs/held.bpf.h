@@ -56,7 +56,7 @@ int held_sockets(struct bpf_iter__task_file *ctx)
 	if (classify(sk) != SK_CONN)
 		return 0;
 	id = socket_file_ino(sock);
-	if (!id || bpf_map_lookup_elem(&conns, &id))
+	if (!id || conn_lookup(id))
 		return 0;	/* an event after attaching found it first */
 	c = conn_get(id, sock, sk, (int)ctx->fd, CONN_BEFORE_ATTACH);
 	if (!c)
@@ -130,7 +130,7 @@ int held_threads(struct bpf_iter__task *ctx)
 	}
 	sock = fd_to_socket(task, fd);	/* read, not typed: by its inode */
 	id = sock ? sock_ino(sock) : 0;
-	c = id ? bpf_map_lookup_elem(&conns, &id) : NULL;
+	c = id ? conn_lookup(id) : NULL;
 	if (!c || !(c->flags & CONN_BEFORE_ATTACH))
 		return 0;
 	__sync_fetch_and_add(&c->threads, 1);
@@ -195,7 +195,7 @@ static long count_armed(__u32 i, void *ctx)
 		if (file && (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) == S_IFSOCK)
 			sock = BPF_CORE_READ(file, private_data);
 		id = sock ? sock_ino(sock) : 0;
-		c = id ? bpf_map_lookup_elem(&conns, &id) : NULL;
+		c = id ? conn_lookup(id) : NULL;
 		if (c && (c->flags & CONN_BEFORE_ATTACH)) {
 			/* as if submitted now: its final completion disarms it */
 			__sync_fetch_and_add(&c->uring_armed, 1);

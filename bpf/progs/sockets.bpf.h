@@ -37,7 +37,7 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 	if (id != ts->cur_conn) {
 		bool recount;
 
-		if (!bpf_map_lookup_elem(&conns, &id)) {
+		if (!conn_lookup(id)) {
 			int fd = in_syscall ? ts->sys_fd : -1;
 
 			if (classify(sk) != SK_CONN)

@@ -265,3 +265,93 @@ def test_cgroup_charges_match_attributed_kernel_memory(name, tmp_path):
         charged0 + CGROUP_READ_TOLERANCE * growth, (growth, charged0, cg)
     assert not os.path.exists(cg["path"]), f"cgroup {cg['path']} left behind"
     assert b"cgroup " in out and b"explained" in out
+
+
+OWN_GEN0 = 1024                     # a first generation the steps below outgrow twice
+OWN_STEPS = (400, 2000, 6000)       # connections held open at once, one loadgen each
+
+
+def own_maps(pid):
+    """[(name, memlock bytes)] of every BPF map PID holds an fd of, as the
+    kernel accounts them (fdinfo memlock; names from bpftool)."""
+    out = []
+    for m in slabtruth.map_fdinfos(pid):
+        show = subprocess.run(["bpftool", "-j", "map", "show", "id", m["map_id"]],
+                              capture_output=True, text=True)
+        name = json.loads(show.stdout).get("name", "?") if show.returncode == 0 else "?"
+        out.append((name, int(m["memlock"])))
+    return sorted(out, key=lambda x: -x[1])
+
+
+def own_bytes(pid):
+    return sum(b for _, b in own_maps(pid))
+
+
+def test_own_maps_grow_with_open_connections_and_give_back(tmp_path):
+    """conctrace's own BPF maps, read from the kernel (the memlock of every
+    map its process holds), with a first connection-map generation small
+    enough to be outgrown twice (CONCTRACE_CONN_GEN0): the growth per open
+    connection at each of OWN_STEPS stays within two records (the hash
+    element and the generations' bucket arrays, which are added as the
+    connections need them, never for a million up front), every
+    connection is tracked, and once they close what is left is exactly
+    the empty generations added, as the kernel counts them."""
+    needs_root()
+    report = tmp_path / "own.json"
+    ct = subprocess.Popen([str(CONCTRACE), "--json", str(report), "--json-conns", "0", "--",
+                           str(binary("epoll_echo")), "-b", "127.0.0.1", "-p", "0"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env={**os.environ, "CONCTRACE_CONN_GEN0": str(OWN_GEN0)})
+    clients = []
+    try:
+        m = wait_line(ct.stderr, LISTEN_RE)
+        pid = int(m.group(2))
+        drain = subprocess.Popen(["cat"], stdin=ct.stderr, stdout=subprocess.DEVNULL)
+        target = ["-H", "127.0.0.1", "-p", m.group(1).decode(), "--sources", "4"]
+        base_sockets = slabtruth.ProcCounts(pid).sockets
+        empty = own_bytes(ct.pid)
+        held = 0
+        growth = []
+        for step in OWN_STEPS:
+            clients.append(hold_idle(target, step - held, tmp_path / f"ready{step}", pid,
+                                     base_sockets + held))
+            held = step
+            time.sleep(0.5)     # a generation asked for is added at the next poll
+            now = own_bytes(ct.pid)
+            growth.append((step, now - empty))
+        gens = [b for name, b in own_maps(ct.pid) if name.startswith("conns_g")]
+        for c in clients:
+            c.terminate()
+            c.wait()
+        clients = []
+        wait_for(lambda: slabtruth.ProcCounts(pid).sockets <= base_sockets, 30,
+                 "the server to close every connection")
+        time.sleep(0.5)
+        after = own_bytes(ct.pid)
+        added = sum(b for name, b in own_maps(ct.pid)
+                    if name.startswith("conns_g") and name != "conns_g0")
+    finally:
+        for c in clients:
+            c.kill()
+            c.wait()
+        ct.send_signal(signal.SIGINT)
+        ct.wait(timeout=30)
+        drain.wait(timeout=5)
+    assert ct.returncode == 0
+    rep = json.loads(report.read_text())
+    record = rep["tracer"]["conn_record_bytes"]
+    assert rep["connections"]["total"] == OWN_STEPS[-1]
+    assert rep["connections"]["not_tracked"] == 0 and rep["lost_events"] == 0
+    print(f"connection map generations held: {len(gens)} ({gens} B of memlock with "
+          f"{OWN_STEPS[-1]} open)")
+    for n, g in growth:
+        print(f"  {n:6d} open: maps grew {g:9d} B, {g / n:6.1f} B per connection "
+              f"(record {record} B)")
+    # the steps outgrow the first generation twice: the map grew
+    assert len(gens) == 3, gens
+    for n, g in growth:
+        assert record <= g / n <= 2 * record, (n, g, record)
+    # given back on close: only the generations added stay, empty
+    print(f"after every close: {after - empty} B above the start, the generations added "
+          f"hold {added} B empty")
+    assert after - empty == added, (after, empty, added)

@@ -136,6 +136,41 @@ static void ringbuf_size_from_env(struct conctrace_bpf *skel)
 	bpf_map__set_max_entries(skel->maps.events, (__u32)n);
 }
 
+/*
+ * CONCTRACE_CONN_GEN0: a smaller first generation of the connection map,
+ * for the tests that watch it grow without 20,000 connections. Not an
+ * option: the default is sized so that a burst between two polls fits.
+ */
+static __u32 gen0_from_env(void)
+{
+	const char *v = getenv("CONCTRACE_CONN_GEN0");
+	unsigned long n;
+	char *end;
+
+	if (!v)
+		return CONN_GEN0;
+	n = strtoul(v, &end, 10);
+	if (*end || n < 2 || n > CONN_GEN0) {
+		fprintf(stderr, "conctrace: warning: ignoring CONCTRACE_CONN_GEN0=%s "
+			"(2 to %d)\n", v, CONN_GEN0);
+		return CONN_GEN0;
+	}
+	return (__u32)n;
+}
+
+int conn_gen_sizes(unsigned long max_conns, __u32 first, __u32 size[CONN_GENS])
+{
+	unsigned long left = max_conns ? max_conns : 1, next = first ? first : 1;
+	int n = 0;
+
+	while (left && n < CONN_GENS) {
+		size[n] = (__u32)(n == CONN_GENS - 1 || next > left ? left : next);
+		left -= size[n++];
+		next *= CONN_GEN_GROWTH;
+	}
+	return n;
+}
+
 /* The inode of our network namespace, as the kernel numbers it (ns.inum). */
 static __u32 own_netns(void)
 {
@@ -161,7 +196,9 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 		skel->rodata->syscall_flags[i] = flags[i];
 	skel->bss->live_threads = o->initial_threads;
 	skel->bss->threads_peak = o->initial_threads;
-	bpf_map__set_max_entries(skel->maps.conns, (__u32)o->max_conns);
+	t->n_gens_planned = conn_gen_sizes(o->max_conns, gen0_from_env(), t->gen_size);
+	bpf_map__set_max_entries(skel->maps.conns_g0, t->gen_size[0]);
+	skel->bss->grow_at = t->n_gens_planned > 1 ? t->gen_size[0] / 2 : 0;
 	ringbuf_size_from_env(skel);
 	skel->rodata->no_syscall_hooks = o->no_syscalls;
 	skel->rodata->tracer_netns = own_netns();
@@ -428,6 +465,80 @@ static void switch_on_every_cpu(void)
 	sched_setaffinity(0, sizeof(was), &was);
 }
 
+/* Light mode's sweep over generation g of the connection map: an
+ * iterator is attached to one map. */
+static int attach_sweep(struct tracer *t, int g)
+{
+	union bpf_iter_link_info linfo = { .map.map_fd = (__u32)t->gen_fd[g] };
+	LIBBPF_OPTS(bpf_iter_attach_opts, iopts, .link_info = &linfo,
+		    .link_info_len = sizeof(linfo));
+
+	t->sweep[g] = bpf_program__attach_iter(t->skel->progs.sweep_ended, &iopts);
+	return t->sweep[g] ? 0 : -1;
+}
+
+/*
+ * Add the connection map's next generation once its elements (open
+ * connections and socket pairs) reach half of what those present hold: BPF inserts into the newest with
+ * room, so the rest is the burst a poll may come late for. Published to
+ * BPF only once in the outer map; if the kernel refuses one, the
+ * generations present are what there is (a full map counts untracked
+ * connections, as --max-conns does).
+ */
+static void tracer_grow(struct tracer *t)
+{
+	struct conctrace_bpf__bss *bss = t->skel->bss;
+
+	while (t->n_gens < t->n_gens_planned &&
+	       __atomic_load_n(&bss->conn_elems, __ATOMIC_RELAXED) >=
+	       __atomic_load_n(&bss->grow_at, __ATOMIC_RELAXED)) {
+		LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_PREALLOC);
+		__u32 g = (__u32)t->n_gens, held = 0;
+		char name[16];
+		int fd;
+
+		snprintf(name, sizeof(name), "conns_g%u", g);
+		fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, sizeof(__u64), sizeof(struct conn),
+				    t->gen_size[g], &mo);
+		if (fd < 0 || bpf_map_update_elem(bpf_map__fd(t->skel->maps.conns), &g, &fd, BPF_ANY)) {
+			fprintf(stderr, "conctrace: warning: cannot add connection map generation "
+				"%u (%u entries): %s; tracking at most the %d present\n", g,
+				t->gen_size[g], strerror(errno), t->n_gens);
+			if (fd >= 0)
+				close(fd);
+			t->n_gens_planned = t->n_gens;
+			__atomic_store_n(&bss->grow_at, 0, __ATOMIC_RELAXED);
+			return;
+		}
+		t->gen_fd[g] = fd;
+		t->n_gens++;
+		if (t->sweep[0] && attach_sweep(t, (int)g))
+			t->sweep_in_userspace = true;	/* this one swept from here */
+		for (int i = 0; i < t->n_gens; i++)
+			held += t->gen_size[i];
+		__atomic_store_n(&bss->extra_gens, (__u32)t->n_gens - 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&bss->grow_at, t->n_gens < t->n_gens_planned ? (__s64)held / 2 : 0,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&bss->grow_asked, 0, __ATOMIC_RELAXED);
+	}
+}
+
+/* Every record to on_event, but EV_GROW, which is the tracer's own. */
+static int ring_record(void *ctx, void *data, size_t len)
+{
+	struct tracer *t = ctx;
+	__u32 type;
+
+	if (len < sizeof(type))
+		return 0;
+	memcpy(&type, data, sizeof(type));
+	if (type == EV_GROW) {
+		tracer_grow(t);
+		return 0;
+	}
+	return t->on_event ? t->on_event(t->ctx, data, len) : 0;
+}
+
 /* tracer_start without the warnings: the probe prints its own. */
 static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 {
@@ -446,21 +557,17 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 	btf__free(vmlinux);
 	if (err)
 		goto fail;
+	t->gen_fd[0] = bpf_map__fd(t->skel->maps.conns_g0);
+	t->n_gens = 1;
 	if (o->no_syscalls && bpf_program__autoload(t->skel->progs.sweep_ended)) {
-		union bpf_iter_link_info linfo = {
-			.map.map_fd = (__u32)bpf_map__fd(t->skel->maps.conns),
-		};
-		LIBBPF_OPTS(bpf_iter_attach_opts, iopts, .link_info = &linfo,
-			    .link_info_len = sizeof(linfo));
 		char why[128];
 
-		t->sweep = bpf_program__attach_iter(t->skel->progs.sweep_ended, &iopts);
-		if (!t->sweep) {
+		if (attach_sweep(t, 0)) {
 			snprintf(why, sizeof(why), "cannot attach sweep_ended: %s", strerror(errno));
 			plan_drop(t, "sweep_ended", why);
 		}
 	}
-	t->sweep_in_userspace = o->no_syscalls && !t->sweep;
+	t->sweep_in_userspace = o->no_syscalls && !t->sweep[0];
 	if (o->flame_views & (1u << FV_CPU) && bpf_program__autoload(t->skel->progs.on_cpu_sample)) {
 		err = attach_cpu_sampling(t, o->cpu_sample_hz);
 		if (err) {
@@ -479,7 +586,7 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 	run_iter(t->skel->links.held_sockets);
 	run_iter(t->skel->links.held_threads);
 	run_iter(t->skel->links.held_uring);
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), o->on_event, o->ctx, NULL);
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), ring_record, t, NULL);
 	if (!t->rb) {
 		err = explain("cannot open the ring buffer", errno, NULL);
 		goto fail;
@@ -503,6 +610,7 @@ int tracer_poll(struct tracer *t, int timeout_ms)
 {
 	int n = ring_buffer__poll(t->rb, timeout_ms);
 
+	tracer_grow(t);
 	return n == -EINTR ? 0 : n;
 }
 
@@ -582,6 +690,12 @@ __u64 tracer_map_bytes(struct tracer *t)
 		if (bytes > 0)
 			total += (__u64)bytes;
 	}
+	for (int g = 1; g < t->n_gens; g++) {	/* the first is the skeleton's */
+		long long bytes = map_fd_memlock(t->gen_fd[g]);
+
+		if (bytes > 0)
+			total += (__u64)bytes;
+	}
 	return total;
 }
 
@@ -637,15 +751,18 @@ static void gather_ended(void *ctx, const struct conn *c)
 static void sweep_from_userspace(struct tracer *t)
 {
 	struct ended e = { .t = t };
-	int fd = bpf_map__fd(t->skel->maps.conns);
 
 	tracer_for_each_open(t, gather_ended, &e);
 	for (size_t i = 0; i < e.n; i++) {
 		struct conn_event ev = { .type = EV_CONN_CLOSED };
+		int g;
 
-		if (bpf_map_lookup_elem(fd, &e.ids[i], &ev.conn) ||
-		    bpf_map_delete_elem(fd, &e.ids[i]))
+		for (g = 0; g < t->n_gens; g++)
+			if (bpf_map_lookup_elem(t->gen_fd[g], &e.ids[i], &ev.conn) == 0)
+				break;
+		if (g == t->n_gens || bpf_map_delete_elem(t->gen_fd[g], &e.ids[i]))
 			continue;
+		__atomic_fetch_sub(&t->skel->bss->conn_elems, 1, __ATOMIC_RELAXED);
 		ev.conn.close_ns = t->skel->bss->snapshot_ns;
 		if (!(ev.conn.flags & CONN_PAIR))	/* BPF counts connections only */
 			__atomic_fetch_sub(&t->skel->bss->live_conns, 1, __ATOMIC_RELAXED);
@@ -665,17 +782,24 @@ void tracer_snapshot(struct tracer *t)
 	t->skel->bss->snapshot_gen++;
 	run_iter(t->skel->links.snapshot_tcp);
 	run_iter(t->skel->links.snapshot_unix);
-	if (t->sweep)
-		run_iter(t->sweep);	/* light mode */
-	else if (t->sweep_in_userspace)
+	for (int g = 0; g < t->n_gens; g++)
+		run_iter(t->sweep[g]);	/* light mode */
+	if (t->sweep_in_userspace)
 		sweep_from_userspace(t);
 }
+
+static void for_each_in_gen(int fd, void (*fn)(void *ctx, const struct conn *c), void *ctx);
 
 void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct conn *c),
 			  void *ctx)
 {
-	enum { BATCH = 256 };	/* 256 x 552 B: one syscall per 256 connections */
-	int fd = bpf_map__fd(t->skel->maps.conns);
+	for (int g = 0; g < t->n_gens; g++)
+		for_each_in_gen(t->gen_fd[g], fn, ctx);
+}
+
+static void for_each_in_gen(int fd, void (*fn)(void *ctx, const struct conn *c), void *ctx)
+{
+	enum { BATCH = 256 };	/* 256 x 560 B: one syscall per 256 connections */
 	__u64 key, next, *prev = NULL;
 	__u64 keys[BATCH], out_batch;
 	static struct conn batch[BATCH];
@@ -751,8 +875,13 @@ int tracer_read_stack(struct tracer *t, __s32 id, __u64 ips[FLAME_STACK_DEPTH])
 
 void tracer_stop(struct tracer *t)
 {
-	bpf_link__destroy(t->sweep);
-	t->sweep = NULL;
+	for (int g = 0; g < CONN_GENS; g++) {
+		bpf_link__destroy(t->sweep[g]);
+		t->sweep[g] = NULL;
+		if (g > 0 && g < t->n_gens)
+			close(t->gen_fd[g]);	/* the first is the skeleton's */
+	}
+	t->n_gens = 0;
 	detach_cpu_sampling(t);
 	ring_buffer__free(t->rb);
 	conctrace_bpf__destroy(t->skel);

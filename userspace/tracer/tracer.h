@@ -36,7 +36,13 @@ struct tracer {
 	struct ring_buffer *rb;
 	struct bpf_link **cpu_links;	/* --flame cpu: a perf event per CPU */
 	int n_cpu_links;
-	struct bpf_link *sweep;		/* --no-syscalls: ends connections whose socket is gone */
+	/* the connection map's generations (conctrace.h CONN_GENS): the
+	 * size each is planned to have, the fds of those made (the first is
+	 * the skeleton's), and in light mode the sweep over each */
+	__u32 gen_size[CONN_GENS];
+	int n_gens_planned, n_gens;
+	int gen_fd[CONN_GENS];
+	struct bpf_link *sweep[CONN_GENS];	/* --no-syscalls: ends connections whose socket is gone */
 	bool light;			/* --no-syscalls */
 	/* light mode where the kernel refuses the map iterator: userspace
 	 * ends the connections whose socket is gone (tracer_snapshot) */
@@ -77,8 +83,14 @@ int tracer_start(struct tracer *t, const struct tracer_opts *o);
 #define TRACER_MIN_KERNEL	"5.11"
 #define TRACER_FULL_KERNEL	"6.1"
 
-/* Wait up to timeout_ms for records and hand them to on_event. */
+/* Wait up to timeout_ms for records and hand them to on_event; add a
+ * generation to the connection map if the open connections want one. */
 int tracer_poll(struct tracer *t, int timeout_ms);
+
+/* The sizes of the connection map's generations for max_conns: the first
+ * CONN_GEN0 (or max_conns if less), each next CONN_GEN_GROWTH times the
+ * one before, the last what is left; returns how many. */
+int conn_gen_sizes(unsigned long max_conns, __u32 first, __u32 size[CONN_GENS]);
 
 /* Process-wide counters summed over CPUs. */
 void tracer_read_proc(struct tracer *t, struct proc_counters *out);
