@@ -148,9 +148,10 @@ static __always_inline void note_ring_backlog(void)
 		ring_backlog_peak = unread;
 }
 
-/* The record goes to userspace; then it leaves the map, so a million
- * short connections leave nothing behind, and its id is remembered as
- * ended so that no later event makes it anew. */
+/* The record goes to userspace, through the ring or, when that is full,
+ * the overflow map; then it leaves the map, so a million short
+ * connections leave nothing behind, and its id is remembered as ended so
+ * that no later event makes it anew. */
 static __always_inline void conn_send(__u64 id, struct conn *c)
 {
 	struct conn_event *ev;
@@ -163,6 +164,8 @@ static __always_inline void conn_send(__u64 id, struct conn *c)
 		__builtin_memcpy(&ev->conn, c, sizeof(*c));
 		bpf_ringbuf_submit(ev, 0);
 		note_ring_backlog();
+	} else if (bpf_map_update_elem(&overflow, &id, c, BPF_NOEXIST) == 0) {
+		__sync_fetch_and_add(&ring_overflowed, 1);
 	} else {
 		struct proc_counters *pc = proc_counters();
 

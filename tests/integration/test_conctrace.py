@@ -755,21 +755,35 @@ def test_user_unknown_is_a_clear_error():
     assert b"no such user 'no-such-user-here'" in out.stderr
 
 
-def test_ring_buffer_overflow_is_counted(tmp_path):
+def test_ring_buffer_overflow_goes_through_the_overflow_map(tmp_path):
     """A ring buffer too small for a burst of closing connections (one page:
-    7 records) loses records; each lost one is counted, so the connections
-    reported plus the records lost are exactly the connections made."""
+    7 records): the records it cannot take wait in the overflow map, and
+    none is lost; with the overflow map cut to 8 records too, records are
+    lost, and each is counted, so the connections reported plus the
+    records lost are exactly the connections made."""
     needs_root()
-    path = tmp_path / "rb.json"
-    out = subprocess.run([str(CONCTRACE), "--load=-c 2000 -n 1", "--json", str(path), "--",
-                          str(binary("epoll_echo")), "-p", "0"],
-                         capture_output=True, timeout=120,
-                         env={**os.environ, "CONCTRACE_RINGBUF_BYTES": str(os.sysconf("SC_PAGESIZE"))})
-    assert out.returncode == 0, out.stderr.decode()
-    rep = json.loads(path.read_text())
-    assert rep["lost_events"] > 0, "the burst did not overflow one page"
-    assert rep["connections"]["total"] + rep["lost_events"] == 2000
-    assert f"lost events: {rep['lost_events']}".encode() in out.stdout
+    page = str(os.sysconf("SC_PAGESIZE"))
+    for overflow in (None, "8"):
+        path = tmp_path / "rb.json"
+        env = {**os.environ, "CONCTRACE_RINGBUF_BYTES": page}
+        if overflow:
+            env["CONCTRACE_RING_OVERFLOW"] = overflow
+        out = subprocess.run([str(CONCTRACE), "--load=-c 2000 -n 1", "--json", str(path), "--",
+                              str(binary("epoll_echo")), "-p", "0"],
+                             capture_output=True, timeout=120, env=env)
+        assert out.returncode == 0, out.stderr.decode()
+        rep = json.loads(path.read_text())
+        through = rep["tracer"]["ring_overflow_records"]
+        print(f"overflow map of {overflow or 'default'} records: {through} went through it, "
+              f"{rep['lost_events']} lost")
+        assert through > 0, "the burst did not overflow one page"
+        assert f"{through} records through the overflow map".encode() in out.stdout
+        assert rep["connections"]["total"] + rep["lost_events"] == 2000
+        assert f"lost events: {rep['lost_events']}".encode() in out.stdout
+        if overflow:
+            assert rep["lost_events"] > 0, "the burst did not overflow 8 records"
+        else:
+            assert rep["lost_events"] == 0
 
 
 def test_output_files_are_private(tmp_path):

@@ -513,7 +513,8 @@ def test_connection_churn_leaves_the_map_empty(tmp_path, mode):
           f"{rss_start // 1024} KiB at start, {rss_end // 1024} KiB at end "
           f"({(rss_end - rss_start) / churn:.1f} B/conn); map entries after each batch "
           f"{occupancy}; lost events {rep['lost_events']}; ring {rep['tracer']['ring_bytes']} B, "
-          f"at most {rep['tracer']['ring_backlog_peak_bytes']} B unread")
+          f"at most {rep['tracer']['ring_backlog_peak_bytes']} B unread, "
+          f"{rep['tracer']['ring_overflow_records']} records through the overflow map")
     assert ct.returncode == 0, err
     assert occupancy == [0] * len(occupancy), leftovers
     # flat: the aggregation keeps histograms, not values (aggregate.h), so
@@ -527,6 +528,7 @@ def test_connection_churn_leaves_the_map_empty(tmp_path, mode):
         assert rss_end - rss_start <= 256 * 1024, (rss_start, rss_end)
     c = rep["connections"]
     assert c["open_at_end"] == 0 and c["not_tracked"] == 0
-    # a record the ring buffer could not take is counted, never silent
-    assert c["total"] + rep["lost_events"] == churn, (c, rep["lost_events"])
+    # a record the ring buffer could not take waits in the overflow map
+    # (a batch, 10,000, fits there whole): none is lost
+    assert rep["lost_events"] == 0 and c["total"] == churn, (c, rep["lost_events"])
     assert_no_bpf_left(watch, ct)

@@ -267,6 +267,7 @@ def test_cgroup_charges_match_attributed_kernel_memory(name, tmp_path):
     assert b"cgroup " in out and b"explained" in out
 
 
+OWN_MAPS_LIMIT = 4 << 20            # issue 18: before any connection, default options
 OWN_GEN0 = 1024                     # a first generation the steps below outgrow twice
 OWN_STEPS = (400, 2000, 6000)       # connections held open at once, one loadgen each
 
@@ -285,6 +286,28 @@ def own_maps(pid):
 
 def own_bytes(pid):
     return sum(b for _, b in own_maps(pid))
+
+
+def test_own_maps_before_any_connection_fit_4_mib():
+    """conctrace's own BPF maps, read from the kernel (the memlock of every
+    map its process holds): at most 4 MiB before any connection with the
+    default options (issue 18), a million connections allowed."""
+    needs_root()
+    ct = subprocess.Popen([str(CONCTRACE), "--", str(binary("epoll_echo")), "-p", "0"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_line(ct.stderr, LISTEN_RE)
+        table = own_maps(ct.pid)
+    finally:
+        ct.send_signal(signal.SIGINT)
+        ct.wait(timeout=30)
+    total = sum(b for _, b in table)
+    print("conctrace's maps before any connection (fdinfo memlock):")
+    for name, b in table:
+        print(f"  {name:16s} {b:10d} B")
+    print(f"  {'total':16s} {total:10d} B = {total / 1048576:.2f} MiB")
+    report_figure(f"conctrace's own maps before any connection: {total / 1048576:.2f} MiB")
+    assert total <= OWN_MAPS_LIMIT, table
 
 
 def test_own_maps_grow_with_open_connections_and_give_back(tmp_path):

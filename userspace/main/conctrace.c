@@ -258,6 +258,7 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	r->threads_peak = tracer_threads_peak(&run->tracer);
 	r->ring_bytes = tracer_ring_bytes(&run->tracer);
 	r->ring_backlog_peak = tracer_ring_backlog_peak(&run->tracer);
+	r->ring_overflowed = tracer_ring_overflowed(&run->tracer);
 	r->agg = &run->agg;
 	r->pid = run->target.pid;
 	r->duration_s = now_s() - run->t0;

@@ -250,6 +250,7 @@ void report_json(FILE *f, struct report *r)
 		json_u64(&j, "conn_record_bytes", sizeof(struct conn));
 		json_u64(&j, "ring_bytes", r->ring_bytes);
 		json_u64(&j, "ring_backlog_peak_bytes", r->ring_backlog_peak);
+		json_u64(&j, "ring_overflow_records", r->ring_overflowed);
 		json_end_object(&j);
 	}
 

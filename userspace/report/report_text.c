@@ -203,11 +203,13 @@ void report_text(FILE *f, struct report *r)
 			fmt_bytes((double)end->kernel_bytes, b4, sizeof(b4)),
 			r->timeline->n, r->timeline->n == 1 ? "" : "s");
 		fprintf(f, "conctrace itself: BPF maps peak %s, at end %s (each tracked "
-			"connection: a %zu B record); event ring %s, at most %s unread\n",
+			"connection: a %zu B record); event ring %s, at most %s unread, "
+			"%llu record%s through the overflow map\n",
 			fmt_bytes((double)r->timeline->tracer_peak, b1, sizeof(b1)),
 			fmt_bytes((double)end->tracer_bytes, b2, sizeof(b2)), sizeof(struct conn),
 			fmt_bytes((double)r->ring_bytes, b3, sizeof(b3)),
-			fmt_bytes((double)r->ring_backlog_peak, b4, sizeof(b4)));
+			fmt_bytes((double)r->ring_backlog_peak, b4, sizeof(b4)),
+			(unsigned long long)r->ring_overflowed, r->ring_overflowed == 1 ? "" : "s");
 	}
 
 	if (r->self_cpu.sampled_ns) {

@@ -52,6 +52,7 @@ struct tracer {
 	bool bytes_from_syscalls;
 	tracer_event_fn on_event;
 	void *ctx;
+	__u64 overflow_drained;		/* ring_overflowed when last drained */
 	struct dropped_prog dropped[TRACER_MAX_PROGS];
 	int ndropped;
 };
@@ -112,6 +113,8 @@ __u64 tracer_map_bytes(struct tracer *t);
  * after each record it sent): lost records begin where they meet. */
 __u64 tracer_ring_bytes(struct tracer *t);
 __u64 tracer_ring_backlog_peak(struct tracer *t);
+/* Records that found the ring full and waited in the overflow map. */
+__u64 tracer_ring_overflowed(struct tracer *t);
 
 /* Sample every tracked socket's buffers now (data the server never read
  * raises no event of ours). In light mode, also end the connections whose
