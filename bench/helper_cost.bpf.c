@@ -43,6 +43,49 @@ struct {
 	__type(value, __u64);
 } percpu SEC(".maps");
 
+/* as conctrace's connection map since it comes in generations (its
+ * lib/maps.bpf.h conn_lookup): an array of hash maps, newest first */
+struct gen {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 32768);
+	__type(key, __u64);
+	__type(value, __u64);
+} gen0 SEC(".maps"), gen1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__array(values, struct gen);
+} gens SEC(".maps") = {
+	.values = { [0] = &gen0, [1] = &gen1 },
+};
+
+__u32 n_gens = 1;	/* generations the lookup goes through */
+
+static __always_inline __u64 *gen_lookup(__u64 key)
+{
+	__u32 n = n_gens;
+
+#pragma unroll
+	for (__u32 i = 0; i < 4; i++) {
+		__u32 g = n - 1 - i;
+		__u64 *v;
+		void *m;
+
+		if (i >= n)
+			break;
+		m = bpf_map_lookup_elem(&gens, &g);
+		if (!m)
+			break;
+		v = bpf_map_lookup_elem(m, &key);
+		if (v)
+			return v;
+	}
+	return NULL;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(timed, struct pt_regs *regs, long id)
 {
@@ -86,6 +129,22 @@ int BPF_PROG(timed, struct pt_regs *regs, long id)
 		case HC_ATOMIC_ADD:
 			__sync_fetch_and_add(&sink, 1);
 			break;
+		case HC_HASH_MISS: {
+			__u64 key = HC_HASH_KEY0 + 100 + (i & 3), *v = bpf_map_lookup_elem(&hash, &key);
+
+			if (v)
+				sink += *v;
+			break;
+		}
+		case HC_GEN_HIT:
+		case HC_GEN_MISS: {
+			__u64 key = HC_HASH_KEY0 + (op == HC_GEN_MISS ? 100 : 0) + (i & 3);
+			__u64 *v = gen_lookup(key);
+
+			if (v)
+				sink += *v;
+			break;
+		}
 		}
 	}
 	return 0;

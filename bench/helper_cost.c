@@ -27,6 +27,9 @@ static const char *const op_names[HC_NR_OPS] = {
 	[HC_PID_TGID] = "bpf_get_current_pid_tgid",
 	[HC_PERCPU_ARRAY] = "per-CPU array lookup",
 	[HC_ATOMIC_ADD] = "atomic add",
+	[HC_HASH_MISS] = "hash map lookup of a key it lacks (1M-entry map)",
+	[HC_GEN_HIT] = "connection map lookup, 1 generation, found",
+	[HC_GEN_MISS] = "connection map lookup, 2 generations, not found",
 };
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -66,11 +69,15 @@ static int with_op(enum hc_op op, long calls, double *ns)
 	skel->rodata->target_tgid = (__u32)getpid();
 	skel->rodata->op = op;
 	skel->rodata->probe_nr = SYS_getppid;
+	skel->data->n_gens = op == HC_GEN_MISS ? 2 : 1;
 	err = helper_cost_bpf__load(skel);
 	if (!err)
 		err = helper_cost_bpf__attach(skel);
-	for (__u64 key = HC_HASH_KEY0; !err && key < HC_HASH_KEY0 + 4; key++)
+	for (__u64 key = HC_HASH_KEY0; !err && key < HC_HASH_KEY0 + 4; key++) {
 		err = bpf_map_update_elem(bpf_map__fd(skel->maps.hash), &key, zero, BPF_ANY);
+		if (!err)
+			err = bpf_map_update_elem(bpf_map__fd(skel->maps.gen0), &key, zero, BPF_ANY);
+	}
 	if (!err)
 		*ns = time_getppid(calls);
 	helper_cost_bpf__destroy(skel);

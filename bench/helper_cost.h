@@ -15,6 +15,9 @@ enum hc_op {
 	HC_PID_TGID,
 	HC_PERCPU_ARRAY,
 	HC_ATOMIC_ADD,
+	HC_HASH_MISS,
+	HC_GEN_HIT,
+	HC_GEN_MISS,
 	HC_NR_OPS,
 };
 
