@@ -69,6 +69,13 @@ def wait_for(cond, timeout, what):
         time.sleep(0.02)
 
 
+def map_name(map_id):
+    """A BPF map's name, as bpftool shows it ("?" if it is gone)."""
+    show = subprocess.run(["bpftool", "-j", "map", "show", "id", str(map_id)],
+                          capture_output=True, text=True)
+    return json.loads(show.stdout).get("name", "?") if show.returncode == 0 else "?"
+
+
 @pytest.mark.parametrize("family", ["tcp", "unix"])
 @pytest.mark.parametrize("name", SERVERS)
 def test_kernel_memory_matches_slab_growth(name, family, tmp_path):
@@ -158,9 +165,8 @@ def test_kernel_memory_matches_slab_growth(name, family, tmp_path):
     # in its hash element per tracked connection, given back when its
     # record is final. The connection map is the hash map of records.
     record = rep["tracer"]["conn_record_bytes"]
-    conns_map = [m for m in ct_maps if m.get("map_type") == "1"
-                 and int(m["value_size"]) == record]
-    assert len(conns_map) == 1, ct_maps
+    conns_map = [m for m in ct_maps if map_name(m["map_id"]) == "conns_g0"]
+    assert len(conns_map) == 1 and int(conns_map[0]["value_size"]) == record, ct_maps
     elem = slabtruth.hash_elem_bytes(int(conns_map[0]["key_size"]), record)
     held = max(s["tracer_bytes"] for s in held_samples)
     own = (held - last["tracer_bytes"]) / MEM_CONNS
@@ -275,12 +281,7 @@ OWN_STEPS = (400, 2000, 6000)       # connections held open at once, one loadgen
 def own_maps(pid):
     """[(name, memlock bytes)] of every BPF map PID holds an fd of, as the
     kernel accounts them (fdinfo memlock; names from bpftool)."""
-    out = []
-    for m in slabtruth.map_fdinfos(pid):
-        show = subprocess.run(["bpftool", "-j", "map", "show", "id", m["map_id"]],
-                              capture_output=True, text=True)
-        name = json.loads(show.stdout).get("name", "?") if show.returncode == 0 else "?"
-        out.append((name, int(m["memlock"])))
+    out = [(map_name(m["map_id"]), int(m["memlock"])) for m in slabtruth.map_fdinfos(pid)]
     return sorted(out, key=lambda x: -x[1])
 
 
