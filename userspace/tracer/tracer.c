@@ -503,8 +503,9 @@ static int attach_sweep(struct tracer *t, int g)
 
 /*
  * Add the connection map's next generation once its elements (open
- * connections and socket pairs) reach half of what those present hold: BPF inserts into the newest with
- * room, so the rest is the burst a poll may come late for. Published to
+ * connections and socket pairs) reach half of what those present hold:
+ * BPF inserts into the newest with room, so the rest is the burst a poll
+ * may come late for. Published to
  * BPF only once in the outer map; if the kernel refuses one, the
  * generations present are what there is (a full map counts untracked
  * connections, as --max-conns does).
