@@ -252,6 +252,7 @@ static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 	bool pending = ts->pending;
 
 	ts->handed = false;
+	ts->unnamed = false;
 	/* back to the connection it sent to (a thread per connection):
 	 * nothing to settle yet */
 	if (!pending || ts->cur_conn != conn_id) {

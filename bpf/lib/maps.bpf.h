@@ -161,6 +161,9 @@ struct thread_state {
 	/* its work for no connection is the pool's, not the loop's: a thread
 	 * the target created while traced that never waited for events */
 	bool idle_pool;
+	/* a new thread that has named no connection yet: its first socket
+	 * call names one at its entry, before the call can sleep */
+	bool unnamed;
 	__u64 sys_enter_ns;
 	__u64 sys_conn;		/* connection this syscall is charged to */
 	__u64 sys_counted;	/* ... and where its entry counted it */

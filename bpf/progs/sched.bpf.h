@@ -238,19 +238,20 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 		if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_NOEXIST) == 0)
 			__sync_fetch_and_add(&nr_extra_targets, 1);
 	} else {
-		/* a thread's work for no connection is the pool's. Its creator
-		 * hands it its connection, as any waker does (the creator wakes
-		 * it, wake_up_new_task): a thread per connection starts on the
-		 * one just accepted, and touches its stack for it. A pool
-		 * thread made on the way (libuv's, at the first job) gives it
-		 * its start only: the hand-off ends at its first sleep. */
+		/* a thread's work for no connection is the pool's, never its
+		 * creator's connection's. It starts pending: its start (the
+		 * stack it touches) is the first connection it names (a thread
+		 * per connection reads the one just accepted: unnamed, the read
+		 * names it at its entry, not after it slept), or the pool's if
+		 * it sleeps first (libuv's threads, made at the first job, wait
+		 * for work) */
 		struct thread_state *pts = bpf_task_storage_get(&threads, parent, 0, 0);
 		struct thread_state *cts = thread_state(child);
 
 		if (cts) {
 			cts->idle_pool = true;
-			if (pts && !pts->pending)
-				cts->woken_for = pts->cur_conn;
+			cts->pending = true;
+			cts->unnamed = true;
 		}
 		if (pts && pts->cur_conn) {
 			struct conn *c = conn_hold(pts->cur_conn);

@@ -54,10 +54,12 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		/* a thread that waits for events is the loop, not the pool */
 		ts->idle_pool = false;
 		set_current_at(task, ts, 0, ts->sys_enter_ns);
-	} else if (fd_arg && (!(flags & SC_IO) || bytes_from_syscalls)) {
+	} else if (fd_arg && (!(flags & SC_IO) || bytes_from_syscalls || ts->unnamed)) {
 		/* the hottest calls (read, write, send, recv) skip this walk:
 		 * sock_{recv,send}_length fires inside them with the socket
-		 * (where the kernel has neither it nor fexit, they walk too) */
+		 * (where the kernel has neither it nor fexit, they walk too;
+		 * and a new thread's first, which may sleep before it names
+		 * its connection) */
 		struct socket *sock = fd_to_socket(task, fd);
 		__u64 conn = socket_conn(sock, fd, 0, false);
 
