@@ -318,28 +318,57 @@ def print_table(server, arms, rps, cost, touched, rounds):
           f"against {med[FLOOR] / med[UNTRACED]:.3f})")
 
 
+# iter/ programs run inside conctrace's own reads (its memory samples), not
+# in the server's or anyone's syscalls
+ITERATORS = ("snapshot_", "sweep_", "held_")
+
+
 def bpf_ns_per_request(progs):
-    return sum(ns / req for _, ns, req in progs.values())
+    """The hooks' time per request (the iterators' is conctrace's own)."""
+    return sum(ns / req for n, (_, ns, req) in progs.items() if not n.startswith(ITERATORS))
 
 
-def print_prog_stats(server, arm, rounds):
-    """Each program's runs and time per request, from the kernel's bpf_stats:
-    medians over the rounds (a program's time is its own CPU, which a busy
-    host disturbs far less than throughput)."""
-    names = sorted({n for progs in rounds for n in progs})
-    rows = []
-    for n in names:
+def floor_name(prog):
+    """hook_floor's empty program on the tracepoint conctrace's prog uses."""
+    name = prog[3:] if prog.startswith("on_") else prog
+    return "hook_" + ("sched_" + name if name.startswith("process_") else name)
+
+
+def prog_medians(rounds):
+    """{program: (runs per request, ns per run, ns per request)}, medians."""
+    out = {}
+    for n in sorted({n for progs in rounds for n in progs}):
         got = [p[n] for p in rounds if n in p and p[n][0]]
         if got:
-            rows.append((n, statistics.median(c / r for c, _, r in got),
-                         statistics.median(ns / c for c, ns, _ in got),
-                         statistics.median(ns / r for _, ns, r in got)))
+            out[n] = (statistics.median(c / r for c, _, r in got),
+                      statistics.median(ns / c for c, ns, _ in got),
+                      statistics.median(ns / r for _, ns, r in got))
+    return out
+
+
+def print_prog_stats(server, arm, rounds, floor):
+    """Each program's runs and time per request, from the kernel's bpf_stats:
+    medians over the rounds (a program's time is its own CPU, which a busy
+    host disturbs far less than throughput). Beside it, its time above the
+    floor's empty program on the same tracepoint, run for run: what its
+    work costs, the stats' own clock reads and the rejection of other tasks
+    taken out."""
+    rows = prog_medians(rounds)
     print(f"\n{server.name}, {arm}, kernel.bpf_stats_enabled=1 (medians of {len(rounds)} "
           f"run{'s' if len(rounds) > 1 else ''})")
-    print("| BPF program | runs per request | ns per run | ns per request |\n|---|---|---|---|")
-    for n, runs, per_run, per_req in sorted(rows, key=lambda r: -r[3]):
-        print(f"| {n} | {runs:.2f} | {per_run:,.0f} | {per_req:,.1f} |")
-    print(f"| all | | | {statistics.median(bpf_ns_per_request(p) for p in rounds):,.1f} |")
+    print("| BPF program | runs per request | ns per run | ns per request "
+          "| above the empty program, ns per request |\n|---|---|---|---|---|")
+    above_all = 0.0
+    for n, (runs, per_run, per_req) in sorted(rows.items(), key=lambda r: -r[1][2]):
+        above = ""
+        if n in floor or floor_name(n) in floor:
+            f = floor.get(n) or floor[floor_name(n)]
+            above_all += (per_run - f[1]) * runs
+            above = f"{(per_run - f[1]) * runs:+,.1f}"
+        print(f"| {n} | {runs:.2f} | {per_run:,.0f} | {per_req:,.1f} | {above} |")
+    print(f"| all hooks (iterators apart: they run in conctrace's own reads) | | | "
+          f"{statistics.median(bpf_ns_per_request(p) for p in rounds):,.1f} | "
+          f"{above_all:+,.1f} |")
 
 
 def main():
@@ -456,7 +485,8 @@ def main():
     print("\nEach program's cost, one run per arm with kernel.bpf_stats_enabled=1 (which adds")
     print("a clock read to every run: the floor's empty programs show that share).")
     for (sname, arm), rounds in stats.items():
-        print_prog_stats(next(s for s in servers if s.name == sname), arm, rounds)
+        floor = prog_medians(stats[(sname, FLOOR)]) if arm != FLOOR else {}
+        print_prog_stats(next(s for s in servers if s.name == sname), arm, rounds, floor)
     for (sname, arm), rounds in stats.items():
         if arm.endswith(" [B]"):
             a = [bpf_ns_per_request(p) for p in stats[(sname, arm[:-4])]]
