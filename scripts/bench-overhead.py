@@ -24,9 +24,9 @@ run_time_ns, per request. (Stats cost two clock reads per program run, so
 the throughput rounds run without them.)
 
 Other processes' tracing programs (another tracer, a test run) slow every
-arm, the untraced one too: each run waits for them to be gone (--quiet-wait)
-and is run again if some came during it; the rounds they still touched are
-counted in the output.
+arm, the untraced one too: each run waits a little for them to be gone
+(--quiet-wait) and is run again if some came during it; the rounds they
+still touched are counted in the output.
 
 Figures are printed, never asserted (see DEVELOPERS.md: benchmarks print).
 Targets (issue 18): full mode within 150 ns of its floor, light mode within
@@ -263,18 +263,17 @@ def run(server, traced, floor):
     return rps, server_ns, per_prog, foreign_tracing(before, own) | foreign_tracing(after, own)
 
 
-def quiet_run(server, traced, floor, wait_s, attempts=2):
+def quiet_run(server, traced, floor, wait_s):
     """run(), on a machine where no one else's tracing programs are loaded:
-    wait up to wait_s for them to go, and run again (attempts in all) when
-    some came during the run. On a shared host other tracers come and go;
-    when they stay, the run is kept and said to be touched."""
-    for attempt in range(attempts):
-        deadline = time.monotonic() + wait_s
-        while foreign_tracing(all_progs(), set()) and time.monotonic() < deadline:
-            time.sleep(0.5)
+    wait up to wait_s for them to go, and run once more if some came during
+    a run that began quiet. On a shared host where other tracers stay, the
+    run is kept and said to be touched: waiting longer would not help."""
+    deadline = time.monotonic() + wait_s
+    while (busy := foreign_tracing(all_progs(), set())) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    res = run(server, traced, floor)
+    if res[3] and not busy:
         res = run(server, traced, floor)
-        if not res[3]:
-            break
     return res
 
 
@@ -382,10 +381,10 @@ def main():
                     help="comma-separated: epoll_echo, redis (default both)")
     ap.add_argument("--flame", action="store_true",
                     help="also epoll_echo under --flame (three views) and --prometheus --bpf-stats")
-    ap.add_argument("--quiet-wait", type=float, default=20,
+    ap.add_argument("--quiet-wait", type=float, default=2,
                     help="before a run, wait up to this many seconds for others' tracing "
-                    "programs to be gone; a run they touched is run once more "
-                    "(default 20)")
+                    "programs to be gone; a run they touched after a quiet start is run "
+                    "once more (default 2)")
     ap.add_argument("--quick", action="store_true",
                     help="a short run: fewer, shorter rounds (noisier figures)")
     ap.add_argument("--stats-rounds", type=int, default=1,

@@ -144,6 +144,8 @@ class Traced:
                                       "--json", str(report), "--json-conns", "0", "--",
                                       "taskset", "-c", "0", str(SERVER), "-p", "0"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(self.proc.stderr, rb"conctrace: tracing pid")
+        self.t0 = time.monotonic()	# its run's start, whence its samples' t_s
         m = wait_for(self.proc.stderr, LISTEN_RE)
         self.port, self.pid = int(m.group(1)), int(m.group(2))
         self.progs = own_progs(self.proc.pid)
@@ -210,8 +212,9 @@ def idle(light, levels, seconds, tmp):
             time.sleep(1.5)	# memory samples see them
             before = ct.counters()
             requests, rps = ping_load(ct.port, seconds)
-            w = window(before, ct.counters(), requests)
-            w.update(open=level, rps=rps)
+            after = ct.counters()
+            w = window(before, after, requests)
+            w.update(open=level, rps=rps, span=(before[4] - ct.t0, after[4] - ct.t0))
             rows.append(w)
             print(f"idle ({mode}): {level:,} open, {w['map_bytes'] / 2**20:.2f} MiB of maps, "
                   f"{w['bpf_ns_event']:.0f} ns per event", flush=True)
@@ -221,6 +224,13 @@ def idle(light, levels, seconds, tmp):
         for h in holders:
             h.wait(timeout=60)
     rep = ct.stop()
+    # the memory samples taken in each window (their interval adapts to
+    # their cost: 20 times it, from 0.1 s to 1 s): conctrace's CPU per sample
+    times = [t["t_s"] for t in rep.get("timeline", [])]
+    for w in rows:
+        n = sum(w["span"][0] <= t <= w["span"][1] for t in times)
+        w["samples_s"] = n / w["secs"]
+        w["ms_sample"] = w["ct_ms_s"] / w["samples_s"] if n else float("nan")
     return rows, rep
 
 
@@ -294,14 +304,15 @@ def main():
         print(f"\nidle connections held open ({mode}), a {opts.seconds:g} s PING load of 50 more at each step")
         print("| open | maps | maps added per open conn | hook events/s | BPF ns per event "
               "| iter/tcp runs/s | ns per iter run | conctrace process CPU | own CPU per event "
-              "| own CPU per request | server CPU per request |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+              "| own CPU per request | server CPU per request | memory samples/s | conctrace CPU per sample |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             per = (r["map_bytes"] - base) / r["open"] if r["open"] else 0
             print(f"| {r['open']:,} | {r['map_bytes'] / 2**20:.2f} MiB | {per:,.0f} B "
                   f"| {r['events_s']:,.0f} | {r['bpf_ns_event']:.0f} | {r['iter_runs_s']:,.0f} "
                   f"| {r['iter_ns_run']:.0f} | {r['ct_ms_s']:.1f} ms/s | {r['own_ns_event']:.0f} ns "
-                  f"| {r['own_ns_req']:,.0f} ns | {r['server_ns_req']:,.0f} ns |")
+                  f"| {r['own_ns_req']:,.0f} ns | {r['server_ns_req']:,.0f} ns "
+                  f"| {r['samples_s']:.1f} | {r['ms_sample']:.1f} ms |")
         tl = [(s["open_conns"], s["tracer_bytes"]) for s in rep.get("timeline", [])]
         print(f"lost events {rep['lost_events']}; connections {rep['connections']['total']:,} "
               f"(peak open {rep['connections']['peak_open']:,}, untracked "
