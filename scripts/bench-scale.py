@@ -218,6 +218,18 @@ def idle(light, levels, seconds, tmp):
             rows.append(w)
             print(f"idle ({mode}): {level:,} open, {w['map_bytes'] / 2**20:.2f} MiB of maps, "
                   f"{w['bpf_ns_event']:.0f} ns per event", flush=True)
+    except BaseException:
+        # a failed step (or Ctrl-C) must not leave conctrace tracing: it
+        # would go on slowing every syscall on the machine
+        for h in holders:
+            h.kill()
+        ct.proc.send_signal(signal.SIGINT)	# stops its server too
+        try:
+            ct.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            ct.proc.kill()
+            ct.proc.wait()
+        raise
     finally:
         for h in holders:
             h.send_signal(signal.SIGINT)
