@@ -235,7 +235,7 @@ check-unit: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
 check-integration: all $(TEST_TOOLS)
-	$(Q)$(PYTEST) -q tests/integration
+	$(Q)$(PYTEST) -q --durations=15 tests/integration
 
 # ---- fuzzing (libFuzzer: clang only) ---------------------------------------
 
