@@ -289,27 +289,31 @@ struct {
 	__type(value, __u64);
 } flame_counts SEC(".maps");
 
+/* The generation i places from the newest of the n present, or NULL. */
+static __always_inline void *conn_gen(__u32 n, __u32 i)
+{
+	__u32 g = n - 1 - i;
+
+	return i < n ? bpf_map_lookup_elem(&conns, &g) : NULL;
+}
+
 /*
  * The connection with this id in any generation, newest first: it takes
  * the new connections, and older ones empty as theirs close. One
  * generation (up to CONN_GEN0 / 2 open) costs one hash lookup, as a
- * single map did; a miss costs one per generation present.
+ * single map did; a miss costs one per generation present. The loops are
+ * not unrolled: unrolled, the verifier walked every site's four copies,
+ * and loading took 0.2 s longer.
  */
 static __always_inline struct conn *conn_lookup(__u64 id)
 {
 	__u32 n = extra_gens + 1;
 
-#pragma nounroll	/* one pass per generation present: unrolled, the
-			 * verifier walked every site's four copies, and loading
-			 * took 0.2 s longer */
+#pragma nounroll
 	for (__u32 i = 0; i < CONN_GENS; i++) {
-		__u32 g = n - 1 - i;
+		void *gen = conn_gen(n, i);
 		struct conn *c;
-		void *gen;
 
-		if (i >= n)
-			break;
-		gen = bpf_map_lookup_elem(&conns, &g);
 		if (!gen)
 			break;
 		c = bpf_map_lookup_elem(gen, &id);
@@ -326,12 +330,8 @@ static __always_inline int conn_insert(__u64 id, const struct conn *c)
 
 #pragma nounroll
 	for (__u32 i = 0; i < CONN_GENS; i++) {
-		__u32 g = n - 1 - i;
-		void *gen;
+		void *gen = conn_gen(n, i);
 
-		if (i >= n)
-			break;
-		gen = bpf_map_lookup_elem(&conns, &g);
 		if (!gen)
 			break;
 		if (bpf_map_update_elem(gen, &id, c, BPF_NOEXIST) == 0) {
@@ -348,12 +348,8 @@ static __always_inline void conn_delete(__u64 id)
 
 #pragma nounroll
 	for (__u32 i = 0; i < CONN_GENS; i++) {
-		__u32 g = n - 1 - i;
-		void *gen;
+		void *gen = conn_gen(n, i);
 
-		if (i >= n)
-			break;
-		gen = bpf_map_lookup_elem(&conns, &g);
 		if (!gen)
 			break;
 		if (bpf_map_delete_elem(gen, &id) == 0) {
