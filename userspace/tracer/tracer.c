@@ -25,6 +25,7 @@
 #include "conctrace.skel.h"
 #include "host/procfs.h"
 #include "model/syscalls.h"
+#include "tracer/conn_gens.h"
 #include "tracer/libbpf_log.h"
 #include "tracer/plan.h"
 #include "tracer/programs.h"
@@ -159,41 +160,6 @@ static void overflow_size_from_env(struct conctrace_bpf *skel)
 	bpf_map__set_max_entries(skel->maps.overflow, (__u32)n);
 }
 
-/*
- * CONCTRACE_CONN_GEN0: a smaller first generation of the connection map,
- * for the tests that watch it grow without 20,000 connections. Not an
- * option: the default is sized so that a burst between two polls fits.
- */
-static __u32 gen0_from_env(void)
-{
-	const char *v = getenv("CONCTRACE_CONN_GEN0");
-	unsigned long n;
-	char *end;
-
-	if (!v)
-		return CONN_GEN0;
-	n = strtoul(v, &end, 10);
-	if (*end || n < 2 || n > CONN_GEN0) {
-		fprintf(stderr, "conctrace: warning: ignoring CONCTRACE_CONN_GEN0=%s "
-			"(2 to %d)\n", v, CONN_GEN0);
-		return CONN_GEN0;
-	}
-	return (__u32)n;
-}
-
-int conn_gen_sizes(unsigned long max_conns, __u32 first, __u32 size[CONN_GENS])
-{
-	unsigned long left = max_conns ? max_conns : 1, next = first ? first : 1;
-	int n = 0;
-
-	while (left && n < CONN_GENS) {
-		size[n] = (__u32)(n == CONN_GENS - 1 || next > left ? left : next);
-		left -= size[n++];
-		next *= CONN_GEN_GROWTH;
-	}
-	return n;
-}
-
 /* The inode of our network namespace, as the kernel numbers it (ns.inum). */
 static __u32 own_netns(void)
 {
@@ -219,7 +185,7 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 		skel->rodata->syscall_flags[i] = flags[i];
 	skel->bss->live_threads = o->initial_threads;
 	skel->bss->threads_peak = o->initial_threads;
-	t->n_gens_planned = conn_gen_sizes(o->max_conns, gen0_from_env(), t->gen_size);
+	t->n_gens_planned = conn_gen_sizes(o->max_conns, conn_gen0_from_env(), t->gen_size);
 	bpf_map__set_max_entries(skel->maps.conns_g0, t->gen_size[0]);
 	skel->bss->grow_at = t->n_gens_planned > 1 ? t->gen_size[0] / 2 : 0;
 	ringbuf_size_from_env(skel);
@@ -491,63 +457,6 @@ static void switch_on_every_cpu(void)
 
 /* Light mode's sweep over generation g of the connection map: an
  * iterator is attached to one map. */
-static int attach_sweep(struct tracer *t, int g)
-{
-	union bpf_iter_link_info linfo = { .map.map_fd = (__u32)t->gen_fd[g] };
-	LIBBPF_OPTS(bpf_iter_attach_opts, iopts, .link_info = &linfo,
-		    .link_info_len = sizeof(linfo));
-
-	t->sweep[g] = bpf_program__attach_iter(t->skel->progs.sweep_ended, &iopts);
-	return t->sweep[g] ? 0 : -1;
-}
-
-/*
- * Add the connection map's next generation once its elements (open
- * connections and socket pairs) reach half of what those present hold:
- * BPF inserts into the newest with room, so the rest is the burst a poll
- * may come late for. Published to
- * BPF only once in the outer map; if the kernel refuses one, the
- * generations present are what there is (a full map counts untracked
- * connections, as --max-conns does).
- */
-static void tracer_grow(struct tracer *t)
-{
-	struct conctrace_bpf__bss *bss = t->skel->bss;
-
-	while (t->n_gens < t->n_gens_planned &&
-	       __atomic_load_n(&bss->conn_elems, __ATOMIC_RELAXED) >=
-	       __atomic_load_n(&bss->grow_at, __ATOMIC_RELAXED)) {
-		LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_PREALLOC);
-		__u32 g = (__u32)t->n_gens, held = 0;
-		char name[16];
-		int fd;
-
-		snprintf(name, sizeof(name), "conns_g%u", g);
-		fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, sizeof(__u64), sizeof(struct conn),
-				    t->gen_size[g], &mo);
-		if (fd < 0 || bpf_map_update_elem(bpf_map__fd(t->skel->maps.conns), &g, &fd, BPF_ANY)) {
-			fprintf(stderr, "conctrace: warning: cannot add connection map generation "
-				"%u (%u entries): %s; tracking at most the %d present\n", g,
-				t->gen_size[g], strerror(errno), t->n_gens);
-			if (fd >= 0)
-				close(fd);
-			t->n_gens_planned = t->n_gens;
-			__atomic_store_n(&bss->grow_at, 0, __ATOMIC_RELAXED);
-			return;
-		}
-		t->gen_fd[g] = fd;
-		t->n_gens++;
-		if (t->sweep[0] && attach_sweep(t, (int)g))
-			t->sweep_in_userspace = true;	/* this one swept from here */
-		for (int i = 0; i < t->n_gens; i++)
-			held += t->gen_size[i];
-		__atomic_store_n(&bss->extra_gens, (__u32)t->n_gens - 1, __ATOMIC_RELEASE);
-		__atomic_store_n(&bss->grow_at, t->n_gens < t->n_gens_planned ? (__s64)held / 2 : 0,
-				 __ATOMIC_RELAXED);
-		__atomic_store_n(&bss->grow_asked, 0, __ATOMIC_RELAXED);
-	}
-}
-
 /* Every record to on_event, but EV_GROW, which is the tracer's own. */
 static int ring_record(void *ctx, void *data, size_t len)
 {
@@ -587,7 +496,7 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 	if (o->no_syscalls && bpf_program__autoload(t->skel->progs.sweep_ended)) {
 		char why[128];
 
-		if (attach_sweep(t, 0)) {
+		if (tracer_attach_sweep(t, 0)) {
 			snprintf(why, sizeof(why), "cannot attach sweep_ended: %s", strerror(errno));
 			plan_drop(t, "sweep_ended", why);
 		}
@@ -752,105 +661,6 @@ __u64 tracer_open_conns(struct tracer *t)
 	return open > 0 ? (__u64)open : 0;
 }
 
-__u64 tracer_map_bytes(struct tracer *t)
-{
-	struct bpf_map *map;
-	__u64 total = 0;
-
-	bpf_object__for_each_map(map, t->skel->obj) {
-		int fd = bpf_map__fd(map);	/* < 0: not created, a disabled part's */
-		long long bytes = fd < 0 ? -1 : map_fd_memlock(fd);
-
-		if (bytes > 0)
-			total += (__u64)bytes;
-	}
-	for (int g = 1; g < t->n_gens; g++) {	/* the first is the skeleton's */
-		long long bytes = map_fd_memlock(t->gen_fd[g]);
-
-		if (bytes > 0)
-			total += (__u64)bytes;
-	}
-	return total;
-}
-
-__u64 tracer_ring_bytes(struct tracer *t)
-{
-	return bpf_map__max_entries(t->skel->maps.events);
-}
-
-__u64 tracer_ring_overflowed(struct tracer *t)
-{
-	return __atomic_load_n(&t->skel->bss->ring_overflowed, __ATOMIC_RELAXED);
-}
-
-__u64 tracer_ring_backlog_peak(struct tracer *t)
-{
-	return __atomic_load_n(&t->skel->bss->ring_backlog_peak, __ATOMIC_RELAXED);
-}
-
-/* The connections the sweep ends, gathered before any is deleted: a hash
- * map walked while it shrinks may skip or repeat entries. */
-struct ended {
-	struct tracer *t;
-	__u64 *ids;
-	size_t n, cap;
-};
-
-static void gather_ended(void *ctx, const struct conn *c)
-{
-	struct ended *e = ctx;
-	const struct conctrace_bpf__bss *bss = e->t->skel->bss;
-	const struct conctrace_bpf__rodata *ro = e->t->skel->rodata;
-
-	/* the rule of the BPF sweep (progs/snapshots.bpf.h, sweep_ended) */
-	if (c->close_ns || c->seen_gen == bss->snapshot_gen || c->open_ns >= bss->snapshot_ns ||
-	    c->netns != ro->tracer_netns)
-		return;
-	if (c->family == 1 /* AF_UNIX */ ? !ro->sweep_unix : !ro->sweep_tcp)
-		return;
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? 2 * e->cap : 256;
-		__u64 *ids = realloc(e->ids, cap * sizeof(*ids));
-
-		if (!ids)
-			return;	/* ended at the next sample instead */
-		e->ids = ids;
-		e->cap = cap;
-	}
-	e->ids[e->n++] = c->id;
-}
-
-/*
- * Light mode on a kernel that refuses the map iterator (sweep_ended): the
- * same rule, from userspace. Each connection the snapshot no longer found
- * is taken out of the map and its final record handed on as the ring
- * buffer would have: only if this delete took it out, since BPF may have
- * finalized it meanwhile (then its own record is on the way).
- */
-static void sweep_from_userspace(struct tracer *t)
-{
-	struct ended e = { .t = t };
-
-	tracer_for_each_open(t, gather_ended, &e);
-	for (size_t i = 0; i < e.n; i++) {
-		struct conn_event ev = { .type = EV_CONN_CLOSED };
-		int g;
-
-		for (g = 0; g < t->n_gens; g++)
-			if (bpf_map_lookup_elem(t->gen_fd[g], &e.ids[i], &ev.conn) == 0)
-				break;
-		if (g == t->n_gens || bpf_map_delete_elem(t->gen_fd[g], &e.ids[i]))
-			continue;
-		__atomic_fetch_sub(&t->skel->bss->conn_elems, 1, __ATOMIC_RELAXED);
-		ev.conn.close_ns = t->skel->bss->snapshot_ns;
-		if (!(ev.conn.flags & CONN_PAIR))	/* BPF counts connections only */
-			__atomic_fetch_sub(&t->skel->bss->live_conns, 1, __ATOMIC_RELAXED);
-		if (t->on_event)
-			t->on_event(t->ctx, &ev, sizeof(ev));
-	}
-	free(e.ids);
-}
-
 void tracer_snapshot(struct tracer *t)
 {
 	struct timespec now;
@@ -864,49 +674,7 @@ void tracer_snapshot(struct tracer *t)
 	for (int g = 0; g < t->n_gens; g++)
 		run_iter(t->sweep[g]);	/* light mode */
 	if (t->sweep_in_userspace)
-		sweep_from_userspace(t);
-}
-
-static void for_each_in_gen(int fd, void (*fn)(void *ctx, const struct conn *c), void *ctx);
-
-void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct conn *c),
-			  void *ctx)
-{
-	for (int g = 0; g < t->n_gens; g++)
-		for_each_in_gen(t->gen_fd[g], fn, ctx);
-}
-
-static void for_each_in_gen(int fd, void (*fn)(void *ctx, const struct conn *c), void *ctx)
-{
-	enum { BATCH = 256 };	/* 256 x 560 B: one syscall per 256 connections */
-	__u64 key, next, *prev = NULL;
-	__u64 keys[BATCH], out_batch;
-	static struct conn batch[BATCH];
-	struct conn c;
-	bool started = false;
-
-	for (;;) {
-		__u32 n = BATCH;
-		int err = bpf_map_lookup_batch(fd, started ? &out_batch : NULL, &out_batch,
-					       keys, batch, &n, NULL);
-
-		if (err && errno != ENOENT) {
-			if (started)	/* the map changed under us: what we have will do */
-				return;
-			break;		/* no batch ops here: one entry at a time */
-		}
-		for (__u32 i = 0; i < n; i++)
-			fn(ctx, &batch[i]);
-		started = true;
-		if (err)
-			return;		/* ENOENT: that was the last batch */
-	}
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (bpf_map_lookup_elem(fd, &next, &c) == 0)
-			fn(ctx, &c);
-		key = next;
-		prev = &key;
-	}
+		tracer_sweep_from_userspace(t);
 }
 
 void tracer_for_each_flame(struct tracer *t,
