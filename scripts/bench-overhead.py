@@ -44,10 +44,11 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchlib import all_progs, cpu_ns, die, own_prog_ids, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "servers" / "epoll_echo"
@@ -67,58 +68,10 @@ FULL = "conctrace"
 LIGHT = "conctrace --no-syscalls"
 
 
-def die(msg):
-    sys.exit(f"bench-overhead: {msg}")
-
-
-def wait_for(stream, pattern, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        m = re.search(pattern, line)
-        if m:
-            return m
-    die(f"no line matching {pattern!r}")
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def cpu_ns(pid):
-    """The process's CPU time so far, as the scheduler accounts it (ns;
-    steal excluded): the sum of its threads' schedstat run times."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            total += int((task / "schedstat").read_text().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total
-
-
-def own_prog_ids(pid):
-    """The BPF programs process pid holds (its fds' prog_id): conctrace's or
-    hook_floor's own, whatever else runs on the machine."""
-    ids = set()
-    fdinfo = Path(f"/proc/{pid}/fdinfo")
-    for f in fdinfo.iterdir():
-        try:
-            m = re.search(r"^prog_id:\s+(\d+)", f.read_text(), re.M)
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-        if m:
-            ids.add(int(m.group(1)))
-    return ids
-
-
-def all_progs():
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
-    return {p["id"]: p for p in json.loads(out.stdout or "[]")}
 
 
 def foreign_tracing(progs, own):

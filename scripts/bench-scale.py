@@ -38,10 +38,11 @@ import re
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchlib import all_progs, cpu_ns, die, fdinfo, own_prog_ids, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "servers" / "epoll_echo"
@@ -52,46 +53,10 @@ STATS = "/proc/sys/kernel/bpf_stats_enabled"
 ITERATORS = ("snapshot_", "sweep_", "held_")	# iter/ programs: run in conctrace's own reads
 
 
-def die(msg):
-    sys.exit(f"bench-scale: {msg}")
-
-
-def wait_for(stream, pattern, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        m = re.search(pattern, line)
-        if m:
-            return m
-    die(f"no line matching {pattern!r}")
-
-
-def cpu_ns(pid):
-    """A process's CPU so far: its threads' schedstat run times (ns)."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            total += int((task / "schedstat").read_text().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total
-
-
-def fdinfo(pid):
-    for f in Path(f"/proc/{pid}/fdinfo").iterdir():
-        try:
-            yield f.read_text()
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-
-
 def own_progs(pid):
     """{prog id: name} of the programs conctrace holds."""
-    ids = {int(m.group(1)) for t in fdinfo(pid) if (m := re.search(r"^prog_id:\s+(\d+)", t, re.M))}
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
-    return {p["id"]: p.get("name", "?") for p in json.loads(out.stdout or "[]") if p["id"] in ids}
+    ids = own_prog_ids(pid)
+    return {i: p.get("name", "?") for i, p in all_progs().items() if i in ids}
 
 
 def prog_counters(pid, ids):
