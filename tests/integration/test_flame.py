@@ -30,10 +30,19 @@ SAMPLE_SIGMAS = 4
 # where a busy loop's agree within chance. A tick that falls due while the
 # scheduler switches the thread out, interrupts off, fires in the next task.
 SWITCH_LOSS = 0.15
-# threaded_echo's threads sleep in read() between requests: 94-98% of their
-# off-CPU time in the runs here (97% typically); the rest is thread start-up
-# and exit
-OFFCPU_READ_SHARE = 0.90
+# threaded_echo's threads sleep in read() between requests: 90-98% of their
+# off-CPU time in the runs here (89.8% once in CI, on a loaded machine). The
+# rest is the main thread's poll for the next connection and thread start-up
+# and exit contending for locks (the server's thread registry, glibc's stack
+# cache: futex; the mm's: madvise, munmap, exit), a share that grows with
+# load; every stack must be one of these.
+OFFCPU_READ_SHARE = 0.80
+OFFCPU_UNEXPLAINED = 0.01
+READING = ("tcp_recvmsg", "sock_recvmsg", "__x64_sys_read", "ksys_read")
+NOT_SERVING = ("__x64_sys_ppoll", "__x64_sys_poll", "__x64_sys_accept", "__x64_sys_accept4",
+               "__x64_sys_futex", "__x64_sys_madvise", "__x64_sys_munmap",
+               "__x64_sys_mmap", "__x64_sys_mprotect", "__x64_sys_exit", "__x64_sys_clone",
+               "__x64_sys_execve", "[stack lost]")
 
 
 def run(tmp_path, server, views, *extra, load=LOAD):
@@ -96,11 +105,14 @@ def test_threaded_off_cpu_is_reads_blocking(threaded):
     tmp, rep, err = threaded
     stacks = read_folded(view_file(tmp, "offcpu"))
     assert stacks, err
-    reading = share(stacks, lambda f: any(x.startswith(("tcp_recvmsg", "sock_recvmsg",
-                                                        "__x64_sys_read", "ksys_read"))
-                                          for x in f))
-    report_figure(f"off-CPU share blocked in a read: {reading:.1%}")
+    reading = share(stacks, lambda f: any(x.startswith(READING) for x in f))
+    other = share(stacks, lambda f: not any(x.startswith(READING + NOT_SERVING) for x in f))
+    report_figure(f"off-CPU share blocked in a read: {reading:.1%}, "
+                  f"neither a read nor start-up, exit or accept: {other:.2%}")
     assert reading >= OFFCPU_READ_SHARE, sorted(stacks, key=lambda s: -s[1])[:5]
+    assert other <= OFFCPU_UNEXPLAINED, [s for s in sorted(stacks, key=lambda s: -s[1])
+                                         if not any(x.startswith(READING + NOT_SERVING)
+                                                    for x in s[0])][:5]
     # where it slept is a kernel frame (unless that stack was lost to a
     # stack-map collision, counted in flame_samples_lost)
     assert share(stacks, lambda f: f[-1].endswith("_[k]")) >= 0.9
