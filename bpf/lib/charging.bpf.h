@@ -38,13 +38,17 @@ static __always_inline void to_bucket(struct thread_state *ts, struct pending *p
  * moves on from it). True if the connection is closed. The thread's bucket
  * takes the charges if it is gone (finalized by another thread).
  */
-static __always_inline bool flush(struct thread_state *ts, bool finish)
+VERIFIED_ONCE bool flush(struct thread_state *ts, bool finish)
 {
-	struct pending *p = &ts->owed;
 	bool closed = false;
+	struct pending *p;
 	struct conn *c;
-	__u64 id = ts->cur_conn;
+	__u64 id;
 
+	if (!ts)
+		return false;
+	p = &ts->owed;
+	id = ts->cur_conn;
 	if (!id)
 		return false;
 	c = conn_hold(id);

@@ -31,23 +31,28 @@ static __always_inline void ask_to_grow(void)
 }
 
 /*
- * The connection with this id, created on first sight: a server's sockets
+ * A record for a connection seen for the first time: a server's sockets
  * appear through accept(), connect(), any syscall on their fd, or io_uring.
+ * 0 if it is in the map now (made here, or by a racing CPU); -1 if it is
+ * not to be tracked (untracked: the map is full; or ended already).
+ *
+ * A global function: the verifier checks it once, not inlined at every
+ * site that may create a record. Global functions take no typed kernel
+ * pointer before 6.8 (__arg_trusted), so the socket comes as an address,
+ * read through probe reads.
  */
-static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
-					     struct sock *sk, int fd, __u16 flags)
+VERIFIED_ONCE int conn_create(__u64 id, __u64 sk_addr, int fd, __u16 flags)
 {
-	struct conn *c = conn_lookup(id);
+	struct sock *sk = (struct sock *)sk_addr;
 	struct proc_counters *pc;
-	__u32 zero = 0;
+	__u32 slot = SCRATCH_NEW;
+	struct conn *c;
 
-	if (c || !id)
-		return c;
-	if (bpf_map_lookup_elem(&untracked, &id) || bpf_map_lookup_elem(&ended, &id))
-		return NULL;
-	c = bpf_map_lookup_elem(&conn_scratch, &zero);
+	if (!id || bpf_map_lookup_elem(&untracked, &id) || bpf_map_lookup_elem(&ended, &id))
+		return -1;
+	c = bpf_map_lookup_elem(&conn_scratch, &slot);
 	if (!c)
-		return NULL;
+		return -1;
 	__builtin_memset(c, 0, sizeof(*c));
 	c->id = id;
 	c->open_ns = bpf_ktime_get_ns();
@@ -68,13 +73,28 @@ static __always_inline struct conn *conn_get(__u64 id, struct socket *sock,
 		if (!(c->flags & CONN_PAIR))
 			count_live(&live_conns, &conns_peak, 1);
 		ask_to_grow();
-	} else {
+		return 0;
+	}
+	if (conn_lookup(id))
+		return 0;	/* a racing CPU made it first */
+	{
 		__u8 one = 1;
 
 		if (bpf_map_update_elem(&untracked, &id, &one, BPF_NOEXIST) == 0 && pc)
 			pc->conns_untracked++;
-		return NULL;
 	}
+	return -1;
+}
+
+/* The connection with this id, created on first sight. */
+static __always_inline struct conn *conn_get(__u64 id, __u64 sk_addr, int fd, __u16 flags)
+{
+	struct conn *c = conn_lookup(id);
+
+	if (c || !id)
+		return c;
+	if (conn_create(id, sk_addr, fd, flags))
+		return NULL;
 	return conn_lookup(id);
 }
 
@@ -98,7 +118,7 @@ static __always_inline __u64 socket_conn(struct socket *sock, int fd, __u16 flag
 	sk = BPF_CORE_READ(sock, sk);
 	if (classify(sk) != SK_CONN && !(force && sk))
 		return 0;
-	if (!conn_get(id, sock, sk, fd, flags))
+	if (!conn_get(id, (__u64)sk, fd, flags))
 		return 0;
 	return id;
 }
@@ -152,11 +172,31 @@ static __always_inline void note_ring_backlog(void)
  * the overflow map; then it leaves the map, so a million short
  * connections leave nothing behind, and its id is remembered as ended so
  * that no later event makes it anew. */
-static __always_inline void conn_send(__u64 id, struct conn *c)
+/* A final record the ring had no room for, kept in the overflow map until
+ * userspace's next poll; false if that is full too. Through a copy: 6.1's
+ * map helpers take no pointer to plain memory, which is what conn_send's
+ * argument is. */
+static __always_inline bool overflow_keep(__u64 id, const struct conn *c)
+{
+	__u32 slot = SCRATCH_SEND;
+	struct conn *copy = bpf_map_lookup_elem(&conn_scratch, &slot);
+
+	if (!copy)
+		return false;
+	__builtin_memcpy(copy, c, sizeof(*c));
+	if (bpf_map_update_elem(&overflow, &id, copy, BPF_NOEXIST))
+		return false;
+	__sync_fetch_and_add(&ring_overflowed, 1);
+	return true;
+}
+
+VERIFIED_ONCE int conn_send(__u64 id, struct conn *c)
 {
 	struct conn_event *ev;
 	__u8 one = 1;
 
+	if (!c)
+		return 0;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (ev) {
 		ev->type = EV_CONN_CLOSED;
@@ -164,9 +204,7 @@ static __always_inline void conn_send(__u64 id, struct conn *c)
 		__builtin_memcpy(&ev->conn, c, sizeof(*c));
 		bpf_ringbuf_submit(ev, 0);
 		note_ring_backlog();
-	} else if (bpf_map_update_elem(&overflow, &id, c, BPF_NOEXIST) == 0) {
-		__sync_fetch_and_add(&ring_overflowed, 1);
-	} else {
+	} else if (!overflow_keep(id, c)) {
 		struct proc_counters *pc = proc_counters();
 
 		if (pc)
@@ -174,6 +212,7 @@ static __always_inline void conn_send(__u64 id, struct conn *c)
 	}
 	bpf_map_update_elem(&ended, &id, &one, BPF_ANY);
 	conn_delete(id);
+	return 0;
 }
 
 /* Give back a hold; the last holder of a final record sends it. Only one
@@ -220,8 +259,10 @@ static __always_inline bool slot_holds(__u32 *slot, __u32 key)
 	       *slot == key;
 }
 
-static __always_inline void conn_add_syscalls(struct conn *c, __u32 nr, __u32 count, __u64 ns)
+VERIFIED_ONCE int conn_add_syscalls(struct conn *c, __u32 nr, __u32 count, __u64 ns)
 {
+	if (!c)
+		return 0;
 #pragma unroll
 	for (int i = 0; i < CONN_SC_SLOTS; i++) {
 		struct conn_syscall *s = &c->sc[i];
@@ -229,11 +270,12 @@ static __always_inline void conn_add_syscalls(struct conn *c, __u32 nr, __u32 co
 		if (slot_holds(&s->nr, nr + 1)) {
 			__sync_fetch_and_add(&s->count, count);
 			__sync_fetch_and_add(&s->ns, ns);
-			return;
+			return 0;
 		}
 	}
 	__sync_fetch_and_add(&c->sc_other, count);
 	__sync_fetch_and_add(&c->sc_other_ns, ns);
+	return 0;
 }
 
 /* Take back one call of syscall nr (a count its entry put here). */

@@ -215,10 +215,15 @@ struct {
 	__type(value, struct syscall_total);
 } syscall_totals SEC(".maps");
 
-/* Scratch space for building a connection record (too big for the stack). */
+/* Scratch space for a connection record (too big for the stack): slot
+ * SCRATCH_NEW builds a new one, SCRATCH_SEND holds a copy of a final one
+ * for the overflow map (conn_send: 6.1's map helpers take no pointer to
+ * plain memory, which is what a global function's argument is). */
+enum { SCRATCH_NEW, SCRATCH_SEND, SCRATCH_SLOTS };
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, SCRATCH_SLOTS);
 	__type(key, __u32);
 	__type(value, struct conn);
 } conn_scratch SEC(".maps");

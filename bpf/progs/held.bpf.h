@@ -58,7 +58,7 @@ int held_sockets(struct bpf_iter__task_file *ctx)
 	id = socket_file_ino(sock);
 	if (!id || conn_lookup(id))
 		return 0;	/* an event after attaching found it first */
-	c = conn_get(id, sock, sk, (int)ctx->fd, CONN_BEFORE_ATTACH);
+	c = conn_get(id, (__u64)BPF_CORE_READ(sock, sk), (int)ctx->fd, CONN_BEFORE_ATTACH);
 	if (!c)
 		return 0;
 	c->tgid = task->tgid;	/* conn_get took the current task's: ours */

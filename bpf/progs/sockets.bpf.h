@@ -42,7 +42,8 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 
 			if (classify(sk) != SK_CONN)
 				return;	/* a listener, UDP, netlink: not a connection */
-			if (!conn_get(id, sock, sk, fd, 0)) {
+			/* sk by address: conn_create is a global function */
+			if (!conn_get(id, (__u64)BPF_CORE_READ(sock, sk), fd, 0)) {
 				/* untracked (map full): its cost is no tracked one's */
 				if (in_syscall) {
 					recount_syscall(ts, 0);
