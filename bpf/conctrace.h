@@ -49,10 +49,18 @@
  * Reported apart (userspace/model/conn_view.h, conn_is_pair). */
 #define CONN_PAIR	0x10
 
+/* A syscall's count in a connection's record. Their time is one sum
+ * (conn.syscall_ns): what each name costs is the process's figure
+ * (syscall_totals), and a time per slot made every record 96 B larger. */
 struct conn_syscall {
 	__u32 nr;		/* syscall number + 1; 0 = free slot */
 	__u32 count;
-	__u64 ns;
+};
+
+/* A Unix address's path (map unix_paths, by the kernel's struct
+ * unix_address: conn.unix_addr). */
+struct unix_path {
+	char path[CONN_UNIX_PATH];	/* sun_path; "" when abstract */
 };
 
 struct conn_uring_op {
@@ -78,18 +86,18 @@ struct conn {
 	__u16 lport;		/* host byte order */
 	__u16 rport;
 	__u16 flags;
-	union {
-		struct {
-			__u8 laddr[16];	/* IPv4 in the first 4 bytes */
-			__u8 raddr[16];
-		};
-		char unix_path[CONN_UNIX_PATH];
-	};
-	__u64 unix_peer;	/* the peer socket's inode, for AF_UNIX */
+	__u8 laddr[16];		/* IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+	/* AF_UNIX: the peer socket's inode, and the key of this end's path in
+	 * unix_paths (0: no address). A path is the whole sun_path, 108 B:
+	 * kept once per address (a listener's is every accepted socket's),
+	 * not in every record, which then fits the map's 512 B size class */
+	__u64 unix_peer;
+	__u64 unix_addr;
 
 	struct conn_syscall sc[CONN_SC_SLOTS];
 	__u64 sc_other;		/* syscalls that found no free slot */
-	__u64 sc_other_ns;
+	__u64 syscall_ns;	/* every syscall's time, slots and other */
 
 	__u64 ctx_voluntary;
 	__u64 ctx_involuntary;

@@ -26,10 +26,9 @@ static __always_inline void to_bucket(struct thread_state *ts, struct pending *p
 	b->ctx_voluntary += p->ctx_voluntary;
 	b->ctx_involuntary += p->ctx_involuntary;
 #pragma unroll
-	for (int i = 0; i < PENDING_SC_SLOTS; i++) {
+	for (int i = 0; i < PENDING_SC_SLOTS; i++)
 		b->syscalls += p->sc[i].count;
-		b->syscall_ns += p->sc[i].ns;
-	}
+	b->syscall_ns += p->syscall_ns;
 }
 
 /*
@@ -86,7 +85,9 @@ VERIFIED_ONCE bool flush(struct thread_state *ts, bool finish)
 #pragma unroll
 		for (int i = 0; i < PENDING_SC_SLOTS; i++)
 			if (p->sc[i].nr)
-				conn_add_syscalls(c, p->sc[i].nr - 1, p->sc[i].count, p->sc[i].ns);
+				conn_add_syscalls(c, p->sc[i].nr - 1, p->sc[i].count, 0);
+		if (p->syscall_ns)
+			__sync_fetch_and_add(&c->syscall_ns, p->syscall_ns);
 		if (p->sampled) {
 			struct buffers b = { p->rx_queue, p->tx_queue, p->forward_alloc,
 					     p->teardown };
@@ -121,6 +122,11 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
 	struct conn *c;
 
 	if (conn_id && conn_id == ts->cur_conn) {
+		/* owed: the flush takes it to the record, or to the bucket */
+		ts->owed.syscall_ns += ns;
+		ns = 0;
+		if (!count)
+			return;
 #pragma unroll
 		for (int i = 0; i < PENDING_SC_SLOTS; i++) {
 			struct conn_syscall *s = &ts->owed.sc[i];
@@ -128,7 +134,6 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
 			if (s->nr == nr + 1 || s->nr == 0) {
 				s->nr = nr + 1;
 				s->count += count;
-				s->ns += ns;
 				return;
 			}
 		}

@@ -30,6 +30,18 @@ static __always_inline void ask_to_grow(void)
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* A Unix address's path into unix_paths, under the address's key. Written
+ * each time, not only when absent: a freed address's memory may come back
+ * as another path's. */
+static __always_inline void note_unix_path(__u64 key)
+{
+	struct unix_address *ua = (struct unix_address *)key;
+	struct unix_path p = {};
+
+	bpf_probe_read_kernel_str(p.path, sizeof(p.path), &ua->name[0].sun_path);
+	bpf_map_update_elem(&unix_paths, &key, &p, BPF_ANY);
+}
+
 /*
  * A record for a connection seen for the first time: a server's sockets
  * appear through accept(), connect(), any syscall on their fd, or io_uring.
@@ -63,6 +75,8 @@ VERIFIED_ONCE int conn_create(__u64 id, __u64 sk_addr, int fd, __u16 flags)
 	c->sock_bytes = BPF_CORE_READ(sk, __sk_common.skc_prot, slab, size);
 	c->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	fill_addresses(c, sk);
+	if (c->unix_addr)
+		note_unix_path(c->unix_addr);
 	if (c->family == AF_UNIX && unix_pair(sk))
 		c->flags |= CONN_PAIR;
 	pc = proc_counters();
@@ -263,18 +277,20 @@ VERIFIED_ONCE int conn_add_syscalls(struct conn *c, __u32 nr, __u32 count, __u64
 {
 	if (!c)
 		return 0;
+	if (ns)
+		__sync_fetch_and_add(&c->syscall_ns, ns);
+	if (!count)
+		return 0;	/* a call's exit: its time only */
 #pragma unroll
 	for (int i = 0; i < CONN_SC_SLOTS; i++) {
 		struct conn_syscall *s = &c->sc[i];
 
 		if (slot_holds(&s->nr, nr + 1)) {
 			__sync_fetch_and_add(&s->count, count);
-			__sync_fetch_and_add(&s->ns, ns);
 			return 0;
 		}
 	}
 	__sync_fetch_and_add(&c->sc_other, count);
-	__sync_fetch_and_add(&c->sc_other_ns, ns);
 	return 0;
 }
 

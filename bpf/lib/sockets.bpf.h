@@ -82,8 +82,9 @@ static __always_inline enum sock_kind classify(struct sock *sk)
 
 /*
  * A socket's local address: family, IP address (IPv4 in the first 4
- * bytes) and port, or a Unix socket's path. The one reader of socket
- * addresses: a connection's record and a listener's event both use it.
+ * bytes) and port, or a Unix socket's path (if path is not NULL). The
+ * one reader of socket addresses: a connection's record and a listener's
+ * event both use it.
  */
 static __always_inline __u16 read_local(struct sock *sk, __u8 addr[16], __u16 *port,
 					char *path, __u32 path_len)
@@ -97,7 +98,7 @@ static __always_inline __u16 read_local(struct sock *sk, __u8 addr[16], __u16 *p
 	} else if (family == AF_UNIX) {
 		struct unix_address *ua = BPF_CORE_READ((struct unix_sock *)sk, addr);
 
-		if (ua)
+		if (ua && path)	/* no path asked: a record keeps it apart */
 			bpf_probe_read_kernel_str(path, path_len, &ua->name[0].sun_path);
 	}
 	*port = family == AF_UNIX ? 0 : BPF_CORE_READ(sk, __sk_common.skc_num);
@@ -105,19 +106,21 @@ static __always_inline __u16 read_local(struct sock *sk, __u8 addr[16], __u16 *p
 }
 
 /* A connection's addresses: its local one, and its peer (address and
- * port, or a Unix peer's inode). */
+ * port, or a Unix peer's inode and its own address's key). */
 static __always_inline void fill_addresses(struct conn *c, struct sock *sk)
 {
-	c->family = read_local(sk, c->laddr, &c->lport, c->unix_path, sizeof(c->unix_path));
+	c->family = read_local(sk, c->laddr, &c->lport, NULL, 0);
 	if (c->family == AF_INET) {
 		BPF_CORE_READ_INTO((__u32 *)c->raddr, sk, __sk_common.skc_daddr);
 	} else if (c->family == AF_INET6) {
 		BPF_CORE_READ_INTO((struct in6_addr *)c->raddr, sk, __sk_common.skc_v6_daddr);
 	} else if (c->family == AF_UNIX) {
 		struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
+		struct unix_address *ua = BPF_CORE_READ((struct unix_sock *)sk, addr);
 
 		if (peer)
 			c->unix_peer = sock_ino(BPF_CORE_READ(peer, sk_socket));
+		c->unix_addr = (__u64)ua;	/* its path: conns.bpf.h, note_unix_path */
 		return;
 	}
 	c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));

@@ -199,3 +199,25 @@ def test_syscalls_add_up_with_calls_that_never_return(tmp_path):
           f"process {total}; exit_group {names.get('exit_group')}")
     assert names.get("exit_group") == 1, names
     assert conns + loop == total == by_name, (conns, loop, total)
+
+
+@pytest.mark.parametrize("name", ["threaded_echo", "epoll_echo", "uring_echo"])
+def test_syscall_time_adds_up(name, tmp_path):
+    """Every syscall's time (its entry to its exit, as the process's
+    syscall_ns_by_name sums it) is in exactly one place: a connection's
+    syscall_ns, the loop's or the pool's. A connection's record keeps one
+    sum (the time by name is the process's), so the books are the sums."""
+    needs_root()
+    path = tmp_path / "r.json"
+    proc = subprocess.run([str(CONCTRACE), "--load=-c 50 -n 20", "--json", str(path),
+                           "--json-conns", "1000", "--", str(binary(name)), "-p", "0"],
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    rep = json.loads(path.read_text())
+    assert len(rep["conns"]) == rep["connections"]["total"] == 50, rep["connections"]
+    conns = sum(c["syscall_ns"] for c in rep["conns"])
+    loop = no_conn(rep, "syscall_ns")
+    total = sum(rep["process"]["syscall_ns_by_name"].values())
+    print(f"{name}: syscall time, connections {conns} + loop and pool {loop} = "
+          f"{conns + loop} ns; process {total} ns")
+    assert conns > 0 and conns + loop == total, (conns, loop, total)

@@ -68,12 +68,22 @@ static struct conn conn_inet6(const char *lip, unsigned lport, const char *rip, 
 	return c;
 }
 
+static void check_path_addr(const struct conn *c, const char *unix_path, bool local,
+			    const char *want)
+{
+	char buf[128];
+
+	memset(buf, 'X', sizeof(buf));
+	assert_ptr_equal(fmt_conn_addr(c, unix_path, local, buf, sizeof(buf)), buf);
+	assert_string_equal(buf, want);
+}
+
 static void check_addr(const struct conn *c, bool local, const char *want)
 {
 	char buf[128];
 
 	memset(buf, 'X', sizeof(buf));
-	assert_ptr_equal(fmt_conn_addr(c, local, buf, sizeof(buf)), buf);
+	assert_ptr_equal(fmt_conn_addr(c, NULL, local, buf, sizeof(buf)), buf);
 	assert_string_equal(buf, want);
 }
 
@@ -217,39 +227,39 @@ static void test_fmt_conn_addr_unix(void **state)
 	(void)state;
 	memset(&c, 0, sizeof(c));
 	c.family = AF_UNIX;
-	strcpy(c.unix_path, "/tmp/s.sock");
+	c.unix_addr = 0xffff888012345678ull;	/* the path's key: BPF's */
 	c.unix_peer = 123456;
 	c.lport = 99;		/* ports mean nothing for AF_UNIX */
-	check_addr(&c, true, "/tmp/s.sock");
-	check_addr(&c, false, "socket:[123456]");
+	check_path_addr(&c, "/tmp/s.sock", true, "/tmp/s.sock");
+	check_path_addr(&c, "/tmp/s.sock", false, "socket:[123456]");
+	/* unnamed, abstract, or a path the map no longer has */
+	check_path_addr(&c, "", true, "-");
+	check_addr(&c, true, "-");
 
 	c.unix_peer = 0;	/* peer gone or never known */
 	check_addr(&c, false, "-");
 
 	/* the target names its socket: no escape sequence for a terminal */
-	strcpy(c.unix_path, "/tmp/\x1b]0;owned\x07\n\x7f.sock");
-	check_addr(&c, true, "/tmp/?]0;owned???.sock");
+	check_path_addr(&c, "/tmp/\x1b]0;owned\x07\n\x7f.sock", true, "/tmp/?]0;owned???.sock");
 }
 
-/* the kept path is not NUL-terminated when it fills the field */
+/* a path that fills sun_path has no NUL of its own: at most the field */
 static void test_fmt_conn_addr_unix_full_path_stops_at_field_end(void **state)
 {
-	/* no NUL anywhere after the path, up to a terminator past the record */
-	struct {
-		struct conn c;
-		char end;
-	} w;
+	struct conn c;
+	char path[CONN_UNIX_PATH + 8];
 	char want[CONN_UNIX_PATH + 1];
 	char buf[CONN_UNIX_PATH + 64];
 
 	(void)state;
-	memset(&w, 'A', sizeof(w));
-	w.end = '\0';
-	w.c.family = AF_UNIX;
-	memset(w.c.unix_path, 'a', CONN_UNIX_PATH);
+	memset(&c, 0, sizeof(c));
+	c.family = AF_UNIX;
+	memset(path, 'a', CONN_UNIX_PATH);
+	memset(path + CONN_UNIX_PATH, 'A', 7);	/* past the field: not shown */
+	path[CONN_UNIX_PATH + 7] = '\0';
 	memset(want, 'a', CONN_UNIX_PATH);
 	want[CONN_UNIX_PATH] = '\0';
-	assert_string_equal(fmt_conn_addr(&w.c, true, buf, sizeof(buf)), want);
+	assert_string_equal(fmt_conn_addr(&c, path, true, buf, sizeof(buf)), want);
 }
 
 static void test_fmt_conn_addr_unknown_family(void **state)
@@ -269,7 +279,7 @@ static void test_fmt_conn_addr_truncates_to_buffer(void **state)
 
 	(void)state;
 	memset(buf, 'X', sizeof(buf));
-	fmt_conn_addr(&c, true, buf, 12);
+	fmt_conn_addr(&c, NULL, true, buf, 12);
 	assert_string_equal(buf, "[2001:db8::");	/* 11 characters and the NUL */
 	assert_memory_equal(buf + 12, "XXXX", 4);	/* nothing written past len */
 }

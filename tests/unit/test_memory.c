@@ -47,6 +47,34 @@ static void test_slabinfo_prefix_is_not_a_match(void **state)
 	assert_int_equal(slabinfo_objsize("TCP garbage\n", "TCP"), 0);
 }
 
+static const char kmalloc_slabinfo[] =
+	"slabinfo - version: 2.1\n"
+	"kmalloc-rcl-512       10     10    512   16    2 : tunables    0    0    0\n"
+	"kmalloc-cg-1k        133    144   1024   16    4 : tunables    0    0    0\n"
+	"kmalloc-cg-512       171    192    512   16    2 : tunables    0    0    0\n"
+	"kmalloc-cg-192        42     42    192   21    1 : tunables    0    0    0\n"
+	"kmalloc-1k           500    512   1024   16    4 : tunables    0    0    0\n"
+	"kmalloc-256          500    512    256   16    1 : tunables    0    0    0\n"
+	"dma-kmalloc-64         0      0     64   64    1 : tunables    0    0    0\n";
+
+/* a hash element's allocation: the smallest kmalloc class that holds it,
+ * of the cgroup-charged caches where there are any */
+static void test_kmalloc_class_is_the_smallest_that_holds(void **state)
+{
+	(void)state;
+	assert_int_equal(slabinfo_kmalloc_class(kmalloc_slabinfo, 488), 512);
+	assert_int_equal(slabinfo_kmalloc_class(kmalloc_slabinfo, 512), 512);
+	assert_int_equal(slabinfo_kmalloc_class(kmalloc_slabinfo, 513), 1024);
+	assert_int_equal(slabinfo_kmalloc_class(kmalloc_slabinfo, 656), 1024);
+	assert_int_equal(slabinfo_kmalloc_class(kmalloc_slabinfo, 100), 192);
+	assert_int_equal(slabinfo_kmalloc_class(kmalloc_slabinfo, 4000), 0);	/* none */
+	/* without kmalloc-cg- caches (before 5.14): the plain ones */
+	assert_int_equal(slabinfo_kmalloc_class(slabinfo, 488), 0);
+	assert_int_equal(slabinfo_kmalloc_class("kmalloc-1k 1 1 1024 16 4\n"
+						"kmalloc-512 1 1 512 16 2\n", 488), 512);
+	assert_int_equal(slabinfo_kmalloc_class("", 488), 0);
+}
+
 static const struct slab_sizes sizes = {
 	.sock_inode = 832, .filp = 192, .dentry = 192, .lsm_inode = 32, .lsm_file = 24,
 	.epitem = 128, .eppoll_entry = 64, .task_struct = 5888, .pid = 192,
@@ -191,6 +219,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slabinfo_finds_each_cache_by_exact_name),
 		cmocka_unit_test(test_slabinfo_prefix_is_not_a_match),
+		cmocka_unit_test(test_kmalloc_class_is_the_smallest_that_holds),
 		cmocka_unit_test(test_idle_epoll_connection_is_its_objects),
 		cmocka_unit_test(test_thread_per_connection_pays_task_pid_and_stack),
 		cmocka_unit_test(test_buffers_count_once_at_their_joint_peak),

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+static char *read_file(const char *path);
+
 unsigned int slabinfo_objsize(const char *text, const char *cache)
 {
 	size_t n = strlen(cache);
@@ -56,6 +58,46 @@ static char *read_file(const char *path)
 	buf[len] = '\0';
 	fclose(f);
 	return buf;
+}
+
+unsigned int slabinfo_kmalloc_class(const char *text, unsigned int size)
+{
+	static const char *const prefixes[] = { "kmalloc-cg-", "kmalloc-" };
+
+	/* the cgroup-charged caches where the kernel has them (5.14 on):
+	 * map memory is charged to the loader's cgroup */
+	for (size_t p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
+		size_t n = strlen(prefixes[p]);
+		unsigned long best = 0;
+
+		for (const char *line = text; line && *line; line = strchr(line, '\n')) {
+			unsigned long active, num, objsize;
+			const char *sp;
+
+			if (*line == '\n')
+				line++;
+			/* kmalloc-N or kmalloc-Nk, not kmalloc-rcl-, -dma-, -cg- */
+			if (strncmp(line, prefixes[p], n) || line[n] < '0' || line[n] > '9')
+				continue;
+			sp = strpbrk(line, " \t");
+			if (!sp || sscanf(sp, "%lu %lu %lu", &active, &num, &objsize) != 3)
+				continue;
+			if (objsize >= size && (!best || objsize < best))
+				best = objsize;
+		}
+		if (best)
+			return (unsigned int)best;
+	}
+	return 0;
+}
+
+unsigned int kmalloc_class_read(unsigned int size)
+{
+	char *slabinfo = read_file("/proc/slabinfo");
+	unsigned int v = slabinfo ? slabinfo_kmalloc_class(slabinfo, size) : 0;
+
+	free(slabinfo);
+	return v;
 }
 
 /* SLUB's own figure first; /proc/slabinfo for other allocators */

@@ -15,6 +15,13 @@ void slab_sizes_read(struct slab_sizes *s);
 /* One cache's slot size from a /proc/slabinfo text (for tests), 0 if absent. */
 unsigned int slabinfo_objsize(const char *slabinfo, const char *cache);
 
+/* The slot size of the smallest kmalloc cache that holds size bytes (of
+ * the kmalloc-cg- caches where the kernel has them), from a
+ * /proc/slabinfo text; 0 if none does. */
+unsigned int slabinfo_kmalloc_class(const char *slabinfo, unsigned int size);
+/* The same, from this kernel's /proc/slabinfo. */
+unsigned int kmalloc_class_read(unsigned int size);
+
 /* Read /sys/kernel/slab/NAME/{objects,slab_size} for each cache. */
 void slab_counts_read(struct slab_counts *s);
 

@@ -92,7 +92,7 @@ static void build_page(struct exporter *e, double now)
 			.kernel_bytes = v->kernel_bytes_now,
 		};
 		snprintf(top[i].family, sizeof(top[i].family), "%s", fmt_family(c->family));
-		fmt_conn_addr(c, false, top[i].remote, sizeof(top[i].remote));
+		fmt_conn_addr(c, NULL, false, top[i].remote, sizeof(top[i].remote));
 	}
 	s.proc = w.proc;
 	s.target = e->src.target;

@@ -172,7 +172,7 @@ static void table(const struct live_snapshot *k, FILE *f)
 		char addr[160], km[32], cpu[32], rx[32], tx[32];
 
 		fprintf(f, "  %-10llu %-22.22s %10s %9llu %9llu %10s %9s %9s\n",
-			(unsigned long long)c->id, fmt_conn_addr(c, false, addr, sizeof(addr)),
+			(unsigned long long)c->id, fmt_conn_addr(c, NULL, false, addr, sizeof(addr)),
 			fmt_bytes((double)v->kernel_bytes_now, km, sizeof(km)),
 			(unsigned long long)(c->ctx_voluntary + c->ctx_involuntary),
 			(unsigned long long)v->syscalls, fmt_ns((double)c->cpu_ns, cpu, sizeof(cpu)),

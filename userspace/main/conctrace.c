@@ -111,6 +111,7 @@ static void account(struct run *run, const struct conn *rec)
 	struct conn_view v;
 
 	conn_complete(&v, rec, &run->slabs);
+	tracer_unix_path(&run->tracer, rec->unix_addr, v.unix_path);
 	if (agg_add(&run->agg, &v))
 		fprintf(stderr, "conctrace: out of memory: a connection is missing from the report\n");
 }
@@ -257,6 +258,7 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	tracer_read_syscalls(&run->tracer, r->syscalls);
 	r->threads_peak = tracer_threads_peak(&run->tracer);
 	r->ring_bytes = tracer_ring_bytes(&run->tracer);
+	r->conn_alloc_bytes = tracer_conn_alloc_bytes();
 	r->ring_backlog_peak = tracer_ring_backlog_peak(&run->tracer);
 	r->ring_overflowed = tracer_ring_overflowed(&run->tracer);
 	r->agg = &run->agg;

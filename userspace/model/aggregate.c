@@ -127,10 +127,8 @@ static void add_tables(struct agg *a, const struct conn *c)
 	for (int i = 0; i < CONN_SC_SLOTS; i++) {
 		__u32 nr = c->sc[i].nr;
 
-		if (nr && nr - 1 < SYSCALL_MAX) {
+		if (nr && nr - 1 < SYSCALL_MAX)
 			a->syscalls_by_nr[nr - 1] += c->sc[i].count;
-			a->syscall_ns_by_nr[nr - 1] += c->sc[i].ns;
-		}
 	}
 	a->syscalls_other += c->sc_other;
 	for (int i = 0; i < CONN_URING_SLOTS; i++) {

@@ -56,7 +56,6 @@ struct agg {
 	size_t ntop, keep;
 
 	__u64 syscalls_by_nr[SYSCALL_MAX];	/* summed over connections */
-	__u64 syscall_ns_by_nr[SYSCALL_MAX];
 	__u64 syscalls_other;		/* beyond a connection's slots */
 	__u64 uring_by_op[256];
 	__u64 kmem_by_cat[KM_COUNT];	/* summed over connections */

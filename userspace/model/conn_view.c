@@ -8,11 +8,9 @@ void conn_complete(struct conn_view *v, const struct conn *rec, const struct sla
 {
 	v->rec = *rec;
 	v->syscalls = rec->sc_other;
-	v->syscall_ns = rec->sc_other_ns;
-	for (int i = 0; i < CONN_SC_SLOTS; i++) {
+	for (int i = 0; i < CONN_SC_SLOTS; i++)
 		v->syscalls += rec->sc[i].count;
-		v->syscall_ns += rec->sc[i].ns;
-	}
+	v->unix_path[0] = '\0';	/* the caller's to find (conn_view.h) */
 	v->kernel_bytes_peak = conn_kernel_memory(rec, s, v->kmem_peak);
 	v->kernel_bytes_now = conn_kernel_memory_now(rec, s, v->kmem_peak);
 	v->kernel_bytes_held = conn_kernel_memory_held(rec, v->kmem_peak);
@@ -24,11 +22,9 @@ static void add_syscalls(struct conn *into, const struct conn_syscall *s)
 		if (into->sc[i].nr == s->nr || !into->sc[i].nr) {
 			into->sc[i].nr = s->nr;
 			into->sc[i].count += s->count;
-			into->sc[i].ns += s->ns;
 			return;
 		}
 	into->sc_other += s->count;
-	into->sc_other_ns += s->ns;
 }
 
 static void add_uring(struct conn *into, const struct conn_uring_op *op)
@@ -52,7 +48,7 @@ void conn_view_merge(struct conn_view *into, const struct conn_view *later)
 		if (l->sc[i].nr)
 			add_syscalls(c, &l->sc[i]);
 	c->sc_other += l->sc_other;
-	c->sc_other_ns += l->sc_other_ns;
+	c->syscall_ns += l->syscall_ns;
 	c->ctx_voluntary += l->ctx_voluntary;
 	c->ctx_involuntary += l->ctx_involuntary;
 	c->cpu_ns += l->cpu_ns;
@@ -84,7 +80,6 @@ void conn_view_merge(struct conn_view *into, const struct conn_view *later)
 	c->forward_alloc = l->forward_alloc;
 	c->uring_armed = l->uring_armed;
 	into->syscalls += later->syscalls;
-	into->syscall_ns += later->syscall_ns;
 	if (later->kernel_bytes_peak > into->kernel_bytes_peak) {
 		into->kernel_bytes_peak = later->kernel_bytes_peak;
 		memcpy(into->kmem_peak, later->kmem_peak, sizeof(into->kmem_peak));

@@ -19,11 +19,15 @@
 struct conn_view {
 	struct conn rec;		/* as BPF wrote it */
 	__u64 syscalls;			/* rec.sc[] and rec.sc_other summed: BPF keeps */
-	__u64 syscall_ns;		/* only the slots, sparing two adds per call */
+					/* only the slots, sparing an add per call */
 	__u64 kernel_bytes_peak;	/* conn_kernel_memory(): objects + buffers at peak */
 	__u64 kernel_bytes_now;		/* conn_kernel_memory_now(): what it holds now */
 	__u64 kernel_bytes_held;	/* conn_kernel_memory_held(): while open */
 	__u64 kmem_peak[KM_COUNT];	/* kernel_bytes_peak by category */
+	/* AF_UNIX: this end's path, "" if none or unknown. The record has
+	 * only its key (rec.unix_addr); the tracer, which reads BPF's maps,
+	 * fills it in where a report shows it (tracer_unix_path) */
+	char unix_path[CONN_UNIX_PATH + 1];
 };
 
 /* Fill v from a record, with the running kernel's slab sizes. */

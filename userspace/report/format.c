@@ -89,7 +89,8 @@ size_t fmt_utf8_len(const char *str)
 	return n;
 }
 
-char *fmt_conn_addr(const struct conn *c, bool local, char *buf, size_t len)
+char *fmt_conn_addr(const struct conn *c, const char *unix_path, bool local, char *buf,
+		    size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];
 	const __u8 *addr = local ? c->laddr : c->raddr;
@@ -105,10 +106,10 @@ char *fmt_conn_addr(const struct conn *c, bool local, char *buf, size_t len)
 		snprintf(buf, len, "[%s]:%u", ip, port);
 		break;
 	case AF_UNIX:
-		if (local && c->unix_path[0]) {
+		if (local && unix_path && unix_path[0]) {
 			/* the target chose it: no escape sequence of its
 			 * reaches a terminal (--top, the text report) */
-			snprintf(buf, len, "%.*s", CONN_UNIX_PATH, c->unix_path);
+			snprintf(buf, len, "%.*s", CONN_UNIX_PATH, unix_path);
 			for (char *p = buf; *p; p++)
 				if ((unsigned char)*p < 0x20 || *p == 0x7f)
 					*p = '?';

@@ -17,8 +17,11 @@ char *fmt_bytes(double bytes, char *buf, size_t len);
 char *fmt_count(double n, char *buf, size_t len);
 
 /* "127.0.0.1:8090", "[::1]:8090", "/tmp/s.sock", "socket:[123]";
- * local or remote end of c. Control characters in a path are '?'. */
-char *fmt_conn_addr(const struct conn *c, bool local, char *buf, size_t len);
+ * local or remote end of c; a Unix connection's local end is unix_path
+ * (struct conn_view's, "" if it has none). Control characters in a path
+ * are '?'. */
+char *fmt_conn_addr(const struct conn *c, const char *unix_path, bool local, char *buf,
+		    size_t len);
 /* Length of the valid UTF-8 character at s that XML 1.0 accepts (tab,
  * but no other control character), or 0: how every output that must be
  * text (folded, SVG, JSON, Prometheus) tells a character from a byte to

@@ -48,11 +48,12 @@ static void conn_object(struct json *j, const struct conn_view *v)
 	json_i64(j, "fd", c->fd);
 	json_string(j, "family", fmt_family(c->family));
 	json_string(j, "origin", conn_origin(c));
-	json_string(j, "local", fmt_conn_addr(c, true, addr, sizeof(addr)));
-	json_string(j, "remote", fmt_conn_addr(c, false, addr, sizeof(addr)));
+	json_string(j, "local", fmt_conn_addr(c, v->unix_path, true, addr, sizeof(addr)));
+	json_string(j, "remote", fmt_conn_addr(c, NULL, false, addr, sizeof(addr)));
 	json_u64(j, "open_ns", c->open_ns);
 	json_u64(j, "close_ns", c->close_ns);
 	json_u64(j, "syscalls_total", v->syscalls);
+	json_u64(j, "syscall_ns", c->syscall_ns);
 	syscalls_object(j, "syscalls", c);
 	json_u64(j, "ctx_switches_voluntary", c->ctx_voluntary);
 	json_u64(j, "ctx_switches_involuntary", c->ctx_involuntary);
@@ -248,6 +249,7 @@ void report_json(FILE *f, struct report *r)
 		json_u64(&j, "bpf_map_bytes_peak", r->timeline->tracer_peak);
 		json_u64(&j, "bpf_map_bytes_end", timeline_last(r->timeline)->tracer_bytes);
 		json_u64(&j, "conn_record_bytes", sizeof(struct conn));
+		json_u64(&j, "conn_alloc_bytes", r->conn_alloc_bytes);
 		json_u64(&j, "ring_bytes", r->ring_bytes);
 		json_u64(&j, "ring_backlog_peak_bytes", r->ring_backlog_peak);
 		json_u64(&j, "ring_overflow_records", r->ring_overflowed);

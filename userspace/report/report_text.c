@@ -202,11 +202,16 @@ void report_text(FILE *f, struct report *r)
 			fmt_bytes((double)r->timeline->kernel_peak, b3, sizeof(b3)),
 			fmt_bytes((double)end->kernel_bytes, b4, sizeof(b4)),
 			r->timeline->n, r->timeline->n == 1 ? "" : "s");
+		char alloc[64] = "";
+
+		if (r->conn_alloc_bytes)	/* the record in its hash element */
+			snprintf(alloc, sizeof(alloc), ", %llu B as the kernel allocates it",
+				 (unsigned long long)r->conn_alloc_bytes);
 		fprintf(f, "conctrace itself: BPF maps peak %s, at end %s (each tracked "
-			"connection: a %zu B record); event ring %s, at most %s unread, "
+			"connection: a %zu B record%s); event ring %s, at most %s unread, "
 			"%llu record%s through the overflow map\n",
 			fmt_bytes((double)r->timeline->tracer_peak, b1, sizeof(b1)),
-			fmt_bytes((double)end->tracer_bytes, b2, sizeof(b2)), sizeof(struct conn),
+			fmt_bytes((double)end->tracer_bytes, b2, sizeof(b2)), sizeof(struct conn), alloc,
 			fmt_bytes((double)r->ring_bytes, b3, sizeof(b3)),
 			fmt_bytes((double)r->ring_backlog_peak, b4, sizeof(b4)),
 			(unsigned long long)r->ring_overflowed, r->ring_overflowed == 1 ? "" : "s");
@@ -238,7 +243,7 @@ void report_text(FILE *f, struct report *r)
 			char addr[160], cpu[32], rx[32], tx[32];
 
 			fprintf(f, "  %-10llu %-22s %8llu %8llu %10s %10s %10s\n",
-				(unsigned long long)c->id, fmt_conn_addr(c, false, addr, sizeof(addr)),
+				(unsigned long long)c->id, fmt_conn_addr(c, NULL, false, addr, sizeof(addr)),
 				(unsigned long long)top[i].syscalls,
 				(unsigned long long)(c->ctx_voluntary + c->ctx_involuntary),
 				fmt_ns((double)c->cpu_ns, cpu, sizeof(cpu)),

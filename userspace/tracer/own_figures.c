@@ -4,9 +4,11 @@
  * the kernel (fdinfo memlock), and its event ring's size and backlog.
  */
 #include "tracer/tracer.h"
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "conctrace.skel.h"
 #include "host/procfs.h"
+#include "host/slabs.h"
 
 __u64 tracer_map_bytes(struct tracer *t)
 {
@@ -27,6 +29,32 @@ __u64 tracer_map_bytes(struct tracer *t)
 			total += (__u64)bytes;
 	}
 	return total;
+}
+
+/* A type's size in the kernel's BTF, 0 if it has none by that name. */
+static __u32 kernel_struct_size(const struct btf *btf, const char *name)
+{
+	__s32 id = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
+
+	return id > 0 ? btf__type_by_id(btf, id)->size : 0;
+}
+
+__u64 tracer_conn_alloc_bytes(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	__u32 elem, head, llist;
+
+	if (!btf)
+		return 0;
+	head = kernel_struct_size(btf, "htab_elem");
+	llist = kernel_struct_size(btf, "llist_node");
+	btf__free(btf);
+	if (!head)
+		return 0;
+	/* kernel/bpf/hashtab.c: the head, the key and the value each rounded
+	 * to 8; memalloc.c (6.1 on) puts an llist_node before it */
+	elem = head + 8 + (sizeof(struct conn) + 7) / 8 * 8 + llist;
+	return kmalloc_class_read(elem);
 }
 
 __u64 tracer_ring_bytes(struct tracer *t)

@@ -642,6 +642,20 @@ int tracer_target_exit_status(struct tracer *t)
 	return t->skel ? (int)t->skel->bss->target_exit_status - 1 : -1;
 }
 
+bool tracer_unix_path(struct tracer *t, __u64 unix_addr, char out[CONN_UNIX_PATH + 1])
+{
+	struct unix_path p;
+
+	out[0] = '\0';
+	if (!unix_addr || !t->skel ||
+	    bpf_map__lookup_elem(t->skel->maps.unix_paths, &unix_addr, sizeof(unix_addr),
+				 &p, sizeof(p), 0))
+		return false;
+	memcpy(out, p.path, CONN_UNIX_PATH);
+	out[CONN_UNIX_PATH] = '\0';	/* sun_path need not end in one */
+	return true;
+}
+
 long tracer_threads_peak(struct tracer *t)
 {
 	return (long)t->skel->bss->threads_peak;

@@ -109,6 +109,11 @@ __u64 tracer_open_conns(struct tracer *t);
 /* What conctrace's own BPF maps hold now, as the kernel counts it (their
  * fdinfo memlock): the connection map grows with tracked connections. */
 __u64 tracer_map_bytes(struct tracer *t);
+/* What one tracked connection's element of the connection map takes from
+ * the kernel's allocator: the record in a hash element, in the kmalloc
+ * size class that holds it; 0 if the kernel's BTF or slabinfo do not say.
+ * Read from the kernel, once: for reports. */
+__u64 tracer_conn_alloc_bytes(void);
 /* The event ring's size, and the most of it ever unread (BPF's reading
  * after each record it sent): lost records begin where they meet. */
 __u64 tracer_ring_bytes(struct tracer *t);
@@ -121,6 +126,11 @@ __u64 tracer_ring_overflowed(struct tracer *t);
  * sockets are gone: a Unix socket's release, or a reset TCP socket's,
  * raises no event either. */
 void tracer_snapshot(struct tracer *t);
+
+/* A Unix connection's path (conn.unix_addr: the key of its address in
+ * BPF's unix_paths) into out; false, and "" in out, if it has none or it
+ * is no longer there (more addresses in use than the map keeps). */
+bool tracer_unix_path(struct tracer *t, __u64 unix_addr, char out[CONN_UNIX_PATH + 1]);
 
 /* Hand every connection still open to fn. */
 void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct conn *c),
