@@ -139,6 +139,9 @@ static void test_vmrss_is_read_in_bytes(void **state)
 			 1768 * 1024);
 	assert_int_equal(status_vmrss("Name:\tkthreadd\nThreads:\t1\n"), -1);	/* no mm */
 	assert_int_equal(status_vmrss("Name:\tx\nVmRSS:\tjunk\n"), -1);
+	assert_int_equal(status_vmhwm("Name:\tx\nVmHWM:\t  999 kB\nVmRSS:\t    1768 kB\n"),
+			 999 * 1024);
+	assert_int_equal(status_vmhwm("Name:\tx\nVmRSS:\t    1768 kB\n"), -1);
 }
 
 /* a hash map's fdinfo, as 6.18 prints it */
@@ -160,8 +163,8 @@ static void test_map_memory_is_its_memlock_line(void **state)
 static void test_timeline_keeps_peaks_and_last(void **state)
 {
 	struct timeline tl;
-	struct sample a = { 0.5, 1000, 500, 1, 70 }, b = { 1.0, 3000, 200, 2, 90 },
-		      c = { 1.5, 2000, 900, 0, 60 };
+	struct sample a = { 0.5, 1000, 500, 1, 70, 1 }, b = { 1.0, 3000, 200, 2, 90, 1 },
+		      c = { 1.5, 2000, 900, 0, 60, 1 };
 
 	(void)state;
 	timeline_init(&tl);
@@ -176,6 +179,49 @@ static void test_timeline_keeps_peaks_and_last(void **state)
 	assert_int_equal(tl.kernel_peak, 900);
 	assert_int_equal(tl.tracer_peak, 90);
 	assert_int_equal(timeline_last(&tl)->open_conns, 0);
+	timeline_free(&tl);
+}
+
+/* A tree: the peak is the largest sampled sum, raised to one process's
+ * own peak (it held that much alone once), never to the sum of the peaks;
+ * a process gone keeps its peak and ends at 0; an attached one's VmHWM,
+ * from before tracing, is not taken. */
+static void test_tree_peak_is_bounded_by_its_processes(void **state)
+{
+	struct timeline tl;
+	struct sample s1 = { .t_s = 0.1, .rss_bytes = 5000, .procs = 2 },
+		      s2 = { .t_s = 0.2, .rss_bytes = 4000, .procs = 1 };
+	struct proc_reading r1[] = {
+		{ .pid = 10, .rss = 1000, .hwm = 1000, .hwm_in_trace = true },
+		{ .pid = 11, .rss = 4000, .hwm = 7000, .hwm_in_trace = true },
+	}, r2[] = {
+		{ .pid = 10, .rss = 4000, .hwm = 4500, .hwm_in_trace = true },
+	}, attached[] = {
+		{ .pid = 12, .rss = 300, .hwm = 90000, .hwm_in_trace = false },
+	};
+
+	(void)state;
+	timeline_init(&tl);
+	assert_int_equal(timeline_add(&tl, &s1), 0);
+	assert_int_equal(timeline_note_procs(&tl, r1, 2), 0);
+	assert_int_equal(timeline_add(&tl, &s2), 0);
+	assert_int_equal(timeline_note_procs(&tl, r2, 1), 0);
+	assert_int_equal(tl.rss_peak, 5000);
+	assert_int_equal(timeline_rss_peak(&tl), 7000);		/* pid 11 alone */
+	assert_int_equal(timeline_rss_peaks_summed(&tl), 4500 + 7000);
+	assert_int_equal(tl.nprocs, 2);
+	assert_int_equal(tl.procs[1].rss_end, 0);		/* gone */
+	assert_false(tl.procs[1].alive);
+	assert_int_equal(tl.procs[0].rss_end, 4000);
+	/* what wait4 reaped: counted when above every peak seen */
+	timeline_note_reaped(&tl, 6000);
+	assert_int_equal(timeline_rss_peak(&tl), 7000);
+	timeline_note_reaped(&tl, 9000);
+	assert_int_equal(timeline_rss_peak(&tl), 9000);
+	assert_int_equal(timeline_rss_peaks_summed(&tl), 4500 + 7000);
+	assert_int_equal(timeline_note_procs(&tl, attached, 1), 0);
+	assert_int_equal(tl.procs[2].peak, 300);
+	assert_int_equal(timeline_rss_peak(&tl), 9000);
 	timeline_free(&tl);
 }
 
@@ -227,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_vmrss_is_read_in_bytes),
 		cmocka_unit_test(test_map_memory_is_its_memlock_line),
 		cmocka_unit_test(test_timeline_keeps_peaks_and_last),
+		cmocka_unit_test(test_tree_peak_is_bounded_by_its_processes),
 		cmocka_unit_test(test_held_buffers_are_weighted_by_time),
 	};
 

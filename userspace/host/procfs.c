@@ -8,14 +8,25 @@
 #include <string.h>
 #include <unistd.h>
 
-long long status_vmrss(const char *status)
+/* "\nName:   N kB" in a status text, in bytes; -1 if absent. */
+static long long status_kib_field(const char *status, const char *field)
 {
-	const char *p = strstr(status, "\nVmRSS:");
+	const char *p = strstr(status, field);
 	long long kib;
 
-	if (!p || sscanf(p + 7, "%lld", &kib) != 1 || kib < 0)
+	if (!p || sscanf(p + strlen(field), "%lld", &kib) != 1 || kib < 0)
 		return -1;
 	return kib * 1024;	/* the kernel prints kB, meaning KiB */
+}
+
+long long status_vmrss(const char *status)
+{
+	return status_kib_field(status, "\nVmRSS:");
+}
+
+long long status_vmhwm(const char *status)
+{
+	return status_kib_field(status, "\nVmHWM:");
 }
 
 /* A small /proc file's text into buf, NUL-terminated; false if unreadable. */
@@ -40,17 +51,16 @@ long long proc_vmrss(pid_t pid)
 	return read_proc_text(path, buf, sizeof(buf)) ? status_vmrss(buf) : -1;
 }
 
-long long proc_vmrss_sum(const pid_t *pids, unsigned int n)
+bool proc_rss_hwm(pid_t pid, long long *rss, long long *hwm)
 {
-	long long sum = -1;
+	char path[64], buf[4096];
 
-	for (unsigned int i = 0; i < n; i++) {
-		long long rss = proc_vmrss(pids[i]);
-
-		if (rss >= 0)
-			sum = (sum < 0 ? 0 : sum) + rss;
-	}
-	return sum;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (!read_proc_text(path, buf, sizeof(buf)))
+		return false;
+	*rss = status_vmrss(buf);
+	*hwm = status_vmhwm(buf);
+	return *rss >= 0 && *hwm >= 0;
 }
 
 long long fdinfo_memlock(const char *fdinfo)

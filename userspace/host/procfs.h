@@ -19,8 +19,12 @@
 long long status_vmrss(const char *status);
 /* ... and read from /proc/PID/status itself. */
 long long proc_vmrss(pid_t pid);
-/* The VmRSS of several processes, summed; -1 once every one is gone. */
-long long proc_vmrss_sum(const pid_t *pids, unsigned int n);
+/* VmHWM (the kernel's exact high-water mark of VmRSS since the process's
+ * fork or exec) in bytes from a /proc/PID/status text; -1 if absent. */
+long long status_vmhwm(const char *status);
+/* Both from one read of /proc/PID/status: false if the process is gone or
+ * has no memory of its own (a zombie, a kernel thread). */
+bool proc_rss_hwm(pid_t pid, long long *rss, long long *hwm);
 
 /* The memory a BPF map holds, from its /proc/PID/fdinfo/FD text (the
  * kernel's bpf_map_memory_usage(): entries in use, not max_entries, for a

@@ -380,7 +380,7 @@ void prom_format(struct prom_buf *b, const struct prom_snapshot *s)
 	      (__s64)s->open_ctx_switches);
 	if (s->rss_bytes >= 0)
 		gauge(b, "conctrace_target_resident_memory_bytes",
-		      "The target's resident memory (VmRSS).", s->rss_bytes);
+		      "The traced processes' resident memory (VmRSS), summed.", s->rss_bytes);
 	gauge(b, "conctrace_tracer_map_bytes",
 	      "Kernel memory conctrace's own BPF maps hold (their fdinfo memlock).",
 	      (__s64)s->tracer_map_bytes);

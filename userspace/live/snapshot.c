@@ -52,6 +52,49 @@ static void visit(void *ctx, const struct conn *rec)
 		keep_top(s, &v);
 }
 
+/* Most processes a sample reads: the BPF targets map's size (every process
+ * the targets forked) beside the named ones. */
+#define TREE_MAX 4096
+
+static void read_proc(struct live_snapshot *s, pid_t pid, bool hwm_in_trace)
+{
+	long long rss, hwm;
+
+	if (!proc_rss_hwm(pid, &rss, &hwm))
+		return;	/* gone, or a zombie: its memory is freed */
+	s->rss = (s->rss < 0 ? 0 : s->rss) + rss;
+	if (s->procs && s->nprocs < s->procs_cap)
+		s->procs[s->nprocs] = (struct proc_reading){
+			.pid = pid, .rss = (__u64)rss, .hwm = (__u64)hwm,
+			.hwm_in_trace = hwm_in_trace,
+		};
+	s->nprocs++;
+}
+
+/* The traced tree's resident memory now: the named processes and every
+ * one they forked since tracing began (a wrapper's command, a pre-forking
+ * master's workers), each alive one's VmRSS summed. */
+static void read_tree(struct live_snapshot *s, const struct run_source *src)
+{
+	pid_t extra[TREE_MAX];	/* 16 KiB: the exporter's thread reads it too */
+	const pid_t *named = src->npids ? src->pids : &src->pid;
+	unsigned int nnamed = src->npids ? src->npids : 1;
+	unsigned int n = tracer_extra_targets(src->tracer, extra, TREE_MAX);
+
+	s->rss = -1;
+	s->nprocs = 0;
+	for (unsigned int i = 0; i < nnamed; i++)
+		read_proc(s, named[i], !src->attached);
+	for (unsigned int i = 0; i < n && i < TREE_MAX; i++) {
+		bool is_named = false;
+
+		for (unsigned int k = 0; k < nnamed && !is_named; k++)
+			is_named = extra[i] == named[k];
+		if (!is_named)	/* -p's others are in the map too */
+			read_proc(s, extra[i], true);
+	}
+}
+
 void live_snapshot_take(struct live_snapshot *s, const struct run_source *src,
 			const struct live_snapshot *prev, double t)
 {
@@ -62,7 +105,7 @@ void live_snapshot_take(struct live_snapshot *s, const struct run_source *src,
 	s->open = s->kernel_bytes = s->buffers = s->syscalls = 0;
 	s->user_bytes = s->ctx_switches = 0;
 	memset(s->objects, 0, sizeof(s->objects));
-	s->rss = src->npids ? proc_vmrss_sum(src->pids, src->npids) : proc_vmrss(src->pid);
+	read_tree(s, src);
 	tracer_read_proc(src->tracer, &s->proc);
 	if (s->by_nr) {
 		tracer_read_syscalls(src->tracer, s->by_nr);

@@ -16,6 +16,7 @@
 #include "model/closure.h"
 #include "model/conn_view.h"
 #include "model/memory.h"
+#include "model/timeline.h"
 #include "tracer/tracer.h"
 
 struct agg;
@@ -28,8 +29,9 @@ struct run_source {
 	const struct slab_sizes *slabs;
 	const char *target;
 	pid_t pid;
-	const pid_t *pids;		/* every traced process (-p with several), */
-	unsigned int npids;		/* pids[0] == pid: their RSS is summed */
+	const pid_t *pids;		/* the processes named: the launched one, or -p's */
+	unsigned int npids;		/* (pids[0] == pid); those they fork join them */
+	bool attached;			/* pids ran before tracing: their VmHWM may predate it */
 	double t0;			/* CLOCK_MONOTONIC seconds */
 	unsigned top_conns;		/* per-connection series wanted (exporter) */
 };
@@ -43,11 +45,14 @@ struct live_snapshot {
 	struct conn_view *top;		/* room for `want` */
 	size_t want;
 	struct syscall_total *by_nr;	/* [SYSCALL_MAX], or NULL: totals not read */
+	struct proc_reading *procs;	/* room for procs_cap, or NULL: the sum only */
+	size_t procs_cap;
 
 	/* out */
 	double t;			/* CLOCK_MONOTONIC seconds */
 	struct proc_counters proc;
-	long long rss;			/* the targets' VmRSS; -1 once they are gone */
+	long long rss;			/* every traced process's VmRSS, summed; -1 once all are gone */
+	unsigned int nprocs;		/* traced processes alive: the sum's terms (procs[] if given) */
 	__u64 closed;			/* final records received */
 	__u64 syscalls;			/* process total (with by_nr) */
 	__u64 open;			/* connections open now */

@@ -52,6 +52,13 @@
  * 1/SAMPLE_COST_RATIO of a CPU, and at least every SAMPLE_S */
 #define SAMPLE_S	 1.0
 #define SAMPLE_MIN_S	 0.1
+/* processes a sample keeps one by one (their peaks, the JSON's list);
+ * beyond them the sum still counts every one */
+#define TREE_READINGS	 256
+/* The launched child may touch a few pages between the reading of its
+ * VmHWM and its exec (execvp's path search on its stack): wait4's figure
+ * is a process of the tree's only when above the reading by more. */
+#define HELD_SLACK_BYTES (64 * 1024)
 #define SAMPLE_COST_RATIO 20.0
 
 static volatile sig_atomic_t exiting;
@@ -82,6 +89,8 @@ struct run {
 	struct syscall_total by_nr[SYSCALL_MAX];
 	struct slab_sizes slabs;
 	struct timeline timeline;
+	struct proc_reading procs[TREE_READINGS];	/* one sample's traced processes */
+	long long held_hwm;	/* the launched child's VmHWM before exec: conctrace's fork */
 	struct memcg memcg;			/* --cgroup */
 	struct target_user user;		/* --user */
 	struct symbolizer *sym;			/* --flame with stacks */
@@ -149,7 +158,10 @@ static void add_open(void *ctx, const struct conn *open)
  */
 static void take_sample(struct run *run, double t, bool live)
 {
-	struct live_snapshot s = { .by_nr = live ? run->by_nr : NULL };
+	struct live_snapshot s = {
+		.by_nr = live ? run->by_nr : NULL,
+		.procs = run->procs, .procs_cap = TREE_READINGS,
+	};
 	struct sample point = { .t_s = t - run->t0 };
 
 	live_snapshot_take(&s, &run->source, live ? &run->last : NULL, t);
@@ -178,6 +190,9 @@ static void take_sample(struct run *run, double t, bool live)
 	if (s.rss < 0 && run->timeline.n)
 		return;	/* target gone: the last sample stands */
 	point.rss_bytes = s.rss > 0 ? (__u64)s.rss : 0;
+	point.procs = s.nprocs;
+	timeline_note_procs(&run->timeline, run->procs,
+			    s.nprocs < TREE_READINGS ? s.nprocs : TREE_READINGS);
 	point.kernel_bytes = s.kernel_bytes;
 	point.open_conns = s.open;
 	point.tracer_bytes = tracer_map_bytes(&run->tracer);
@@ -603,6 +618,7 @@ int main(int argc, char **argv)
 		.target = target_desc,
 		.pids = run.target.launched ? &run.target.pid : run.env.pids,
 		.npids = run.target.launched ? 1 : run.env.npids,
+		.attached = !run.target.launched,
 	};
 	run.last.t = run.t0;
 	exporter_attach(&run.exporter, &run.source, run.env.bpf_stats);
@@ -615,6 +631,11 @@ int main(int argc, char **argv)
 	if (!run.target.launched)
 		take_sample(&run, run.t0, false);	/* where an attached target starts */
 	if (run.target.launched) {
+		long long rss;
+
+		/* blocked on its pipe, it grows no more until "go" */
+		if (!proc_rss_hwm(run.target.pid, &rss, &run.held_hwm))
+			run.held_hwm = -1;
 		err = target_release(&run.target);
 		if (err && run.target.user_failed) {
 			fprintf(stderr, "conctrace: --user: cannot become %s: %s\n",
@@ -638,6 +659,12 @@ int main(int argc, char **argv)
 	if (!run.target.launched && run.target.exited &&
 	    (run.target.status = tracer_target_exit_status(&run.tracer)) >= 0)
 		run.target.status_known = true;	/* not our child: BPF saw how */
+	/* the peak of a process that grew after the last sample, or exited
+	 * between two, is in what conctrace reaped; unless that is only the
+	 * launched child's image before exec (conctrace's own fork) */
+	if (run.target.launched && run.held_hwm >= 0 &&
+	    run.target.maxrss_kib * 1024LL > run.held_hwm + HELD_SLACK_BYTES)
+		timeline_note_reaped(&run.timeline, (__u64)run.target.maxrss_kib * 1024);
 
 	build_report(&run, &report, exit_buf, sizeof(exit_buf));
 	report.target = target_desc;	/* as named at the start: it may be gone */

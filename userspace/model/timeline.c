@@ -13,6 +13,7 @@ void timeline_init(struct timeline *tl)
 void timeline_free(struct timeline *tl)
 {
 	free(tl->v);
+	free(tl->procs);
 	memset(tl, 0, sizeof(*tl));
 }
 
@@ -40,4 +41,69 @@ int timeline_add(struct timeline *tl, const struct sample *s)
 const struct sample *timeline_last(const struct timeline *tl)
 {
 	return tl->n ? &tl->v[tl->n - 1] : NULL;
+}
+
+int timeline_note_procs(struct timeline *tl, const struct proc_reading *r, size_t n)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < tl->nprocs; i++)
+		tl->procs[i].alive = false;
+	for (size_t k = 0; k < n; k++) {
+		__u64 peak = r[k].hwm_in_trace ? r[k].hwm : r[k].rss;
+		struct proc_peak *p = NULL;
+
+		/* a linear search: a tree is a few processes, and this runs
+		 * once a sample */
+		for (size_t i = 0; i < tl->nprocs && !p; i++)
+			if (tl->procs[i].pid == r[k].pid)
+				p = &tl->procs[i];
+		if (!p) {
+			if (tl->nprocs == tl->procs_cap) {
+				size_t cap = tl->procs_cap ? tl->procs_cap * 2 : 8;
+				struct proc_peak *v = realloc(tl->procs, cap * sizeof(*v));
+
+				if (!v) {
+					err = -1;
+					continue;
+				}
+				tl->procs = v;
+				tl->procs_cap = cap;
+			}
+			p = &tl->procs[tl->nprocs++];
+			memset(p, 0, sizeof(*p));
+			p->pid = r[k].pid;
+		}
+		if (peak > p->peak)
+			p->peak = peak;
+		p->rss_end = r[k].rss;
+		p->alive = true;
+		if (p->peak > tl->proc_peak_max)
+			tl->proc_peak_max = p->peak;
+	}
+	for (size_t i = 0; i < tl->nprocs; i++)
+		if (!tl->procs[i].alive)
+			tl->procs[i].rss_end = 0;
+	return err;
+}
+
+void timeline_note_reaped(struct timeline *tl, __u64 maxrss_bytes)
+{
+	if (maxrss_bytes > tl->proc_peak_max)
+		tl->proc_peak_max = maxrss_bytes;
+}
+
+__u64 timeline_rss_peak(const struct timeline *tl)
+{
+	return tl->rss_peak > tl->proc_peak_max ? tl->rss_peak : tl->proc_peak_max;
+}
+
+__u64 timeline_rss_peaks_summed(const struct timeline *tl)
+{
+	__u64 sum = 0;
+
+	for (size_t i = 0; i < tl->nprocs; i++)
+		sum += tl->procs[i].peak;
+	/* the reaped figure may be a process no sample saw */
+	return sum > timeline_rss_peak(tl) ? sum : timeline_rss_peak(tl);
 }

@@ -220,10 +220,28 @@ void report_json(FILE *f, struct report *r)
 	if (r->timeline && r->timeline->n) {
 		const struct sample *end = timeline_last(r->timeline);
 
-		json_u64(&j, "rss_peak_bytes", r->timeline->rss_peak);
+		/* the traced tree's: every process a sample found alive */
+		json_u64(&j, "rss_peak_bytes", timeline_rss_peak(r->timeline));
+		json_u64(&j, "rss_peak_sampled_bytes", r->timeline->rss_peak);
+		json_u64(&j, "rss_peaks_summed_bytes", timeline_rss_peaks_summed(r->timeline));
 		json_u64(&j, "rss_end_bytes", end->rss_bytes);
+		json_u64(&j, "rss_processes", r->timeline->nprocs);
+		json_u64(&j, "rss_processes_end", end->procs);
 		json_u64(&j, "kernel_bytes_peak", r->timeline->kernel_peak);
 		json_u64(&j, "kernel_bytes_end", end->kernel_bytes);
+	}
+	if (r->timeline && r->timeline->nprocs) {
+		json_begin_array(&j, "processes");
+		for (size_t i = 0; i < r->timeline->nprocs; i++) {
+			const struct proc_peak *pp = &r->timeline->procs[i];
+
+			json_begin_object(&j, NULL);
+			json_i64(&j, "pid", pp->pid);
+			json_u64(&j, "rss_peak_bytes", pp->peak);
+			json_u64(&j, "rss_end_bytes", pp->rss_end);
+			json_end_object(&j);
+		}
+		json_end_array(&j);
 	}
 	json_end_object(&j);
 
@@ -235,6 +253,7 @@ void report_json(FILE *f, struct report *r)
 		json_begin_object(&j, NULL);
 		json_double(&j, "t_s", s->t_s);
 		json_u64(&j, "rss_bytes", s->rss_bytes);
+		json_u64(&j, "procs", s->procs);
 		json_u64(&j, "kernel_bytes", s->kernel_bytes);
 		json_u64(&j, "open_conns", s->open_conns);
 		json_u64(&j, "tracer_bytes", s->tracer_bytes);

@@ -195,10 +195,16 @@ void report_text(FILE *f, struct report *r)
 	if (r->timeline && r->timeline->n) {
 		const struct sample *end = timeline_last(r->timeline);
 
-		fprintf(f, "memory: RSS peak %s, at end %s; connections' kernel memory peak %s, "
+		fprintf(f, "memory: RSS peak %s, at end %s",
+			fmt_bytes((double)timeline_rss_peak(r->timeline), b1, sizeof(b1)),
+			fmt_bytes((double)end->rss_bytes, b2, sizeof(b2)));
+		if (r->timeline->nprocs > 1)	/* a wrapper's, a master's and its workers' */
+			fprintf(f, ", summed over %zu traced processes (%u at end; their own peaks "
+				"add up to %s)", r->timeline->nprocs, end->procs,
+				fmt_bytes((double)timeline_rss_peaks_summed(r->timeline),
+					  b3, sizeof(b3)));
+		fprintf(f, "; connections' kernel memory peak %s, "
 			"at end %s (sampled %zu time%s)\n",
-			fmt_bytes((double)r->timeline->rss_peak, b1, sizeof(b1)),
-			fmt_bytes((double)end->rss_bytes, b2, sizeof(b2)),
 			fmt_bytes((double)r->timeline->kernel_peak, b3, sizeof(b3)),
 			fmt_bytes((double)end->kernel_bytes, b4, sizeof(b4)),
 			r->timeline->n, r->timeline->n == 1 ? "" : "s");

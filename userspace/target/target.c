@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <grp.h>
@@ -139,6 +140,17 @@ int target_spawn_held(struct target *t, char **argv, const struct target_user *u
 	return 0;
 }
 
+/* waitpid() that keeps the reaped process's peak RSS (target.h). */
+static pid_t reap(struct target *t, pid_t pid, int *status, int options)
+{
+	struct rusage ru;
+	pid_t p = wait4(pid, status, options, &ru);
+
+	if (p > 0 && ru.ru_maxrss > t->maxrss_kib)
+		t->maxrss_kib = ru.ru_maxrss;
+	return p;
+}
+
 int target_release(struct target *t)
 {
 	int e = 0;
@@ -152,7 +164,7 @@ int target_release(struct target *t)
 	} while (n < 0 && errno == EINTR);
 	close(t->exec_err_fd);
 	if (n == (ssize_t)sizeof(e)) {
-		waitpid(t->pid, &t->status, 0);
+		reap(t, t->pid, &t->status, 0);
 		t->exited = true;
 		t->user_failed = e < 0;
 		return e < 0 ? -e : e;
@@ -167,7 +179,7 @@ void target_discard(struct target *t)
 	/* the held child reads EOF instead of "go" and exits 127 unexec'd */
 	close(t->go_fd);
 	close(t->exec_err_fd);
-	waitpid(t->pid, &t->status, 0);
+	reap(t, t->pid, &t->status, 0);
 	t->exited = true;
 }
 
@@ -200,7 +212,7 @@ static void reap_group(struct target *t)
 	int status;
 	pid_t p;
 
-	while ((p = waitpid(-t->pid, &status, WNOHANG)) > 0)
+	while ((p = reap(t, -t->pid, &status, WNOHANG)) > 0)
 		if (p == t->pid) {
 			t->status = status;
 			t->exited = true;
@@ -212,7 +224,7 @@ bool target_poll_exit(struct target *t)
 	if (t->exited)
 		return true;
 	if (t->launched) {
-		if (waitpid(t->pid, &t->status, WNOHANG) == t->pid)
+		if (reap(t, t->pid, &t->status, WNOHANG) == t->pid)
 			t->exited = true;
 	} else if (!any_alive(t)) {
 		t->exited = true;	/* not our child: its status comes from BPF */
@@ -273,7 +285,7 @@ void target_stop(struct target *t, int sig, double grace_s)
 	/* SIGKILL cannot be ignored; a task in uninterruptible sleep may take
 	 * a moment, and the command's status is needed */
 	if (!tree_ends_within(t, 500) && !t->exited) {
-		waitpid(t->pid, &t->status, 0);
+		reap(t, t->pid, &t->status, 0);
 		t->exited = true;
 	}
 }

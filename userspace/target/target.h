@@ -35,6 +35,11 @@ struct target {
 	bool status_known;	/* attached: status as BPF saw the exit */
 	const pid_t *pids;	/* attached: every process (pids[0] == pid) */
 	unsigned int npids;
+	/* launched: the largest peak resident set (wait4's ru_maxrss, KiB) of
+	 * what conctrace reaped, the command and orphans of its tree, each
+	 * counting its own reaped children's; the command's includes its
+	 * pre-exec image, conctrace's fork */
+	long maxrss_kib;
 	int stop_signal;	/* conctrace asked the command to stop with it */
 	bool killed;		/* ... and it (or its tree) ignored that: SIGKILLed */
 	/* more of the tree than its process group (--cgroup's members): send

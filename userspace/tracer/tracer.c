@@ -356,6 +356,26 @@ static int seed_targets(struct tracer *t, const struct tracer_opts *o)
 	return 0;
 }
 
+/* The target set's other processes, as BPF keeps it (tracer.h): a walk of
+ * the map's keys, a few a tree. */
+unsigned int tracer_extra_targets(struct tracer *t, pid_t *out, unsigned int max)
+{
+	int fd = t->skel ? bpf_map__fd(t->skel->maps.targets) : -1;
+	__u32 key, next, *prev = NULL;
+	unsigned int n = 0;
+
+	if (fd < 0)
+		return 0;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (n < max)
+			out[n] = (pid_t)next;
+		n++;
+		key = next;
+		prev = &key;
+	}
+	return n;
+}
+
 static int load_and_attach(struct tracer *t, const struct tracer_opts *o,
 			   const struct btf *vmlinux)
 {

@@ -101,6 +101,11 @@ long tracer_threads_peak(struct tracer *t);
 /* How the first target process ended (a wait() status), -1 if it has not
  * or was not seen to: for an attached one, which is not our child. */
 int tracer_target_exit_status(struct tracer *t);
+/* The processes traced beside the first: those -p named after it and
+ * every process a target forked (BPF adds each at fork and never removes
+ * one, so an exited process stays listed). Up to max into out; returns
+ * how many there are. */
+unsigned int tracer_extra_targets(struct tracer *t, pid_t *out, unsigned int max);
 /* Most tracked connections open at once. */
 __u64 tracer_conns_peak(struct tracer *t);
 /* Tracked connections open now (conn_is_open): BPF's own count, no walk. */
