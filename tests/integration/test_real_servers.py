@@ -33,6 +33,7 @@ import time
 from conftest import ROOT, report_figure
 from test_conctrace import CONCTRACE, close_enough, needs_root, wait_line
 from test_syscalls import NO_RETURN, parse_strace_c
+from test_tree_rss import proc_mem, within
 
 BENCH_CONNS, BENCH_REQUESTS = 20, 4000
 BENCH_TESTS = "ping_inline,ping_mbulk,set,get,incr,lpush,lpop"
@@ -211,7 +212,8 @@ def test_nginx_workers_count_what_conctrace_counts(tmp_path):
     connections are what stub_status says nginx accepted, and their bytes
     what its access log says each request took and sent, exactly. The
     master-worker channels are Unix socketpairs, internal pairs and no
-    connections (test_records.py)."""
+    connections (test_records.py). The RSS at end is the three processes'
+    VmRSS summed, read idle (test_tree_rss.py's tolerance)."""
     needs_root()
     nginx, ab = installed("nginx"), installed("ab")
     port, report = free_port(), tmp_path / "nginx.json"
@@ -222,12 +224,17 @@ def test_nginx_workers_count_what_conctrace_counts(tmp_path):
                            "--", nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     try:
-        wait_line(ct.stderr, rb"tracing pid (\d+)")
+        master = int(wait_line(ct.stderr, rb"tracing pid (\d+)").group(1))
         wait_listening(port)
         out = subprocess.run([ab, "-q", "-n", str(AB_REQUESTS), "-c", str(AB_CONCURRENCY),
                               f"http://127.0.0.1:{port}/"], capture_output=True, timeout=120)
         assert out.returncode == 0 and b"Failed requests:        0" in out.stdout, out.stdout
         status = http_get(port, "/status")
+        # the tree's memory, idle: the master's and its workers' VmRSS
+        time.sleep(0.5)
+        tree = [master] + [int(p) for t in os.listdir(f"/proc/{master}/task")
+                           for p in open(f"/proc/{master}/task/{t}/children").read().split()]
+        rss_sum = sum(proc_mem(p)[0] for p in tree)
     finally:
         ct.send_signal(signal.SIGINT)          # nginx: fast shutdown
         ct.wait(timeout=30)
@@ -251,3 +258,10 @@ def test_nginx_workers_count_what_conctrace_counts(tmp_path):
     assert sum(c["bytes_rx"] for c in tcp) == sum(r for r, _ in logged)
     assert sum(c["bytes_tx"] for c in tcp) == sum(s for _, s in logged)
     assert rep["connections"]["open_at_end"] == 0 and rep["lost_events"] == 0
+    # RSS is the tree's (issue 16): master and workers, summed
+    proc = rep["process"]
+    report_figure(f"nginx: RSS at end {proc['rss_end_bytes']} over "
+                  f"{proc.get('rss_processes_end')} processes; their VmRSS summed {rss_sum} "
+                  f"over {len(tree)}")
+    assert within(proc["rss_end_bytes"], rss_sum, len(tree)), (proc["rss_end_bytes"], rss_sum)
+    assert proc["rss_processes_end"] == len(tree) == 3, (proc["processes"], tree)
