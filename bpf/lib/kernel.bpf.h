@@ -34,6 +34,7 @@
 #define VM_READ		0x1	/* include/linux/mm.h, stable since 2.6 */
 #define VM_WRITE	0x2
 #define VM_EXEC		0x4
+#define VM_SHARED	0x8
 
 #define MAX_CPUS 512
 

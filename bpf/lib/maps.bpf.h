@@ -32,6 +32,11 @@ __u64 ring_backlog_peak = 0;
  * userspace drains that map when this moves. */
 __u64 ring_overflowed = 0;
 
+/* Attaching (-p), the walk of the coroutine stacks held already
+ * (progs/held.bpf.h, held_stacks) runs twice: 0 counts, 1 charges. Set by
+ * userspace between the two runs. */
+__u32 held_stacks_pass = 0;
+
 /* The target processes. Not preallocated: one element per process, added
  * at fork (process context), where 4096 preallocated cost 320 KiB. */
 struct {
@@ -231,6 +236,19 @@ struct {
 	__type(key, __u64);
 	__type(value, struct unix_path);
 } unix_paths SEC(".maps");
+
+/* Attaching: the connections whose epoll item points into each mapping
+ * that looks like a stack, by the mapping's start (held_stacks). Used by
+ * the two walks of one attach only; not preallocated, but its buckets are
+ * (16 B each: 1 MiB here), so a launched run makes it one entry. Beyond
+ * 65,536 stacks the rest are not found. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u64);
+	__type(value, __u32);
+} held_stack_users SEC(".maps");
 
 /* Scratch space for a connection record (too big for the stack): slot
  * SCRATCH_NEW builds a new one, SCRATCH_SEND holds a copy of a final one

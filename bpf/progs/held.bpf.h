@@ -159,6 +159,90 @@ int held_threads(struct bpf_iter__task *ctx)
 	return 0;
 }
 
+/*
+ * Coroutine stacks. A stackful coroutine server keeps a connection's state
+ * on that connection's own stack and registers its socket with epoll
+ * pointing there (coro_echo: `.data.ptr = &c`). An epoll item whose user
+ * data points into an anonymous mapping no larger than STACK_MAX with an
+ * inaccessible guard just below is taken for a stack; if no other
+ * connection's item points into the same mapping (the pieces of malloc's
+ * arenas can sit above another's PROT_NONE tail, but hold many
+ * connections' state), it is that connection's, held as the launched run
+ * charged it at the stack's mmap: its mapping and guard, two VMAs, and its
+ * share of the PTE pages that map the region it is in (neighbouring stacks
+ * share those). Two walks over the same files: the first counts the
+ * connections naming each mapping, the second charges those named once.
+ */
+#define STACK_MAX	(8ull << 20)	/* glibc's default thread stack */
+
+static long anon_rw_found(struct task_struct *task, struct vm_area_struct *vma, void *ctx)
+{
+	struct stack_vma *s = ctx;
+
+	/* anonymous, private, readable and writable: not a file, not shared */
+	if (!vma->vm_file && (vma->vm_flags & (VM_READ | VM_WRITE)) == (VM_READ | VM_WRITE) &&
+	    !(vma->vm_flags & VM_SHARED)) {
+		s->start = vma->vm_start;
+		s->end = vma->vm_end;
+	}
+	return 0;
+}
+
+SEC("iter/task_file")
+int held_stacks(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct stack_vma s = {};
+	struct hlist_node *n;
+	struct socket *sock;
+	struct conn *c;
+	__u32 one = 1, *users;
+	__u64 id, data;
+
+	if (!task || !file || !tgid_is_target(task->tgid) || !bpf_core_field_exists(file->f_ep))
+		return 0;
+	sock = bpf_sock_from_file(file);
+	id = sock ? socket_file_ino(sock) : 0;
+	c = id ? conn_lookup(id) : NULL;
+	if (!c || !(c->flags & CONN_BEFORE_ATTACH))
+		return 0;
+	n = BPF_CORE_READ(file, f_ep, first);
+	for (int i = 0; i < EPOLL_LINKS_MAX && n; i++, n = BPF_CORE_READ(n, next)) {
+		struct epitem *epi = (void *)n - bpf_core_field_offset(struct epitem, fllink);
+
+		data = BPF_CORE_READ(epi, event.data);
+		s.start = 0;
+		if (!data || bpf_find_vma(task, data, anon_rw_found, &s, 0) || !s.start ||
+		    s.end - s.start > STACK_MAX || s.start <= page_size)
+			continue;
+		s.guard = false;
+		bpf_find_vma(task, s.start - 1, guard_found, &s, 0);
+		if (!s.guard)
+			continue;
+		users = bpf_map_lookup_elem(&held_stack_users, &s.start);
+		if (!held_stacks_pass) {
+			if (users)
+				__sync_fetch_and_add(users, 1);
+			else
+				bpf_map_update_elem(&held_stack_users, &s.start, &one, BPF_NOEXIST);
+			return 0;	/* one mapping a connection: its first item's */
+		}
+		if (!users || *users != 1)
+			return 0;
+		bpf_map_delete_elem(&held_stack_users, &s.start);
+		c->vmas += 2;	/* the stack and its guard */
+		c->vmas_peak = c->vmas;
+		/* its share of the PTE pages of the regions it lies in (its
+		 * guard a page, as glibc's and coro.c's are) */
+		c->page_table_bytes += (__s64)((s.end - s.start + page_size) * page_size /
+					       PMD_REGION);
+		c->page_table_bytes_peak = c->page_table_bytes;
+		return 0;
+	}
+	return 0;
+}
+
 /* io_uring's hash tables of armed requests (poll-armed: a multishot recv
  * waiting for data); 6.1 keeps those armed under the ring's lock apart */
 struct io_ring_ctx___locked {

@@ -290,7 +290,8 @@ def _check(r, files, facts, settings, may_refuse, why_not_loaded):
 def _check_attach(r, rep, facts, settings):
     """-p on a server holding KM_CONNS idle connections: each is found, as
     open before attaching, with the objects it holds by this kernel's slab
-    sizes, its epoll item, and (threaded_echo) its thread."""
+    sizes, its epoll item, (threaded_echo) its thread, and (coro_echo) its
+    coroutine's stack: the mapping and its guard, two VMAs."""
     fail = r.failures.append
     want = settings["KM_CONNS"]
     conns = rep["connections"]
@@ -311,6 +312,10 @@ def _check_attach(r, rep, facts, settings):
     if r.server == "uring_echo" and k["io_uring"] != kiocb:
         fail(f"io_uring bytes per connection {k['io_uring']}: its armed recv, an io_kiocb "
              f"of {kiocb}")
+    vma = facts.size_of("vm_area_struct")
+    if r.server == "coro_echo" and k["vmas"] != 2 * vma:
+        fail(f"VMA bytes per connection {k['vmas']}: its coroutine's stack and guard, "
+             f"2 x vm_area_struct's {vma}")
     threads = sum(c["threads"] for c in rep["conns"])
     if r.server == "threaded_echo":
         task = facts.size_of("task_struct")
@@ -321,4 +326,4 @@ def _check_attach(r, rep, facts, settings):
     elif threads:
         fail(f"{threads} threads attributed in a server with no thread per connection")
     r.summary = (f"{conns['total']} conns found, sock {k['sock']} B, epoll {k['epoll']} B, "
-                 f"io_uring {k['io_uring']} B, thread {k['thread']} B")
+                 f"io_uring {k['io_uring']} B, thread {k['thread']} B, vmas {k['vmas']} B")

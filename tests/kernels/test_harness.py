@@ -212,10 +212,12 @@ def test_attach_scenario_judged_on_what_it_found():
     """attach mode: every held connection found, before_attach, with this
     kernel's sizes; a server that cannot run on a refusing kernel is no fault."""
     facts = checks.KernelFacts.parse({"slab_sizes": b"TCP 2368 2300\ntask_struct 5888 5800\n"
-                                      b"eventpoll_epi 128 128\neventpoll_pwq 64 64\n"})
+                                      b"eventpoll_epi 128 128\neventpoll_pwq 64 64\n"
+                                      b"vm_area_struct 192 184\n"})
     conn = {"origin": "before_attach", "threads": 1}
     rep = {"connections": {"total": 2, "open_at_end": 2}, "conns": [conn, dict(conn)],
-           "kernel_breakdown": {"sock": 2368, "epoll": 0, "io_uring": 0, "thread": 22464}}
+           "kernel_breakdown": {"sock": 2368, "epoll": 0, "io_uring": 0, "thread": 22464,
+                                "vmas": 384}}
 
     def judge(report, server="threaded_echo", extra=None, may_refuse=False):
         files = {"status": b"0", "conctrace.json": json.dumps(report).encode(), **(extra or {})}
@@ -232,6 +234,13 @@ def test_attach_scenario_judged_on_what_it_found():
     lonely = json.loads(json.dumps(rep))
     lonely["conns"][0]["threads"] = 0
     assert "1 threads found" in judge(lonely).failures[0]
+    # coro_echo: its coroutine's stack and guard, two VMAs
+    coro = json.loads(json.dumps(rep))
+    coro["conns"] = [{"origin": "before_attach", "threads": 0}] * 2
+    coro["kernel_breakdown"].update(epoll=192, thread=0)
+    assert judge(coro, "coro_echo").verdict == "pass", judge(coro, "coro_echo").failures
+    coro["kernel_breakdown"]["vmas"] = 0
+    assert "VMA bytes" in judge(coro, "coro_echo").failures[0]
     dead = {"server_failed": b"the server exited before listening:\nuring_echo: ENOSYS\n"}
     assert judge(rep, "uring_echo", dead, may_refuse=True).verdict == "refused"
     assert judge(rep, "uring_echo", dead).verdict == "fail"

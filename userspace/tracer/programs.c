@@ -79,6 +79,7 @@ static const struct prog_role roles[] = {
 	OPT("held_sockets", "connections open before attaching (-p)"),
 	OPT("held_threads", "threads serving connections open before attaching (-p)"),
 	OPT("held_uring", "io_uring requests armed before attaching (-p)"),
+	OPT("held_stacks", "coroutine stacks of connections open before attaching (-p)"),
 
 	OPT("on_kmem_cache_alloc", "the kmem flame view (slab allocations)"),
 	OPT("on_kmalloc", "the kmem flame view (kmalloc)"),

@@ -222,6 +222,8 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 		bpf_program__set_autoload(skel->progs.held_sockets, false);
 		bpf_program__set_autoload(skel->progs.held_threads, false);
 		bpf_program__set_autoload(skel->progs.held_uring, false);
+		bpf_program__set_autoload(skel->progs.held_stacks, false);
+		bpf_map__set_max_entries(skel->maps.held_stack_users, 1);
 	}
 	plan_programs(t, skel->obj, vmlinux);
 	/* neither socket-length tracepoints nor fexit: in full mode the bytes
@@ -540,6 +542,11 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 	run_iter(t->skel->links.held_sockets);
 	run_iter(t->skel->links.held_threads);
 	run_iter(t->skel->links.held_uring);
+	/* twice: count the connections naming each stack-like mapping, then
+	 * charge those named once (progs/held.bpf.h) */
+	run_iter(t->skel->links.held_stacks);
+	t->skel->bss->held_stacks_pass = 1;
+	run_iter(t->skel->links.held_stacks);
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), ring_record, t, NULL);
 	if (!t->rb) {
 		err = explain("cannot open the ring buffer", errno, NULL);
