@@ -37,12 +37,15 @@ BUILD_PKGS="clang make gcc libc6-dev pkg-config libbpf-dev libelf-dev zlib1g-dev
 # libFuzzer (below) for make fuzz; libzstd-dev (make static, which the
 # matrix runs: libelf.a needs libzstd.a on newer releases), groff-base and
 # man-db (the man page's test), dpkg-dev, debhelper and lintian (the Debian
-# package, built, checked and installed by a test)
+# package, built, checked and installed by a test); golang-go (Go 1.19):
+# a real runtime's standard library as ground truth, Go servers built from
+# source by test_go.py (net/http with a goroutine pool, a goroutine per
+# connection), each keeping its own books per connection
 TEST_PKGS="llvm libcmocka-dev python3 python3-pytest strace iproute2 procps
       util-linux binutils chromium fonts-dejavu-core valgrind prometheus tmux
       redis-server redis-tools nginx-light apache2-utils
       qemu-system-x86 busybox-static cpio
-      libzstd-dev groff-base man-db dpkg-dev debhelper lintian"
+      libzstd-dev groff-base man-db dpkg-dev debhelper lintian golang-go"
 PKGS="$BUILD_PKGS"
 [ "$demo" = 1 ] || PKGS="$PKGS $TEST_PKGS"
 

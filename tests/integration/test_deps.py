@@ -21,7 +21,7 @@ from conftest import ROOT
 # what only the tests use: none of it may come with `make demo`
 TEST_ONLY = {"chromium", "prometheus", "valgrind", "redis-server", "redis-tools", "nginx-light",
              "apache2-utils", "qemu-system-x86", "busybox-static", "tmux", "python3-pytest",
-             "libcmocka-dev", "strace", "libclang-rt-dev"}
+             "libcmocka-dev", "strace", "libclang-rt-dev", "golang-go"}
 BUILD = {"clang", "gcc", "libbpf-dev", "liburing-dev", "bpftool"}
 
 
