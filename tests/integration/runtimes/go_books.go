@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+
+// The books the Go servers keep, shared by go_pool_http.go and go_echo.go
+// (each built with this file: go build -o BIN go_books.go go_X.go): per
+// connection, keyed by the client's address as conctrace's JSON writes it
+// ("127.0.0.1:PORT"), the requests served, the bytes the connection's
+// socket carried (counted at each Read and Write of the net.Conn: one
+// syscall each) and the CPU spent on its heavy requests, read from the
+// serving OS thread's own clock (CLOCK_THREAD_CPUTIME_ID, the kernel's
+// sum_exec_runtime) with the goroutine locked to that thread, so that the
+// figure is one thread's and the Go scheduler cannot move the work away
+// while it is measured. SIGTERM writes them as JSON, once every connection
+// the server accepted is closed (its last write counted: the client may
+// have its last reply before the Write that sent it has returned), and
+// exits 0.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+type book struct {
+	Requests int64 `json:"requests"`
+	Heavy    int64 `json:"heavy"`
+	CPUNs    int64 `json:"cpu_ns"`
+	BytesRx  int64 `json:"bytes_rx"`
+	BytesTx  int64 `json:"bytes_tx"`
+}
+
+var (
+	booksMu sync.Mutex
+	books   = map[string]*book{}
+	open    sync.WaitGroup // connections accepted, not yet closed
+)
+
+// bookFor: the book of a connection by its client's address
+func bookFor(addr string) *book {
+	booksMu.Lock()
+	defer booksMu.Unlock()
+	b := books[addr]
+	if b == nil {
+		b = &book{}
+		books[addr] = b
+	}
+	return b
+}
+
+// threadCPU: the calling thread's CPU time, ns (a real syscall, not the
+// vDSO: Go's syscall package has no wrapper for the thread clock)
+func threadCPU() int64 {
+	var ts syscall.Timespec
+	const clockThreadCPUTimeID = 3
+	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID,
+		uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
+		panic(e)
+	}
+	return ts.Nano()
+}
+
+// burn: n rounds of arithmetic the compiler cannot drop (its result is sent)
+func burn(n int) uint64 {
+	x := uint64(0)
+	for i := 0; i < n; i++ {
+		x = x*6364136223846793005 + uint64(i)
+	}
+	return x
+}
+
+// countingConn counts what each Read and Write moved: the bytes of the
+// connection's socket, exactly
+type countingConn struct {
+	net.Conn
+	b      *book
+	closed sync.Once
+}
+
+func (c *countingConn) Close() error {
+	err := c.Conn.Close()
+	c.closed.Do(open.Done)
+	return err
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	atomic.AddInt64(&c.b.BytesRx, int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	atomic.AddInt64(&c.b.BytesTx, int64(n))
+	return n, err
+}
+
+// countingListener opens a book for every connection it accepts
+type countingListener struct{ net.Listener }
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	open.Add(1)
+	return &countingConn{Conn: c, b: bookFor(c.RemoteAddr().String())}, nil
+}
+
+// listen on loopback, say so as the tests expect, write the books at SIGTERM
+func listen(name, booksPath string) net.Listener {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: listen: %v\n", name, err)
+		os.Exit(1)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-sig
+		// the clients closed theirs: the server's close follows at once
+		closed := make(chan struct{})
+		go func() { open.Wait(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			fmt.Fprintf(os.Stderr, "%s: books: connections still open after 10 s\n", name)
+			os.Exit(1)
+		}
+		booksMu.Lock()
+		out, err := json.Marshal(map[string]interface{}{"accepted": len(books), "conns": books})
+		booksMu.Unlock()
+		if err == nil {
+			err = os.WriteFile(booksPath, out, 0o600)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: books: %v\n", name, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}()
+	fmt.Fprintf(os.Stderr, "%s: listening on port %d (pid %d)\n", name,
+		ln.Addr().(*net.TCPAddr).Port, os.Getpid())
+	return countingListener{ln}
+}
+
+// args: BURN BOOKS.json
+func args(name string) (int, string) {
+	if len(os.Args) != 3 {
+		fmt.Fprintf(os.Stderr, "usage: %s BURN BOOKS.json\n", name)
+		os.Exit(2)
+	}
+	n, err := strconv.Atoi(os.Args[1])
+	if err != nil || n < 0 {
+		fmt.Fprintf(os.Stderr, "%s: BURN: not a count: %q\n", name, os.Args[1])
+		os.Exit(2)
+	}
+	return n, os.Args[2]
+}

@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: MIT
+"""Go servers as ground truth (issue 16): conctrace had never traced one,
+and on Go's net/http with a goroutine worker pool the issue saw one
+connection listed twice. Two servers written here on Debian's Go 1.19,
+standard library only (tests/integration/runtimes/go_*.go), each keeping
+its own books per connection (go_books.go): the connections it accepted,
+the bytes each socket carried, and each heavy request's CPU from the
+serving thread's own clock:
+
+  * go_pool_http: net/http, a /heavy handler hands its work to 4 worker
+    goroutines, each locked to its OS thread, through a channel, and
+    waits: the work runs on another thread than the one that read the
+    request, woken through the runtime's futex (the hand-off).
+  * go_echo: plain net, one goroutine per connection, the heavy line
+    burned in the connection's own goroutine, which Go's scheduler moves
+    between its few OS threads (netpoller, no thread per connection).
+
+Driven as test_runtimes.py drives Node and asyncio (its helpers): a heavy
+and a light connection to warm up, then 20 heavy and 20 light interleaved,
+all open at once, 20 requests each. Asserted: connections.total is the
+server's accepted count; every connection in conns[] once, no record
+merged; each connection's bytes exactly its books'; conns[] + loop + pool
++ unsplit = the process, for syscalls, switches and CPU; each heavy
+connection's CPU within stated bounds of its books, no light one above a
+stated share of the median heavy one.
+
+Light connections are not held to twice their median (issue 16's bar), as
+in test_runtimes.py: their books hold no CPU, conctrace's figure the
+runtime's dispatch of each request, which lands unevenly; measured, the
+highest light connection was up to 5.8x the median (pool) and 7.0x (echo).
+"""
+
+import contextlib
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import report_figure
+from test_conctrace import needs_root
+from test_runtimes import REQUESTS, RUNTIMES, http_get, interleaved, judge, read_until, traced
+
+GO = "/usr/bin/go"      # Debian's golang-go (1.19), as a user would build with
+# iterations of go_books.go's burn(): about 2 ms of CPU here, 40 ms a heavy connection
+BURN = 2_000_000
+GO_POOL = 4             # go_pool_http.go's workers
+# Each heavy connection's CPU against its books: [low, high] x, issue 16's
+# bar (25%). Measured on this 2-CPU machine, other tests running beside:
+# pool 0.99-1.12 over 8 runs (2 heavy requests in flight, as the test
+# runs it), echo 0.95-1.09 over 21. The books hold the burn only;
+# conctrace's figure also the connection's HTTP parsing and reply (a light
+# connection's whole cost: 0.5-1.1 ms for 20 requests, 1-2% of a heavy
+# one) and, in the pool, the runtime's hand-offs around each job (the
+# worker's thread woken, the handler's woken back): the high side. Go
+# moves goroutines between threads, but conctrace follows the thread, and
+# the burn is measured on one locked thread, so the spread is the other
+# work's, not the scheduler's (the lowest, 0.95, an echo connection whose
+# goroutine's work after a read went to the connection its thread named
+# next). 25% leaves twice the measured spread on either side.
+POOL_BOUNDS = ECHO_BOUNDS = (0.75, 1.25)
+# no light connection above this share of the median heavy one: measured
+# at most 0.025 (pool: 1.14 ms against 46 ms) and 0.07 (echo: 3.2 ms against
+# 45 ms); an eighth is about twice the worst, three misplaced 2 ms jobs
+POOL_LIGHT_SHARE = ECHO_LIGHT_SHARE = 1 / 8
+
+
+@pytest.fixture(scope="module")
+def go_servers(tmp_path_factory):
+    """Both servers built from source into a tmp dir: no module, nothing
+    from the network (GOPATH mode, one directory of files); the build
+    cache in tmp too, so a run leaves nothing behind."""
+    if not Path(GO).exists():
+        pytest.fail("go is not installed: scripts/install-deps.sh", pytrace=False)
+    out = tmp_path_factory.mktemp("go")
+    env = dict(os.environ, GOCACHE=str(out / "cache"), GOPATH=str(out / "gopath"),
+               GO111MODULE="off", GOFLAGS="", CGO_ENABLED="0")
+    built = {}
+    for name in ("go_pool_http", "go_echo"):
+        r = subprocess.run([GO, "build", "-o", str(out / name), str(RUNTIMES / "go_books.go"),
+                            str(RUNTIMES / f"{name}.go")],
+                           env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"go build {name}: {r.stderr.strip()}"
+        built[name] = out / name
+    return built
+
+
+def check_books(name, rep, books, kinds):
+    """The server's books against conctrace's report: connections, one
+    record each, bytes. Returns {client port: book}."""
+    own = {int(addr.rsplit(":", 1)[1]): b for addr, b in books["conns"].items()}
+    assert sorted(own) == sorted(kinds), (sorted(own), sorted(kinds))
+    c = rep["connections"]
+    report_figure(f"{name}: connections {c['total']} (server accepted {books['accepted']}), "
+                  f"{len(rep['conns'])} records, merged {c['records_merged']}")
+    assert c["total"] == books["accepted"], (c, books["accepted"])
+    assert c["records_merged"] == 0, c
+    assert len(rep["conns"]) == c["total"], "--json-conns must list them all"
+    for conn in rep["conns"]:
+        b = own[int(conn["remote"].rsplit(":", 1)[1])]
+        assert (conn["bytes_rx"], conn["bytes_tx"]) == (b["bytes_rx"], b["bytes_tx"]), (conn, b)
+    for p, k in kinds.items():
+        assert own[p]["requests"] == REQUESTS or k == "warm-up", (p, own[p])
+        assert own[p]["heavy"] == (own[p]["requests"] if k == "heavy" else 0) or k == "warm-up"
+    return own
+
+
+def test_go_http_pool_work_goes_to_the_connection_that_asked(go_servers, tmp_path):
+    needs_root()
+
+    # heavy requests in flight: half as many as the pool has workers, so a
+    # job always finds a worker asleep on the channel and wakes it (the
+    # hand-off). A worker that finds the next job's sender already waiting
+    # takes it without sleeping, and no wakeup says whose it is
+    # (docs/memory.md): with every heavy request in flight, on this loaded
+    # host 3 runs in 5 had a heavy connection at 0.70-0.74 of its books and
+    # another at 1.47-1.86, the heavy sum still 1.01-1.05 of the books'.
+    in_flight = threading.Semaphore(GO_POOL // 2)
+
+    def session(s, heavy):
+        for _ in range(REQUESTS):
+            with in_flight if heavy else contextlib.nullcontext():
+                http_get(s, b"heavy" if heavy else b"light")
+
+    rep, books, kinds = traced(tmp_path, [str(go_servers["go_pool_http"]), str(BURN)],
+                               lambda port: interleaved(port, session))
+    own = check_books("go net/http pool", rep, books, kinds)
+    judge("go net/http pool", rep, {p: own[p]["cpu_ns"] for p in kinds}, kinds,
+          *POOL_BOUNDS, POOL_LIGHT_SHARE)
+
+
+def test_go_echo_goroutine_work_goes_to_its_connection(go_servers, tmp_path):
+    needs_root()
+
+    def session(s, heavy):
+        for _ in range(REQUESTS):
+            s.sendall(b"HEAVY\n" if heavy else b"LIGHT\n")
+            read_until(s, b"\n")
+
+    rep, books, kinds = traced(tmp_path, [str(go_servers["go_echo"]), str(BURN)],
+                               lambda port: interleaved(port, session))
+    own = check_books("go echo", rep, books, kinds)
+    judge("go echo", rep, {p: own[p]["cpu_ns"] for p in kinds}, kinds,
+          *ECHO_BOUNDS, ECHO_LIGHT_SHARE)
