@@ -145,11 +145,35 @@ def one_record_each(rep):
     assert len(set(remotes)) == len(remotes), sorted(remotes)
 
 
-def judge(name, rep, truth, kinds, low, high, light_share):
+def adds_up(rep, name=None, syscall_slack=0):
+    """Every connection once, and conns[], the internal pairs, the loop and
+    the pool are the process: CPU (with what is not yet split), switches,
+    and syscalls (within syscall_slack calls: the callers say why)."""
+    one_record_each(rep)
+    proc = rep["process"]
+    # asyncio's self-pipe is an internal pair, beside the connections
+    pairs = rep["internal_pairs"]
+    cpu = sum(c["cpu_ns"] for c in rep["conns"]) + pairs["cpu_ns"] + no_conn(rep, "cpu_ns") + \
+        proc["cpu_unsplit_ns"]
+    assert abs(cpu - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000, (cpu, proc)
+    calls = sum(c["syscalls_total"] for c in rep["conns"])
+    over = calls + pairs["syscalls"] + no_conn(rep, "syscalls") - proc["syscalls"]
+    if name:
+        report_figure(f"{name}: syscalls: connections {calls}, pairs {pairs['syscalls']}, loop "
+                      f"{rep['event_loop']['syscalls']}, pool {rep['pool']['syscalls']}: "
+                      f"{over:+d} on the process's {proc['syscalls']}")
+    assert abs(over) <= syscall_slack, \
+        (calls, pairs["syscalls"], rep["event_loop"]["syscalls"], rep["pool"]["syscalls"], proc)
+    switches = sum(c["ctx_switches_voluntary"] + c["ctx_switches_involuntary"]
+                   for c in rep["conns"])
+    assert switches + pairs["ctx_switches"] + no_conn(rep, "ctx_switches") == \
+        proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
+
+
+def judge(name, rep, truth, kinds, low, high, light_share, syscall_slack=0):
     """truth: {client port: the server's own CPU for it, ns}; each heavy
     connection within [low, high] x its truth, no light one above
-    light_share x the median heavy one; conns[], the internal pairs, the
-    loop and the pool are the process."""
+    light_share x the median heavy one; then adds_up()."""
     one_record_each(rep)
     conns = {int(c["remote"].rsplit(":", 1)[1]): c for c in rep["conns"]}
     assert sorted(conns) == sorted(kinds), (sorted(conns), sorted(kinds))
@@ -170,18 +194,7 @@ def judge(name, rep, truth, kinds, low, high, light_share):
         assert low * t <= ns <= high * t, (p, ns, t, ratios)
     heavy_median = statistics.median(ns for ns, _ in heavy.values())
     assert max(light) <= heavy_median * light_share, (heavy_median, sorted(light))
-    # asyncio's self-pipe is an internal pair, beside the connections
-    pairs = rep["internal_pairs"]
-    cpu = sum(c["cpu_ns"] for c in rep["conns"]) + pairs["cpu_ns"] + no_conn(rep, "cpu_ns") + \
-        proc["cpu_unsplit_ns"]
-    assert abs(cpu - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000, (cpu, proc)
-    calls = sum(c["syscalls_total"] for c in rep["conns"])
-    assert calls + pairs["syscalls"] + no_conn(rep, "syscalls") == proc["syscalls"], \
-        (calls, pairs["syscalls"], rep["event_loop"]["syscalls"], rep["pool"]["syscalls"], proc)
-    switches = sum(c["ctx_switches_voluntary"] + c["ctx_switches_involuntary"]
-                   for c in rep["conns"])
-    assert switches + pairs["ctx_switches"] + no_conn(rep, "ctx_switches") == \
-        proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
+    adds_up(rep, name, syscall_slack)
 
 
 def test_node_threadpool_work_goes_to_the_connection_that_asked(tmp_path):
