@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -151,16 +152,20 @@ func listen(name, booksPath string) net.Listener {
 	return countingListener{ln}
 }
 
-// args: BURN BOOKS.json
-func args(name string) (int, string) {
-	if len(os.Args) != 3 {
-		fmt.Fprintf(os.Stderr, "usage: %s BURN BOOKS.json\n", name)
+// args: the counts (BURN, and go_pool_http's WORKERS) and the books' path
+func args(name string, counts ...string) ([]int, string) {
+	if len(os.Args) != len(counts)+2 {
+		fmt.Fprintf(os.Stderr, "usage: %s %s BOOKS.json\n", name, strings.Join(counts, " "))
 		os.Exit(2)
 	}
-	n, err := strconv.Atoi(os.Args[1])
-	if err != nil || n < 0 {
-		fmt.Fprintf(os.Stderr, "%s: BURN: not a count: %q\n", name, os.Args[1])
-		os.Exit(2)
+	ns := make([]int, len(counts))
+	for i, what := range counts {
+		n, err := strconv.Atoi(os.Args[i+1])
+		if err != nil || n < 0 {
+			fmt.Fprintf(os.Stderr, "%s: %s: not a count: %q\n", name, what, os.Args[i+1])
+			os.Exit(2)
+		}
+		ns[i] = n
 	}
-	return n, os.Args[2]
+	return ns, os.Args[len(os.Args)-1]
 }

@@ -43,7 +43,8 @@ func serve(c net.Conn, n int) {
 }
 
 func main() {
-	n, booksPath := args("go_echo")
+	ns, booksPath := args("go_echo", "BURN")
+	n := ns[0]
 	ln := listen("go_echo", booksPath)
 	for {
 		c, err := ln.Accept()

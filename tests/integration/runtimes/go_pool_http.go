@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 
 // A Go net/http server (standard library only) whose /heavy handler hands
-// its work to a fixed pool of 4 worker goroutines through a channel and
+// its work to a fixed pool of WORKERS goroutines through a channel and
 // waits for the result: issue 16's pool case, where the work of a
 // connection runs on another OS thread than the one that read its request.
-// Each worker is locked to its own thread, so the pool is 4 threads, woken
-// through the Go runtime's futex when a job is handed over; it books each
-// job's thread CPU to the connection that asked (go_books.go). /light is
-// answered at once. Usage: go_pool_http BURN BOOKS.json (SIGTERM writes
-// the books).
+// Each worker is locked to its own thread, so the pool is WORKERS threads,
+// woken through the Go runtime's futex when a job is handed over; it books
+// each job's thread CPU to the connection that asked (go_books.go). /light is
+// answered at once. Usage: go_pool_http BURN WORKERS BOOKS.json (SIGTERM
+// writes the books).
 package main
 
 import (
@@ -18,15 +18,14 @@ import (
 	"sync/atomic"
 )
 
-const workers = 4
-
 type job struct {
 	b    *book
 	done chan uint64
 }
 
 func main() {
-	n, booksPath := args("go_pool_http")
+	ns, booksPath := args("go_pool_http", "BURN", "WORKERS")
+	n, workers := ns[0], ns[1]
 	jobs := make(chan job)
 	for i := 0; i < workers; i++ {
 		go func() {
