@@ -243,6 +243,7 @@ enum event_type {
 	EV_CONN_CLOSED = 1,	/* struct conn, final figures */
 	EV_LISTEN = 2,		/* the target started listening */
 	EV_GROW = 3,		/* half the connection map is used: add a generation */
+	EV_UV_CALLBACK = 4,	/* struct uv_callback_event: a libuv work callback, new */
 };
 
 struct listen_event {
@@ -252,6 +253,14 @@ struct listen_event {
 	__u16 port;
 	__u8 addr[16];
 	char unix_path[108];
+};
+
+/* A work callback libuv's threadpool was first given (uv_queue_work):
+ * userspace probes its entry and return in the target's mapping. */
+struct uv_callback_event {
+	__u32 type;		/* EV_UV_CALLBACK */
+	__u32 tgid;
+	__u64 addr;		/* the callback's address in tgid */
 };
 
 struct conn_event {

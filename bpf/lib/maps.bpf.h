@@ -250,6 +250,28 @@ struct {
 	__type(value, __u32);
 } held_stack_users SEC(".maps");
 
+/*
+ * libuv's threadpool (progs/runtimes.bpf.h): each queued job's request, by
+ * address, and the connection current when it was queued, until a worker
+ * starts it; and the work callbacks seen, each reported once. Jobs queued
+ * at once are few (a pool's backlog); beyond 4,096 they are not tied.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} uv_jobs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 64);
+	__type(key, __u64);
+	__type(value, __u8);
+} uv_callbacks SEC(".maps");
+
 /* Scratch space for a connection record (too big for the stack): slot
  * SCRATCH_NEW builds a new one, SCRATCH_SEND holds a copy of a final one
  * for the overflow map (conn_send: 6.1's map helpers take no pointer to

@@ -103,6 +103,7 @@ struct run {
 	bool closure_sampled;
 	bool listening;
 	__u64 closed;		/* connection records received, internal pairs aside */
+	char exe[PATH_MAX];	/* launched: the command's file, as execvp finds it */
 	double t0;
 };
 
@@ -558,9 +559,7 @@ int main(int argc, char **argv)
 	if (!run.env.cmd && attach_checked(&run.target, &run.env))
 		return give_up(&run, 1);
 	if (run.env.cmd) {
-		char found[PATH_MAX];
-
-		err = command_lookup(run.env.cmd[0], getenv("PATH"), found, sizeof(found));
+		err = command_lookup(run.env.cmd[0], getenv("PATH"), run.exe, sizeof(run.exe));
 		if (err) {
 			fprintf(stderr, "conctrace: %s: %s\n", run.env.cmd[0],
 				err == -ENOENT ? "command not found" : strerror(-err));
@@ -584,6 +583,7 @@ int main(int argc, char **argv)
 	topts.verbose = run.env.verbose;
 	topts.no_syscalls = run.env.no_syscalls;
 	topts.held = !run.target.launched;
+	topts.exe = run.target.launched ? run.exe : NULL;
 	topts.flame_views = views_bpf(run.env.flame);
 	topts.flame_by_conn = run.env.by_conn;
 	topts.cpu_sample_hz = run.env.sample_hz;

@@ -81,6 +81,12 @@ static const struct prog_role roles[] = {
 	OPT("held_uring", "io_uring requests armed before attaching (-p)"),
 	OPT("held_stacks", "coroutine stacks of connections open before attaching (-p)"),
 
+	/* uprobes, attached where a binary has libuv (uv_probes.c) */
+	OPT("on_uv_queue_work", "libuv threadpool jobs per connection (Node)"),
+	OPT("on_uv_work", "libuv threadpool jobs per connection (Node)"),
+	OPT("on_uv_work_done", "libuv threadpool jobs per connection (Node)"),
+	OPT("on_uv_queue_work_run", "libuv threadpool jobs per connection (Node)"),
+
 	OPT("on_kmem_cache_alloc", "the kmem flame view (slab allocations)"),
 	OPT("on_kmalloc", "the kmem flame view (kmalloc)"),
 	OPT("on_cpu_sample", "the cpu flame view"),

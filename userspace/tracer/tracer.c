@@ -29,6 +29,7 @@
 #include "tracer/libbpf_log.h"
 #include "tracer/plan.h"
 #include "tracer/programs.h"
+#include "tracer/uv_probes.h"
 
 #define CAP_PERFMON_BIT	38
 #define CAP_BPF_BIT	39
@@ -225,6 +226,11 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 		bpf_program__set_autoload(skel->progs.held_stacks, false);
 		bpf_map__set_max_entries(skel->maps.held_stack_users, 1);
 	}
+	/* uprobes: attached where a binary has libuv (uv_probes.c) */
+	bpf_program__set_autoattach(skel->progs.on_uv_queue_work, false);
+	bpf_program__set_autoattach(skel->progs.on_uv_work, false);
+	bpf_program__set_autoattach(skel->progs.on_uv_work_done, false);
+	bpf_program__set_autoattach(skel->progs.on_uv_queue_work_run, false);
 	plan_programs(t, skel->obj, vmlinux);
 	/* neither socket-length tracepoints nor fexit: in full mode the bytes
 	 * are the syscalls' results */
@@ -492,6 +498,10 @@ static int ring_record(void *ctx, void *data, size_t len)
 		tracer_grow(t);
 		return 0;
 	}
+	if (type == EV_UV_CALLBACK && len >= sizeof(struct uv_callback_event)) {
+		uv_probes_callback(t, data);
+		return 0;
+	}
 	return t->on_event ? t->on_event(t->ctx, data, len) : 0;
 }
 
@@ -547,6 +557,12 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 	run_iter(t->skel->links.held_stacks);
 	t->skel->bss->held_stacks_pass = 1;
 	run_iter(t->skel->links.held_stacks);
+	{
+		char exe[64];
+
+		snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)o->target);
+		uv_probes_attach(t, o->exe ? o->exe : exe);
+	}
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), ring_record, t, NULL);
 	if (!t->rb) {
 		err = explain("cannot open the ring buffer", errno, NULL);
@@ -763,6 +779,7 @@ int tracer_read_stack(struct tracer *t, __s32 id, __u64 ips[FLAME_STACK_DEPTH])
 
 void tracer_stop(struct tracer *t)
 {
+	uv_probes_detach(t);
 	for (int g = 0; g < CONN_GENS; g++) {
 		bpf_link__destroy(t->sweep[g]);
 		t->sweep[g] = NULL;

@@ -31,6 +31,8 @@ struct dropped_prog {
 /* Called for every ring-buffer record (struct conn_event, listen_event). */
 typedef int (*tracer_event_fn)(void *ctx, void *data, size_t len);
 
+#define TRACER_UV_LINKS 32
+
 struct tracer {
 	struct conctrace_bpf *skel;
 	struct ring_buffer *rb;
@@ -43,6 +45,10 @@ struct tracer {
 	int n_gens_planned, n_gens;
 	int gen_fd[CONN_GENS];
 	struct bpf_link *sweep[CONN_GENS];	/* --no-syscalls: ends connections whose socket is gone */
+	/* libuv's threadpool (uv_probes.c): uv_queue_work's probes, and each
+	 * work callback's entry and return */
+	struct bpf_link *uv_links[TRACER_UV_LINKS];
+	int n_uv_links;
 	bool light;			/* --no-syscalls */
 	/* light mode where the kernel refuses the map iterator: userspace
 	 * ends the connections whose socket is gone (tracer_snapshot) */
@@ -66,6 +72,7 @@ struct tracer_opts {
 	bool verbose;
 	bool no_syscalls;	/* skip the sys_enter/sys_exit programs */
 	bool held;		/* attached: find what the target holds already */
+	const char *exe;	/* launched: the command's file (attached: /proc/PID/exe) */
 	__u32 flame_views;	/* bits of enum flame_view to collect stacks for */
 	bool flame_by_conn;	/* a frame level per connection */
 	unsigned int cpu_sample_hz;	/* FV_CPU sampling frequency */
