@@ -367,7 +367,7 @@ bench-servers: all
 bench-overhead: all $(HOOK_FLOOR)
 	$(Q)$(PYTHON) scripts/bench-overhead.py $(BENCH_ARGS)
 bench-helpers: $(HELPER_COST)
-	$(Q)taskset -c 0 $(HELPER_COST)
+	$(Q)$(PYTHON) scripts/bench-helpers.py $(BENCH_ARGS)
 bench-retention: all
 	$(Q)$(PYTHON) scripts/bench-retention.py
 bench-churn: all

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""What each operation of conctrace's hot programs costs: bench/helper_cost, pinned to CPU 0.
+
+helper_cost times getppid() without a hook, with an empty sys_enter
+program, and with a program that repeats one operation (a clock read, a
+map lookup, ...) HC_REPEAT times; it prints a markdown table, asserting
+nothing (benchmarks print). This runs it (about 20 s) and prints its
+output; with --write it also writes the table into docs/overhead.md's
+`fig:bench.helpers` block, under a line naming the command, commit,
+machine and kernel, and every quote of it (`fig:bench.helpers.ROW`) in
+README.md and docs/: a figure typed by hand there is a figure nobody
+reran.
+
+Other processes' tracing programs on sys_enter put every getppid() on the
+syscall slow path, the bare one too, and its differences then mean
+nothing (a run of 2026-12-04 came out negative): the count of them is
+in the written line, and --write refuses a run they were present for
+unless --shared.
+
+Usage (root): sudo make bench-helpers [BENCH_ARGS="--write [--shared]"]
+Exit status: 0 measured (and written), 1 the bench failed or other
+tracing programs were loaded (with --write, without --shared), 2 bad usage.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from benchlib import die, other_tracers, provenance, write_block
+
+ROOT = Path(__file__).resolve().parents[1]
+HELPER_COST = ROOT / "build" / "bench" / "helper_cost"
+DOC = ROOT / "docs" / "overhead.md"
+NAME = "bench.helpers"
+BARE_RE = re.compile(r"^getppid\(\) without a hook: ([\d.]+) ns$", re.M)
+
+
+def table(out):
+    """helper_cost's output as the document's table: its rows, the bare
+    getppid() first, each operation's label in code where it is a helper."""
+    bare = BARE_RE.search(out)
+    rows = [ln for ln in out.splitlines() if ln.startswith("| ") and not ln.startswith("| operation")]
+    if not bare or not rows:
+        die("helper_cost printed no table (see its output above)")
+    lines = ["| operation | ns | ns inside the program |", "| --- | --- | --- |",
+             f"| `getppid()` without a hook | {float(bare.group(1)):.1f} | |"]
+    for r in rows:
+        label, *cells = [c.strip() for c in r.strip("|").split("|")]
+        if label.startswith("bpf_"):
+            label = f"`{label}`"
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--write", action="store_true",
+                    help="write the table into docs/overhead.md and its quotes")
+    ap.add_argument("--shared", action="store_true",
+                    help="write even if other tracing programs were loaded")
+    ap.add_argument("-n", type=int, default=1000000, help="getppid() calls per round")
+    opts = ap.parse_args()
+    if os.geteuid() != 0:
+        die("loads BPF programs: run as root (sudo make bench-helpers)")
+    if not HELPER_COST.exists():
+        die(f"no {HELPER_COST.relative_to(ROOT)}: run make bench-helpers")
+    ran = ["taskset", "-c", "0", str(HELPER_COST.relative_to(ROOT)), "-n", str(opts.n)]
+    seen = other_tracers()
+    out = subprocess.run(ran, cwd=ROOT, capture_output=True, text=True)
+    seen.update(other_tracers())
+    others = len(seen)
+    print(out.stdout, end="")
+    if out.returncode != 0:
+        die(f"helper_cost exited {out.returncode}: {out.stderr.strip()}")
+    print(f"\nother BPF tracing programs loaded during the run: {others}"
+          + (f" ({', '.join(sorted(set(seen.values())))})" if seen else ""))
+    if not opts.write:
+        return 0
+    if others and not opts.shared:
+        die(f"{others} other tracing programs were loaded: the figures are not written "
+            "(--shared writes them anyway, the count in the document)")
+    command = "sudo make bench-helpers BENCH_ARGS=--write" + (" --shared" if opts.shared else "")
+    block = provenance(command, " ".join(ran), others) + "\n\n" + table(out.stdout)
+    figs = write_block(DOC, NAME, block)
+    print(f"wrote {DOC.relative_to(ROOT)}'s {NAME} block and its quotes ({len(figs)} figures)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
