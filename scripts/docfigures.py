@@ -25,6 +25,12 @@ value everywhere. The runs, all short (about 40 s together):
            docs/compare.json, which `--compare` (or `make compare`-like
            `scripts/compare ... --json docs/compare.json`) rewrites
 
+The long benches (RECORDED: minutes, or a quiet machine) write their own
+blocks (`<!-- fig:bench.NAME begin -->`, see scripts/benchlib.py) under a
+line naming the command, commit, machine and kernel; this script leaves
+them as they are, and the check holds them to that form and their quotes
+in prose to the block's values, without running them.
+
 Each figure has a noise (NOISE below): how far two runs of it were seen to
 differ, stated in the documents next to it (a `noise.KEY` figure), and what
 tests/integration/test_docfigures.py allows between the documents and a
@@ -52,6 +58,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 import slabtruth  # noqa: E402  (the slab truth the memory tests use)
+sys.path.insert(0, str(ROOT / "scripts"))
+import benchlib  # noqa: E402  (the long benches' recorded blocks)
 # the RSS truth (smaps_rollup) and line waits of the user-memory test: one
 # measurement, one implementation
 from test_conctrace import smaps_rss, wait_line  # noqa: E402
@@ -74,6 +82,9 @@ OBJECTS = ("sock", "inode", "file", "dentry", "lsm", "epoll", "thread", "io_urin
 CACHES = ("TCP", "TCPv6", "UNIX", "sock_inode_cache", "filp", "dentry", "lsm_inode_cache",
           "lsm_file_cache", "eventpoll_epi", "eventpoll_pwq", "task_struct", "pid",
           "io_kiocb", "vm_area_struct")
+# the blocks the long benches write, and the command each block's `Run:`
+# line must name (the bench that wrote it)
+RECORDED = {"bench.helpers": "make bench-helpers"}
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
 
 # Noise per kind of figure: (relative, absolute in the figure's unit,
@@ -411,7 +422,10 @@ def compare_figures(doc):
     """Every cell of compare.json's rows as compare.SCENARIO.MODEL.N.FIELD,
     the tables docs/results.md and docs/usage.md show, the run's machine and date."""
     figs = {"compare.machine": Fig(doc["machine"], "exact"),
-            "compare.date": Fig(doc.get("date", "before 2026-12"), "exact")}
+            "compare.date": Fig(doc.get("date", "before 2026-12"), "exact"),
+            # the run's own command line, as scripts/compare stored it
+            "compare.command": Fig(f"`{doc['command']}`" if doc.get("command") else "not stored",
+                                   "exact")}
     tables = {}
     for r in doc["rows"]:
         key = f"compare.{r['scenario']}.{r['model']}.{r['conns']}"
@@ -453,6 +467,58 @@ def doc_files():
     return [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 
 
+def recorded(name):
+    """The long bench block name belongs to (its block or a quote of it), or None."""
+    return next((r for r in RECORDED if name == r or name.startswith(r + ".")), None)
+
+
+def check_recorded(texts=None):
+    """Problems of the long benches' blocks and their quotes, from the
+    documents alone (nothing is run): a block without its bench's `Run:`
+    line (command, date, commit, machine) or table, a block that names
+    another command, a quote the block does not give or gives otherwise."""
+    problems = []
+    texts = texts or {f: f.read_text() for f in doc_files()}
+    blocks, quotes, seen = {}, [], set()
+    for f, text in texts.items():
+        for fig, value, block in markers(text):
+            name = recorded(fig)
+            if name is None:
+                continue
+            where = f"{f.relative_to(ROOT)}: fig:{fig}"
+            if not block:
+                quotes.append((where, fig, value, name))
+                continue
+            if fig in seen:
+                problems.append(f"{where}: a second block (one figure per quantity: link to it)")
+                continue
+            seen.add(fig)
+            if not value.strip():
+                problems.append(f"{where}: no value (run `sudo {RECORDED[fig]} "
+                                f"BENCH_ARGS=--write`)")
+                continue
+            try:
+                prov, _ = benchlib.parse_block(value)
+                blocks[fig] = benchlib.block_figures(fig, value)
+            except ValueError as e:
+                problems.append(f"{where}: {e}")
+                continue
+            if RECORDED[fig] not in prov["command"]:
+                problems.append(f"{where}: its `Run:` line names `{prov['command']}`, "
+                                f"not {RECORDED[fig]}: written by hand or by another bench")
+    for name in RECORDED:
+        if name not in seen:
+            problems.append(f"no document holds the fig:{name} block")
+    for where, fig, value, name in quotes:
+        if name not in blocks:
+            continue
+        if fig not in blocks[name]:
+            problems.append(f"{where}: the {name} block gives no such figure")
+        elif value != blocks[name][fig]:
+            problems.append(f"{where} is {value!r}, its block says {blocks[name][fig]!r}")
+    return problems
+
+
 def markers(text):
     """[(name, value, block)] of a document's generated figures."""
     return ([(m.group(1), m.group(2), False) for m in INLINE_RE.finditer(text)]
@@ -465,12 +531,16 @@ def rewrite(text, figs):
     unknown = []
 
     def inline(m):
+        if recorded(m.group(1)):
+            return m.group(0)       # the bench's, not this script's
         if m.group(1) not in figs or figs[m.group(1)].block:
             unknown.append(m.group(1))
             return m.group(0)
         return f"<!-- fig:{m.group(1)} -->{figs[m.group(1)].value}<!-- /fig -->"
 
     def block(m):
+        if recorded(m.group(1)):
+            return m.group(0)
         if m.group(1) not in figs or not figs[m.group(1)].block:
             unknown.append(m.group(1))
             return m.group(0)
@@ -568,12 +638,15 @@ def check_docs(figs, texts=None):
             if first[1] != value:
                 problems.append(f"{f.relative_to(ROOT)}: fig:{fig} is {value!r}, "
                                 f"{first[0]} shows {first[1]!r}: one figure, two values")
+    problems += check_recorded(texts)
     for f, text in texts.items():
         name = f.relative_to(ROOT)
         found = markers(text)
         stated = {n for n, _, _ in found if n.startswith("noise.")}
         for fig, value, block in found:
             where = f"{name}: fig:{fig}"
+            if recorded(fig):
+                continue            # check_recorded's
             if not value.strip() or value.strip() == "```\n```":
                 problems.append(f"{where}: no value (run `sudo make docs-figures`)")
                 continue

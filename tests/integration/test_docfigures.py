@@ -15,6 +15,12 @@ documents fail when:
   * one name shows two values in two places (one figure per quantity);
   * a document shows a figure without stating its noise.
 
+The long benches (`make bench-helpers`: a quiet machine, seconds to
+minutes) are not rerun: their blocks carry the `Run:` line the bench
+writes (command, date, commit, machine, kernel), and the cheap tests at
+the end check that line, the table under it and every quote of it in
+prose, reading files only (no root, no BPF).
+
 The checker itself is checked on the same fresh figures: a slab size
 edited by one byte, a per-connection figure moved beyond its noise, an
 emptied marker and a missing noise statement must each fail.
@@ -108,3 +114,53 @@ def test_a_figure_without_its_noise_stated_fails(fresh):
     f = ROOT / "docs" / "memory.md"
     t[f] = t[f].replace("<!-- fig:noise.idle_share -->", "<!-- gone -->")
     assert any("does not state its noise" in p for p in docfigures.check_docs(fresh, t))
+
+
+# ---- the long benches' blocks: checked from the documents alone ------------------------
+
+def test_long_bench_blocks_are_the_benches_own():
+    """Plain Python, nothing run: each long bench's block carries the `Run:`
+    line its bench writes (command, date, commit, machine, kernel) over a
+    well-formed table, and every quote of it in prose is its value."""
+    problems = docfigures.check_recorded(texts())
+    assert not problems, "\n".join(problems)
+
+
+def recorded_after(doc, old, new):
+    t = texts()
+    f = ROOT / "docs" / doc
+    assert old in t[f], f"{doc} no longer holds {old!r}"
+    t[f] = t[f].replace(old, new, 1)
+    return docfigures.check_recorded(t)
+
+
+def helpers_block():
+    return next(v for n, v, b in docfigures.markers((ROOT / "docs" / "overhead.md").read_text())
+                if n == "bench.helpers" and b)
+
+
+def test_a_long_bench_block_typed_by_hand_fails():
+    block = helpers_block()
+    run_line = block.strip().splitlines()[0]
+    # no `Run:` line: typed, or pasted from a run nobody can name
+    assert any("`Run: ...` line" in p for p in recorded_after("overhead.md", run_line + "\n", ""))
+    # a `Run:` line of another command
+    assert any("not make bench-helpers" in p for p in recorded_after(
+        "overhead.md", run_line, run_line.replace("make bench-helpers", "make bench-hand")))
+    # a cell edited into a table that no longer parses
+    rows = [ln for ln in block.splitlines() if ln.startswith("| ")]
+    assert any("well-formed table" in p for p in recorded_after(
+        "overhead.md", rows[-1], rows[-1] + " 12 |"))
+
+
+def test_a_quote_off_its_block_fails():
+    """memory.md quotes the connection map's lookups from overhead.md's
+    block: a quote edited by hand, or one the block lacks, fails."""
+    t = (ROOT / "docs" / "memory.md").read_text()
+    fig, value, _ = next(m for m in docfigures.markers(t) if m[0].startswith("bench.helpers."))
+    n = int(value.split()[0].replace(",", ""))
+    marker = f"<!-- fig:{fig} -->{value}<!-- /fig -->"
+    assert any("its block says" in p for p in recorded_after(
+        "memory.md", marker, f"<!-- fig:{fig} -->{n + 1} ns<!-- /fig -->"))
+    assert any("gives no such figure" in p for p in recorded_after(
+        "memory.md", marker, f"<!-- fig:bench.helpers.no_such_row -->{value}<!-- /fig -->"))
