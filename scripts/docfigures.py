@@ -190,6 +190,7 @@ def measure_idle(name, n=IDLE_CONNS):
         "verdict": verdict,
         "closure_line": next((ln for ln in text.splitlines() if ln.startswith("closure:")), ""),
         "closure": rep["closure"],
+        "record": rep["tracer"]["conn_record_bytes"],
     }
 
 
@@ -258,6 +259,10 @@ def fmt_n(x):
 def idle_figures(idle, kernel):
     figs = {"idle.conns": Fig(fmt_n(IDLE_CONNS), "exact")}
     for s, r in idle.items():
+        # one connection's record in the connection map: a struct's size,
+        # the same in every run and server (the hash element around it is
+        # test_memory.py's)
+        figs["tracer.conn_record"] = Fig(fmt_b(r["record"]), "exact")
         b = r["breakdown"]
         objects = sum(b[c] for c in OBJECTS)
         figs.update({
