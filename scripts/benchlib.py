@@ -91,10 +91,13 @@ ROW_RE = re.compile(r"^\|(.*)\|$")
 
 
 def machine():
-    """The machine a run was made on, as scripts/compare names it."""
+    """The machine a run was made on, in scripts/compare's words (MemTotal
+    in whole GiB, rounded down): one machine, one name in the documents.
+    (compare is installed alone, without this module: hence a copy.)"""
     u = os.uname()
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{u.machine}, {os.cpu_count()} CPUs, {mem:.0f} GiB, Linux {u.release}"
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // 1024 // 1024
+    return f"{u.machine}, {os.cpu_count()} CPUs, {mem} GiB, Linux {u.release}"
 
 
 def commit():
