@@ -16,7 +16,7 @@ Other processes' tracing programs on sys_enter put every getppid() on the
 syscall slow path, the bare one too, and its differences then mean
 nothing (a run of 2026-12-04 came out negative): the count of them is
 in the written line, and --write refuses a run they were present for
-unless --shared.
+unless --shared; so does a run with a negative difference (CPU 0 was busy).
 
 Usage (root): sudo make bench-helpers [BENCH_ARGS="--write [--shared]"]
 Exit status: 0 measured (and written), 1 the bench failed or other
@@ -93,6 +93,14 @@ def main():
     if others and not opts.shared:
         die(f"{others} other tracing programs were loaded: the figures are not written "
             "(--shared writes them anyway, the count in the document)")
+    # an operation cannot cost less than nothing: a negative difference is
+    # the noise of other work on CPU 0 (tracers or not), and so is every
+    # other figure of that run
+    negative = [ln.split("|")[1].strip() for ln in out.stdout.splitlines()
+                if re.match(r"^\|[^|]+\| -", ln)]
+    if negative and not opts.shared:
+        die(f"{', '.join(negative)} came out negative: the machine was busy, nothing written "
+            "(rerun on a quiet one)")
     command = "sudo make bench-helpers BENCH_ARGS=--write" + (" --shared" if opts.shared else "")
     block = provenance(command, " ".join(ran), others) + "\n\n" + table(out.stdout)
     figs = write_block(DOC, NAME, block)
