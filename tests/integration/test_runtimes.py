@@ -4,10 +4,13 @@ goes to the connection it is for (issue 16, items 1 and 2), on runtimes
 conctrace never saw, each server keeping its own books per connection:
 
   * Node 20's http server, a handler calling crypto.pbkdf2 on libuv's
-    threadpool (4 threads). The pool thread is woken by the loop while it
-    serves the connection: the hand-off. Before, a new thread started on
-    its creator's connection and kept it: one connection took 739 ms, the
-    other 19 about 2 ms each.
+    threadpool (4 threads), twice as many jobs in flight as threads: a
+    thread that finishes one takes the next from the queue, woken by no
+    one. The uprobes on uv_queue_work and uv__queue_work
+    (bpf/progs/runtimes.bpf.h) say whose each job is. Before, a new thread
+    started on its creator's connection and kept it: one connection took
+    739 ms, the other 19 about 2 ms each; with the hand-off alone, 0.26 to
+    2.31 of the books.
   * Python 3.11 asyncio streams: a connection's coroutine resumes on the
     loop's pass after the one that read its data, after other connections'
     reads. Its work is pending until it names its connection (its reply).
@@ -15,7 +18,7 @@ conctrace never saw, each server keeping its own books per connection:
 
 Heavy and light connections interleave, all open at once. Each heavy
 connection must be within its runtime's tolerance of its own books (asyncio
-25%; Node: see the test), no light connection above a quarter (Node: a third) of the
+25%; Node: see the test, and 25% of the others' ratio), no light connection above a quarter (Node: a third) of the
 median heavy connection (before, asyncio's light connections took the
 heavy work: 42.5 ms median), and connections + loop + pool + unsplit =
 the process, switches too.
@@ -51,7 +54,12 @@ NODE = "/usr/bin/node"
 NODE_POOL = 4                   # libuv's threadpool, UV_THREADPOOL_SIZE unset
 # each heavy connection's CPU against its books: [low, high] x (the tests say why)
 ASYNCIO_BOUNDS = (0.75, 1.25)
-NODE_BOUNDS = (0.5, 2.5)
+NODE_BOUNDS = (0.6, 1.7)
+# Node: each heavy connection's ratio to its books within this of the
+# heavy connections' median ratio (the calibration's error, common to all,
+# taken out; what is left is a call's cost varying with how busy the CPUs
+# were when it ran, which the books cannot see)
+NODE_SPREAD = 0.4
 # no light connection above this share of the median heavy connection
 ASYNCIO_LIGHT_SHARE = 1 / 4
 NODE_LIGHT_SHARE = 1 / 3
@@ -170,10 +178,11 @@ def adds_up(rep, name=None, syscall_slack=0):
         proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
 
 
-def judge(name, rep, truth, kinds, low, high, light_share, syscall_slack=0):
+def judge(name, rep, truth, kinds, low, high, light_share, syscall_slack=0, spread=None):
     """truth: {client port: the server's own CPU for it, ns}; each heavy
-    connection within [low, high] x its truth, no light one above
-    light_share x the median heavy one; then adds_up()."""
+    connection within [low, high] x its truth (and, with spread, its ratio
+    within spread of the heavy connections' median ratio), no light one
+    above light_share x the median heavy one; then adds_up()."""
     one_record_each(rep)
     conns = {int(c["remote"].rsplit(":", 1)[1]): c for c in rep["conns"]}
     assert sorted(conns) == sorted(kinds), (sorted(conns), sorted(kinds))
@@ -192,6 +201,10 @@ def judge(name, rep, truth, kinds, low, high, light_share, syscall_slack=0):
         f"{rep['pool']['cpu_ns'] / 1e6:.1f} ms, process {proc['cpu_ns'] / 1e6:.1f} ms")
     for p, (ns, t) in heavy.items():
         assert low * t <= ns <= high * t, (p, ns, t, ratios)
+    if spread is not None:
+        mid = statistics.median(ratios)
+        assert (1 - spread) * mid <= ratios[0] and ratios[-1] <= (1 + spread) * mid, \
+            (mid, ratios)
     heavy_median = statistics.median(ns for ns, _ in heavy.values())
     assert max(light) <= heavy_median * light_share, (heavy_median, sorted(light))
     adds_up(rep, name, syscall_slack)
@@ -202,10 +215,10 @@ def test_node_threadpool_work_goes_to_the_connection_that_asked(tmp_path):
     if not Path(NODE).exists():
         pytest.fail("node is not installed: scripts/install-deps.sh", pytrace=False)
 
-    # heavy requests in flight: half as many as the pool has threads. A
-    # thread that finds another job queued when it finishes one takes it
-    # without sleeping, and no wakeup says whose it is (docs/memory.md)
-    in_flight = threading.Semaphore(NODE_POOL // 2)
+    # heavy requests in flight: twice as many as the pool has threads, so
+    # jobs queue and a thread that finishes one takes the next without
+    # sleeping: no wakeup says whose it is, the uprobes do
+    in_flight = threading.Semaphore(NODE_POOL * 2)
 
     def session(s, heavy):
         for _ in range(REQUESTS):
@@ -218,17 +231,17 @@ def test_node_threadpool_work_goes_to_the_connection_that_asked(tmp_path):
     own = {int(p): c for p, c in books["conns"].items()}
     assert all(own[p]["requests"] == REQUESTS for p in kinds), own
     truth = {p: own[p]["pool_cpu_ns"] for p in kinds}
-    # the books hold the pool's calls as calibrated on an idle thread;
-    # conctrace's figure also the loop's work for each heavy request, and
-    # calls slowed by 5 threads and the client sharing 2 CPUs: so the high
-    # side is loose. The low side: a pool thread that finds a job queued
-    # as it finishes one takes it without sleeping, for the connection of
-    # its last hand-off. Measured with 2 in flight over 16 runs: 0.65-2.07
-    # of the books, the highest light connection up to 0.30 of the median
-    # heavy one; with 4 in flight, 0.50-1.93; before, 19 of 20 connections
-    # at 0.05. Issue 16's bar, 25%, is not met here: these bounds are what
-    # holds, and still fail the old attribution by a factor of 10.
-    judge("node pbkdf2", rep, truth, kinds, *NODE_BOUNDS, NODE_LIGHT_SHARE)
+    # the books hold the pool's calls at their cost calibrated on the busy
+    # pool before serving; conctrace's figure holds the loop's work for
+    # each heavy request too (about 0.1 of it). The calibration's own error
+    # moves every connection alike, and a call costs more when the CPUs are
+    # busier (up to 1.7x, calibrated on an idle thread): measured over 22
+    # quiet runs, 0.69-1.54 of the books, each run's connections within
+    # 0.74-1.40 of their median ratio. With the hand-off alone (the uprobes
+    # dropped): 0.12-2.79, up to 23x apart. Issue 16's 25% holds in most
+    # runs, not all: the books' per-call cost is the limit.
+    judge("node pbkdf2", rep, truth, kinds, *NODE_BOUNDS, NODE_LIGHT_SHARE,
+          spread=NODE_SPREAD)
 
 
 def test_asyncio_streams_work_goes_to_the_connection_it_resumes_for(tmp_path):
