@@ -29,6 +29,20 @@ arm, the untraced one too: each run waits a little for them to be gone
 still touched are counted in the output.
 
 Figures are printed, never asserted (see DEVELOPERS.md: benchmarks print).
+The tables and the line naming the run (command, commit, machine, kernel,
+the count of others' tracing programs seen at the runs' starts and ends)
+are printed as docs/overhead.md's two blocks, `fig:bench.overhead.rounds`
+(throughput and server CPU, per server, and the arms against each other)
+and `fig:bench.overhead.bpf_stats` (each program's cost); --write writes
+them there, and every quote of them in README.md and docs/ (see
+scripts/benchlib.py), refusing a run others' tracing programs touched
+unless --shared. --from FILE writes them from a saved output instead,
+running nothing.
+
+Usage (root): sudo make bench-overhead [BENCH_ARGS="--write [--flame] ..."]
+Exit status: 0 measured (and written), 1 a run failed, or --write refused
+(others' tracing programs seen, or the documents quote what the run did
+not measure), 2 bad usage.
 Targets (issue 18): full mode within 150 ns of its floor, light mode within
 60 ns (server CPU per request); on redis, full mode >= 0.98 x its floor and
 light mode >= 0.97 x untraced.
@@ -39,16 +53,19 @@ import atexit
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchlib import all_progs, cpu_ns, die, own_prog_ids, wait_for
+from benchlib import (PROVENANCE_RE, all_progs, cpu_ns, die, own_prog_ids, provenance,
+                      wait_for, write_blocks)
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "servers" / "epoll_echo"
@@ -57,6 +74,10 @@ CONCTRACE = ROOT / "conctrace"
 HOOK_FLOOR = ROOT / "build" / "bench" / "hook_floor"
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
 STATS = "/proc/sys/kernel/bpf_stats_enabled"
+DOC = ROOT / "docs" / "overhead.md"
+# docs/overhead.md's blocks, each printed after a line naming it
+BLOCKS = ("bench.overhead.rounds", "bench.overhead.bpf_stats")
+SECTION_RE = re.compile(r"^\[(bench\.overhead\.\w+)\]$")
 # program types a tracer of syscalls, the scheduler or sockets would load
 TRACING_TYPES = {"tracing", "raw_tracepoint", "tracepoint", "kprobe", "perf_event"}
 
@@ -75,8 +96,8 @@ def free_port():
 
 
 def foreign_tracing(progs, own):
-    """Names of tracing programs loaded by others: they slow every arm."""
-    return {p.get("name", "?") for i, p in progs.items()
+    """{id: name} of the tracing programs loaded by others: they slow every arm."""
+    return {i: p.get("name", "?") for i, p in progs.items()
             if i not in own and p.get("type") in TRACING_TYPES}
 
 
@@ -85,7 +106,7 @@ class EpollEcho:
 
     def __init__(self, opts):
         self.args = ["-c", str(opts.conns), "-d", str(opts.seconds)]
-        self.desc = (f"epoll_echo, loadgen {opts.conns} connections, PING closed loop "
+        self.desc = (f"epoll_echo: loadgen {opts.conns} connections, PING closed loop "
                      f"for {opts.seconds:g} s")
 
     def start(self, wrap):
@@ -118,8 +139,10 @@ class Redis:
         self.requests, self.conns = opts.redis_requests, opts.conns
         self.dir = tempfile.mkdtemp(prefix="bench-overhead-redis-")
         atexit.register(shutil.rmtree, self.dir, True)
-        self.desc = (f"redis-server, redis-benchmark -t ping_mbulk -c {opts.conns} "
-                     f"-n {opts.redis_requests:,}")
+        version = subprocess.run([self.server, "--version"], capture_output=True, text=True)
+        m = re.search(r"v=(\S+)", version.stdout)
+        self.desc = (f"redis: redis-server {m.group(1) if m else '(version unknown)'}, "
+                     f"redis-benchmark -t ping_mbulk -c {opts.conns} -n {opts.redis_requests:,}")
 
     def start(self, wrap):
         port = free_port()
@@ -230,44 +253,54 @@ def quiet_run(server, traced, floor, wait_s):
     return res
 
 
-def print_table(server, arms, rps, cost, touched, rounds):
+def rounds_text(server, arms, rps, cost, touched, rounds):
+    """The server's rounds as docs/overhead.md shows them: each arm's
+    throughput and server CPU per request; then the arms against each
+    other (X over Y: X's median throughput over Y's, and X's server CPU
+    per request minus Y's)."""
     med = {n: statistics.median(v) for n, v in rps.items()}
     best = {n: max(v) for n, v in rps.items()}
     cmed = {n: statistics.median(v) for n, v in cost.items()}
-    print(f"\n{server.desc}, server on CPU 0, client on CPU 1, {rounds} interleaved rounds")
-    print("| run | median req/s | min | max | kept (medians) | kept (best rounds) "
-          "| server CPU ns/req | added ns/req |")
-    print("|---|---|---|---|---|---|---|---|")
+    out = [f"{server.desc}; server on CPU 0, client on CPU 1, {rounds} interleaved rounds", "",
+           "| run | median req/s | min | max | kept, medians | kept, best rounds "
+           "| server CPU ns/req | added ns/req |",
+           "|---|---|---|---|---|---|---|---|"]
     for name, _, _ in arms:
         v = rps[name]
-        print(f"| {name} | {med[name]:,.0f} | {min(v):,.0f} | {max(v):,.0f} "
-              f"| {med[name] / med[UNTRACED]:.3f} | {best[name] / best[UNTRACED]:.3f} "
-              f"| {cmed[name]:,.0f} | {cmed[name] - cmed[UNTRACED]:+,.0f} |")
+        out.append(f"| {name} | {med[name]:,.0f} | {min(v):,.0f} | {max(v):,.0f} "
+                   f"| {med[name] / med[UNTRACED]:.3f} | {best[name] / best[UNTRACED]:.3f} "
+                   f"| {cmed[name]:,.0f} | {cmed[name] - cmed[UNTRACED]:+,.0f} |")
+    out.append("")
     if touched:
-        print(f"rounds with others' tracing programs loaded during a run: "
-              f"{len(touched)} of {rounds} ({', '.join(sorted(set().union(*touched.values())))[:200]})")
+        names = sorted(set().union(*(t.values() for t in touched.values())))
+        out.append(f"Rounds with others' tracing programs loaded during a run: "
+                   f"{len(touched)} of {rounds} ({', '.join(names)[:200]}).")
     else:
-        print("no other tracing program was loaded during any run")
-    for mode, ct, floor in (("full mode", FULL, FLOOR), ("--no-syscalls", LIGHT, FLOOR_LIGHT)):
-        print(f"{server.name}: conctrace's own work ({mode}) keeps {med[ct] / med[floor]:.3f} of "
-              f"its floor (best rounds: {best[ct] / best[floor]:.3f}) and adds "
-              f"{cmed[ct] - cmed[floor]:+,.0f} ns of server CPU per request to the floor's "
-              f"{cmed[floor] - cmed[UNTRACED]:+,.0f}")
-    print(f"{server.name}: light mode keeps {med[LIGHT] / med[UNTRACED]:.3f} of untraced")
+        out.append("No other tracing program was loaded at any run's start or end.")
+    pairs = [(f"{FULL} over its floor", FULL, FLOOR),
+             (f"{LIGHT} over its floor", LIGHT, FLOOR_LIGHT),
+             (f"{LIGHT} over untraced", LIGHT, UNTRACED),
+             # the syscall tracepoints' own floor, and what leaving
+             # sys_exit off would save
+             ("hook floor over hook floor --no-syscalls (sys_enter + sys_exit, empty)",
+              FLOOR, FLOOR_LIGHT),
+             ("entry-only floor over hook floor --no-syscalls (sys_enter alone, empty)",
+              FLOOR_ENTRY, FLOOR_LIGHT),
+             ("entry-only floor over hook floor (what entry-only saves)", FLOOR_ENTRY, FLOOR)]
+    pairs += [(f"{n} over {n[:-4]}", n, n[:-4]) for n in rps if n.endswith(" [B]")]
+    out += ["", f"{server.name}, arms against each other: X over Y is X's median throughput "
+            "over Y's (best rounds: their best), and X's server CPU per request minus Y's", "",
+            "| X over Y | kept, medians | kept, best rounds | server CPU ns/req |",
+            "|---|---|---|---|"]
+    for label, x, y in pairs:
+        out.append(f"| {label} | {med[x] / med[y]:.3f} | {best[x] / best[y]:.3f} "
+                   f"| {cmed[x] - cmed[y]:+,.0f} |")
     for name in rps:
         if name.endswith(" [B]"):
             a = name[:-4]
-            print(f"{server.name}: {name} against {a}: kept {med[name] / med[a]:.3f}, "
-                  f"{cmed[name] - cmed[a]:+,.0f} ns of server CPU per request (medians; "
-                  f"per round: {', '.join(f'{b - x:+,.0f}' for x, b in zip(cost[a], cost[name]))})")
-    full_hooks = cmed[FLOOR] - cmed[UNTRACED]
-    entry_hooks = cmed[FLOOR_ENTRY] - cmed[UNTRACED]
-    light_hooks = cmed[FLOOR_LIGHT] - cmed[UNTRACED]
-    print(f"{server.name}: the syscall hooks' floor: sys_enter + sys_exit "
-          f"{full_hooks - light_hooks:+,.0f} ns per request, sys_enter alone "
-          f"{entry_hooks - light_hooks:+,.0f}: an entry-only mode would save "
-          f"{full_hooks - entry_hooks:,.0f} ns per request here (kept {med[FLOOR_ENTRY] / med[UNTRACED]:.3f} "
-          f"against {med[FLOOR] / med[UNTRACED]:.3f})")
+            out += ["", f"{name} against {a}, server CPU ns/req per round: "
+                    f"{', '.join(f'{b - x:+,.0f}' for x, b in zip(cost[a], cost[name]))}."]
+    return "\n".join(out) + "\n"
 
 
 # iter/ programs run inside conctrace's own reads (its memory samples), not
@@ -298,7 +331,7 @@ def prog_medians(rounds):
     return out
 
 
-def print_prog_stats(server, arm, rounds, floor):
+def prog_stats_text(server, arm, rounds, floor):
     """Each program's runs and time per request, from the kernel's bpf_stats:
     medians over the rounds (a program's time is its own CPU, which a busy
     host disturbs far less than throughput). Beside it, its time above the
@@ -306,10 +339,10 @@ def print_prog_stats(server, arm, rounds, floor):
     work costs, the stats' own clock reads and the rejection of other tasks
     taken out."""
     rows = prog_medians(rounds)
-    print(f"\n{server.name}, {arm}, kernel.bpf_stats_enabled=1 (medians of {len(rounds)} "
-          f"run{'s' if len(rounds) > 1 else ''})")
-    print("| BPF program | runs per request | ns per run | ns per request "
-          "| above the empty program, ns per request |\n|---|---|---|---|---|")
+    out = [f"{server.name}, {arm}: kernel.bpf_stats_enabled=1, medians of {len(rounds)} "
+           f"run{'s' if len(rounds) > 1 else ''}", "",
+           "| BPF program | runs per request | ns per run | ns per request "
+           "| ns above the empty program (per request) |", "|---|---|---|---|---|"]
     above_all = 0.0
     for n, (runs, per_run, per_req) in sorted(rows.items(), key=lambda r: -r[1][2]):
         above = ""
@@ -317,10 +350,44 @@ def print_prog_stats(server, arm, rounds, floor):
             f = floor.get(n) or floor[floor_name(n)]
             above_all += (per_run - f[1]) * runs
             above = f"{(per_run - f[1]) * runs:+,.1f}"
-        print(f"| {n} | {runs:.2f} | {per_run:,.0f} | {per_req:,.1f} | {above} |")
-    print(f"| all hooks (iterators apart: they run in conctrace's own reads) | | | "
-          f"{statistics.median(bpf_ns_per_request(p) for p in rounds):,.1f} | "
-          f"{above_all:+,.1f} |")
+        out.append(f"| {n} | {runs:.2f} | {per_run:,.0f} | {per_req:,.1f} | {above} |")
+    out.append(f"| all hooks (iterators apart: they run in conctrace's own reads) | | | "
+               f"{statistics.median(bpf_ns_per_request(p) for p in rounds):,.1f} | "
+               f"{f'{above_all:+,.1f}' if floor else ''} |")
+    return "\n".join(out) + "\n"
+
+
+def sections(text):
+    """The blocks a printed run holds ({name: text}) and its `Run:` line:
+    each block's text follows a line [NAME] and ends at the next one or at
+    the `Run:` line."""
+    blocks, name, run = {}, None, None
+    for line in text.splitlines():
+        m = SECTION_RE.match(line)
+        if m:
+            name = m.group(1)
+            blocks[name] = []
+        elif PROVENANCE_RE.match(line):
+            run, name = line, None
+        elif name:
+            blocks[name].append(line)
+    return {n: "\n".join(v).strip() + "\n" for n, v in blocks.items()}, run
+
+
+def write_doc(text, shared):
+    """Write a printed run's blocks into docs/overhead.md, each under its
+    `Run:` line."""
+    blocks, run = sections(text)
+    if run is None or set(blocks) != set(BLOCKS):
+        die(f"the output holds no `Run:` line or not the blocks {', '.join(BLOCKS)}: "
+            "nothing written")
+    others = int(PROVENANCE_RE.match(run).group("others"))
+    if others and not shared:
+        die(f"{others} other tracing programs were loaded during the runs: nothing written "
+            "(--shared writes them anyway, the count in the document)")
+    figs = write_blocks(DOC, {n: f"{run}\n\n{blocks[n]}" for n in BLOCKS})
+    print(f"wrote {DOC.relative_to(ROOT)}'s blocks {', '.join(BLOCKS)} and their quotes "
+          f"({len(figs)} figures)")
 
 
 def main():
@@ -345,7 +412,20 @@ def main():
     ap.add_argument("--ab", metavar="CONCTRACE",
                     help="another build's conctrace binary: its full and light modes join "
                     "every round, and the bpf_stats runs (A/B of a change)")
+    ap.add_argument("--write", action="store_true",
+                    help="write the tables into docs/overhead.md's blocks and their quotes")
+    ap.add_argument("--shared", action="store_true",
+                    help="write even if others' tracing programs were seen during the runs")
+    ap.add_argument("--from", dest="saved", metavar="FILE",
+                    help="run nothing: write the blocks of a saved output of this bench")
     opts = ap.parse_args()
+    if opts.saved:
+        try:
+            text = Path(opts.saved).read_text()
+        except OSError as e:
+            die(f"--from: {e.strerror}: {opts.saved}")
+        write_doc(text, opts.shared)
+        return 0
     if opts.rounds is None:
         opts.rounds = 3 if opts.quick else 5
     opts.seconds = opts.seconds or (1.5 if opts.quick else 3)
@@ -398,13 +478,15 @@ def main():
                 rps[s.name][name].append(r)
                 cost[s.name][name].append(ns)
                 if others:
-                    touched[s.name].setdefault(i, set()).update(others)
+                    touched[s.name].setdefault(i, {}).update(others)
             print(f"round {i + 1}, {s.name}: " +
                   ", ".join(f"{n} {rps[s.name][n][-1]:,.0f}/s {cost[s.name][n][-1]:,.0f} ns"
                             for n, _, _ in arms[s.name]) +
                   (" (others' tracing programs loaded)" if i in touched[s.name] else ""),
                   flush=True)
 
+    # others' tracing programs at any kept run's start or end
+    seen = {i: n for r in touched.values() for ids in r.values() for i, n in ids.items()}
     stats_was = Path(STATS).read_text().strip()
     Path(STATS).write_text("1")
     stats = {}
@@ -412,14 +494,12 @@ def main():
         for _ in range(opts.stats_rounds):
             for s in servers:
                 for name, ct_args, floor_args in stats_arms:
-                    stats.setdefault((s.name, name), []).append(
-                        quiet_run(s, ct_args, floor_args, opts.quiet_wait)[2])
+                    res = quiet_run(s, ct_args, floor_args, opts.quiet_wait)
+                    stats.setdefault((s.name, name), []).append(res[2])
+                    seen.update(res[3])
     finally:
         Path(STATS).write_text(stats_was)
 
-    for s in servers:
-        if opts.rounds:
-            print_table(s, arms[s.name], rps[s.name], cost[s.name], touched[s.name], opts.rounds)
     print("\nOn a shared host, contention only ever takes throughput away: when rounds vary")
     print("widely, the best rounds' ratio is the one to read. Server CPU per request (its")
     print("threads' schedstat run time, which leaves out what the host steals) is steadier:")
@@ -434,11 +514,26 @@ def main():
         print("The --flame runs add stack collection to full mode, one set of views each;")
         print("--prometheus --bpf-stats adds the exporter and the kernel's bpf_stats (two")
         print("clock reads per program run), nobody scraping.")
-    print("\nEach program's cost, one run per arm with kernel.bpf_stats_enabled=1 (which adds")
+    print("Each program's cost: runs per arm with kernel.bpf_stats_enabled=1 (which adds")
     print("a clock read to every run: the floor's empty programs show that share).")
-    for (sname, arm), rounds in stats.items():
-        floor = prog_medians(stats[(sname, FLOOR)]) if arm != FLOOR else {}
-        print_prog_stats(next(s for s in servers if s.name == sname), arm, rounds, floor)
+    # what --write (or --from a saved copy of this output) puts in the
+    # documents: each block after a line naming it, all under the Run: line
+    out = []
+    if opts.rounds:
+        out.append(f"[{BLOCKS[0]}]\n\n" + "\n".join(
+            rounds_text(s, arms[s.name], rps[s.name], cost[s.name], touched[s.name], opts.rounds)
+            for s in servers))
+    out.append(f"[{BLOCKS[1]}]\n\n" + "\n".join(
+        prog_stats_text(next(s for s in servers if s.name == sname), arm, rounds,
+                        prog_medians(stats[(sname, FLOOR)]) if arm != FLOOR else {})
+        for (sname, arm), rounds in stats.items()))
+    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "sudo make bench-overhead" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
+    out.append(provenance(command, f"scripts/bench-overhead.py {argv}".strip(), len(seen)))
+    report = "\n".join(out)
+    print("\n" + report)
+    if seen:
+        print(f"others' tracing programs seen: {', '.join(sorted(set(seen.values())))[:300]}")
     for (sname, arm), rounds in stats.items():
         if arm.endswith(" [B]"):
             a = [bpf_ns_per_request(p) for p in stats[(sname, arm[:-4])]]
@@ -446,8 +541,11 @@ def main():
             print(f"{sname}: BPF ns per request, {arm[:-4]} {statistics.median(a):,.0f}, "
                   f"[B] {statistics.median(b):,.0f} (per run: "
                   f"{', '.join(f'{x:,.0f}/{y:,.0f}' for x, y in zip(a, b))})")
-    print(f"\nbench-overhead: {time.monotonic() - t0:.0f} s")
+    print(f"\nbench-overhead: {time.monotonic() - t0:.0f} s", flush=True)
+    if opts.write:
+        write_doc(report, opts.shared)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

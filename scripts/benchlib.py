@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import namedtuple
 from pathlib import Path
 
 NAME = Path(sys.argv[0]).stem     # bench-overhead, bench-scale, ...
@@ -72,22 +73,82 @@ def all_progs():
 #
 #   <!-- fig:NAME begin -->
 #   Run: `COMMAND` (`WHAT IT RAN`), DATE, commit HASH, MACHINE; other BPF tracing programs: N.
+#
+#   KEY, MORE KEY: what the table below is      (a caption: blocks of several tables)
+#
 #   | a | markdown | table |
 #   <!-- fig:NAME end -->
 #
-# and the one line above the table says which command, commit, machine and
-# kernel made them. A figure of the table quoted in prose is an inline
-# marker NAME.ROW (its first number column) or NAME.ROW.COLUMN (a later one,
-# COLUMN its header's slug), written by the same bench from the same block:
-# tests/integration/test_docfigures.py checks, without running anything,
-# that each block has that line and a well-formed table, and that every
-# quote is the block's value.
+# and the one line above the tables says which command, commit, machine
+# and kernel made them. A block of one table may leave it uncaptioned;
+# in a block of several, the text line before each table is its caption,
+# and what precedes its first colon (parentheses left out, each
+# comma-separated part a name) is its key. Other text lines are the
+# bench's words, not figures. A figure of a table quoted in prose is an
+# inline marker NAME[.KEY].ROW (its first number column) or
+# NAME[.KEY].ROW.COLUMN (any, COLUMN its header's slug), written by the
+# same bench from the same block: tests/integration/test_docfigures.py
+# checks, without running anything, that each block has that line and
+# well-formed tables, and that every quote is the block's value.
+#
+# A quote is the cell's number at the precision the quote shows (at most
+# the cell's own): `12 ns` and `11.6 ns` both quote a cell of 11.6; a
+# column whose header starts with a unit (UNITS: `ns per run`) carries it.
 
 PROVENANCE_RE = re.compile(
     r"^Run: `(?P<command>[^`]+)` \(`(?P<ran>[^`]+)`\), (?P<date>\d{4}-\d{2}-\d{2}), "
     r"commit (?P<commit>[0-9a-f]{7,40}(?:-dirty)?|unknown), (?P<machine>[^;]+); "
     r"other BPF tracing programs: (?P<others>\d+)\.$")
 ROW_RE = re.compile(r"^\|(.*)\|$")
+NUMBER_RE = re.compile(r"^(?P<sign>[+\-\u2212]?)(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<dec>\d+))?"
+                       r"(?P<rest>.*)$", re.S)
+UNITS = ("ns", "µs", "ms", "B", "KiB", "MiB")
+
+
+class Figure(namedtuple("Figure", "value decimals signed unit")):
+    """A number cell of a block: its value, decimals, whether it was
+    printed with a sign (a difference), and its column's unit ('' none)."""
+    __slots__ = ()
+
+    def text(self, decimals=None):
+        """The figure as a quote shows it, at decimals (default: the cell's)."""
+        d = self.decimals if decimals is None else decimals
+        s = f"{abs(self.value):,.{d}f}"
+        if float(s.replace(",", "")) == 0:
+            sign = "+" if self.signed else ""
+        else:
+            sign = "-" if self.value < 0 else "+" if self.signed else ""
+        return sign + s + (f" {self.unit}" if self.unit else "")
+
+    def quote_problem(self, quote):
+        """Why quote is not this figure (None: it is)."""
+        m = NUMBER_RE.match(quote.strip())
+        if not m:
+            return f"{quote!r} is not a number"
+        d = len(m.group("dec") or "")
+        if d > self.decimals:
+            return f"{quote!r} shows more decimals than its block's {self.text()!r}"
+        want = self.text(d)
+        return None if quote == want else f"{quote!r}, its block says {want!r}"
+
+    def quote(self, old):
+        """The quote to write where old stood: old's precision kept (a
+        sentence says `12 ns`), the cell's where old shows none or more."""
+        m = NUMBER_RE.match(old.strip())
+        d = len(m.group("dec") or "") if m else self.decimals
+        return self.text(min(d, self.decimals))
+
+
+def cell_figure(cell, header):
+    m = NUMBER_RE.match(cell)
+    if not m or m.group("rest"):
+        return None
+    value = float(m.group("int").replace(",", "") + "." + (m.group("dec") or "0"))
+    if m.group("sign") in ("-", "\u2212"):
+        value = -value
+    first = header.split()[0] if header.split() else ""
+    return Figure(value, len(m.group("dec") or ""), bool(m.group("sign")),
+                  first if first in UNITS else "")
 
 
 def machine():
@@ -101,10 +162,18 @@ def machine():
 
 
 def commit():
+    """The commit whose code made the run, -dirty when code differs from it.
+    The documents are left out: a --write run edits them, and so does the
+    prose around its blocks, neither of which changes what was measured."""
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty",
-                          "--abbrev=7", "--exclude=*"], capture_output=True, text=True)
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=7", "HEAD"],
+                          capture_output=True, text=True)
+    if head.returncode != 0 or not head.stdout.strip():
+        return "unknown"
+    changed = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                              "--untracked-files=no", "--", ".", ":(exclude)docs/*.md",
+                              ":(exclude)README.md"], capture_output=True, text=True)
+    return head.stdout.strip() + ("-dirty" if changed.returncode or changed.stdout.strip() else "")
 
 
 def other_tracers(own=()):
@@ -127,57 +196,116 @@ def slug(text):
     return re.sub(r"[^a-z0-9]+", "_", text.split("(")[0].strip("` ").lower()).strip("_")
 
 
+def caption_key(caption):
+    """A table's caption as the names it adds: `epoll_echo, hook floor
+    (full mode's hooks, empty): ...` is epoll_echo.hook_floor."""
+    head = re.sub(r"\([^)]*\)", "", caption.split(":")[0])
+    return ".".join(slug(p) for p in head.split(","))
+
+
 def parse_block(value):
-    """A recorded block's provenance (a dict) and table ([header, rows...],
-    cells stripped), or raise ValueError saying what is wrong."""
-    lines = [ln for ln in value.strip().splitlines() if ln.strip()]
+    """A recorded block's provenance (a dict) and tables ([(key or None,
+    [header, rows...])], cells stripped), or raise ValueError saying what
+    is wrong."""
+    lines = value.strip().splitlines()
     m = PROVENANCE_RE.match(lines[0]) if lines else None
     if not m:
         raise ValueError("its first line is not the bench's `Run: ...` line "
                          "(rerun the bench with --write)")
-    table = [[c.strip() for c in r.group(1).split("|")] for ln in lines[1:]
-             if (r := ROW_RE.match(ln.strip()))]
-    if len(table) < 3 or not set(table[1][0]) <= set("-: ") \
-            or any(len(r) != len(table[0]) for r in table):
+    # a table ends at a line not a row (markdown's), its caption is the
+    # last text line before it
+    tables, caption, rows = [], None, None
+    for ln in lines[1:]:
+        r = ROW_RE.match(ln.strip())
+        if r:
+            if rows is None:
+                rows = []
+                tables.append((caption, rows))
+                caption = None
+            rows.append([c.strip() for c in r.group(1).split("|")])
+            continue
+        rows = None
+        if ln.strip():
+            caption = ln.strip()
+    if not tables:
         raise ValueError("no well-formed table under its `Run:` line")
-    return m.groupdict(), [table[0]] + table[2:]
+    out, keys = [], set()
+    for caption, table in tables:
+        if len(table) < 3 or not set(table[1][0]) <= set("-: ") \
+                or any(len(r) != len(table[0]) for r in table):
+            raise ValueError(f"no well-formed table under {caption or 'its `Run:` line'!r}")
+        key = caption_key(caption) if caption and len(tables) > 1 else None
+        if len(tables) > 1 and (not key or key in keys):
+            raise ValueError(f"a table whose caption names no key or another's: {caption!r}")
+        keys.add(key)
+        out.append((key, [table[0]] + table[2:]))
+    return m.groupdict(), out
 
 
 def block_figures(name, value):
-    """{NAME.ROW[.COLUMN]: 'X ns'-like text} of a recorded block: what prose
-    may quote of it. A number column's header starts with its unit (`ns`,
-    `ns inside the program`): the unit follows the number, the rest names
-    the column."""
-    _, table = parse_block(value)
-    head, figs = table[0], {}
-    for row in table[1:]:
-        for i, cell in enumerate(row[1:], 1):
-            try:
-                x = float(cell.replace(",", ""))
-            except ValueError:
-                continue
-            unit, *what = head[i].split()
-            col = "" if i == 1 else "." + slug(" ".join(what))
-            figs[f"{name}.{slug(row[0])}{col}"] = f"{x:,.0f} {unit}"
+    """{NAME[.KEY].ROW[.COLUMN]: Figure} of a recorded block: what prose may
+    quote of it. ROW alone is the row's first number column."""
+    _, tables = parse_block(value)
+    figs = {}
+    for key, table in tables:
+        head, prefix = table[0], name + (f".{key}" if key else "")
+        cols = [slug(h) for h in head]
+        rows = [slug(r[0]) for r in table[1:]]
+        for what, names in (("column", cols), ("row", rows)):
+            dup = {n for n in names if names.count(n) > 1}
+            if dup:
+                raise ValueError(f"{prefix}: two {what}s named {', '.join(sorted(dup))}")
+        for row in table[1:]:
+            first = True
+            for i, cell in enumerate(row[1:], 1):
+                fig = cell_figure(cell, head[i])
+                if fig is None:
+                    continue
+                unit = fig.unit
+                col = slug(head[i].split(None, 1)[1] if unit and len(head[i].split()) > 1
+                           else head[i])
+                if first:
+                    figs[f"{prefix}.{slug(row[0])}"] = fig
+                    first = False
+                figs[f"{prefix}.{slug(row[0])}.{col}"] = fig
+    return figs
+
+
+QUOTE_RE = r"<!-- fig:((?:{names})\.[\w.\-]+) -->(.*?)<!-- /fig -->"
+
+
+def write_blocks(doc, blocks):
+    """Write recorded blocks ({name: value}) into doc, each between its
+    markers, and every quote of them in README.md and docs/*.md; nothing
+    is written when a quote names a figure the new blocks lack (the run
+    left out what the documents show). Returns {figure: Figure}."""
+    root = Path(__file__).resolve().parents[1]
+    text = doc.read_text()
+    figs = {}
+    for name, value in blocks.items():
+        begin, end = f"<!-- fig:{name} begin -->\n", f"<!-- fig:{name} end -->"
+        if begin not in text or end not in text:
+            die(f"{doc}: no {begin.strip()} ... {end} block to write")
+        try:
+            figs.update(block_figures(name, value))
+        except ValueError as e:
+            die(f"{name}: {e}")
+        head, rest = text.split(begin, 1)
+        text = head + begin + value + rest[rest.index(end):]
+    quote = re.compile(QUOTE_RE.format(names="|".join(re.escape(n) for n in blocks)), re.S)
+    files = {f: (text if f == doc else f.read_text())
+             for f in [root / "README.md"] + sorted((root / "docs").glob("*.md"))}
+    lacking = sorted({m.group(1) for t in files.values() for m in quote.finditer(t)} - set(figs))
+    if lacking:
+        die(f"the documents quote {', '.join(lacking)}, which this run does not give: "
+            "nothing written")
+    for f, t in files.items():
+        new = quote.sub(lambda m: f"<!-- fig:{m.group(1)} -->{figs[m.group(1)].quote(m.group(2))}"
+                        "<!-- /fig -->", t)
+        if f == doc or new != f.read_text():
+            f.write_text(new)
     return figs
 
 
 def write_block(doc, name, value):
-    """Write a recorded block into doc, between its markers, and every
-    quote of it in README.md and docs/*.md."""
-    root = Path(__file__).resolve().parents[1]
-    text = doc.read_text()
-    begin, end = f"<!-- fig:{name} begin -->\n", f"<!-- fig:{name} end -->"
-    if begin not in text or end not in text:
-        die(f"{doc}: no {begin.strip()} ... {end} block to write")
-    head, rest = text.split(begin, 1)
-    doc.write_text(head + begin + value + rest[rest.index(end):])
-    figs = block_figures(name, value)
-    quote = re.compile(rf"<!-- fig:({re.escape(name)}\.[\w.\-]+) -->(.*?)<!-- /fig -->", re.S)
-    for f in [root / "README.md"] + sorted((root / "docs").glob("*.md")):
-        t = f.read_text()
-        new = quote.sub(lambda m: f"<!-- fig:{m.group(1)} -->{figs[m.group(1)]}<!-- /fig -->"
-                        if m.group(1) in figs else m.group(0), t)
-        if new != t:
-            f.write_text(new)
-    return figs
+    return write_blocks(doc, {name: value})

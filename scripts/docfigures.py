@@ -472,19 +472,15 @@ def doc_files():
     return [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 
 
-def recorded(name):
-    """The long bench block name belongs to (its block or a quote of it), or None."""
-    return next((r for r in RECORDED if name == r or name.startswith(r + ".")), None)
-
-
 def check_recorded(texts=None):
     """Problems of the long benches' blocks and their quotes, from the
     documents alone (nothing is run): a block without its bench's `Run:`
-    line (command, date, commit, machine) or table, a block that names
-    another command, a quote the block does not give or gives otherwise."""
+    line (command, date, commit, machine) or tables, a block that names
+    another command, blocks of one command from two runs, a quote the block
+    does not give or gives otherwise."""
     problems = []
     texts = texts or {f: f.read_text() for f in doc_files()}
-    blocks, quotes, seen = {}, [], set()
+    blocks, quotes, seen, runs = {}, [], set(), {}
     for f, text in texts.items():
         for fig, value, block in markers(text):
             name = recorded(fig)
@@ -511,17 +507,33 @@ def check_recorded(texts=None):
             if RECORDED[fig] not in prov["command"]:
                 problems.append(f"{where}: its `Run:` line names `{prov['command']}`, "
                                 f"not {RECORDED[fig]}: written by hand or by another bench")
+                continue
+            runs.setdefault(RECORDED[fig], {})[fig] = value.strip().splitlines()[0]
     for name in RECORDED:
         if name not in seen:
             problems.append(f"no document holds the fig:{name} block")
+    for command, lines in runs.items():
+        # one bench writes all its blocks at once: blocks of two runs mean
+        # one was pasted from elsewhere, or another bench wrote half
+        if len(set(lines.values())) > 1:
+            problems.append(f"the blocks of {command} ({', '.join(sorted(lines))}) come from "
+                            "different runs (their `Run:` lines differ)")
     for where, fig, value, name in quotes:
         if name not in blocks:
             continue
         if fig not in blocks[name]:
             problems.append(f"{where}: the {name} block gives no such figure")
-        elif value != blocks[name][fig]:
-            problems.append(f"{where} is {value!r}, its block says {blocks[name][fig]!r}")
+        elif (why := blocks[name][fig].quote_problem(value)):
+            problems.append(f"{where} is {why}")
     return problems
+
+
+def recorded(name):
+    """The long bench block name belongs to (its block or a quote of it), or
+    None; the longest such block (bench.overhead.rounds, not a shorter name
+    it extends)."""
+    return max((r for r in RECORDED if name == r or name.startswith(r + ".")),
+               key=len, default=None)
 
 
 def markers(text):

@@ -164,3 +164,31 @@ def test_a_quote_off_its_block_fails():
         "memory.md", marker, f"<!-- fig:{fig} -->{n + 1} ns<!-- /fig -->"))
     assert any("gives no such figure" in p for p in recorded_after(
         "memory.md", marker, f"<!-- fig:bench.helpers.no_such_row -->{value}<!-- /fig -->"))
+
+
+# ---- a block's tables and its quotes' precision --------------------------------------
+
+def test_a_block_of_several_tables_needs_their_captions():
+    """A table's figures are named by its caption: two tables without one,
+    or with the same key, or two rows one name, make a block that fails."""
+    run = helpers_block().strip().splitlines()[0]
+    table = "| run | ns |\n|---|---|\n| a | 1.0 |\n"
+    parse = docfigures.benchlib.parse_block
+    assert parse(f"{run}\n\nx: one\n\n{table}\ny: two\n\n{table}")[1][1][0] == "y"
+    for bad in (f"{run}\n\n{table}\n{table}", f"{run}\n\nx: one\n\n{table}\nx: two\n\n{table}"):
+        with pytest.raises(ValueError, match="caption"):
+            parse(bad)
+    with pytest.raises(ValueError, match="two rows named a"):
+        docfigures.benchlib.block_figures("n", f"{run}\n\n{table}| a (again) | 2.0 |\n")
+
+
+def test_quotes_keep_their_precision_and_sign():
+    """What the writer puts in a quote, and what the check accepts: the
+    cell at the quote's precision, its sign when the cell has one."""
+    fig = docfigures.benchlib.cell_figure("+1,171.4", "ns above the empty program")
+    assert fig.quote("+0 ns") == "+1,171 ns" and fig.quote("") == "+1,171.4 ns"
+    assert fig.quote_problem("+1,171 ns") is None and fig.quote_problem("1,171 ns")
+    assert fig.quote_problem("+1,170 ns") and fig.quote_problem("+1,171.40 ns")
+    ratio = docfigures.benchlib.cell_figure("0.903", "kept, medians")
+    assert ratio.quote("0.0") == "0.9" and ratio.quote_problem("0.90") is None
+    assert ratio.quote_problem("0.91")
