@@ -161,17 +161,19 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
  * Take back a syscall's count from where its entry put it: socket I/O
  * names its connection only inside the call (sock_{recv,send}_length), so
  * its entry counted it for the thread's current one, a guess. A record
- * already final keeps it (its connection closed meanwhile: rare).
+ * already final keeps it (its connection closed meanwhile: rare), and
+ * this says so (false): the count then stays there, not counted twice.
  */
-static __always_inline void uncharge_syscall(struct thread_state *ts, __u64 conn_id, __u32 nr)
+static __always_inline bool uncharge_syscall(struct thread_state *ts, __u64 conn_id, __u32 nr)
 {
 	struct proc_counters *pc;
 	struct conn *c;
+	bool taken;
 
 	if (!conn_id) {
 		if ((pc = proc_counters()))
 			idle_bucket(pc, ts)->syscalls--;	/* per CPU it may wrap: the sum does not */
-		return;
+		return true;
 	}
 	if (conn_id == ts->cur_conn) {
 #pragma unroll
@@ -180,24 +182,26 @@ static __always_inline void uncharge_syscall(struct thread_state *ts, __u64 conn
 
 			if (s->nr == nr + 1 && s->count) {
 				s->count--;
-				return;
+				return true;
 			}
 		}
 	}
 	c = conn_hold(conn_id);
 	if (!c)
-		return;
-	conn_take_syscall(c, nr);
+		return false;
+	taken = conn_take_syscall(c, nr);
 	conn_put(conn_id, c);
+	return taken;
 }
 
 /* The syscall in progress turns out to be conn_id's: its count moves there
- * from where its entry guessed, while the guess still holds it. */
+ * from where its entry guessed, while the guess still holds it (else it
+ * stays, and sys_counted with it: counted once). */
 static __always_inline void recount_syscall(struct thread_state *ts, __u64 conn_id)
 {
-	if (ts->sys_counted == conn_id)
+	if (ts->sys_counted == conn_id ||
+	    !uncharge_syscall(ts, ts->sys_counted, ts->sys_nr))
 		return;
-	uncharge_syscall(ts, ts->sys_counted, ts->sys_nr);
 	charge_syscall(ts, conn_id, ts->sys_nr, 1, 0);
 	ts->sys_counted = conn_id;
 }

@@ -294,8 +294,9 @@ VERIFIED_ONCE int conn_add_syscalls(struct conn *c, __u32 nr, __u32 count, __u64
 	return 0;
 }
 
-/* Take back one call of syscall nr (a count its entry put here). */
-static __always_inline void conn_take_syscall(struct conn *c, __u32 nr)
+/* Take back one call of syscall nr (a count its entry put here); false
+ * if there is none to take. */
+static __always_inline bool conn_take_syscall(struct conn *c, __u32 nr)
 {
 #pragma unroll
 	for (int i = 0; i < CONN_SC_SLOTS; i++) {
@@ -303,11 +304,13 @@ static __always_inline void conn_take_syscall(struct conn *c, __u32 nr)
 
 		if (s->nr == nr + 1 && s->count) {
 			__sync_fetch_and_sub(&s->count, 1);
-			return;
+			return true;
 		}
 	}
-	if (c->sc_other)
-		__sync_fetch_and_sub(&c->sc_other, 1);
+	if (!c->sc_other)
+		return false;
+	__sync_fetch_and_sub(&c->sc_other, 1);
+	return true;
 }
 
 /*

@@ -58,9 +58,8 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 		 * joins id once id is current (id's pending slot): neither
 		 * side then needs the connection map, which charging a
 		 * connection not current would (a lookup and three atomics) */
-		recount = in_syscall && ts->sys_counted != id;
-		if (recount)
-			uncharge_syscall(ts, ts->sys_counted, ts->sys_nr);
+		recount = in_syscall && ts->sys_counted != id &&
+			  uncharge_syscall(ts, ts->sys_counted, ts->sys_nr);
 		set_current_at(task, ts, id, in_syscall ? ts->sys_enter_ns : 0);
 		if (recount) {
 			charge_syscall(ts, id, ts->sys_nr, 1, 0);

@@ -33,7 +33,9 @@ def programs():
 CORE = {"on_sched_switch", "on_process_fork", "on_process_exit"}
 FULL_MODE_CORE = {"on_sys_enter", "on_sys_exit"}
 LIGHT_MODE_ONLY = {"on_inet_sock_set_state", "sweep_ended"}
-ATTACH_ONLY = {"held_sockets", "held_threads", "held_uring"}     # -p; refused in test_attach.py
+ATTACH_ONLY = {"held_sockets", "held_threads", "held_uring", "held_stacks"}  # -p: test_attach.py
+# uprobes, loaded in every run, attached where a binary has libuv (Node)
+UPROBES = {"on_uv_queue_work", "on_uv_queue_work_run", "on_uv_work", "on_uv_work_done"}
 FLAME = {"on_kmem_cache_alloc": "kmem", "on_kmalloc": "kmem", "on_cpu_sample": "cpu"}
 # loaded only where the program they stand in for is left out
 STAND_INS = {
@@ -70,7 +72,8 @@ def warnings(stderr):
 
 def test_every_program_is_known_to_this_test():
     """A program added without a line here would go untested."""
-    known = CORE | FULL_MODE_CORE | LIGHT_MODE_ONLY | ATTACH_ONLY | set(FLAME) | ALL_STAND_INS | {
+    known = CORE | FULL_MODE_CORE | LIGHT_MODE_ONLY | ATTACH_ONLY | set(FLAME) | ALL_STAND_INS | \
+        UPROBES | {
         "on_sock_recv_length", "on_sock_send_length", "on_sched_waking", "on_sched_wakeup",
         "on_sched_wakeup_new", "snapshot_tcp", "snapshot_unix", "on_rss_stat",
         "on_io_uring_submit_req", "on_io_uring_complete"}
