@@ -84,7 +84,11 @@ CACHES = ("TCP", "TCPv6", "UNIX", "sock_inode_cache", "filp", "dentry", "lsm_ino
           "io_kiocb", "vm_area_struct")
 # the blocks the long benches write, and the command each block's `Run:`
 # line must name (the bench that wrote it)
-RECORDED = {"bench.helpers": "make bench-helpers"}
+# block: the command that writes it (one run of bench-overhead writes both
+# of its blocks, under one `Run:` line)
+RECORDED = {"bench.helpers": "make bench-helpers",
+            "bench.overhead.rounds": "make bench-overhead",
+            "bench.overhead.bpf_stats": "make bench-overhead"}
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
 
 # Noise per kind of figure: (relative, absolute in the figure's unit,

@@ -15,7 +15,7 @@ documents fail when:
   * one name shows two values in two places (one figure per quantity);
   * a document shows a figure without stating its noise.
 
-The long benches (`make bench-helpers`: a quiet machine, seconds to
+The long benches (`make bench-helpers`, `make bench-overhead`: a quiet machine, seconds to
 minutes) are not rerun: their blocks carry the `Run:` line the bench
 writes (command, date, commit, machine, kernel), and the cheap tests at
 the end check that line, the table under it and every quote of it in
@@ -166,7 +166,62 @@ def test_a_quote_off_its_block_fails():
         "memory.md", marker, f"<!-- fig:bench.helpers.no_such_row -->{value}<!-- /fig -->"))
 
 
-# ---- a block's tables and its quotes' precision --------------------------------------
+# ---- bench-overhead's two blocks: one run, its tables, its quotes -----------------------
+
+OVERHEAD_BLOCKS = ("bench.overhead.rounds", "bench.overhead.bpf_stats")
+
+
+def overhead_block(name):
+    return next(v for n, v, b in docfigures.markers((ROOT / "docs" / "overhead.md").read_text())
+                if n == name and b)
+
+
+def test_overhead_blocks_are_one_run_of_make_bench_overhead():
+    """Both blocks sit under the `Run:` line `make bench-overhead --write`
+    printed, the same line (one run wrote them), over the tables the
+    documents read: each server's rounds and its arms against each other,
+    and each program's cost in full mode, light mode and the floor."""
+    lines = set()
+    for name in OVERHEAD_BLOCKS:
+        prov, tables = docfigures.benchlib.parse_block(overhead_block(name))
+        assert "make bench-overhead" in prov["command"], prov["command"]
+        lines.add(overhead_block(name).strip().splitlines()[0])
+        keys = {k for k, _ in tables}
+        for server in ("epoll_echo", "redis"):
+            want = ({server, f"{server}.arms_against_each_other"} if name.endswith("rounds")
+                    else {f"{server}.conctrace", f"{server}.conctrace_no_syscalls",
+                          f"{server}.hook_floor"})
+            assert want <= keys, f"{name} lacks {sorted(want - keys)}"
+    assert len(lines) == 1, "the two blocks come from two runs"
+    # and a change to either is seen: another command, another run
+    run_line = next(iter(lines))
+    assert any("not make bench-overhead" in p for p in recorded_after(
+        "overhead.md", run_line, run_line.replace("make bench-overhead", "make bench-hand")))
+    other_day = re.sub(r"\d{4}-\d{2}-\d{2}", "1999-01-01", run_line)
+    assert any("different runs" in p for p in recorded_after("overhead.md", run_line, other_day))
+
+
+def test_an_overhead_quote_off_its_block_fails():
+    """overhead.md's prose quotes its blocks: a quote moved by one in its
+    last digit, or shown with more decimals than its cell, fails."""
+    t = (ROOT / "docs" / "overhead.md").read_text()
+    quotes = [m for m in docfigures.markers(t) if not m[2]
+              and m[0].startswith(tuple(n + "." for n in OVERHEAD_BLOCKS))]
+    assert len(quotes) >= 10, "overhead.md quotes its blocks' figures"
+    fig, value, _ = quotes[0]
+    marker = f"<!-- fig:{fig} -->{value}<!-- /fig -->"
+    m = re.match(r"^([+\-]?)([\d,]+)(\.\d+)?(.*)$", value)
+    last = m.group(3) or ""
+    bumped = m.group(2)[:-1] + str((int(m.group(2)[-1]) + 1) % 10) if not last else m.group(2)
+    if last:
+        last = last[:-1] + str((int(last[-1]) + 1) % 10)
+    assert any("its block says" in p for p in recorded_after(
+        "overhead.md", marker, f"<!-- fig:{fig} -->{m.group(1)}{bumped}{last}{m.group(4)}"
+        "<!-- /fig -->"))
+    assert any("more decimals" in p for p in recorded_after(
+        "overhead.md", marker, f"<!-- fig:{fig} -->{m.group(1)}{m.group(2)}{last}.12345"
+        f"{m.group(4)}<!-- /fig -->"))
+
 
 def test_a_block_of_several_tables_needs_their_captions():
     """A table's figures are named by its caption: two tables without one,
