@@ -28,21 +28,38 @@ other work on the machine adds cheap events (rejected at the first test)
 and lowers the ns per event; own CPU per request or per connection counts
 them as a cost of the server's work instead.
 
-Figures are printed, never asserted (benchmarks print).
+Figures are printed, never asserted (benchmarks print). The tables, with
+what they imply at a million open connections (least squares over the
+full-mode steps), are printed as docs/overhead.md's block `fig:bench.scale`
+under a line naming the run (command, commit, machine, kernel, the count
+of others' tracing programs seen around each step and batch); --write
+writes it there, and every quote of it in README.md and docs/ (see
+scripts/benchlib.py), refusing a run others' tracing programs touched
+unless --shared. --from FILE writes a saved output's instead, running
+nothing.
+
+Usage (root): sudo make bench-scale [BENCH_ARGS="--write [--shared] ..."]
+Exit status: 0 measured (and written), 1 a run failed, or --write refused
+(others' tracing programs seen, or the documents quote what the run did
+not give), 2 bad usage.
 """
 
 import argparse
 import json
+import math
 import os
 import re
+import shlex
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchlib import all_progs, cpu_ns, die, fdinfo, own_prog_ids, wait_for
+from benchlib import (PROVENANCE_RE, all_progs, cpu_ns, die, fdinfo, other_tracers, own_prog_ids,
+                      provenance, wait_for, write_block)
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "servers" / "epoll_echo"
@@ -51,6 +68,21 @@ CONCTRACE = ROOT / "conctrace"
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
 STATS = "/proc/sys/kernel/bpf_stats_enabled"
 ITERATORS = ("snapshot_", "sweep_", "held_")	# iter/ programs: run in conctrace's own reads
+DOC = ROOT / "docs" / "overhead.md"
+BLOCK = "bench.scale"
+MILLION = 1_000_000
+
+
+def loop_constant(name):
+    """A constant of conctrace's loop, from its source (the projection uses
+    SAMPLE_COST_RATIO: a memory sample's interval is that many times its
+    cost, at most SAMPLE_S, so samples take 1/RATIO of a CPU until one
+    costs SAMPLE_S / RATIO)."""
+    src = (ROOT / "userspace" / "main" / "conctrace.c").read_text()
+    m = re.search(rf"^#define {name}\s+([\d.]+)", src, re.M)
+    if not m:
+        die(f"userspace/main/conctrace.c defines no {name}")
+    return float(m.group(1))
 
 
 def own_progs(pid):
@@ -114,7 +146,13 @@ class Traced:
         m = wait_for(self.proc.stderr, LISTEN_RE)
         self.port, self.pid = int(m.group(1)), int(m.group(2))
         self.progs = own_progs(self.proc.pid)
+        self.others = {}	# others' tracing programs seen around the windows
         self.base_sockets = sockets(self.pid)
+
+    def look(self):
+        """Note others' tracing programs: they slow every hook event and
+        the server (outside a window: bpftool's syscalls are events too)."""
+        self.others.update(other_tracers(self.progs))
 
     def counters(self):
         return (prog_counters(self.proc.pid, self.progs), cpu_ns(self.proc.pid), cpu_ns(self.pid),
@@ -175,9 +213,11 @@ def idle(light, levels, seconds, tmp):
                 wait_sockets(ct.pid, ct.base_sockets + level, timeout=120)
                 open_now = level
             time.sleep(1.5)	# memory samples see them
+            ct.look()
             before = ct.counters()
             requests, rps = ping_load(ct.port, seconds)
             after = ct.counters()
+            ct.look()
             w = window(before, after, requests)
             w.update(open=level, rps=rps, span=(before[4] - ct.t0, after[4] - ct.t0))
             rows.append(w)
@@ -201,6 +241,7 @@ def idle(light, levels, seconds, tmp):
         for h in holders:
             h.wait(timeout=60)
     rep = ct.stop()
+    rep["others"] = ct.others
     # the memory samples taken in each window (their interval adapts to
     # their cost: 20 times it, from 0.1 s to 1 s): conctrace's CPU per sample
     times = [t["t_s"] for t in rep.get("timeline", [])]
@@ -217,6 +258,7 @@ def churn(total, batch, tmp):
     try:
         while done < total:
             n = min(batch, total - done)
+            ct.look()
             before = ct.counters()
             out = subprocess.run(["taskset", "-c", "1", str(LOADGEN), "-p", str(ct.port), "-q",
                                   "--json", "-c", str(n), "-n", "1"], capture_output=True,
@@ -225,6 +267,7 @@ def churn(total, batch, tmp):
                 die(f"loadgen failed: {out.stderr.decode()[-2000:]}")
             wait_sockets(ct.pid, ct.base_sockets, at_least=False)
             w = window(before, ct.counters(), n)
+            ct.look()
             done += n
             w.update(done=done, conns_s=n / w["secs"])
             rows.append(w)
@@ -232,16 +275,142 @@ def churn(total, batch, tmp):
                   f"{w['map_bytes'] / 2**20:.2f} MiB of maps", flush=True)
     finally:
         rep = ct.stop()
+        rep["others"] = ct.others
     return rows, rep, time.monotonic() - t_start
+
+
+def fit(points):
+    """Least-squares (intercept, slope) of (x, y) points, NaN points left out."""
+    points = [(x, y) for x, y in points if not math.isnan(y)]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    if len(set(xs)) < 2:
+        return float("nan"), float("nan")
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return my - b * mx, b
 
 
 def slope(points):
     """Least-squares bytes per connection of (open, bytes) points."""
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    if len(set(xs)) < 2:
-        return float("nan")
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return fit(points)[1]
+
+
+def block_text(opts, tcp_sockets, idle_runs, churned):
+    """The run as docs/overhead.md's block shows it: each table under its
+    caption, whose head (before the colon) names its figures (benchlib);
+    units in the headers, so that each cell is a figure prose may quote."""
+    out = ["epoll_echo on CPU 0 under conctrace, kernel.bpf_stats_enabled=1, loadgen on CPU 1.",
+           "", "before: the machine, before the run", "",
+           "| before the run | count |", "|---|---|",
+           f"| TCP sockets on the machine (iter/tcp walks them all at each memory sample) "
+           f"| {tcp_sockets:,} |"]
+    ends = []
+    for mode, rows, rep in idle_runs:
+        base = rows[0]["map_bytes"]
+        out += ["", f"idle, {mode}: connections held open in steps, a {opts.seconds:g} s PING load "
+                "of 50 more at each step", "",
+                "| open | MiB maps | B maps added per open connection | hook events/s "
+                "| ns BPF per event | iterator runs/s | ns per iterator run "
+                "| ms/s conctrace process CPU | ns own CPU per event | ns own CPU per request "
+                "| ns server CPU per request | memory samples/s | ms conctrace CPU per sample |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            per = f"{(r['map_bytes'] - base) / r['open']:,.0f}" if r["open"] else ""
+            out.append(f"| {r['open']:,} | {r['map_bytes'] / 2**20:.2f} | {per} "
+                       f"| {r['events_s']:,.0f} | {r['bpf_ns_event']:.0f} | {r['iter_runs_s']:,.0f} "
+                       f"| {r['iter_ns_run']:.0f} | {r['ct_ms_s']:.1f} | {r['own_ns_event']:.0f} "
+                       f"| {r['own_ns_req']:,.0f} | {r['server_ns_req']:,.0f} "
+                       f"| {r['samples_s']:.1f} | {r['ms_sample']:.1f} |")
+        tl = [(s["open_conns"], s["tracer_bytes"]) for s in rep.get("timeline", [])]
+        per_sample = fit([(r["open"], r["ms_sample"]) for r in rows])[1] * 1000
+        c, bpf = rep["connections"], [r["bpf_ns_event"] for r in rows]
+        ends.append(f"| {mode} | {rep['lost_events']} | {c['total']:,} | {c['peak_open']:,} "
+                    f"| {c.get('not_tracked', 0)} | {len(tl)} | {slope(tl):,.0f} "
+                    f"| {min(b for _, b in tl) / 2**20:.2f} | {max(b for _, b in tl) / 2**20:.2f} "
+                    f"| {min(bpf):.0f} | {max(bpf):.0f} | {per_sample:.2f} |")
+    if ends:
+        out += ["", "idle, ends: each run's lost events and connections, conctrace's own timeline "
+                "over the run, and its steps' range", "",
+                "| run | lost events | connections | peak open | untracked | timeline samples "
+                "| B maps per open connection (least squares over the timeline) "
+                "| MiB maps, lowest sample | MiB maps, highest sample "
+                "| ns BPF per event, lowest step | ns BPF per event, highest step "
+                "| µs conctrace CPU per sample per open connection (least squares over the steps) |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|", *ends]
+    full = next((rows for mode, rows, _ in idle_runs if mode == "full"), None)
+    if full:
+        # what the full-mode steps imply further out: maps and a memory
+        # sample's cost are linear in open connections (a lookup is not);
+        # samples take 1/RATIO of a CPU until one costs SAMPLE_S / RATIO,
+        # then one every SAMPLE_S, whatever it costs
+        ratio, every = loop_constant("SAMPLE_COST_RATIO"), loop_constant("SAMPLE_S")
+        m0, mb = fit([(r["open"], r["map_bytes"]) for r in full])
+        s0, sb = fit([(r["open"], r["ms_sample"]) for r in full])
+        # to the hundred: an extrapolation, not a count; a sample that did
+        # not grow with the connections has no threshold
+        at = (lambda ms: f"{round((ms - s0) / sb, -2):,.0f}") if sb > 0 else (lambda ms: "none")
+        out += ["", f"projection: the full-mode steps' least squares taken further; a memory "
+                f"sample at least every {every:g} s, its interval {ratio:g} times its cost "
+                "(userspace/main/conctrace.c)", "",
+                "| projected | value |", "|---|---|",
+                f"| GiB maps at {MILLION:,} open | {(m0 + mb * MILLION) / 2**30:.2f} |",
+                f"| s conctrace CPU per memory sample at {MILLION:,} open "
+                f"| {(s0 + sb * MILLION) / 1000:.1f} |",
+                f"| open connections from which samples take more than 1/{ratio:g} of a CPU "
+                f"| {at(every / ratio * 1000)} |",
+                f"| open connections from which samples take a whole CPU "
+                f"| {at(every * 1000)} |"]
+    if churned:
+        rows, rep, secs = churned
+        out += ["", f"churn: {opts.churn:,} connections in batches of {opts.batch:,}, one PING "
+                "each, then closed, full mode", "",
+                "| connections so far | connections/s | hook events per connection "
+                "| ns BPF per event | ms/s conctrace process CPU | ns own CPU per event "
+                "| µs own CPU per connection | MiB maps after |",
+                "|---|---|---|---|---|---|---|---|"]
+        own = []
+        for r in rows:
+            n = opts.batch if r["done"] % opts.batch == 0 else r["done"] % opts.batch
+            own.append(r["own_ns_event"] * r["events"] / n / 1000)
+            out.append(f"| {r['done']:,} | {r['conns_s']:,.0f} | {r['events'] / n:.1f} "
+                       f"| {r['bpf_ns_event']:.0f} | {r['ct_ms_s']:.1f} | {r['own_ns_event']:.0f} "
+                       f"| {own[-1]:.1f} | {r['map_bytes'] / 2**20:.2f} |")
+        c, maps = rep["connections"], [r["map_bytes"] / 2**20 for r in rows]
+        bpf = [r["bpf_ns_event"] for r in rows]
+        out += ["", "churn, end: the run's lost events and connections, and its batches' range", "",
+                "| run | seconds | lost events | connections counted | connections made "
+                "| untracked | open at end | MiB maps after a batch, lowest "
+                "| MiB maps after a batch, highest | µs own CPU per connection, lowest batch "
+                "| µs own CPU per connection, highest batch | ns BPF per event, lowest batch "
+                "| ns BPF per event, highest batch |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+                f"| full | {secs:.0f} | {rep['lost_events']} | {c['total']:,} | {opts.churn:,} "
+                f"| {c.get('not_tracked', 0)} | {c['open_at_end']} | {min(maps):.2f} "
+                f"| {max(maps):.2f} | {min(own):.1f} | {max(own):.1f} | {min(bpf):.0f} "
+                f"| {max(bpf):.0f} |"]
+    return "\n".join(out) + "\n"
+
+
+def write_doc(text, shared):
+    """Write a printed run's block (the lines after [bench.scale], up to its
+    `Run:` line) into docs/overhead.md, under that line."""
+    lines = text.splitlines()
+    if f"[{BLOCK}]" not in lines:
+        die(f"the output holds no [{BLOCK}] block: nothing written")
+    body, run = [], None
+    for ln in lines[lines.index(f"[{BLOCK}]") + 1:]:
+        if PROVENANCE_RE.match(ln):
+            run = ln
+            break
+        body.append(ln)
+    if run is None:
+        die("the output's block ends without its `Run:` line: nothing written")
+    others = int(PROVENANCE_RE.match(run).group("others"))
+    if others and not shared:
+        die(f"{others} other tracing programs were loaded during the runs: nothing written "
+            "(--shared writes them anyway, the count in the document)")
+    figs = write_block(DOC, BLOCK, f"{run}\n\n" + "\n".join(body).strip() + "\n")
+    print(f"wrote {DOC.relative_to(ROOT)}'s {BLOCK} block and its quotes ({len(figs)} figures)")
 
 
 def main():
@@ -253,7 +422,20 @@ def main():
     ap.add_argument("--seconds", type=float, default=3, help="each PING load (default 3)")
     ap.add_argument("--modes", default="full,light", help="idle runs: full, light (default both)")
     ap.add_argument("--quick", action="store_true", help="5,000 idle, 40,000 churned, 2 s loads")
+    ap.add_argument("--write", action="store_true",
+                    help="write the tables into docs/overhead.md's block and their quotes")
+    ap.add_argument("--shared", action="store_true",
+                    help="write even if others' tracing programs were seen during the runs")
+    ap.add_argument("--from", dest="saved", metavar="FILE",
+                    help="run nothing: write the block of a saved output of this bench")
     opts = ap.parse_args()
+    if opts.saved:
+        try:
+            text = Path(opts.saved).read_text()
+        except OSError as e:
+            die(f"--from: {e.strerror}: {opts.saved}")
+        write_doc(text, opts.shared)
+        return 0
     if opts.quick:
         opts.idle, opts.churn, opts.seconds = 5000, 40000, 2
     if os.geteuid() != 0:
@@ -274,48 +456,21 @@ def main():
         finally:
             Path(STATS).write_text(stats_was)
 
-    print(f"\nbench-scale: epoll_echo on CPU 0 under conctrace, kernel.bpf_stats_enabled=1; "
-          f"{tcp_sockets:,} TCP sockets on the machine before the run (iter/tcp walks them all)")
-    for mode, rows, rep in idle_runs:
-        base = rows[0]["map_bytes"]
-        print(f"\nidle connections held open ({mode}), a {opts.seconds:g} s PING load of 50 more at each step")
-        print("| open | maps | maps added per open conn | hook events/s | BPF ns per event "
-              "| iter/tcp runs/s | ns per iter run | conctrace process CPU | own CPU per event "
-              "| own CPU per request | server CPU per request | memory samples/s | conctrace CPU per sample |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for r in rows:
-            per = (r["map_bytes"] - base) / r["open"] if r["open"] else 0
-            print(f"| {r['open']:,} | {r['map_bytes'] / 2**20:.2f} MiB | {per:,.0f} B "
-                  f"| {r['events_s']:,.0f} | {r['bpf_ns_event']:.0f} | {r['iter_runs_s']:,.0f} "
-                  f"| {r['iter_ns_run']:.0f} | {r['ct_ms_s']:.1f} ms/s | {r['own_ns_event']:.0f} ns "
-                  f"| {r['own_ns_req']:,.0f} ns | {r['server_ns_req']:,.0f} ns "
-                  f"| {r['samples_s']:.1f} | {r['ms_sample']:.1f} ms |")
-        tl = [(s["open_conns"], s["tracer_bytes"]) for s in rep.get("timeline", [])]
-        print(f"lost events {rep['lost_events']}; connections {rep['connections']['total']:,} "
-              f"(peak open {rep['connections']['peak_open']:,}, untracked "
-              f"{rep['connections'].get('not_tracked', 0)}); conctrace's own timeline: "
-              f"{len(tl)} samples, maps {slope(tl):,.0f} B per open connection "
-              f"(least squares), {min(b for _, b in tl) / 2**20:.2f}-"
-              f"{max(b for _, b in tl) / 2**20:.2f} MiB")
+    report = block_text(opts, tcp_sockets, idle_runs, churned)
+    others = {i: n for _, _, rep in idle_runs for i, n in rep["others"].items()}
     if churned:
-        rows, rep, secs = churned
-        print(f"\n{opts.churn:,} connections churned in batches of {opts.batch:,} (one PING each), "
-              f"full mode, {secs:.0f} s")
-        print("| connections so far | connections/s | hook events per connection | BPF ns per event "
-              "| conctrace process CPU | own CPU per event | own CPU per connection | maps after |")
-        print("|---|---|---|---|---|---|---|---|")
-        for r in rows:
-            n = opts.batch if r["done"] % opts.batch == 0 else r["done"] % opts.batch
-            print(f"| {r['done']:,} | {r['conns_s']:,.0f} | {r['events'] / n:.1f} "
-                  f"| {r['bpf_ns_event']:.0f} | {r['ct_ms_s']:.1f} ms/s | {r['own_ns_event']:.0f} ns "
-                  f"| {(r['own_ns_event'] * r['events']) / n / 1000:.1f} µs "
-                  f"| {r['map_bytes'] / 2**20:.2f} MiB |")
-        c = rep["connections"]
-        print(f"lost events {rep['lost_events']}; connections counted {c['total']:,} of "
-              f"{opts.churn:,} made, untracked {c.get('not_tracked', 0)}, open at end "
-              f"{c['open_at_end']}")
-    print(f"\nbench-scale: {time.monotonic() - t0:.0f} s")
+        others.update(churned[1]["others"])
+    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "sudo make bench-scale" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
+    run = provenance(command, f"scripts/bench-scale.py {argv}".strip(), len(others))
+    print(f"\n[{BLOCK}]\n\n{report}\n{run}")
+    if others:
+        print(f"others' tracing programs seen: {', '.join(sorted(set(others.values())))[:300]}")
+    print(f"\nbench-scale: {time.monotonic() - t0:.0f} s", flush=True)
+    if opts.write:
+        write_doc(f"[{BLOCK}]\n\n{report}\n{run}\n", opts.shared)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -102,7 +102,7 @@ PROVENANCE_RE = re.compile(
 ROW_RE = re.compile(r"^\|(.*)\|$")
 NUMBER_RE = re.compile(r"^(?P<sign>[+\-\u2212]?)(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<dec>\d+))?"
                        r"(?P<rest>.*)$", re.S)
-UNITS = ("ns", "µs", "ms", "B", "KiB", "MiB")
+UNITS = ("ns", "µs", "ms", "ms/s", "B", "KiB", "MiB")
 
 
 class Figure(namedtuple("Figure", "value decimals signed unit")):
