@@ -88,7 +88,8 @@ CACHES = ("TCP", "TCPv6", "UNIX", "sock_inode_cache", "filp", "dentry", "lsm_ino
 # of its blocks, under one `Run:` line)
 RECORDED = {"bench.helpers": "make bench-helpers",
             "bench.overhead.rounds": "make bench-overhead",
-            "bench.overhead.bpf_stats": "make bench-overhead"}
+            "bench.overhead.bpf_stats": "make bench-overhead",
+            "bench.scale": "make bench-scale"}
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
 
 # Noise per kind of figure: (relative, absolute in the figure's unit,

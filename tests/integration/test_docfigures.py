@@ -15,8 +15,8 @@ documents fail when:
   * one name shows two values in two places (one figure per quantity);
   * a document shows a figure without stating its noise.
 
-The long benches (`make bench-helpers`, `make bench-overhead`: a quiet machine, seconds to
-minutes) are not rerun: their blocks carry the `Run:` line the bench
+The long benches (`make bench-helpers`, `make bench-overhead`, `make
+bench-scale`: a quiet machine, seconds to minutes) are not rerun: their blocks carry the `Run:` line the bench
 writes (command, date, commit, machine, kernel), and the cheap tests at
 the end check that line, the table under it and every quote of it in
 prose, reading files only (no root, no BPF).
@@ -247,3 +247,82 @@ def test_quotes_keep_their_precision_and_sign():
     ratio = docfigures.benchlib.cell_figure("0.903", "kept, medians")
     assert ratio.quote("0.0") == "0.9" and ratio.quote_problem("0.90") is None
     assert ratio.quote_problem("0.91")
+
+
+# ---- bench-scale's block: its tables, its quotes, the names its printer gives -----------
+
+SCALE_KEYS = {"before", "idle.full", "idle.light", "idle.ends", "projection", "churn",
+              "churn.end"}
+
+
+def scale_block():
+    return next(v for n, v, b in docfigures.markers((ROOT / "docs" / "overhead.md").read_text())
+                if n == "bench.scale" and b)
+
+
+def test_scale_block_is_a_run_of_make_bench_scale():
+    """The block sits under the `Run:` line `make bench-scale --write`
+    printed, over the tables the prose reads: the machine before the run,
+    each idle run's steps and ends, the projection, the churn's batches and
+    end. Another command's line fails."""
+    block = scale_block()
+    prov, tables = docfigures.benchlib.parse_block(block)
+    assert "make bench-scale" in prov["command"], prov["command"]
+    keys = {k for k, _ in tables}
+    assert SCALE_KEYS <= keys, f"bench.scale lacks {sorted(SCALE_KEYS - keys)}"
+    run_line = block.strip().splitlines()[0]
+    assert any("not make bench-scale" in p for p in recorded_after(
+        "overhead.md", run_line, run_line.replace("make bench-scale", "make bench-hand")))
+
+
+def test_a_scale_quote_off_its_block_fails():
+    """overhead.md's scale section quotes the block: a quote moved by one
+    in its last digit fails, and so does one naming a step the run lacks."""
+    t = (ROOT / "docs" / "overhead.md").read_text()
+    quotes = [m for m in docfigures.markers(t) if not m[2] and m[0].startswith("bench.scale.")]
+    assert len(quotes) >= 20, "overhead.md quotes bench-scale's figures"
+    fig, value, _ = next(q for q in quotes if re.search(r"[1-9]", q[1]))
+    marker = f"<!-- fig:{fig} -->{value}<!-- /fig -->"
+    digits = [i for i, c in enumerate(value) if c.isdigit()]
+    last = digits[-1]
+    bumped = value[:last] + str((int(value[last]) + 1) % 10) + value[last + 1:]
+    assert any("its block says" in p for p in recorded_after(
+        "overhead.md", marker, f"<!-- fig:{fig} -->{bumped}<!-- /fig -->"))
+    assert any("gives no such figure" in p for p in recorded_after(
+        "overhead.md", marker, f"<!-- fig:bench.scale.idle.full.12_345.maps -->{value}<!-- /fig -->"))
+
+
+def test_bench_scale_prints_every_figure_the_documents_quote():
+    """What the bench prints, from made-up rows (nothing run): a block whose
+    figures include every fig:bench.scale quote of the documents, so that
+    --write can fill them; a quote of a figure the printer no longer gives
+    would make --write refuse the run, minutes after it began."""
+    spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "scripts" / "bench-scale.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    opts = bench.argparse.Namespace(idle=19000, steps=5, churn=200000, batch=10000, seconds=3)
+    levels = sorted({round(opts.idle * i / (opts.steps - 1)) for i in range(opts.steps)})
+
+    def step(n, **more):
+        return dict(secs=3.0, events=30000, events_s=10000.0, bpf_ns_event=130.0 + n / 1000,
+                    iter_runs_s=100.0, iter_ns_run=70.0 + n / 40, ct_ms_s=20.0 + n / 400,
+                    own_ns_event=400.0, own_ns_req=1000.0, server_ns_req=5000.0,
+                    map_bytes=2.5 * 2**20 + 656 * n, samples_s=1.0, ms_sample=14 + n * 0.0028,
+                    open=n, **more)
+
+    def rep(total):
+        return {"lost_events": 0, "others": {},
+                "connections": {"total": total, "peak_open": total, "not_tracked": 0,
+                                "open_at_end": 0},
+                "timeline": [{"open_conns": n, "tracer_bytes": 2.5 * 2**20 + 700 * n}
+                             for n in levels]}
+    idle = [(m, [step(n) for n in levels], rep(opts.idle)) for m in ("full", "light")]
+    batches = [step(0, done=d, conns_s=6000.0)
+               for d in range(opts.batch, opts.churn + 1, opts.batch)]
+    text = bench.block_text(opts, 1234, idle, (batches, rep(opts.churn), 30.0))
+    run = docfigures.benchlib.provenance("sudo make bench-scale", "scripts/bench-scale.py", 0)
+    figs = docfigures.benchlib.block_figures("bench.scale", f"{run}\n\n{text}")
+    quoted = {n for t in texts().values() for n, _, b in docfigures.markers(t)
+              if not b and n.startswith("bench.scale.")}
+    assert quoted, "the documents quote bench-scale"
+    assert not quoted - set(figs), f"the bench prints no {sorted(quoted - set(figs))}"
