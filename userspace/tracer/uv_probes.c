@@ -2,7 +2,7 @@
 /*
  * libuv's threadpool, through the uprobes of bpf/progs/runtimes.bpf.h:
  * uv_queue_work in the target's binary (Node links libuv in and exports
- * it) or in the system's libuv; on the workers' side uv__queue_work where
+ * it) or in the system's libuv if the binary needs it; on the workers' side uv__queue_work where
  * the file's symbol table names it, else each work callback BPF reports
  * (EV_UV_CALLBACK), at its place in the mapping that holds it. Probes on a
  * file fire in every process that runs it; the programs keep the target's.
@@ -10,6 +10,8 @@
 #include "tracer/uv_probes.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,14 +67,49 @@ static bool probe_queue_work(struct tracer *t, const char *path)
 	return true;
 }
 
+/* exe names libuv among the libraries it needs (DT_NEEDED): Debian's
+ * node does. A probe on the system's libuv otherwise would cost every run
+ * its attach and the wait of its detach (0.2 s here), for nothing. */
+static bool needs_libuv(const char *exe)
+{
+	bool found = false;
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	int fd;
+
+	if (elf_version(EV_CURRENT) == EV_NONE || (fd = open(exe, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data;
+		GElf_Shdr sh;
+		GElf_Dyn dyn;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC ||
+		    !(data = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; !found && gelf_getdyn(data, (int)i, &dyn); i++) {
+			const char *name = dyn.d_tag == DT_NEEDED ?
+				elf_strptr(elf, sh.sh_link, dyn.d_un.d_val) : NULL;
+
+			found = name && !strncmp(name, "libuv.so", 8);
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return found;
+}
+
 void uv_probes_attach(struct tracer *t, const char *exe)
 {
 	if (!bpf_program__autoload(t->skel->progs.on_uv_queue_work))
 		return;	/* refused by this kernel: plan_programs said so */
-	if (exe)
-		probe_queue_work(t, exe);
-	for (size_t i = 0; i < sizeof(system_libuv) / sizeof(system_libuv[0]); i++)
-		probe_queue_work(t, system_libuv[i]);
+	if (!exe)
+		return;
+	if (!probe_queue_work(t, exe) && needs_libuv(exe))
+		for (size_t i = 0; i < sizeof(system_libuv) / sizeof(system_libuv[0]); i++)
+			if (probe_queue_work(t, system_libuv[i]))
+				break;
 	/* a binary without the symbol leaves libbpf's complaint: not ours */
 	libbpf_log_clear();
 }

@@ -8,7 +8,8 @@
 
 #include "tracer/tracer.h"
 
-/* Probe uv_queue_work in exe (if it exports it) and in the system's libuv. */
+/* Probe uv_queue_work in exe if it has it, else in the system's libuv if
+ * exe needs that. */
 void uv_probes_attach(struct tracer *t, const char *exe);
 /* A work callback BPF saw first (EV_UV_CALLBACK): probe its entry and return. */
 void uv_probes_callback(struct tracer *t, const struct uv_callback_event *ev);
