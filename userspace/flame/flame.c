@@ -155,13 +155,11 @@ static size_t push_stack(struct stack_build *b, size_t n, __s32 id, enum stack_k
 
 /* ---- conctrace's own programs, apart ---------------------------------- */
 
-static void add_prog(void *ctx, const char *name, __u64 run_ns, __u64 run_cnt)
+static void add_prog(void *ctx, const char *name)
 {
 	struct stack_build *b = ctx;
 	char (*p)[sizeof(*b->progs)] = realloc(b->progs, (b->nprogs + 1) * sizeof(*p));
 
-	(void)run_ns;
-	(void)run_cnt;
 	if (!p) {
 		b->err = -ENOMEM;
 		return;
@@ -170,9 +168,10 @@ static void add_prog(void *ctx, const char *name, __u64 run_ns, __u64 run_cnt)
 	snprintf(b->progs[b->nprogs++], sizeof(*p), "%s", name);
 }
 
-/* Is this kernel frame one of conctrace's programs? The kernel names a
- * program's code "bpf_prog_<16 hex digits of its tag>_<name>", the name
- * cut to BPF_OBJ_NAME_LEN - 1 where the program has no BTF. */
+/* Is this kernel frame one of conctrace's programs, or a function one
+ * calls? The kernel names that code "bpf_prog_<16 hex digits of its
+ * tag>_<name>", the name cut to BPF_OBJ_NAME_LEN - 1 where the program
+ * has no BTF. */
 static bool own_prog(const struct stack_build *b, const char *frame)
 {
 	const char *name = frame + 9 + 16 + 1;
@@ -299,7 +298,7 @@ int flame_build(const struct flame_input *in, unsigned int mask, struct folded *
 	b->out = out;
 	b->self = self;
 	b->mask = mask;
-	tracer_for_each_prog(in->tracer, add_prog, b);
+	tracer_for_each_code_name(in->tracer, add_prog, b);
 	if (!b->err)
 		tracer_for_each_flame(in->tracer, add_stack, b);
 	err = b->err;

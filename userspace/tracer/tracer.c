@@ -749,6 +749,20 @@ void tracer_for_each_flame(struct tracer *t,
 	}
 }
 
+void tracer_for_each_code_name(struct tracer *t, void (*fn)(void *ctx, const char *name),
+			       void *ctx)
+{
+	const struct btf *btf = bpf_object__btf(t->skel->obj);
+	__u32 n = btf ? btf__type_cnt(btf) : 0;
+
+	for (__u32 id = 1; id < n; id++) {
+		const struct btf_type *type = btf__type_by_id(btf, id);
+
+		if (btf_is_func(type))
+			fn(ctx, btf__name_by_offset(btf, type->name_off));
+	}
+}
+
 void tracer_for_each_prog(struct tracer *t,
 			  void (*fn)(void *ctx, const char *name, __u64 run_ns, __u64 run_cnt),
 			  void *ctx)

@@ -152,6 +152,13 @@ void tracer_for_each_open(struct tracer *t, void (*fn)(void *ctx, const struct c
 void tracer_for_each_flame(struct tracer *t,
 			   void (*fn)(void *ctx, const struct stack_key *k, __u64 value), void *ctx);
 
+/* Hand fn every name the kernel gives conctrace's code in a stack
+ * ("bpf_prog_<tag>_<name>"): each program's, and each function one calls
+ * that is not inlined (the global ones, bpf_loop's and bpf_find_vma's
+ * callbacks): every function in the object's BTF. */
+void tracer_for_each_code_name(struct tracer *t, void (*fn)(void *ctx, const char *name),
+			       void *ctx);
+
 /* Hand every loaded program's name and what it has cost so far to fn
  * (run_ns, run_cnt: the kernel counts them only while someone holds a
  * bpf_enable_stats() fd, as --bpf-stats does). */
