@@ -30,21 +30,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchlib import wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
 METRICS_RE = re.compile(rb"serving metrics on http://127\.0\.0\.1:(\d+)/metrics")
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
-
-
-def wait_line(stream, pattern, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        m = pattern.search(line)
-        if m:
-            return m
-    sys.exit(f"bench-exporter: no line matching {pattern.pattern!r}")
 
 
 def scrape(port):
@@ -65,8 +55,8 @@ def bench(count, rounds):
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     lg = None
     try:
-        port = int(wait_line(ct.stderr, METRICS_RE).group(1))
-        server_port = int(wait_line(ct.stderr, LISTEN_RE).group(1))
+        port = int(wait_for(ct.stderr, METRICS_RE, timeout=15).group(1))
+        server_port = int(wait_for(ct.stderr, LISTEN_RE, timeout=15).group(1))
         with tempfile.TemporaryDirectory() as tmp:
             ready = Path(tmp) / "ready"
             lg = subprocess.Popen([str(ROOT / "servers" / "loadgen"), "-p", str(server_port),

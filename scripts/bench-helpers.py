@@ -30,7 +30,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from benchlib import die, other_tracers, provenance, write_block
+from benchlib import add_write_options, die, other_tracers, provenance, write_block
 
 ROOT = Path(__file__).resolve().parents[1]
 HELPER_COST = ROOT / "build" / "bench" / "helper_cost"
@@ -61,10 +61,7 @@ def table(out):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--write", action="store_true",
-                    help="write the table into docs/overhead.md and its quotes")
-    ap.add_argument("--shared", action="store_true",
-                    help="write even if other tracing programs were loaded")
+    add_write_options(ap, "docs/overhead.md", saved=False)
     ap.add_argument("-n", type=int, default=1000000, help="getppid() calls per round")
     opts = ap.parse_args()
     if os.geteuid() != 0:

@@ -64,8 +64,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import (PROVENANCE_RE, all_progs, cpu_ns, die, own_prog_ids, provenance,
-                      wait_for, write_blocks)
+from benchlib import (PROVENANCE_RE, add_write_options, all_progs, cpu_ns, die, own_prog_ids,
+                      provenance, wait_for, write_blocks, write_saved)
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "servers" / "epoll_echo"
@@ -412,19 +412,9 @@ def main():
     ap.add_argument("--ab", metavar="CONCTRACE",
                     help="another build's conctrace binary: its full and light modes join "
                     "every round, and the bpf_stats runs (A/B of a change)")
-    ap.add_argument("--write", action="store_true",
-                    help="write the tables into docs/overhead.md's blocks and their quotes")
-    ap.add_argument("--shared", action="store_true",
-                    help="write even if others' tracing programs were seen during the runs")
-    ap.add_argument("--from", dest="saved", metavar="FILE",
-                    help="run nothing: write the blocks of a saved output of this bench")
+    add_write_options(ap, "docs/overhead.md's blocks")
     opts = ap.parse_args()
-    if opts.saved:
-        try:
-            text = Path(opts.saved).read_text()
-        except OSError as e:
-            die(f"--from: {e.strerror}: {opts.saved}")
-        write_doc(text, opts.shared)
+    if write_saved(opts, write_doc):
         return 0
     if opts.rounds is None:
         opts.rounds = 3 if opts.quick else 5

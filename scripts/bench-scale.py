@@ -58,8 +58,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import (PROVENANCE_RE, all_progs, cpu_ns, die, fdinfo, other_tracers, own_prog_ids,
-                      provenance, wait_for, write_block)
+from benchlib import (PROVENANCE_RE, add_write_options, all_progs, cpu_ns, die, fdinfo,
+                      other_tracers, own_prog_ids, provenance, wait_for, write_block, write_saved)
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "servers" / "epoll_echo"
@@ -422,19 +422,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=3, help="each PING load (default 3)")
     ap.add_argument("--modes", default="full,light", help="idle runs: full, light (default both)")
     ap.add_argument("--quick", action="store_true", help="5,000 idle, 40,000 churned, 2 s loads")
-    ap.add_argument("--write", action="store_true",
-                    help="write the tables into docs/overhead.md's block and their quotes")
-    ap.add_argument("--shared", action="store_true",
-                    help="write even if others' tracing programs were seen during the runs")
-    ap.add_argument("--from", dest="saved", metavar="FILE",
-                    help="run nothing: write the block of a saved output of this bench")
+    add_write_options(ap, "docs/overhead.md's block")
     opts = ap.parse_args()
-    if opts.saved:
-        try:
-            text = Path(opts.saved).read_text()
-        except OSError as e:
-            die(f"--from: {e.strerror}: {opts.saved}")
-        write_doc(text, opts.shared)
+    if write_saved(opts, write_doc):
         return 0
     if opts.quick:
         opts.idle, opts.churn, opts.seconds = 5000, 40000, 2

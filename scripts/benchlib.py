@@ -28,7 +28,32 @@ def wait_for(stream, pattern, timeout=10):
         m = re.search(pattern, line)
         if m:
             return m
-    die(f"no line matching {pattern!r}")
+    die(f"no line matching {getattr(pattern, 'pattern', pattern)!r}")
+
+
+def add_write_options(ap, where, saved=True):
+    """A bench that writes its figures into the documents: --write (into
+    `where`), --shared, and with `saved` --from FILE (see write_saved)."""
+    ap.add_argument("--write", action="store_true",
+                    help=f"write the tables into {where} and their quotes")
+    ap.add_argument("--shared", action="store_true",
+                    help="write even if others' tracing programs were seen during the runs")
+    if saved:
+        ap.add_argument("--from", dest="saved", metavar="FILE",
+                        help=f"run nothing: write {where} from a saved output of this bench")
+
+
+def write_saved(opts, write_doc):
+    """--from FILE: write_doc(the saved output, --shared), running nothing;
+    False if --from was not given."""
+    if not opts.saved:
+        return False
+    try:
+        text = Path(opts.saved).read_text()
+    except OSError as e:
+        die(f"--from: {e.strerror}: {opts.saved}")
+    write_doc(text, opts.shared)
+    return True
 
 
 def cpu_ns(pid):
