@@ -92,6 +92,16 @@ static long guard_found(struct task_struct *task, struct vm_area_struct *vma, vo
 	return 0;
 }
 
+/* An inaccessible guard mapping just below the stack's (s->start): a
+ * thread's (glibc's) or a coroutine's stack has one. */
+static __always_inline bool guard_below(struct task_struct *task, struct stack_vma *s)
+{
+	s->guard = false;
+	if (s->start > page_size)
+		bpf_find_vma(task, s->start - 1, guard_found, s, 0);
+	return s->guard;
+}
+
 /*
  * Each thread of the target: one blocked in (or last in) a syscall on a
  * connection's fd serves that connection, as a thread-per-connection
@@ -139,11 +149,8 @@ int held_threads(struct bpf_iter__task *ctx)
 				     (__u64)task->stack_vm_area->nr_pages * page_size);
 	s.sp = BPF_CORE_READ(regs, sp);
 	if (!bpf_find_vma(task, s.sp, stack_vma_found, &s, 0) && s.start) {
-		__s32 vmas = 1;
+		__s32 vmas = 1 + guard_below(task, &s);
 
-		if (s.start > page_size)
-			bpf_find_vma(task, s.start - 1, guard_found, &s, 0);
-		vmas += s.guard;
 		c->vmas += vmas;
 		c->vmas_peak += vmas;
 		/* the PTE pages under [sp, end): a stack is touched from its top */
@@ -214,11 +221,7 @@ int held_stacks(struct bpf_iter__task_file *ctx)
 		data = BPF_CORE_READ(epi, event.data);
 		s.start = 0;
 		if (!data || bpf_find_vma(task, data, anon_rw_found, &s, 0) || !s.start ||
-		    s.end - s.start > STACK_MAX || s.start <= page_size)
-			continue;
-		s.guard = false;
-		bpf_find_vma(task, s.start - 1, guard_found, &s, 0);
-		if (!s.guard)
+		    s.end - s.start > STACK_MAX || !guard_below(task, &s))
 			continue;
 		users = bpf_map_lookup_elem(&held_stack_users, &s.start);
 		if (!held_stacks_pass) {

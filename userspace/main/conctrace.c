@@ -274,7 +274,7 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	tracer_read_syscalls(&run->tracer, r->syscalls);
 	r->threads_peak = tracer_threads_peak(&run->tracer);
 	r->ring_bytes = tracer_ring_bytes(&run->tracer);
-	r->conn_alloc_bytes = tracer_conn_alloc_bytes();
+	r->conn_alloc_bytes = tracer_conn_alloc_bytes(&run->tracer);
 	r->ring_backlog_peak = tracer_ring_backlog_peak(&run->tracer);
 	r->ring_overflowed = tracer_ring_overflowed(&run->tracer);
 	r->agg = &run->agg;

@@ -39,22 +39,19 @@ static __u32 kernel_struct_size(const struct btf *btf, const char *name)
 	return id > 0 ? btf__type_by_id(btf, id)->size : 0;
 }
 
-__u64 tracer_conn_alloc_bytes(void)
+void tracer_learn_conn_elem(struct tracer *t, const struct btf *vmlinux)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
-	__u32 elem, head, llist;
+	__u32 head = vmlinux ? kernel_struct_size(vmlinux, "htab_elem") : 0;
 
-	if (!btf)
-		return 0;
-	head = kernel_struct_size(btf, "htab_elem");
-	llist = kernel_struct_size(btf, "llist_node");
-	btf__free(btf);
-	if (!head)
-		return 0;
 	/* kernel/bpf/hashtab.c: the head, the key and the value each rounded
 	 * to 8; memalloc.c (6.1 on) puts an llist_node before it */
-	elem = head + 8 + (sizeof(struct conn) + 7) / 8 * 8 + llist;
-	return kmalloc_class_read(elem);
+	t->conn_elem_bytes = head ? head + 8 + (sizeof(struct conn) + 7) / 8 * 8 +
+				    kernel_struct_size(vmlinux, "llist_node") : 0;
+}
+
+__u64 tracer_conn_alloc_bytes(struct tracer *t)
+{
+	return t->conn_elem_bytes ? kmalloc_class_read(t->conn_elem_bytes) : 0;
 }
 
 __u64 tracer_ring_bytes(struct tracer *t)

@@ -520,6 +520,7 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 		return err;
 	vmlinux = btf__load_vmlinux_btf();	/* NULL: the load fails and says why */
 	err = load_and_attach(t, o, vmlinux);
+	tracer_learn_conn_elem(t, vmlinux);
 	btf__free(vmlinux);
 	if (err)
 		goto fail;

@@ -31,6 +31,8 @@ struct dropped_prog {
 /* Called for every ring-buffer record (struct conn_event, listen_event). */
 typedef int (*tracer_event_fn)(void *ctx, void *data, size_t len);
 
+struct btf;
+
 #define TRACER_UV_LINKS 32
 
 struct tracer {
@@ -49,6 +51,7 @@ struct tracer {
 	 * work callback's entry and return */
 	struct bpf_link *uv_links[TRACER_UV_LINKS];
 	int n_uv_links;
+	__u32 conn_elem_bytes;		/* a connection map element (own_figures.c) */
 	bool light;			/* --no-syscalls */
 	/* light mode where the kernel refuses the map iterator: userspace
 	 * ends the connections whose socket is gone (tracer_snapshot) */
@@ -124,8 +127,11 @@ __u64 tracer_map_bytes(struct tracer *t);
 /* What one tracked connection's element of the connection map takes from
  * the kernel's allocator: the record in a hash element, in the kmalloc
  * size class that holds it; 0 if the kernel's BTF or slabinfo do not say.
- * Read from the kernel, once: for reports. */
-__u64 tracer_conn_alloc_bytes(void);
+ * For reports. */
+__u64 tracer_conn_alloc_bytes(struct tracer *t);
+/* tracer.c's, at start, with the kernel's BTF it loads anyway: the
+ * element's size, for the above. */
+void tracer_learn_conn_elem(struct tracer *t, const struct btf *vmlinux);
 /* The event ring's size, and the most of it ever unread (BPF's reading
  * after each record it sent): lost records begin where they meet. */
 __u64 tracer_ring_bytes(struct tracer *t);
