@@ -67,7 +67,7 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 	}
 	/* off the CPU, the thread settles what it owes: a report taken while
 	 * it sleeps is complete */
-	closed = flush(ts, false);
+	closed = flush(ts, false, now);
 	/* a closed connection stays current until its thread moves on, which
 	 * without syscall hooks only the next socket's I/O tells: an event
 	 * loop's last connection would wait for the end. Going to sleep is
