@@ -190,6 +190,14 @@ $(HELPER_COST): $(OUTPUT)/bench/helper_cost.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -o $@
 
+# the source line of each address of the programs' JIT-compiled code, for
+# bench-profile to name where perf's samples fall
+PROG_LINES := $(OUTPUT)/bench/prog_lines
+
+$(PROG_LINES): $(OUTPUT)/bench/prog_lines.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -o $@
+
 # ---- tests -----------------------------------------------------------------
 
 # Every unit test links the library (after its own objects: an archive is
@@ -361,13 +369,16 @@ demo: deps-demo
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh scripts/demo.sh
 
-bench: bench-servers bench-overhead bench-helpers bench-retention bench-churn bench-scale bench-exporter
+bench: bench-servers bench-overhead bench-profile bench-helpers bench-retention bench-churn bench-scale bench-exporter
 bench-servers: all
 	$(Q)$(PYTHON) scripts/bench-servers.py
 bench-overhead: all $(HOOK_FLOOR)
 	$(Q)$(PYTHON) scripts/bench-overhead.py $(BENCH_ARGS)
 bench-helpers: $(HELPER_COST)
 	$(Q)$(PYTHON) scripts/bench-helpers.py $(BENCH_ARGS)
+.PHONY: bench-profile
+bench-profile: all $(PROG_LINES)
+	$(Q)$(PYTHON) scripts/bench-profile.py $(BENCH_ARGS)
 bench-retention: all
 	$(Q)$(PYTHON) scripts/bench-retention.py
 bench-churn: all

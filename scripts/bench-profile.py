@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""bench-profile: what each nanosecond of conctrace's own BPF time pays for.
+
+bench-overhead says how much conctrace's programs cost per request (the
+kernel's bpf_stats, program by program); this says on what, inside them.
+epoll_echo runs pinned to CPU 0 under conctrace, loadgen drives it from
+CPU 1 (50 connections, PING, closed loop), and `perf record -g` samples
+CPU 0 meanwhile. A sample whose call chain passes through a BPF program
+is conctrace's work: its leaf says the kind (the program's own code, a
+clock read, the thread's storage, a map's code, ...), and the program's
+frame, through the kernel's line table of the JIT-compiled code
+(bench/prog_lines), the source line and function that did it, whether the
+time was spent there or in a helper that line called. A sample in the
+tracepoint's dispatch with no program under it is what empty programs pay
+too (bench-overhead's hook floor), shown apart.
+
+Per request: samples' CPU time over the requests loadgen answered during
+the sampling window (its rate times the window). cpu-clock sampling in a
+VM lands a little after the instruction it interrupts, so a few ns move
+between neighbouring lines; the kinds and functions are steadier, and
+their sum is bpf_stats' figure within the sampling's noise (both printed).
+
+Needs perf (`apt-get install linux-perf`). Figures are printed, never
+asserted; --write writes the block `fig:bench.profile` into
+docs/overhead.md (scripts/benchlib.py), refusing a run others' tracing
+programs touched unless --shared.
+
+Usage (root): sudo make bench-profile [BENCH_ARGS="--write ..."]
+Exit status: 0 measured (and written), 1 a run failed or --write refused,
+2 bad usage.
+"""
+
+import argparse
+import bisect
+import collections
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import (PROVENANCE_RE, add_write_options, die, other_tracers, own_prog_ids,
+                      provenance, wait_for, write_block, write_saved)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONCTRACE = ROOT / "conctrace"
+SERVER = ROOT / "servers" / "epoll_echo"
+LOADGEN = ROOT / "servers" / "loadgen"
+PROG_LINES = ROOT / "build" / "bench" / "prog_lines"
+DOC = ROOT / "docs" / "overhead.md"
+BLOCK = "bench.profile"
+LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
+STATS = "/proc/sys/kernel/bpf_stats_enabled"
+MODES = {"full": [], "light": ["--no-syscalls"]}
+
+# A sample's leaf, when a BPF program called it: what kind of work it is.
+# Checked in order, by prefix; a program's own code is a bpf_prog_ symbol.
+KINDS = [
+    ("clock reads (bpf_ktime_get_ns)", ("read_tsc", "ktime_get_mono_fast_ns", "bpf_ktime_get")),
+    ("thread storage (bpf_task_storage_get)", ("bpf_task_storage", "bpf_local_storage",
+                                               "task_storage", "__bpf_task_storage")),
+    ("current task (bpf_get_current_task_btf)", ("bpf_get_current_task",)),
+    ("hash map code (lookups the JIT does not inline, updates, deletes)",
+     ("htab_", "__htab_", "lookup_nulls", "alloc_htab", "free_htab", "pcpu_freelist",
+      "bpf_lru", "__bpf_lru", "bpf_map_")),
+    ("ring buffer (bpf_ringbuf_*)", ("bpf_ringbuf", "__bpf_ringbuf")),
+    ("probe reads (bpf_probe_read_kernel*)", ("bpf_probe_read", "copy_from_kernel_nofault")),
+]
+OWN_CODE = "programs' own code"
+# the tracepoint's way into the programs: an empty program pays it too
+DISPATCH = ("bpf_trace_run", "__bpf_trace_", "__traceiter_", "bpf_prog_run")
+
+# a function's first line in the BPF sources: `static __always_inline T
+# name(`, `VERIFIED_ONCE int name(`, `int BPF_PROG(name,`
+FUNC_RE = re.compile(r"^(?:static\b|VERIFIED_ONCE\b|int\b|bool\b|__u\d+\b|void\b)[^;=]*?"
+                     r"(?:BPF_PROG\((\w+)|(\w+)\()")
+
+
+def kind_of(leaf):
+    if leaf.startswith("bpf_prog_"):
+        return OWN_CODE
+    for name, prefixes in KINDS:
+        if leaf.startswith(prefixes):
+            return name
+    return f"other kernel code ({leaf})"
+
+
+def source_name(path):
+    """A BPF source's path as the compiler was given it, from bpf/ on:
+    lib/sockets.bpf.h and progs/sockets.bpf.h are two files."""
+    path = os.path.normpath(path)
+    return path.split("bpf/", 1)[1] if "bpf/" in path else path
+
+
+def source_functions():
+    """{(source_name, line): the function that line is in}, from bpf/."""
+    where = {}
+    for path in sorted((ROOT / "bpf").rglob("*.bpf.[ch]")):
+        name = source_name(str(path))
+        current = None
+        for n, text in enumerate(path.read_text().splitlines(), 1):
+            m = FUNC_RE.match(text)
+            if m:
+                current = m.group(1) or m.group(2)
+            elif text.startswith("}"):
+                where[(name, n)] = current
+                current = None
+                continue
+            where[(name, n)] = current
+    return where
+
+
+def read_lines(ids):
+    """The JIT line table of programs ids: sorted [(address, "file:line",
+    source)]."""
+    out = subprocess.run([str(PROG_LINES), *map(str, sorted(ids))], capture_output=True,
+                         text=True)
+    if out.returncode:
+        die(f"prog_lines: {out.stderr.strip() or out.returncode}")
+    table = []
+    for ln in out.stdout.splitlines():
+        addr, _prog, loc, *src = ln.split(" ", 3)
+        file, _, line = loc.rpartition(":")
+        table.append((int(addr, 16), f"{source_name(file)}:{line}", src[0] if src else ""))
+    if not table:
+        die("the programs have no line table (no BTF line info, or the JIT is off)")
+    table.sort()
+    return table
+
+
+def samples(data):
+    """perf.data's samples: (period ns, [symbols, leaf first])."""
+    out = subprocess.run(["perf", "script", "-i", str(data), "-F", "period,ip,sym"],
+                         capture_output=True, text=True)
+    if out.returncode:
+        die(f"perf script: {out.stderr.strip()[:300]}")
+    period, chain = None, []
+    for ln in out.stdout.splitlines() + [""]:
+        f = ln.split()
+        if not f:
+            if period is not None:
+                yield period, chain
+            period, chain = None, []
+        elif period is None:
+            period = int(f[0])
+        else:
+            chain.append((int(f[0], 16), f[1] if len(f) > 1 else "?"))
+
+
+def classify(data, table, funcs):
+    """Sampled ns, summed: by kind, by (kind, function), by line; and the
+    dispatch's and everything's."""
+    addrs = [a for a, _, _ in table]
+    by_kind, by_func, by_line = (collections.Counter() for _ in range(3))
+    sources, dispatch, total = {}, 0, 0
+    for period, chain in samples(data):
+        total += period
+        frame = next((i for i, (_, s) in enumerate(chain)
+                      if s.startswith("bpf_prog_") or s.startswith(DISPATCH)), None)
+        if frame is None:
+            continue
+        ip, sym = chain[frame]
+        if not sym.startswith("bpf_prog_"):
+            dispatch += period
+            continue
+        # the program's frame: the sampled instruction (a leaf) or the
+        # return address of the call a helper was sampled in (one byte
+        # back: inside the call instruction, on the calling line)
+        i = bisect.bisect_right(addrs, ip - (1 if frame else 0)) - 1
+        if i < 0:
+            continue
+        _, loc, src = table[i]
+        file, _, line = loc.rpartition(":")
+        func = funcs.get((file, int(line))) or "?"
+        kind = kind_of(chain[0][1])
+        by_kind[kind] += period
+        by_func[(func, kind)] += period
+        by_line[loc] += period
+        sources[loc] = (func, src)
+    return by_kind, by_func, by_line, sources, dispatch, total
+
+
+def profile(mode, secs, warm, tmp):
+    """One run: conctrace in mode on epoll_echo under load, CPU 0 sampled
+    for secs. Returns (requests/s, classify(...), bpf_stats ns/request)."""
+    ct = subprocess.Popen([str(CONCTRACE), *MODES[mode], "--", "taskset", "-c", "0",
+                           str(SERVER), "-p", "0"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          start_new_session=True)
+    try:
+        port = int(wait_for(ct.stderr, LISTEN_RE, timeout=30).group(1))
+        lg = subprocess.Popen(["taskset", "-c", "1", str(LOADGEN), "-p", str(port), "-q",
+                               "-c", "50", "-d", f"{warm + secs + 2:g}", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(warm)
+        ids = own_prog_ids(ct.pid)
+        if not ids:
+            die("conctrace holds no BPF program")
+        table = read_lines(ids)
+        before = prog_runtime(ids)
+        data = Path(tmp) / f"{mode}.data"
+        rec = subprocess.run(["perf", "record", "-q", "-g", "-C", "0", "-o", str(data),
+                              "--", "sleep", f"{secs:g}"], capture_output=True, text=True)
+        after = prog_runtime(ids)
+        out, err = lg.communicate(timeout=warm + secs + 60)
+        if rec.returncode:
+            die(f"perf record: {rec.stderr.strip()[:300]}")
+        if lg.returncode:
+            die(f"loadgen failed: {err.decode().strip()[:300]}")
+    finally:
+        os.killpg(ct.pid, signal.SIGINT)
+        try:
+            ct.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(ct.pid, signal.SIGKILL)
+            ct.wait()
+    rps = json.loads(out)["requests_per_s"]
+    stats = {n: after[n] - before.get(n, 0) for n in after
+             if not n.startswith(("snapshot_", "sweep_", "held_"))}
+    return rps, classify(data, table, source_functions()), sum(stats.values()) / (rps * secs)
+
+
+def prog_runtime(ids):
+    """{program name: run time ns so far} (bpf_stats), conctrace's hooks."""
+    out = {}
+    for i in ids:
+        info = subprocess.run(["bpftool", "prog", "show", "id", str(i)], capture_output=True,
+                              text=True).stdout
+        m = re.search(r"^\d+: \S+\s+name (\S+).*?run_time_ns (\d+)", info, re.S)
+        if m:
+            out[m.group(1)] = out.get(m.group(1), 0) + int(m.group(2))
+    return out
+
+
+def block_text(runs, secs, top):
+    out = []
+    for mode, (rps, (by_kind, by_func, by_line, sources, dispatch, total), stats) in runs.items():
+        req = rps * secs
+        ns = lambda v: v / req  # noqa: E731  (sampled ns -> ns per request)
+        bpf = sum(by_kind.values())
+        label = "conctrace" + (" --no-syscalls" if MODES[mode] else "")
+        out += [f"epoll_echo, {label}: loadgen 50 connections, PING closed loop, "
+                f"{rps:,.0f} requests/s; CPU 0 (the server's) sampled for {secs:g} s", "",
+                "| where | ns per request | share of the programs' |", "|---|---|---|"]
+        for kind, v in by_kind.most_common():
+            out.append(f"| {kind} | {ns(v):.1f} | {v / bpf:.0%} |")
+        out += [f"| the programs, all (sampled) | {ns(bpf):.1f} | 100% |",
+                f"| the programs, all (bpf_stats, with its own two clock reads per run) "
+                f"| {stats:.1f} | |",
+                f"| tracepoint dispatch around them (empty programs pay it too) "
+                f"| {ns(dispatch):.1f} | |",
+                f"| the server's CPU, all | {ns(total):,.0f} | |", ""]
+        funcs = collections.Counter()
+        split = collections.defaultdict(collections.Counter)
+        for (func, kind), v in by_func.items():
+            funcs[func] += v
+            split[func][kind] += v
+        out += [f"epoll_echo, {label}, by function (inlined ones apart), with what the "
+                "function's lines called", "",
+                "| function | ns per request | own code | clock reads | thread storage "
+                "| other calls |", "|---|---|---|---|---|---|"]
+        clock, storage = KINDS[0][0], KINDS[1][0]
+        for func, v in funcs.most_common(top):
+            s = split[func]
+            other = v - s[OWN_CODE] - s[clock] - s[storage]
+            out.append(f"| {func} | {ns(v):.1f} | {ns(s[OWN_CODE]):.1f} | {ns(s[clock]):.1f} "
+                       f"| {ns(s[storage]):.1f} | {ns(other):.1f} |")
+        out += ["", f"epoll_echo, {label}, by source line (the {top} costliest, with what "
+                "they called)", "", "| line | function | ns per request | source |",
+                "|---|---|---|---|"]
+        for loc, v in by_line.most_common(top):
+            func, src = sources[loc]
+            src = src.replace("|", "\\|").replace("`", "'")[:90]
+            out.append(f"| {loc} | {func} | {ns(v):.1f} | `{src}` |")
+        out.append("")
+    return "\n".join(out)
+
+
+def write_doc(text, shared):
+    """Write a printed run's block (after [bench.profile], up to its `Run:`
+    line) into docs/overhead.md."""
+    lines = text.splitlines()
+    if f"[{BLOCK}]" not in lines:
+        die(f"the output holds no [{BLOCK}] block: nothing written")
+    body, run = [], None
+    for ln in lines[lines.index(f"[{BLOCK}]") + 1:]:
+        if PROVENANCE_RE.match(ln):
+            run = ln
+            break
+        body.append(ln)
+    if run is None:
+        die("the output's block ends without its `Run:` line: nothing written")
+    others = int(PROVENANCE_RE.match(run).group("others"))
+    if others and not shared:
+        die(f"{others} other tracing programs were loaded during the runs: nothing written "
+            "(--shared writes them anyway, the count in the document)")
+    figs = write_block(DOC, BLOCK, f"{run}\n\n" + "\n".join(body).strip() + "\n")
+    print(f"wrote {DOC.relative_to(ROOT)}'s {BLOCK} block and its quotes ({len(figs)} figures)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=6, help="CPU 0 sampled for (default 6)")
+    ap.add_argument("--warm", type=float, default=2, help="load before sampling (default 2)")
+    ap.add_argument("--modes", default="full,light", help="full, light (default both)")
+    ap.add_argument("--top", type=int, default=12, help="functions and lines shown (default 12)")
+    add_write_options(ap, "docs/overhead.md's block")
+    opts = ap.parse_args()
+    if write_saved(opts, write_doc):
+        return 0
+    modes = opts.modes.split(",")
+    if any(m not in MODES for m in modes) or opts.seconds <= 0 or opts.top <= 0:
+        ap.error("--modes takes full and light; --seconds and --top are positive")
+    if os.geteuid() != 0:
+        die("needs root to load BPF and sample the kernel (try sudo)")
+    if not shutil.which("perf"):
+        die("needs perf: apt-get install linux-perf")
+    for f in (CONCTRACE, SERVER, LOADGEN, PROG_LINES):
+        if not f.exists():
+            die(f"{f.relative_to(ROOT)} is missing: make all {PROG_LINES.relative_to(ROOT)}")
+    stats_was = Path(STATS).read_text().strip()
+    Path(STATS).write_text("1")
+    others, runs = {}, {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
+            for mode in modes:
+                others.update(other_tracers())
+                runs[mode] = profile(mode, opts.seconds, opts.warm, tmp)
+                others.update(other_tracers())
+    finally:
+        Path(STATS).write_text(stats_was)
+    report = block_text(runs, opts.seconds, opts.top)
+    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "sudo make bench-profile" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
+    run = provenance(command, f"scripts/bench-profile.py {argv}".strip(), len(others))
+    print(f"\n[{BLOCK}]\n\n{report}\n{run}")
+    if opts.write:
+        write_doc(f"[{BLOCK}]\n\n{report}\n{run}\n", opts.shared)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
