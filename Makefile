@@ -393,7 +393,7 @@ compare: all
 	@echo "  wrote $(OUTPUT)/compare.json and $(OUTPUT)/compare.svg"
 
 bench-exporter: all
-	$(Q)$(PYTHON) scripts/bench-exporter.py
+	$(Q)$(PYTHON) scripts/bench-exporter.py $(BENCH_ARGS)
 
 # README's and docs/'s measured figures, written between their markers from
 # short runs (about 40 s); DOCS_ARGS=--compare reruns scripts/compare too

@@ -13,14 +13,24 @@ holds N idle connections (one PING each). Then, several times:
     next turn (it polls the ring buffer for up to 100 ms);
   * cached scrape: wall time of a GET right after one (the page is reused).
 
-Prints a markdown table. Figures are printed, never asserted.
+Figures are printed, never asserted (benchmarks print): a markdown table,
+each time the median of --rounds and its lowest-highest, as docs/outputs.md's
+block `fig:bench.exporter` under a line naming the run (command, commit,
+machine, kernel, the count of others' tracing programs seen between the
+rounds). --write writes it there, and every quote of it in README.md and
+docs/ (scripts/benchlib.py), refusing a run others' tracing programs
+touched unless --shared; --from FILE writes a saved output's, running
+nothing.
 
-Usage: scripts/bench-exporter.py [--counts 1000,10000] [--rounds 5]
+Usage (root): sudo make bench-exporter [BENCH_ARGS="[--counts 1000,10000] [--rounds 5]
+              [--write [--shared]]"]
+Exit status: 0 measured (and written), 1 a run failed or --write refused, 2 bad usage.
 """
 
 import argparse
 import os
 import re
+import shlex
 import signal
 import statistics
 import subprocess
@@ -30,9 +40,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchlib import wait_for
+from benchlib import (add_write_options, die, other_tracers, own_prog_ids,
+                      provenance, wait_for, write_printed, write_saved)
 
 ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "outputs.md"
+BLOCK = "bench.exporter"
 METRICS_RE = re.compile(rb"serving metrics on http://127\.0\.0\.1:(\d+)/metrics")
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
 
@@ -49,7 +62,9 @@ def value(body, name):
     return float(m.group(1)) if m else None
 
 
-def bench(count, rounds):
+def bench(count, rounds, others):
+    """The medians (and ranges) of one count's rounds; others' tracing
+    programs seen meanwhile are added to others ({id: name})."""
     ct = subprocess.Popen([str(ROOT / "conctrace"), "--prometheus", "127.0.0.1:0", "--",
                            str(ROOT / "servers" / "epoll_echo"), "-p", "0"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -66,7 +81,7 @@ def bench(count, rounds):
             deadline = time.monotonic() + 60
             while not ready.exists():
                 if time.monotonic() > deadline or lg.poll() is not None:
-                    sys.exit(f"bench-exporter: loadgen could not open {count} connections")
+                    die(f"loadgen could not open {count} connections")
                 time.sleep(0.1)
         while True:
             time.sleep(1.1)
@@ -74,9 +89,13 @@ def bench(count, rounds):
             if value(body, "conctrace_connections_open") == count:
                 break
             if time.monotonic() > deadline:
-                sys.exit("bench-exporter: conctrace never saw every connection open")
+                die("conctrace never saw every connection open")
+        own = own_prog_ids(ct.pid)
         gather, fresh, cached = [], [], []
         for _ in range(rounds):
+            # between the rounds, not within one: bpftool's own syscalls
+            # are events conctrace's hooks see
+            others.update(other_tracers(own))
             # a page is reused at least 1 s, and ten times what it took
             time.sleep(max(1.0, 10 * (value(body, "conctrace_exporter_gather_seconds") or 0))
                        + 0.1)
@@ -85,8 +104,8 @@ def bench(count, rounds):
             gather.append(value(body, "conctrace_exporter_gather_seconds"))
             t, _ = scrape(port)
             cached.append(t)
-        return {"count": count, "gather": statistics.median(gather),
-                "fresh": statistics.median(fresh), "cached": statistics.median(cached),
+        others.update(other_tracers(own))
+        return {"count": count, "gather": gather, "fresh": fresh, "cached": cached,
                 "bytes": len(body)}
     finally:
         if lg:
@@ -96,20 +115,55 @@ def bench(count, rounds):
         ct.communicate(timeout=60)
 
 
+def table(rows):
+    """The runs as docs/outputs.md's block shows them: units in the headers
+    (each median cell a figure prose may quote), each median's range beside it."""
+    def ms(xs):
+        return f"{statistics.median(xs) * 1e3:.1f}"
+
+    def span(xs):
+        return f"{min(xs) * 1e3:.1f}–{max(xs) * 1e3:.1f}"
+
+    out = ["| open connections | ms gather (loop time) | gather, lowest–highest "
+           "| ms fresh scrape | fresh, lowest–highest | ms cached scrape "
+           "| cached, lowest–highest | B page |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['count']:,} | {ms(r['gather'])} | {span(r['gather'])} "
+                   f"| {ms(r['fresh'])} | {span(r['fresh'])} | {ms(r['cached'])} "
+                   f"| {span(r['cached'])} | {r['bytes']:,} |")
+    return "\n".join(out) + "\n"
+
+
+def write_doc(text, shared):
+    """Write a printed run's block into docs/outputs.md (benchlib.write_printed)."""
+    write_printed(DOC, BLOCK, text, shared)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--counts", default="1000,10000")
     ap.add_argument("--rounds", type=int, default=5)
-    args = ap.parse_args()
+    add_write_options(ap, "docs/outputs.md's block")
+    opts = ap.parse_args()
+    if write_saved(opts, write_doc):
+        return 0
     if os.geteuid() != 0:
-        sys.exit("bench-exporter: needs root (BPF): sudo make bench-exporter")
-    rows = [bench(int(c), args.rounds) for c in args.counts.split(",")]
-    print("| open connections | gather (loop time) | fresh scrape | cached scrape | page |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['count']:,} | {r['gather'] * 1e3:.1f} ms | {r['fresh'] * 1e3:.1f} ms "
-              f"| {r['cached'] * 1e3:.1f} ms | {r['bytes']:,} B |")
+        die("needs root (BPF): sudo make bench-exporter")
+    others = {}
+    rows = [bench(int(c), opts.rounds, others) for c in opts.counts.split(",")]
+    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "sudo make bench-exporter" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
+    run = provenance(command, f"scripts/bench-exporter.py {argv}".strip(), len(others))
+    words = (f"epoll_echo under conctrace --prometheus, idle connections held by loadgen; "
+             f"each time the median of {opts.rounds} rounds, and their lowest and highest.")
+    print(f"\n[{BLOCK}]\n\n{words}\n\n{table(rows)}\n{run}")
+    if others:
+        print(f"others' tracing programs seen: {', '.join(sorted(set(others.values())))[:300]}")
+    if opts.write:
+        write_doc(f"[{BLOCK}]\n\n{words}\n\n{table(rows)}\n{run}\n", opts.shared)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -58,8 +58,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import (PROVENANCE_RE, add_write_options, all_progs, cpu_ns, die, fdinfo,
-                      other_tracers, own_prog_ids, provenance, wait_for, write_block, write_saved)
+from benchlib import (add_write_options, all_progs, cpu_ns, die, fdinfo,
+                      other_tracers, own_prog_ids, provenance, wait_for, write_printed, write_saved)
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "servers" / "epoll_echo"
@@ -392,25 +392,8 @@ def block_text(opts, tcp_sockets, idle_runs, churned):
 
 
 def write_doc(text, shared):
-    """Write a printed run's block (the lines after [bench.scale], up to its
-    `Run:` line) into docs/overhead.md, under that line."""
-    lines = text.splitlines()
-    if f"[{BLOCK}]" not in lines:
-        die(f"the output holds no [{BLOCK}] block: nothing written")
-    body, run = [], None
-    for ln in lines[lines.index(f"[{BLOCK}]") + 1:]:
-        if PROVENANCE_RE.match(ln):
-            run = ln
-            break
-        body.append(ln)
-    if run is None:
-        die("the output's block ends without its `Run:` line: nothing written")
-    others = int(PROVENANCE_RE.match(run).group("others"))
-    if others and not shared:
-        die(f"{others} other tracing programs were loaded during the runs: nothing written "
-            "(--shared writes them anyway, the count in the document)")
-    figs = write_block(DOC, BLOCK, f"{run}\n\n" + "\n".join(body).strip() + "\n")
-    print(f"wrote {DOC.relative_to(ROOT)}'s {BLOCK} block and its quotes ({len(figs)} figures)")
+    """Write a printed run's block into docs/overhead.md (benchlib.write_printed)."""
+    write_printed(DOC, BLOCK, text, shared)
 
 
 def main():

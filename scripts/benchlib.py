@@ -334,3 +334,29 @@ def write_blocks(doc, blocks):
 
 def write_block(doc, name, value):
     return write_blocks(doc, {name: value})
+
+
+def write_printed(doc, name, text, shared):
+    """Write a bench's printed run into doc: the lines after `[name]`, up to
+    its `Run:` line, become the block under that line (what --write and
+    --from FILE both write). A run others' tracing programs touched is
+    refused unless shared."""
+    lines = text.splitlines()
+    if f"[{name}]" not in lines:
+        die(f"the output holds no [{name}] block: nothing written")
+    body, run = [], None
+    for ln in lines[lines.index(f"[{name}]") + 1:]:
+        if PROVENANCE_RE.match(ln):
+            run = ln
+            break
+        body.append(ln)
+    if run is None:
+        die("the output's block ends without its `Run:` line: nothing written")
+    others = int(PROVENANCE_RE.match(run).group("others"))
+    if others and not shared:
+        die(f"{others} other tracing programs were loaded during the runs: nothing written "
+            "(--shared writes them anyway, the count in the document)")
+    figs = write_block(doc, name, f"{run}\n\n" + "\n".join(body).strip() + "\n")
+    root = Path(__file__).resolve().parents[1]
+    print(f"wrote {doc.relative_to(root)}'s {name} block and its quotes ({len(figs)} figures)")
+    return figs

@@ -89,7 +89,8 @@ CACHES = ("TCP", "TCPv6", "UNIX", "sock_inode_cache", "filp", "dentry", "lsm_ino
 RECORDED = {"bench.helpers": "make bench-helpers",
             "bench.overhead.rounds": "make bench-overhead",
             "bench.overhead.bpf_stats": "make bench-overhead",
-            "bench.scale": "make bench-scale"}
+            "bench.scale": "make bench-scale",
+            "bench.exporter": "make bench-exporter"}
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
 
 # Noise per kind of figure: (relative, absolute in the figure's unit,
