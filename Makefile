@@ -382,7 +382,7 @@ bench-profile: all $(PROG_LINES)
 bench-retention: all
 	$(Q)$(PYTHON) scripts/bench-retention.py
 bench-churn: all
-	$(Q)PYTHON=$(PYTHON) sh scripts/bench-churn.sh
+	$(Q)PYTHON=$(PYTHON) $(PYTHON) scripts/bench-churn.py $(BENCH_ARGS)
 bench-scale: all
 	$(Q)$(PYTHON) scripts/bench-scale.py $(BENCH_ARGS)
 

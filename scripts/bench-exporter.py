@@ -115,7 +115,7 @@ def bench(count, rounds, others):
         ct.communicate(timeout=60)
 
 
-def table(rows):
+def block_text(rounds, rows):
     """The runs as docs/outputs.md's block shows them: units in the headers
     (each median cell a figure prose may quote), each median's range beside it."""
     def ms(xs):
@@ -124,7 +124,9 @@ def table(rows):
     def span(xs):
         return f"{min(xs) * 1e3:.1f}–{max(xs) * 1e3:.1f}"
 
-    out = ["| open connections | ms gather (loop time) | gather, lowest–highest "
+    out = [f"epoll_echo under conctrace --prometheus, idle connections held by loadgen; "
+           f"each time the median of {rounds} rounds, and their lowest and highest.", "",
+           "| open connections | ms gather (loop time) | gather, lowest–highest "
            "| ms fresh scrape | fresh, lowest–highest | ms cached scrape "
            "| cached, lowest–highest | B page |",
            "|---|---|---|---|---|---|---|---|"]
@@ -155,13 +157,12 @@ def main():
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
     command = "sudo make bench-exporter" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
     run = provenance(command, f"scripts/bench-exporter.py {argv}".strip(), len(others))
-    words = (f"epoll_echo under conctrace --prometheus, idle connections held by loadgen; "
-             f"each time the median of {opts.rounds} rounds, and their lowest and highest.")
-    print(f"\n[{BLOCK}]\n\n{words}\n\n{table(rows)}\n{run}")
+    text = block_text(opts.rounds, rows)
+    print(f"\n[{BLOCK}]\n\n{text}\n{run}")
     if others:
         print(f"others' tracing programs seen: {', '.join(sorted(set(others.values())))[:300]}")
     if opts.write:
-        write_doc(f"[{BLOCK}]\n\n{words}\n\n{table(rows)}\n{run}\n", opts.shared)
+        write_doc(f"[{BLOCK}]\n\n{text}\n{run}\n", opts.shared)
     return 0
 
 

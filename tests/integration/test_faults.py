@@ -451,6 +451,9 @@ def test_map_full_counts_untracked_connections(tmp_path, name):
 
 CHURN = int(os.environ.get("CONCTRACE_CHURN", "20000"))
 SANITIZED = os.environ.get("CONCTRACE_SANITIZED") == "1"     # set by make check-sanitize
+# make bench-churn (scripts/bench-churn.py) reads the full-mode run's
+# figures from this file to write them into docs/hardening.md
+CHURN_JSON = os.environ.get("CONCTRACE_CHURN_JSON")
 CHURN_BATCH = 10000         # loadgen opens its connections under RLIMIT_NOFILE
 
 
@@ -515,6 +518,14 @@ def test_connection_churn_leaves_the_map_empty(tmp_path, mode):
           f"{occupancy}; lost events {rep['lost_events']}; ring {rep['tracer']['ring_bytes']} B, "
           f"at most {rep['tracer']['ring_backlog_peak_bytes']} B unread, "
           f"{rep['tracer']['ring_overflow_records']} records through the overflow map")
+    if CHURN_JSON and mode == "full":
+        # before the asserts: a failed run's figures say why (the bench
+        # writes nothing when the test failed)
+        Path(CHURN_JSON).write_text(json.dumps({
+            "connections_made": churn, "batch": CHURN_BATCH, "seconds": elapsed,
+            "occupancy": occupancy, "rss_start": rss_start, "rss_end": rss_end,
+            "lost_events": rep["lost_events"], "connections": rep["connections"],
+            "tracer": rep["tracer"]}))
     assert ct.returncode == 0, err
     assert occupancy == [0] * len(occupancy), leftovers
     # flat: the aggregation keeps histograms, not values (aggregate.h), so
