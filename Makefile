@@ -380,7 +380,7 @@ bench-helpers: $(HELPER_COST)
 bench-profile: all $(PROG_LINES)
 	$(Q)$(PYTHON) scripts/bench-profile.py $(BENCH_ARGS)
 bench-retention: all
-	$(Q)$(PYTHON) scripts/bench-retention.py
+	$(Q)$(PYTHON) scripts/bench-retention.py $(BENCH_ARGS)
 bench-churn: all
 	$(Q)PYTHON=$(PYTHON) $(PYTHON) scripts/bench-churn.py $(BENCH_ARGS)
 bench-scale: all

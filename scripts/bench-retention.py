@@ -6,13 +6,24 @@ The Kestrel memory-pool lesson: memory taken at peak load and never given
 back. Each server runs under conctrace with --interval; loadgen opens a
 spike of connections that echo large messages, closes them, and the server
 then sits idle. conctrace's timeline gives RSS and the connections' kernel
-memory at the peak and at the end. Figures are printed, never asserted.
+memory at the peak and at the end. Figures are printed, never asserted
+(benchmarks print): a markdown table, as docs/accuracy.md's block
+`fig:bench.retention` under a line naming the run (command, commit,
+machine, kernel, the count of others' tracing programs seen around each
+spike). --write writes it there, and every quote of it in README.md and
+docs/ (scripts/benchlib.py), refusing a run others' tracing programs
+touched unless --shared; --from FILE writes a saved output's, running
+nothing.
+
+Usage (root): sudo make bench-retention [BENCH_ARGS="[--conns N] [--write [--shared]]"]
+Exit status: 0 measured (and written), 1 a run failed or --write refused, 2 bad usage.
 """
 
 import argparse
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -20,27 +31,31 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import (add_write_options, die, other_tracers, own_prog_ids, provenance,
+                      wait_for, write_printed, write_saved)
+
 ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "accuracy.md"
+BLOCK = "bench.retention"
 SERVERS = ["threaded_echo", "epoll_echo", "coro_echo", "uring_echo"]
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
 
 
 def kib(n):
-    return f"{n / 1024:,.0f} KiB"
+    return f"{n / 1024:,.0f}"
 
 
-def run(server, conns, size, idle_s, out):
+def run(server, conns, size, idle_s, out, others):
+    """One server's spike: its RSS once it listens, and conctrace's report;
+    others' tracing programs seen around the spike are added to others."""
     ct = subprocess.Popen([str(ROOT / "conctrace"), "-i", "0.1", "--json", str(out), "--",
                            str(ROOT / "servers" / server), "-p", "0"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        m = None
-        deadline = time.monotonic() + 10
-        while m is None and time.monotonic() < deadline:
-            m = LISTEN_RE.search(ct.stderr.readline())
-        if m is None:
-            sys.exit(f"bench-retention: {server} did not listen")
+        m = wait_for(ct.stderr, LISTEN_RE)
         port, pid = int(m.group(1)), int(m.group(2))
+        own = own_prog_ids(ct.pid)
+        others.update(other_tracers(own))
         status = Path(f"/proc/{pid}/status").read_text()
         before = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
         # the spike: every connection echoes large lines, several in flight
@@ -48,10 +63,35 @@ def run(server, conns, size, idle_s, out):
                         "-n", "100", "-P", "4", "--mix", "echo", "--echo-size", str(size),
                         "-q"], check=True, stdout=subprocess.DEVNULL, timeout=300)
         time.sleep(idle_s)   # idle again: what is still held now was kept
+        others.update(other_tracers(own))
     finally:
         ct.send_signal(signal.SIGINT)
         ct.communicate(timeout=60)
     return before, json.loads(out.read_text())
+
+
+def block_text(opts, rows):
+    """The runs as docs/accuracy.md's block shows them: units in the
+    headers, so that each cell is a figure prose may quote."""
+    out = [f"Each server under conctrace -i 0.1: {opts.conns:,} connections echoing 100 lines "
+           f"of {opts.size:,} B (4 in flight), then {opts.idle:g} s idle. RSS is the target's "
+           "VmRSS (before: once it listens; then sampled every 0.1 s); kernel memory is what "
+           "its open connections hold (objects and buffers); kept = after - before.", "",
+           "| server | KiB RSS before | KiB RSS peak | KiB RSS after | KiB kept "
+           "| B kept per connection served | KiB conns' kernel memory peak "
+           "| KiB conns' kernel memory after |",
+           "|---|---|---|---|---|---|---|---|"]
+    for server, before, p in rows:
+        kept = p["rss_end_bytes"] - before
+        out.append(f"| {server} | {kib(before)} | {kib(p['rss_peak_bytes'])} "
+                   f"| {kib(p['rss_end_bytes'])} | {kib(kept)} | {kept / opts.conns:,.0f} "
+                   f"| {kib(p['kernel_bytes_peak'])} | {kib(p['kernel_bytes_end'])} |")
+    return "\n".join(out) + "\n"
+
+
+def write_doc(text, shared):
+    """Write a printed run's block into docs/accuracy.md (benchlib.write_printed)."""
+    write_printed(DOC, BLOCK, text, shared)
 
 
 def main():
@@ -59,26 +99,30 @@ def main():
     ap.add_argument("--conns", type=int, default=2000)
     ap.add_argument("--size", type=int, default=4000, help="echo line length (max 4096)")
     ap.add_argument("--idle", type=float, default=2.0, help="seconds idle after the spike")
+    add_write_options(ap, "docs/accuracy.md's block")
     opts = ap.parse_args()
+    if write_saved(opts, write_doc):
+        return 0
     if os.geteuid() != 0:
-        sys.exit("bench-retention: needs root to load BPF (try sudo)")
-    print(f"spike: {opts.conns} connections x 100 echoes of {opts.size} B, 4 in flight; "
-          f"then {opts.idle:g} s idle\n")
-    print("| server | RSS before | RSS peak | RSS after | kept | conns' kernel memory peak | after |")
-    print("|---|---|---|---|---|---|---|")
+        die("needs root to load BPF (try sudo)")
+    rows, others = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for server in SERVERS:
             before, rep = run(server, opts.conns, opts.size, opts.idle,
-                              Path(tmp) / f"{server}.json")
-            p = rep["process"]
-            print(f"| {server} | {kib(before)} | {kib(p['rss_peak_bytes'])} "
-                  f"| {kib(p['rss_end_bytes'])} | {kib(p['rss_end_bytes'] - before)} "
-                  f"| {kib(p['kernel_bytes_peak'])} | {kib(p['kernel_bytes_end'])} |",
-                  flush=True)
-    print("\nRSS is the target's VmRSS (before: once it listens; then sampled every 0.1 s);"
-          " kernel memory is what its open connections hold (objects and buffers)."
-          " kept = after - before.")
+                              Path(tmp) / f"{server}.json", others)
+            rows.append((server, before, rep["process"]))
+            print(f"{server}: done", flush=True)
+    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "sudo make bench-retention" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
+    run_line = provenance(command, f"scripts/bench-retention.py {argv}".strip(), len(others))
+    text = block_text(opts, rows)
+    print(f"\n[{BLOCK}]\n\n{text}\n{run_line}")
+    if others:
+        print(f"others' tracing programs seen: {', '.join(sorted(set(others.values())))[:300]}")
+    if opts.write:
+        write_doc(f"[{BLOCK}]\n\n{text}\n{run_line}\n", opts.shared)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -91,7 +91,8 @@ RECORDED = {"bench.helpers": "make bench-helpers",
             "bench.overhead.bpf_stats": "make bench-overhead",
             "bench.scale": "make bench-scale",
             "bench.exporter": "make bench-exporter",
-            "bench.churn": "make bench-churn"}
+            "bench.churn": "make bench-churn",
+            "bench.retention": "make bench-retention"}
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
 
 # Noise per kind of figure: (relative, absolute in the figure's unit,

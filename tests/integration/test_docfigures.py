@@ -275,6 +275,12 @@ def test_scale_block_is_a_run_of_make_bench_scale():
         "overhead.md", run_line, run_line.replace("make bench-scale", "make bench-hand")))
 
 
+def bumped(value):
+    """value with its last digit moved by one: a quote typed over."""
+    last = [i for i, c in enumerate(value) if c.isdigit()][-1]
+    return value[:last] + str((int(value[last]) + 1) % 10) + value[last + 1:]
+
+
 def test_a_scale_quote_off_its_block_fails():
     """overhead.md's scale section quotes the block: a quote moved by one
     in its last digit fails, and so does one naming a step the run lacks."""
@@ -283,13 +289,19 @@ def test_a_scale_quote_off_its_block_fails():
     assert len(quotes) >= 20, "overhead.md quotes bench-scale's figures"
     fig, value, _ = next(q for q in quotes if re.search(r"[1-9]", q[1]))
     marker = f"<!-- fig:{fig} -->{value}<!-- /fig -->"
-    digits = [i for i, c in enumerate(value) if c.isdigit()]
-    last = digits[-1]
-    bumped = value[:last] + str((int(value[last]) + 1) % 10) + value[last + 1:]
     assert any("its block says" in p for p in recorded_after(
-        "overhead.md", marker, f"<!-- fig:{fig} -->{bumped}<!-- /fig -->"))
+        "overhead.md", marker, f"<!-- fig:{fig} -->{bumped(value)}<!-- /fig -->"))
     assert any("gives no such figure" in p for p in recorded_after(
         "overhead.md", marker, f"<!-- fig:bench.scale.idle.full.12_345.maps -->{value}<!-- /fig -->"))
+
+
+def load_bench(script):
+    """A bench script as a module (nothing run)."""
+    spec = importlib.util.spec_from_file_location(script.replace("-", "_"),
+                                                  ROOT / "scripts" / f"{script}.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
 
 
 def test_bench_scale_prints_every_figure_the_documents_quote():
@@ -297,9 +309,7 @@ def test_bench_scale_prints_every_figure_the_documents_quote():
     figures include every fig:bench.scale quote of the documents, so that
     --write can fill them; a quote of a figure the printer no longer gives
     would make --write refuse the run, minutes after it began."""
-    spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "scripts" / "bench-scale.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("bench-scale")
     opts = bench.argparse.Namespace(idle=19000, steps=5, churn=200000, batch=10000, seconds=3)
     levels = sorted({round(opts.idle * i / (opts.steps - 1)) for i in range(opts.steps)})
 
@@ -326,3 +336,80 @@ def test_bench_scale_prints_every_figure_the_documents_quote():
               if not b and n.startswith("bench.scale.")}
     assert quoted, "the documents quote bench-scale"
     assert not quoted - set(figs), f"the bench prints no {sorted(quoted - set(figs))}"
+
+
+# ---- the smaller benches' blocks: one check for each ------------------------------------
+#
+# Each writes one block of one table with its bench's printer (block_text);
+# here, from the documents alone: the block is its bench's run, a quote
+# typed over or naming what the block lacks fails, and the printer, fed a
+# made-up run, gives every figure the documents quote (else --write would
+# refuse a real run at its end).
+
+def exporter_run(bench):
+    def row(n):
+        return {"count": n, "gather": [0.005 + n / 4e5] * 5, "fresh": [0.04] * 5,
+                "cached": [0.001] * 4 + [0.1], "bytes": 18700}
+    return bench.block_text(5, [row(1000), row(10000)])
+
+
+def churn_run(bench):
+    return bench.block_text({"connections_made": 200000, "batch": 10000, "seconds": 24.4,
+                             "occupancy": [0] * 20, "rss_start": 10 << 20,
+                             "rss_end": 10 << 20, "lost_events": 0,
+                             "connections": {"total": 200000, "not_tracked": 0,
+                                             "open_at_end": 0},
+                             "tracer": {"ring_overflow_records": 0}})
+
+
+# block: (its document, its bench, a made-up run through the bench's printer)
+SMALL_BENCHES = {
+    "bench.exporter": ("outputs.md", "bench-exporter", exporter_run),
+    "bench.churn": ("hardening.md", "bench-churn", churn_run),
+}
+
+
+def small_block(name):
+    doc = SMALL_BENCHES[name][0]
+    return next(v for n, v, b in docfigures.markers((ROOT / "docs" / doc).read_text())
+                if n == name and b)
+
+
+@pytest.mark.parametrize("name", SMALL_BENCHES)
+def test_small_bench_block_is_its_bench_run(name):
+    doc = SMALL_BENCHES[name][0]
+    block = small_block(name)
+    prov, tables = docfigures.benchlib.parse_block(block)
+    command = docfigures.RECORDED[name]
+    assert command in prov["command"], prov["command"]
+    run_line = block.strip().splitlines()[0]
+    assert any(f"not {command}" in p for p in recorded_after(
+        doc, run_line, run_line.replace(command, "make bench-hand")))
+    assert any("`Run: ...` line" in p for p in recorded_after(doc, run_line + "\n", ""))
+
+
+@pytest.mark.parametrize("name", SMALL_BENCHES)
+def test_a_small_bench_quote_off_its_block_fails(name):
+    doc = SMALL_BENCHES[name][0]
+    quotes = [(n, v) for t in texts().values() for n, v, b in docfigures.markers(t)
+              if not b and n.startswith(name + ".")]
+    assert quotes, f"the documents quote no figure of {name}"
+    fig, value = next((n, v) for n, v in quotes
+                      if f"<!-- fig:{n} -->" in (ROOT / "docs" / doc).read_text())
+    marker = f"<!-- fig:{fig} -->{value}<!-- /fig -->"
+    assert any("its block says" in p for p in recorded_after(
+        doc, marker, f"<!-- fig:{fig} -->{bumped(value)}<!-- /fig -->"))
+    assert any("gives no such figure" in p for p in recorded_after(
+        doc, marker, f"<!-- fig:{name}.no_such_row -->{value}<!-- /fig -->"))
+
+
+@pytest.mark.parametrize("name", SMALL_BENCHES)
+def test_small_bench_prints_every_figure_the_documents_quote(name):
+    _, script, made_up = SMALL_BENCHES[name]
+    text = made_up(load_bench(script))
+    run = docfigures.benchlib.provenance(f"sudo make {script}", f"scripts/{script}.py", 0)
+    figs = docfigures.benchlib.block_figures(name, f"{run}\n\n{text}")
+    quoted = {n for t in texts().values() for n, _, b in docfigures.markers(t)
+              if not b and n.startswith(name + ".")}
+    assert quoted, f"the documents quote no figure of {name}"
+    assert not quoted - set(figs), f"{script} prints no {sorted(quoted - set(figs))}"
