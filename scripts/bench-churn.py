@@ -33,8 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import (add_write_options, die, other_tracers, own_prog_ids, provenance,
-                      write_printed, write_saved)
+from benchlib import OthersSeen, add_write_options, die, provenance, write_printed, write_saved
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "hardening.md"
@@ -102,19 +101,12 @@ def main():
         test = subprocess.Popen([python, "-m", "pytest", "-q", "-s", *TEST,
                                  "-p", "no:cacheprovider"], cwd=ROOT, env=env)
         # others' programs looked for all through the run: tests come and
-        # go within it. The test's own conctrace is not another's: a
-        # program it ever held is left out (ids are not reused), so one
-        # listed as conctrace loads or leaves it is not counted
-        seen, own = {}, set()
+        # go within it; the test's own conctrace is not another's
+        seen = OthersSeen()
         while test.poll() is None:
-            seen.update(other_tracers())
-            for p in descendants(test.pid):
-                try:
-                    own |= own_prog_ids(p)
-                except OSError:
-                    pass        # gone meanwhile
+            seen.look(descendants(test.pid))
             time.sleep(1)
-        others = {i: n for i, n in seen.items() if i not in own}
+        others = seen.others()
         if test.returncode != 0:
             die(f"the churn test failed (pytest exited {test.returncode}): nothing written")
         if not figures.exists():

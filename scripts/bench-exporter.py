@@ -40,8 +40,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchlib import (add_write_options, die, other_tracers, own_prog_ids,
-                      provenance, wait_for, write_printed, write_saved)
+from benchlib import (OthersSeen, add_write_options, die, provenance, wait_for, write_printed,
+                      write_saved)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "outputs.md"
@@ -63,8 +63,8 @@ def value(body, name):
 
 
 def bench(count, rounds, others):
-    """The medians (and ranges) of one count's rounds; others' tracing
-    programs seen meanwhile are added to others ({id: name})."""
+    """One count's rounds: each one's times, and the page's size; others
+    (an OthersSeen) looks for others' tracing programs between them."""
     ct = subprocess.Popen([str(ROOT / "conctrace"), "--prometheus", "127.0.0.1:0", "--",
                            str(ROOT / "servers" / "epoll_echo"), "-p", "0"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -90,12 +90,11 @@ def bench(count, rounds, others):
                 break
             if time.monotonic() > deadline:
                 die("conctrace never saw every connection open")
-        own = own_prog_ids(ct.pid)
         gather, fresh, cached = [], [], []
         for _ in range(rounds):
             # between the rounds, not within one: bpftool's own syscalls
             # are events conctrace's hooks see
-            others.update(other_tracers(own))
+            others.look([ct.pid])
             # a page is reused at least 1 s, and ten times what it took
             time.sleep(max(1.0, 10 * (value(body, "conctrace_exporter_gather_seconds") or 0))
                        + 0.1)
@@ -104,7 +103,7 @@ def bench(count, rounds, others):
             gather.append(value(body, "conctrace_exporter_gather_seconds"))
             t, _ = scrape(port)
             cached.append(t)
-        others.update(other_tracers(own))
+        others.look([ct.pid])
         return {"count": count, "gather": gather, "fresh": fresh, "cached": cached,
                 "bytes": len(body)}
     finally:
@@ -152,8 +151,9 @@ def main():
         return 0
     if os.geteuid() != 0:
         die("needs root (BPF): sudo make bench-exporter")
-    others = {}
-    rows = [bench(int(c), opts.rounds, others) for c in opts.counts.split(",")]
+    seen = OthersSeen()
+    rows = [bench(int(c), opts.rounds, seen) for c in opts.counts.split(",")]
+    others = seen.others()
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
     command = "sudo make bench-exporter" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
     run = provenance(command, f"scripts/bench-exporter.py {argv}".strip(), len(others))

@@ -31,8 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import (add_write_options, die, other_tracers, own_prog_ids, provenance,
-                      wait_for, write_printed, write_saved)
+from benchlib import (OthersSeen, add_write_options, die, provenance, wait_for, write_printed,
+                      write_saved)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "accuracy.md"
@@ -47,15 +47,14 @@ def kib(n):
 
 def run(server, conns, size, idle_s, out, others):
     """One server's spike: its RSS once it listens, and conctrace's report;
-    others' tracing programs seen around the spike are added to others."""
+    others (an OthersSeen) looks for others' tracing programs around the spike."""
     ct = subprocess.Popen([str(ROOT / "conctrace"), "-i", "0.1", "--json", str(out), "--",
                            str(ROOT / "servers" / server), "-p", "0"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         m = wait_for(ct.stderr, LISTEN_RE)
         port, pid = int(m.group(1)), int(m.group(2))
-        own = own_prog_ids(ct.pid)
-        others.update(other_tracers(own))
+        others.look([ct.pid])
         status = Path(f"/proc/{pid}/status").read_text()
         before = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
         # the spike: every connection echoes large lines, several in flight
@@ -63,7 +62,7 @@ def run(server, conns, size, idle_s, out, others):
                         "-n", "100", "-P", "4", "--mix", "echo", "--echo-size", str(size),
                         "-q"], check=True, stdout=subprocess.DEVNULL, timeout=300)
         time.sleep(idle_s)   # idle again: what is still held now was kept
-        others.update(other_tracers(own))
+        others.look([ct.pid])
     finally:
         ct.send_signal(signal.SIGINT)
         ct.communicate(timeout=60)
@@ -105,13 +104,14 @@ def main():
         return 0
     if os.geteuid() != 0:
         die("needs root to load BPF (try sudo)")
-    rows, others = [], {}
+    rows, seen = [], OthersSeen()
     with tempfile.TemporaryDirectory() as tmp:
         for server in SERVERS:
             before, rep = run(server, opts.conns, opts.size, opts.idle,
-                              Path(tmp) / f"{server}.json", others)
+                              Path(tmp) / f"{server}.json", seen)
             rows.append((server, before, rep["process"]))
             print(f"{server}: done", flush=True)
+    others = seen.others()
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
     command = "sudo make bench-retention" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
     run_line = provenance(command, f"scripts/bench-retention.py {argv}".strip(), len(others))

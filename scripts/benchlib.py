@@ -210,6 +210,30 @@ def other_tracers(own=()):
             if p.get("type") in kinds and i not in own}
 
 
+class OthersSeen:
+    """Others' tracing programs seen through a run, looked for at times the
+    bench chooses (look: the run's own processes' pids). A program the run's
+    own processes ever held is not another's, even listed before they held
+    it or after they exited (its release is deferred: the previous server's
+    conctrace's programs are still listed as the next one starts): program
+    ids are not reused."""
+
+    def __init__(self):
+        self.seen, self.own = {}, set()
+
+    def look(self, pids):
+        self.seen.update(other_tracers())
+        for pid in pids:
+            try:
+                self.own |= own_prog_ids(pid)
+            except OSError:
+                pass        # gone meanwhile
+
+    def others(self):
+        """{id: name} of the others' programs seen."""
+        return {i: n for i, n in self.seen.items() if i not in self.own}
+
+
 def provenance(command, ran, others):
     return (f"Run: `{command}` (`{ran}`), {time.strftime('%Y-%m-%d')}, commit {commit()}, "
             f"{machine()}; other BPF tracing programs: {others}.")
