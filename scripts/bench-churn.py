@@ -26,14 +26,13 @@ Exit status: 0 measured (and written), 1 the test failed or --write refused, 2 b
 import argparse
 import json
 import os
-import shlex
 import subprocess
-import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
-from benchlib import OthersSeen, add_write_options, die, provenance, write_printed, write_saved
+from benchlib import OthersSeen, add_write_options, die, print_run, write_printed, write_saved
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "hardening.md"
@@ -79,18 +78,13 @@ def block_text(r):
         f"| {growth:.2f} | {t['ring_overflow_records']:,} |"]) + "\n"
 
 
-def write_doc(text, shared):
-    """Write a printed run's block into docs/hardening.md (benchlib.write_printed)."""
-    write_printed(DOC, BLOCK, text, shared)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--churn", type=int, default=200000,
                     help="connections (default 200,000), in batches of 10,000")
     add_write_options(ap, "docs/hardening.md's block")
     opts = ap.parse_args()
-    if write_saved(opts, write_doc):
+    if write_saved(opts, partial(write_printed, DOC, BLOCK)):
         return 0
     if os.geteuid() != 0:
         die("needs root to load BPF (try sudo)")
@@ -112,15 +106,7 @@ def main():
         if not figures.exists():
             die("the churn test wrote no figures (was it skipped?): nothing written")
         r = json.loads(figures.read_text())
-    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    command = "sudo make bench-churn" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
-    run = provenance(command, f"scripts/bench-churn.py {argv}".strip(), len(others))
-    text = block_text(r)
-    print(f"\n[{BLOCK}]\n\n{text}\n{run}")
-    if others:
-        print(f"others' tracing programs seen: {', '.join(sorted(set(others.values())))[:300]}")
-    if opts.write:
-        write_doc(f"[{BLOCK}]\n\n{text}\n{run}\n", opts.shared)
+    print_run(DOC, BLOCK, block_text(r), others, opts)
     return 0
 
 

@@ -30,17 +30,16 @@ Exit status: 0 measured (and written), 1 a run failed or --write refused, 2 bad 
 import argparse
 import os
 import re
-import shlex
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
+from functools import partial
 from pathlib import Path
 
-from benchlib import (OthersSeen, add_write_options, die, provenance, wait_for, write_printed,
+from benchlib import (OthersSeen, add_write_options, die, print_run, wait_for, write_printed,
                       write_saved)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,33 +135,20 @@ def block_text(rounds, rows):
     return "\n".join(out) + "\n"
 
 
-def write_doc(text, shared):
-    """Write a printed run's block into docs/outputs.md (benchlib.write_printed)."""
-    write_printed(DOC, BLOCK, text, shared)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--counts", default="1000,10000")
     ap.add_argument("--rounds", type=int, default=5)
     add_write_options(ap, "docs/outputs.md's block")
     opts = ap.parse_args()
-    if write_saved(opts, write_doc):
+    if write_saved(opts, partial(write_printed, DOC, BLOCK)):
         return 0
     if os.geteuid() != 0:
         die("needs root (BPF): sudo make bench-exporter")
     seen = OthersSeen()
     rows = [bench(int(c), opts.rounds, seen) for c in opts.counts.split(",")]
     others = seen.others()
-    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    command = "sudo make bench-exporter" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
-    run = provenance(command, f"scripts/bench-exporter.py {argv}".strip(), len(others))
-    text = block_text(opts.rounds, rows)
-    print(f"\n[{BLOCK}]\n\n{text}\n{run}")
-    if others:
-        print(f"others' tracing programs seen: {', '.join(sorted(set(others.values())))[:300]}")
-    if opts.write:
-        write_doc(f"[{BLOCK}]\n\n{text}\n{run}\n", opts.shared)
+    print_run(DOC, BLOCK, block_text(opts.rounds, rows), others, opts)
     return 0
 
 

@@ -23,15 +23,14 @@ import argparse
 import json
 import os
 import re
-import shlex
 import signal
 import subprocess
-import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
-from benchlib import (OthersSeen, add_write_options, die, provenance, wait_for, write_printed,
+from benchlib import (OthersSeen, add_write_options, die, print_run, wait_for, write_printed,
                       write_saved)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,11 +87,6 @@ def block_text(opts, rows):
     return "\n".join(out) + "\n"
 
 
-def write_doc(text, shared):
-    """Write a printed run's block into docs/accuracy.md (benchlib.write_printed)."""
-    write_printed(DOC, BLOCK, text, shared)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--conns", type=int, default=2000)
@@ -100,7 +94,7 @@ def main():
     ap.add_argument("--idle", type=float, default=2.0, help="seconds idle after the spike")
     add_write_options(ap, "docs/accuracy.md's block")
     opts = ap.parse_args()
-    if write_saved(opts, write_doc):
+    if write_saved(opts, partial(write_printed, DOC, BLOCK)):
         return 0
     if os.geteuid() != 0:
         die("needs root to load BPF (try sudo)")
@@ -112,15 +106,7 @@ def main():
             rows.append((server, before, rep["process"]))
             print(f"{server}: done", flush=True)
     others = seen.others()
-    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    command = "sudo make bench-retention" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
-    run_line = provenance(command, f"scripts/bench-retention.py {argv}".strip(), len(others))
-    text = block_text(opts, rows)
-    print(f"\n[{BLOCK}]\n\n{text}\n{run_line}")
-    if others:
-        print(f"others' tracing programs seen: {', '.join(sorted(set(others.values())))[:300]}")
-    if opts.write:
-        write_doc(f"[{BLOCK}]\n\n{text}\n{run_line}\n", opts.shared)
+    print_run(DOC, BLOCK, block_text(opts, rows), others, opts)
     return 0
 
 

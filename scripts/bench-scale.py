@@ -49,17 +49,16 @@ import json
 import math
 import os
 import re
-import shlex
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
-from benchlib import (add_write_options, all_progs, cpu_ns, die, fdinfo,
-                      other_tracers, own_prog_ids, provenance, wait_for, write_printed, write_saved)
+from benchlib import (add_write_options, all_progs, cpu_ns, die, fdinfo, other_tracers,
+                      own_prog_ids, print_run, wait_for, write_printed, write_saved)
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "servers" / "epoll_echo"
@@ -391,11 +390,6 @@ def block_text(opts, tcp_sockets, idle_runs, churned):
     return "\n".join(out) + "\n"
 
 
-def write_doc(text, shared):
-    """Write a printed run's block into docs/overhead.md (benchlib.write_printed)."""
-    write_printed(DOC, BLOCK, text, shared)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--idle", type=int, default=19000, help="idle connections at the last step")
@@ -407,7 +401,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="5,000 idle, 40,000 churned, 2 s loads")
     add_write_options(ap, "docs/overhead.md's block")
     opts = ap.parse_args()
-    if write_saved(opts, write_doc):
+    if write_saved(opts, partial(write_printed, DOC, BLOCK)):
         return 0
     if opts.quick:
         opts.idle, opts.churn, opts.seconds = 5000, 40000, 2
@@ -433,15 +427,8 @@ def main():
     others = {i: n for _, _, rep in idle_runs for i, n in rep["others"].items()}
     if churned:
         others.update(churned[1]["others"])
-    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    command = "sudo make bench-scale" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
-    run = provenance(command, f"scripts/bench-scale.py {argv}".strip(), len(others))
-    print(f"\n[{BLOCK}]\n\n{report}\n{run}")
-    if others:
-        print(f"others' tracing programs seen: {', '.join(sorted(set(others.values())))[:300]}")
     print(f"\nbench-scale: {time.monotonic() - t0:.0f} s", flush=True)
-    if opts.write:
-        write_doc(f"[{BLOCK}]\n\n{report}\n{run}\n", opts.shared)
+    print_run(DOC, BLOCK, report, others, opts)
     return 0
 
 

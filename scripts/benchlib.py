@@ -6,6 +6,7 @@ programs a process holds."""
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -384,3 +385,18 @@ def write_printed(doc, name, text, shared):
     root = Path(__file__).resolve().parents[1]
     print(f"wrote {doc.relative_to(root)}'s {name} block and its quotes ({len(figs)} figures)")
     return figs
+
+
+def print_run(doc, name, text, others, opts):
+    """Print a bench's run as its block ([name], text, the `Run:` line naming
+    the command as given and the others' tracing programs seen: {id: name})
+    and, with --write, write it into doc (write_printed)."""
+    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = f"sudo make {NAME}" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
+    run = provenance(command, f"scripts/{NAME}.py {argv}".strip(), len(others))
+    printed = f"[{name}]\n\n{text}\n{run}\n"
+    print("\n" + printed, end="", flush=True)
+    if others:
+        print(f"others' tracing programs seen: {', '.join(sorted(set(others.values())))[:300]}")
+    if opts.write:
+        write_printed(doc, name, printed, opts.shared)

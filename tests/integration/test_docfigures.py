@@ -362,10 +362,18 @@ def churn_run(bench):
                              "tracer": {"ring_overflow_records": 0}})
 
 
+def retention_run(bench):
+    opts = bench.argparse.Namespace(conns=2000, size=4000, idle=2.0)
+    process = {"rss_peak_bytes": 50 << 20, "rss_end_bytes": 3 << 20,
+               "kernel_bytes_peak": 70 << 20, "kernel_bytes_end": 0}
+    return bench.block_text(opts, [(s, 2 << 20, process) for s in docfigures.SERVERS])
+
+
 # block: (its document, its bench, a made-up run through the bench's printer)
 SMALL_BENCHES = {
     "bench.exporter": ("outputs.md", "bench-exporter", exporter_run),
     "bench.churn": ("hardening.md", "bench-churn", churn_run),
+    "bench.retention": ("accuracy.md", "bench-retention", retention_run),
 }
 
 
