@@ -15,9 +15,10 @@ documents fail when:
   * one name shows two values in two places (one figure per quantity);
   * a document shows a figure without stating its noise.
 
-The long benches (`make bench-helpers`, `make bench-overhead`, `make
-bench-scale`: a quiet machine, seconds to minutes) are not rerun: their blocks carry the `Run:` line the bench
-writes (command, date, commit, machine, kernel), and the cheap tests at
+The long benches (`make bench-helpers`, `bench-overhead`, `bench-scale`,
+`bench-exporter`, `bench-churn`, `bench-retention`: a quiet machine,
+seconds to minutes) are not rerun: their blocks carry the `Run:` line the
+bench writes (command, date, commit, machine, kernel), and the cheap tests at
 the end check that line, the table under it and every quote of it in
 prose, reading files only (no root, no BPF).
 
