@@ -371,7 +371,7 @@ demo: deps-demo
 
 bench: bench-servers bench-overhead bench-profile bench-helpers bench-retention bench-churn bench-scale bench-exporter
 bench-servers: all
-	$(Q)$(PYTHON) scripts/bench-servers.py
+	$(Q)$(PYTHON) scripts/bench-servers.py $(BENCH_ARGS)
 bench-overhead: all $(HOOK_FLOOR)
 	$(Q)$(PYTHON) scripts/bench-overhead.py $(BENCH_ARGS)
 bench-helpers: $(HELPER_COST)

@@ -21,8 +21,20 @@ The idle client is this same script run with --idle-client: a plain blocking
 Python client is enough to hold connections, and it lets one server process
 be measured at every step (loadgen runs one workload per invocation).
 
+The figures are also printed as docs/usage.md's block `fig:bench.servers`
+under a line naming the run (command, commit, machine, kernel, the count of
+others' tracing programs seen around each server's runs: they slow every
+syscall); --write writes it there, and every quote of it in README.md and
+docs/ (scripts/benchlib.py), refusing a run others' tracing programs
+touched unless --shared; --from FILE writes a saved output's, running
+nothing. --write needs the default servers and counts (the documents quote
+them all).
+
 Usage: scripts/bench-servers.py [--servers epoll_echo,...] [--counts 1,1000,10000]
                                 [--duration 5] [--conns 50] [--json FILE]
+                                [--write [--shared] | --from FILE]
+       sudo make bench-servers [BENCH_ARGS="--write [--shared]"]   (root: to see others'
+                                                                      tracing programs)
 """
 
 import argparse
@@ -36,9 +48,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
+from benchlib import OthersSeen, add_write_options, print_run, write_printed, write_saved
+
 ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "usage.md"
+BLOCK = "bench.servers"
 SERVERS = ["threaded_echo", "epoll_echo", "coro_echo", "uring_echo"]
 TARGETS = {                     # bytes of user memory per idle connection
     "epoll_echo": 64,
@@ -281,6 +298,34 @@ def verdict(name, b):
     return f"<= {fmt_bytes(target)}", "yes" if b <= target else "NO"
 
 
+def block_text(args, base, big, figures):
+    """The runs as docs/usage.md's block shows them: units in the headers,
+    so that each cell is a figure prose may quote."""
+    def n(x):
+        return f"{x:,}"
+
+    out = [f"Each server alone (no conctrace): VmRSS at {n(base)} and at "
+           + ", ".join(n(b) for b in big) + " idle connections held by a separate client "
+           f"process (one PING each); PING/s with the server on CPU {SERVER_CPU} and loadgen "
+           f"({args.conns} connections, {args.duration} s) on CPU {CLIENT_CPU}.", "",
+           "| server | KiB VmRSS at " + n(base) + " | "
+           + " | ".join(f"B VmRSS growth per idle connection at {n(b)}" for b in big)
+           + " | PING/s (one core) | % server CPU during the PING load "
+           "| B target per idle connection | met |",
+           "|" + "---|" * (len(big) + 6)]
+    for name, f in figures.items():
+        pcs = [f["bytes_per_conn"][str(b)] for b in big]
+        rate, busy, target = f["ping_requests_per_s"], f["server_cpu_percent"], \
+            f["target_bytes_per_conn"]
+        met = "-" if target is None or pcs[-1] is None else "yes" if pcs[-1] <= target else "NO"
+        out.append(f"| {name} | {f['rss_bytes'][str(base)] / 1024:,.0f} | "
+                   + " | ".join("n/a" if p is None else f"{p:,.0f}" for p in pcs)
+                   + f" | {'n/a' if rate is None else f'{rate:,.0f}'} "
+                   f"| {'n/a' if busy is None else f'{busy:.0f}'} "
+                   f"| {'-' if target is None else f'{target:,}'} | {met} |")
+    return "\n".join(out) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--servers", default=",".join(SERVERS))
@@ -290,10 +335,13 @@ def main():
     ap.add_argument("--conns", type=int, default=50, help="connections for the PING load")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--idle-client", nargs=2, metavar=("HOST", "PORT"), help=argparse.SUPPRESS)
+    add_write_options(ap, "docs/usage.md's block")
     args = ap.parse_args()
 
     if args.idle_client:
         idle_client(args.idle_client[0], int(args.idle_client[1]))
+        return 0
+    if write_saved(args, partial(write_printed, DOC, BLOCK)):
         return 0
 
     counts = [int(c) for c in args.counts.split(",")]
@@ -309,11 +357,18 @@ def main():
 
     base, big = counts[0], counts[1:]
     rows, failed, figures = [], [], {}
+    # others' tracing programs (they slow every syscall the servers make)
+    # need root to list: without it, nothing is written
+    seen = OthersSeen() if os.geteuid() == 0 else None
     for name in args.servers.split(","):
         print(f"bench-servers: {name} ...", file=sys.stderr, flush=True)
         try:
+            if seen:
+                seen.look([])
             mem = measure_memory(name, counts)
             rate, busy, note = measure_rate(name, args.conns, args.duration)
+            if seen:
+                seen.look([])
         except BenchError as e:
             print(f"bench-servers: {e}", file=sys.stderr)
             failed.append(name)
@@ -355,6 +410,13 @@ def main():
     if failed:
         print(f"bench-servers: failed to run: {', '.join(failed)}", file=sys.stderr)
         return 1
+    if seen is None:
+        if args.write:
+            print("bench-servers: --write needs root (to see others' tracing programs): "
+                  "nothing written", file=sys.stderr)
+            return 1
+        return 0
+    print_run(DOC, BLOCK, block_text(args, base, big, figures), seen.others(), args)
     return 0
 
 

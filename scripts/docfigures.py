@@ -92,7 +92,8 @@ RECORDED = {"bench.helpers": "make bench-helpers",
             "bench.scale": "make bench-scale",
             "bench.exporter": "make bench-exporter",
             "bench.churn": "make bench-churn",
-            "bench.retention": "make bench-retention"}
+            "bench.retention": "make bench-retention",
+            "bench.servers": "make bench-servers"}
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
 
 # Noise per kind of figure: (relative, absolute in the figure's unit,
