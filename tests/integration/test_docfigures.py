@@ -16,7 +16,7 @@ documents fail when:
   * a document shows a figure without stating its noise.
 
 The long benches (`make bench-helpers`, `bench-overhead`, `bench-scale`,
-`bench-exporter`, `bench-churn`, `bench-retention`: a quiet machine,
+`bench-exporter`, `bench-churn`, `bench-retention`, `bench-servers`: a quiet machine,
 seconds to minutes) are not rerun: their blocks carry the `Run:` line the
 bench writes (command, date, commit, machine, kernel), and the cheap tests at
 the end check that line, the table under it and every quote of it in
@@ -370,11 +370,20 @@ def retention_run(bench):
     return bench.block_text(opts, [(s, 2 << 20, process) for s in docfigures.SERVERS])
 
 
+def servers_run(bench):
+    args = bench.argparse.Namespace(conns=50, duration=5)
+    figures = {s: {"rss_bytes": {"1": 2 << 20}, "bytes_per_conn": {"1000": 40.0, "10000": 40.0},
+                   "ping_requests_per_s": 100000.0, "server_cpu_percent": 90.0,
+                   "target_bytes_per_conn": bench.TARGETS.get(s)} for s in bench.SERVERS}
+    return bench.block_text(args, 1, [1000, 10000], figures)
+
+
 # block: (its document, its bench, a made-up run through the bench's printer)
 SMALL_BENCHES = {
     "bench.exporter": ("outputs.md", "bench-exporter", exporter_run),
     "bench.churn": ("hardening.md", "bench-churn", churn_run),
     "bench.retention": ("accuracy.md", "bench-retention", retention_run),
+    "bench.servers": ("usage.md", "bench-servers", servers_run),
 }
 
 
