@@ -18,8 +18,9 @@ too (bench-overhead's hook floor), shown apart.
 Per request: samples' CPU time over the requests loadgen answered during
 the sampling window (its rate times the window). cpu-clock sampling in a
 VM lands a little after the instruction it interrupts, so a few ns move
-between neighbouring lines; the kinds and functions are steadier, and
-their sum is bpf_stats' figure within the sampling's noise (both printed).
+between neighbouring lines; the kinds and functions are steadier. (Not
+bpf_stats' figure: that one counts every CPU's runs, the client's
+rejected events too, and adds its own two clock reads per run.)
 
 Needs perf (`apt-get install linux-perf`). Figures are printed, never
 asserted; --write writes the block `fig:bench.profile` into
@@ -37,17 +38,15 @@ import collections
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchlib import (PROVENANCE_RE, add_write_options, die, other_tracers, own_prog_ids,
-                      provenance, wait_for, write_block, write_saved)
+from benchlib import (OthersSeen, add_write_options, die, own_prog_ids, print_run, wait_for,
+                      write_printed, write_saved)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONCTRACE = ROOT / "conctrace"
@@ -57,7 +56,6 @@ PROG_LINES = ROOT / "build" / "bench" / "prog_lines"
 DOC = ROOT / "docs" / "overhead.md"
 BLOCK = "bench.profile"
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
-STATS = "/proc/sys/kernel/bpf_stats_enabled"
 MODES = {"full": [], "light": ["--no-syscalls"]}
 
 # A sample's leaf, when a BPF program called it: what kind of work it is.
@@ -187,9 +185,9 @@ def classify(data, table, funcs):
     return by_kind, by_func, by_line, sources, dispatch, total
 
 
-def profile(mode, secs, warm, tmp):
+def profile(mode, secs, warm, tmp, seen):
     """One run: conctrace in mode on epoll_echo under load, CPU 0 sampled
-    for secs. Returns (requests/s, classify(...), bpf_stats ns/request)."""
+    for secs. Returns (requests/s, classify(...))."""
     ct = subprocess.Popen([str(CONCTRACE), *MODES[mode], "--", "taskset", "-c", "0",
                            str(SERVER), "-p", "0"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -200,15 +198,15 @@ def profile(mode, secs, warm, tmp):
                                "-c", "50", "-d", f"{warm + secs + 2:g}", "--json"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(warm)
+        seen.look([ct.pid])
         ids = own_prog_ids(ct.pid)
         if not ids:
             die("conctrace holds no BPF program")
         table = read_lines(ids)
-        before = prog_runtime(ids)
         data = Path(tmp) / f"{mode}.data"
         rec = subprocess.run(["perf", "record", "-q", "-g", "-C", "0", "-o", str(data),
                               "--", "sleep", f"{secs:g}"], capture_output=True, text=True)
-        after = prog_runtime(ids)
+        seen.look([ct.pid])
         out, err = lg.communicate(timeout=warm + secs + 60)
         if rec.returncode:
             die(f"perf record: {rec.stderr.strip()[:300]}")
@@ -221,49 +219,53 @@ def profile(mode, secs, warm, tmp):
         except subprocess.TimeoutExpired:
             os.killpg(ct.pid, signal.SIGKILL)
             ct.wait()
-    rps = json.loads(out)["requests_per_s"]
-    stats = {n: after[n] - before.get(n, 0) for n in after
-             if not n.startswith(("snapshot_", "sweep_", "held_"))}
-    return rps, classify(data, table, source_functions()), sum(stats.values()) / (rps * secs)
+    return json.loads(out)["requests_per_s"], classify(data, table, source_functions())
 
 
-def prog_runtime(ids):
-    """{program name: run time ns so far} (bpf_stats), conctrace's hooks."""
-    out = {}
-    for i in ids:
-        info = subprocess.run(["bpftool", "prog", "show", "id", str(i)], capture_output=True,
-                              text=True).stdout
-        m = re.search(r"^\d+: \S+\s+name (\S+).*?run_time_ns (\d+)", info, re.S)
-        if m:
-            out[m.group(1)] = out.get(m.group(1), 0) + int(m.group(2))
-    return out
+def bpf_stats():
+    """kernel.bpf_stats_enabled: 1 adds two clock reads to every program
+    run, which the dispatch row then holds."""
+    return Path("/proc/sys/kernel/bpf_stats_enabled").read_text().strip()
+
+
+def cell(text):
+    """Source text as a table cell: the documents' tables split on |."""
+    return text.replace("|", "¦").replace("`", "'")[:90]
 
 
 def block_text(runs, secs, top):
     out = []
-    for mode, (rps, (by_kind, by_func, by_line, sources, dispatch, total), stats) in runs.items():
+    for mode, (rps, (by_kind, by_func, by_line, sources, dispatch, total)) in runs.items():
         req = rps * secs
         ns = lambda v: v / req  # noqa: E731  (sampled ns -> ns per request)
         bpf = sum(by_kind.values())
         label = "conctrace" + (" --no-syscalls" if MODES[mode] else "")
+        kinds = collections.Counter()
+        others = collections.Counter()
+        for kind, v in by_kind.items():
+            if kind.startswith("other kernel code ("):
+                others[kind[len("other kernel code ("):-1]] += v
+                kind = "other kernel code"
+            kinds[kind] += v
         out += [f"epoll_echo, {label}: loadgen 50 connections, PING closed loop, "
-                f"{rps:,.0f} requests/s; CPU 0 (the server's) sampled for {secs:g} s", "",
+                f"{rps:,.0f} requests/s; CPU 0 (the server's) sampled for {secs:g} s; "
+                f"kernel.bpf_stats_enabled={bpf_stats()}", "",
                 "| where | ns per request | share of the programs' |", "|---|---|---|"]
-        for kind, v in by_kind.most_common():
+        for kind, v in kinds.most_common():
             out.append(f"| {kind} | {ns(v):.1f} | {v / bpf:.0%} |")
-        out += [f"| the programs, all (sampled) | {ns(bpf):.1f} | 100% |",
-                f"| the programs, all (bpf_stats, with its own two clock reads per run) "
-                f"| {stats:.1f} | |",
-                f"| tracepoint dispatch around them (empty programs pay it too) "
-                f"| {ns(dispatch):.1f} | |",
-                f"| the server's CPU, all | {ns(total):,.0f} | |", ""]
+        out += [f"| the programs, sampled | {ns(bpf):.1f} | 100% |",
+                f"| tracepoint dispatch (empty programs pay it too) | {ns(dispatch):.1f} | |",
+                f"| the server's CPU | {ns(total):,.0f} | |", ""]
+        if others:
+            out += ["Other kernel code the programs called: " + ", ".join(
+                f"{n} {ns(v):.1f} ns" for n, v in others.most_common(6)) + ".", ""]
         funcs = collections.Counter()
         split = collections.defaultdict(collections.Counter)
         for (func, kind), v in by_func.items():
             funcs[func] += v
             split[func][kind] += v
-        out += [f"epoll_echo, {label}, by function (inlined ones apart), with what the "
-                "function's lines called", "",
+        out += [f"epoll_echo, {label}, by function: the {top} costliest, inlined ones apart, "
+                "with what their lines called", "",
                 "| function | ns per request | own code | clock reads | thread storage "
                 "| other calls |", "|---|---|---|---|---|---|"]
         clock, storage = KINDS[0][0], KINDS[1][0]
@@ -272,37 +274,14 @@ def block_text(runs, secs, top):
             other = v - s[OWN_CODE] - s[clock] - s[storage]
             out.append(f"| {func} | {ns(v):.1f} | {ns(s[OWN_CODE]):.1f} | {ns(s[clock]):.1f} "
                        f"| {ns(s[storage]):.1f} | {ns(other):.1f} |")
-        out += ["", f"epoll_echo, {label}, by source line (the {top} costliest, with what "
-                "they called)", "", "| line | function | ns per request | source |",
-                "|---|---|---|---|"]
+        out += ["", f"epoll_echo, {label}, by line: the {top} costliest, with what they "
+                "called (| in the source shown as ¦)", "",
+                "| line | function | ns per request | source |", "|---|---|---|---|"]
         for loc, v in by_line.most_common(top):
             func, src = sources[loc]
-            src = src.replace("|", "\\|").replace("`", "'")[:90]
-            out.append(f"| {loc} | {func} | {ns(v):.1f} | `{src}` |")
+            out.append(f"| {loc} | {func} | {ns(v):.1f} | `{cell(src)}` |")
         out.append("")
     return "\n".join(out)
-
-
-def write_doc(text, shared):
-    """Write a printed run's block (after [bench.profile], up to its `Run:`
-    line) into docs/overhead.md."""
-    lines = text.splitlines()
-    if f"[{BLOCK}]" not in lines:
-        die(f"the output holds no [{BLOCK}] block: nothing written")
-    body, run = [], None
-    for ln in lines[lines.index(f"[{BLOCK}]") + 1:]:
-        if PROVENANCE_RE.match(ln):
-            run = ln
-            break
-        body.append(ln)
-    if run is None:
-        die("the output's block ends without its `Run:` line: nothing written")
-    others = int(PROVENANCE_RE.match(run).group("others"))
-    if others and not shared:
-        die(f"{others} other tracing programs were loaded during the runs: nothing written "
-            "(--shared writes them anyway, the count in the document)")
-    figs = write_block(DOC, BLOCK, f"{run}\n\n" + "\n".join(body).strip() + "\n")
-    print(f"wrote {DOC.relative_to(ROOT)}'s {BLOCK} block and its quotes ({len(figs)} figures)")
 
 
 def main():
@@ -313,7 +292,7 @@ def main():
     ap.add_argument("--top", type=int, default=12, help="functions and lines shown (default 12)")
     add_write_options(ap, "docs/overhead.md's block")
     opts = ap.parse_args()
-    if write_saved(opts, write_doc):
+    if write_saved(opts, lambda text, shared: write_printed(DOC, BLOCK, text, shared)):
         return 0
     modes = opts.modes.split(",")
     if any(m not in MODES for m in modes) or opts.seconds <= 0 or opts.top <= 0:
@@ -325,24 +304,13 @@ def main():
     for f in (CONCTRACE, SERVER, LOADGEN, PROG_LINES):
         if not f.exists():
             die(f"{f.relative_to(ROOT)} is missing: make all {PROG_LINES.relative_to(ROOT)}")
-    stats_was = Path(STATS).read_text().strip()
-    Path(STATS).write_text("1")
-    others, runs = {}, {}
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
-            for mode in modes:
-                others.update(other_tracers())
-                runs[mode] = profile(mode, opts.seconds, opts.warm, tmp)
-                others.update(other_tracers())
-    finally:
-        Path(STATS).write_text(stats_was)
-    report = block_text(runs, opts.seconds, opts.top)
-    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    command = "sudo make bench-profile" + (f" BENCH_ARGS={shlex.quote(argv)}" if argv else "")
-    run = provenance(command, f"scripts/bench-profile.py {argv}".strip(), len(others))
-    print(f"\n[{BLOCK}]\n\n{report}\n{run}")
-    if opts.write:
-        write_doc(f"[{BLOCK}]\n\n{report}\n{run}\n", opts.shared)
+    # bpf_stats stay as they are (off unless someone turned them on): they
+    # add two clock reads to every program run
+    seen, runs = OthersSeen(), {}
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
+        for mode in modes:
+            runs[mode] = profile(mode, opts.seconds, opts.warm, tmp, seen)
+    print_run(DOC, BLOCK, block_text(runs, opts.seconds, opts.top), seen.others(), opts)
     return 0
 
 
