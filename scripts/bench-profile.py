@@ -238,7 +238,7 @@ def block_text(runs, secs, top):
     for mode, (rps, (by_kind, by_func, by_line, sources, dispatch, total)) in runs.items():
         req = rps * secs
         ns = lambda v: v / req  # noqa: E731  (sampled ns -> ns per request)
-        bpf = sum(by_kind.values())
+        bpf = sum(by_kind.values()) or 1
         label = "conctrace" + (" --no-syscalls" if MODES[mode] else "")
         kinds = collections.Counter()
         others = collections.Counter()
@@ -251,8 +251,9 @@ def block_text(runs, secs, top):
                 f"{rps:,.0f} requests/s; CPU 0 (the server's) sampled for {secs:g} s; "
                 f"kernel.bpf_stats_enabled={bpf_stats()}", "",
                 "| where | ns per request | share of the programs' |", "|---|---|---|"]
-        for kind, v in kinds.most_common():
-            out.append(f"| {kind} | {ns(v):.1f} | {v / bpf:.0%} |")
+        # every kind, in one order, none left out: the documents quote them
+        for kind in [OWN_CODE] + [k for k, _ in KINDS] + ["other kernel code"]:
+            out.append(f"| {kind} | {ns(kinds[kind]):.1f} | {kinds[kind] / bpf:.0%} |")
         out += [f"| the programs, sampled | {ns(bpf):.1f} | 100% |",
                 f"| tracepoint dispatch (empty programs pay it too) | {ns(dispatch):.1f} | |",
                 f"| the server's CPU | {ns(total):,.0f} | |", ""]
