@@ -18,6 +18,9 @@ value everywhere. The runs, all short (about 40 s together):
            held): RSS growth (smaps_rollup), conctrace's user and kernel
            bytes per connection and its categories, the slab truth
            (tests/integration/slabtruth.py) for the same held state
+  attach   threaded_echo holding test_attach.py's connections before
+           conctrace attaches (-p): held kernel bytes per connection, and
+           the slab truth
   example  README's example: `conctrace --load='-c 1000 -n 10' --
            ./servers/threaded_echo -p 0`, its text report
   compare  not rerun here (about 100 s at 10,000 connections): the tables
@@ -64,6 +67,8 @@ import benchlib  # noqa: E402  (the long benches' recorded blocks)
 # measurement, one implementation
 from test_conctrace import smaps_rss, wait_line  # noqa: E402
 from test_memory import wait_for  # noqa: E402
+# attaching to connections held before: test_attach.py's own run
+from test_attach import ATTACH_CONNS, attach_to_held  # noqa: E402
 
 CONCTRACE = ROOT / "conctrace"
 LOADGEN = ROOT / "servers" / "loadgen"
@@ -241,11 +246,33 @@ def measure_compare(path=COMPARE_JSON):
                     str(path.with_suffix(".svg"))], check=True)
 
 
+def measure_attached(name="threaded_echo", attempts=5):
+    """conctrace -p on a server already holding ATTACH_CONNS idle TCP
+    connections (test_attach.py's run): what it finds held per connection,
+    against the slab truth of the same held state; repeated while other
+    processes moved the exact global counts (measure_idle_settled)."""
+    for _ in range(attempts):
+        with tempfile.TemporaryDirectory(prefix="docfigures-") as tmp:
+            rep, truth = attach_to_held(name, "tcp", Path(tmp))
+        if all(abs(v) <= TRUTH_SETTLED * ATTACH_CONNS for v in truth.external.values()):
+            break
+    else:
+        raise RunError(f"{name} attached: other processes' sockets or threads came and went "
+                       f"during each of {attempts} runs ({truth.external}): rerun on a quieter "
+                       "machine")
+    if rep["connections"]["total"] != ATTACH_CONNS:
+        raise RunError(f"{name} attached: conctrace found {rep['connections']['total']} "
+                       f"connections of {ATTACH_CONNS}")
+    got = rep["kernel_breakdown"]
+    return {"kernel": sum(got[c] for c in slabtruth.Truth.CATEGORIES), "truth": truth.total()}
+
+
 def measure(servers=SERVERS):
     """Every short run, fresh."""
     return {"kernel": measure_kernel(),
             "idle": {s: measure_idle_settled(s) for s in servers},
             "example": measure_example(),
+            "attach": {"threaded_echo": measure_attached("threaded_echo")},
             "date": datetime.date.today().isoformat()}
 
 
@@ -367,6 +394,11 @@ def figures(m, compare=None):
         figs.update(kernel_figures(m["kernel"]))
     if "idle" in m:
         figs.update(idle_figures(m["idle"], m["kernel"]))
+    if "attach" in m:
+        figs["attach.conns"] = Fig(fmt_n(ATTACH_CONNS), "exact")
+        for name, r in m["attach"].items():
+            figs[f"attach.{name}.kernel"] = Fig(fmt_b(r["kernel"]), "idle_bytes")
+            figs[f"attach.{name}.truth"] = Fig(fmt_b(r["truth"]), "idle_truth")
     if "example" in m:
         figs.update(example_figures(m["example"]))
     if compare is not None:
