@@ -5,7 +5,8 @@ Every measured figure of the documents sits between generated markers
 (`<!-- fig:NAME -->VALUE<!-- /fig -->`, or a begin/end block) and is
 written by scripts/docfigures.py (`sudo make docs-figures`). Here the
 same short runs are made again (slab sizes from the kernel, the four
-servers holding idle connections, README's example: about 15 s), and the
+servers holding idle connections, threaded_echo attached to connections
+it already holds, README's example: about 15 s), and the
 documents fail when:
 
   * a figure differs from the fresh run by more than the noise its
@@ -65,6 +66,7 @@ def test_documents_agree_with_a_fresh_run(fresh):
     # table, README's example, the compare tables
     for name in ("slab.task_struct", "slab.TCP", "thread.kernel_stack",
                  "idle.threaded_echo.kernel", "idle.epoll_echo.user", "example.report",
+                 "attach.threaded_echo.kernel", "attach.threaded_echo.truth",
                  "compare.idle.table", "compare.busy.table", "compare.summary"):
         assert name in found, f"no document shows fig:{name} any more"
 
