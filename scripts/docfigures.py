@@ -21,6 +21,9 @@ value everywhere. The runs, all short (about 40 s together):
   attach   threaded_echo holding test_attach.py's connections before
            conctrace attaches (-p): held kernel bytes per connection, and
            the slab truth
+  cgroup   each bundled server under --cgroup holding test_memory.py's
+           idle connections (its cgroup test's run): the share of the
+           cgroup's kernel charge conctrace attributes, its cgroup line
   example  README's example: `conctrace --load='-c 1000 -n 10' --
            ./servers/threaded_echo -p 0`, its text report
   compare  not rerun here (about 100 s at 10,000 connections): the tables
@@ -66,7 +69,7 @@ import benchlib  # noqa: E402  (the long benches' recorded blocks)
 # the RSS truth (smaps_rollup) and line waits of the user-memory test: one
 # measurement, one implementation
 from test_conctrace import smaps_rss, wait_line  # noqa: E402
-from test_memory import wait_for  # noqa: E402
+from test_memory import cgroup_run, wait_for  # noqa: E402
 # attaching to connections held before: test_attach.py's own run
 from test_attach import ATTACH_CONNS, attach_to_held  # noqa: E402
 
@@ -116,6 +119,7 @@ NOISE = {
     "idle_truth": (0.05, 0, None, "5% (other processes allocate from the same caches: "
                    "a run they disturbed is repeated)"),
     "idle_share": (0, 1, None, "1 point"),
+    "cgroup": (0.02, 0, None, "2%"),
     "example": (0.10, 0, 3.0, "10% for counts and bytes, a factor of 3 for times"),
 }
 
@@ -267,12 +271,28 @@ def measure_attached(name="threaded_echo", attempts=5):
     return {"kernel": sum(got[c] for c in slabtruth.Truth.CATEGORIES), "truth": truth.total()}
 
 
+def measure_cgroup(name):
+    """conctrace --cgroup on a bundled server holding test_memory.py's idle
+    connections (its cgroup test's run): the share of the cgroup's kernel
+    charge, by the cgroup's own reading, that conctrace attributes, and
+    conctrace's own cgroup line."""
+    with tempfile.TemporaryDirectory(prefix="docfigures-") as tmp:
+        status, out, rep, _, growth = cgroup_run(name, Path(tmp))
+    if status != 0 or rep is None or growth <= 0:
+        raise RunError(f"{name} --cgroup: conctrace exited {status}, the cgroup grew {growth} B")
+    line = next(ln for ln in out.splitlines() if ln.startswith("cgroup "))
+    return {"explained": rep["closure_cgroup"]["attributed_object_bytes"] / growth,
+            # the cgroup's name carries the server's pid: N, as in the example's header
+            "line": re.sub(r"conctrace-\d+(?:-[0-9a-f]+)?", "conctrace-N", line)}
+
+
 def measure(servers=SERVERS):
     """Every short run, fresh."""
     return {"kernel": measure_kernel(),
             "idle": {s: measure_idle_settled(s) for s in servers},
             "example": measure_example(),
             "attach": {"threaded_echo": measure_attached("threaded_echo")},
+            "cgroup": {s: measure_cgroup(s) for s in servers},
             "date": datetime.date.today().isoformat()}
 
 
@@ -394,6 +414,12 @@ def figures(m, compare=None):
         figs.update(kernel_figures(m["kernel"]))
     if "idle" in m:
         figs.update(idle_figures(m["idle"], m["kernel"]))
+    if "cgroup" in m:
+        for name, r in m["cgroup"].items():
+            figs[f"cgroup.{name}.explained"] = Fig(f"{100 * r['explained']:.0f}%", "cgroup")
+            figs[f"cgroup.{name}.line"] = Fig(
+                "```\n" + "\n".join(textwrap.wrap(r["line"], 84)) + "\n```\n", "cgroup",
+                block=True)
     if "attach" in m:
         figs["attach.conns"] = Fig(fmt_n(ATTACH_CONNS), "exact")
         for name, r in m["attach"].items():

@@ -5,8 +5,9 @@ Every measured figure of the documents sits between generated markers
 (`<!-- fig:NAME -->VALUE<!-- /fig -->`, or a begin/end block) and is
 written by scripts/docfigures.py (`sudo make docs-figures`). Here the
 same short runs are made again (slab sizes from the kernel, the four
-servers holding idle connections, threaded_echo attached to connections
-it already holds, README's example: about 15 s), and the
+servers holding idle connections, then under --cgroup, threaded_echo
+attached to connections it already holds, README's example: about 30 s),
+and the
 documents fail when:
 
   * a figure differs from the fresh run by more than the noise its
@@ -67,6 +68,7 @@ def test_documents_agree_with_a_fresh_run(fresh):
     for name in ("slab.task_struct", "slab.TCP", "thread.kernel_stack",
                  "idle.threaded_echo.kernel", "idle.epoll_echo.user", "example.report",
                  "attach.threaded_echo.kernel", "attach.threaded_echo.truth",
+                 "cgroup.threaded_echo.line", "cgroup.coro_echo.explained",
                  "compare.idle.table", "compare.busy.table", "compare.summary"):
         assert name in found, f"no document shows fig:{name} any more"
 

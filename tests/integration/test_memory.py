@@ -211,19 +211,12 @@ def cgroup_kernel_bytes(cgdir):
     return sum(int(fields.get(k, 0)) for k in ("slab", "kernel_stack", "pagetables", "percpu"))
 
 
-@pytest.mark.parametrize("name", SERVERS)
-def test_cgroup_charges_match_attributed_kernel_memory(name, tmp_path):
-    """--cgroup: the kernel memory the server's own memory cgroup was
-    charged while CGROUP_CONNS idle connections were held, read by this
-    test from the cgroup's own files (before the client connects and while
-    it holds them), must be explained by what conctrace attributes to
-    them: 90..105%; and conctrace's own reading of the cgroup must agree
-    with the test's (within CGROUP_READ_TOLERANCE). Not attributed, and the
-    reason for the 10%: the anon_vma and anon_vma_chain (168 B here) the
-    first fault of each new anonymous mapping allocates (a thread's or a
-    coroutine's stack; coro_echo measures 94-95%), and the server's own
-    allocations in that time. Afterwards the cgroup is gone."""
-    needs_root()
+def cgroup_run(name, tmp_path):
+    """conctrace --cgroup on server name while CGROUP_CONNS idle connections
+    are held: (conctrace's exit status, its text report, its JSON, the
+    cgroup's kernel charge at listen and its growth while the connections
+    were held, read from the cgroup's own files). The test's run, and
+    scripts/docfigures.py's for docs/accuracy.md."""
     report = tmp_path / "cg.json"
     ready = tmp_path / "ready"
     ct = subprocess.Popen([str(CONCTRACE), "--cgroup", "--json", str(report), "--json-conns", "0",
@@ -256,11 +249,27 @@ def test_cgroup_charges_match_attributed_kernel_memory(name, tmp_path):
         ct.send_signal(signal.SIGINT)
         out, _ = ct.communicate(timeout=30)
         drain.wait(timeout=5)
-    assert ct.returncode == 0, ct.returncode
-    rep = json.loads(report.read_text())
+    return ct.returncode, out.decode(), \
+        json.loads(report.read_text()) if report.exists() else None, charged0, charged1 - charged0
+
+
+@pytest.mark.parametrize("name", SERVERS)
+def test_cgroup_charges_match_attributed_kernel_memory(name, tmp_path):
+    """--cgroup: the kernel memory the server's own memory cgroup was
+    charged while CGROUP_CONNS idle connections were held, read by this
+    test from the cgroup's own files (before the client connects and while
+    it holds them), must be explained by what conctrace attributes to
+    them: 90..105%; and conctrace's own reading of the cgroup must agree
+    with the test's (within CGROUP_READ_TOLERANCE). Not attributed, and the
+    reason for the 10%: the anon_vma and anon_vma_chain (168 B here) the
+    first fault of each new anonymous mapping allocates (a thread's or a
+    coroutine's stack; coro_echo measures 94-95%), and the server's own
+    allocations in that time. Afterwards the cgroup is gone."""
+    needs_root()
+    status, out, rep, charged0, growth = cgroup_run(name, tmp_path)
+    assert status == 0, status
     cg = rep["closure_cgroup"]
-    print(out.decode().strip().splitlines()[-3], cg, sep="\n")
-    growth = charged1 - charged0
+    print(out.strip().splitlines()[-3], cg, sep="\n")
     explained = cg["attributed_object_bytes"] / growth
     report_figure(f"{name}: cgroup charged +{growth} B (test's reading; {charged0} B at "
                   f"listen), conctrace read +{cg['kernel_growth_bytes']} B; attributed "
@@ -271,7 +280,7 @@ def test_cgroup_charges_match_attributed_kernel_memory(name, tmp_path):
     assert -CGROUP_READ_TOLERANCE * growth <= start_up <= \
         charged0 + CGROUP_READ_TOLERANCE * growth, (growth, charged0, cg)
     assert not os.path.exists(cg["path"]), f"cgroup {cg['path']} left behind"
-    assert b"cgroup " in out and b"explained" in out
+    assert "cgroup " in out and "explained" in out
 
 
 OWN_MAPS_LIMIT = 4 << 20            # issue 18: before any connection, default options
