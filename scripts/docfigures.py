@@ -89,7 +89,7 @@ OBJECTS = ("sock", "inode", "file", "dentry", "lsm", "epoll", "thread", "io_urin
 # the caches whose slot sizes the documents state
 CACHES = ("TCP", "TCPv6", "UNIX", "sock_inode_cache", "filp", "dentry", "lsm_inode_cache",
           "lsm_file_cache", "eventpoll_epi", "eventpoll_pwq", "task_struct", "pid",
-          "io_kiocb", "vm_area_struct")
+          "io_kiocb", "vm_area_struct", "anon_vma", "anon_vma_chain")
 # the blocks the long benches write, and the command each block's `Run:`
 # line must name (the bench that wrote it)
 # block: the command that writes it (one run of bench-overhead writes both
@@ -363,6 +363,10 @@ def kernel_figures(kernel):
     figs = {f"slab.{c}": Fig(fmt_n(v), "exact") for c, v in kernel.items()}
     u = os.uname()
     figs["host.kernel"] = Fig(f"{u.machine}, {'.'.join(u.release.split('.')[:2])}", "exact")
+    # what the first fault of a new anonymous mapping allocates besides
+    # its pages (the part of a cgroup's charge conctrace does not attribute)
+    figs["slab.anon_vma_pair"] = Fig(fmt_n(kernel.get("anon_vma", 0)
+                                           + kernel.get("anon_vma_chain", 0)), "exact")
     figs["slab.lsm"] = Fig(fmt_n(kernel.get("lsm_inode_cache", 0)
                                  + kernel.get("lsm_file_cache", 0)), "exact")
     return figs
