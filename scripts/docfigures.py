@@ -167,6 +167,7 @@ def measure_idle(name, n=IDLE_CONNS):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         wait_line(ct.stderr, rb"conctrace: tracing pid", timeout=30)
         drain = subprocess.Popen(["cat"], stdin=ct.stderr, stdout=subprocess.DEVNULL)
+        ct_maps = slabtruth.map_fdinfos(ct.pid)     # the connection map's key size
         rss0, server0, before = smaps_rss(pid), slabtruth.ProcCounts(pid), slabtruth.Snapshot()
         client = subprocess.Popen([str(LOADGEN), "-H", "127.0.0.1", "-p", port, "-c", str(n),
                                    "-n", "1", "--hold", "60", "--sources", "4", "-q",
@@ -210,6 +211,12 @@ def measure_idle(name, n=IDLE_CONNS):
         "closure_line": next((ln for ln in text.splitlines() if ln.startswith("closure:")), ""),
         "closure": rep["closure"],
         "record": rep["tracer"]["conn_record_bytes"],
+        # its hash element, as the kernel counts it in memlock (test_memory.py
+        # measures exactly this per held connection): the map whose value is a record
+        "elem": slabtruth.hash_elem_bytes(
+            next(int(m["key_size"]) for m in ct_maps
+                 if int(m.get("value_size", 0)) == rep["tracer"]["conn_record_bytes"]),
+            rep["tracer"]["conn_record_bytes"]),
     }
 
 
@@ -320,6 +327,7 @@ def idle_figures(idle, kernel):
         # the same in every run and server (the hash element around it is
         # test_memory.py's)
         figs["tracer.conn_record"] = Fig(fmt_b(r["record"]), "exact")
+        figs["tracer.conn_elem"] = Fig(fmt_b(r["elem"]), "exact")
         b = r["breakdown"]
         objects = sum(b[c] for c in OBJECTS)
         figs.update({
