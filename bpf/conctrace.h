@@ -154,6 +154,11 @@ struct conn {
 	__u64 buffers_since;
 	__u64 buffers_integral;
 	__u64 buffers_end;
+	/* the io_uring requests it held (uring_armed), weighted by time the
+	 * same way (requests x 1.024 us), up to teardown: its multishot
+	 * receive holds one all the time, a send one for microseconds */
+	__u64 uring_since;
+	__u64 uring_integral;
 };
 
 /* What a bucket of no single connection was charged (struct proc_counters):

@@ -337,6 +337,22 @@ static __always_inline void conn_buffers_seen(struct conn *c, const struct buffe
 		c->buffers_last = buffers_sum(b);
 }
 
+/*
+ * The io_uring requests held, integrated over time as the buffers are:
+ * the level since the last change, from then until now (or until teardown
+ * began, after which nothing counts). Called before uring_armed changes.
+ */
+static __always_inline void conn_uring_seen(struct conn *c, __u64 now)
+{
+	__u64 since = c->uring_since ? c->uring_since : c->open_ns;
+	__u64 end = c->buffers_end && c->buffers_end < now ? c->buffers_end : now;
+
+	if (end > since) {	/* a racing writer may be ahead: never back */
+		c->uring_integral += (__u64)c->uring_armed * ((end - since) >> 10);
+		c->uring_since = end;
+	}
+}
+
 static __always_inline void conn_set_buffers(struct conn *c, const struct buffers *b,
 					     __u32 rx_max, __u32 tx_max, __s32 fwd_max,
 					     __u32 sum_max)

@@ -40,6 +40,7 @@ static __always_inline int uring_submitted(struct io_kiocb *req)
 		return 0;
 	__sync_fetch_and_add(&c->uring_ops, 1);
 	/* armed until its final completion: an io_kiocb held for it */
+	conn_uring_seen(c, bpf_ktime_get_ns());
 	if (__sync_add_and_fetch(&c->uring_armed, 1) > c->uring_armed_peak)
 		c->uring_armed_peak = c->uring_armed;
 #pragma unroll
@@ -87,8 +88,10 @@ static __always_inline int uring_completed(void *req, __u32 cqe_flags)
 		id = BPF_CORE_READ(file, f_inode, i_ino);
 		c = conn_hold(id);
 	}
-	if (c && !(cqe_flags & IORING_CQE_F_MORE) && c->uring_armed)
+	if (c && !(cqe_flags & IORING_CQE_F_MORE) && c->uring_armed) {
+		conn_uring_seen(c, bpf_ktime_get_ns());
 		__sync_fetch_and_sub(&c->uring_armed, 1);	/* its final completion */
+	}
 	conn_put(id, c);
 	ts = bpf_task_storage_get(&threads, task, 0, 0);
 	if (ts)

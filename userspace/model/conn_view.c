@@ -13,7 +13,7 @@ void conn_complete(struct conn_view *v, const struct conn *rec, const struct sla
 	v->unix_path[0] = '\0';	/* the caller's to find (conn_view.h) */
 	v->kernel_bytes_peak = conn_kernel_memory(rec, s, v->kmem_peak);
 	v->kernel_bytes_now = conn_kernel_memory_now(rec, s, v->kmem_peak);
-	v->kernel_bytes_held = conn_kernel_memory_held(rec, v->kmem_peak);
+	v->kernel_bytes_held = conn_kernel_memory_held(rec, s, v->kmem_peak);
 }
 
 static void add_syscalls(struct conn *into, const struct conn_syscall *s)

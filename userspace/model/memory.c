@@ -59,13 +59,40 @@ __u64 conn_kernel_memory(const struct conn *c, const struct slab_sizes *s,
 	return total + c->buffers_peak;
 }
 
-__u64 conn_kernel_memory_held(const struct conn *c, const __u64 peak[KM_COUNT])
+__u64 conn_kernel_memory_held(const struct conn *c, const struct slab_sizes *s,
+			      const __u64 peak[KM_COUNT])
 {
 	__u64 total = 0;
 
 	for (int k = 0; k < KM_RX_QUEUE; k++)
-		total += peak[k];
+		total += k == KM_IO_URING ? conn_uring_held(c, s->io_kiocb) : peak[k];
 	return total + conn_buffers_held(c);
+}
+
+/* Where a time-weighted figure of c ends: its teardown, its close, or the
+ * last sight of it (an open connection: the report's snapshot); 0 if none
+ * is known. */
+static __u64 held_until(const struct conn *c, __u64 since)
+{
+	__u64 end = c->buffers_end ? c->buffers_end : c->close_ns;
+
+	if (!end)
+		end = c->buffers_since > since ? c->buffers_since : since;
+	return end;
+}
+
+__u64 conn_uring_held(const struct conn *c, __u64 io_kiocb)
+{
+	__u64 since = c->uring_since ? c->uring_since : c->open_ns;
+	__u64 end = held_until(c, since), integral = c->uring_integral, span;
+
+	/* BPF's units: requests x (ns >> 10) */
+	if (end > since)
+		integral += (__u64)c->uring_armed * ((end - since) >> 10);
+	span = end > c->open_ns ? (end - c->open_ns) >> 10 : 0;
+	if (!span)	/* no time seen: what it holds now */
+		return (__u64)c->uring_armed * io_kiocb;
+	return (integral * io_kiocb + span / 2) / span;
 }
 
 __u64 conn_buffers_held(const struct conn *c)
@@ -74,7 +101,7 @@ __u64 conn_buffers_held(const struct conn *c)
 
 	if (!c->buffers_since)
 		return 0;	/* never seen: nothing known held */
-	end = c->buffers_end ? c->buffers_end : c->close_ns ? c->close_ns : c->buffers_since;
+	end = held_until(c, c->buffers_since);
 	/* BPF's units: bytes x (ns >> 10) */
 	if (end > c->buffers_since)
 		integral += (__u64)c->buffers_last * ((end - c->buffers_since) >> 10);

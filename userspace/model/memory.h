@@ -55,12 +55,19 @@ __u64 conn_kernel_memory(const struct conn *c, const struct slab_sizes *s,
  * of it (an open connection: the report's snapshot). */
 __u64 conn_buffers_held(const struct conn *c);
 
+/* What c's io_uring requests (io_kiocb bytes each) held while open,
+ * averaged over the same time as its buffers: a multishot receive held all
+ * along counts whole, a send in flight for microseconds next to nothing. */
+__u64 conn_uring_held(const struct conn *c, __u64 io_kiocb);
+
 /*
  * Kernel bytes c holds while open: its objects (peak's breakdown, their
- * part of it) and conn_buffers_held(); teardown is in neither this nor the
- * peak. An idle connection's figure is its objects: the same in every run.
+ * part of it, but its io_uring requests: conn_uring_held()) and
+ * conn_buffers_held(); teardown is in neither this nor the peak. An idle
+ * connection's figure is its objects: the same in every run.
  */
-__u64 conn_kernel_memory_held(const struct conn *c, const __u64 peak[KM_COUNT]);
+__u64 conn_kernel_memory_held(const struct conn *c, const struct slab_sizes *s,
+			      const __u64 peak[KM_COUNT]);
 
 /* Queued and reserved buffer bytes c holds at the last sample. */
 __u64 conn_buffer_bytes_now(const struct conn *c);
