@@ -211,6 +211,10 @@ def measure_idle(name, n=IDLE_CONNS):
         "closure_line": next((ln for ln in text.splitlines() if ln.startswith("closure:")), ""),
         "closure": rep["closure"],
         "record": rep["tracer"]["conn_record_bytes"],
+        # a thread's own state: the value of the one task-storage map
+        # (BPF_MAP_TYPE_TASK_STORAGE, 29), as the kernel's fdinfo says
+        "thread_state": next(int(m["value_size"]) for m in ct_maps
+                             if m.get("map_type") == "29"),
         # its hash element, as the kernel counts it in memlock (test_memory.py
         # measures exactly this per held connection): the map whose value is a record
         "elem": slabtruth.hash_elem_bytes(
@@ -328,6 +332,7 @@ def idle_figures(idle, kernel):
         # test_memory.py's)
         figs["tracer.conn_record"] = Fig(fmt_b(r["record"]), "exact")
         figs["tracer.conn_elem"] = Fig(fmt_b(r["elem"]), "exact")
+        figs["tracer.thread_state"] = Fig(fmt_b(r["thread_state"]), "exact")
         b = r["breakdown"]
         objects = sum(b[c] for c in OBJECTS)
         figs.update({
