@@ -45,7 +45,9 @@ async def serve(reader, writer):
 async def main():
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    # a backlog for the tests' bursts of connections (asyncio's default, 100,
+    # drops the handshakes beyond it, which the clients then retry for seconds)
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, backlog=4096)
     port = server.sockets[0].getsockname()[1]
     sys.stderr.write(f"asyncio_streams: listening on port {port} (pid {__import__('os').getpid()})\n")
     sys.stderr.flush()
