@@ -35,4 +35,4 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #include "progs/rss.bpf.h"		/* user memory */
 #include "progs/io_uring.bpf.h"		/* io_uring requests and completions */
 #include "progs/held.bpf.h"		/* -p: what the target held before */
-#include "progs/runtimes.bpf.h"		/* libuv's threadpool: jobs queued */
+#include "progs/runtimes.bpf.h"		/* libuv's threadpool, Go's channels: work queued */

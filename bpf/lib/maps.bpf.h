@@ -272,6 +272,30 @@ struct {
 	__type(value, __u8);
 } uv_callbacks SEC(".maps");
 
+/*
+ * Go's channels (progs/runtimes.bpf.h): the connection current on the
+ * thread where each goroutine last parked on a channel, by goroutine (its
+ * g, in its process), for the receiver that takes a parked sender's
+ * value. A goroutine's g is reused, never freed, so the map holds at most
+ * one element per goroutine that ever parked while traced. Not
+ * preallocated; LRU would not do: under a backlog the oldest entry is the
+ * sender parked longest, the very next one received. Full, a send is not
+ * recorded (and its goroutine's older entry is dropped): a miss.
+ */
+struct go_sender {
+	__u64 g;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, struct go_sender);
+	__type(value, __u64);
+} go_senders SEC(".maps");
+
 /* Scratch space for a connection record (too big for the stack): slot
  * SCRATCH_NEW builds a new one, SCRATCH_SEND holds a copy of a final one
  * for the overflow map (conn_send: 6.1's map helpers take no pointer to

@@ -13,6 +13,16 @@
  * uv__queue_work, which calls every such callback: no job goes by before
  * its callback is learnt. Attached where a binary has libuv
  * (userspace/tracer/uv_probes.c).
+ *
+ * Go's channels: a goroutine that sends on a channel no one is receiving
+ * from parks in the channel's send queue, and the receiver that comes
+ * next takes its value from it without sleeping (a pool's worker taking
+ * the next job as it finishes the last): no wakeup says whose the work
+ * is. A uprobe where a goroutine parks on a channel notes the connection
+ * its thread serves, by goroutine; one where a receive takes a parked
+ * sender's value hands the receiving thread that sender's connection, as
+ * a wakeup would have. Attached in Go binaries whose runtime's layout is
+ * known (userspace/tracer/go_probes.c).
  */
 #ifndef CONCTRACE_PROGS_RUNTIMES_BPF_H
 #define CONCTRACE_PROGS_RUNTIMES_BPF_H
@@ -121,6 +131,93 @@ int BPF_KRETPROBE(on_uv_work_done)
 	ts = bpf_task_storage_get(&threads, task, 0, 0);
 	if (ts && ts->handed)
 		set_current(task, ts, 0);	/* the job is done: the pool's again */
+	return 0;
+}
+
+/*
+ * Where Go's runtime keeps what the receive side reads, set by userspace
+ * from the binary's Go version (go_probes.c) before it attaches: the
+ * offset of hchan.dataqsiz, sudog.isSelect and sudog.c (sudog.g is its
+ * first field). 0: not attached.
+ */
+__u32 go_chan_size_off = 0;
+__u32 go_sudog_select_off = 0;
+__u32 go_sudog_chan_off = 0;
+
+/*
+ * runtime.chanparkcommit(gp, lock), Go's register ABI on amd64 (gp in
+ * RAX): a goroutine parks on a channel, a send or a receive that found no
+ * one, on the thread that ran it (on that thread's scheduler stack, the
+ * channel still locked: no receiver can take it before this runs). Its
+ * connection is the thread's, or none (pending: the thread's work waits
+ * for the connection it names next); every park writes it, so whichever
+ * sender a receiver finds parked, the entry is that park's. Parks and
+ * hand-overs only: a channel operation that neither parks nor finds a
+ * parked sender runs no probe.
+ */
+SEC("uprobe")
+int on_go_chan_park(struct pt_regs *ctx)
+{
+	struct task_struct *task = target_current();
+	struct go_sender key = {};
+	struct thread_state *ts;
+	__u64 conn;
+
+	if (!task || !ctx->ax)
+		return 0;
+	ts = bpf_task_storage_get(&threads, task, 0, 0);
+	key.g = ctx->ax;
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	conn = ts && !ts->pending ? ts->cur_conn : 0;
+	if (!conn || bpf_map_update_elem(&go_senders, &key, &conn, BPF_ANY))
+		bpf_map_delete_elem(&go_senders, &key);	/* full: no stale entry either */
+	return 0;
+}
+
+/*
+ * runtime.recv(c, sg, ep, unlockf, skip), c in RAX, sg in RBX: a receive
+ * (chanrecv's, or a select's) takes its value from sg, a sender parked in
+ * c's send queue, without sleeping, and the work it brings is the
+ * sender's connection's: the receiving thread works for it as for a
+ * wakeup's (take_handoff's rules: a thread serving a connection of its
+ * own, or pending, keeps it). A receive that finds no sender parked may
+ * sleep, and the wakeup that ends it hands the work over. Unbuffered
+ * channels only: from a full buffer the receiver takes the oldest value,
+ * an earlier sender's, and sg's goes to the buffer's tail. A sender
+ * parked through a select (isSelect) went by no chanparkcommit, so its
+ * goroutine's entry may be an older park's: left alone; so is a sudog
+ * that does not point back to c (a layout not the one assumed).
+ */
+SEC("uprobe")
+int on_go_chan_recv(struct pt_regs *ctx)
+{
+	struct task_struct *task;
+	struct go_sender key = {};
+	struct thread_state *ts;
+	__u64 c = ctx->ax, sg = ctx->bx, size = 1, sg_c = 0, *conn;
+	__u8 is_select = 1;
+
+	if (!go_sudog_chan_off || !c || !sg)
+		return 0;
+	task = target_current();
+	if (!task)
+		return 0;
+	if (bpf_probe_read_user(&size, sizeof(size), (void *)(c + go_chan_size_off)) || size ||
+	    bpf_probe_read_user(&key.g, sizeof(key.g), (void *)sg) ||
+	    bpf_probe_read_user(&is_select, sizeof(is_select),
+				(void *)(sg + go_sudog_select_off)) ||
+	    bpf_probe_read_user(&sg_c, sizeof(sg_c), (void *)(sg + go_sudog_chan_off)) ||
+	    is_select || sg_c != c)
+		return 0;
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	conn = bpf_map_lookup_elem(&go_senders, &key);
+	if (!conn || !*conn)
+		return 0;
+	ts = thread_state(task);
+	if (!ts)
+		return 0;
+	ts->woken_for = *conn;
+	take_handoff(task, ts, 0);
 	return 0;
 }
 

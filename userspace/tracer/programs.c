@@ -6,6 +6,7 @@
 
 #define BYTES_RX "bytes received per connection"
 #define BYTES_TX "bytes sent per connection"
+#define GO_CHAN "Go channel jobs taken from a parked sender, per connection (a pool's queued jobs)"
 #define URING_DONE "io_uring completions (armed requests; completion work to its connection)"
 
 /* a program, the figure a run without it loses, then what else it is */
@@ -86,6 +87,9 @@ static const struct prog_role roles[] = {
 	OPT("on_uv_work", "libuv threadpool jobs per connection (Node)"),
 	OPT("on_uv_work_done", "libuv threadpool jobs per connection (Node)"),
 	OPT("on_uv_queue_work_run", "libuv threadpool jobs per connection (Node)"),
+	/* uprobes, attached in Go binaries (go_probes.c) */
+	OPT("on_go_chan_park", GO_CHAN),
+	OPT("on_go_chan_recv", GO_CHAN),
 
 	OPT("on_kmem_cache_alloc", "the kmem flame view (slab allocations)"),
 	OPT("on_kmalloc", "the kmem flame view (kmalloc)"),

@@ -26,6 +26,7 @@
 #include "host/procfs.h"
 #include "model/syscalls.h"
 #include "tracer/conn_gens.h"
+#include "tracer/go_probes.h"
 #include "tracer/libbpf_log.h"
 #include "tracer/plan.h"
 #include "tracer/programs.h"
@@ -231,6 +232,9 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	bpf_program__set_autoattach(skel->progs.on_uv_work, false);
 	bpf_program__set_autoattach(skel->progs.on_uv_work_done, false);
 	bpf_program__set_autoattach(skel->progs.on_uv_queue_work_run, false);
+	/* and in a Go binary (go_probes.c) */
+	bpf_program__set_autoattach(skel->progs.on_go_chan_park, false);
+	bpf_program__set_autoattach(skel->progs.on_go_chan_recv, false);
 	plan_programs(t, skel->obj, vmlinux);
 	/* neither socket-length tracepoints nor fexit: in full mode the bytes
 	 * are the syscalls' results */
@@ -563,6 +567,7 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 
 		snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)o->target);
 		uv_probes_attach(t, o->exe ? o->exe : exe);
+		go_probes_attach(t, o->exe ? o->exe : exe);
 	}
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), ring_record, t, NULL);
 	if (!t->rb) {
@@ -660,6 +665,7 @@ void tracer_snapshot(struct tracer *t)
 void tracer_stop(struct tracer *t)
 {
 	uv_probes_detach(t);
+	go_probes_detach(t);
 	for (int g = 0; g < CONN_GENS; g++) {
 		bpf_link__destroy(t->sweep[g]);
 		t->sweep[g] = NULL;

@@ -51,6 +51,8 @@ struct tracer {
 	 * work callback's entry and return */
 	struct bpf_link *uv_links[TRACER_UV_LINKS];
 	int n_uv_links;
+	/* Go's channels (go_probes.c): runtime.chanparkcommit's and recv's */
+	struct bpf_link *go_links[2];
 	__u32 conn_elem_bytes;		/* a connection map element (own_figures.c) */
 	bool light;			/* --no-syscalls */
 	/* light mode where the kernel refuses the map iterator: userspace
