@@ -62,6 +62,29 @@ def hold_idle(target, n, ready, pid, base_sockets, hold_s=120):
     return client
 
 
+def held_truth(target, n, ready, pid, interval):
+    """n idle connections from loadgen (target: its -H/-p or -u arguments)
+    held on server pid: the slab truth of the held state taken before any
+    fd is listed, conctrace left three samples of it, then the client gone
+    and the server's sockets closed. Returns slabtruth.Truth's parts:
+    (before, held, server0, server1, client)."""
+    server0 = slabtruth.ProcCounts(pid)
+    before = slabtruth.Snapshot()
+    client = hold_idle(target, n, ready, pid, server0.sockets)
+    try:
+        time.sleep(0.2)
+        held = slabtruth.Snapshot()     # before listing fds: see ProcCounts
+        server1 = slabtruth.ProcCounts(pid)
+        clientc = slabtruth.ProcCounts(client.pid)
+        time.sleep(3 * interval)        # conctrace samples the held state
+    finally:
+        client.terminate()
+        client.wait()
+    wait_for(lambda: slabtruth.ProcCounts(pid).sockets <= server0.sockets, 30,
+             "the server to close every connection")
+    return before, held, server0, server1, clientc
+
+
 def wait_for(cond, timeout, what):
     deadline = time.monotonic() + timeout
     while not cond():
@@ -88,7 +111,6 @@ def test_kernel_memory_matches_slab_growth(name, family, tmp_path):
     ct = subprocess.Popen([str(CONCTRACE), "-i", str(INTERVAL), "--json", str(report),
                            "--json-conns", "0", "--", str(binary(name)), *where],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    client = None
     try:
         m = wait_line(ct.stderr, LISTEN_RE)
         pid = int(m.group(2))
@@ -97,24 +119,10 @@ def test_kernel_memory_matches_slab_growth(name, family, tmp_path):
         # conctrace's live lines go to the same pipe: keep it drained
         drain = subprocess.Popen(["cat"], stdin=ct.stderr, stdout=subprocess.DEVNULL)
         ct_maps = slabtruth.map_fdinfos(ct.pid)
-        server0 = slabtruth.ProcCounts(pid)
-        before = slabtruth.Snapshot()
-        client = hold_idle(target, MEM_CONNS, ready, pid, server0.sockets)
-        time.sleep(0.2)
-        held = slabtruth.Snapshot()     # before listing fds: see ProcCounts
-        server1 = slabtruth.ProcCounts(pid)
-        clientc = slabtruth.ProcCounts(client.pid)
-        time.sleep(3 * INTERVAL)        # conctrace samples the held state
-        client.terminate()
-        client.wait()
-        client = None
-        wait_for(lambda: slabtruth.ProcCounts(pid).sockets <= server0.sockets, 30,
-                 "the server to close every connection")
+        before, held, server0, server1, clientc = held_truth(target, MEM_CONNS, ready, pid,
+                                                             INTERVAL)
         time.sleep(3 * INTERVAL)        # and the state after
     finally:
-        if client:
-            client.kill()
-            client.wait()
         ct.send_signal(signal.SIGINT)
         ct.wait(timeout=30)
         drain.wait(timeout=5)

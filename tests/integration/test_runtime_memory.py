@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
@@ -25,7 +24,7 @@ import slabtruth
 from conftest import report_figure
 from test_conctrace import CONCTRACE, needs_root, wait_line
 from test_go import go_servers  # noqa: F401  (the fixture: both Go servers built)
-from test_memory import hold_idle, wait_for
+from test_memory import held_truth
 from test_runtimes import NODE, PYTHON, RUNTIMES
 
 # Python keeps the soft fd limit it is given (1024 here; Go and Node raise
@@ -60,37 +59,22 @@ def idle_run(cmd, tmp_path, run):
     ct = subprocess.Popen([str(CONCTRACE), "-i", str(INTERVAL), "--json", str(report),
                            "--json-conns", "0", "--", *cmd, str(books)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    client = pid = None
     try:
         m = wait_line(ct.stderr, rb"listening on port (\d+) \(pid (\d+)\)", timeout=30)
         port, pid = m.group(1).decode(), int(m.group(2))
+        # conctrace's live lines go to the same pipe: keep it drained
         drain = subprocess.Popen(["cat"], stdin=ct.stderr, stdout=subprocess.DEVNULL)
-        server0 = slabtruth.ProcCounts(pid)
-        before = slabtruth.Snapshot()
-        client = hold_idle(["-H", "127.0.0.1", "-p", port, "--sources", "4"], IDLE_CONNS,
-                           ready, pid, server0.sockets)
-        time.sleep(0.2)
-        held = slabtruth.Snapshot()     # before listing fds: see ProcCounts
-        server1 = slabtruth.ProcCounts(pid)
-        clientc = slabtruth.ProcCounts(client.pid)
-        time.sleep(3 * INTERVAL)        # conctrace samples the held state
-        client.terminate()
-        client.wait()
-        client = None
-        wait_for(lambda: slabtruth.ProcCounts(pid).sockets <= server0.sockets, 30,
-                 "the server to close every connection")
+        parts = held_truth(["-H", "127.0.0.1", "-p", port, "--sources", "4"], IDLE_CONNS,
+                           ready, pid, INTERVAL)
         os.kill(pid, signal.SIGTERM)
         ct.wait(timeout=30)
         drain.wait(timeout=5)
     finally:
-        if client:
-            client.kill()
-            client.wait()
         if ct.poll() is None:
             ct.kill()
             ct.wait()
     assert ct.returncode == 0, ct.returncode
-    truth = slabtruth.Truth(IDLE_CONNS, "tcp", before, held, server0, server1, clientc)
+    truth = slabtruth.Truth(IDLE_CONNS, "tcp", *parts)
     rep = json.loads(report.read_text())
     assert rep["connections"]["total"] == IDLE_CONNS, rep["connections"]
     assert truth.server_sockets == IDLE_CONNS, truth.server_sockets
