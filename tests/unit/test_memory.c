@@ -225,6 +225,15 @@ static void test_tree_peak_is_bounded_by_its_processes(void **state)
 	timeline_free(&tl);
 }
 
+/* A connection with the bundled servers' TCP sock, opened at 1 << 20 ns:
+ * the held tests' start. */
+static void open_conn(struct conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->sock_bytes = 2368;
+	c->open_ns = 1 << 20;
+}
+
 /* Held: buffers weighted by how long each reading lasted, from open to
  * teardown; objects as at peak. 1000 B for the first quarter of the
  * time, then nothing: 250 B held. Never seen: nothing held. */
@@ -235,9 +244,7 @@ static void test_held_buffers_are_weighted_by_time(void **state)
 	__u64 peak[KM_COUNT];
 
 	(void)state;
-	memset(&c, 0, sizeof(c));
-	c.sock_bytes = 2368;
-	c.open_ns = 1 << 20;
+	open_conn(&c);
 	assert_int_equal(conn_buffers_held(&c), 0);
 	/* 1000 B from open for 1024 units (ns >> 10), then 0 B until
 	 * teardown 3072 units later, where integration stopped */
@@ -272,9 +279,7 @@ static void test_held_uring_requests_are_weighted_by_time(void **state)
 	__u64 peak[KM_COUNT];
 
 	(void)state;
-	memset(&c, 0, sizeof(c));
-	c.sock_bytes = 2368;
-	c.open_ns = 1 << 20;
+	open_conn(&c);
 	/* 8192 units open to teardown: 2 requests for 1024, 1 for 7168 */
 	c.uring_integral = 2ull * 1024 + 7168;
 	c.uring_armed_peak = 2;

@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "conctrace.skel.h"
+#include "host/elf_sections.h"
 #include "tracer/libbpf_log.h"
 #include "tracer/plan.h"
 
@@ -161,15 +162,12 @@ static int probe_skip(Elf *elf, const char *func)
 {
 	static const unsigned char cmp[] = { 0x49, 0x3b, 0x66, 0x10 };
 	Elf_Scn *scn = NULL;
+	Elf_Data *data;
+	GElf_Shdr sh;
 
-	while ((scn = elf_nextscn(elf, scn))) {
-		Elf_Data *data;
-		GElf_Shdr sh;
+	while ((data = elf_next_section(elf, &scn, SHT_SYMTAB, &sh))) {
 		GElf_Sym sym;
 
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB ||
-		    !(data = elf_getdata(scn, NULL)))
-			continue;
 		for (size_t i = 0; gelf_getsym(data, (int)i, &sym); i++) {
 			const char *name = elf_strptr(elf, sh.sh_link, sym.st_name);
 			const unsigned char *code;

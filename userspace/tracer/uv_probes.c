@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 
 #include "conctrace.skel.h"
+#include "host/elf_sections.h"
 #include "host/proc_maps.h"
 #include "tracer/libbpf_log.h"
 
@@ -74,20 +75,17 @@ static bool needs_libuv(const char *exe)
 {
 	bool found = false;
 	Elf_Scn *scn = NULL;
+	Elf_Data *data;
+	GElf_Shdr sh;
 	Elf *elf;
 	int fd;
 
 	if (elf_version(EV_CURRENT) == EV_NONE || (fd = open(exe, O_RDONLY | O_CLOEXEC)) < 0)
 		return false;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
-		Elf_Data *data;
-		GElf_Shdr sh;
+	while (elf && !found && (data = elf_next_section(elf, &scn, SHT_DYNAMIC, &sh))) {
 		GElf_Dyn dyn;
 
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC ||
-		    !(data = elf_getdata(scn, NULL)))
-			continue;
 		for (size_t i = 0; !found && gelf_getdyn(data, (int)i, &dyn); i++) {
 			const char *name = dyn.d_tag == DT_NEEDED ?
 				elf_strptr(elf, sh.sh_link, dyn.d_un.d_val) : NULL;

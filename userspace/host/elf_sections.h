@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/* An executable's ELF sections of one type, one after another. */
+#ifndef CONCTRACE_ELF_SECTIONS_H
+#define CONCTRACE_ELF_SECTIONS_H
+
+#include <gelf.h>
+
+/*
+ * The next section of elf after *scn (NULL: from the first) whose type is
+ * type and which has data: *scn moves to it, *sh gets its header, and its
+ * data is returned; NULL when none is left. A loop over the symbol table
+ * (SHT_SYMTAB) or the dynamic section (SHT_DYNAMIC), with the header's
+ * sh_link naming the strings their entries point into.
+ */
+Elf_Data *elf_next_section(Elf *elf, Elf_Scn **scn, Elf64_Word type, GElf_Shdr *sh);
+
+#endif /* CONCTRACE_ELF_SECTIONS_H */
