@@ -30,7 +30,7 @@ them as a cost of the server's work instead.
 
 Figures are printed, never asserted (benchmarks print). The tables, with
 what they imply at a million open connections (least squares over the
-full-mode steps), are printed as docs/overhead.md's block `fig:bench.scale`
+full-mode steps), are printed as docs/scale.md's block `fig:bench.scale`
 under a line naming the run (command, commit, machine, kernel, the count
 of others' tracing programs seen around each step and batch); --write
 writes it there, and every quote of it in README.md and docs/ (see
@@ -67,7 +67,7 @@ CONCTRACE = ROOT / "conctrace"
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
 STATS = "/proc/sys/kernel/bpf_stats_enabled"
 ITERATORS = ("snapshot_", "sweep_", "held_")	# iter/ programs: run in conctrace's own reads
-DOC = ROOT / "docs" / "overhead.md"
+DOC = ROOT / "docs" / "scale.md"
 BLOCK = "bench.scale"
 MILLION = 1_000_000
 
@@ -295,7 +295,7 @@ def slope(points):
 
 
 def block_text(opts, tcp_sockets, idle_runs, churned):
-    """The run as docs/overhead.md's block shows it: each table under its
+    """The run as docs/scale.md's block shows it: each table under its
     caption, whose head (before the colon) names its figures (benchlib);
     units in the headers, so that each cell is a figure prose may quote."""
     out = ["epoll_echo on CPU 0 under conctrace, kernel.bpf_stats_enabled=1, loadgen on CPU 1.",
@@ -399,7 +399,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=3, help="each PING load (default 3)")
     ap.add_argument("--modes", default="full,light", help="idle runs: full, light (default both)")
     ap.add_argument("--quick", action="store_true", help="5,000 idle, 40,000 churned, 2 s loads")
-    add_write_options(ap, "docs/overhead.md's block")
+    add_write_options(ap, "docs/scale.md's block")
     opts = ap.parse_args()
     if write_saved(opts, partial(write_printed, DOC, BLOCK)):
         return 0

@@ -261,7 +261,7 @@ SCALE_KEYS = {"before", "idle.full", "idle.light", "idle.ends", "projection", "c
 
 
 def scale_block():
-    return next(v for n, v, b in docfigures.markers((ROOT / "docs" / "overhead.md").read_text())
+    return next(v for n, v, b in docfigures.markers((ROOT / "docs" / "scale.md").read_text())
                 if n == "bench.scale" and b)
 
 
@@ -277,7 +277,7 @@ def test_scale_block_is_a_run_of_make_bench_scale():
     assert SCALE_KEYS <= keys, f"bench.scale lacks {sorted(SCALE_KEYS - keys)}"
     run_line = block.strip().splitlines()[0]
     assert any("not make bench-scale" in p for p in recorded_after(
-        "overhead.md", run_line, run_line.replace("make bench-scale", "make bench-hand")))
+        "scale.md", run_line, run_line.replace("make bench-scale", "make bench-hand")))
 
 
 def bumped(value):
@@ -287,17 +287,17 @@ def bumped(value):
 
 
 def test_a_scale_quote_off_its_block_fails():
-    """overhead.md's scale section quotes the block: a quote moved by one
+    """scale.md quotes the block: a quote moved by one
     in its last digit fails, and so does one naming a step the run lacks."""
-    t = (ROOT / "docs" / "overhead.md").read_text()
+    t = (ROOT / "docs" / "scale.md").read_text()
     quotes = [m for m in docfigures.markers(t) if not m[2] and m[0].startswith("bench.scale.")]
-    assert len(quotes) >= 20, "overhead.md quotes bench-scale's figures"
+    assert len(quotes) >= 20, "scale.md quotes bench-scale's figures"
     fig, value, _ = next(q for q in quotes if re.search(r"[1-9]", q[1]))
     marker = f"<!-- fig:{fig} -->{value}<!-- /fig -->"
     assert any("its block says" in p for p in recorded_after(
-        "overhead.md", marker, f"<!-- fig:{fig} -->{bumped(value)}<!-- /fig -->"))
+        "scale.md", marker, f"<!-- fig:{fig} -->{bumped(value)}<!-- /fig -->"))
     assert any("gives no such figure" in p for p in recorded_after(
-        "overhead.md", marker, f"<!-- fig:bench.scale.idle.full.12_345.maps -->{value}<!-- /fig -->"))
+        "scale.md", marker, f"<!-- fig:bench.scale.idle.full.12_345.maps -->{value}<!-- /fig -->"))
 
 
 def load_bench(script):
