@@ -200,7 +200,11 @@ int BPF_PROG(on_sched_waking, struct task_struct *p)
 	if (!wts || !wts->cur_conn || wts->pending || !wts->sys_enter_ns)
 		return 0;
 	pts = thread_state(p);
-	if (pts)
+	/* a thread waiting in accept() is woken by a handshake the waker's
+	 * softirq happened to finish (loopback delivers other sockets'
+	 * packets on the sender's CPU): a new connection, not the waker's */
+	if (pts && !(pts->sys_enter_ns &&
+		     (syscall_flags[pts->sys_nr & (SYSCALL_MAX - 1)] & SC_ACCEPT)))
 		pts->woken_for = wts->cur_conn;
 	return 0;
 }

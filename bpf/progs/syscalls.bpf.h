@@ -174,8 +174,9 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		/* what the thread does next (a thread, a stack, epoll_ctl) is
 		 * this connection's cost until it touches another socket */
 		conn = socket_conn(fd_to_socket(task, (int)ret), (int)ret, CONN_ACCEPTED, true);
-		if (conn)
-			set_current(task, ts, conn);
+		/* an untracked one (map full): no tracked connection's, even one
+		 * handed to the thread while it waited */
+		set_current(task, ts, conn);
 	} else if ((flags & SC_CONNECT) && (ret == 0 || ret == -EINPROGRESS)) {
 		conn = socket_conn(fd_to_socket(task, ts->sys_fd), ts->sys_fd, CONN_CONNECTED, true);
 		if (conn)
