@@ -319,6 +319,20 @@ static __always_inline void await_next(struct task_struct *task, struct thread_s
 	ts->pending = true;
 }
 
+/*
+ * A read after a wait, on a loop whose coroutine steps are seen: what the
+ * pass did before it (its timers, sorting the events the wait returned)
+ * is the loop's, not that of the connection read first, whose own work
+ * begins at its step. Elsewhere the read names the connection the work
+ * since the wait was for (redis reads, then serves, inline).
+ */
+static __always_inline void read_after_wait(struct task_struct *task, struct thread_state *ts,
+					    __u64 at)
+{
+	if (ts->steps && ts->pending && !ts->cur_conn)
+		set_current_at(task, ts, 0, at);
+}
+
 /* The thread sleeps, pending: not an event loop's wait (that settles it
  * at its entry), so a thread that serves one connection at a time, or a
  * lock: what it did is its current connection's. */

@@ -170,6 +170,10 @@ struct thread_state {
 	/* a new thread that has named no connection yet: its first socket
 	 * call names one at its entry, before the call can sleep */
 	bool unnamed;
+	/* its loop resumes coroutines in steps a probe sees (asyncio,
+	 * runtimes.bpf.h): a connection's work begins at its step, not at
+	 * the read that came first after a wait */
+	bool steps;
 	__u64 sys_enter_ns;
 	__u64 sys_conn;		/* connection this syscall is charged to */
 	__u64 sys_counted;	/* ... and where its entry counted it */

@@ -23,6 +23,14 @@
  * sender's value hands the receiving thread that sender's connection, as
  * a wakeup would have. Attached in Go binaries whose runtime's layout is
  * known (userspace/tracer/go_probes.c).
+ *
+ * CPython's asyncio: a connection's coroutine resumes on a pass of the
+ * loop after the one that read its data, after other connections' reads
+ * (asyncio streams: each read only feeds a buffer and wakes a Task). The
+ * syscalls alone look like redis's, which does each request's work right
+ * after its read; a uprobe where a Task's step resumes its coroutine
+ * tells them apart. Attached in a Python's _asyncio module
+ * (userspace/tracer/py_probes.c).
  */
 #ifndef CONCTRACE_PROGS_RUNTIMES_BPF_H
 #define CONCTRACE_PROGS_RUNTIMES_BPF_H
@@ -218,6 +226,34 @@ int on_go_chan_recv(struct pt_regs *ctx)
 		return 0;
 	ts->woken_for = *conn;
 	take_handoff(task, ts, 0);
+	return 0;
+}
+
+/*
+ * A Task's step resumes its coroutine (task_step_impl's call of
+ * PyIter_Send, probed at its PLT stub): what the coroutine does is for
+ * the connection it names next (its reply), not for the one read last;
+ * pending, as after a wait (await_next). A step that names none before
+ * the loop waits again is the loop's. What ran before the step is not
+ * the step's: the connection read last's, the tail of the last step
+ * after its reply (the connection it sent to), or the loop's pass.
+ */
+SEC("uprobe")
+int BPF_KPROBE(on_asyncio_step)
+{
+	struct task_struct *task = target_current();
+	struct thread_state *ts;
+	__u64 now;
+
+	if (!task)
+		return 0;
+	ts = bpf_task_storage_get(&threads, task, 0, 0);
+	if (!ts)
+		return 0;
+	now = bpf_ktime_get_ns();
+	ts->steps = true;
+	set_current_at(task, ts, ts->cur_conn, now);
+	await_next(task, ts, now, false);
 	return 0;
 }
 

@@ -34,6 +34,8 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 		return;
 	run_seen(task, ts);
 	in_syscall = ts->sys_io && ts->sys_enter_ns;
+	if (rx)
+		read_after_wait(task, ts, in_syscall ? ts->sys_enter_ns : 0);
 	if (id != ts->cur_conn) {
 		bool recount;
 

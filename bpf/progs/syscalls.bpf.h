@@ -67,6 +67,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		 * a timerfd) leaves the thread's current connection alone; an
 		 * untracked connection (map full) is charged to no tracked one */
 		if (conn) {
+			if (flags & SC_RX)
+				read_after_wait(task, ts, ts->sys_enter_ns);
 			set_current_at(task, ts, conn, ts->sys_enter_ns);
 			ts->sys_sent = flags & SC_TX;	/* bytes_from_syscalls */
 		} else if (sock) {

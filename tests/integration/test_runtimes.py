@@ -13,8 +13,11 @@ conctrace never saw, each server keeping its own books per connection:
     2.31 of the books.
   * Python 3.11 asyncio streams: a connection's coroutine resumes on the
     loop's pass after the one that read its data, after other connections'
-    reads. Its work is pending until it names its connection (its reply).
-    Before, heavy and light connections came out inverted.
+    reads. A uprobe where a Task's step resumes its coroutine (in the
+    _asyncio module, py_probes.c) starts its work, pending until it names
+    its connection (its reply); the pass before the first read is the
+    loop's. Before any of it, heavy and light connections came out
+    inverted.
 
 Heavy and light connections interleave, all open at once. Each heavy
 connection must be within its runtime's tolerance of its own books (asyncio
@@ -23,11 +26,18 @@ median heavy connection (before, asyncio's light connections took the
 heavy work: 42.5 ms median), and connections + loop + pool + unsplit =
 the process, switches too.
 
-Light connections are not held to twice their median (issue 16's bar):
-their own books hold only the handler (25 us a request), conctrace's figure
-the loop's dispatch of each request too (70-150 us), and which connection
-a pass's dispatch lands on varies; measured here, the highest light
-connection was 2.3-3.4x the median (asyncio) and 1.6-3.9x (Node).
+asyncio's light connections are held to twice their median (issue 16's
+bar): measured here over 11 runs, the highest was 1.12-1.95x the median.
+With the pending after a wait alone (no step probe): 1.32-2.37x in 3 runs,
+a heavy step's CPU sometimes landing on the light connection read last;
+with the probe but the pass before the first read still that
+connection's: 1.66-3.54x in 4 runs.
+Node's are not: their own books hold only the handler (25 us a request),
+conctrace's figure the loop's dispatch of each request too (70-150 us),
+and which connection a pass's dispatch lands on varies (the connection
+read first after a wait): the highest was 1.6-3.9x the median, and libuv,
+linked in without symbols for its callbacks' dispatch, has no place to
+probe where a connection's work begins.
 """
 
 import contextlib
@@ -62,6 +72,8 @@ NODE_BOUNDS = (0.6, 1.7)
 NODE_SPREAD = 0.4
 # no light connection above this share of the median heavy connection
 ASYNCIO_LIGHT_SHARE = 1 / 4
+# asyncio: no light connection above this x the light median (issue 16's bar)
+ASYNCIO_LIGHT_SPREAD = 2
 NODE_LIGHT_SHARE = 1 / 3
 
 
@@ -178,11 +190,13 @@ def adds_up(rep, name=None, syscall_slack=0):
         proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
 
 
-def judge(name, rep, truth, kinds, low, high, light_share, syscall_slack=0, spread=None):
+def judge(name, rep, truth, kinds, low, high, light_share, syscall_slack=0, spread=None,
+          light_spread=None):
     """truth: {client port: the server's own CPU for it, ns}; each heavy
     connection within [low, high] x its truth (and, with spread, its ratio
     within spread of the heavy connections' median ratio), no light one
-    above light_share x the median heavy one; then adds_up()."""
+    above light_share x the median heavy one (and, with light_spread, none
+    above light_spread x the light median); then adds_up()."""
     one_record_each(rep)
     conns = {int(c["remote"].rsplit(":", 1)[1]): c for c in rep["conns"]}
     assert sorted(conns) == sorted(kinds), (sorted(conns), sorted(kinds))
@@ -207,6 +221,8 @@ def judge(name, rep, truth, kinds, low, high, light_share, syscall_slack=0, spre
             (mid, ratios)
     heavy_median = statistics.median(ns for ns, _ in heavy.values())
     assert max(light) <= heavy_median * light_share, (heavy_median, sorted(light))
+    if light_spread is not None:
+        assert max(light) <= light_spread * median, (median, sorted(light))
     adds_up(rep, name, syscall_slack)
 
 
@@ -258,4 +274,5 @@ def test_asyncio_streams_work_goes_to_the_connection_it_resumes_for(tmp_path):
     own = {int(p): c for p, c in books["conns"].items()}
     assert all(own[p]["requests"] == REQUESTS for p in kinds), own
     truth = {p: own[p]["cpu_ns"] for p in kinds}
-    judge("asyncio streams", rep, truth, kinds, *ASYNCIO_BOUNDS, ASYNCIO_LIGHT_SHARE)
+    judge("asyncio streams", rep, truth, kinds, *ASYNCIO_BOUNDS, ASYNCIO_LIGHT_SHARE,
+          light_spread=ASYNCIO_LIGHT_SPREAD)

@@ -90,6 +90,9 @@ static const struct prog_role roles[] = {
 	/* uprobes, attached in Go binaries (go_probes.c) */
 	OPT("on_go_chan_park", GO_CHAN),
 	OPT("on_go_chan_recv", GO_CHAN),
+	/* a uprobe, attached in a Python's asyncio module (py_probes.c) */
+	OPT("on_asyncio_step", "asyncio coroutines' work per connection, resumed after other "
+	    "connections' reads (Python)"),
 
 	OPT("on_kmem_cache_alloc", "the kmem flame view (slab allocations)"),
 	OPT("on_kmalloc", "the kmem flame view (kmalloc)"),

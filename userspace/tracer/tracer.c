@@ -27,6 +27,7 @@
 #include "model/syscalls.h"
 #include "tracer/conn_gens.h"
 #include "tracer/go_probes.h"
+#include "tracer/py_probes.h"
 #include "tracer/libbpf_log.h"
 #include "tracer/plan.h"
 #include "tracer/programs.h"
@@ -235,6 +236,8 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	/* and in a Go binary (go_probes.c) */
 	bpf_program__set_autoattach(skel->progs.on_go_chan_park, false);
 	bpf_program__set_autoattach(skel->progs.on_go_chan_recv, false);
+	/* and in a Python's asyncio (py_probes.c) */
+	bpf_program__set_autoattach(skel->progs.on_asyncio_step, false);
 	plan_programs(t, skel->obj, vmlinux);
 	/* neither socket-length tracepoints nor fexit: in full mode the bytes
 	 * are the syscalls' results */
@@ -568,6 +571,7 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 		snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)o->target);
 		uv_probes_attach(t, o->exe ? o->exe : exe);
 		go_probes_attach(t, o->exe ? o->exe : exe);
+		py_probes_attach(t, o->exe ? o->exe : exe);
 	}
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), ring_record, t, NULL);
 	if (!t->rb) {
@@ -666,6 +670,7 @@ void tracer_stop(struct tracer *t)
 {
 	uv_probes_detach(t);
 	go_probes_detach(t);
+	py_probes_detach(t);
 	for (int g = 0; g < CONN_GENS; g++) {
 		bpf_link__destroy(t->sweep[g]);
 		t->sweep[g] = NULL;

@@ -53,6 +53,8 @@ struct tracer {
 	int n_uv_links;
 	/* Go's channels (go_probes.c): runtime.chanparkcommit's and recv's */
 	struct bpf_link *go_links[2];
+	/* CPython's asyncio (py_probes.c): where a Task's step resumes */
+	struct bpf_link *py_link;
 	__u32 conn_elem_bytes;		/* a connection map element (own_figures.c) */
 	bool light;			/* --no-syscalls */
 	/* light mode where the kernel refuses the map iterator: userspace
