@@ -37,6 +37,7 @@
 #define SC_EPOLL_CTL	0x200	/* epoll_ctl: counts a connection's epoll items */
 #define SC_RX		0x400	/* returns the bytes it received */
 #define SC_TX		0x800	/* returns the bytes it sent */
+#define SC_FUTEX	0x1000	/* futex: waits or wakes at its first argument */
 
 /* conn.flags: how the connection was first seen (reports' "origin") */
 #define CONN_ACCEPTED	0x01	/* came from accept()/accept4() */

@@ -272,6 +272,7 @@ static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 	/* back to the connection it sent to (a thread per connection):
 	 * nothing to settle yet */
 	if (!pending || ts->cur_conn != conn_id) {
+		ts->cur_pair = false;
 		/* the thread moves on from a closed connection: its cost is
 		 * final. As of the run's last split (mostly just now, at the
 		 * change of connection), or the clock's */
@@ -343,12 +344,41 @@ static __always_inline void sleep_pending(struct thread_state *ts)
 }
 
 /*
+ * Python's interpreter state (_PyRuntime, which holds the GIL) as an
+ * offset from the executable's code (mm->start_code, where the kernel
+ * mapped its executable segment) and a size; set by userspace
+ * (py_probes.c) where the target's executable is a Python that exports
+ * it. 0: none.
+ */
+__u64 py_runtime_off = 0;
+__u64 py_runtime_size = 0;
+
+/*
+ * The thread (task, running) waits or wakes in a futex of the Python
+ * interpreter's own state: the GIL, passed from thread to thread by
+ * whichever held it. Passing it hands over no work, and a thread waiting
+ * for it is still on its job.
+ */
+static __always_inline bool on_interpreter_lock(struct task_struct *task,
+						struct thread_state *ts)
+{
+	__u64 runtime;
+
+	if (!py_runtime_size || !ts->sys_enter_ns ||
+	    !(syscall_flags[ts->sys_nr & (SYSCALL_MAX - 1)] & SC_FUTEX))
+		return false;
+	runtime = BPF_CORE_READ(task, mm, start_code) + py_runtime_off;
+	return ts->sys_addr - runtime < py_runtime_size;
+}
+
+/*
  * A hand-off: the thread was woken by one serving a connection (a pool
  * worker given a job, a loop told a job is done) and works for it until
  * it sleeps or names another. Not taken by a thread that serves a
- * connection of its own (woken from a lock it waited for, mid-work), nor
- * by one pending (its work waits for the connection it names). `at`: when
- * its work for the connection began, if known without reading the clock.
+ * connection of its own (woken from a lock it waited for, mid-work; an
+ * internal pair it wrote to is none), nor by one pending (its work waits
+ * for the connection it names). `at`: when its work for the connection
+ * began, if known without reading the clock.
  */
 static __always_inline void take_handoff(struct task_struct *task, struct thread_state *ts,
 					 __u64 at)
@@ -356,16 +386,21 @@ static __always_inline void take_handoff(struct task_struct *task, struct thread
 	__u64 id = ts->woken_for;
 
 	ts->woken_for = 0;
-	if (ts->pending || (ts->cur_conn && !ts->handed))
+	if (ts->pending || (ts->cur_conn && !ts->handed && !ts->cur_pair))
 		return;
 	set_current_at(task, ts, id, at);
 	ts->handed = true;
 }
 
-/* The thread sleeps: a connection handed to it is no longer its work. */
-static __always_inline void handoff_ends(struct thread_state *ts)
+/*
+ * The thread (task, running) sleeps: a connection handed to it is no
+ * longer its work, unless it waits for Python's GIL, on its way through
+ * the job (a worker of run_in_executor takes the GIL before the job's
+ * code runs and again after it, from whichever thread held it).
+ */
+static __always_inline void handoff_ends(struct task_struct *task, struct thread_state *ts)
 {
-	if (ts->handed)
+	if (ts->handed && !on_interpreter_lock(task, ts))
 		move_on(ts, 0);
 }
 

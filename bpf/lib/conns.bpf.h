@@ -113,28 +113,37 @@ static __always_inline struct conn *conn_get(__u64 id, __u64 sk_addr, int fd, __
 }
 
 /*
- * Resolve a socket to its connection, or 0 if it is none. A tracked
- * connection is found by id whatever its state (a reset one still costs
- * until closed); a new one is created only once connected, unless `force`
- * (accept() returned it: it is a connection even if already reset).
+ * Resolve a socket to its connection's record (its id in *id), or NULL if
+ * it is none. A tracked connection is found by id whatever its state (a
+ * reset one still costs until closed); a new one is created only once
+ * connected, unless `force` (accept() returned it: it is a connection
+ * even if already reset).
  */
+static __always_inline struct conn *socket_record(struct socket *sock, int fd, __u16 flags,
+						  bool force, __u64 *id)
+{
+	struct conn *c;
+	struct sock *sk;
+
+	if (!sock)
+		return NULL;
+	*id = sock_ino(sock);
+	c = conn_lookup(*id);
+	if (c)
+		return c;
+	sk = BPF_CORE_READ(sock, sk);
+	if (classify(sk) != SK_CONN && !(force && sk))
+		return NULL;
+	return conn_get(*id, (__u64)sk, fd, flags);
+}
+
+/* The same, its id, or 0 if it is none. */
 static __always_inline __u64 socket_conn(struct socket *sock, int fd, __u16 flags,
 					 bool force)
 {
-	struct sock *sk;
-	__u64 id;
+	__u64 id = 0;
 
-	if (!sock)
-		return 0;
-	id = sock_ino(sock);
-	if (conn_lookup(id))
-		return id;
-	sk = BPF_CORE_READ(sock, sk);
-	if (classify(sk) != SK_CONN && !(force && sk))
-		return 0;
-	if (!conn_get(id, (__u64)sk, fd, flags))
-		return 0;
-	return id;
+	return socket_record(sock, fd, flags, force, &id) ? id : 0;
 }
 
 /*

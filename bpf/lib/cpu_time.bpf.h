@@ -40,7 +40,8 @@ static __always_inline __u64 clock_since_mark(struct task_struct *task, struct t
 
 /*
  * On-CPU time goes to the connection that was current while it ran (or,
- * pending, to the one named next), after
+ * pending, to the one named next; or, the runtime working for itself, to
+ * the thread's bucket), after
  * the thread has paid back what an earlier run's parts overshot (see
  * settle_run).
  */
@@ -57,7 +58,9 @@ static __always_inline void charge_cpu(struct thread_state *ts, __u64 ns)
 		pc->cpu_unsplit_ns -= pay;
 		ns -= pay;
 	}
-	if (ts->pending)
+	if (ts->runtime_own)
+		idle_bucket(pc, ts)->cpu_ns += ns;
+	else if (ts->pending)
 		ts->deferred.cpu_ns += ns;
 	else if (ts->cur_conn)
 		ts->owed.cpu_ns += ns;
@@ -100,7 +103,8 @@ static __always_inline void settle_run(struct thread_state *ts, struct proc_coun
 		charge_cpu(ts, rest);
 	} else {
 		__u64 over = (__u64)-rest, back = 0;
-		__u64 *held = ts->pending ? &ts->deferred.cpu_ns :
+		__u64 *held = ts->runtime_own ? NULL :
+			      ts->pending ? &ts->deferred.cpu_ns :
 			      ts->cur_conn ? &ts->owed.cpu_ns : NULL;
 
 		if (held) {

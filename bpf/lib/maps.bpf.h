@@ -159,6 +159,9 @@ struct thread_state {
 	 * (at switch-in); handed: cur_conn came so, until the thread sleeps. */
 	__u64 woken_for;
 	bool handed;
+	/* cur_conn is an internal pair (a self-pipe it wrote to): no
+	 * connection of the thread's own, which a hand-off would not replace */
+	bool cur_pair;
 	/* back from waiting for events, or from sending: what the thread does
 	 * is owed to the connection it names next (a coroutine resumed before
 	 * its own I/O), kept in `deferred` meanwhile (charging.bpf.h,
@@ -174,9 +177,14 @@ struct thread_state {
 	 * runtimes.bpf.h): a connection's work begins at its step, not at
 	 * the read that came first after a wait */
 	bool steps;
+	/* the runtime works for itself (Python's garbage collector, whose
+	 * passes start in whatever code allocates): its CPU is the thread's
+	 * bucket's, whatever connection is current */
+	bool runtime_own;
 	__u64 sys_enter_ns;
 	__u64 sys_conn;		/* connection this syscall is charged to */
 	__u64 sys_counted;	/* ... and where its entry counted it */
+	__u64 sys_addr;		/* a futex call's address (SC_FUTEX) */
 	__u32 sys_nr;
 	__s32 sys_fd;
 	__u32 sys_arg;		/* epoll_ctl's op */

@@ -75,7 +75,7 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 	if (no_syscall_hooks && voluntary && closed)
 		move_on(ts, 0);
 	else if (voluntary)
-		handoff_ends(ts);
+		handoff_ends(prev, ts);
 }
 
 /* A target thread takes the CPU: its run begins; the time it slept (for
@@ -180,8 +180,9 @@ static __always_inline void mark_runnable(struct task_struct *p)
  * inside a syscall: an interrupt (a packet, a timer) wakes threads on top
  * of whatever task it interrupted, mostly outside its syscalls, and the
  * CPU's preempt count that would tell is not readable on every kernel
- * (its per-CPU symbol is in kallsyms only with KALLSYMS_ALL). Light mode
- * sees no syscalls and leaves this program out. It runs for every wakeup
+ * (its per-CPU symbol is in kallsyms only with KALLSYMS_ALL). Nor from
+ * passing Python's GIL (on_interpreter_lock): it hands over no work. Light
+ * mode sees no syscalls and leaves this program out. It runs for every wakeup
  * on the machine: the wakee's tgid, a typed load, rejects all but the
  * target's first.
  */
@@ -197,7 +198,8 @@ int BPF_PROG(on_sched_waking, struct task_struct *p)
 	if (waker == p || !task_is_target(waker))
 		return 0;
 	wts = bpf_task_storage_get(&threads, waker, 0, 0);
-	if (!wts || !wts->cur_conn || wts->pending || !wts->sys_enter_ns)
+	if (!wts || !wts->cur_conn || wts->pending || !wts->sys_enter_ns ||
+	    on_interpreter_lock(waker, wts))
 		return 0;
 	pts = thread_state(p);
 	/* a thread waiting in accept() is woken by a handshake the waker's

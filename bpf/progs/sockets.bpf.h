@@ -37,15 +37,17 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 	if (rx)
 		read_after_wait(task, ts, in_syscall ? ts->sys_enter_ns : 0);
 	if (id != ts->cur_conn) {
+		struct conn *c = conn_lookup(id);
 		bool recount;
 
-		if (!conn_lookup(id)) {
+		if (!c) {
 			int fd = in_syscall ? ts->sys_fd : -1;
 
 			if (classify(sk) != SK_CONN)
 				return;	/* a listener, UDP, netlink: not a connection */
 			/* sk by address: conn_create is a global function */
-			if (!conn_get(id, (__u64)BPF_CORE_READ(sock, sk), fd, 0)) {
+			c = conn_get(id, (__u64)BPF_CORE_READ(sock, sk), fd, 0);
+			if (!c) {
 				/* untracked (map full): its cost is no tracked one's */
 				if (in_syscall) {
 					recount_syscall(ts, 0);
@@ -63,6 +65,7 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 		recount = in_syscall && ts->sys_counted != id &&
 			  uncharge_syscall(ts, ts->sys_counted, ts->sys_nr);
 		set_current_at(task, ts, id, in_syscall ? ts->sys_enter_ns : 0);
+		ts->cur_pair = c->flags & CONN_PAIR;
 		if (recount) {
 			charge_syscall(ts, id, ts->sys_nr, 1, 0);
 			ts->sys_counted = id;

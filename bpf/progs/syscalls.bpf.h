@@ -47,6 +47,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	ts->sys_sent = false;
 	if (flags & SC_EPOLL_CTL)
 		ts->sys_arg = (__u32)PT_REGS_PARM2_SYSCALL(regs);
+	else if (flags & SC_FUTEX)
+		ts->sys_addr = PT_REGS_PARM1_SYSCALL(regs);
 	ts->sys_enter_ns = bpf_ktime_get_ns();
 	/* a change of connection here happens at the syscall's entry: the
 	 * time just read, not a second clock read */
@@ -61,15 +63,17 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		 * and a new thread's first, which may sleep before it names
 		 * its connection) */
 		struct socket *sock = fd_to_socket(task, fd);
-		__u64 conn = socket_conn(sock, fd, 0, false);
+		__u64 conn = 0;
+		struct conn *c = socket_record(sock, fd, 0, false, &conn);
 
 		/* accepting is the event loop's work; a non-socket fd (a file,
 		 * a timerfd) leaves the thread's current connection alone; an
 		 * untracked connection (map full) is charged to no tracked one */
-		if (conn) {
+		if (c) {
 			if (flags & SC_RX)
 				read_after_wait(task, ts, ts->sys_enter_ns);
 			set_current_at(task, ts, conn, ts->sys_enter_ns);
+			ts->cur_pair = c->flags & CONN_PAIR;
 			ts->sys_sent = flags & SC_TX;	/* bytes_from_syscalls */
 		} else if (sock) {
 			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));
@@ -156,14 +160,16 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	/* back from waiting, or from a send: until the thread names a
 	 * connection (a read, a write), its work is pending, for that
 	 * connection: a coroutine resumed on this pass of the loop runs before
-	 * its own I/O (await_next). If it waits again first, the loop's. An
+	 * its own I/O (await_next). If it waits again first, the loop's. Where
+	 * the coroutines' steps are seen (asyncio), each step starts so, and
+	 * what follows a send is the sender's until the next step. An
 	 * io_uring loop names none: it
 	 * reaps completions and queues requests in memory, so the work it
 	 * does between two io_uring_enter() calls goes to the loop, not to
 	 * the connection whose completion the kernel happened to post last */
 	if (flags & SC_WAIT)
 		await_next(task, ts, now, true);
-	else if (ts->sys_sent && ts->sys_conn == ts->cur_conn)
+	else if (ts->sys_sent && ts->sys_conn == ts->cur_conn && !ts->steps)
 		await_next(task, ts, now, false);
 
 	if ((flags & SC_CLOSE) && ret == 0 && ts->sys_conn) {

@@ -68,6 +68,9 @@ static const struct rule rules[] = {
 	/* waiting for events belongs to the event loop, not the last connection */
 	{ SYS_epoll_pwait, SC_WAIT }, { SYS_ppoll, SC_WAIT }, { SYS_pselect6, SC_WAIT },
 	{ SYS_io_uring_enter, SC_WAIT },
+	/* a hand-off lasts through a thread's waits on other futexes than the
+	 * one it was woken from with it (sched.bpf.h) */
+	{ SYS_futex, SC_FUTEX },
 #ifdef SYS_accept
 	{ SYS_accept, FD(0) | SC_ACCEPT },
 #endif

@@ -9,6 +9,14 @@
  * module of the Python the target runs (PREFIX/bin/pythonX.Y ->
  * PREFIX/lib/pythonX.Y/lib-dynload), which the probe, set on the file,
  * reaches once the program imports asyncio. x86-64's PLT only.
+ *
+ * And where the interpreter keeps its GIL: _PyRuntime, exported by a
+ * Python built as one executable (Debian's), whose futexes hand over no
+ * work (bpf/lib/charging.bpf.h, on_interpreter_lock). And its garbage
+ * collector's passes, the runtime's own work, at the USDT probes
+ * python:gc__start and gc__done of a Python built with them (Debian's,
+ * --with-dtrace): each guarded by a semaphore, which the kernel counts up
+ * while the uprobe is set (ref_ctr_offset), or the interpreter skips it.
  */
 #include "tracer/py_probes.h"
 
@@ -28,31 +36,35 @@
 #include "tracer/libbpf_log.h"
 #include "tracer/plan.h"
 
-/* the figure a run goes without (programs.c names it for the program) */
+/* the figures a run goes without (programs.c names them for the programs) */
 #define PY_PROG "on_asyncio_step"
+#define PY_GC_PROG "on_py_gc_start"
+#define NT_STAPSDT 3	/* a USDT probe's note (SystemTap's SDT format) */
 #define PLT_ENTRY 16	/* x86-64's .plt and .plt.sec entries */
 
-/* exe is a Python (its real name pythonX.Y): the path of its _asyncio
- * module in lib-dynload. False for anything else. */
-static bool asyncio_module(const char *exe, char *out, size_t len)
+/* exe is a Python (its real name pythonX.Y): that real path in real,
+ * and the path of its _asyncio module in lib-dynload in module ("" if
+ * none). False for anything else. */
+static bool python_of(const char *exe, char *real, char *module, size_t len)
 {
-	char real[PATH_MAX], prefix[PATH_MAX], pattern[PATH_MAX + 64];
+	char prefix[PATH_MAX], pattern[PATH_MAX + 64];
 	unsigned int major, minor;
-	bool found = false;
+	const char *name;
 	glob_t g;
 
-	if (!realpath(exe, real) ||
-	    sscanf(basename(real), "python%u.%u", &major, &minor) != 2)
+	module[0] = 0;
+	if (!realpath(exe, real))
 		return false;
-	snprintf(prefix, sizeof(prefix), "%s", real);
+	name = strrchr(real, '/');
+	if (sscanf(name ? name + 1 : real, "python%u.%u", &major, &minor) != 2)
+		return false;
+	snprintf(prefix, sizeof(prefix), "%s", real);	/* dirname() writes */
 	snprintf(pattern, sizeof(pattern), "%s/lib/python%u.%u/lib-dynload/_asyncio.*so",
 		 dirname(dirname(prefix)), major, minor);
-	if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0) {
-		snprintf(out, len, "%s", g.gl_pathv[0]);
-		found = true;
-	}
+	if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0)
+		snprintf(module, len, "%s", g.gl_pathv[0]);
 	globfree(&g);
-	return found;
+	return true;
 }
 
 /* The address of the GOT slot through which elf calls sym (its
@@ -125,21 +137,71 @@ static long plt_stub(Elf *elf, GElf_Addr slot)
 	return -1;
 }
 
-void py_probes_attach(struct tracer *t, const char *exe)
+/*
+ * _PyRuntime in exe: its offset from the start of exe's executable
+ * segment (the lowest PF_X PT_LOAD, which the kernel keeps as
+ * mm->start_code) and its size; false if exe does not name it.
+ */
+static bool runtime_state(const char *exe, __u64 *off, __u64 *size)
 {
-	char module[PATH_MAX], why[PATH_MAX + 128];
+	static const Elf64_Word tables[] = { SHT_DYNSYM, SHT_SYMTAB };
+	GElf_Addr code = ~(GElf_Addr)0, value = 0;
+	size_t nph = 0;
+	Elf *elf;
+	int fd;
+
+	*size = 0;
+	if ((fd = open(exe, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	for (size_t i = 0; elf && !elf_getphdrnum(elf, &nph) && i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
+		    (ph.p_flags & PF_X) && ph.p_vaddr < code)
+			code = ph.p_vaddr;
+	}
+	for (size_t k = 0; elf && !*size && k < sizeof(tables) / sizeof(tables[0]); k++) {
+		Elf_Scn *scn = NULL;
+		Elf_Data *data;
+		GElf_Shdr sh;
+
+		while (!*size && (data = elf_next_section(elf, &scn, tables[k], &sh)))
+			for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+				const char *name;
+				GElf_Sym s;
+
+				if (!gelf_getsym(data, (int)i, &s) || !s.st_size)
+					continue;
+				name = elf_strptr(elf, sh.sh_link, s.st_name);
+				if (name && !strcmp(name, "_PyRuntime")) {
+					value = s.st_value;
+					*size = s.st_size;
+					break;
+				}
+			}
+	}
+	elf_end(elf);
+	close(fd);
+	if (!*size || code == ~(GElf_Addr)0)
+		return false;
+	*off = value - code;
+	return true;
+}
+
+/* The uprobe on the PLT stub through which module calls PyIter_Send, or
+ * NULL; why says why not. */
+static struct bpf_link *probe_steps(struct tracer *t, const char *module, const char **why)
+{
 	struct bpf_link *link = NULL;
 	long stub = -1;
 	GElf_Ehdr eh;
 	Elf *elf;
 	int fd;
 
-	if (!exe || !bpf_program__autoload(t->skel->progs.on_asyncio_step))
-		return;	/* refused by this kernel: plan_programs said so */
-	if (!asyncio_module(exe, module, sizeof(module)))
-		return;	/* not a Python, or one without asyncio: said nowhere */
-	if (elf_version(EV_CURRENT) == EV_NONE || (fd = open(module, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
+	*why = "no PLT call of PyIter_Send found (CPython 3.10+ on x86-64 has one)";
+	if ((fd = open(module, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (elf && gelf_getehdr(elf, &eh) && eh.e_machine == EM_X86_64) {
 		GElf_Addr slot = jump_slot(elf, "PyIter_Send");
@@ -148,23 +210,155 @@ void py_probes_attach(struct tracer *t, const char *exe)
 	}
 	elf_end(elf);
 	close(fd);
-	if (stub >= 0)
-		link = bpf_program__attach_uprobe_opts(t->skel->progs.on_asyncio_step, -1,
-						       module, (size_t)stub, NULL);
-	/* a failed attach leaves libbpf's complaint: the line below says it */
+	if (stub < 0)
+		return NULL;
+	*why = "the kernel refused the uprobe";
+	link = bpf_program__attach_uprobe_opts(t->skel->progs.on_asyncio_step, -1, module,
+					       (size_t)stub, NULL);
+	/* a failed attach leaves libbpf's complaint: the run's warning says it */
 	libbpf_log_clear();
-	if (!link) {
-		snprintf(why, sizeof(why), "%s: %s", module, stub < 0 ?
-			 "no PLT call of PyIter_Send found (CPython 3.10+ on x86-64 has one)" :
-			 "the kernel refused the uprobe");
-		plan_drop(t, PY_PROG, why);
-		return;
+	return link;
+}
+
+/* The file offset where elf's segments load vaddr from, or 0 if none
+ * does. */
+static __u64 file_offset(Elf *elf, GElf_Addr vaddr)
+{
+	size_t nph = 0;
+
+	for (size_t i = 0; !elf_getphdrnum(elf, &nph) && i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
+		    vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz)
+			return vaddr - ph.p_vaddr + ph.p_offset;
 	}
-	t->py_link = link;
+	return 0;
+}
+
+/* The address of elf's section called name, or 0. */
+static GElf_Addr section_addr(Elf *elf, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	GElf_Shdr sh;
+
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return 0;
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_name &&
+		    !strcmp(elf_strptr(elf, shstrndx, sh.sh_name) ?: "", name))
+			return sh.sh_addr;
+	return 0;
+}
+
+/*
+ * The USDT probe provider:name in elf (its .note.stapsdt): the file
+ * offsets of its site and of its semaphore (0: none). Addresses as
+ * libbpf reads them: a note's own base against .stapsdt.base's, for a
+ * file prelinked since.
+ */
+static bool usdt_site(Elf *elf, const char *provider, const char *name, __u64 *site,
+		      __u64 *semaphore)
+{
+	GElf_Addr base = section_addr(elf, ".stapsdt.base");
+	Elf_Scn *scn = NULL;
+	Elf_Data *data;
+	GElf_Shdr sh;
+
+	while ((data = elf_next_section(elf, &scn, SHT_NOTE, &sh))) {
+		size_t off = 0, name_off, desc_off;
+		GElf_Nhdr nh;
+
+		while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off))) {
+			const char *desc = (const char *)data->d_buf + desc_off;
+			const char *prov = desc + 24, *probe;
+			__u64 pc, note_base, sem;
+
+			if (nh.n_type != NT_STAPSDT || nh.n_namesz != sizeof("stapsdt") ||
+			    strcmp((const char *)data->d_buf + name_off, "stapsdt") ||
+			    nh.n_descsz < 24 + 4 || desc[nh.n_descsz - 1])
+				continue;
+			probe = prov + strlen(prov) + 1;
+			if (probe >= desc + nh.n_descsz || strcmp(prov, provider) ||
+			    strcmp(probe, name))
+				continue;
+			memcpy(&pc, desc, 8);
+			memcpy(&note_base, desc + 8, 8);
+			memcpy(&sem, desc + 16, 8);
+			if (base && note_base)
+				pc += base - note_base;
+			*site = file_offset(elf, pc);
+			*semaphore = sem ? file_offset(elf, sem) : 0;
+			return *site && (!sem || *semaphore);
+		}
+	}
+	return false;
+}
+
+/* The uprobes at python:gc__start and gc__done in exe, into links[0..1];
+ * false if exe has not both. */
+static bool probe_gc(struct tracer *t, const char *exe, struct bpf_link **links)
+{
+	struct bpf_program *progs[2] = { t->skel->progs.on_py_gc_start,
+					 t->skel->progs.on_py_gc_done };
+	static const char *const names[2] = { "gc__start", "gc__done" };
+	__u64 site[2], sem[2];
+	bool found = false;
+	Elf *elf;
+	int fd;
+
+	if ((fd = open(exe, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	found = elf && usdt_site(elf, "python", names[0], &site[0], &sem[0]) &&
+		usdt_site(elf, "python", names[1], &site[1], &sem[1]);
+	elf_end(elf);
+	close(fd);
+	for (int i = 0; found && i < 2; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .ref_ctr_offset = sem[i]);
+
+		links[i] = bpf_program__attach_uprobe_opts(progs[i], -1, exe, site[i], &opts);
+		found = links[i] != NULL;
+	}
+	libbpf_log_clear();
+	return found;
+}
+
+void py_probes_attach(struct tracer *t, const char *exe)
+{
+	char real[PATH_MAX], module[PATH_MAX], line[PATH_MAX + 128];
+	const char *why;
+	__u64 off, size;
+
+	if (!exe || elf_version(EV_CURRENT) == EV_NONE ||
+	    !python_of(exe, real, module, sizeof(module)))
+		return;	/* not a Python: said nowhere */
+	if (runtime_state(real, &off, &size)) {
+		t->skel->bss->py_runtime_off = off;
+		t->skel->bss->py_runtime_size = size;
+	}
+	if (bpf_program__autoload(t->skel->progs.on_py_gc_start) &&
+	    bpf_program__autoload(t->skel->progs.on_py_gc_done) &&
+	    !probe_gc(t, real, &t->py_links[1])) {
+		py_probes_detach(t);
+		snprintf(line, sizeof(line), "%s: no USDT probes python:gc__start and gc__done "
+			 "(a build without --with-dtrace), or the kernel refused them", real);
+		plan_drop(t, PY_GC_PROG, line);
+	}
+	if (!module[0] || !bpf_program__autoload(t->skel->progs.on_asyncio_step))
+		return;	/* no asyncio module; or refused by this kernel: plan_programs said so */
+	t->py_links[0] = probe_steps(t, module, &why);
+	if (!t->py_links[0]) {
+		snprintf(line, sizeof(line), "%s: %s", module, why);
+		plan_drop(t, PY_PROG, line);
+	}
 }
 
 void py_probes_detach(struct tracer *t)
 {
-	bpf_link__destroy(t->py_link);
-	t->py_link = NULL;
+	for (int i = 0; i < 3; i++) {
+		bpf_link__destroy(t->py_links[i]);
+		t->py_links[i] = NULL;
+	}
 }

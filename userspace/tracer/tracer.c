@@ -238,6 +238,8 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	bpf_program__set_autoattach(skel->progs.on_go_chan_recv, false);
 	/* and in a Python's asyncio (py_probes.c) */
 	bpf_program__set_autoattach(skel->progs.on_asyncio_step, false);
+	bpf_program__set_autoattach(skel->progs.on_py_gc_start, false);
+	bpf_program__set_autoattach(skel->progs.on_py_gc_done, false);
 	plan_programs(t, skel->obj, vmlinux);
 	/* neither socket-length tracepoints nor fexit: in full mode the bytes
 	 * are the syscalls' results */

@@ -53,8 +53,9 @@ struct tracer {
 	int n_uv_links;
 	/* Go's channels (go_probes.c): runtime.chanparkcommit's and recv's */
 	struct bpf_link *go_links[2];
-	/* CPython's asyncio (py_probes.c): where a Task's step resumes */
-	struct bpf_link *py_link;
+	/* CPython (py_probes.c): where an asyncio Task's step resumes, and
+	 * where a garbage collection starts and ends */
+	struct bpf_link *py_links[3];
 	__u32 conn_elem_bytes;		/* a connection map element (own_figures.c) */
 	bool light;			/* --no-syscalls */
 	/* light mode where the kernel refuses the map iterator: userspace

@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: MIT
+"""A Python asyncio server on the Protocol API (loop.create_server,
+data_received): a line HEAVY is worked on, any other is answered at once.
+
+  asyncio_protocol.py inline BURN BOOKS.json
+      the work inline, in data_received, on the loop's thread: BURN
+      iterations of a Python loop
+  asyncio_protocol.py executor ITERATIONS BOOKS.json
+      the work on a run_in_executor pool of POOL threads, started before
+      serving: hashlib.pbkdf2_hmac with ITERATIONS, which releases the GIL
+      while it runs; the reply is written when the job is done
+  asyncio_protocol.py gc OBJECTS BOOKS.json
+      the work is a full garbage collection (gc.collect()) over OBJECTS
+      objects kept alive since start-up: the runtime's work, set off by
+      the connection
+
+Its own books, per connection (by the client's port): requests, and the
+thread CPU clock around each request's work (in executor mode, on the
+worker that ran it), less any garbage collection's, which is summed
+apart (gc_ns, timed by gc.callbacks). SIGTERM writes them."""
+
+import asyncio
+import concurrent.futures
+import gc
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+
+MODE, WORK, BOOKS = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+POOL = 4
+conns = {}
+collected = {"gc_ns": 0, "start": 0}
+
+
+def gc_timer(phase, info):
+    """Garbage collections' CPU on the loop's thread, apart from the work."""
+    if phase == "start":
+        collected["start"] = time.thread_time_ns()
+    else:
+        collected["gc_ns"] += time.thread_time_ns() - collected["start"]
+
+
+def handler_ns(t0):
+    """The thread's CPU since t0, less the collections that ran meanwhile."""
+    gc_before = collected["gc_ns"]
+    return lambda: time.thread_time_ns() - t0 - (collected["gc_ns"] - gc_before)
+
+
+def burn(n):
+    x = 0
+    for i in range(n):
+        x += i * i
+    return x & 0xff
+
+
+def pbkdf2(n):
+    """The job, its CPU time on the worker that ran it."""
+    t0 = time.thread_time_ns()
+    key = hashlib.pbkdf2_hmac("sha256", b"secret", b"salt", n)
+    return key[0], time.thread_time_ns() - t0
+
+
+class Line(asyncio.Protocol):
+    def __init__(self, pool):
+        self.pool = pool
+        self.buf = b""
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.book = conns[transport.get_extra_info("peername")[1]] = \
+            {"requests": 0, "cpu_ns": 0}
+
+    def data_received(self, data):
+        self.buf += data
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            if not line.startswith(b"HEAVY"):
+                self.reply(0)
+            elif MODE in ("inline", "gc"):
+                spent = handler_ns(time.thread_time_ns())
+                x = burn(WORK) if MODE == "inline" else gc.collect() & 0xff
+                self.book["cpu_ns"] += spent()
+                self.reply(x)
+            else:
+                job = asyncio.get_running_loop().run_in_executor(self.pool, pbkdf2, WORK)
+                job.add_done_callback(self.job_done)
+
+    def job_done(self, job):
+        x, ns = job.result()
+        self.book["cpu_ns"] += ns
+        self.reply(x)
+
+    def reply(self, x):
+        self.book["requests"] += 1
+        self.transport.write(b"%d\n" % x)
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    gc.callbacks.append(gc_timer)
+    # cyclic objects the collector walks at every full collection
+    kept = [[i, {}] for i in range(WORK)] if MODE == "gc" else []
+    pool = concurrent.futures.ThreadPoolExecutor(POOL)
+    # every worker started before serving (the pool starts one per job
+    # while none is idle): a thread made mid-run would start on whatever
+    # it first names
+    await asyncio.gather(*(loop.run_in_executor(pool, time.sleep, 0.05) for _ in range(POOL)))
+    # a backlog for the tests' bursts of connections (see asyncio_streams.py)
+    server = await loop.create_server(lambda: Line(pool), "127.0.0.1", 0, backlog=4096)
+    port = server.sockets[0].getsockname()[1]
+    sys.stderr.write(f"asyncio_protocol: listening on port {port} (pid {os.getpid()})\n")
+    sys.stderr.flush()
+    await stop.wait()
+    with open(BOOKS, "w") as f:
+        json.dump({"conns": conns, "gc_ns": collected["gc_ns"], "kept": len(kept)}, f)
+
+
+asyncio.run(main())
