@@ -259,12 +259,14 @@ int BPF_KPROBE(on_asyncio_step)
 }
 
 /*
- * CPython's garbage collector: a pass runs in whatever code allocated
+ * A runtime's garbage collector: a pass runs in whatever code allocated
  * past its threshold, mostly a connection's, and walks the objects of the
- * whole process: the runtime's work, not that connection's (a pass after
- * 40 connections' set-up took 0.8 ms of asyncio_streams.py, all charged to
- * one light connection whose own requests took 0.3 ms). The interpreter's
- * USDT probes python:gc__start and gc__done bound it (py_probes.c).
+ * whole process: the runtime's work, not that connection's (a CPython
+ * pass after 40 connections' set-up took 0.8 ms of asyncio_streams.py,
+ * all charged to one light connection whose own requests took 0.3 ms).
+ * CPython's USDT probes python:gc__start and gc__done bound it
+ * (py_probes.c); in V8 (Node), the entry and return of
+ * Heap::CollectGarbage (v8_probes.c).
  */
 static __always_inline void runtime_works_for_itself(bool own)
 {
@@ -281,14 +283,14 @@ static __always_inline void runtime_works_for_itself(bool own)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(on_py_gc_start)
+int BPF_KPROBE(on_gc_start)
 {
 	runtime_works_for_itself(true);
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(on_py_gc_done)
+int BPF_KPROBE(on_gc_done)
 {
 	runtime_works_for_itself(false);
 	return 0;

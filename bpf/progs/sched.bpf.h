@@ -181,7 +181,9 @@ static __always_inline void mark_runnable(struct task_struct *p)
  * of whatever task it interrupted, mostly outside its syscalls, and the
  * CPU's preempt count that would tell is not readable on every kernel
  * (its per-CPU symbol is in kallsyms only with KALLSYMS_ALL). Nor from
- * passing Python's GIL (on_interpreter_lock): it hands over no work. Light
+ * passing Python's GIL (on_interpreter_lock), nor from a garbage
+ * collection (V8's parallel marking on its helper threads): they hand
+ * over no connection's work. Light
  * mode sees no syscalls and leaves this program out. It runs for every wakeup
  * on the machine: the wakee's tgid, a typed load, rejects all but the
  * target's first.
@@ -199,7 +201,7 @@ int BPF_PROG(on_sched_waking, struct task_struct *p)
 		return 0;
 	wts = bpf_task_storage_get(&threads, waker, 0, 0);
 	if (!wts || !wts->cur_conn || wts->pending || !wts->sys_enter_ns ||
-	    on_interpreter_lock(waker, wts))
+	    wts->runtime_own || on_interpreter_lock(waker, wts))
 		return 0;
 	pts = thread_state(p);
 	/* a thread waiting in accept() is woken by a handshake the waker's

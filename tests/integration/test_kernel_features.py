@@ -34,10 +34,10 @@ CORE = {"on_sched_switch", "on_process_fork", "on_process_exit"}
 FULL_MODE_CORE = {"on_sys_enter", "on_sys_exit"}
 LIGHT_MODE_ONLY = {"on_inet_sock_set_state", "sweep_ended"}
 ATTACH_ONLY = {"held_sockets", "held_threads", "held_uring", "held_stacks"}  # -p: test_attach.py
-# uprobes, loaded in every run, attached where a binary has libuv (Node)
-# or is Go's (go_probes.c)
+# uprobes, loaded in every run, attached where a binary has libuv (Node),
+# is Go's (go_probes.c), a Python (py_probes.c) or has V8 (v8_probes.c)
 UPROBES = {"on_uv_queue_work", "on_uv_queue_work_run", "on_uv_work", "on_uv_work_done",
-           "on_go_chan_park", "on_go_chan_recv"}
+           "on_go_chan_park", "on_go_chan_recv", "on_asyncio_step", "on_gc_start", "on_gc_done"}
 FLAME = {"on_kmem_cache_alloc": "kmem", "on_kmalloc": "kmem", "on_cpu_sample": "cpu"}
 # loaded only where the program they stand in for is left out
 STAND_INS = {

@@ -6,7 +6,7 @@
 
 #define BYTES_RX "bytes received per connection"
 #define BYTES_TX "bytes sent per connection"
-#define PY_GC "Python's garbage collection kept apart from the connection whose code set it off"
+#define RUNTIME_GC "a runtime's garbage collection (Python's, V8's) kept apart from the connection whose code set it off"
 #define GO_CHAN "Go channel jobs taken from a parked sender, per connection (a pool's queued jobs)"
 #define URING_DONE "io_uring completions (armed requests; completion work to its connection)"
 
@@ -94,8 +94,8 @@ static const struct prog_role roles[] = {
 	/* a uprobe, attached in a Python's asyncio module (py_probes.c) */
 	OPT("on_asyncio_step", "asyncio coroutines' work per connection, resumed after other "
 	    "connections' reads (Python)"),
-	OPT("on_py_gc_start", PY_GC),
-	OPT("on_py_gc_done", PY_GC),
+	OPT("on_gc_start", RUNTIME_GC),
+	OPT("on_gc_done", RUNTIME_GC),
 
 	OPT("on_kmem_cache_alloc", "the kmem flame view (slab allocations)"),
 	OPT("on_kmalloc", "the kmem flame view (kmalloc)"),

@@ -38,7 +38,7 @@
 
 /* the figures a run goes without (programs.c names them for the programs) */
 #define PY_PROG "on_asyncio_step"
-#define PY_GC_PROG "on_py_gc_start"
+#define PY_GC_PROG "on_gc_start"
 #define NT_STAPSDT 3	/* a USDT probe's note (SystemTap's SDT format) */
 #define PLT_ENTRY 16	/* x86-64's .plt and .plt.sec entries */
 
@@ -300,8 +300,8 @@ static bool usdt_site(Elf *elf, const char *provider, const char *name, __u64 *s
  * false if exe has not both. */
 static bool probe_gc(struct tracer *t, const char *exe, struct bpf_link **links)
 {
-	struct bpf_program *progs[2] = { t->skel->progs.on_py_gc_start,
-					 t->skel->progs.on_py_gc_done };
+	struct bpf_program *progs[2] = { t->skel->progs.on_gc_start,
+					 t->skel->progs.on_gc_done };
 	static const char *const names[2] = { "gc__start", "gc__done" };
 	__u64 site[2], sem[2];
 	bool found = false;
@@ -338,8 +338,8 @@ void py_probes_attach(struct tracer *t, const char *exe)
 		t->skel->bss->py_runtime_off = off;
 		t->skel->bss->py_runtime_size = size;
 	}
-	if (bpf_program__autoload(t->skel->progs.on_py_gc_start) &&
-	    bpf_program__autoload(t->skel->progs.on_py_gc_done) &&
+	if (bpf_program__autoload(t->skel->progs.on_gc_start) &&
+	    bpf_program__autoload(t->skel->progs.on_gc_done) &&
 	    !probe_gc(t, real, &t->py_links[1])) {
 		py_probes_detach(t);
 		snprintf(line, sizeof(line), "%s: no USDT probes python:gc__start and gc__done "

@@ -28,6 +28,7 @@
 #include "tracer/conn_gens.h"
 #include "tracer/go_probes.h"
 #include "tracer/py_probes.h"
+#include "tracer/v8_probes.h"
 #include "tracer/libbpf_log.h"
 #include "tracer/plan.h"
 #include "tracer/programs.h"
@@ -238,8 +239,8 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	bpf_program__set_autoattach(skel->progs.on_go_chan_recv, false);
 	/* and in a Python's asyncio (py_probes.c) */
 	bpf_program__set_autoattach(skel->progs.on_asyncio_step, false);
-	bpf_program__set_autoattach(skel->progs.on_py_gc_start, false);
-	bpf_program__set_autoattach(skel->progs.on_py_gc_done, false);
+	bpf_program__set_autoattach(skel->progs.on_gc_start, false);
+	bpf_program__set_autoattach(skel->progs.on_gc_done, false);
 	plan_programs(t, skel->obj, vmlinux);
 	/* neither socket-length tracepoints nor fexit: in full mode the bytes
 	 * are the syscalls' results */
@@ -574,6 +575,7 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 		uv_probes_attach(t, o->exe ? o->exe : exe);
 		go_probes_attach(t, o->exe ? o->exe : exe);
 		py_probes_attach(t, o->exe ? o->exe : exe);
+		v8_probes_attach(t, o->exe ? o->exe : exe);
 	}
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), ring_record, t, NULL);
 	if (!t->rb) {
@@ -673,6 +675,7 @@ void tracer_stop(struct tracer *t)
 	uv_probes_detach(t);
 	go_probes_detach(t);
 	py_probes_detach(t);
+	v8_probes_detach(t);
 	for (int g = 0; g < CONN_GENS; g++) {
 		bpf_link__destroy(t->sweep[g]);
 		t->sweep[g] = NULL;

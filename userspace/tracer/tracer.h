@@ -56,6 +56,8 @@ struct tracer {
 	/* CPython (py_probes.c): where an asyncio Task's step resumes, and
 	 * where a garbage collection starts and ends */
 	struct bpf_link *py_links[3];
+	/* V8's (v8_probes.c): Heap::CollectGarbage's entry and return */
+	struct bpf_link *v8_links[2];
 	__u32 conn_elem_bytes;		/* a connection map element (own_figures.c) */
 	bool light;			/* --no-syscalls */
 	/* light mode where the kernel refuses the map iterator: userspace

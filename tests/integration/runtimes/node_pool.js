@@ -3,8 +3,11 @@
 // threadpool (4 threads), the work conctrace must charge to the connection
 // that asked for it. Its own books: per connection (by the client's port),
 // the pbkdf2 calls it ran and their CPU, from a calibration of the same
-// call on the pool, as busy as serving makes it, before it listens. Usage:
-//   node node_pool.js ITERATIONS BOOKS.json   (SIGTERM writes the books)
+// call on the pool, as busy as serving makes it, before it listens. With
+// --expose-gc, /gc runs a full garbage collection, the runtime's work:
+// its CPU (the process's, V8's helper threads too) is summed apart. Usage:
+//   node [--expose-gc] node_pool.js ITERATIONS BOOKS.json
+// (SIGTERM writes the books)
 'use strict';
 const crypto = require('crypto');
 const fs = require('fs');
@@ -31,6 +34,7 @@ async function calibrate() {
 }
 
 let callNs = 0;
+let gcNs = 0;
 const conns = {};
 
 const server = http.createServer((req, res) => {
@@ -42,6 +46,12 @@ const server = http.createServer((req, res) => {
     crypto.pbkdf2('secret', 'salt', iterations, 32, 'sha256', (err, key) => {
       res.end(err ? 'error' : key.toString('hex'));
     });
+  } else if (req.url === '/gc' && global.gc) {
+    const t0 = process.cpuUsage();
+    global.gc();
+    const d = process.cpuUsage(t0);
+    gcNs += (d.user + d.system) * 1000;
+    res.end('ok');
   } else {
     res.end('ok');
   }
@@ -53,7 +63,7 @@ server.on('connection', (sock) => {
 process.on('SIGTERM', () => {
   for (const c of Object.values(conns))
     c.pool_cpu_ns = c.pbkdf2 * callNs;
-  fs.writeFileSync(books, JSON.stringify({ call_ns: callNs, conns }));
+  fs.writeFileSync(books, JSON.stringify({ call_ns: callNs, gc_ns: gcNs, conns }));
   process.exit(0);
 });
 calibrate().then((ns) => {
