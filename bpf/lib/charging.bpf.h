@@ -296,7 +296,10 @@ static __always_inline void set_current_at(struct task_struct *task, struct thre
 		ts->handed = false;	/* named by the thread itself: its own */
 		return;
 	}
-	split_run(task, ts, at);
+	/* pending, what ran since the last split goes where the deferred
+	 * work goes, conn_id: split later, no clock read now */
+	if (!ts->pending)
+		split_run(task, ts, at);
 	move_on(ts, conn_id);
 }
 

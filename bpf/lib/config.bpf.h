@@ -20,6 +20,11 @@ const volatile bool no_syscall_hooks = false;
  * exact */
 const volatile __s64 rq_to_this_cpu_off = 0;
 
+/* --syscall-time: each syscall's duration, summed by name. Off, a call
+ * reads the clock only where the thread changes connection at it (two
+ * clock reads fewer for most calls: their entry and return) */
+const volatile bool syscall_time = false;
+
 /* full mode on a kernel with neither the socket-length tracepoints nor
  * fexit: a connection's bytes are its read/write/send/recv results */
 const volatile bool bytes_from_syscalls = false;

@@ -181,6 +181,8 @@ struct thread_state {
 	 * passes start in whatever code allocates): its CPU is the thread's
 	 * bucket's, whatever connection is current */
 	bool runtime_own;
+	/* in a syscall since (SYS_UNTIMED: in one, its entry not timed);
+	 * 0: in none. sys_entry_at() gives it as a time or 0 */
 	__u64 sys_enter_ns;
 	__u64 sys_conn;		/* connection this syscall is charged to */
 	__u64 sys_counted;	/* ... and where its entry counted it */

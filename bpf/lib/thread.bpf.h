@@ -9,6 +9,17 @@
 #include "lib/config.bpf.h"
 #include "lib/maps.bpf.h"
 
+/* sys_enter_ns of a call whose entry was not timed (no --syscall-time) */
+#define SYS_UNTIMED 1
+
+/* When the thread's syscall in progress began, if timed; 0 otherwise (a
+ * time to give set_current_at, which then reads the clock if it needs
+ * one). */
+static __always_inline __u64 sys_entry_at(const struct thread_state *ts)
+{
+	return ts->sys_enter_ns > SYS_UNTIMED ? ts->sys_enter_ns : 0;
+}
+
 static __always_inline struct proc_counters *proc_counters(void)
 {
 	__u32 zero = 0;

@@ -35,7 +35,7 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 	run_seen(task, ts);
 	in_syscall = ts->sys_io && ts->sys_enter_ns;
 	if (rx)
-		read_after_wait(task, ts, in_syscall ? ts->sys_enter_ns : 0);
+		read_after_wait(task, ts, in_syscall ? sys_entry_at(ts) : 0);
 	if (id != ts->cur_conn) {
 		struct conn *c = conn_lookup(id);
 		bool recount;
@@ -64,7 +64,7 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 		 * connection not current would (a lookup and three atomics) */
 		recount = in_syscall && ts->sys_counted != id &&
 			  uncharge_syscall(ts, ts->sys_counted, ts->sys_nr);
-		set_current_at(task, ts, id, in_syscall ? ts->sys_enter_ns : 0);
+		set_current_at(task, ts, id, in_syscall ? sys_entry_at(ts) : 0);
 		ts->cur_pair = c->flags & CONN_PAIR;
 		if (recount) {
 			charge_syscall(ts, id, ts->sys_nr, 1, 0);
@@ -73,7 +73,7 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 	} else if (ts->pending) {
 		/* back to the connection it sent to last: what it did since
 		 * is this one's (a second reply, a thread per connection) */
-		set_current_at(task, ts, id, in_syscall ? ts->sys_enter_ns : 0);
+		set_current_at(task, ts, id, in_syscall ? sys_entry_at(ts) : 0);
 	}
 	if (in_syscall) {
 		recount_syscall(ts, id);

@@ -49,9 +49,15 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		ts->sys_arg = (__u32)PT_REGS_PARM2_SYSCALL(regs);
 	else if (flags & SC_FUTEX)
 		ts->sys_addr = PT_REGS_PARM1_SYSCALL(regs);
-	ts->sys_enter_ns = bpf_ktime_get_ns();
-	/* a change of connection here happens at the syscall's entry: the
-	 * time just read, not a second clock read */
+	/* the entry's time: for the call's duration; for a wait, which
+	 * changes connection here; and for a read that may name another
+	 * connection than the current one, whose kernel work (the copy) is
+	 * the connection's it reads (redis reads client after client). A
+	 * pending thread needs none: what it did since its wait or send goes
+	 * to the connection it names, the read too. A change at another
+	 * call's entry reads the clock then (set_current_at). */
+	ts->sys_enter_ns = syscall_time || (flags & SC_WAIT) ||
+			   ((flags & SC_RX) && !ts->pending) ? bpf_ktime_get_ns() : SYS_UNTIMED;
 	if (flags & SC_WAIT) {
 		/* a thread that waits for events is the loop, not the pool */
 		ts->idle_pool = false;
@@ -71,15 +77,15 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		 * untracked connection (map full) is charged to no tracked one */
 		if (c) {
 			if (flags & SC_RX)
-				read_after_wait(task, ts, ts->sys_enter_ns);
-			set_current_at(task, ts, conn, ts->sys_enter_ns);
+				read_after_wait(task, ts, sys_entry_at(ts));
+			set_current_at(task, ts, conn, sys_entry_at(ts));
 			ts->cur_pair = c->flags & CONN_PAIR;
 			ts->sys_sent = flags & SC_TX;	/* bytes_from_syscalls */
 		} else if (sock) {
 			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));
 
 			if (kind != SK_OTHER)
-				set_current_at(task, ts, 0, ts->sys_enter_ns);
+				set_current_at(task, ts, 0, sys_entry_at(ts));
 			if (kind == SK_CONN && (flags & SC_CLOSE)) {
 				__u64 id = sock_ino(sock);
 
@@ -134,12 +140,14 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	ts = bpf_task_storage_get(&threads, task, 0, 0);
 	if (!ts || !ts->sys_enter_ns)
 		return 0;	/* entered before we attached */
-	now = bpf_ktime_get_ns();
+	/* the return's time, for the call's duration; else 0, and what needs
+	 * a time below reads the clock only if it changes connection */
+	now = syscall_time ? bpf_ktime_get_ns() : 0;
 	/* woken for a connection without leaving the CPU (the waker found it
 	 * still on its way to sleep): the hand-off begins here */
 	if (ts->woken_for)
 		take_handoff(task, ts, now);
-	ns = now - ts->sys_enter_ns;
+	ns = syscall_time ? now - ts->sys_enter_ns : 0;
 	ts->sys_enter_ns = 0;
 	ts->sys_io = false;
 	nr = ts->sys_nr;
@@ -153,8 +161,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		if (ret < 0 && ret >= -4095)
 			tot->errors++;
 	}
-	/* socket I/O moved its count where it named (sockets.bpf.h) */
-	charge_syscall(ts, ts->sys_conn, nr, 0, ns);
+	/* its time where its count is: socket I/O moved that where it named
+	 * (sockets.bpf.h) */
+	if (syscall_time)
+		charge_syscall(ts, ts->sys_conn, nr, 0, ns);
 	if (bytes_from_syscalls && (flags & (SC_RX | SC_TX)) && ret > 0 && ts->sys_conn)
 		charge_bytes(ts, ts->sys_conn, flags & SC_RX, ret);
 	/* back from waiting, or from a send: until the thread names a

@@ -206,14 +206,24 @@ def test_syscall_time_adds_up(name, tmp_path):
     """Every syscall's time (its entry to its exit, as the process's
     syscall_ns_by_name sums it) is in exactly one place: a connection's
     syscall_ns, the loop's or the pool's. A connection's record keeps one
-    sum (the time by name is the process's), so the books are the sums."""
+    sum (the time by name is the process's), so the books are the sums.
+    Measured with --syscall-time only: without it, none of the three is in
+    the report (no zeros that read as measured)."""
     needs_root()
     path = tmp_path / "r.json"
-    proc = subprocess.run([str(CONCTRACE), "--load=-c 50 -n 20", "--json", str(path),
-                           "--json-conns", "1000", "--", str(binary(name)), "-p", "0"],
+    proc = subprocess.run([str(CONCTRACE), "--syscall-time", "--load=-c 50 -n 20", "--json",
+                           str(path), "--json-conns", "1000", "--", str(binary(name)), "-p", "0"],
                           capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()
     rep = json.loads(path.read_text())
+    untimed = tmp_path / "untimed.json"
+    proc = subprocess.run([str(CONCTRACE), "--load=-c 5 -n 2", "--json", str(untimed), "--",
+                           str(binary(name)), "-p", "0"], capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    bare = json.loads(untimed.read_text())
+    assert "syscall_ns_by_name" not in bare["process"] and \
+        "syscall_ns" not in bare["event_loop"] and \
+        not any("syscall_ns" in c for c in bare["conns"]), bare["process"].keys()
     assert len(rep["conns"]) == rep["connections"]["total"] == 50, rep["connections"]
     conns = sum(c["syscall_ns"] for c in rep["conns"])
     loop = no_conn(rep, "syscall_ns")

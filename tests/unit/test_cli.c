@@ -116,6 +116,7 @@ static void test_defaults_with_pid(void **state)
 	assert_string_equal(env.load_args, "-c 1000 -n 10");
 	assert_true(env.grace_s == 3);
 	assert_false(env.verbose);
+	assert_false(env.syscall_time);
 	assert_string_equal(out, "");
 	assert_string_equal(err, "");
 }
@@ -185,8 +186,10 @@ static void test_all_options_short_and_long(void **state)
 	assert_int_equal(env.max_conns, 5000);
 	assert_string_equal(env.cmd[0], "./srv");
 
-	assert_int_equal(parse(ARGV("--pid=99", "--duration", "3", "--interval=1", "--verbose")),
+	assert_int_equal(parse(ARGV("--pid=99", "--duration", "3", "--interval=1", "--verbose",
+				    "--syscall-time")),
 			 ARGS_RUN);
+	assert_true(env.syscall_time);
 	assert_int_equal(env.pid, 99);
 	assert_true(env.duration_s == 3);
 	assert_true(env.interval_s == 1);
@@ -476,6 +479,7 @@ static void test_flame_bad(void **state)
 	expect_bad(ARGV("--flame", "cpu", "--", "./s"), "--folded FILE or --svg FILE");
 	expect_bad(ARGV("--flame", "syscalls", "--no-syscalls", "--svg", "x", "--", "./s"),
 		   "--no-syscalls");
+	expect_bad(ARGV("--syscall-time", "--no-syscalls", "--", "./s"), "--no-syscalls");
 	expect_bad(ARGV("--sample-hz", "0", "--", "./s"), "sample-hz");
 	expect_bad(ARGV("--sample-hz", "20000", "--", "./s"), "sample-hz");
 }

@@ -233,6 +233,7 @@ static void fill(struct prom_snapshot *s)
 	s->hist = hists;
 	s->syscalls = syscalls;
 	s->nsyscalls = 2;
+	s->syscall_time = true;
 	s->top = top;
 	s->ntop = 2;
 	s->progs = progs;
@@ -392,6 +393,11 @@ static void test_page_values(void **state)
 	assert_non_null(strstr(b.data, "\nconctrace_syscalls_total{name=\"read\"} 1100\n"));
 	assert_non_null(strstr(b.data, "\nconctrace_syscall_errors_total{name=\"read\"} 3\n"));
 	assert_non_null(strstr(b.data, "\nconctrace_syscall_seconds_total{name=\"write\"} 4.000000000\n"));
+	/* not measured (no --syscall-time): no series, rather than zeros */
+	s.syscall_time = false;
+	prom_format(&b, &s);
+	assert_null(strstr(b.data, "conctrace_syscall_seconds_total"));
+	assert_non_null(strstr(b.data, "\nconctrace_syscalls_total{name=\"read\"} 1100\n"));
 	assert_non_null(strstr(b.data, "\nconctrace_received_bytes_total 500\n"));
 	/* what the 3 open connections hold and did so far: the dashboard's
 	 * per-connection panels while connections are held */

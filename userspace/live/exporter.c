@@ -71,6 +71,7 @@ static void build_page(struct exporter *e, double now)
 	struct prom_snapshot s = { 0 };
 
 	live_snapshot_take(&w, &e->src, e->built_at ? &e->last : NULL, now);
+	s.syscall_time = e->src.tracer->syscall_time;
 	for (unsigned int nr = 0; nr < SYSCALL_MAX; nr++) {
 		if (!e->totals[nr].count)
 			continue;

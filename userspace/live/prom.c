@@ -260,6 +260,8 @@ static void syscall_families(struct prom_buf *b, const struct prom_snapshot *s)
 	};
 
 	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		if (fam[f].field == 2 && !s->syscall_time)
+			continue;	/* not measured: no series rather than zeros */
 		prom_family(b, fam[f].name, "counter", fam[f].help);
 		for (size_t i = 0; i < s->nsyscalls; i++) {
 			const struct prom_syscall *sc = &s->syscalls[i];

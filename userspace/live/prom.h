@@ -97,6 +97,7 @@ struct prom_snapshot {
 	const struct prom_hist *hist;	/* [PH_COUNT], closed connections */
 	const struct prom_syscall *syscalls;
 	size_t nsyscalls;
+	bool syscall_time;		/* their ns measured (--syscall-time) */
 	const struct prom_conn *top;	/* costliest open connections first */
 	size_t ntop;
 	const struct prom_prog *progs;	/* NULL: BPF stats unavailable */

@@ -36,6 +36,9 @@ static const char usage_text[] =
 "                         syscall on the machine; keeps switches, CPU, bytes,\n"
 "                         memory and io_uring requests per connection (a Unix\n"
 "                         connection's end: the first sample without it)\n"
+"      --syscall-time     time each syscall, summed by name and connection (JSON\n"
+"                         syscall_ns, conctrace_syscall_seconds_total): two clock\n"
+"                         reads a call, about 60 ns a request on epoll_echo\n"
 "      --top[=SECS]       live view like top(1), redrawn every SECS (default 1):\n"
 "                         rates and the open connections by kernel memory,\n"
 "                         switches, syscalls or CPU (keys k x s c, q to stop);\n"
@@ -110,6 +113,7 @@ enum {
 	OPT_TOP,
 	OPT_MAX_CONNS,
 	OPT_NO_SYSCALLS,
+	OPT_SYSCALL_TIME,
 	OPT_CGROUP,
 	OPT_USER,
 	OPT_FLAME,
@@ -224,6 +228,7 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 		{ "top-conns",  required_argument, NULL, OPT_TOP },
 		{ "max-conns",  required_argument, NULL, OPT_MAX_CONNS },
 		{ "no-syscalls", no_argument,      NULL, OPT_NO_SYSCALLS },
+		{ "syscall-time", no_argument,     NULL, OPT_SYSCALL_TIME },
 		{ "cgroup",     no_argument,       NULL, OPT_CGROUP },
 		{ "user",       required_argument, NULL, OPT_USER },
 		{ "flame",      required_argument, NULL, OPT_FLAME },
@@ -296,6 +301,9 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 			break;
 		case OPT_NO_SYSCALLS:
 			env->no_syscalls = true;
+			break;
+		case OPT_SYSCALL_TIME:
+			env->syscall_time = true;
 			break;
 		case OPT_CGROUP:
 			env->cgroup = true;
@@ -390,6 +398,11 @@ enum parse_result parse_args(int argc, char **argv, struct env *env)
 		env->flame = 1u << VIEW_MEM;
 	if ((env->flame & (1u << VIEW_SYSCALLS)) && env->no_syscalls) {
 		fprintf(stderr, "conctrace: --flame syscalls needs the syscall tracepoints that "
+			"--no-syscalls leaves off\n");
+		return ARGS_BAD;
+	}
+	if (env->syscall_time && env->no_syscalls) {
+		fprintf(stderr, "conctrace: --syscall-time needs the syscall tracepoints that "
 			"--no-syscalls leaves off\n");
 		return ARGS_BAD;
 	}

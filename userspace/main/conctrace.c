@@ -279,6 +279,7 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	r->ring_overflowed = tracer_ring_overflowed(&run->tracer);
 	r->agg = &run->agg;
 	r->pid = run->target.pid;
+	r->syscall_time = run->env.syscall_time;
 	r->duration_s = now_s() - run->t0;
 	r->peak_open = tracer_conns_peak(&run->tracer);
 	r->top_conns = run->env.top_conns;
@@ -582,6 +583,7 @@ int main(int argc, char **argv)
 	}
 	topts.verbose = run.env.verbose;
 	topts.no_syscalls = run.env.no_syscalls;
+	topts.syscall_time = run.env.syscall_time;
 	topts.held = !run.target.launched;
 	topts.exe = run.target.launched ? run.exe : NULL;
 	topts.flame_views = views_bpf(run.env.flame);

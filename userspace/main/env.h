@@ -32,6 +32,7 @@ struct env {
 	double grace_s;		/* wait this long for the target after SIGTERM */
 	bool verbose;		/* -v: libbpf's log */
 	bool no_syscalls;	/* --no-syscalls: leave the syscall tracepoints alone */
+	bool syscall_time;	/* --syscall-time: time each syscall */
 	bool cgroup;		/* --cgroup: run the command in a memory cgroup of its own */
 	const char *user;	/* --user: run the command as this user */
 	unsigned int flame;	/* --flame: views (1 << enum view); 0 = none */

@@ -49,6 +49,7 @@ struct report {
 	__u64 ring_backlog_peak;	/* the most of it ever unread */
 	__u64 ring_overflowed;		/* records that waited in the overflow map */
 	bool has_closure;
+	bool syscall_time;		/* --syscall-time: the syscalls' ns are measured */
 	struct closure closure;		/* open connections vs slab growth, at their peak */
 	struct closure_memcg memcg;	/* and vs the target's memory cgroup */
 	struct self_cpu self_cpu;

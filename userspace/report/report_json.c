@@ -38,7 +38,8 @@ static void uring_object(struct json *j, const char *key, const struct conn *c)
 	json_end_object(j);
 }
 
-static void conn_object(struct json *j, const struct conn_view *v)
+/* timed: --syscall-time, so syscall_ns means something */
+static void conn_object(struct json *j, const struct conn_view *v, bool timed)
 {
 	const struct conn *c = &v->rec;
 	char addr[160];	/* a Unix path is up to 108 bytes */
@@ -53,7 +54,8 @@ static void conn_object(struct json *j, const struct conn_view *v)
 	json_u64(j, "open_ns", c->open_ns);
 	json_u64(j, "close_ns", c->close_ns);
 	json_u64(j, "syscalls_total", v->syscalls);
-	json_u64(j, "syscall_ns", c->syscall_ns);
+	if (timed)
+		json_u64(j, "syscall_ns", c->syscall_ns);
 	syscalls_object(j, "syscalls", c);
 	json_u64(j, "ctx_switches_voluntary", c->ctx_voluntary);
 	json_u64(j, "ctx_switches_involuntary", c->ctx_involuntary);
@@ -91,11 +93,13 @@ static void by_syscall(struct json *j, const char *key, const __u64 *counts)
 }
 
 /* A bucket of no single connection: the event loop's, the pool's. */
-static void json_bucket(struct json *j, const char *name, const struct bucket_counts *b)
+static void json_bucket(struct json *j, const char *name, const struct bucket_counts *b,
+			bool timed)
 {
 	json_begin_object(j, name);
 	json_u64(j, "syscalls", b->syscalls);
-	json_u64(j, "syscall_ns", b->syscall_ns);
+	if (timed)
+		json_u64(j, "syscall_ns", b->syscall_ns);
 	json_u64(j, "ctx_switches", b->ctx_voluntary + b->ctx_involuntary);
 	json_u64(j, "ctx_switches_voluntary", b->ctx_voluntary);
 	json_u64(j, "ctx_switches_involuntary", b->ctx_involuntary);
@@ -203,14 +207,15 @@ void report_json(FILE *f, struct report *r)
 		json_end_object(&j);
 	}
 
-	json_bucket(&j, "event_loop", &p->loop);
-	json_bucket(&j, "pool", &p->pool);
+	json_bucket(&j, "event_loop", &p->loop, r->syscall_time);
+	json_bucket(&j, "pool", &p->pool, r->syscall_time);
 
 	json_begin_object(&j, "process");
 	json_u64(&j, "syscalls", total);
 	by_syscall(&j, "syscalls_by_name", counts);
 	by_syscall(&j, "syscall_errors_by_name", errors);
-	by_syscall(&j, "syscall_ns_by_name", ns);
+	if (r->syscall_time)
+		by_syscall(&j, "syscall_ns_by_name", ns);
 	json_u64(&j, "ctx_switches_voluntary", p->ctx_voluntary);
 	json_u64(&j, "ctx_switches_involuntary", p->ctx_involuntary);
 	json_u64(&j, "cpu_ns", p->cpu_ns);
@@ -329,7 +334,7 @@ void report_json(FILE *f, struct report *r)
 		const struct conn_view *top = agg_top(a, &n);
 
 		for (size_t i = 0; i < n && i < r->json_conns; i++)
-			conn_object(&j, &top[i]);
+			conn_object(&j, &top[i], r->syscall_time);
 	}
 	json_end_array(&j);
 	json_end_object(&j);

@@ -195,6 +195,7 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	ringbuf_size_from_env(skel);
 	overflow_size_from_env(skel);
 	skel->rodata->no_syscall_hooks = o->no_syscalls;
+	skel->rodata->syscall_time = o->syscall_time;
 	skel->rodata->tracer_netns = own_netns();
 	if (o->no_syscalls) {
 		bpf_program__set_autoload(skel->progs.on_sys_enter, false);
@@ -523,6 +524,7 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 
 	memset(t, 0, sizeof(*t));
 	t->light = o->no_syscalls;
+	t->syscall_time = o->syscall_time;
 	t->on_event = o->on_event;
 	t->ctx = o->ctx;
 	libbpf_log_start(o->verbose);

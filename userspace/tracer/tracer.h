@@ -60,6 +60,7 @@ struct tracer {
 	struct bpf_link *v8_links[2];
 	__u32 conn_elem_bytes;		/* a connection map element (own_figures.c) */
 	bool light;			/* --no-syscalls */
+	bool syscall_time;		/* --syscall-time */
 	/* light mode where the kernel refuses the map iterator: userspace
 	 * ends the connections whose socket is gone (tracer_snapshot) */
 	bool sweep_in_userspace;
@@ -81,6 +82,7 @@ struct tracer_opts {
 	unsigned int n_more_targets;
 	bool verbose;
 	bool no_syscalls;	/* skip the sys_enter/sys_exit programs */
+	bool syscall_time;	/* time each syscall (two clock reads a call) */
 	bool held;		/* attached: find what the target holds already */
 	const char *exe;	/* launched: the command's file (attached: /proc/PID/exe) */
 	__u32 flame_views;	/* bits of enum flame_view to collect stacks for */
