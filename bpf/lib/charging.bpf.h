@@ -303,6 +303,15 @@ static __always_inline void set_current_at(struct task_struct *task, struct thre
 	move_on(ts, conn_id);
 }
 
+/* set_current_at for a connection whose record c the caller has in hand:
+ * whether it is an internal pair goes with it (take_handoff). */
+static __always_inline void set_current_record(struct task_struct *task, struct thread_state *ts,
+					       __u64 conn_id, const struct conn *c, __u64 at)
+{
+	set_current_at(task, ts, conn_id, at);
+	ts->cur_pair = c->flags & CONN_PAIR;
+}
+
 /*
  * Back from waiting for events (epoll_wait, `waited`), or from sending on
  * its current connection: what the thread does next is for the connection
@@ -330,11 +339,10 @@ static __always_inline void await_next(struct task_struct *task, struct thread_s
  * begins at its step. Elsewhere the read names the connection the work
  * since the wait was for (redis reads, then serves, inline).
  */
-static __always_inline void read_after_wait(struct task_struct *task, struct thread_state *ts,
-					    __u64 at)
+static __always_inline void read_after_wait(struct task_struct *task, struct thread_state *ts)
 {
 	if (ts->steps && ts->pending && !ts->cur_conn)
-		set_current_at(task, ts, 0, at);
+		set_current_at(task, ts, 0, 0);	/* pending: no split, no time */
 }
 
 /* The thread sleeps, pending: not an event loop's wait (that settles it
@@ -367,8 +375,7 @@ static __always_inline bool on_interpreter_lock(struct task_struct *task,
 {
 	__u64 runtime;
 
-	if (!py_runtime_size || !ts->sys_enter_ns ||
-	    !(syscall_flags[ts->sys_nr & (SYSCALL_MAX - 1)] & SC_FUTEX))
+	if (!py_runtime_size || !in_call(ts, SC_FUTEX))
 		return false;
 	runtime = BPF_CORE_READ(task, mm, start_code) + py_runtime_off;
 	return ts->sys_addr - runtime < py_runtime_size;

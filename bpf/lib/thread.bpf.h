@@ -20,6 +20,12 @@ static __always_inline __u64 sys_entry_at(const struct thread_state *ts)
 	return ts->sys_enter_ns > SYS_UNTIMED ? ts->sys_enter_ns : 0;
 }
 
+/* The thread is in a syscall that is one of `flags` (SC_*). */
+static __always_inline bool in_call(const struct thread_state *ts, __u16 flags)
+{
+	return ts->sys_enter_ns && (syscall_flags[ts->sys_nr & (SYSCALL_MAX - 1)] & flags);
+}
+
 static __always_inline struct proc_counters *proc_counters(void)
 {
 	__u32 zero = 0;
@@ -68,6 +74,14 @@ static __always_inline struct task_struct *target_current(void)
 	struct task_struct *t = bpf_get_current_task_btf();
 
 	return tgid_is_target(t->tgid) ? t : NULL;
+}
+
+/* The state of the current thread if it is the target's and has one (the
+ * task in *task), else NULL: the runtimes' probes, on threads already seen. */
+static __always_inline struct thread_state *target_thread(struct task_struct **task)
+{
+	*task = target_current();
+	return *task ? bpf_task_storage_get(&threads, *task, 0, 0) : NULL;
 }
 
 static __always_inline bool task_is_target(struct task_struct *t)

@@ -132,12 +132,9 @@ int BPF_KPROBE(on_uv_queue_work_run, void *w)
 SEC("uretprobe")
 int BPF_KRETPROBE(on_uv_work_done)
 {
-	struct task_struct *task = target_current();
-	struct thread_state *ts;
+	struct task_struct *task;
+	struct thread_state *ts = target_thread(&task);
 
-	if (!task)
-		return 0;
-	ts = bpf_task_storage_get(&threads, task, 0, 0);
 	if (ts && ts->handed)
 		set_current(task, ts, 0);	/* the job is done: the pool's again */
 	return 0;
@@ -243,18 +240,13 @@ int on_go_chan_recv(struct pt_regs *ctx)
 SEC("uprobe")
 int BPF_KPROBE(on_asyncio_step)
 {
-	struct task_struct *task = target_current();
-	struct thread_state *ts;
-	__u64 now;
+	struct task_struct *task;
+	struct thread_state *ts = target_thread(&task);
 
-	if (!task)
-		return 0;
-	ts = bpf_task_storage_get(&threads, task, 0, 0);
 	if (!ts)
 		return 0;
-	now = bpf_ktime_get_ns();
 	ts->steps = true;
-	await_next(task, ts, now, true);
+	await_next(task, ts, 0, true);	/* the clock, only if it splits */
 	return 0;
 }
 
@@ -270,12 +262,9 @@ int BPF_KPROBE(on_asyncio_step)
  */
 static __always_inline void runtime_works_for_itself(bool own)
 {
-	struct task_struct *task = target_current();
-	struct thread_state *ts;
+	struct task_struct *task;
+	struct thread_state *ts = target_thread(&task);
 
-	if (!task)
-		return;
-	ts = bpf_task_storage_get(&threads, task, 0, 0);
 	if (!ts || ts->runtime_own == own)
 		return;
 	split_run(task, ts, 0);	/* what ran before is the connection's */

@@ -207,8 +207,7 @@ int BPF_PROG(on_sched_waking, struct task_struct *p)
 	/* a thread waiting in accept() is woken by a handshake the waker's
 	 * softirq happened to finish (loopback delivers other sockets'
 	 * packets on the sender's CPU): a new connection, not the waker's */
-	if (pts && !(pts->sys_enter_ns &&
-		     (syscall_flags[pts->sys_nr & (SYSCALL_MAX - 1)] & SC_ACCEPT)))
+	if (pts && !in_call(pts, SC_ACCEPT))
 		pts->woken_for = wts->cur_conn;
 	return 0;
 }

@@ -35,7 +35,7 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 	run_seen(task, ts);
 	in_syscall = ts->sys_io && ts->sys_enter_ns;
 	if (rx)
-		read_after_wait(task, ts, in_syscall ? sys_entry_at(ts) : 0);
+		read_after_wait(task, ts);
 	if (id != ts->cur_conn) {
 		struct conn *c = conn_lookup(id);
 		bool recount;
@@ -64,8 +64,7 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 		 * connection not current would (a lookup and three atomics) */
 		recount = in_syscall && ts->sys_counted != id &&
 			  uncharge_syscall(ts, ts->sys_counted, ts->sys_nr);
-		set_current_at(task, ts, id, in_syscall ? sys_entry_at(ts) : 0);
-		ts->cur_pair = c->flags & CONN_PAIR;
+		set_current_record(task, ts, id, c, in_syscall ? sys_entry_at(ts) : 0);
 		if (recount) {
 			charge_syscall(ts, id, ts->sys_nr, 1, 0);
 			ts->sys_counted = id;

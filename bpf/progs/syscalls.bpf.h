@@ -77,9 +77,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		 * untracked connection (map full) is charged to no tracked one */
 		if (c) {
 			if (flags & SC_RX)
-				read_after_wait(task, ts, sys_entry_at(ts));
-			set_current_at(task, ts, conn, sys_entry_at(ts));
-			ts->cur_pair = c->flags & CONN_PAIR;
+				read_after_wait(task, ts);
+			set_current_record(task, ts, conn, c, sys_entry_at(ts));
 			ts->sys_sent = flags & SC_TX;	/* bytes_from_syscalls */
 		} else if (sock) {
 			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));

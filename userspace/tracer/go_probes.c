@@ -251,8 +251,5 @@ void go_probes_attach(struct tracer *t, const char *exe)
 
 void go_probes_detach(struct tracer *t)
 {
-	for (int i = 0; i < 2; i++) {
-		bpf_link__destroy(t->go_links[i]);
-		t->go_links[i] = NULL;
-	}
+	tracer_links_destroy(t->go_links, 2);
 }

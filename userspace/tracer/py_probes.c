@@ -138,30 +138,25 @@ static long plt_stub(Elf *elf, GElf_Addr slot)
 }
 
 /*
- * _PyRuntime in exe: its offset from the start of exe's executable
- * segment (the lowest PF_X PT_LOAD, which the kernel keeps as
- * mm->start_code) and its size; false if exe does not name it.
+ * _PyRuntime in elf, the Python's executable: its offset from the start of
+ * the executable segment (the lowest PF_X PT_LOAD, which the kernel keeps
+ * as mm->start_code) and its size; false if elf does not name it.
  */
-static bool runtime_state(const char *exe, __u64 *off, __u64 *size)
+static bool runtime_state(Elf *elf, __u64 *off, __u64 *size)
 {
 	static const Elf64_Word tables[] = { SHT_DYNSYM, SHT_SYMTAB };
 	GElf_Addr code = ~(GElf_Addr)0, value = 0;
 	size_t nph = 0;
-	Elf *elf;
-	int fd;
 
 	*size = 0;
-	if ((fd = open(exe, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	for (size_t i = 0; elf && !elf_getphdrnum(elf, &nph) && i < nph; i++) {
+	for (size_t i = 0; !elf_getphdrnum(elf, &nph) && i < nph; i++) {
 		GElf_Phdr ph;
 
 		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
 		    (ph.p_flags & PF_X) && ph.p_vaddr < code)
 			code = ph.p_vaddr;
 	}
-	for (size_t k = 0; elf && !*size && k < sizeof(tables) / sizeof(tables[0]); k++) {
+	for (size_t k = 0; !*size && k < sizeof(tables) / sizeof(tables[0]); k++) {
 		Elf_Scn *scn = NULL;
 		Elf_Data *data;
 		GElf_Shdr sh;
@@ -181,8 +176,6 @@ static bool runtime_state(const char *exe, __u64 *off, __u64 *size)
 				}
 			}
 	}
-	elf_end(elf);
-	close(fd);
 	if (!*size || code == ~(GElf_Addr)0)
 		return false;
 	*off = value - code;
@@ -296,25 +289,23 @@ static bool usdt_site(Elf *elf, const char *provider, const char *name, __u64 *s
 	return false;
 }
 
-/* The uprobes at python:gc__start and gc__done in exe, into links[0..1];
- * false if exe has not both. */
-static bool probe_gc(struct tracer *t, const char *exe, struct bpf_link **links)
+/* The places of python:gc__start and gc__done in elf (exe's), for
+ * probe_gc; false if it has not both. */
+static bool gc_sites(Elf *elf, __u64 site[2], __u64 sem[2])
+{
+	return usdt_site(elf, "python", "gc__start", &site[0], &sem[0]) &&
+	       usdt_site(elf, "python", "gc__done", &site[1], &sem[1]);
+}
+
+/* The uprobes at those sites of exe, into links[0..1]; false if one
+ * failed. */
+static bool probe_gc(struct tracer *t, const char *exe, const __u64 site[2],
+		     const __u64 sem[2], struct bpf_link **links)
 {
 	struct bpf_program *progs[2] = { t->skel->progs.on_gc_start,
 					 t->skel->progs.on_gc_done };
-	static const char *const names[2] = { "gc__start", "gc__done" };
-	__u64 site[2], sem[2];
-	bool found = false;
-	Elf *elf;
-	int fd;
+	bool found = true;
 
-	if ((fd = open(exe, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	found = elf && usdt_site(elf, "python", names[0], &site[0], &sem[0]) &&
-		usdt_site(elf, "python", names[1], &site[1], &sem[1]);
-	elf_end(elf);
-	close(fd);
 	for (int i = 0; found && i < 2; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, opts, .ref_ctr_offset = sem[i]);
 
@@ -328,19 +319,27 @@ static bool probe_gc(struct tracer *t, const char *exe, struct bpf_link **links)
 void py_probes_attach(struct tracer *t, const char *exe)
 {
 	char real[PATH_MAX], module[PATH_MAX], line[PATH_MAX + 128];
+	__u64 off, size, site[2], sem[2];
+	bool gc = false;
 	const char *why;
-	__u64 off, size;
+	Elf *elf;
+	int fd;
 
 	if (!exe || elf_version(EV_CURRENT) == EV_NONE ||
-	    !python_of(exe, real, module, sizeof(module)))
+	    !python_of(exe, real, module, sizeof(module)) ||
+	    (fd = open(real, O_RDONLY | O_CLOEXEC)) < 0)
 		return;	/* not a Python: said nowhere */
-	if (runtime_state(real, &off, &size)) {
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (elf && runtime_state(elf, &off, &size)) {
 		t->skel->bss->py_runtime_off = off;
 		t->skel->bss->py_runtime_size = size;
 	}
+	gc = elf && gc_sites(elf, site, sem);
+	elf_end(elf);
+	close(fd);
 	if (bpf_program__autoload(t->skel->progs.on_gc_start) &&
 	    bpf_program__autoload(t->skel->progs.on_gc_done) &&
-	    !probe_gc(t, real, &t->py_links[1])) {
+	    !(gc && probe_gc(t, real, site, sem, &t->py_links[1]))) {
 		py_probes_detach(t);
 		snprintf(line, sizeof(line), "%s: no USDT probes python:gc__start and gc__done "
 			 "(a build without --with-dtrace), or the kernel refused them", real);
@@ -357,8 +356,5 @@ void py_probes_attach(struct tracer *t, const char *exe)
 
 void py_probes_detach(struct tracer *t)
 {
-	for (int i = 0; i < 3; i++) {
-		bpf_link__destroy(t->py_links[i]);
-		t->py_links[i] = NULL;
-	}
+	tracer_links_destroy(t->py_links, 3);
 }

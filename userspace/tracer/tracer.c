@@ -672,6 +672,14 @@ void tracer_snapshot(struct tracer *t)
 		tracer_sweep_from_userspace(t);
 }
 
+void tracer_links_destroy(struct bpf_link **links, int n)
+{
+	for (int i = 0; i < n; i++) {
+		bpf_link__destroy(links[i]);
+		links[i] = NULL;
+	}
+}
+
 void tracer_stop(struct tracer *t)
 {
 	uv_probes_detach(t);

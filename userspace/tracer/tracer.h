@@ -188,6 +188,10 @@ int tracer_read_stack(struct tracer *t, __s32 id, __u64 ips[FLAME_STACK_DEPTH]);
 /* Detach and free everything: no program, link or map survives this. */
 void tracer_stop(struct tracer *t);
 
+/* Destroy links[0..n) (NULL ones skipped) and set them to NULL: the
+ * runtime probes' detach (uv_probes.c, go_probes.c, py_probes.c, v8_probes.c). */
+void tracer_links_destroy(struct bpf_link **links, int n);
+
 /* Does the BPF side load here, in full and in light mode, and what does
  * this kernel lack? Prints the answer (for --version); 0 if both load. */
 int tracer_probe(bool verbose);

@@ -160,7 +160,6 @@ void uv_probes_callback(struct tracer *t, const struct uv_callback_event *ev)
 
 void uv_probes_detach(struct tracer *t)
 {
-	for (int i = 0; i < t->n_uv_links; i++)
-		bpf_link__destroy(t->uv_links[i]);
+	tracer_links_destroy(t->uv_links, t->n_uv_links);
 	t->n_uv_links = 0;
 }

@@ -29,8 +29,8 @@ void v8_probes_attach(struct tracer *t, const char *exe)
 	struct bpf_link *start, *done;
 
 	if (!exe || !bpf_program__autoload(t->skel->progs.on_gc_start) ||
-	    !bpf_program__autoload(t->skel->progs.on_gc_done) || t->py_links[1])
-		return;	/* refused by this kernel, or a Python's own probes hold them */
+	    !bpf_program__autoload(t->skel->progs.on_gc_done))
+		return;	/* refused by this kernel: plan_programs said so */
 	start = bpf_program__attach_uprobe_opts(t->skel->progs.on_gc_start, -1, exe, 0, &entry);
 	done = start ? bpf_program__attach_uprobe_opts(t->skel->progs.on_gc_done, -1, exe, 0,
 						       &ret) : NULL;
@@ -46,8 +46,5 @@ void v8_probes_attach(struct tracer *t, const char *exe)
 
 void v8_probes_detach(struct tracer *t)
 {
-	for (int i = 0; i < 2; i++) {
-		bpf_link__destroy(t->v8_links[i]);
-		t->v8_links[i] = NULL;
-	}
+	tracer_links_destroy(t->v8_links, 2);
 }
