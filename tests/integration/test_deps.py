@@ -87,7 +87,9 @@ def test_demo_packages_build_everything():
     essential = {line.split()[0] for line in subprocess.run(
         ["dpkg-query", "-W", "-f", "${Package} ${Essential}\n"],
         capture_output=True, text=True, check=True).stdout.splitlines() if line.endswith(" yes")}
-    build = subprocess.run(["make", "-n", "-B", "V=1", "all"], cwd=ROOT, capture_output=True,
+    # no "make[1]: Entering directory" lines when run from a make
+    build = subprocess.run(["make", "--no-print-directory", "-n", "-B", "V=1", "all"], cwd=ROOT,
+                           capture_output=True,
                            text=True, timeout=120, check=True).stdout
     used = {}
     for tool in {line.split()[0] for line in build.splitlines() if line.strip()}:
