@@ -237,6 +237,10 @@ struct rss_state {
 	__s64 base_bytes;
 	__s64 base_page_table_bytes;
 	__s32 base_vmas;
+	/* the connection a collection running in this address space now is
+	 * charged to (a runtime's garbage collector, progs/runtimes.bpf.h):
+	 * its helper threads' growth is that collection's. 0: none */
+	__u64 collector_conn;
 };
 
 struct syscall_total {

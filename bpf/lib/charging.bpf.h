@@ -31,6 +31,32 @@ static __always_inline void to_bucket(struct thread_state *ts, struct pending *p
 	b->syscall_ns += p->syscall_ns;
 }
 
+/* Memory a connection's record gains (or gives back): RSS, page tables,
+ * VMAs, each net and at its peak (gauges: the last writer wins). c: held
+ * by the caller (conn_hold). */
+static __always_inline void conn_add_memory(struct conn *c, __s64 user_bytes,
+					    __s64 page_table_bytes, __s32 vmas)
+{
+	if (user_bytes) {
+		__s64 now = __sync_add_and_fetch(&c->user_bytes, user_bytes);
+
+		if (now > c->user_bytes_peak)
+			c->user_bytes_peak = now;
+	}
+	if (page_table_bytes) {
+		__s64 now = __sync_add_and_fetch(&c->page_table_bytes, page_table_bytes);
+
+		if (now > c->page_table_bytes_peak)
+			c->page_table_bytes_peak = now;
+	}
+	if (vmas) {
+		__s32 now = __sync_add_and_fetch(&c->vmas, vmas);
+
+		if (now > c->vmas_peak)
+			c->vmas_peak = now;
+	}
+}
+
 /*
  * Add what the thread owes to its current connection and clear it; with
  * `finish`, a closed connection's record is final after this (the thread
@@ -55,24 +81,7 @@ VERIFIED_ONCE bool flush(struct thread_state *ts, bool finish, __u64 now)
 	if (c) {
 		if (p->cpu_ns)
 			__sync_fetch_and_add(&c->cpu_ns, p->cpu_ns);
-		if (p->user_bytes) {
-			__s64 now = __sync_add_and_fetch(&c->user_bytes, p->user_bytes);
-
-			if (now > c->user_bytes_peak)
-				c->user_bytes_peak = now;	/* a gauge: last writer wins */
-		}
-		if (p->page_table_bytes) {
-			__s64 now = __sync_add_and_fetch(&c->page_table_bytes, p->page_table_bytes);
-
-			if (now > c->page_table_bytes_peak)
-				c->page_table_bytes_peak = now;
-		}
-		if (p->vmas) {
-			__s32 now = __sync_add_and_fetch(&c->vmas, p->vmas);
-
-			if (now > c->vmas_peak)
-				c->vmas_peak = now;
-		}
+		conn_add_memory(c, p->user_bytes, p->page_table_bytes, p->vmas);
 		if (p->runq_ns)
 			__sync_fetch_and_add(&c->runq_ns, p->runq_ns);
 		if (p->bytes_rx)
@@ -254,6 +263,22 @@ static __always_inline void take_deferred(struct thread_state *ts)
 		b->ctx_involuntary += d->ctx_involuntary;
 	}
 	__builtin_memset(d, 0, sizeof(*d));
+}
+
+/*
+ * Whether the thread's current connection is being torn down: its last
+ * I/O found the peer's FIN or a shutdown (in what the thread owes it, or
+ * flushed to its record), or it is closed. A map lookup: for rare events
+ * only (the address space growing, a collection beginning).
+ */
+static __always_inline bool current_in_teardown(struct thread_state *ts)
+{
+	struct conn *c;
+
+	if (ts->owed.sampled && ts->owed.teardown)
+		return true;
+	c = conn_lookup(ts->cur_conn);
+	return c && (c->buffers_end || c->close_ns);
 }
 
 /*

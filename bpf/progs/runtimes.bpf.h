@@ -37,6 +37,7 @@
 #define CONCTRACE_PROGS_RUNTIMES_BPF_H
 
 #include "lib/charging.bpf.h"
+#include "lib/mm.bpf.h"
 
 /* offsetof(uv_work_t, work_req): libuv 1.x's public ABI on 64-bit (its
  * request fields end in reserved[6] so that it stays put). A build where
@@ -260,6 +261,21 @@ int BPF_KPROBE(on_asyncio_step)
  * (py_probes.c); in V8 (Node), the entry and return of
  * Heap::CollectGarbage (v8_probes.c).
  */
+/* The connection the memory of a collection beginning (id) or ending (0)
+ * in task's address space is charged to: the collecting thread's growth
+ * goes where RSS changes go (its current connection, rss.bpf.h), and its
+ * helpers' growth goes with it. None while the thread is pending (its
+ * connection not named yet) or tearing its connection down. */
+static __always_inline void collection_charged_to(struct task_struct *task, __u64 id)
+{
+	struct mm_struct *mm = task->mm;
+	__u64 key = (__u64)mm;
+	struct rss_state *st = bpf_map_lookup_elem(&rss, &key);
+
+	if (st && st->mm_id == mm_id(mm))
+		st->collector_conn = id;
+}
+
 static __always_inline void runtime_works_for_itself(bool own)
 {
 	struct task_struct *task;
@@ -269,6 +285,8 @@ static __always_inline void runtime_works_for_itself(bool own)
 		return;
 	split_run(task, ts, 0);	/* what ran before is the connection's */
 	ts->runtime_own = own;
+	collection_charged_to(task, own && !ts->pending && !current_in_teardown(ts) ?
+				    ts->cur_conn : 0);
 }
 
 SEC("uprobe")
