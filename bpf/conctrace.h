@@ -219,10 +219,18 @@ enum flame_view {
 /* One flame sample's identity; its value (bytes, ns, count) is summed. */
 struct stack_key {
 	__u64 conn;		/* 0: the event loop, or --by-conn not asked */
-	__s32 user_stack;	/* stack map ids; -1: none or lost */
-	__s32 kern_stack;
+	__u64 user_stack;	/* keys in `stacks` (a hash of the frames); 0: none or lost */
+	__u64 kern_stack;
 	__u32 view;		/* enum flame_view */
 	__u32 extra;		/* FV_SYSCALLS: the syscall number */
+};
+
+/* A stack as bpf_get_stack() took it: nr frames, innermost first; the
+ * rest of ips is left from an earlier stack (readers stop at nr). */
+struct flame_stack {
+	__u32 nr;
+	__u32 pad;
+	__u64 ips[FLAME_STACK_DEPTH];
 };
 
 /* The target's resident set (file + anon + shmem pages), in bytes. */

@@ -206,7 +206,7 @@ struct thread_state {
 	/* FV_OFFCPU: where the thread went to sleep, and for which connection */
 	__u64 off_since;
 	__u64 off_conn;
-	__s32 off_user_stack, off_kern_stack;
+	__u64 off_user_stack, off_kern_stack;
 	/* the address space whose RSS changes it last made (rss_state's key
 	 * and mm_id): the image an execve() replaces */
 	__u64 mm_key;
@@ -374,13 +374,39 @@ struct {
 	__type(value, __u64);
 } cpu_off SEC(".maps");
 
-/* Flame stacks: sized by the loader, 1 entry when no view is asked for. */
+/*
+ * Flame stacks, by a hash of their frames (lib/stacks.bpf.h): sized by the
+ * loader, 1 entry when no view is asked for. Not a stack-trace map, which
+ * keeps one stack per bucket of the frames' hash and refuses a second
+ * (bpf_get_stackid without BPF_F_REUSE_STACKID; with it, the first
+ * stack's samples would show the second's frames): a hot stack that met
+ * a colder one first was lost for the whole run (test_flame.py lost 2,002
+ * of a run's syscalls so, in a CI run of 2026-12-04). Preallocated: an
+ * on-CPU sample stores from interrupt context.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__uint(value_size, FLAME_STACK_DEPTH * sizeof(__u64));
+	__type(key, __u64);
+	__type(value, struct flame_stack);
 } stacks SEC(".maps");
+
+/* Where a stack is taken before it is stored: one per level of nesting
+ * on a CPU (a program, an interrupt's, a non-maskable one's), as a
+ * program interrupted mid-stack would find its stack overwritten. */
+#define STACK_SCRATCH_LEVELS 4
+struct stack_scratch {
+	__u32 depth;		/* levels in use on this CPU */
+	__u32 pad;
+	struct flame_stack level[STACK_SCRATCH_LEVELS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_scratch);
+} stack_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

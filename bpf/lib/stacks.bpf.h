@@ -15,18 +15,81 @@ static __always_inline bool flame_wants(enum flame_view v)
 	return flame_views & (1u << v);
 }
 
-static __always_inline __s32 stack_id(void *ctx, __u64 flags)
+static __always_inline void stack_lost(void)
 {
-	long id = bpf_get_stackid(ctx, &stacks, flags);
+	struct proc_counters *pc = proc_counters();
 
-	if (id < 0) {
-		struct proc_counters *pc = proc_counters();
+	if (pc)
+		pc->stacks_lost++;
+}
 
-		if (pc && id != -EFAULT)	/* -EFAULT: no user stack, a kernel thread */
-			pc->stacks_lost++;
-		return -1;
+/*
+ * A stack's key in `stacks`: a hash of its frames and of which side they
+ * are (flags). Two stacks share a key with a chance of n^2 / 2^65 (n:
+ * stacks in a run), not the stack-trace map's n^2 / (2 x its buckets).
+ * Never 0 (none). Verified once: its loop would be at every caller. The
+ * map's update stays with the caller: 6.1's map helpers take a map value,
+ * not the plain memory a global function's argument is.
+ */
+VERIFIED_ONCE __u64 stack_hash(const struct flame_stack *s, __u64 flags)
+{
+	__u64 h = 0x84222325cbf29ce4ull ^ flags;
+	__u32 nr;
+
+	if (!s)
+		return 0;
+	nr = s->nr;
+	for (__u32 i = 0; i < FLAME_STACK_DEPTH && i < nr; i++) {
+		h = (h ^ s->ips[i]) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
 	}
-	return (__s32)id;
+	return h ? h : 1;
+}
+
+/* s stored under its key, if new; 0: not stored (the map is full). */
+static __always_inline __u64 stack_store(struct flame_stack *s, __u64 flags)
+{
+	__u64 h = stack_hash(s, flags);
+
+	if (!h || bpf_map_lookup_elem(&stacks, &h))
+		return h;
+	/* a racing CPU may store it first: then it is there all the same */
+	if (bpf_map_update_elem(&stacks, &h, s, BPF_NOEXIST) && !bpf_map_lookup_elem(&stacks, &h))
+		return 0;
+	return h;
+}
+
+/* The current stack's key (flags: bpf_get_stack's, BPF_F_USER_STACK for
+ * the user side); 0: none (a kernel thread's user side) or lost. */
+static __always_inline __u64 stack_id(void *ctx, __u64 flags)
+{
+	__u32 zero = 0, depth;
+	struct stack_scratch *sc = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct flame_stack *s;
+	__u64 id = 0;
+	long len;
+
+	if (!sc)
+		return 0;
+	/* an interrupt's program that comes in between takes the next level
+	 * and gives it back before this one goes on */
+	depth = sc->depth++;
+	if (depth < STACK_SCRATCH_LEVELS) {
+		s = &sc->level[depth & (STACK_SCRATCH_LEVELS - 1)];
+		len = bpf_get_stack(ctx, s->ips, sizeof(s->ips), flags);
+		if (len > 0) {
+			s->nr = len / sizeof(__u64);
+			id = stack_store(s, flags);
+			if (!id)
+				stack_lost();
+		} else if (len != -EFAULT && len != 0) {	/* -EFAULT: no user stack, a kernel thread */
+			stack_lost();
+		}
+	} else {
+		stack_lost();
+	}
+	sc->depth--;
+	return id;
 }
 
 static __always_inline void flame_add_key(struct stack_key *k, __u64 value)
@@ -53,8 +116,8 @@ static __always_inline void flame_add(void *ctx, enum flame_view view, __u64 con
 {
 	struct stack_key k = {
 		.conn = flame_by_conn ? conn : 0,
-		.user_stack = user ? stack_id(ctx, BPF_F_USER_STACK) : -1,
-		.kern_stack = kernel ? stack_id(ctx, 0) : -1,
+		.user_stack = user ? stack_id(ctx, BPF_F_USER_STACK) : 0,
+		.kern_stack = kernel ? stack_id(ctx, 0) : 0,
 		.view = view,
 		.extra = extra,
 	};

@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass, field
 
 WARNING = "conctrace: warning: "
-PROBE_MODE_RE = re.compile(r"^(full|light) mode[^:]*: (.*)$")
+PROBE_MODE_RE = re.compile(r"^(full|light|flame) mode[^:]*: (.*)$")
 PROBE_LEFT_OUT_RE = re.compile(r"^  (\S+) left out \((.*)\); (.*)$")
 PROBE_LOST_RE = re.compile(r"^  (no .+?): (.*)$")
 REFUSAL_RE = re.compile(r"needs Linux \d+\.\d+ or newer")

@@ -94,7 +94,13 @@ class KernelRun:
     @property
     def passed(self):
         return not self.problem and all(r.passed for r in self.results.values()) and \
-            len(self.results) == len(SERVERS) * len(MODES)
+            len(self.results) == len(SERVERS) * len(MODES) and not self.flame_refused()
+
+    def flame_refused(self):
+        """Full mode loads here but not with every --flame view (`conctrace
+        -V`'s flame mode): the stack programs and paths no scenario runs."""
+        modes = self.facts.left_out()
+        return modes.get("full") is not None and "flame" in modes and modes["flame"] is None
 
 
 def _order(key):
@@ -192,6 +198,12 @@ def report_failures(runs):
     that failed, conctrace's last words, and what libbpf said about a load
     that failed (scenarios.sh asks `conctrace -v` once per kernel and mode)."""
     for run in runs:
+        if run.flame_refused():
+            probe = run.facts.probe.splitlines()
+            at = next(i for i, l in enumerate(probe) if l.startswith("flame mode"))
+            say(f"\n== {run.name}: full mode loads, `--flame all` does not (conctrace -V):")
+            for line in probe[max(0, at - FAILURE_LINES):at + 1]:
+                say(f"   | {line}")
         if run.problem:
             say(f"\n== {run.name}: the {'guest' if run.image else 'run'} {run.problem}")
             if run.image:

@@ -282,3 +282,20 @@ def test_initramfs_refuses_a_dynamic_binary(tmp_path):
     (libs / "libz.so.1").write_bytes(b"")
     shutil.copy2(matrix.ROOT / "conctrace", libs / "renamed")
     assert initramfs.shared_objects(libs) == ["libz.so.1", "renamed"]
+
+
+def test_a_kernel_where_flame_views_do_not_load_fails():
+    import matrix
+    run = matrix.KernelRun("6.1")
+    for server in matrix.SERVERS:
+        for mode in matrix.MODES:
+            run.results[(server, mode)] = verdict(run_files())
+    run.facts = checks.KernelFacts(probe=PROBE_6_1 + "flame mode (full, --flame all): loads\n")
+    assert run.passed
+    refused = ("prog 'on_sys_enter': failed to load: -13\n"
+               "flame mode (full, --flame all): does not load (the error above says why)\n")
+    run.facts = checks.KernelFacts(probe=PROBE_6_1 + refused)
+    assert not run.passed
+    # a kernel that loads neither says so of its modes, not of --flame
+    run.facts = checks.KernelFacts(probe=PROBE_5_10)
+    assert not run.flame_refused()

@@ -140,7 +140,7 @@ static size_t push(struct stack_build *b, size_t n, const char *fmt, const char 
 }
 
 /* A stack's frames, outermost first (see stack_frames.h). */
-static size_t push_stack(struct stack_build *b, size_t n, __s32 id, enum stack_kind kind)
+static size_t push_stack(struct stack_build *b, size_t n, __u64 id, enum stack_kind kind)
 {
 	__u64 ips[FLAME_STACK_DEPTH];
 	int got;

@@ -142,10 +142,14 @@ void tracer_for_each_prog(struct tracer *t,
 	}
 }
 
-int tracer_read_stack(struct tracer *t, __s32 id, __u64 ips[FLAME_STACK_DEPTH])
+int tracer_read_stack(struct tracer *t, __u64 id, __u64 ips[FLAME_STACK_DEPTH])
 {
+	struct flame_stack s;
+
 	memset(ips, 0, FLAME_STACK_DEPTH * sizeof(__u64));
-	if (id < 0)
+	if (!id || bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stacks), &id, &s))
 		return -1;
-	return bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stacks), &id, ips) ? -1 : 0;
+	/* frames past nr are an earlier stack's: not this one's */
+	memcpy(ips, s.ips, (s.nr < FLAME_STACK_DEPTH ? s.nr : FLAME_STACK_DEPTH) * sizeof(__u64));
+	return 0;
 }

@@ -700,18 +700,22 @@ void tracer_stop(struct tracer *t)
 	t->skel = NULL;
 }
 
-/* Start in one mode against conctrace itself, say what loads, and stop. */
-static int probe_mode(bool light, bool verbose)
+/* Start in one mode against conctrace itself, say what loads, and stop.
+ * flame: full mode with every --flame view, whose stack programs and
+ * code paths the verifier sees only then. */
+static int probe_mode(bool light, bool flame, bool verbose)
 {
 	struct tracer_opts o = {
 		.target = getpid(), .max_conns = 1, .verbose = verbose, .no_syscalls = light,
+		.flame_views = flame ? (1u << FV_COUNT) - 1 : 0, .cpu_sample_hz = flame ? 99 : 0,
 	};
 	static struct tracer t;
 	int err;
 
 	fflush(stdout);		/* its lines before any error's */
 	err = tracer_start_quiet(&t, &o);
-	printf("%s: %s\n", light ? "light mode (--no-syscalls)" : "full mode",
+	printf("%s: %s\n", flame ? "flame mode (full, --flame all)" :
+	       light ? "light mode (--no-syscalls)" : "full mode",
 	       err ? "does not load (the error above says why)" : "loads");
 	if (err)
 		return err;
@@ -731,7 +735,9 @@ int tracer_probe(bool verbose)
 	fflush(stdout);
 	if (check_kernel())
 		return -EOPNOTSUPP;
-	full = probe_mode(false, verbose);
-	light = probe_mode(true, verbose);
+	full = probe_mode(false, false, verbose);
+	light = probe_mode(true, false, verbose);
+	/* --flame is opt-in: said, not the verdict */
+	probe_mode(false, true, verbose);
 	return full ? full : light;
 }

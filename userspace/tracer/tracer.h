@@ -183,7 +183,7 @@ void tracer_for_each_prog(struct tracer *t,
 
 /* A stack's instruction pointers, innermost first, 0-terminated if shorter;
  * -1 if the id is not (or no longer) in the stack map. */
-int tracer_read_stack(struct tracer *t, __s32 id, __u64 ips[FLAME_STACK_DEPTH]);
+int tracer_read_stack(struct tracer *t, __u64 id, __u64 ips[FLAME_STACK_DEPTH]);
 
 /* Detach and free everything: no program, link or map survives this. */
 void tracer_stop(struct tracer *t);
