@@ -358,6 +358,21 @@ static __always_inline void await_next(struct task_struct *task, struct thread_s
 }
 
 /*
+ * Pending for no connection (a loop's pass, a coroutine step that named
+ * none), which ends here: what ran since the last split is the loop's.
+ * Pending, a change of connection splits nothing (the CPU goes where the
+ * deferred work goes, to the connection named next), so the run is split
+ * here: else asyncio's set-up steps for 40 connections opened at once,
+ * 0.9 ms, went to the first light connection to reply, 2.1 to 2.7 times
+ * its peers' (a CI run of 2026-12-04, and 3 of 5 runs here).
+ */
+static __always_inline void loop_pass_ends(struct task_struct *task, struct thread_state *ts)
+{
+	if (ts->pending && !ts->cur_conn)
+		split_run(task, ts, 0);
+}
+
+/*
  * A read after a wait, on a loop whose coroutine steps are seen: what the
  * pass did before it (its timers, sorting the events the wait returned)
  * is the loop's, not that of the connection read first, whose own work
@@ -366,8 +381,10 @@ static __always_inline void await_next(struct task_struct *task, struct thread_s
  */
 static __always_inline void read_after_wait(struct task_struct *task, struct thread_state *ts)
 {
-	if (ts->steps && ts->pending && !ts->cur_conn)
-		set_current_at(task, ts, 0, 0);	/* pending: no split, no time */
+	if (ts->steps && ts->pending && !ts->cur_conn) {
+		loop_pass_ends(task, ts);
+		set_current_at(task, ts, 0, 0);
+	}
 }
 
 /* The thread sleeps, pending: not an event loop's wait (that settles it

@@ -247,6 +247,7 @@ int BPF_KPROBE(on_asyncio_step)
 	if (!ts)
 		return 0;
 	ts->steps = true;
+	loop_pass_ends(task, ts);
 	await_next(task, ts, 0, true);	/* the clock, only if it splits */
 	return 0;
 }
