@@ -438,7 +438,7 @@ static __always_inline void take_handoff(struct task_struct *task, struct thread
 	__u64 id = ts->woken_for;
 
 	ts->woken_for = 0;
-	if (ts->pending || (ts->cur_conn && !ts->handed && !ts->cur_pair))
+	if (ts->pending || ts->runtime_thread || (ts->cur_conn && !ts->handed && !ts->cur_pair))
 		return;
 	set_current_at(task, ts, id, at);
 	ts->handed = true;

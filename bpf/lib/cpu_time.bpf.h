@@ -58,7 +58,7 @@ static __always_inline void charge_cpu(struct thread_state *ts, __u64 ns)
 		pc->cpu_unsplit_ns -= pay;
 		ns -= pay;
 	}
-	if (ts->runtime_own)
+	if (runtime_works(ts))
 		idle_bucket(pc, ts)->cpu_ns += ns;
 	else if (ts->pending)
 		ts->deferred.cpu_ns += ns;
@@ -103,7 +103,7 @@ static __always_inline void settle_run(struct thread_state *ts, struct proc_coun
 		charge_cpu(ts, rest);
 	} else {
 		__u64 over = (__u64)-rest, back = 0;
-		__u64 *held = ts->runtime_own ? NULL :
+		__u64 *held = runtime_works(ts) ? NULL :
 			      ts->pending ? &ts->deferred.cpu_ns :
 			      ts->cur_conn ? &ts->owed.cpu_ns : NULL;
 

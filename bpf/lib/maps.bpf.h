@@ -177,10 +177,15 @@ struct thread_state {
 	 * runtimes.bpf.h): a connection's work begins at its step, not at
 	 * the read that came first after a wait */
 	bool steps;
-	/* the runtime works for itself (Python's garbage collector, whose
-	 * passes start in whatever code allocates): its CPU is the thread's
-	 * bucket's, whatever connection is current */
-	bool runtime_own;
+	/* the runtime works for itself, nested this deep: its collector
+	 * (Python's, V8's: a pass starts in whatever code allocates) or V8's
+	 * compiler on this thread. Its CPU is the thread's bucket's,
+	 * whatever connection is current */
+	__u8 runtime_depth;
+	/* one of the runtime's own threads (V8's platform workers: marking,
+	 * sweeping, compiling, never a connection's JavaScript): the same,
+	 * for its life, and it takes no hand-off */
+	bool runtime_thread;
 	/* in a syscall since (SYS_UNTIMED: in one, its entry not timed);
 	 * 0: in none. sys_entry_at() gives it as a time or 0 */
 	__u64 sys_enter_ns;

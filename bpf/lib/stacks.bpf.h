@@ -132,4 +132,14 @@ static __always_inline __u64 current_conn(void)
 	return ts ? ts->cur_conn : 0;
 }
 
+/* Whose the CPU is, as charge_cpu() sees it: no connection's while the
+ * runtime works for itself (a sample in V8's collector was shown under
+ * the connection current, whose CPU figure held none of it). */
+static __always_inline __u64 cpu_conn(void)
+{
+	struct thread_state *ts = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+
+	return ts && !runtime_works(ts) ? ts->cur_conn : 0;
+}
+
 #endif /* CONCTRACE_LIB_STACKS_BPF_H */

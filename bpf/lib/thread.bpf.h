@@ -26,6 +26,13 @@ static __always_inline bool in_call(const struct thread_state *ts, __u16 flags)
 	return ts->sys_enter_ns && (syscall_flags[ts->sys_nr & (SYSCALL_MAX - 1)] & flags);
 }
 
+/* The thread works for the runtime, not for a connection (runtime_depth,
+ * runtime_thread). */
+static __always_inline bool runtime_works(const struct thread_state *ts)
+{
+	return ts->runtime_depth || ts->runtime_thread;
+}
+
 static __always_inline struct proc_counters *proc_counters(void)
 {
 	__u32 zero = 0;

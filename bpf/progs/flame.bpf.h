@@ -36,7 +36,7 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 {
 	if (!target_current())
 		return 0;
-	flame_add(ctx, FV_CPU, current_conn(), 0, cpu_sample_ns, true, true);
+	flame_add(ctx, FV_CPU, cpu_conn(), 0, cpu_sample_ns, true, true);
 	return 0;
 }
 

@@ -252,16 +252,6 @@ int BPF_KPROBE(on_asyncio_step)
 	return 0;
 }
 
-/*
- * A runtime's garbage collector: a pass runs in whatever code allocated
- * past its threshold, mostly a connection's, and walks the objects of the
- * whole process: the runtime's work, not that connection's (a CPython
- * pass after 40 connections' set-up took 0.8 ms of asyncio_streams.py,
- * all charged to one light connection whose own requests took 0.3 ms).
- * CPython's USDT probes python:gc__start and gc__done bound it
- * (py_probes.c); in V8 (Node), the entry and return of
- * Heap::CollectGarbage (v8_probes.c).
- */
 /* The connection the memory of a collection beginning (id) or ending (0)
  * in task's address space is charged to: the collecting thread's growth
  * goes where RSS changes go (its current connection, rss.bpf.h), and its
@@ -277,30 +267,99 @@ static __always_inline void collection_charged_to(struct task_struct *task, __u6
 		st->collector_conn = id;
 }
 
-static __always_inline void runtime_works_for_itself(bool own)
+/*
+ * The runtime works for itself, from a probe at the entry (begins) or the
+ * return of its collector or compiler: the thread's CPU from the first
+ * entry to the last return is its bucket's. The two nest (V8 collects
+ * while it installs compiled code); a return whose entry was missed (a
+ * probe attached mid-call) is ignored.
+ */
+static __always_inline void runtime_works_for_itself(bool begins, bool collection)
 {
 	struct task_struct *task;
 	struct thread_state *ts = target_thread(&task);
 
-	if (!ts || ts->runtime_own == own)
+	if (!ts)
 		return;
-	split_run(task, ts, 0);	/* what ran before is the connection's */
-	ts->runtime_own = own;
-	collection_charged_to(task, own && !ts->pending && !current_in_teardown(ts) ?
-				    ts->cur_conn : 0);
+	if (begins) {
+		if (!ts->runtime_depth)
+			split_run(task, ts, 0);	/* what ran before is the connection's */
+		if (ts->runtime_depth < 255)
+			ts->runtime_depth++;
+	} else {
+		if (!ts->runtime_depth)
+			return;
+		if (ts->runtime_depth == 1)
+			split_run(task, ts, 0);	/* and what ran since, the runtime's */
+		ts->runtime_depth--;
+	}
+	if (collection)
+		collection_charged_to(task, begins && !ts->pending && !current_in_teardown(ts) ?
+					    ts->cur_conn : 0);
 }
 
+/*
+ * A runtime's garbage collector: a pass runs in whatever code allocated
+ * past its threshold, mostly a connection's, and walks the objects of the
+ * whole process: the runtime's work, not that connection's (a CPython
+ * pass after 40 connections' set-up took 0.8 ms of asyncio_streams.py,
+ * all charged to one light connection whose own requests took 0.3 ms).
+ * CPython's USDT probes python:gc__start and gc__done bound it
+ * (py_probes.c); in V8 (Node), the entry and return of
+ * Heap::CollectGarbage (v8_probes.c).
+ */
 SEC("uprobe")
 int BPF_KPROBE(on_gc_start)
 {
-	runtime_works_for_itself(true);
+	runtime_works_for_itself(true, true);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(on_gc_done)
 {
-	runtime_works_for_itself(false);
+	runtime_works_for_itself(false, true);
+	return 0;
+}
+
+/*
+ * V8's compilers on the isolate's thread (installing what TurboFan built
+ * in the background, Sparkplug's batches): tiering a hot function up
+ * happens in whichever request made it hot, and is the runtime's work.
+ * Entry and return by name (v8_probes.c).
+ */
+SEC("uprobe")
+int BPF_KPROBE(on_compile_start)
+{
+	runtime_works_for_itself(true, false);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(on_compile_done)
+{
+	runtime_works_for_itself(false, false);
+	return 0;
+}
+
+/*
+ * One of V8's platform worker threads starts (node's PlatformWorkerThread):
+ * it runs V8's background jobs (concurrent marking, sweeping, TurboFan and
+ * lazy compiles), never a connection's JavaScript, yet a main thread that
+ * posts a job wakes it from inside a connection's request: before, its
+ * compiles went to that connection (a light Node connection 3.3x its
+ * peers'). Its CPU is the pool bucket's, and it takes no hand-off.
+ */
+SEC("uprobe")
+int BPF_KPROBE(on_runtime_thread)
+{
+	struct task_struct *task;
+	struct thread_state *ts = target_thread(&task);
+
+	if (!ts)
+		return 0;
+	set_current(task, ts, 0);	/* whatever it was handed at its creation */
+	ts->runtime_thread = true;
 	return 0;
 }
 

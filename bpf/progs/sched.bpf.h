@@ -201,7 +201,7 @@ int BPF_PROG(on_sched_waking, struct task_struct *p)
 		return 0;
 	wts = bpf_task_storage_get(&threads, waker, 0, 0);
 	if (!wts || !wts->cur_conn || wts->pending || !wts->sys_enter_ns ||
-	    wts->runtime_own || on_interpreter_lock(waker, wts))
+	    runtime_works(wts) || on_interpreter_lock(waker, wts))
 		return 0;
 	pts = thread_state(p);
 	/* a thread waiting in accept() is woken by a handshake the waker's

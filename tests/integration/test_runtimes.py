@@ -43,12 +43,13 @@ step probe), 1.32-2.37x in 3 runs, a heavy step's CPU sometimes landing
 on the light connection read last; with the step probe, up to 2.7x, one
 light connection taking a 0.8 ms garbage collection set off while 40
 connections were set up (with Python's collector off: 1.24-1.34x).
-Node's are not: their own books hold only the handler (25 us a request),
-conctrace's figure the loop's dispatch of each request too (70-150 us),
-and which connection a pass's dispatch lands on varies (the connection
-read first after a wait): the highest was 1.6-3.9x the median, and libuv,
-linked in without symbols for its callbacks' dispatch, has no place to
-probe where a connection's work begins.
+Node's are held to 2x their median too: over 10 runs here the highest
+was 1.15-1.44x, since V8's compilers and worker threads are the
+runtime's (before, 1.18-3.28x over 25 runs: a TurboFan compile of a hot
+function, run by a V8 worker the request woke, went to the light
+connection that made it hot). Their books hold only the handler (25 us
+a request), conctrace's figure the loop's dispatch of each request too
+(70-150 us), so the books are not compared.
 """
 
 import contextlib
@@ -87,6 +88,8 @@ ASYNCIO_LIGHT_SHARE = 1 / 4
 # bar; the module's docstring says what it took)
 ASYNCIO_LIGHT_SPREAD = 2
 NODE_LIGHT_SHARE = 1 / 3
+# no light Node connection above this x the light median (issue 16's bar)
+NODE_LIGHT_SPREAD = 2
 
 
 def traced(tmp_path, cmd, client):
@@ -269,7 +272,7 @@ def test_node_threadpool_work_goes_to_the_connection_that_asked(tmp_path):
     # dropped): 0.12-2.79, up to 23x apart. Issue 16's 25% holds in most
     # runs, not all: the books' per-call cost is the limit.
     judge("node pbkdf2", rep, truth, kinds, *NODE_BOUNDS, NODE_LIGHT_SHARE,
-          spread=NODE_SPREAD)
+          spread=NODE_SPREAD, light_spread=NODE_LIGHT_SPREAD)
 
 
 def test_asyncio_streams_work_goes_to_the_connection_it_resumes_for(tmp_path):

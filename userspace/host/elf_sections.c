@@ -3,6 +3,7 @@
 #include "host/elf_sections.h"
 
 #include <stddef.h>
+#include <string.h>
 
 Elf_Data *elf_next_section(Elf *elf, Elf_Scn **scn, Elf64_Word type, GElf_Shdr *sh)
 {
@@ -13,4 +14,39 @@ Elf_Data *elf_next_section(Elf *elf, Elf_Scn **scn, Elf64_Word type, GElf_Shdr *
 		    (data = elf_getdata(*scn, NULL)))
 			return data;
 	return NULL;
+}
+
+GElf_Off elf_file_offset(Elf *elf, GElf_Addr vaddr)
+{
+	size_t nph = 0;
+
+	for (size_t i = 0; !elf_getphdrnum(elf, &nph) && i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
+		    vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz)
+			return vaddr - ph.p_vaddr + ph.p_offset;
+	}
+	return 0;
+}
+
+GElf_Addr elf_function(Elf *elf, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	Elf_Data *data;
+	GElf_Shdr sh;
+
+	while ((data = elf_next_section(elf, &scn, SHT_SYMTAB, &sh))) {
+		GElf_Sym sym;
+
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize && gelf_getsym(data, (int)i, &sym);
+		     i++) {
+			const char *s = elf_strptr(elf, sh.sh_link, sym.st_name);
+
+			if (GELF_ST_TYPE(sym.st_info) == STT_FUNC && sym.st_value && s &&
+			    !strcmp(s, name))
+				return sym.st_value;
+		}
+	}
+	return 0;
 }

@@ -14,4 +14,11 @@
  */
 Elf_Data *elf_next_section(Elf *elf, Elf_Scn **scn, Elf64_Word type, GElf_Shdr *sh);
 
+/* The file offset where elf's segments load vaddr from, or 0 if none does. */
+GElf_Off elf_file_offset(Elf *elf, GElf_Addr vaddr);
+
+/* The address of the function called name in elf's symbol table, local
+ * ones included (which libbpf's uprobes by name do not look at), or 0. */
+GElf_Addr elf_function(Elf *elf, const char *name);
+
 #endif /* CONCTRACE_ELF_SECTIONS_H */

@@ -7,6 +7,7 @@
 #define BYTES_RX "bytes received per connection"
 #define BYTES_TX "bytes sent per connection"
 #define RUNTIME_GC "a runtime's garbage collection (Python's, V8's) kept apart from the connection whose code set it off"
+#define V8_OWN "V8's compilers and worker threads kept apart from the connection whose code set them off (Node)"
 #define GO_CHAN "Go channel jobs taken from a parked sender, per connection (a pool's queued jobs)"
 #define URING_DONE "io_uring completions (armed requests; completion work to its connection)"
 
@@ -96,6 +97,9 @@ static const struct prog_role roles[] = {
 	    "connections' reads (Python)"),
 	OPT("on_gc_start", RUNTIME_GC),
 	OPT("on_gc_done", RUNTIME_GC),
+	OPT("on_compile_start", V8_OWN),
+	OPT("on_compile_done", V8_OWN),
+	OPT("on_runtime_thread", V8_OWN),
 
 	OPT("on_kmem_cache_alloc", "the kmem flame view (slab allocations)"),
 	OPT("on_kmalloc", "the kmem flame view (kmalloc)"),

@@ -213,22 +213,6 @@ static struct bpf_link *probe_steps(struct tracer *t, const char *module, const 
 	return link;
 }
 
-/* The file offset where elf's segments load vaddr from, or 0 if none
- * does. */
-static __u64 file_offset(Elf *elf, GElf_Addr vaddr)
-{
-	size_t nph = 0;
-
-	for (size_t i = 0; !elf_getphdrnum(elf, &nph) && i < nph; i++) {
-		GElf_Phdr ph;
-
-		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
-		    vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz)
-			return vaddr - ph.p_vaddr + ph.p_offset;
-	}
-	return 0;
-}
-
 /* The address of elf's section called name, or 0. */
 static GElf_Addr section_addr(Elf *elf, const char *name)
 {
@@ -281,8 +265,8 @@ static bool usdt_site(Elf *elf, const char *provider, const char *name, __u64 *s
 			memcpy(&sem, desc + 16, 8);
 			if (base && note_base)
 				pc += base - note_base;
-			*site = file_offset(elf, pc);
-			*semaphore = sem ? file_offset(elf, sem) : 0;
+			*site = elf_file_offset(elf, pc);
+			*semaphore = sem ? elf_file_offset(elf, sem) : 0;
 			return *site && (!sem || *semaphore);
 		}
 	}

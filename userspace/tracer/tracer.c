@@ -242,6 +242,9 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	bpf_program__set_autoattach(skel->progs.on_asyncio_step, false);
 	bpf_program__set_autoattach(skel->progs.on_gc_start, false);
 	bpf_program__set_autoattach(skel->progs.on_gc_done, false);
+	bpf_program__set_autoattach(skel->progs.on_compile_start, false);
+	bpf_program__set_autoattach(skel->progs.on_compile_done, false);
+	bpf_program__set_autoattach(skel->progs.on_runtime_thread, false);
 	plan_programs(t, skel->obj, vmlinux);
 	/* neither socket-length tracepoints nor fexit: in full mode the bytes
 	 * are the syscalls' results */

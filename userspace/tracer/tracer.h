@@ -56,8 +56,10 @@ struct tracer {
 	/* CPython (py_probes.c): where an asyncio Task's step resumes, and
 	 * where a garbage collection starts and ends */
 	struct bpf_link *py_links[3];
-	/* V8's (v8_probes.c): Heap::CollectGarbage's entry and return */
-	struct bpf_link *v8_links[2];
+	/* V8's (v8_probes.c): its collector's and compilers' entries and
+	 * returns, its worker threads' start */
+#define V8_LINKS 8
+	struct bpf_link *v8_links[V8_LINKS];
 	__u32 conn_elem_bytes;		/* a connection map element (own_figures.c) */
 	bool light;			/* --no-syscalls */
 	bool syscall_time;		/* --syscall-time */

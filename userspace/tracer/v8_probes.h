@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * V8's garbage collector probes (Node): tracer/'s own, beside tracer.c
+ * V8's own work (Node): its collector's, compilers' and worker threads'
+ * probes: tracer/'s own, beside tracer.c
  * (which loads their programs with the skeleton). Depends on
  * tracer/tracer.h only.
  */
@@ -9,9 +10,9 @@
 
 #include "tracer/tracer.h"
 
-/* Probe the entry and return of V8's Heap::CollectGarbage where exe's
- * symbol table names it (Node's own build does); anything else is left
- * alone, said nowhere. */
+/* Probe V8's collector, compilers and worker threads where exe's symbol
+ * table names them (Node's own build does); anything else is left alone,
+ * said nowhere. */
 void v8_probes_attach(struct tracer *t, const char *exe);
 void v8_probes_detach(struct tracer *t);
 
