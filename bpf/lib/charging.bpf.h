@@ -464,6 +464,23 @@ static __always_inline void set_current(struct task_struct *task, struct thread_
 }
 
 /*
+ * The thread takes a job queued for connection id from a pool's queue,
+ * seen by a probe (a worker busy when the job was queued takes it with
+ * no wakeup to hand it over): the job is id's until the thread sleeps or
+ * names another connection, as a hand-off is; what the thread did before
+ * is where it went (pending since a send: its bucket's).
+ */
+static __always_inline void take_job(struct task_struct *task, struct thread_state *ts, __u64 id)
+{
+	if (ts->pending) {
+		split_run(task, ts, 0);
+		set_current_at(task, ts, 0, 0);
+	}
+	set_current(task, ts, id);
+	ts->handed = true;
+}
+
+/*
  * An event that ends a connection's work, after which the thread's work
  * is no connection's that we can tell: the run since the last mark is
  * conn_id's, and the loop is current from now on.

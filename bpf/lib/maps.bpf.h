@@ -315,6 +315,29 @@ struct {
 	__type(value, __u64);
 } go_senders SEC(".maps");
 
+/*
+ * Jobs a connection queued on a Python thread pool's queue.SimpleQueue
+ * (concurrent.futures, run_in_executor), by the queued object, until a
+ * worker takes them (progs/runtimes.bpf.h, on_py_queue_put). Not
+ * preallocated (an LRU map would be, 1.3 MiB for every target), and its
+ * buckets, 16 B a job it can hold, sized for a backlog of thousands: full
+ * (of jobs never taken, queues dropped full), a job is not recorded, a
+ * miss.
+ */
+struct py_job {
+	__u64 item;	/* the queued object's address */
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, struct py_job);
+	__type(value, __u64);
+} py_jobs SEC(".maps");
+
 /* Scratch space for a connection record (too big for the stack): slot
  * SCRATCH_NEW builds a new one, SCRATCH_SEND holds a copy of a final one
  * for the overflow map (conn_send: 6.1's map helpers take no pointer to
@@ -398,20 +421,24 @@ struct {
 
 /* Where a stack is taken before it is stored: one per level of nesting
  * on a CPU (a program, an interrupt's, a non-maskable one's), as a
- * program interrupted mid-stack would find its stack overwritten. */
+ * program interrupted mid-stack would find its stack overwritten; and
+ * how many levels are in use. One level when no view is asked for (the
+ * loader): a CPU's share of it is 1 KiB. */
 #define STACK_SCRATCH_LEVELS 4
-struct stack_scratch {
-	__u32 depth;		/* levels in use on this CPU */
-	__u32 pad;
-	struct flame_stack level[STACK_SCRATCH_LEVELS];
-};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STACK_SCRATCH_LEVELS);
+	__type(key, __u32);
+	__type(value, struct flame_stack);
+} stack_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct stack_scratch);
-} stack_scratch SEC(".maps");
+	__type(value, __u32);
+} stack_depth SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -63,19 +63,18 @@ static __always_inline __u64 stack_store(struct flame_stack *s, __u64 flags)
  * the user side); 0: none (a kernel thread's user side) or lost. */
 static __always_inline __u64 stack_id(void *ctx, __u64 flags)
 {
-	__u32 zero = 0, depth;
-	struct stack_scratch *sc = bpf_map_lookup_elem(&stack_scratch, &zero);
+	__u32 zero = 0, *depth = bpf_map_lookup_elem(&stack_depth, &zero), level;
 	struct flame_stack *s;
 	__u64 id = 0;
 	long len;
 
-	if (!sc)
+	if (!depth)
 		return 0;
 	/* an interrupt's program that comes in between takes the next level
 	 * and gives it back before this one goes on */
-	depth = sc->depth++;
-	if (depth < STACK_SCRATCH_LEVELS) {
-		s = &sc->level[depth & (STACK_SCRATCH_LEVELS - 1)];
+	level = (*depth)++;
+	s = bpf_map_lookup_elem(&stack_scratch, &level);
+	if (s) {
 		len = bpf_get_stack(ctx, s->ips, sizeof(s->ips), flags);
 		if (len > 0) {
 			s->nr = len / sizeof(__u64);
@@ -88,7 +87,7 @@ static __always_inline __u64 stack_id(void *ctx, __u64 flags)
 	} else {
 		stack_lost();
 	}
-	sc->depth--;
+	(*depth)--;
 	return id;
 }
 

@@ -252,6 +252,53 @@ int BPF_KPROBE(on_asyncio_step)
 	return 0;
 }
 
+/*
+ * Python's thread pools (concurrent.futures, asyncio's run_in_executor):
+ * the loop puts a job on the pool's queue.SimpleQueue while serving a
+ * connection, and a worker takes it with get(), with no wakeup when it
+ * was busy (the futex hand-off sees only a worker woken for it). A
+ * uprobe at put (the C method's entry: self, then its arguments' array)
+ * notes the connection by the queued object; a uretprobe at get's return
+ * (the object) hands the worker that connection for the job. Attached in
+ * the _queue module of a Python (userspace/tracer/py_jobs.c).
+ */
+SEC("uprobe")
+int BPF_KPROBE(on_py_queue_put, void *self, void **args)
+{
+	struct task_struct *task;
+	struct thread_state *ts = target_thread(&task);
+	struct py_job key = {};
+	__u64 conn;
+
+	if (!ts || ts->pending || !ts->cur_conn || ts->cur_pair || runtime_works(ts) ||
+	    bpf_probe_read_user(&key.item, sizeof(key.item), args) || !key.item)
+		return 0;	/* queued for no connection that we know */
+	key.tgid = task->tgid;
+	conn = ts->cur_conn;
+	bpf_map_update_elem(&py_jobs, &key, &conn, BPF_ANY);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(on_py_queue_got, void *item)
+{
+	struct task_struct *task;
+	struct thread_state *ts = target_thread(&task);
+	struct py_job key = { .item = (__u64)item };
+	__u64 *conn, id;
+
+	if (!ts || !item)
+		return 0;
+	key.tgid = task->tgid;
+	conn = bpf_map_lookup_elem(&py_jobs, &key);
+	if (!conn)
+		return 0;
+	id = *conn;
+	bpf_map_delete_elem(&py_jobs, &key);
+	take_job(task, ts, id);
+	return 0;
+}
+
 /* The connection the memory of a collection beginning (id) or ending (0)
  * in task's address space is charged to: the collecting thread's growth
  * goes where RSS changes go (its current connection, rss.bpf.h), and its

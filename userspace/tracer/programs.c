@@ -7,6 +7,7 @@
 #define BYTES_RX "bytes received per connection"
 #define BYTES_TX "bytes sent per connection"
 #define RUNTIME_GC "a runtime's garbage collection (Python's, V8's) kept apart from the connection whose code set it off"
+#define PY_JOBS "Python thread-pool jobs (run_in_executor) per connection"
 #define V8_OWN "V8's compilers and worker threads kept apart from the connection whose code set them off (Node)"
 #define GO_CHAN "Go channel jobs taken from a parked sender, per connection (a pool's queued jobs)"
 #define URING_DONE "io_uring completions (armed requests; completion work to its connection)"
@@ -95,6 +96,8 @@ static const struct prog_role roles[] = {
 	/* a uprobe, attached in a Python's asyncio module (py_probes.c) */
 	OPT("on_asyncio_step", "asyncio coroutines' work per connection, resumed after other "
 	    "connections' reads (Python)"),
+	OPT("on_py_queue_put", PY_JOBS),
+	OPT("on_py_queue_got", PY_JOBS),
 	OPT("on_gc_start", RUNTIME_GC),
 	OPT("on_gc_done", RUNTIME_GC),
 	OPT("on_compile_start", V8_OWN),

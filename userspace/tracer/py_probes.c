@@ -35,6 +35,7 @@
 #include "host/elf_sections.h"
 #include "tracer/libbpf_log.h"
 #include "tracer/plan.h"
+#include "tracer/py_jobs.h"
 
 /* the figures a run goes without (programs.c names them for the programs) */
 #define PY_PROG "on_asyncio_step"
@@ -329,6 +330,12 @@ void py_probes_attach(struct tracer *t, const char *exe)
 			 "(a build without --with-dtrace), or the kernel refused them", real);
 		plan_drop(t, PY_GC_PROG, line);
 	}
+	if (module[0]) {	/* its lib-dynload: the _queue module beside _asyncio */
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s", module);
+		py_jobs_attach(t, dirname(dir));
+	}
 	if (!module[0] || !bpf_program__autoload(t->skel->progs.on_asyncio_step))
 		return;	/* no asyncio module; or refused by this kernel: plan_programs said so */
 	t->py_links[0] = probe_steps(t, module, &why);
@@ -341,4 +348,5 @@ void py_probes_attach(struct tracer *t, const char *exe)
 void py_probes_detach(struct tracer *t)
 {
 	tracer_links_destroy(t->py_links, 3);
+	py_jobs_detach(t);
 }

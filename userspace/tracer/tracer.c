@@ -215,6 +215,7 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	skel->rodata->cpu_sample_ns = o->cpu_sample_hz ? 1000000000ull / o->cpu_sample_hz : 0;
 	if (!o->flame_views) {	/* a stack map preallocates: keep it tiny */
 		bpf_map__set_max_entries(skel->maps.stacks, 1);
+		bpf_map__set_max_entries(skel->maps.stack_scratch, 1);
 		bpf_map__set_max_entries(skel->maps.flame_counts, 1);
 	}
 	if (!(o->flame_views & (1u << FV_KMEM))) {
@@ -245,6 +246,8 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	bpf_program__set_autoattach(skel->progs.on_compile_start, false);
 	bpf_program__set_autoattach(skel->progs.on_compile_done, false);
 	bpf_program__set_autoattach(skel->progs.on_runtime_thread, false);
+	bpf_program__set_autoattach(skel->progs.on_py_queue_put, false);
+	bpf_program__set_autoattach(skel->progs.on_py_queue_got, false);
 	plan_programs(t, skel->obj, vmlinux);
 	/* neither socket-length tracepoints nor fexit: in full mode the bytes
 	 * are the syscalls' results */

@@ -56,6 +56,8 @@ struct tracer {
 	/* CPython (py_probes.c): where an asyncio Task's step resumes, and
 	 * where a garbage collection starts and ends */
 	struct bpf_link *py_links[3];
+	/* its thread pools' queue (py_jobs.c): SimpleQueue's put, get's return */
+	struct bpf_link *py_job_links[2];
 	/* V8's (v8_probes.c): its collector's and compilers' entries and
 	 * returns, its worker threads' start */
 #define V8_LINKS 8
