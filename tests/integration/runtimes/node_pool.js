@@ -2,8 +2,11 @@
 // A Node http server whose /heavy handler runs crypto.pbkdf2 on libuv's
 // threadpool (4 threads), the work conctrace must charge to the connection
 // that asked for it. Its own books: per connection (by the client's port),
-// the pbkdf2 calls it ran and their CPU, from a calibration of the same
-// call on the pool, as busy as serving makes it, before it listens. With
+// the pbkdf2 calls it ran and their CPU: the pool threads' CPU while
+// serving, as the kernel counts it (/proc/self/task/TID/schedstat), split
+// by calls, all alike. The pool's threads are those a burst of calls
+// before listening kept busy (V8's own threads and the loop barely moved);
+// that burst's CPU per call (call_ns) is kept too, for reference. With
 // --expose-gc, /gc runs a full garbage collection, the runtime's work:
 // its CPU (the process's, V8's helper threads too) is summed apart. Usage:
 //   node [--expose-gc] node_pool.js ITERATIONS BOOKS.json
@@ -37,6 +40,28 @@ let callNs = 0;
 let gcNs = 0;
 const conns = {};
 
+// each thread's CPU, ns (schedstat's first field)
+function threadCpu() {
+  const cpu = {};
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      cpu[tid] = Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch (e) { /* gone */ }
+  }
+  return cpu;
+}
+
+// the threads a burst of calls kept busy: the pool's
+function busiest(before, after) {
+  const grew = Object.keys(after).map((tid) => [tid, after[tid] - (before[tid] || 0)]);
+  const most = Math.max(...grew.map(([, d]) => d));
+  return grew.filter(([, d]) => d > most / 4).map(([tid]) => tid);
+}
+
+let pool = [];
+let poolAtListen = {};
+const poolCpu = (cpu) => pool.reduce((sum, tid) => sum + (cpu[tid] || 0), 0);
+
 const server = http.createServer((req, res) => {
   const port = req.socket.remotePort;
   const c = conns[port];
@@ -61,13 +86,20 @@ server.on('connection', (sock) => {
   conns[sock.remotePort] = { requests: 0, pbkdf2: 0 };
 });
 process.on('SIGTERM', () => {
+  const calls = Object.values(conns).reduce((sum, c) => sum + c.pbkdf2, 0);
+  const served = poolCpu(threadCpu()) - poolCpu(poolAtListen);
+  const perCall = calls ? served / calls : 0;
   for (const c of Object.values(conns))
-    c.pool_cpu_ns = c.pbkdf2 * callNs;
-  fs.writeFileSync(books, JSON.stringify({ call_ns: callNs, gc_ns: gcNs, conns }));
+    c.pool_cpu_ns = c.pbkdf2 * perCall;
+  fs.writeFileSync(books, JSON.stringify({ call_ns: callNs, served_call_ns: perCall,
+                                           pool_threads: pool.length, gc_ns: gcNs, conns }));
   process.exit(0);
 });
+const before = threadCpu();
 calibrate().then((ns) => {
   callNs = ns;
+  pool = busiest(before, threadCpu());
+  poolAtListen = threadCpu();
   server.listen(0, '127.0.0.1', () => {
     process.stderr.write(`node_pool: listening on port ${server.address().port} ` +
                          `(pid ${process.pid}), pbkdf2 ${(callNs / 1e6).toFixed(2)} ms\n`);
