@@ -53,7 +53,9 @@ def _why(why):
     for pattern, short in ((r"this kernel has no \S+ (tracepoint|iterator)$", r"no \1"),
                            (r"this kernel's \S+ tracepoint takes (\d+) arguments, not (\d+)$",
                             r"takes \1 arguments, not \2"),
-                           (r"the kernel refused \S+: (?:.*: )?(.*)$", r"refused: \1")):
+                           # the verifier's word, not where it stopped (", at: the C line")
+                           (r"the kernel refused \S+: (?:BPF program load failed: )?(.*?)"
+                            r"(?:, at: .*)?$", r"refused: \1")):
         if re.match(pattern, why):
             return re.sub(pattern, short, why)
     return why

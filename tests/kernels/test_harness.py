@@ -299,3 +299,10 @@ def test_a_kernel_where_flame_views_do_not_load_fails():
     # a kernel that loads neither says so of its modes, not of --flame
     run.facts = checks.KernelFacts(probe=PROBE_5_10)
     assert not run.flame_refused()
+
+
+def test_a_refusal_cell_holds_the_verifiers_word_not_the_source_line():
+    import table
+    why = ("the kernel refused on_kmalloc: invalid bpf_context access off=8 size=8, "
+           "at: int BPF_PROG(on_kmalloc, unsigned long call_site, @ flame.bpf.h:24")
+    assert table._why(why) == "refused: invalid bpf_context access off=8 size=8"
