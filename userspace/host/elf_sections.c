@@ -2,8 +2,32 @@
 /* An executable's ELF sections of one type (host/elf_sections.h). */
 #include "host/elf_sections.h"
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
+
+Elf *elf_open_path(const char *path, int *fd)
+{
+	Elf *elf;
+
+	*fd = -1;
+	if (elf_version(EV_CURRENT) == EV_NONE || (*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	if (!elf) {
+		close(*fd);
+		*fd = -1;
+	}
+	return elf;
+}
+
+void elf_close_path(Elf *elf, int fd)
+{
+	elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+}
 
 Elf_Data *elf_next_section(Elf *elf, Elf_Scn **scn, Elf64_Word type, GElf_Shdr *sh)
 {

@@ -14,11 +14,9 @@
  */
 #include "tracer/go_probes.h"
 
-#include <fcntl.h>
 #include <gelf.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <bpf/libbpf.h>
 
 #include "conctrace.skel.h"
@@ -205,17 +203,15 @@ void go_probes_attach(struct tracer *t, const char *exe)
 	if (!exe || !bpf_program__autoload(t->skel->progs.on_go_chan_recv) ||
 	    !bpf_program__autoload(t->skel->progs.on_go_chan_park))
 		return;	/* refused by this kernel: plan_programs said so */
-	if (elf_version(EV_CURRENT) == EV_NONE || (fd = open(exe, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!(elf = elf_open_path(exe, &fd)))
 		return;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (elf && gelf_getehdr(elf, &eh))
+	if (gelf_getehdr(elf, &eh))
 		go = go_version(elf, version, sizeof(version));
 	if (go && eh.e_machine == EM_X86_64 && (l = layout_of(version))) {
 		park_skip = probe_skip(elf, "runtime.chanparkcommit");
 		recv_skip = probe_skip(elf, "runtime.recv");
 	}
-	elf_end(elf);
-	close(fd);
+	elf_close_path(elf, fd);
 	if (!go)
 		return;	/* not Go: the common case, said nowhere */
 	if (!l) {

@@ -12,13 +12,11 @@
 #include "tracer/py_jobs.h"
 
 #include <bpf/libbpf.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "conctrace.skel.h"
 #include "host/elf_sections.h"
@@ -102,16 +100,14 @@ static bool queue_methods(const char *module, GElf_Off *put, GElf_Off *get)
 	Elf *elf;
 	int fd;
 
-	if (elf_version(EV_CURRENT) == EV_NONE || (fd = open(module, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!(elf = elf_open_path(module, &fd)))
 		return false;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (elf && gelf_getehdr(elf, &eh) && eh.e_machine == EM_X86_64) {
+	if (gelf_getehdr(elf, &eh) && eh.e_machine == EM_X86_64) {
 		*put = method(elf, "put");
 		*get = method(elf, "get");
 		found = *put && *get;
 	}
-	elf_end(elf);
-	close(fd);
+	elf_close_path(elf, fd);
 	return found;
 }
 

@@ -20,7 +20,6 @@
  */
 #include "tracer/py_probes.h"
 
-#include <fcntl.h>
 #include <gelf.h>
 #include <glob.h>
 #include <libgen.h>
@@ -28,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <bpf/libbpf.h>
 
 #include "conctrace.skel.h"
@@ -194,16 +192,14 @@ static struct bpf_link *probe_steps(struct tracer *t, const char *module, const 
 	int fd;
 
 	*why = "no PLT call of PyIter_Send found (CPython 3.10+ on x86-64 has one)";
-	if ((fd = open(module, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!(elf = elf_open_path(module, &fd)))
 		return NULL;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (elf && gelf_getehdr(elf, &eh) && eh.e_machine == EM_X86_64) {
+	if (gelf_getehdr(elf, &eh) && eh.e_machine == EM_X86_64) {
 		GElf_Addr slot = jump_slot(elf, "PyIter_Send");
 
 		stub = slot ? plt_stub(elf, slot) : -1;
 	}
-	elf_end(elf);
-	close(fd);
+	elf_close_path(elf, fd);
 	if (stub < 0)
 		return NULL;
 	*why = "the kernel refused the uprobe";
@@ -310,18 +306,15 @@ void py_probes_attach(struct tracer *t, const char *exe)
 	Elf *elf;
 	int fd;
 
-	if (!exe || elf_version(EV_CURRENT) == EV_NONE ||
-	    !python_of(exe, real, module, sizeof(module)) ||
-	    (fd = open(real, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!exe || !python_of(exe, real, module, sizeof(module)) ||
+	    !(elf = elf_open_path(real, &fd)))
 		return;	/* not a Python: said nowhere */
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (elf && runtime_state(elf, &off, &size)) {
+	if (runtime_state(elf, &off, &size)) {
 		t->skel->bss->py_runtime_off = off;
 		t->skel->bss->py_runtime_size = size;
 	}
-	gc = elf && gc_sites(elf, site, sem);
-	elf_end(elf);
-	close(fd);
+	gc = gc_sites(elf, site, sem);
+	elf_close_path(elf, fd);
 	if (bpf_program__autoload(t->skel->progs.on_gc_start) &&
 	    bpf_program__autoload(t->skel->progs.on_gc_done) &&
 	    !(gc && probe_gc(t, real, site, sem, &t->py_links[1]))) {

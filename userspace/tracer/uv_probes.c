@@ -10,7 +10,6 @@
 #include "tracer/uv_probes.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,10 +79,9 @@ static bool needs_libuv(const char *exe)
 	Elf *elf;
 	int fd;
 
-	if (elf_version(EV_CURRENT) == EV_NONE || (fd = open(exe, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!(elf = elf_open_path(exe, &fd)))
 		return false;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	while (elf && !found && (data = elf_next_section(elf, &scn, SHT_DYNAMIC, &sh))) {
+	while (!found && (data = elf_next_section(elf, &scn, SHT_DYNAMIC, &sh))) {
 		GElf_Dyn dyn;
 
 		for (size_t i = 0; !found && gelf_getdyn(data, (int)i, &dyn); i++) {
@@ -93,8 +91,7 @@ static bool needs_libuv(const char *exe)
 			found = name && !strncmp(name, "libuv.so", 8);
 		}
 	}
-	elf_end(elf);
-	close(fd);
+	elf_close_path(elf, fd);
 	return found;
 }
 

@@ -20,9 +20,7 @@
 #include "tracer/v8_probes.h"
 
 #include <bpf/libbpf.h>
-#include <fcntl.h>
 #include <gelf.h>
-#include <unistd.h>
 
 #include "conctrace.skel.h"
 #include "host/elf_sections.h"
@@ -52,20 +50,16 @@ struct v8_site {
 /* The file offset of exe's local function func, or 0. */
 static size_t local_function(const char *exe, const char *func)
 {
-	GElf_Off off = 0;
+	GElf_Addr addr;
+	GElf_Off off;
 	Elf *elf;
 	int fd;
 
-	if (elf_version(EV_CURRENT) == EV_NONE || (fd = open(exe, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!(elf = elf_open_path(exe, &fd)))
 		return 0;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (elf) {
-		GElf_Addr addr = elf_function(elf, func);
-
-		off = addr ? elf_file_offset(elf, addr) : 0;
-	}
-	elf_end(elf);
-	close(fd);
+	addr = elf_function(elf, func);
+	off = addr ? elf_file_offset(elf, addr) : 0;
+	elf_close_path(elf, fd);
 	return off;
 }
 
