@@ -28,6 +28,7 @@
 #define TASK_DEAD	0x80	/* include/linux/sched.h, stable since 2.6 */
 #define EINPROGRESS	115
 #define EFAULT		14
+#define EAGAIN		11
 #define EPOLL_CTL_ADD	1
 #define EPOLL_CTL_DEL	2
 #define IORING_CQE_F_MORE (1U << 1)	/* uapi */

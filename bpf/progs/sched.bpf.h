@@ -68,11 +68,13 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 	/* off the CPU, the thread settles what it owes: a report taken while
 	 * it sleeps is complete */
 	closed = flush(ts, false, now);
-	/* a closed connection stays current until its thread moves on, which
-	 * without syscall hooks only the next socket's I/O tells: an event
-	 * loop's last connection would wait for the end. Going to sleep is
-	 * moving on, there. */
-	if (no_syscall_hooks && voluntary && closed)
+	/* a closed connection stays current until its thread moves on: the
+	 * next socket's I/O or wait says so, but not always soon (without
+	 * syscall hooks, an event loop's last connection would wait for the
+	 * end; Go's thread that closed one runs whichever goroutine comes
+	 * next, SIGTERM's handler writing the books too). Going to sleep is
+	 * moving on: what the thread does after it is no closed one's. */
+	if (voluntary && closed)
 		move_on(ts, 0);
 	else if (voluntary)
 		handoff_ends(prev, ts);

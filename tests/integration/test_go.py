@@ -30,11 +30,16 @@ SYSCALL_SLACK (below: why); each heavy connection's CPU within stated
 bounds of its books, no light one above a stated share of the median
 heavy one.
 
-Light connections are not held to twice their median (issue 16's bar), as
-in test_runtimes.py: their books hold no CPU, conctrace's figure the
-runtime's dispatch of each request, which lands unevenly; measured, the
-highest light connection was up to 2.2x the median (pool) and 8.3x (echo,
-in runs where the host's load showed in the event loop's CPU too).
+Light echo connections are held to twice their median, each over its own
+books (go_echo.go times each request from its line read to its reply
+written): their true costs differ by up to 1.9x (below: why). Before
+conctrace took a read that found nothing (EAGAIN) as the end of the
+thread's work for that connection, the highest was up to 7.8x the median:
+Go's scheduler had run a heavy goroutine's burn on the thread whose last
+read named the light connection. The pool server's light connections have
+no such books (net/http parses and replies outside the handler), and
+their raw figures are held to it: net/http's own work per request, the
+same on each, outweighs what the server's idling adds.
 """
 
 import contextlib
@@ -72,6 +77,19 @@ POOL_BOUNDS = ECHO_BOUNDS = (0.75, 1.25)
 # at most 0.025 (pool: 1.14 ms against 46 ms) and 0.07 (echo: 3.2 ms against
 # 45 ms); an eighth is about twice the worst, three misplaced 2 ms jobs
 POOL_LIGHT_SHARE = ECHO_LIGHT_SHARE = 1 / 8
+# no light echo connection above twice the light median, each taken over
+# its own books (go_echo.go: the thread's clock from the line read to the
+# reply written): the same 20 requests cost 1.2-1.9x more on one
+# connection than another as the books count them (a connection served
+# while the server idles between requests pays the wakeups and cold
+# caches; one served while the heavy ones keep it busy does not), so the
+# raw figures spread with the truth. Over their books, measured: the
+# highest 1.12-1.46x the median in 27 of 28 runs, 1.98x in one (raw: up
+# to 2.45x, where the books said 1.27x)
+ECHO_LIGHT_SPREAD = 2
+# the pool's light connections, raw (no books of their own): the highest
+# 1.19-1.86x the median over 54 runs of each pool test
+POOL_LIGHT_SPREAD = 2
 # conns[] + loop + pool against the process's syscalls: exact in all but 2
 # of about 110 checks (45 of 45 in one batch of 15 runs); those 2, on the
 # 4-worker pool, were 1 call over the process's (5702 on 5701, 7898 on
@@ -145,7 +163,7 @@ def test_go_http_pool_work_goes_to_the_connection_that_asked(go_servers, tmp_pat
                                lambda port: interleaved(port, session))
     own = check_books("go net/http pool", rep, books, kinds)
     judge("go net/http pool", rep, {p: own[p]["cpu_ns"] for p in kinds}, kinds,
-          *POOL_BOUNDS, POOL_LIGHT_SHARE, SYSCALL_SLACK)
+          *POOL_BOUNDS, POOL_LIGHT_SHARE, SYSCALL_SLACK, light_spread=POOL_LIGHT_SPREAD)
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +205,7 @@ def test_go_http_pool_queued_jobs_add_up(queued_run):
 def test_go_http_pool_queued_jobs_go_to_the_connection_that_asked(queued_run):
     rep, own, kinds = queued_run
     judge("go net/http queued", rep, {p: own[p]["cpu_ns"] for p in kinds}, kinds,
-          *POOL_BOUNDS, POOL_LIGHT_SHARE, SYSCALL_SLACK)
+          *POOL_BOUNDS, POOL_LIGHT_SHARE, SYSCALL_SLACK, light_spread=POOL_LIGHT_SPREAD)
 
 
 def test_go_echo_goroutine_work_goes_to_its_connection(go_servers, tmp_path):
@@ -202,4 +220,5 @@ def test_go_echo_goroutine_work_goes_to_its_connection(go_servers, tmp_path):
                                lambda port: interleaved(port, session))
     own = check_books("go echo", rep, books, kinds)
     judge("go echo", rep, {p: own[p]["cpu_ns"] for p in kinds}, kinds,
-          *ECHO_BOUNDS, ECHO_LIGHT_SHARE, SYSCALL_SLACK)
+          *ECHO_BOUNDS, ECHO_LIGHT_SHARE, SYSCALL_SLACK, light_spread=ECHO_LIGHT_SPREAD,
+          light_truth={p: own[p]["reply_ns"] for p in kinds})

@@ -34,6 +34,7 @@ type book struct {
 	Requests int64 `json:"requests"`
 	Heavy    int64 `json:"heavy"`
 	CPUNs    int64 `json:"cpu_ns"`
+	ReplyNs  int64 `json:"reply_ns"`
 	BytesRx  int64 `json:"bytes_rx"`
 	BytesTx  int64 `json:"bytes_tx"`
 }

@@ -26,17 +26,22 @@ func serve(c net.Conn, n int) {
 		if err != nil {
 			return
 		}
+		// the thread's clock from the line read to the reply written:
+		// what this request cost the server (light ones' own book)
+		runtime.LockOSThread()
+		t := threadCPU()
 		x := uint64(0)
 		if bytes.HasPrefix(line, []byte("HEAVY")) {
-			runtime.LockOSThread()
 			t0 := threadCPU()
 			x = burn(n)
 			b.CPUNs += threadCPU() - t0 // this goroutine's own book
 			b.Heavy++
-			runtime.UnlockOSThread()
 		}
 		b.Requests++
-		if _, err := c.Write([]byte(strconv.FormatUint(x&0xff, 10) + "\n")); err != nil {
+		_, err = c.Write([]byte(strconv.FormatUint(x&0xff, 10) + "\n"))
+		b.ReplyNs += threadCPU() - t
+		runtime.UnlockOSThread()
+		if err != nil {
 			return
 		}
 	}
