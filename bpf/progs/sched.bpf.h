@@ -78,6 +78,15 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 		move_on(ts, 0);
 	else if (voluntary)
 		handoff_ends(prev, ts);
+	/* a thread that sleeps while serving its own connection may wake to
+	 * other work: Go parks a thread whose goroutine blocked and, woken,
+	 * it runs whichever goroutine is runnable, one in the middle of
+	 * another connection's request too. What it does once woken is
+	 * pending: the connection's it names next, or, if it sleeps again
+	 * first, this one's (a thread per connection woken in its read names
+	 * it at once) */
+	if (voluntary && !dying && ts->cur_conn && !ts->handed && !ts->steps)
+		ts->pending = true;
 }
 
 /* A target thread takes the CPU: its run begins; the time it slept (for
@@ -308,10 +317,12 @@ int BPF_PROG(on_process_exit, struct task_struct *p)
 	count_thread(-1);
 	note_target_exit(p);
 	/* a thread's exit ends the connection it served: settle its CPU and,
-	 * if closed, its record */
+	 * if closed, its record. What it did since it closed it (pending) is
+	 * that connection's, as if it slept: its thread's end */
 	ts = bpf_task_storage_get(&threads, p, 0, 0);
 	if (!ts)
 		return 0;
+	sleep_pending(ts);
 	set_current(p, ts, 0);	/* p is current: it is exiting */
 	return 0;
 }

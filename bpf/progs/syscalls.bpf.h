@@ -166,9 +166,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		charge_syscall(ts, ts->sys_conn, nr, 0, ns);
 	if (bytes_from_syscalls && (flags & (SC_RX | SC_TX)) && ret > 0 && ts->sys_conn)
 		charge_bytes(ts, ts->sys_conn, flags & SC_RX, ret);
-	/* back from waiting, from a send, or from a read that found nothing
+	/* back from waiting, from a send, from a read that found nothing
 	 * (EAGAIN: the coroutine or goroutine behind it parks until its
-	 * socket is ready): until the thread names a connection (a read, a
+	 * socket is ready), or from closing its connection (the goroutine
+	 * behind it ends): until the thread names a connection (a read, a
 	 * write), its work is pending, for that connection: a coroutine
 	 * resumed on this pass of the loop runs before its own I/O
 	 * (await_next). Go's scheduler switches goroutines where the kernel
@@ -183,7 +184,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	 * the connection whose completion the kernel happened to post last */
 	if (flags & SC_WAIT)
 		await_next(task, ts, now, true);
-	else if ((ts->sys_sent || ((flags & SC_RX) && ret == -EAGAIN)) &&
+	else if ((ts->sys_sent || ((flags & SC_RX) && ret == -EAGAIN) ||
+		  ((flags & SC_CLOSE) && ret == 0)) &&
 		 ts->sys_conn && ts->sys_conn == ts->cur_conn && !ts->steps)
 		await_next(task, ts, now, false);
 

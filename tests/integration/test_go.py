@@ -79,16 +79,15 @@ POOL_BOUNDS = ECHO_BOUNDS = (0.75, 1.25)
 POOL_LIGHT_SHARE = ECHO_LIGHT_SHARE = 1 / 8
 # no light echo connection above twice the light median, each taken over
 # its own books (go_echo.go: the thread's clock from the line read to the
-# reply written): the same 20 requests cost 1.2-1.9x more on one
+# reply written): the same 20 requests cost up to 2.24x more on one
 # connection than another as the books count them (a connection served
 # while the server idles between requests pays the wakeups and cold
 # caches; one served while the heavy ones keep it busy does not), so the
 # raw figures spread with the truth. Over their books, measured: the
-# highest 1.12-1.46x the median in 27 of 28 runs, 1.98x in one (raw: up
-# to 2.45x, where the books said 1.27x)
+# highest 1.10-1.42x the median in 40 runs (raw: up to 2.26x)
 ECHO_LIGHT_SPREAD = 2
 # the pool's light connections, raw (no books of their own): the highest
-# 1.19-1.86x the median over 54 runs of each pool test
+# 1.11-1.58x the median over 15 runs of each pool test
 POOL_LIGHT_SPREAD = 2
 # conns[] + loop + pool against the process's syscalls: exact in all but 2
 # of about 110 checks (45 of 45 in one batch of 15 runs); those 2, on the
