@@ -9,7 +9,8 @@
 // serving OS thread's own clock (CLOCK_THREAD_CPUTIME_ID, the kernel's
 // sum_exec_runtime) with the goroutine locked to that thread, so that the
 // figure is one thread's and the Go scheduler cannot move the work away
-// while it is measured. SIGTERM writes them as JSON, once every connection
+// while it is measured; go_echo.go also books each request's whole reply
+// (reply_ns: from its line read to its reply written), light ones too. SIGTERM writes them as JSON, once every connection
 // the server accepted is closed (its last write counted: the client may
 // have its last reply before the Write that sent it has returned), and
 // exits 0.
