@@ -10,8 +10,9 @@
 #include "lib/charging.bpf.h"
 #include "lib/stacks.bpf.h"
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+/* A syscall's entry (on_sys_enter, or on_sys_call where the kernel lets
+ * fentry attach): ctx is the program's, for the syscalls flame view's stacks. */
+static __always_inline int sys_enter(void *ctx, struct pt_regs *regs, long id)
 {
 	struct task_struct *task = target_current();
 	struct thread_state *ts;
@@ -124,8 +125,8 @@ static __always_inline void report_listen(struct task_struct *task, int fd)
 	bpf_ringbuf_submit(ev, 0);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+/* A syscall's return (on_sys_exit, or on_sys_return), ret its result. */
+static __always_inline int sys_exit(long ret)
 {
 	struct task_struct *task = target_current();
 	struct thread_state *ts;
@@ -222,6 +223,40 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		conn_put(ts->sys_conn, c);
 	}
 	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+	return sys_enter(ctx, regs, id);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	return sys_exit(ret);
+}
+
+/*
+ * The same, from a trampoline on x64_sys_call(), which every 64-bit
+ * syscall passes through since the 2024 fix for branch history injection
+ * (6.9, and the stable kernels it reached: Debian's 6.1 and 6.12 have it),
+ * where the kernel lets fentry programs attach. Preferred to the raw
+ * syscall tracepoints, whose attachment sends every syscall of every task
+ * on the machine through the kernel's slow path: a trampoline costs only
+ * the calls that reach it. The tracepoints stand in where it is refused
+ * (userspace/tracer/programs.c).
+ */
+SEC("fentry/x64_sys_call")
+int BPF_PROG(on_sys_call, const struct pt_regs *regs, unsigned int nr)
+{
+	return sys_enter(ctx, (struct pt_regs *)regs, nr);
+}
+
+SEC("fexit/x64_sys_call")
+int BPF_PROG(on_sys_return, const struct pt_regs *regs, unsigned int nr, long ret)
+{
+	return sys_exit(ret);
 }
 
 #endif /* CONCTRACE_PROGS_SYSCALLS_BPF_H */

@@ -31,7 +31,9 @@ def programs():
 
 
 CORE = {"on_sched_switch", "on_process_fork", "on_process_exit"}
-FULL_MODE_CORE = {"on_sys_enter", "on_sys_exit"}
+# core in full mode; the raw syscall tracepoints stand in for them where
+# the kernel refuses fentry on x64_sys_call (this machine: EPERM)
+FULL_MODE_CORE = {"on_sys_call", "on_sys_return"}
 LIGHT_MODE_ONLY = {"on_inet_sock_set_state", "sweep_ended"}
 ATTACH_ONLY = {"held_sockets", "held_threads", "held_uring", "held_stacks"}  # -p: test_attach.py
 # uprobes, loaded in every run, attached where a binary has libuv (Node),
@@ -51,6 +53,8 @@ STAND_INS = {
     "on_io_uring_submit_req": ["on_io_uring_submit_sqe"],
     "on_io_uring_complete": ["on_io_uring_complete_res"],
     "on_sched_switch": ["on_sched_switch_stateless"],
+    "on_sys_call": ["on_sys_enter"],
+    "on_sys_return": ["on_sys_exit"],
 }
 ALL_STAND_INS = {s for alts in STAND_INS.values() for s in alts}
 # userspace does the job of these instead: nothing is lost
@@ -130,11 +134,37 @@ def test_bytes_without_the_socket_length_tracepoints(server, tmp_path):
 
 @pytest.mark.parametrize("prog", sorted(CORE | FULL_MODE_CORE))
 def test_a_core_program_refused_is_one_line_and_exit_1(prog, tmp_path):
+    """Refused with every stand-in it has: nothing to measure without it."""
     needs_root()
-    out, _ = traced_run(tmp_path, [prog])
+    out, _ = traced_run(tmp_path, [prog, *STAND_INS.get(prog, [])])
     assert out.returncode == 1, out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and f"cannot run without {prog}" in lines[0], out.stderr
+
+
+def test_syscalls_go_through_fentry_where_allowed_else_the_tracepoints(tmp_path):
+    """The report names the syscall hooks a run used: fentry on
+    x64_sys_call where the kernel allows it (the kernel matrix's 6.1 and
+    6.12 do), the raw tracepoints where it refuses (this machine's 6.18:
+    EPERM, said only with -v), none in light mode."""
+    needs_root()
+    version = subprocess.run([str(CONCTRACE), "-V"], capture_output=True, text=True,
+                             timeout=60).stdout
+    full = version.split("light mode")[0]
+    fentry = "on_sys_call left out" not in full
+    out, rep = traced_run(tmp_path, [])
+    assert out.returncode == 0, out.stderr
+    assert rep["tracer"]["syscall_hooks"] == ("fentry" if fentry else "tracepoints")
+    assert not warnings(out.stderr), out.stderr     # a stand-in measures the same
+    out, rep = traced_run(tmp_path, [], verbose=True)
+    said = [w for w in warnings(out.stderr) if "on_sys_call" in w]
+    assert said == ([] if fentry else [w for w in said if "a stand-in measures the same" in w])
+    assert fentry or said, out.stderr
+    out, rep = traced_run(tmp_path, ["on_sys_call", "on_sys_return"])
+    assert rep["tracer"]["syscall_hooks"] == "tracepoints" and not warnings(out.stderr)
+    assert rep["process"]["syscalls"] > CONNS * REQUESTS
+    out, rep = traced_run(tmp_path, [], light=True)
+    assert rep["tracer"]["syscall_hooks"] == "none"
 
 
 def test_light_mode_without_socket_io_says_so(tmp_path):

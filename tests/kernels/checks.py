@@ -271,6 +271,9 @@ def _check(r, files, facts, settings, may_refuse, why_not_loaded):
             fail(f"{kind} switches {got}, rusage {truth} "
                  f"(server {ru[theirs]} + wrapper {ru[f'self_{ours}']})")
 
+    if r.mode == "full":
+        _check_syscalls(rep, settings, r.server, fail)
+
     wrong = {c: (got, facts.size_of(c)) for c, got in rep["slab_sizes"].items()
              if got != facts.size_of(c)}
     if wrong:
@@ -284,7 +287,28 @@ def _check(r, files, facts, settings, may_refuse, why_not_loaded):
         fail(f"connection families {sorted(families)}: expected tcp4 only")
     r.summary = (f"{conns['total']} conns, {conns['bytes_rx']}/{conns['bytes_tx']} B, "
                  f"switches vol {switches[0]} invol {switches[1]} (conctrace/rusage), "
-                 f"sock {sock} B")
+                 f"sock {sock} B" + (f", syscalls through {rep['tracer']['syscall_hooks']}"
+                                     if r.mode == "full" else ""))
+
+
+def _check_syscalls(rep, settings, server, fail):
+    """Full mode's syscall programs (raw tracepoints, or a trampoline on
+    x64_sys_call where the kernel allows fentry): the connections, the
+    internal pairs, the loop and the pool add up to the process, and every
+    connection of a server that replies with write() made one a request."""
+    proc, pairs = rep["process"], rep["internal_pairs"]
+    if rep.get("tracer", {}).get("syscall_hooks") not in ("fentry", "tracepoints"):
+        fail(f"tracer.syscall_hooks {rep.get('tracer', {}).get('syscall_hooks')!r} in full mode")
+    parts = sum(c["syscalls_total"] for c in rep["conns"]) + pairs["syscalls"] + \
+        rep["event_loop"]["syscalls"] + rep["pool"]["syscalls"]
+    if parts != proc["syscalls"]:
+        fail(f"syscalls: connections, pairs, loop and pool {parts}, the process {proc['syscalls']}")
+    if server == "uring_echo":
+        return      # its replies are io_uring requests, not syscalls
+    odd = [c for c in rep["conns"] if c["syscalls"].get("write", 0) != settings["KM_REQUESTS"]]
+    if odd:
+        fail(f"{len(odd)} connections made another number of write() calls than the "
+             f"{settings['KM_REQUESTS']} requests (first: {odd[0]['syscalls']})")
 
 
 def _check_attach(r, rep, facts, settings):

@@ -116,9 +116,15 @@ def run_files(**change):
     rep = {"connections": {"total": CONNS, "open_at_end": 0, "bytes_rx": sent, "bytes_tx": sent},
            "lost_events": 0,
            "conns": [{"family": "tcp4", "remote": f"127.0.0.1:{40000 + i}",
-                      "bytes_rx": sent // CONNS, "bytes_tx": sent // CONNS}
+                      "bytes_rx": sent // CONNS, "bytes_tx": sent // CONNS,
+                      "syscalls": {"read": REQUESTS + 1, "write": REQUESTS, "close": 1},
+                      "syscalls_total": 2 * REQUESTS + 2}
                      for i in range(CONNS)],
-           "process": {"ctx_switches_voluntary": 30, "ctx_switches_involuntary": 2},
+           "tracer": {"syscall_hooks": "fentry"},
+           "internal_pairs": {"syscalls": 0}, "event_loop": {"syscalls": 40},
+           "pool": {"syscalls": 0},
+           "process": {"ctx_switches_voluntary": 30, "ctx_switches_involuntary": 2,
+                       "syscalls": CONNS * (2 * REQUESTS + 2) + 40},
            "slab_sizes": {"filp": 256, "dentry": 192, "odd_cache": 96, "lsm_file_cache": 0},
            "kernel_breakdown": {"sock": 2304}}
     load = {"connections": {"established": CONNS}, "requests": {"errors": 0},
@@ -136,6 +142,26 @@ def verdict(files, may_refuse=False, name="epoll_echo.full"):
 
 def test_agreeing_figures_pass():
     r = verdict(run_files())
+    assert r.verdict == "pass", r.failures
+
+
+def test_syscalls_that_do_not_add_up_or_miss_a_reply_fail():
+    """Full mode's syscall programs (tracepoints, or fentry on x64_sys_call)
+    must count every call once: the parts are the process, and each
+    connection made one write() a request."""
+    rep = json.loads(run_files()["conctrace.json"])
+    rep["process"]["syscalls"] += 1
+    r = verdict(run_files(**{"conctrace.json": json.dumps(rep).encode()}))
+    assert r.verdict == "fail" and "the process" in r.failures[0], r.failures
+    rep = json.loads(run_files()["conctrace.json"])
+    rep["conns"][0]["syscalls"]["write"] -= 1
+    rep["conns"][0]["syscalls_total"] -= 1
+    rep["process"]["syscalls"] -= 1
+    r = verdict(run_files(**{"conctrace.json": json.dumps(rep).encode()}))
+    assert r.verdict == "fail" and "write() calls" in r.failures[0], r.failures
+    # light mode has no syscall programs: nothing to check
+    r = verdict(run_files(**{"conctrace.json": json.dumps(rep).encode()}),
+                name="epoll_echo.light")
     assert r.verdict == "pass", r.failures
 
 

@@ -275,6 +275,7 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	r->threads_peak = tracer_threads_peak(&run->tracer);
 	r->ring_bytes = tracer_ring_bytes(&run->tracer);
 	r->conn_alloc_bytes = tracer_conn_alloc_bytes(&run->tracer);
+	r->syscall_hooks = tracer_syscall_hooks(&run->tracer);
 	r->ring_backlog_peak = tracer_ring_backlog_peak(&run->tracer);
 	r->ring_overflowed = tracer_ring_overflowed(&run->tracer);
 	r->agg = &run->agg;

@@ -46,6 +46,7 @@ struct report {
 	const struct timeline *timeline;	/* memory samples; may be empty */
 	__u64 ring_bytes;		/* the event ring's size */
 	__u64 conn_alloc_bytes;		/* a tracked connection's map element, allocated */
+	const char *syscall_hooks;	/* "fentry", "tracepoints", "none" (tracer.h) */
 	__u64 ring_backlog_peak;	/* the most of it ever unread */
 	__u64 ring_overflowed;		/* records that waited in the overflow map */
 	bool has_closure;

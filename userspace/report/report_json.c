@@ -274,6 +274,8 @@ void report_json(FILE *f, struct report *r)
 		json_u64(&j, "bpf_map_bytes_end", timeline_last(r->timeline)->tracer_bytes);
 		json_u64(&j, "conn_record_bytes", sizeof(struct conn));
 		json_u64(&j, "conn_alloc_bytes", r->conn_alloc_bytes);
+		if (r->syscall_hooks)
+			json_string(&j, "syscall_hooks", r->syscall_hooks);
 		json_u64(&j, "ring_bytes", r->ring_bytes);
 		json_u64(&j, "ring_backlog_peak_bytes", r->ring_backlog_peak);
 		json_u64(&j, "ring_overflow_records", r->ring_overflowed);

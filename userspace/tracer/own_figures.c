@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * What conctrace itself holds in the kernel: its maps' memory, read from
- * the kernel (fdinfo memlock), and its event ring's size and backlog.
+ * the kernel (fdinfo memlock), and its event ring's size and backlog; and
+ * which hooks its syscall figures came through.
  */
 #include "tracer/tracer.h"
 #include <bpf/btf.h>
@@ -9,6 +10,7 @@
 #include "conctrace.skel.h"
 #include "host/procfs.h"
 #include "host/slabs.h"
+#include "tracer/plan.h"
 
 __u64 tracer_map_bytes(struct tracer *t)
 {
@@ -52,6 +54,15 @@ void tracer_learn_conn_elem(struct tracer *t, const struct btf *vmlinux)
 __u64 tracer_conn_alloc_bytes(struct tracer *t)
 {
 	return t->conn_elem_bytes ? kmalloc_class_read(t->conn_elem_bytes) : 0;
+}
+
+const char *tracer_syscall_hooks(struct tracer *t)
+{
+	struct bpf_program *p = t->skel->progs.on_sys_call;
+
+	if (t->light)
+		return "none";
+	return bpf_program__autoload(p) && !plan_find(t, "on_sys_call") ? "fentry" : "tracepoints";
 }
 
 __u64 tracer_ring_bytes(struct tracer *t)

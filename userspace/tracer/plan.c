@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "conctrace.skel.h"
@@ -33,6 +35,38 @@ void plan_drop(struct tracer *t, const char *name, const char *why)
 	d = &t->dropped[t->ndropped++];
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	snprintf(d->why, sizeof(d->why), "%s", why);
+}
+
+/*
+ * Will the kernel load a tracing program (fentry, fexit) on the function
+ * a section names? Some builds refuse the program type (EPERM): asked
+ * with an empty program, at a cost of a millisecond, rather than by
+ * loading the whole object only to have it refused and load it again.
+ */
+static bool tracing_allowed(const struct btf *vmlinux, const char *sec, char *why, size_t len)
+{
+	const struct bpf_insn ret0[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	bool fexit = strncmp(sec, "fexit/", 6) == 0;
+	int id, fd;
+
+	if (!fexit && strncmp(sec, "fentry/", 7))
+		return true;
+	id = btf__find_by_name_kind(vmlinux, strchr(sec, '/') + 1, BTF_KIND_FUNC);
+	if (id < 0)
+		return true;	/* attach_point_present says so */
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .attach_btf_id = id,
+		    .expected_attach_type = fexit ? BPF_TRACE_FEXIT : BPF_TRACE_FENTRY);
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", ret0, 2, &opts);
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	snprintf(why, len, "the kernel refuses %s programs on %s: %s", fexit ? "fexit" : "fentry",
+		 strchr(sec, '/') + 1, strerror(errno));
+	return false;
 }
 
 /*
@@ -65,9 +99,11 @@ void plan_programs(struct tracer *t, struct bpf_object *obj, const struct btf *v
 				snprintf(why, sizeof(why), "%s left out by CONCTRACE_DROP_PROGS",
 					 name);
 				plan_drop(t, name, why);
-			} else if (vmlinux && !attach_point_present(vmlinux,
+			} else if (vmlinux && (!attach_point_present(vmlinux,
 					bpf_program__section_name(prog), r ? r->nargs : 0,
-					why, sizeof(why)))
+					why, sizeof(why)) ||
+				   !tracing_allowed(vmlinux, bpf_program__section_name(prog),
+						    why, sizeof(why))))
 				plan_drop(t, name, why);
 			if (plan_find(t, name))
 				bpf_program__set_autoload(prog, false);
@@ -104,6 +140,19 @@ bool plan_covered(struct tracer *t, const char *name)
 	return false;
 }
 
+/* The first stand-in for name that was tried and left out, or NULL. */
+static const struct dropped_prog *dropped_stand_in(struct tracer *t, const char *name)
+{
+	const char *alts[8];
+	unsigned int n = prog_fallbacks(name, alts, 8);
+
+	const struct dropped_prog *d = NULL;
+
+	for (unsigned int i = 0; i < n && !d; i++)
+		d = plan_find(t, alts[i]);
+	return d;
+}
+
 /* A core program missing from the plan: nothing to measure without it. */
 int plan_check_core(struct tracer *t)
 {
@@ -112,8 +161,11 @@ int plan_check_core(struct tracer *t)
 		const struct prog_role *r = prog_role(d->name);
 
 		if (prog_is_core(d->name, t->light) && !plan_covered(t, d->name)) {
-			fprintf(stderr, "conctrace: cannot run without %s (%s): %s\n",
-				d->name, r ? r->figure : "", d->why);
+			const struct dropped_prog *alt = dropped_stand_in(t, d->name);
+
+			fprintf(stderr, "conctrace: cannot run without %s (%s): %s%s%s\n",
+				d->name, r ? r->figure : "", d->why, alt ? "; " : "",
+				alt ? alt->why : "");
 			return -EOPNOTSUPP;
 		}
 	}
@@ -143,19 +195,6 @@ int plan_check_light_mode(struct tracer *t)
 		"socket I/O events, which this kernel does not give (%s): run without "
 		"--no-syscalls\n", d ? d->why : "no program for them");
 	return -EOPNOTSUPP;
-}
-
-/* The first stand-in for name that was tried and left out, or NULL. */
-static const struct dropped_prog *dropped_stand_in(struct tracer *t, const char *name)
-{
-	const char *alts[8];
-	unsigned int n = prog_fallbacks(name, alts, 8);
-
-	const struct dropped_prog *d = NULL;
-
-	for (unsigned int i = 0; i < n && !d; i++)
-		d = plan_find(t, alts[i]);
-	return d;
 }
 
 /*

@@ -25,8 +25,13 @@ static const struct prog_role roles[] = {
 	    .fallback_for = "on_sched_switch", .nargs = 3),
 	CORE("on_process_fork", "threads, and the processes a server forks"),
 	CORE("on_process_exit", "threads, and the end of a thread's connection"),
-	FULL("on_sys_enter", "syscalls and connections"),
-	FULL("on_sys_exit", "syscalls and connections"),
+	/* syscalls: a trampoline on x64_sys_call where the kernel lets fentry
+	 * attach (a syscall pays only its own), else the raw tracepoints,
+	 * whose attachment slows every syscall on the machine */
+	FULL("on_sys_call", "syscalls and connections"),
+	FULL("on_sys_return", "syscalls and connections"),
+	OPT("on_sys_enter", "syscalls and connections", .fallback_for = "on_sys_call"),
+	OPT("on_sys_exit", "syscalls and connections", .fallback_for = "on_sys_return"),
 
 	/* socket I/O: bytes, and in light mode the only thing that names a
 	 * connection; 6.12 has the tracepoints, 6.1 does not: fexit programs

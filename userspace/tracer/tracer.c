@@ -198,6 +198,8 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	skel->rodata->syscall_time = o->syscall_time;
 	skel->rodata->tracer_netns = own_netns();
 	if (o->no_syscalls) {
+		bpf_program__set_autoload(skel->progs.on_sys_call, false);
+		bpf_program__set_autoload(skel->progs.on_sys_return, false);
 		bpf_program__set_autoload(skel->progs.on_sys_enter, false);
 		bpf_program__set_autoload(skel->progs.on_sys_exit, false);
 		/* a hand-off is told from an interrupt's wakeup by the
@@ -405,7 +407,7 @@ static int load_and_attach(struct tracer *t, const struct tracer_opts *o,
 			   const struct btf *vmlinux)
 {
 	for (int attempt = 0; attempt <= TRACER_MAX_PROGS; attempt++) {
-		const char *failed = NULL;
+		const char *failed = NULL, *alt[1];
 		char why[400], verdict[300];
 		int err, attach_err = 0;
 
@@ -428,8 +430,9 @@ static int load_and_attach(struct tracer *t, const struct tracer_opts *o,
 					 map ? " (map " : "", map ? map : "", map ? ")" : "");
 				return explain(what, err, NULL);
 			}
-			if (prog_is_core(failed, t->light) || (!has_bpf_privileges() &&
-							      (err == -EPERM || err == -EACCES))) {
+			/* a core program with a stand-in is retried without it */
+			if ((prog_is_core(failed, t->light) && !prog_fallbacks(failed, alt, 1)) ||
+			    (!has_bpf_privileges() && (err == -EPERM || err == -EACCES))) {
 				char what[160];
 				const struct prog_role *r = prog_role(failed);
 

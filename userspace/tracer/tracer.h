@@ -145,6 +145,10 @@ __u64 tracer_conn_alloc_bytes(struct tracer *t);
 /* tracer.c's, at start, with the kernel's BTF it loads anyway: the
  * element's size, for the above. */
 void tracer_learn_conn_elem(struct tracer *t, const struct btf *vmlinux);
+/* Which hooks count syscalls: "fentry" (a trampoline on x64_sys_call),
+ * "tracepoints" (raw sys_enter, sys_exit: every syscall on the machine
+ * takes the slow path while they are attached) or "none" (light mode). */
+const char *tracer_syscall_hooks(struct tracer *t);
 /* The event ring's size, and the most of it ever unread (BPF's reading
  * after each record it sent): lost records begin where they meet. */
 __u64 tracer_ring_bytes(struct tracer *t);
