@@ -156,25 +156,32 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 	if (delta > 0 && flame_wants(FV_UMEM))
 		flame_add(ctx, FV_UMEM, ts && !program_pages ? ts->cur_conn : 0, 0, delta,
 			  true, false);
-	if (ts && ts->pending && !program_pages) {
-		ts->deferred.user_bytes += delta;
-		ts->deferred.page_table_bytes += pt_delta;
-		ts->deferred.vmas += vma_delta;
-	} else if (ts && ts->cur_conn && !program_pages) {
-		ts->owed.user_bytes += delta;
-		if ((!pt_delta && !vma_delta) || !current_in_teardown(ts)) {
-			ts->owed.page_table_bytes += pt_delta;
-			ts->owed.vmas += vma_delta;
-		} else {
+	if (ts && (ts->pending || ts->cur_conn) && !program_pages) {
+		/* pending, for the connection named next (or, if the thread
+		 * sleeps first, the current one) */
+		bool teardown = (pt_delta || vma_delta) && current_in_teardown(ts);
+
+		if (ts->pending)
+			ts->deferred.user_bytes += delta;
+		else
+			ts->owed.user_bytes += delta;
+		if (teardown) {
 			/* teardown's: a runtime collecting as it closes (V8
 			 * grew its heap's page tables by 200 B a connection
-			 * while 900 closed at once), a thread unmapping its
-			 * stack. Neither what the open connection held nor
-			 * its peak, so the bucket's */
+			 * while 900 closed at once; a thread that closed one
+			 * is pending for the next, which is closing too), a
+			 * thread unmapping its stack. Neither what an open
+			 * connection held nor its peak, so the bucket's */
 			struct bucket_counts *b = idle_bucket(pc, ts);
 
 			b->page_table_bytes += pt_delta;
 			b->vmas += vma_delta;
+		} else if (ts->pending) {
+			ts->deferred.page_table_bytes += pt_delta;
+			ts->deferred.vmas += vma_delta;
+		} else {
+			ts->owed.page_table_bytes += pt_delta;
+			ts->owed.vmas += vma_delta;
 		}
 	} else if (!ts || program_pages || !st->collector_conn ||
 		   !charge_collection(st->collector_conn, delta, pt_delta, vma_delta)) {
