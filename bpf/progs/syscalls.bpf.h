@@ -241,10 +241,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
  * The same, from a trampoline on x64_sys_call(), which every 64-bit
  * syscall passes through since the 2024 fix for branch history injection
  * (6.9, and the stable kernels it reached: Debian's 6.1 and 6.12 have it),
- * where the kernel lets fentry programs attach. Preferred to the raw
- * syscall tracepoints, whose attachment sends every syscall of every task
- * on the machine through the kernel's slow path: a trampoline costs only
- * the calls that reach it. The tracepoints stand in where it is refused
+ * where the kernel lets fentry programs attach: issue 18's cheaper floor,
+ * in place of the raw syscall tracepoints, whose attachment sends every
+ * syscall on the machine through the kernel's slow path. Under emulation
+ * the two cost the same (docs/overhead.md); on real hardware it is not
+ * measured. The tracepoints stand in where it is refused or missing
  * (userspace/tracer/programs.c).
  */
 SEC("fentry/x64_sys_call")

@@ -26,8 +26,7 @@ static const struct prog_role roles[] = {
 	CORE("on_process_fork", "threads, and the processes a server forks"),
 	CORE("on_process_exit", "threads, and the end of a thread's connection"),
 	/* syscalls: a trampoline on x64_sys_call where the kernel lets fentry
-	 * attach (a syscall pays only its own), else the raw tracepoints,
-	 * whose attachment slows every syscall on the machine */
+	 * attach, else the raw tracepoints: the same figures */
 	FULL("on_sys_call", "syscalls and connections"),
 	FULL("on_sys_return", "syscalls and connections"),
 	OPT("on_sys_enter", "syscalls and connections", .fallback_for = "on_sys_call"),
