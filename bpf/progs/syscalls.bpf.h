@@ -240,13 +240,12 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 /*
  * The same, from a trampoline on x64_sys_call(), which every 64-bit
  * syscall passes through since the 2024 fix for branch history injection
- * (6.9, and the stable kernels it reached: Debian's 6.1 and 6.12 have it),
- * where the kernel lets fentry programs attach: issue 18's cheaper floor,
- * in place of the raw syscall tracepoints, whose attachment sends every
- * syscall on the machine through the kernel's slow path. Under emulation
- * the two cost the same (docs/overhead.md); on real hardware it is not
- * measured. The tracepoints stand in where it is refused or missing
- * (userspace/tracer/programs.c).
+ * (6.9, and the stable kernels it reached: Debian's 6.1 and 6.12 have it):
+ * a stand-in where the kernel lacks or refuses the syscall tracepoints and
+ * allows fentry (userspace/tracer/programs.c). Not the default: under
+ * emulation it cost no less, and a thread that exits inside the fexit
+ * trampoline never leaves it, so the kernel cannot free it once detached
+ * (docs/overhead.md).
  */
 SEC("fentry/x64_sys_call")
 int BPF_PROG(on_sys_call, const struct pt_regs *regs, unsigned int nr)

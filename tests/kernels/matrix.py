@@ -112,6 +112,9 @@ def settings():
     return {"KM_SERVERS": " ".join(SERVERS), "KM_MODES": " ".join(MODES),
             "KM_CONNS": int(os.environ.get("KM_CONNS") or 20),
             "KM_REQUESTS": int(os.environ.get("KM_REQUESTS") or 5),
+            # full mode through the syscall tracepoints' stand-in (fentry on
+            # x64_sys_call) for these, where the kernel allows it
+            "KM_FENTRY_SERVERS": "coro_echo uring_echo",
             "KM_TIMEOUT": SCENARIO_TIMEOUT_S}
 
 

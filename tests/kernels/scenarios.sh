@@ -18,6 +18,8 @@
 #   KM_SERVERS   servers to run, KM_MODES of "full", "light" and "attach"
 #   KM_CONNS, KM_REQUESTS   the load: connections, PINGs per connection
 #   KM_TIMEOUT   seconds one conctrace run may take before it is stopped
+#   KM_FENTRY_SERVERS   servers whose full mode counts syscalls through the
+#                tracepoints' stand-in (fentry on x64_sys_call), where allowed
 set -u
 
 emit() {	# SCOPE NAME FILE: one file, framed; a missing file is not sent
@@ -96,8 +98,16 @@ scenario() {	# SERVER MODE
 	echo "@@KM START $scope"
 	flag=
 	[ "$2" = light ] && flag=--no-syscalls
+	# the syscall tracepoints' stand-in, fentry on x64_sys_call, runs full
+	# mode for the servers KM_FENTRY_SERVERS lists, where the kernel
+	# allows it (fentry_ok)
+	drop=
+	case " $KM_FENTRY_SERVERS " in
+	*" $1 "*) [ "$2" = full ] && [ -n "$fentry_ok" ] && drop=on_sys_enter,on_sys_exit ;;
+	esac
 	start=$(date +%s)
 	# light mode finds the listener for --load in /proc: rusage_wrap's child's
+	CONCTRACE_DROP_PROGS=$drop \
 	"$KM_CT/conctrace" $flag --load="-c $KM_CONNS -n $KM_REQUESTS -q --json $d/loadgen.json" \
 		--json "$d/conctrace.json" --json-conns 1000 \
 		-- "$KM_WRAP" "$d/rusage" "$KM_CT/servers/$1" -p 0 \
@@ -188,6 +198,9 @@ attach_scenario() {	# SERVER
 }
 
 kernel_info
+fentry_ok=
+CONCTRACE_DROP_PROGS=on_sys_enter,on_sys_exit "$KM_CT/conctrace" -V 2>/dev/null |
+	grep -q "^full mode: loads" && fentry_ok=1
 for server in $KM_SERVERS; do
 	for mode in $KM_MODES; do
 		if [ "$mode" = attach ]; then

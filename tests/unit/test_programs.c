@@ -55,10 +55,10 @@ static void test_core_depends_on_the_mode(void **state)
 	(void)state;
 	assert_true(prog_is_core("on_sched_switch", false));
 	assert_true(prog_is_core("on_sched_switch", true));
-	assert_true(prog_is_core("on_sys_call", false));
-	assert_false(prog_is_core("on_sys_call", true));	/* not loaded in light mode */
+	assert_true(prog_is_core("on_sys_enter", false));
+	assert_false(prog_is_core("on_sys_enter", true));	/* not loaded in light mode */
 	/* a stand-in: the program it replaces is the core one */
-	assert_false(prog_is_core("on_sys_enter", false));
+	assert_false(prog_is_core("on_sys_call", false));
 	assert_false(prog_is_core("on_rss_stat", false));
 	assert_false(prog_is_core("no_such_program", false));
 }

@@ -62,6 +62,7 @@ const char *tracer_syscall_hooks(struct tracer *t)
 
 	if (t->light)
 		return "none";
+	/* a stand-in: loaded only where the tracepoints are not */
 	return bpf_program__autoload(p) && !plan_find(t, "on_sys_call") ? "fentry" : "tracepoints";
 }
 

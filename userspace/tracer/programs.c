@@ -25,12 +25,16 @@ static const struct prog_role roles[] = {
 	    .fallback_for = "on_sched_switch", .nargs = 3),
 	CORE("on_process_fork", "threads, and the processes a server forks"),
 	CORE("on_process_exit", "threads, and the end of a thread's connection"),
-	/* syscalls: a trampoline on x64_sys_call where the kernel lets fentry
-	 * attach, else the raw tracepoints: the same figures */
-	FULL("on_sys_call", "syscalls and connections"),
-	FULL("on_sys_return", "syscalls and connections"),
-	OPT("on_sys_enter", "syscalls and connections", .fallback_for = "on_sys_call"),
-	OPT("on_sys_exit", "syscalls and connections", .fallback_for = "on_sys_return"),
+	/* syscalls: the raw tracepoints, or where a kernel lacks or refuses
+	 * them, a trampoline on x64_sys_call (the same figures). Not the
+	 * other way round: a thread that exits inside the fexit trampoline
+	 * (exit, exit_group: every process's end) never leaves it, so the
+	 * kernel can never free that trampoline once detached, a leak on
+	 * every run; and under emulation it cost no less */
+	FULL("on_sys_enter", "syscalls and connections"),
+	FULL("on_sys_exit", "syscalls and connections"),
+	OPT("on_sys_call", "syscalls and connections", .fallback_for = "on_sys_enter"),
+	OPT("on_sys_return", "syscalls and connections", .fallback_for = "on_sys_exit"),
 
 	/* socket I/O: bytes, and in light mode the only thing that names a
 	 * connection; 6.12 has the tracepoints, 6.1 does not: fexit programs
