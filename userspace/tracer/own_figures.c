@@ -58,12 +58,10 @@ __u64 tracer_conn_alloc_bytes(struct tracer *t)
 
 const char *tracer_syscall_hooks(struct tracer *t)
 {
-	struct bpf_program *p = t->skel->progs.on_sys_call;
-
 	if (t->light)
 		return "none";
-	/* a stand-in: loaded only where the tracepoints are not */
-	return bpf_program__autoload(p) && !plan_find(t, "on_sys_call") ? "fentry" : "tracepoints";
+	/* a stand-in: in the run only where the tracepoints are not */
+	return plan_covered(t, "on_sys_call") ? "fentry" : "tracepoints";
 }
 
 __u64 tracer_ring_bytes(struct tracer *t)

@@ -50,11 +50,13 @@ static bool tracing_allowed(const struct btf *vmlinux, const char *sec, char *wh
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	bool fexit = strncmp(sec, "fexit/", 6) == 0;
+	char func[128];
 	int id, fd;
 
-	if (!fexit && strncmp(sec, "fentry/", 7))
+	/* the attach point's function, as attach_point_present found it */
+	if (attach_point_btf(sec, func, sizeof(func)) != BTF_KIND_FUNC)
 		return true;
-	id = btf__find_by_name_kind(vmlinux, strchr(sec, '/') + 1, BTF_KIND_FUNC);
+	id = btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC);
 	if (id < 0)
 		return true;	/* attach_point_present says so */
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .attach_btf_id = id,
@@ -65,7 +67,7 @@ static bool tracing_allowed(const struct btf *vmlinux, const char *sec, char *wh
 		return true;
 	}
 	snprintf(why, len, "the kernel refuses %s programs on %s: %s", fexit ? "fexit" : "fentry",
-		 strchr(sec, '/') + 1, strerror(errno));
+		 func, strerror(errno));
 	return false;
 }
 

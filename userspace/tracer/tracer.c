@@ -198,8 +198,7 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	skel->rodata->syscall_time = o->syscall_time;
 	skel->rodata->tracer_netns = own_netns();
 	if (o->no_syscalls) {
-		bpf_program__set_autoload(skel->progs.on_sys_call, false);
-		bpf_program__set_autoload(skel->progs.on_sys_return, false);
+		/* and their stand-ins with them (plan_programs) */
 		bpf_program__set_autoload(skel->progs.on_sys_enter, false);
 		bpf_program__set_autoload(skel->progs.on_sys_exit, false);
 		/* a hand-off is told from an interrupt's wakeup by the
