@@ -144,6 +144,18 @@ static void test_vmrss_is_read_in_bytes(void **state)
 	assert_int_equal(status_vmhwm("Name:\tx\nVmRSS:\t    1768 kB\n"), -1);
 }
 
+/* /proc/PID/schedstat: run time (ns), run-queue wait (ns), timeslices */
+static void test_run_time_is_schedstat_first_field(void **state)
+{
+	(void)state;
+	assert_int_equal(schedstat_run_ns("1701767 576207 1\n"), 1701767);
+	assert_int_equal(schedstat_run_ns("0 0 0\n"), 0);
+	assert_int_equal(schedstat_run_ns(""), -1);		/* gone */
+	assert_int_equal(schedstat_run_ns("junk 1 2\n"), -1);
+	assert_int_equal(schedstat_run_ns("12x 1 2\n"), -1);
+	assert_int_equal(schedstat_run_ns("-5 1 2\n"), -1);
+}
+
 /* a hash map's fdinfo, as 6.18 prints it */
 static const char map_fdinfo[] =
 	"pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t1063\nmap_type:\t1\n"
@@ -314,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_buffers_count_once_at_their_joint_peak),
 		cmocka_unit_test(test_every_category_has_a_name),
 		cmocka_unit_test(test_vmrss_is_read_in_bytes),
+		cmocka_unit_test(test_run_time_is_schedstat_first_field),
 		cmocka_unit_test(test_map_memory_is_its_memlock_line),
 		cmocka_unit_test(test_timeline_keeps_peaks_and_last),
 		cmocka_unit_test(test_tree_peak_is_bounded_by_its_processes),

@@ -3,8 +3,10 @@
 #include "host/procfs.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -61,6 +63,24 @@ bool proc_rss_hwm(pid_t pid, long long *rss, long long *hwm)
 	*rss = status_vmrss(buf);
 	*hwm = status_vmhwm(buf);
 	return *rss >= 0 && *hwm >= 0;
+}
+
+long long schedstat_run_ns(const char *schedstat)
+{
+	char *end;
+	long long ns;
+
+	errno = 0;
+	ns = strtoll(schedstat, &end, 10);
+	return end == schedstat || errno || ns < 0 || (*end != ' ' && *end != '\n') ? -1 : ns;
+}
+
+long long proc_run_ns(pid_t pid)
+{
+	char path[64], buf[128];
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	return read_proc_text(path, buf, sizeof(buf)) ? schedstat_run_ns(buf) : -1;
 }
 
 long long fdinfo_memlock(const char *fdinfo)

@@ -26,6 +26,14 @@ long long status_vmhwm(const char *status);
  * has no memory of its own (a zombie, a kernel thread). */
 bool proc_rss_hwm(pid_t pid, long long *rss, long long *hwm);
 
+/* A thread's time on CPU in ns, the first field of a /proc/PID/schedstat
+ * text (the kernel's se.sum_exec_runtime, what getrusage() sums); -1 if
+ * absent. */
+long long schedstat_run_ns(const char *schedstat);
+/* ... read for pid's main thread: a single-threaded process's CPU, exact
+ * while it sleeps (the held child before release). */
+long long proc_run_ns(pid_t pid);
+
 /* The memory a BPF map holds, from its /proc/PID/fdinfo/FD text (the
  * kernel's bpf_map_memory_usage(): entries in use, not max_entries, for a
  * map that is not preallocated); -1 if absent. */

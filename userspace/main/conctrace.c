@@ -91,6 +91,7 @@ struct run {
 	struct timeline timeline;
 	struct proc_reading procs[TREE_READINGS];	/* one sample's traced processes */
 	long long held_hwm;	/* the launched child's VmHWM before exec: conctrace's fork */
+	long long held_cpu_ns;	/* ... and its CPU, fork to release (report.h) */
 	struct memcg memcg;			/* --cgroup */
 	struct target_user user;		/* --user */
 	struct symbolizer *sym;			/* --flame with stacks */
@@ -280,6 +281,7 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	r->ring_overflowed = tracer_ring_overflowed(&run->tracer);
 	r->agg = &run->agg;
 	r->pid = run->target.pid;
+	r->cpu_before_ns = run->target.launched ? run->held_cpu_ns : -1;
 	r->syscall_time = run->env.syscall_time;
 	r->duration_s = now_s() - run->t0;
 	r->peak_open = tracer_conns_peak(&run->tracer);
@@ -639,6 +641,7 @@ int main(int argc, char **argv)
 		/* blocked on its pipe, it grows no more until "go" */
 		if (!proc_rss_hwm(run.target.pid, &rss, &run.held_hwm))
 			run.held_hwm = -1;
+		run.held_cpu_ns = proc_run_ns(run.target.pid);
 		err = target_release(&run.target);
 		if (err && run.target.user_failed) {
 			fprintf(stderr, "conctrace: --user: cannot become %s: %s\n",

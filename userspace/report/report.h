@@ -37,6 +37,10 @@ struct report {
 	struct proc_counters proc;
 	struct syscall_total syscalls[SYSCALL_MAX];
 	long threads_peak;
+	/* launched: the held child's CPU from fork until released, before
+	 * tracing (conctrace's fork, which the kernel's books for the process,
+	 * wait4() and schedstat, count); -1: attached, or unread */
+	long long cpu_before_ns;
 	__u64 peak_open;
 	unsigned top_conns;		/* connections listed in text (--top-conns) */
 	unsigned json_conns;		/* connection objects in JSON */

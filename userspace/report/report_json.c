@@ -220,6 +220,8 @@ void report_json(FILE *f, struct report *r)
 	json_u64(&j, "ctx_switches_involuntary", p->ctx_involuntary);
 	json_u64(&j, "cpu_ns", p->cpu_ns);
 	json_u64(&j, "cpu_unsplit_ns", p->cpu_unsplit_ns);
+	if (r->cpu_before_ns >= 0)
+		json_i64(&j, "cpu_ns_before_tracing", r->cpu_before_ns);
 	json_u64(&j, "runq_ns", p->runq_ns);
 	json_i64(&j, "threads_peak", r->threads_peak);
 	if (r->timeline && r->timeline->n) {
