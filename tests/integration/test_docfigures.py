@@ -73,10 +73,10 @@ def test_documents_agree_with_a_fresh_run(fresh):
         assert name in found, f"no document shows fig:{name} any more"
 
 
-def problems_after(fresh, fig, value):
-    """The checker's complaints about fig once its first marker is set to
-    value by hand."""
-    t = texts()
+def problems_after(fresh, fig, value, t=None):
+    """The checker's complaints about fig once its first marker (in t, by
+    default the documents) is set to value by hand."""
+    t = t or texts()
     f = next(f for f, text in t.items() if f"<!-- fig:{fig} -->" in text)
     t[f] = re.sub(rf"<!-- fig:{re.escape(fig)} -->.*?<!-- /fig -->",
                   lambda _: f"<!-- fig:{fig} -->{value}<!-- /fig -->", t[f], count=1, flags=re.S)
@@ -85,9 +85,44 @@ def problems_after(fresh, fig, value):
             if f"fig:{fig}" in p and "two values" not in p]
 
 
+def on_this_build(fresh):
+    """The documents as if written on this kernel build (their own may be
+    another: test_kernel_sizes_are_this_builds)."""
+    here = fresh["host.kernel"].value
+    return {f: re.sub(r"(<!-- fig:host\.kernel -->).*?(<!-- /fig -->)",
+                      lambda m: m.group(1) + here + m.group(2), text)
+            for f, text in texts().items()}
+
+
+def test_kernel_sizes_are_this_builds(fresh):
+    """The kernel's sizes are exact on the build the documents name. On
+    another build (CI's machine may run one) they cannot be checked, and
+    the test says so as a skip, naming both builds and what differs."""
+    doc, here, diffs = docfigures.build_differences(fresh)
+    if doc != here:
+        pytest.skip(f"the documents' kernel sizes were read on {doc}, this is {here} "
+                    f"({len(diffs)} differ{': ' + '; '.join(diffs) if diffs else ''}): "
+                    "`sudo make docs-figures` on this build rewrites them")
+    assert not diffs, diffs
+
+
 def test_a_slab_size_edited_by_hand_fails(fresh):
     size = int(fresh["slab.TCP"].value.replace(",", ""))
-    assert problems_after(fresh, "slab.TCP", f"{size + 1:,}")
+    assert problems_after(fresh, "slab.TCP", f"{size + 1:,}", on_this_build(fresh))
+
+
+def test_another_builds_sizes_are_not_checked_as_this_ones(fresh):
+    """Sizes under another build's name are that build's: a different
+    task_struct is no error of the documents, and the skip above reports it."""
+    size = int(fresh["slab.TCP"].value.replace(",", ""))
+    t = {f: text.replace(f"<!-- fig:host.kernel -->{docfigures.documented_build()}",
+                         "<!-- fig:host.kernel -->x86_64, 0.0.0-another-build")
+         for f, text in texts().items()}
+    assert not problems_after(fresh, "slab.TCP", f"{size + 1:,}", t)
+    assert f"slab.TCP: {size + 1:,}, here {size:,}" in docfigures.build_differences(fresh, {
+        f: re.sub(r"<!-- fig:slab\.TCP -->.*?<!-- /fig -->",
+                  f"<!-- fig:slab.TCP -->{size + 1:,}<!-- /fig -->", text)
+        for f, text in t.items()})[2]
 
 
 def test_a_figure_beyond_its_noise_fails_and_within_it_passes(fresh):
