@@ -316,6 +316,47 @@ struct {
 } go_senders SEC(".maps");
 
 /*
+ * Go's sends to a receiver parked on a channel whose goroutine is locked
+ * to its thread (runtime.LockOSThread: a pool worker), by that thread's id
+ * (the kernel's, as gettid() gives it, Go's m.procid): the sender's
+ * connection (0: none), taken by the wakeup that runs the receiver
+ * (progs/sched.bpf.h, on_sched_waking) whichever thread does the waking.
+ * One element per locked thread at most; not preallocated.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} go_locked_handoffs SEC(".maps");
+
+/*
+ * The connection each goroutine last named (lib/goroutines.bpf.h), by
+ * goroutine (its g, in its process): where a goroutine parks on or sends
+ * to a channel, the work it hands over is this connection's, whichever
+ * thread it runs on. A g is reused, never freed: one element per
+ * goroutine that ever read or wrote a connection while traced. Not
+ * preallocated; full, a goroutine not yet in it falls back to its
+ * thread's connection.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct go_sender);
+	__type(value, __u64);
+} go_conns SEC(".maps");
+
+/* Where Go's runtime keeps g.m, g.lockedm and m.procid, set by userspace
+ * from the binary's Go version (userspace/tracer/go_probes.c) before it
+ * attaches its probes; 0: goroutines not followed (go_g_m_off), sends to
+ * a locked receiver not followed (go_g_lockedm_off). */
+__u32 go_g_m_off = 0;
+__u32 go_g_lockedm_off = 0;
+__u32 go_m_procid_off = 0;
+
+/*
  * Jobs a connection queued on a Python thread pool's queue.SimpleQueue
  * (concurrent.futures, run_in_executor), by the queued object, until a
  * worker takes them (progs/runtimes.bpf.h, on_py_queue_put). Not

@@ -37,6 +37,7 @@
 #define CONCTRACE_PROGS_RUNTIMES_BPF_H
 
 #include "lib/charging.bpf.h"
+#include "lib/goroutines.bpf.h"
 #include "lib/mm.bpf.h"
 
 /* offsetof(uv_work_t, work_req): libuv 1.x's public ABI on 64-bit (its
@@ -174,8 +175,12 @@ int on_go_chan_park(struct pt_regs *ctx)
 		return 0;
 	ts = bpf_task_storage_get(&threads, task, 0, 0);
 	key.g = ctx->ax;
-	key.tgid = bpf_get_current_pid_tgid() >> 32;
-	conn = ts && !ts->pending ? ts->cur_conn : 0;
+	key.tgid = task->tgid;
+	/* the goroutine's own connection, where its reads were seen; else
+	 * its thread's */
+	conn = go_conn_of(key.g, key.tgid);
+	if (!conn)
+		conn = ts && !ts->pending ? ts->cur_conn : 0;
 	if (!conn || bpf_map_update_elem(&go_senders, &key, &conn, BPF_ANY))
 		bpf_map_delete_elem(&go_senders, &key);	/* full: no stale entry either */
 	return 0;
@@ -225,6 +230,52 @@ int on_go_chan_recv(struct pt_regs *ctx)
 		return 0;
 	ts->woken_for = *conn;
 	take_handoff(task, ts, 0);
+	return 0;
+}
+
+/*
+ * runtime.send(c, sg, ep, unlockf, skip), c in RAX, sg in RBX: a send
+ * finds a receiver parked on c (sg) and hands it the value; the work the
+ * value brings is the sender's connection's. A receiver locked to its
+ * thread (a pool worker's LockOSThread) runs on that thread alone, which
+ * sleeps until Go's scheduler wakes it for the goroutine, and the thread
+ * that does the waking need not be the sender's: one that takes the
+ * goroutine from the sender's run queue, in the middle of a request of
+ * its own, would hand that request's connection over (seen: a heavy job's
+ * 3 ms of burn on a light connection). So the hand-off is noted for the
+ * receiver's thread (g.lockedm's procid), and the wakeup takes it
+ * instead of the waker's connection (on_sched_waking). A receiver not
+ * locked runs on whichever thread takes it, which the kernel cannot tell:
+ * left to the wakeup, as before. The sudog must point back to c.
+ */
+SEC("uprobe")
+int on_go_chan_send(struct pt_regs *ctx)
+{
+	__u64 c = ctx->ax, sg = ctx->bx, sg_c = 0, g = 0, m = 0, tid = 0, conn;
+	struct task_struct *task;
+	struct thread_state *ts;
+	__u32 key;
+
+	if (!go_g_lockedm_off || !go_sudog_chan_off || !c || !sg)
+		return 0;
+	task = target_current();
+	if (!task)
+		return 0;
+	if (bpf_probe_read_user(&sg_c, sizeof(sg_c), (void *)(sg + go_sudog_chan_off)) ||
+	    sg_c != c || bpf_probe_read_user(&g, sizeof(g), (void *)sg) || !g ||
+	    bpf_probe_read_user(&m, sizeof(m), (void *)(g + go_g_lockedm_off)) || !m ||
+	    bpf_probe_read_user(&tid, sizeof(tid), (void *)(m + go_m_procid_off)) ||
+	    !tid || tid > 0xffffffff)
+		return 0;
+	/* the sender's own connection (its g in R14, the register ABI's),
+	 * where its reads were seen; else its thread's */
+	conn = go_conn_of(ctx->r14, task->tgid);
+	if (!conn) {
+		ts = bpf_task_storage_get(&threads, task, 0, 0);
+		conn = ts && !ts->pending ? ts->cur_conn : 0;
+	}
+	key = (__u32)tid;
+	bpf_map_update_elem(&go_locked_handoffs, &key, &conn, BPF_ANY);
 	return 0;
 }
 

@@ -199,6 +199,24 @@ static __always_inline void mark_runnable(struct task_struct *p)
  * on the machine: the wakee's tgid, a typed load, rejects all but the
  * target's first.
  */
+/* p, a thread a Go goroutine is locked to, is woken to run it after a
+ * send noted whose work the goroutine was given (progs/runtimes.bpf.h,
+ * on_go_chan_send): that connection's, whoever wakes it (0: none). */
+static __always_inline bool go_locked_woken(struct task_struct *p)
+{
+	__u32 tid = p->pid;
+	struct thread_state *pts;
+	__u64 *conn = bpf_map_lookup_elem(&go_locked_handoffs, &tid), id;
+
+	if (!conn)
+		return false;
+	id = *conn;
+	bpf_map_delete_elem(&go_locked_handoffs, &tid);
+	if (id && (pts = thread_state(p)))
+		pts->woken_for = id;
+	return true;
+}
+
 SEC("tp_btf/sched_waking")
 int BPF_PROG(on_sched_waking, struct task_struct *p)
 {
@@ -206,6 +224,8 @@ int BPF_PROG(on_sched_waking, struct task_struct *p)
 	struct task_struct *waker;
 
 	if (!task_is_target(p))
+		return 0;
+	if (go_g_lockedm_off && go_locked_woken(p))
 		return 0;
 	waker = bpf_get_current_task_btf();
 	if (waker == p || !task_is_target(waker))

@@ -7,6 +7,7 @@
 #define CONCTRACE_PROGS_SOCKETS_BPF_H
 
 #include "lib/charging.bpf.h"
+#include "lib/goroutines.bpf.h"
 
 /*
  * Socket I/O names its connection: the socket's inode through typed BTF
@@ -79,6 +80,8 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 		ts->sys_conn = id;
 		ts->sys_sent = !rx;
 	}
+	if (go_g_m_off)
+		go_note_conn(task, id);	/* a Go target: by goroutine too */
 	if (ret > 0 && !(rx && (flags & MSG_PEEK))) {
 		if (rx)
 			ts->owed.bytes_rx += ret;

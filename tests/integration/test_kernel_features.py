@@ -40,7 +40,7 @@ ATTACH_ONLY = {"held_sockets", "held_threads", "held_uring", "held_stacks"}  # -
 # uprobes, loaded in every run, attached where a binary has libuv (Node),
 # is Go's (go_probes.c), a Python (py_probes.c) or has V8 (v8_probes.c)
 UPROBES = {"on_uv_queue_work", "on_uv_queue_work_run", "on_uv_work", "on_uv_work_done",
-           "on_go_chan_park", "on_go_chan_recv", "on_asyncio_step", "on_gc_start", "on_gc_done",
+           "on_go_chan_park", "on_go_chan_recv", "on_go_chan_send", "on_asyncio_step", "on_gc_start", "on_gc_done",
            "on_compile_start", "on_compile_done", "on_runtime_thread", "on_py_queue_put",
            "on_py_queue_got"}
 FLAME = {"on_kmem_cache_alloc": "kmem", "on_kmalloc": "kmem", "on_cpu_sample": "cpu"}

@@ -96,13 +96,14 @@ NODE_LIGHT_SHARE = 1 / 3
 NODE_LIGHT_SPREAD = 2
 
 
-def traced(tmp_path, cmd, client):
-    """Run cmd under conctrace, drive it with client(port) -> {port: kind},
-    stop it with SIGTERM (it writes its books); the report, the books, the
-    kinds."""
+def traced(tmp_path, cmd, client, options=()):
+    """Run cmd under conctrace (with options), drive it with client(port) ->
+    {port: kind}, stop it with SIGTERM (it writes its books); the report,
+    the books, the kinds."""
     path, books = tmp_path / "r.json", tmp_path / "books.json"
-    ct = subprocess.Popen([str(CONCTRACE), "--json", str(path), "--json-conns", "1000", "--",
-                           *cmd, str(books)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ct = subprocess.Popen([str(CONCTRACE), "--json", str(path), "--json-conns", "1000",
+                           *options, "--", *cmd, str(books)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         m = wait_line(ct.stderr, rb"listening on port (\d+) \(pid (\d+)\)", timeout=30)
         port, pid = int(m.group(1)), int(m.group(2))

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Go's channels, through the uprobes of bpf/progs/runtimes.bpf.h, at the
- * entry of runtime.chanparkcommit (a goroutine parks on a channel) and
- * runtime.recv (a receive takes a parked sender's value); never at a
+ * entry of runtime.chanparkcommit (a goroutine parks on a channel),
+ * runtime.recv (a receive takes a parked sender's value) and runtime.send
+ * (a send hands its value to a parked receiver); never at a
  * return: Go moves goroutine stacks, which a uretprobe's rewritten return
  * address does not survive. Channel operations that neither park nor
  * find a sender parked run no probe. Only in a Go binary (it has
@@ -44,8 +45,16 @@
 static const struct go_layout {
 	int first_minor, last_minor;
 	__u32 chan_size, sudog_select, sudog_chan;
+	/* g.m, g.lockedm, m.procid; 0: goroutines not followed, runtime.send
+	 * not probed (bpf/lib/goroutines.bpf.h, progs/runtimes.bpf.h) */
+	__u32 g_m, g_lockedm, m_procid;
 } layouts[] = {
-	{ 17, 22, 8, 52, 80 },
+	{ 17, 18, 8, 52, 80, 0, 0, 0 },
+	/* read in go1.19's DWARF (Debian's golang-go build of the test's
+	 * servers); the fields before g.lockedm changed between versions:
+	 * listed for go1.19 alone until others are checked */
+	{ 19, 19, 8, 52, 80, 48, 232, 72 },
+	{ 20, 22, 8, 52, 80, 0, 0, 0 },
 };
 
 /* The bytes at virtual address va in elf, len of them, or NULL. */
@@ -191,9 +200,9 @@ static struct bpf_link *probe(struct bpf_program *prog, const char *path, const 
 void go_probes_attach(struct tracer *t, const char *exe)
 {
 	struct conctrace_bpf__bss *bss = t->skel->bss;
-	int park_skip = -1, recv_skip = -1;
+	int park_skip = -1, recv_skip = -1, send_skip = -1;
 	const struct go_layout *l = NULL;
-	struct bpf_link *park, *recv;
+	struct bpf_link *park, *recv, *send = NULL;
 	char version[64], why[256];
 	bool go = false;
 	GElf_Ehdr eh;
@@ -210,6 +219,7 @@ void go_probes_attach(struct tracer *t, const char *exe)
 	if (go && eh.e_machine == EM_X86_64 && (l = layout_of(version))) {
 		park_skip = probe_skip(elf, "runtime.chanparkcommit");
 		recv_skip = probe_skip(elf, "runtime.recv");
+		send_skip = probe_skip(elf, "runtime.send");
 	}
 	elf_close_path(elf, fd);
 	if (!go)
@@ -225,6 +235,8 @@ void go_probes_attach(struct tracer *t, const char *exe)
 	bss->go_chan_size_off = l->chan_size;
 	bss->go_sudog_select_off = l->sudog_select;
 	bss->go_sudog_chan_off = l->sudog_chan;
+	bss->go_m_procid_off = l->m_procid;
+	bss->go_g_m_off = l->g_m;	/* goroutines followed from here on */
 	/* the parks first: a receive that finds none recorded misses, no more */
 	park = park_skip < 0 || recv_skip < 0 ? NULL :
 		probe(t->skel->progs.on_go_chan_park, exe, "runtime.chanparkcommit", park_skip);
@@ -234,6 +246,7 @@ void go_probes_attach(struct tracer *t, const char *exe)
 	if (!park || !recv) {
 		bpf_link__destroy(park);
 		bss->go_sudog_chan_off = 0;
+		bss->go_g_m_off = 0;
 		snprintf(why, sizeof(why), "%s (%s): %s", exe, version,
 			 park_skip < 0 || recv_skip < 0 ?
 			 "runtime.chanparkcommit or runtime.recv not in its symbol table "
@@ -243,9 +256,27 @@ void go_probes_attach(struct tracer *t, const char *exe)
 	}
 	t->go_links[0] = park;
 	t->go_links[1] = recv;
+	/* the sends to a locked receiver: where this version's g and m are
+	 * known, and the program loaded */
+	if (l->g_lockedm && send_skip >= 0 &&
+	    bpf_program__autoload(t->skel->progs.on_go_chan_send)) {
+		bss->go_g_lockedm_off = l->g_lockedm;
+		send = probe(t->skel->progs.on_go_chan_send, exe, "runtime.send", send_skip);
+		libbpf_log_clear();
+		if (!send)
+			bss->go_g_lockedm_off = 0;
+	}
+	if (!send && bpf_program__autoload(t->skel->progs.on_go_chan_send)) {
+		snprintf(why, sizeof(why), "%s (%s): %s", exe, version,
+			 !l->g_lockedm ? "its runtime's g and m layout is not one conctrace knows "
+			 "(go1.19 on x86-64)" : send_skip < 0 ? "runtime.send not in its symbol table" :
+			 "the kernel refused the uprobe");
+		plan_drop(t, "on_go_chan_send", why);
+	}
+	t->go_links[2] = send;
 }
 
 void go_probes_detach(struct tracer *t)
 {
-	tracer_links_destroy(t->go_links, 2);
+	tracer_links_destroy(t->go_links, 3);
 }

@@ -101,6 +101,8 @@ static const struct prog_role roles[] = {
 	/* uprobes, attached in Go binaries (go_probes.c) */
 	OPT("on_go_chan_park", GO_CHAN),
 	OPT("on_go_chan_recv", GO_CHAN),
+	OPT("on_go_chan_send", "Go channel jobs handed to a pool worker locked to its thread, "
+	    "whichever thread wakes it"),
 	/* a uprobe, attached in a Python's asyncio module (py_probes.c) */
 	OPT("on_asyncio_step", "asyncio coroutines' work per connection, resumed after other "
 	    "connections' reads (Python)"),

@@ -240,6 +240,7 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	/* and in a Go binary (go_probes.c) */
 	bpf_program__set_autoattach(skel->progs.on_go_chan_park, false);
 	bpf_program__set_autoattach(skel->progs.on_go_chan_recv, false);
+	bpf_program__set_autoattach(skel->progs.on_go_chan_send, false);
 	/* and in a Python's asyncio (py_probes.c) */
 	bpf_program__set_autoattach(skel->progs.on_asyncio_step, false);
 	bpf_program__set_autoattach(skel->progs.on_gc_start, false);

@@ -52,7 +52,7 @@ struct tracer {
 	struct bpf_link *uv_links[TRACER_UV_LINKS];
 	int n_uv_links;
 	/* Go's channels (go_probes.c): runtime.chanparkcommit's and recv's */
-	struct bpf_link *go_links[2];
+	struct bpf_link *go_links[3];
 	/* CPython (py_probes.c): where an asyncio Task's step resumes, and
 	 * where a garbage collection starts and ends */
 	struct bpf_link *py_links[3];

@@ -70,7 +70,10 @@ func threadCPU() int64 {
 	return ts.Nano()
 }
 
-// burn: n rounds of arithmetic the compiler cannot drop (its result is sent)
+// burn: n rounds of arithmetic the compiler cannot drop (its result is sent);
+// never inlined, so that on-CPU stacks name it (test_go.py's pool tests)
+//
+//go:noinline
 func burn(n int) uint64 {
 	x := uint64(0)
 	for i := 0; i < n; i++ {
