@@ -326,7 +326,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 1024);
 	__type(key, __u32);
 	__type(value, __u64);
 } go_locked_handoffs SEC(".maps");
@@ -338,12 +338,13 @@ struct {
  * thread it runs on. A g is reused, never freed: one element per
  * goroutine that ever read or wrote a connection while traced. Not
  * preallocated; full, a goroutine not yet in it falls back to its
- * thread's connection.
+ * thread's connection. Its buckets are taken at load, 16 B an element it
+ * can hold, Go target or not: sized as go_senders.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 16384);
 	__type(key, struct go_sender);
 	__type(value, __u64);
 } go_conns SEC(".maps");

@@ -197,6 +197,20 @@ static struct bpf_link *probe(struct bpf_program *prog, const char *path, const 
 	return bpf_program__attach_uprobe_opts(prog, -1, path, (size_t)skip, &opts);
 }
 
+bool go_binary(const char *exe)
+{
+	char version[64];
+	bool go = false;
+	Elf *elf;
+	int fd;
+
+	if (!exe || !(elf = elf_open_path(exe, &fd)))
+		return false;
+	go = go_version(elf, version, sizeof(version));
+	elf_close_path(elf, fd);
+	return go;
+}
+
 void go_probes_attach(struct tracer *t, const char *exe)
 {
 	struct conctrace_bpf__bss *bss = t->skel->bss;

@@ -237,7 +237,17 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	bpf_program__set_autoattach(skel->progs.on_uv_work, false);
 	bpf_program__set_autoattach(skel->progs.on_uv_work_done, false);
 	bpf_program__set_autoattach(skel->progs.on_uv_queue_work_run, false);
-	/* and in a Go binary (go_probes.c) */
+	/* and in a Go binary (go_probes.c), whose maps nothing else fills */
+	{
+		char exe[64];
+
+		snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)o->target);
+		if (!go_binary(o->exe ? o->exe : exe)) {
+			bpf_map__set_max_entries(skel->maps.go_senders, 1);
+			bpf_map__set_max_entries(skel->maps.go_conns, 1);
+			bpf_map__set_max_entries(skel->maps.go_locked_handoffs, 1);
+		}
+	}
 	bpf_program__set_autoattach(skel->progs.on_go_chan_park, false);
 	bpf_program__set_autoattach(skel->progs.on_go_chan_recv, false);
 	bpf_program__set_autoattach(skel->progs.on_go_chan_send, false);
