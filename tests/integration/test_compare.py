@@ -34,6 +34,8 @@ COMPARE = ROOT / "scripts" / "compare"
 MODELS = ["threaded", "epoll", "coro", "uring"]
 SMALL_N = 200
 REQUESTS = 20           # busy: PINGs per connection, at 100/s: 0.2 s of load
+BUFFERS = ("rx_queue", "tx_queue", "forward_alloc")     # the breakdown's, scripts/compare
+PAGE_SIZE = resource.getpagesize()
 
 
 def test_compare_small_n(tmp_path):
@@ -70,13 +72,21 @@ def test_compare_small_n(tmp_path):
                 # connection's final record, each object at its peak) and
                 # the kernel figure (idle: the live walk over the open
                 # connections while all were held). Held, a varying object
-                # may be below its peak; idle connections hold no buffers
+                # may be below its peak
                 varying = sum(bd.get(c, 0) for c in ("epoll", "io_uring", "page_tables", "vmas"))
                 assert r["kernel_bytes_per_conn"] >= r["kernel_objects_per_conn"] - varying - 1, \
                     (where, r)
                 if scenario == "idle":
-                    assert r["kernel_bytes_per_conn"] <= r["kernel_objects_per_conn"] + 1, \
-                        (where, r)
+                    # an idle connection queues nothing, but TCP gives its
+                    # forward allocation back in whole pages (sk_mem_reclaim):
+                    # a socket may keep up to a page less a byte reserved
+                    # after its PING and reply are gone (coro_echo at N=200:
+                    # 2,028 B a connection, in 2 of 12 runs on
+                    # 2026-12-05; 0 in the others). Beyond the objects: only
+                    # buffers its records saw, and less than that page
+                    excess = r["kernel_bytes_per_conn"] - r["kernel_objects_per_conn"]
+                    assert excess <= sum(bd.get(c, 0) for c in BUFFERS) + 1, (where, r)
+                    assert excess < PAGE_SIZE, (where, r)
                 assert bd["sock"] > 0 and bd["file"] > 0, (where, bd)
                 assert (bd["thread"] > 0) == (model == "threaded"), (where, bd)
                 assert (bd["epoll"] > 0) == (model in ("epoll", "coro")), (where, bd)

@@ -119,6 +119,10 @@ def test_kernel_memory_matches_slab_growth(name, family, tmp_path):
         # conctrace's live lines go to the same pipe: keep it drained
         drain = subprocess.Popen(["cat"], stdin=ct.stderr, stdout=subprocess.DEVNULL)
         ct_maps = slabtruth.map_fdinfos(ct.pid)
+        # named while conctrace holds them: once it has exited, the kernel
+        # frees its maps, and a lookup by id after that finds none
+        for m in ct_maps:
+            m["name"] = map_name(m["map_id"])
         before, held, server0, server1, clientc = held_truth(target, MEM_CONNS, ready, pid,
                                                              INTERVAL)
         time.sleep(3 * INTERVAL)        # and the state after
@@ -174,7 +178,7 @@ def test_kernel_memory_matches_slab_growth(name, family, tmp_path):
     # in its hash element per tracked connection, given back when its
     # record is final. The connection map is the hash map of records.
     record = rep["tracer"]["conn_record_bytes"]
-    conns_map = [m for m in ct_maps if map_name(m["map_id"]) == "conns_g0"]
+    conns_map = [m for m in ct_maps if m["name"] == "conns_g0"]
     assert len(conns_map) == 1 and int(conns_map[0]["value_size"]) == record, ct_maps
     elem = slabtruth.hash_elem_bytes(int(conns_map[0]["key_size"]), record)
     held = max(s["tracer_bytes"] for s in held_samples)
