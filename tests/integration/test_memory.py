@@ -194,6 +194,11 @@ CGROUP_CONNS = 3000
 # then) is in conctrace's reading only; beyond that, the held state's own
 # movement between the two readings
 CGROUP_READ_TOLERANCE = 0.01
+# and the cgroup's own fuzz: each CPU holds up to MEMCG_CHARGE_BATCH (64)
+# pages charged ahead or uncharged late (its per-CPU stock), so two readings
+# of a cgroup that holds still may differ by that much a CPU (seen: 160 KiB
+# apart, 1.2% of coro_echo's 13.6 MB, on the pti=on build of 2026-12-05)
+CGROUP_STOCK_BYTES = 64 * os.sysconf("SC_PAGE_SIZE") * os.cpu_count()
 
 
 def cgroup_dir(pid):
@@ -289,8 +294,8 @@ def test_cgroup_charges_match_attributed_kernel_memory(name, tmp_path):
     assert cg["attributed_object_bytes"] >= CGROUP_CONNS * 2048, cg
     assert 0.90 <= explained <= 1.05, (explained, growth, cg)
     start_up = cg["kernel_growth_bytes"] - growth
-    assert -CGROUP_READ_TOLERANCE * growth <= start_up <= \
-        charged0 + CGROUP_READ_TOLERANCE * growth, (growth, charged0, cg)
+    slack = CGROUP_READ_TOLERANCE * growth + CGROUP_STOCK_BYTES
+    assert -slack <= start_up <= charged0 + slack, (growth, charged0, cg)
     assert not os.path.exists(cg["path"]), f"cgroup {cg['path']} left behind"
     assert "cgroup " in out and "explained" in out
 
