@@ -69,4 +69,19 @@ static __always_inline __u64 go_conn_of(__u64 g, __u32 tgid)
 	return id ? *id : 0;
 }
 
+/* The connection a goroutine hands its work for (a channel's park or
+ * send), on task: its own, where its reads were seen; else its thread's,
+ * unless the thread is pending (its work waits for the connection it
+ * names next); 0: none. */
+static __always_inline __u64 go_sender_conn(__u64 g, struct task_struct *task)
+{
+	struct thread_state *ts;
+	__u64 conn = go_conn_of(g, task->tgid);
+
+	if (conn)
+		return conn;
+	ts = bpf_task_storage_get(&threads, task, 0, 0);
+	return ts && !ts->pending ? ts->cur_conn : 0;
+}
+
 #endif /* CONCTRACE_LIB_GOROUTINES_BPF_H */

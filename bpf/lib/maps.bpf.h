@@ -307,13 +307,19 @@ struct go_sender {
 	__u32 pad;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 16384);
-	__type(key, struct go_sender);
-	__type(value, __u64);
-} go_senders SEC(".maps");
+/* A connection id by goroutine: go_senders and go_conns. Their buckets
+ * are taken at load, 16 B an element each can hold, and sized to one
+ * element where the target is not Go (userspace/tracer/tracer.c). */
+#define GO_CONN_BY_GOROUTINE(name)					\
+struct {								\
+	__uint(type, BPF_MAP_TYPE_HASH);				\
+	__uint(map_flags, BPF_F_NO_PREALLOC);				\
+	__uint(max_entries, 16384);					\
+	__type(key, struct go_sender);					\
+	__type(value, __u64);						\
+} name SEC(".maps")
+
+GO_CONN_BY_GOROUTINE(go_senders);
 
 /*
  * Go's sends to a receiver parked on a channel whose goroutine is locked
@@ -338,16 +344,9 @@ struct {
  * thread it runs on. A g is reused, never freed: one element per
  * goroutine that ever read or wrote a connection while traced. Not
  * preallocated; full, a goroutine not yet in it falls back to its
- * thread's connection. Its buckets are taken at load, 16 B an element it
- * can hold, Go target or not: sized as go_senders.
+ * thread's connection.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 16384);
-	__type(key, struct go_sender);
-	__type(value, __u64);
-} go_conns SEC(".maps");
+GO_CONN_BY_GOROUTINE(go_conns);
 
 /* Where Go's runtime keeps g.m, g.lockedm and m.procid, set by userspace
  * from the binary's Go version (userspace/tracer/go_probes.c) before it

@@ -157,8 +157,8 @@ __u32 go_sudog_chan_off = 0;
  * RAX): a goroutine parks on a channel, a send or a receive that found no
  * one, on the thread that ran it (on that thread's scheduler stack, the
  * channel still locked: no receiver can take it before this runs). Its
- * connection is the thread's, or none (pending: the thread's work waits
- * for the connection it names next); every park writes it, so whichever
+ * connection is the goroutine's own, else the thread's, or none
+ * (go_sender_conn); every park writes it, so whichever
  * sender a receiver finds parked, the entry is that park's. Parks and
  * hand-overs only: a channel operation that neither parks nor finds a
  * parked sender runs no probe.
@@ -168,19 +168,13 @@ int on_go_chan_park(struct pt_regs *ctx)
 {
 	struct task_struct *task = target_current();
 	struct go_sender key = {};
-	struct thread_state *ts;
 	__u64 conn;
 
 	if (!task || !ctx->ax)
 		return 0;
-	ts = bpf_task_storage_get(&threads, task, 0, 0);
 	key.g = ctx->ax;
 	key.tgid = task->tgid;
-	/* the goroutine's own connection, where its reads were seen; else
-	 * its thread's */
-	conn = go_conn_of(key.g, key.tgid);
-	if (!conn)
-		conn = ts && !ts->pending ? ts->cur_conn : 0;
+	conn = go_sender_conn(key.g, task);
 	if (!conn || bpf_map_update_elem(&go_senders, &key, &conn, BPF_ANY))
 		bpf_map_delete_elem(&go_senders, &key);	/* full: no stale entry either */
 	return 0;
@@ -253,7 +247,6 @@ int on_go_chan_send(struct pt_regs *ctx)
 {
 	__u64 c = ctx->ax, sg = ctx->bx, sg_c = 0, g = 0, m = 0, tid = 0, conn;
 	struct task_struct *task;
-	struct thread_state *ts;
 	__u32 key;
 
 	if (!go_g_lockedm_off || !go_sudog_chan_off || !c || !sg)
@@ -267,13 +260,7 @@ int on_go_chan_send(struct pt_regs *ctx)
 	    bpf_probe_read_user(&tid, sizeof(tid), (void *)(m + go_m_procid_off)) ||
 	    !tid || tid > 0xffffffff)
 		return 0;
-	/* the sender's own connection (its g in R14, the register ABI's),
-	 * where its reads were seen; else its thread's */
-	conn = go_conn_of(ctx->r14, task->tgid);
-	if (!conn) {
-		ts = bpf_task_storage_get(&threads, task, 0, 0);
-		conn = ts && !ts->pending ? ts->cur_conn : 0;
-	}
+	conn = go_sender_conn(ctx->r14, task);	/* the sender's g: R14, the register ABI's */
 	key = (__u32)tid;
 	bpf_map_update_elem(&go_locked_handoffs, &key, &conn, BPF_ANY);
 	return 0;

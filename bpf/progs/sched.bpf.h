@@ -184,21 +184,6 @@ static __always_inline void mark_runnable(struct task_struct *p)
 		ts->runnable_since = bpf_ktime_get_ns();
 }
 
-/*
- * A wakeup, in the waker's context: a thread serving a connection that
- * wakes another of the target (a futex, an eventfd, a pipe) hands it work
- * for that connection (take_handoff, at the wakee's switch-in). Only from
- * inside a syscall: an interrupt (a packet, a timer) wakes threads on top
- * of whatever task it interrupted, mostly outside its syscalls, and the
- * CPU's preempt count that would tell is not readable on every kernel
- * (its per-CPU symbol is in kallsyms only with KALLSYMS_ALL). Nor from
- * passing Python's GIL (on_interpreter_lock), nor from a garbage
- * collection (V8's parallel marking on its helper threads): they hand
- * over no connection's work. Light
- * mode sees no syscalls and leaves this program out. It runs for every wakeup
- * on the machine: the wakee's tgid, a typed load, rejects all but the
- * target's first.
- */
 /* p, a thread a Go goroutine is locked to, is woken to run it after a
  * send noted whose work the goroutine was given (progs/runtimes.bpf.h,
  * on_go_chan_send): that connection's, whoever wakes it (0: none). */
@@ -217,6 +202,21 @@ static __always_inline bool go_locked_woken(struct task_struct *p)
 	return true;
 }
 
+/*
+ * A wakeup, in the waker's context: a thread serving a connection that
+ * wakes another of the target (a futex, an eventfd, a pipe) hands it work
+ * for that connection (take_handoff, at the wakee's switch-in). Only from
+ * inside a syscall: an interrupt (a packet, a timer) wakes threads on top
+ * of whatever task it interrupted, mostly outside its syscalls, and the
+ * CPU's preempt count that would tell is not readable on every kernel
+ * (its per-CPU symbol is in kallsyms only with KALLSYMS_ALL). Nor from
+ * passing Python's GIL (on_interpreter_lock), nor from a garbage
+ * collection (V8's parallel marking on its helper threads): they hand
+ * over no connection's work. Light
+ * mode sees no syscalls and leaves this program out. It runs for every wakeup
+ * on the machine: the wakee's tgid, a typed load, rejects all but the
+ * target's first.
+ */
 SEC("tp_btf/sched_waking")
 int BPF_PROG(on_sched_waking, struct task_struct *p)
 {

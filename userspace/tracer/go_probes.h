@@ -8,7 +8,8 @@
 
 #include "tracer/tracer.h"
 
-/* Probe runtime.chanparkcommit and runtime.recv if exe is a Go binary whose
+/* Probe runtime.chanparkcommit, runtime.recv and (where g and m are known)
+ * runtime.send if exe is a Go binary whose
  * runtime's layout is known; a Go binary probed without it is said in
  * the run's warnings (plan_report), anything else is left alone. */
 void go_probes_attach(struct tracer *t, const char *exe);

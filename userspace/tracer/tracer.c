@@ -172,11 +172,20 @@ static __u32 own_netns(void)
 	return stat("/proc/self/ns/net", &st) == 0 ? (__u32)st.st_ino : 0;
 }
 
+/* The target's program file: the command's, or an attached process's
+ * /proc/PID/exe (into buf) */
+static const char *target_exe(const struct tracer_opts *o, char *buf, size_t len)
+{
+	snprintf(buf, len, "/proc/%d/exe", (int)o->target);
+	return o->exe ? o->exe : buf;
+}
+
 static struct conctrace_bpf *open_configured(struct tracer *t, const struct tracer_opts *o,
 					     const struct btf *vmlinux)
 {
 	struct conctrace_bpf *skel = conctrace_bpf__open();
 	__u16 flags[SYSCALL_MAX] = { 0 };
+	char exe[64];
 
 	if (!skel)
 		return NULL;
@@ -238,15 +247,10 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	bpf_program__set_autoattach(skel->progs.on_uv_work_done, false);
 	bpf_program__set_autoattach(skel->progs.on_uv_queue_work_run, false);
 	/* and in a Go binary (go_probes.c), whose maps nothing else fills */
-	{
-		char exe[64];
-
-		snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)o->target);
-		if (!go_binary(o->exe ? o->exe : exe)) {
-			bpf_map__set_max_entries(skel->maps.go_senders, 1);
-			bpf_map__set_max_entries(skel->maps.go_conns, 1);
-			bpf_map__set_max_entries(skel->maps.go_locked_handoffs, 1);
-		}
+	if (!go_binary(target_exe(o, exe, sizeof(exe)))) {
+		bpf_map__set_max_entries(skel->maps.go_senders, 1);
+		bpf_map__set_max_entries(skel->maps.go_conns, 1);
+		bpf_map__set_max_entries(skel->maps.go_locked_handoffs, 1);
 	}
 	bpf_program__set_autoattach(skel->progs.on_go_chan_park, false);
 	bpf_program__set_autoattach(skel->progs.on_go_chan_recv, false);
@@ -590,13 +594,13 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 	t->skel->bss->held_stacks_pass = 1;
 	run_iter(t->skel->links.held_stacks);
 	{
-		char exe[64];
+		char buf[64];
+		const char *exe = target_exe(o, buf, sizeof(buf));
 
-		snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)o->target);
-		uv_probes_attach(t, o->exe ? o->exe : exe);
-		go_probes_attach(t, o->exe ? o->exe : exe);
-		py_probes_attach(t, o->exe ? o->exe : exe);
-		v8_probes_attach(t, o->exe ? o->exe : exe);
+		uv_probes_attach(t, exe);
+		go_probes_attach(t, exe);
+		py_probes_attach(t, exe);
+		v8_probes_attach(t, exe);
 	}
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), ring_record, t, NULL);
 	if (!t->rb) {

@@ -51,7 +51,7 @@ struct tracer {
 	 * work callback's entry and return */
 	struct bpf_link *uv_links[TRACER_UV_LINKS];
 	int n_uv_links;
-	/* Go's channels (go_probes.c): runtime.chanparkcommit's and recv's */
+	/* Go's channels (go_probes.c): runtime.chanparkcommit's, recv's, send's */
 	struct bpf_link *go_links[3];
 	/* CPython (py_probes.c): where an asyncio Task's step resumes, and
 	 * where a garbage collection starts and ends */
