@@ -203,8 +203,10 @@ struct thread_state {
 	__u64 run_start;	/* the kernel's figure when the run began */
 	__u64 run_split;	/* charged to connections and loop since */
 	__u64 run_clock;	/* the clock's time for the run so far */
+	__u64 run_owner;	/* whom the run's parts went to (run_key), or RUN_* */
 	__u32 clock_scale;	/* the kernel's time per clock ns, 1.0 = 1 << 16 */
 	__u64 cpu_debt;		/* overshoot still to pay back (settle_run) */
+	__u64 cpu_credit;	/* the kernel's count beyond the parts, to give out */
 	__u64 runnable_since;
 	struct pending owed;	/* to cur_conn; always empty when it is 0 */
 	struct deferred deferred;	/* pending: to the connection named next */

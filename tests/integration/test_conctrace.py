@@ -259,8 +259,9 @@ def test_per_connection_figures_add_up_to_the_process(attached):
     switches = sum(c["ctx_switches_voluntary"] + c["ctx_switches_involuntary"] for c in conns)
     assert switches + no_conn(rep, "ctx_switches") == \
         proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
-    # the process's CPU is the kernel's; the clock splits it, and what it
-    # overshot waits, unsplit, to be paid back: a little, never a share
+    # the process's CPU is the kernel's; the clock splits it, and where
+    # the kernel counted more for a run's earlier parts, the difference
+    # waits, unsplit, to be given out: a little, never a share
     assert proc["cpu_unsplit_ns"] <= 0.01 * proc["cpu_ns"], proc
     cpu = sum(c["cpu_ns"] for c in conns) + no_conn(rep, "cpu_ns") + proc["cpu_unsplit_ns"]
     assert abs(cpu - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000

@@ -189,7 +189,7 @@ void report_text(FILE *f, struct report *r)
 		r->threads_peak == 1 ? "" : "s");
 	if (p->cpu_unsplit_ns)
 		fprintf(f, "  of the cpu, %s is not yet split between connections and the loop "
-			"(the clock overshot the kernel's figure)\n",
+			"(the kernel counted more for a run than the clock that splits it)\n",
 			fmt_ns((double)p->cpu_unsplit_ns, b1, sizeof(b1)));
 	syscall_line(f, "  syscalls:", counts, 1);
 	if (r->timeline && r->timeline->n) {
