@@ -19,7 +19,7 @@ conctrace never saw, each server keeping its own books per connection:
     loop's. Before any of it, heavy and light connections came out
     inverted.
   * Python's asyncio Protocol API (asyncio_protocol.py): the work in
-    data_received, after its read.
+    buffer_updated (data_received's twin), after its read.
   * Python's and V8's garbage collectors: a collection is the runtime's,
     not the connection whose allocation set it off (USDT probes
     python:gc__start and gc__done; uprobes on V8's Heap::CollectGarbage).
@@ -30,35 +30,48 @@ conctrace never saw, each server keeping its own books per connection:
 
 Heavy and light connections interleave, all open at once. Each heavy
 connection must be within its runtime's tolerance of its own books (asyncio
-and Node 25%), no light connection above a quarter (Node: a third) of the
-median heavy connection (before, asyncio's light connections took the
-heavy work: 42.5 ms median), and connections + loop + pool + unsplit =
-the process, switches too.
+25%, Node -30% and +35%; asyncio's at most 25% above its books of all the
+loop thread did around it, which hold the host's stalls: measured over 150
+runs, 0.99-1.48 of the work's books, 0.78-1.02 of those), no light
+connection above a quarter (Node: a third) of the median heavy connection,
+less what its books hold beyond the light median (before, asyncio's light
+connections took the heavy work: 42.5 ms median), and connections + loop +
+pool + unsplit = the process, switches too.
 
-asyncio's light connections are held to 2x their median (issue 16's
-bar): measured here over 22 runs of the streams server, the highest was
-1.16-1.89x the median, over 6 of the Protocol server 1.20-1.47x. Before
-the loop's pass and a step that named no connection were split off at
-the next step (or read), their CPU went to the connection named next:
-the set-up steps of 40 connections opened at once, 0.9 ms, made one light
-connection 2.04-2.66x in 3 of 5 runs (2.12x in a CI run). Before: with the pending after a wait alone (no
-step probe), 1.32-2.37x in 3 runs, a heavy step's CPU sometimes landing
-on the light connection read last; with the step probe, up to 2.7x, one
-light connection taking a 0.8 ms garbage collection set off while 40
-connections were set up (with Python's collector off: 1.24-1.34x).
-Node's are held to 2x their median too: over 10 runs here the highest
-was 1.15-1.44x, since V8's compilers and worker threads are the
-runtime's (before, 1.18-3.28x over 25 runs: a TurboFan compile of a hot
+Light connections are held to their own books (issue 16's bar, 2x): each
+server keeps the loop thread's CPU around each connection, the callbacks
+it runs for it and the gaps either side of each, which conctrace may
+rightly give it or its neighbour (runtimes/loop_books.py; Node's main
+thread through runtimes/thread_cpu.c, a Node-API addon, Node 20 having no
+thread CPU clock). No light connection's figure over its books above 2x
+the light median of that ratio. Measured over 15 runs each on the pti=on
+build: the highest 1.05-1.42x (streams), 1.07-1.74x (Protocol),
+1.13-1.31x (executor), 1.13-1.47x (Node). Raw, a light connection's
+figure over the light median, the same runs were above 2x in 9 of 60 (up
+to 2.5x), nothing misplaced: the host stalls the VM's CPU for 0.2-2 ms at kernel
+entries (tens of ms at times), which the kernel counts as the running
+thread's CPU, and the books saw the same. History: before a run's two
+clocks disagreeing was the whole run's (memory.md, CPU time), the light
+connection current at a run's end took up to 1.8 ms: 2.5-2.7x over its
+books in 2 of 46 runs. Before the loop's pass and a step that named no
+connection were split off at the next step (or read), their CPU went to
+the connection named next: the set-up steps of 40 connections opened at
+once, 0.9 ms, made one light connection 2.04-2.66x the light median in 3
+of 5 runs (2.12x in a CI run). Before: with the pending after a wait
+alone (no step probe), 1.32-2.37x in 3 runs, a heavy step's CPU sometimes
+landing on the light connection read last; with the step probe, up to
+2.7x, one light connection taking a 0.8 ms garbage collection set off
+while 40 connections were set up (with Python's collector off:
+1.24-1.34x). Node's, before V8's compilers and worker threads were the
+runtime's: 1.18-3.28x over 25 runs (a TurboFan compile of a hot
 function, run by a V8 worker the request woke, went to the light
-connection that made it hot). Their books hold only the handler (25 us
-a request), conctrace's figure the loop's dispatch of each request too
-(70-150 us), so the books are not compared.
+connection that made it hot); with those probes dropped here, 1.37-1.69x
+over its books in 4 runs.
 """
 
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import statistics
@@ -79,31 +92,35 @@ NODE = "/usr/bin/node"
 NODE_POOL = 4                   # libuv's threadpool, UV_THREADPOOL_SIZE unset
 # each heavy connection's CPU against its books: [low, high] x (the tests say why)
 ASYNCIO_BOUNDS = (0.75, 1.25)
-# Node: 25% too. conctrace's figure also holds the loop's part of each
-# heavy request (its parsing, the pool job's completion and the reply),
-# which the books (the pool's CPU) do not: about 0.1 of a 2 ms call, so
-# the calls take about 6 ms (NODE_ITERATIONS), where it is about 0.03
-NODE_BOUNDS = (0.75, 1.25)
+# Node: conctrace's figure also holds the loop's part of each heavy
+# request (its parsing, the pool job's completion and the reply), which
+# the books (the pool's CPU) do not: about 0.1 of a 2 ms call, so the
+# calls take about 6 ms (NODE_ITERATIONS), where it is about 0.03. And
+# the books give each call the pool's average: a call's CPU varies with
+# what else runs on the two CPUs, and a connection's 20 calls' sum with
+# it, 0.78 to 1.28 of the books over 50 runs on the pti=on build
+NODE_BOUNDS = (0.7, 1.35)
 # pbkdf2's iterations for a heavy Node request: about 6 ms of CPU here
 NODE_ITERATIONS = "18000"
 # no light connection above this share of the median heavy connection
 ASYNCIO_LIGHT_SHARE = 1 / 4
-# asyncio: no light connection above this x the light median (issue 16's
-# bar; the module's docstring says what it took)
+# no light connection's figure over its books above this x the light
+# median of that ratio (issue 16's bar; the module's docstring says what
+# it took)
 ASYNCIO_LIGHT_SPREAD = 2
 NODE_LIGHT_SHARE = 1 / 3
-# no light Node connection above this x the light median (issue 16's bar)
 NODE_LIGHT_SPREAD = 2
 
 
-def traced(tmp_path, cmd, client, options=()):
-    """Run cmd under conctrace (with options), drive it with client(port) ->
-    {port: kind}, stop it with SIGTERM (it writes its books); the report,
-    the books, the kinds."""
+def traced(tmp_path, cmd, client, options=(), env=None):
+    """Run cmd under conctrace (with options; env: the server's environment
+    beside ours), drive it with client(port) -> {port: kind}, stop it with
+    SIGTERM (it writes its books); the report, the books, the kinds."""
     path, books = tmp_path / "r.json", tmp_path / "books.json"
     ct = subprocess.Popen([str(CONCTRACE), "--json", str(path), "--json-conns", "1000",
                            *options, "--", *cmd, str(books)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env=dict(os.environ, **(env or {})))
     try:
         m = wait_line(ct.stderr, rb"listening on port (\d+) \(pid (\d+)\)", timeout=30)
         port, pid = int(m.group(1)), int(m.group(2))
@@ -116,6 +133,25 @@ def traced(tmp_path, cmd, client, options=()):
             ct.wait()
     assert ct.returncode == 0
     return json.loads(path.read_text()), json.loads(books.read_text()), kinds
+
+
+@pytest.fixture(scope="module")
+def thread_cpu_addon(tmp_path_factory):
+    """runtimes/thread_cpu.c built into a tmp dir: the Node-API addon that
+    gives node_pool.js its main thread's CPU clock (its books' loop_ns)."""
+    out = tmp_path_factory.mktemp("addon") / "thread_cpu.node"
+    r = subprocess.run(["cc", "-O2", "-Wall", "-Werror", "-shared", "-fPIC", "-o", str(out),
+                        str(RUNTIMES / "thread_cpu.c")], capture_output=True, text=True)
+    assert r.returncode == 0, f"cc thread_cpu.c: {r.stderr.strip()}"
+    return {"THREAD_CPU_ADDON": str(out)}
+
+
+def light_books(own, kinds):
+    """{port: each light connection's loop_ns, its server's books of the
+    loop thread's CPU around it (loop_books.py, node_pool.js)}."""
+    books = {p: own[p]["loop_ns"] for p in kinds if kinds[p] == "light"}
+    assert all(books.values()), books
+    return books
 
 
 def interleaved(port, session):
@@ -211,15 +247,18 @@ def adds_up(rep, name=None, syscall_slack=0):
 
 
 def judge(name, rep, truth, kinds, low, high, light_share, syscall_slack=0, light_spread=None,
-          light_truth=None):
+          light_truth=None, truth_around=None):
     """truth: {client port: the server's own CPU for it, ns}; each heavy
-    connection within [low, high] x its truth, no light one above
-    light_share x the median heavy one (and, with light_spread, none above
-    light_spread x the light median; with light_truth, {port: the server's
-    own CPU for each light connection}, the spread is of each one's figure
-    over its own books: light connections that really cost more, served
-    while the server idled between requests, do not count against it);
-    then adds_up()."""
+    connection within [low, high] x its truth (with truth_around, {port:
+    the server's books of all it did around the connection}, at most high
+    x that: a stall of the host's that the kernel counts as the thread's
+    CPU is in those books, not in the work's), no light one above
+    light_share x the median heavy one (with light_truth, less what its
+    books hold beyond the light median); with light_spread and light_truth,
+    {port: the server's own books of each light connection}, none whose
+    figure over its books is above light_spread x the light median of
+    that ratio (light connections that really cost more, or that the
+    host's stalls landed on, do not count against it); then adds_up()."""
     one_record_each(rep)
     conns = {int(c["remote"].rsplit(":", 1)[1]): c for c in rep["conns"]}
     assert sorted(conns) == sorted(kinds), (sorted(conns), sorted(kinds))
@@ -237,22 +276,27 @@ def judge(name, rep, truth, kinds, low, high, light_share, syscall_slack=0, ligh
         f"event loop {rep['event_loop']['cpu_ns'] / 1e6:.1f} ms, pool "
         f"{rep['pool']['cpu_ns'] / 1e6:.1f} ms, process {proc['cpu_ns'] / 1e6:.1f} ms")
     for p, (ns, t) in heavy.items():
-        assert low * t <= ns <= high * t, (p, ns, t, ratios)
+        top = truth_around[p] if truth_around else t
+        assert low * t <= ns <= high * top, (p, ns, t, top, ratios)
     heavy_median = statistics.median(ns for ns, _ in heavy.values())
-    assert max(light) <= heavy_median * light_share, (heavy_median, sorted(light))
-    if light_spread is not None and light_truth:
+    # with light books, less what the server itself spent around a light
+    # connection beyond the light median: a stall of the host's (it was
+    # 7 ms on one light connection in a run), not heavy work
+    held = light if not light_truth else [
+        conns[p]["cpu_ns"] - max(0, light_truth[p] - statistics.median(light_truth.values()))
+        for p in kinds if kinds[p] == "light"]
+    assert max(held) <= heavy_median * light_share, (heavy_median, sorted(light), sorted(held))
+    if light_spread is not None:
         ratios = sorted(conns[p]["cpu_ns"] / light_truth[p] for p in kinds if kinds[p] == "light")
         report_figure(f"{name}: light connections over their own books "
                       f"{ratios[0]:.2f}-{ratios[-1]:.2f}, the highest "
                       f"{ratios[-1] / statistics.median(ratios):.2f}x their median; raw, the highest "
                       f"{max(light) / median:.2f}x the light median")
         assert ratios[-1] <= light_spread * statistics.median(ratios), ratios
-    elif light_spread is not None:
-        assert max(light) <= light_spread * median, (median, sorted(light))
     adds_up(rep, name, syscall_slack)
 
 
-def test_node_threadpool_work_goes_to_the_connection_that_asked(tmp_path):
+def test_node_threadpool_work_goes_to_the_connection_that_asked(tmp_path, thread_cpu_addon):
     needs_root()
     if not Path(NODE).exists():
         pytest.fail("node is not installed: scripts/install-deps.sh", pytrace=False)
@@ -269,7 +313,7 @@ def test_node_threadpool_work_goes_to_the_connection_that_asked(tmp_path):
 
     # about 6 ms a call here (the issue measured 2 ms calls: see NODE_BOUNDS)
     rep, books, kinds = traced(tmp_path, [NODE, str(RUNTIMES / "node_pool.js"), NODE_ITERATIONS],
-                               lambda port: interleaved(port, session))
+                               lambda port: interleaved(port, session), env=thread_cpu_addon)
     own = {int(p): c for p, c in books["conns"].items()}
     assert all(own[p]["requests"] == REQUESTS for p in kinds), own
     # the books: the pool threads' CPU while serving, as the kernel counts
@@ -277,15 +321,18 @@ def test_node_threadpool_work_goes_to_the_connection_that_asked(tmp_path):
     # work for each heavy request too (about 0.1 of it)
     assert books["pool_threads"] == NODE_POOL, books["pool_threads"]
     truth = {p: own[p]["pool_cpu_ns"] for p in kinds}
-    # Measured: 0.85-1.18 of the books over 18 runs (with 2 ms calls:
-    # 0.95-1.29, under a 1.35 bound for the loop's part). Until 2026-12-05 the
+    # Measured: 0.78-1.28 of the books over 50 runs on the pti=on build
+    # (before a run's clocks disagreeing was the whole run's, 0.81-1.69
+    # over 10: memory.md, CPU time); 0.85-1.18 over 18 on the earlier
+    # build (with 2 ms calls: 0.95-1.29, under a 1.35 bound for the loop's
+    # part). Until 2026-12-05 the
     # books held a call's cost calibrated on the busy pool before serving,
     # off by up to 1.4x (a call costs more CPU when the other CPU's thread
     # is busy too): 0.69-1.54 over 22 runs, each run's connections within
     # 0.74-1.40 of their median ratio. With the hand-off alone (the uprobes
     # dropped): 0.12-2.79, up to 23x apart.
     judge("node pbkdf2", rep, truth, kinds, *NODE_BOUNDS, NODE_LIGHT_SHARE,
-          light_spread=NODE_LIGHT_SPREAD)
+          light_spread=NODE_LIGHT_SPREAD, light_truth=light_books(own, kinds))
 
 
 def test_asyncio_streams_work_goes_to_the_connection_it_resumes_for(tmp_path):
@@ -303,7 +350,8 @@ def test_asyncio_streams_work_goes_to_the_connection_it_resumes_for(tmp_path):
     assert all(own[p]["requests"] == REQUESTS for p in kinds), own
     truth = {p: own[p]["cpu_ns"] for p in kinds}
     judge("asyncio streams", rep, truth, kinds, *ASYNCIO_BOUNDS, ASYNCIO_LIGHT_SHARE,
-          light_spread=ASYNCIO_LIGHT_SPREAD)
+          light_spread=ASYNCIO_LIGHT_SPREAD, light_truth=light_books(own, kinds),
+          truth_around={p: own[p]["loop_ns"] for p in kinds})
 
 
 def line_session(s, heavy):
@@ -315,22 +363,23 @@ def line_session(s, heavy):
 
 def protocol_run(tmp_path, mode, work, session=line_session):
     """asyncio_protocol.py in mode, driven as the others: the report, the
-    server's books, the kinds, the truth per connection."""
+    server's books, the kinds, each connection's book by port."""
     rep, books, kinds = traced(tmp_path, [PYTHON, str(RUNTIMES / "asyncio_protocol.py"), mode,
                                           str(work)], lambda port: interleaved(port, session))
     own = {int(p): c for p, c in books["conns"].items()}
     assert all(own[p]["requests"] == REQUESTS for p in kinds), own
-    return rep, books, kinds, {p: own[p]["cpu_ns"] for p in kinds}
+    return rep, books, kinds, own
 
 
 def test_asyncio_protocol_work_goes_to_its_connection(tmp_path):
-    """The Protocol API: a connection's work runs in data_received, right
+    """The Protocol API: a connection's work runs in buffer_updated, right
     after its read, and goes to it; the loop's pass before the read and
     Python's garbage collections do not."""
     needs_root()
-    rep, _, kinds, truth = protocol_run(tmp_path, "inline", 40000)
-    judge("asyncio protocol", rep, truth, kinds, *ASYNCIO_BOUNDS, ASYNCIO_LIGHT_SHARE,
-          light_spread=ASYNCIO_LIGHT_SPREAD)
+    rep, _, kinds, own = protocol_run(tmp_path, "inline", 40000)
+    judge("asyncio protocol", rep, {p: own[p]["cpu_ns"] for p in kinds}, kinds, *ASYNCIO_BOUNDS,
+          ASYNCIO_LIGHT_SHARE, light_spread=ASYNCIO_LIGHT_SPREAD,
+          light_truth=light_books(own, kinds), truth_around={p: own[p]["loop_ns"] for p in kinds})
 
 
 def test_python_garbage_collection_is_the_runtimes(tmp_path):
@@ -385,9 +434,12 @@ def test_asyncio_executor_work_goes_to_the_connection_that_asked(tmp_path):
                 s.sendall(b"HEAVY\n" if heavy else b"LIGHT\n")
                 read_until(s, b"\n")
 
-    rep, _, kinds, truth = protocol_run(tmp_path, "executor", 4000, session)
-    judge("asyncio executor", rep, truth, kinds, *ASYNCIO_BOUNDS, ASYNCIO_LIGHT_SHARE,
-          light_spread=ASYNCIO_LIGHT_SPREAD)
+    rep, _, kinds, own = protocol_run(tmp_path, "executor", 4000, session)
+    # around a heavy connection: the loop thread's books and its jobs'
+    judge("asyncio executor", rep, {p: own[p]["cpu_ns"] for p in kinds}, kinds, *ASYNCIO_BOUNDS,
+          ASYNCIO_LIGHT_SHARE, light_spread=ASYNCIO_LIGHT_SPREAD,
+          light_truth=light_books(own, kinds),
+          truth_around={p: own[p]["loop_ns"] + own[p]["cpu_ns"] for p in kinds})
 
 
 def test_v8_garbage_collection_is_the_runtimes(tmp_path):

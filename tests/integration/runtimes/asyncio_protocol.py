@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
-"""A Python asyncio server on the Protocol API (loop.create_server,
-data_received): a line HEAVY is worked on, any other is answered at once.
+"""A Python asyncio server on the Protocol API (loop.create_server, a
+buffered protocol's buffer_updated, data_received's twin): a line HEAVY is
+worked on, any other is answered at once.
 
   asyncio_protocol.py inline BURN BOOKS.json
-      the work inline, in data_received, on the loop's thread: BURN
+      the work inline, in buffer_updated, on the loop's thread: BURN
       iterations of a Python loop
   asyncio_protocol.py executor ITERATIONS BOOKS.json
       the work on a run_in_executor pool of POOL threads, started before
@@ -14,10 +15,11 @@ data_received): a line HEAVY is worked on, any other is answered at once.
       objects kept alive since start-up: the runtime's work, set off by
       the connection
 
-Its own books, per connection (by the client's port): requests, and the
-thread CPU clock around each request's work (in executor mode, on the
-worker that ran it), less any garbage collection's, which is summed
-apart (gc_ns, timed by gc.callbacks). SIGTERM writes them."""
+Its own books, per connection (by the client's port): requests; cpu_ns,
+the thread CPU clock around each request's work (in executor mode, on
+the worker that ran it), less any garbage collection's, which is summed
+apart (gc_ns, timed by gc.callbacks); loop_ns, the loop thread's CPU
+around the connection (loop_books.py). SIGTERM writes them."""
 
 import asyncio
 import concurrent.futures
@@ -26,27 +28,15 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import sys
 import time
+
+import loop_books
 
 MODE, WORK, BOOKS = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 POOL = 4
 conns = {}
-collected = {"gc_ns": 0, "start": 0}
-
-
-def gc_timer(phase, info):
-    """Garbage collections' CPU on the loop's thread, apart from the work."""
-    if phase == "start":
-        collected["start"] = time.thread_time_ns()
-    else:
-        collected["gc_ns"] += time.thread_time_ns() - collected["start"]
-
-
-def handler_ns(t0):
-    """The thread's CPU since t0, less the collections that ran meanwhile."""
-    gc_before = collected["gc_ns"]
-    return lambda: time.thread_time_ns() - t0 - (collected["gc_ns"] - gc_before)
 
 
 def burn(n):
@@ -63,35 +53,65 @@ def pbkdf2(n):
     return key[0], time.thread_time_ns() - t0
 
 
-class Line(asyncio.Protocol):
+class Line(asyncio.BufferedProtocol):
+    """A buffered protocol: the transport calls get_buffer() before it
+    reads (recv_into), so the read is in the callback that handles it (the
+    books' callbacks: loop_books.starts() to ends())."""
+
     def __init__(self, pool):
+        # in the Task step that makes the transport
+        self.book = loop_books.accepted_book()
+        self.book.update(requests=0, cpu_ns=0)
+        spent = loop_books.starts(self.book)
         self.pool = pool
         self.buf = b""
+        self.chunk = bytearray(4096)    # a line at a time: a page to fault in
+        loop_books.ends(self.book, spent)
 
     def connection_made(self, transport):
+        spent = loop_books.starts(self.book)
+        # keep-alive probes, as a server that keeps idle connections asks:
+        # also this callback's first call on its socket, which names the
+        # connection conctrace charges the callback to (one that touches
+        # no socket is the connection's touched last)
+        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         self.transport = transport
-        self.book = conns[transport.get_extra_info("peername")[1]] = \
-            {"requests": 0, "cpu_ns": 0}
+        conns[transport.get_extra_info("peername")[1]] = self.book
+        loop_books.ends(self.book, spent)
 
-    def data_received(self, data):
-        self.buf += data
+    def get_buffer(self, sizehint):
+        self.spent = loop_books.starts(self.book)
+        return self.chunk
+
+    def buffer_updated(self, nbytes):
+        self.buf += self.chunk[:nbytes]
         while b"\n" in self.buf:
             line, self.buf = self.buf.split(b"\n", 1)
             if not line.startswith(b"HEAVY"):
                 self.reply(0)
             elif MODE in ("inline", "gc"):
-                spent = handler_ns(time.thread_time_ns())
+                spent = loop_books.spent_since(time.thread_time_ns())
                 x = burn(WORK) if MODE == "inline" else gc.collect() & 0xff
                 self.book["cpu_ns"] += spent()
                 self.reply(x)
             else:
                 job = asyncio.get_running_loop().run_in_executor(self.pool, pbkdf2, WORK)
                 job.add_done_callback(self.job_done)
+        loop_books.ends(self.book, self.spent)
+
+    def eof_received(self):
+        loop_books.ends(self.book, self.spent)
+
+    def connection_lost(self, exc):
+        # the transport closes the socket right after
+        loop_books.ends(self.book, loop_books.starts(self.book))
 
     def job_done(self, job):
+        spent = loop_books.starts(self.book)
         x, ns = job.result()
         self.book["cpu_ns"] += ns
         self.reply(x)
+        loop_books.ends(self.book, spent)
 
     def reply(self, x):
         self.book["requests"] += 1
@@ -100,9 +120,9 @@ class Line(asyncio.Protocol):
 
 async def main():
     loop = asyncio.get_running_loop()
+    loop_books.install(loop)
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    gc.callbacks.append(gc_timer)
     # cyclic objects the collector walks at every full collection
     kept = [[i, {}] for i in range(WORK)] if MODE == "gc" else []
     pool = concurrent.futures.ThreadPoolExecutor(POOL)
@@ -117,7 +137,7 @@ async def main():
     sys.stderr.flush()
     await stop.wait()
     with open(BOOKS, "w") as f:
-        json.dump({"conns": conns, "gc_ns": collected["gc_ns"], "kept": len(kept)}, f)
+        json.dump({"conns": conns, "gc_ns": loop_books.collections_ns(), "kept": len(kept)}, f)
 
 
 asyncio.run(main())

@@ -4,15 +4,20 @@ reader.readline()): a line HEAVY burns CPU, any other is answered at once.
 The coroutine of a connection resumes on the loop's pass after the one that
 read its data, after other connections' reads: the work conctrace must
 charge to the connection it is for. Its own books: per connection (by the
-client's port), the thread CPU clock around each request's work and
-reply. Usage: python3 asyncio_streams.py BURN BOOKS.json (SIGTERM writes
-the books)."""
+client's port), cpu_ns, the thread CPU clock around each request's work
+and reply; loop_ns, the loop thread's CPU around the connection
+(loop_books.py: its callbacks are the reads the stream's protocol is fed,
+and the coroutine's code between two awaits of a line). Usage: python3
+asyncio_streams.py BURN BOOKS.json (SIGTERM writes the books)."""
 
 import asyncio
 import json
 import signal
+import socket
 import sys
 import time
+
+import loop_books
 
 BURN = int(sys.argv[1])
 BOOKS = sys.argv[2]
@@ -26,11 +31,46 @@ def burn(n):
     return x
 
 
+class Fed(asyncio.StreamReaderProtocol):
+    """The protocol asyncio.start_server makes, its reads in the books."""
+
+    def __init__(self, *args, **kwargs):
+        # in the Task step that makes the transport
+        self.book = loop_books.accepted_book()
+        self.book.update(requests=0, cpu_ns=0)
+        loop_books.ends(self.book, loop_books.starts(self.book))
+        super().__init__(*args, **kwargs)
+
+    def connection_made(self, transport):
+        spent = loop_books.starts(self.book)
+        # keep-alive probes, as a server that keeps idle connections asks:
+        # also this callback's first call on its socket, which names the
+        # connection conctrace charges the callback to (one that touches
+        # no socket is the connection's touched last)
+        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        conns[transport.get_extra_info("peername")[1]] = self.book
+        super().connection_made(transport)     # creates serve()'s Task
+        loop_books.ends(self.book, spent)
+
+    def data_received(self, data):
+        spent = loop_books.starts(self.book)
+        super().data_received(data)
+        loop_books.ends(self.book, spent)
+
+    def eof_received(self):
+        spent = loop_books.starts(self.book)
+        keep_open = super().eof_received()
+        loop_books.ends(self.book, spent)
+        return keep_open
+
+
 async def serve(reader, writer):
-    port = writer.get_extra_info("peername")[1]
-    book = conns[port] = {"requests": 0, "cpu_ns": 0}
+    book = writer.transport.get_protocol().book
+    spent = loop_books.starts(book)
     while True:
+        loop_books.ends(book, spent)
         line = await reader.readline()
+        spent = loop_books.starts(book)
         if not line:
             break
         t0 = time.thread_time_ns()
@@ -40,14 +80,20 @@ async def serve(reader, writer):
         book["requests"] += 1
         await writer.drain()
     writer.close()
+    loop_books.ends(book, spent)
 
 
 async def main():
+    loop = asyncio.get_running_loop()
+    loop_books.install(loop)
     stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    # a backlog for the tests' bursts of connections (asyncio's default, 100,
-    # drops the handshakes beyond it, which the clients then retry for seconds)
-    server = await asyncio.start_server(serve, "127.0.0.1", 0, backlog=4096)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    # asyncio.start_server(serve, ...), with the protocol above: a backlog
+    # for the tests' bursts of connections (asyncio's default, 100, drops
+    # the handshakes beyond it, which the clients then retry for seconds)
+    server = await loop.create_server(
+        lambda: Fed(asyncio.StreamReader(loop=loop), serve, loop=loop), "127.0.0.1", 0,
+        backlog=4096)
     port = server.sockets[0].getsockname()[1]
     sys.stderr.write(f"asyncio_streams: listening on port {port} (pid {__import__('os').getpid()})\n")
     sys.stderr.flush()

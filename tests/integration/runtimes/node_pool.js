@@ -8,8 +8,11 @@
 // before listening kept busy (V8's own threads and the loop barely moved);
 // that burst's CPU per call (call_ns) is kept too, for reference. With
 // --expose-gc, /gc runs a full garbage collection, the runtime's work:
-// its CPU (the process's, V8's helper threads too) is summed apart. Usage:
-//   node [--expose-gc] node_pool.js ITERATIONS BOOKS.json
+// its CPU (the process's, V8's helper threads too) is summed apart. With
+// THREAD_CPU_ADDON naming thread_cpu.node (built from thread_cpu.c: Node
+// 20 has no call for a thread's CPU clock), each connection's loop_ns
+// too: the main thread's CPU around it (see callbackStarts). Usage:
+//   [THREAD_CPU_ADDON=thread_cpu.node] node [--expose-gc] node_pool.js ITERATIONS BOOKS.json
 // (SIGTERM writes the books)
 'use strict';
 const crypto = require('crypto');
@@ -58,6 +61,36 @@ function busiest(before, after) {
   return grew.filter(([, d]) => d > most / 4).map(([tid]) => tid);
 }
 
+// The main thread's CPU around each connection, as the server sees it:
+// the callbacks for it (its accept, its requests' handler, its pbkdf2
+// call's completion, its close), and the gaps on either side of each
+// (the loop's poll, the read and parse before a handler, the rest of a
+// reply after it), which conctrace may rightly give it or its neighbour:
+// a gap counts for both.
+const threadCpuNs = process.env.THREAD_CPU_ADDON ?
+  require(process.env.THREAD_CPU_ADDON).threadCpuNs : null;
+let last = { book: null, end: 0 };
+
+function callbackStarts(book) {
+  if (!threadCpuNs)
+    return 0;
+  const now = threadCpuNs();
+  if (last.end) {
+    book.loop_ns += now - last.end;
+    if (last.book && last.book !== book)
+      last.book.loop_ns += now - last.end;
+  }
+  return now;
+}
+
+function callbackEnds(book, start) {
+  if (!threadCpuNs)
+    return;
+  const now = threadCpuNs();
+  book.loop_ns += now - start;
+  last = { book, end: now };
+}
+
 let pool = [];
 let poolAtListen = {};
 const poolCpu = (cpu) => pool.reduce((sum, tid) => sum + (cpu[tid] || 0), 0);
@@ -65,11 +98,14 @@ const poolCpu = (cpu) => pool.reduce((sum, tid) => sum + (cpu[tid] || 0), 0);
 const server = http.createServer((req, res) => {
   const port = req.socket.remotePort;
   const c = conns[port];
+  const start = callbackStarts(c);
   c.requests++;
   if (req.url === '/heavy') {
     c.pbkdf2++;
     crypto.pbkdf2('secret', 'salt', iterations, 32, 'sha256', (err, key) => {
+      const done = callbackStarts(c);
       res.end(err ? 'error' : key.toString('hex'));
+      callbackEnds(c, done);
     });
   } else if (req.url === '/gc' && global.gc) {
     const t0 = process.cpuUsage();
@@ -80,10 +116,14 @@ const server = http.createServer((req, res) => {
   } else {
     res.end('ok');
   }
+  callbackEnds(c, start);
 });
 server.keepAliveTimeout = 60000;
 server.on('connection', (sock) => {
-  conns[sock.remotePort] = { requests: 0, pbkdf2: 0 };
+  const c = conns[sock.remotePort] = { requests: 0, pbkdf2: 0, loop_ns: 0 };
+  const start = callbackStarts(c);
+  sock.on('close', () => callbackEnds(c, callbackStarts(c)));
+  callbackEnds(c, start);
 });
 process.on('SIGTERM', () => {
   const calls = Object.values(conns).reduce((sum, c) => sum + c.pbkdf2, 0);
