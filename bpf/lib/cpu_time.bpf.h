@@ -61,6 +61,20 @@ static __always_inline void note_owner(struct thread_state *ts)
 		ts->run_owner = RUN_MIXED;
 }
 
+/* ns of CPU goes where the thread's work goes now: the runtime's bucket,
+ * the connection it names next (pending), its current one, or its bucket */
+static __always_inline void place_cpu(struct thread_state *ts, struct proc_counters *pc, __u64 ns)
+{
+	if (runtime_works(ts))
+		idle_bucket(pc, ts)->cpu_ns += ns;
+	else if (ts->pending)
+		ts->deferred.cpu_ns += ns;
+	else if (ts->cur_conn)
+		ts->owed.cpu_ns += ns;
+	else
+		idle_bucket(pc, ts)->cpu_ns += ns;
+}
+
 /*
  * On-CPU time goes to the connection that was current while it ran (or,
  * pending, to the one named next; or, the runtime working for itself, to
@@ -87,14 +101,22 @@ static __always_inline void charge_cpu(struct thread_state *ts, __u64 ns)
 		pc->cpu_unsplit_ns -= give;
 		ns += give;
 	}
-	if (runtime_works(ts))
-		idle_bucket(pc, ts)->cpu_ns += ns;
-	else if (ts->pending)
-		ts->deferred.cpu_ns += ns;
-	else if (ts->cur_conn)
-		ts->owed.cpu_ns += ns;
-	else
-		idle_bucket(pc, ts)->cpu_ns += ns;
+	place_cpu(ts, pc, ns);
+}
+
+/* A thread exits: a credit it has not given out is what it did last's,
+ * rather than left unsplit for good (a thread per connection: a
+ * microsecond or so, the switches' own accounting) */
+static __always_inline void give_out_credit(struct thread_state *ts)
+{
+	__u64 credit = ts->cpu_credit;
+	struct proc_counters *pc = proc_counters();
+
+	if (!credit || !pc)
+		return;
+	ts->cpu_credit = 0;
+	pc->cpu_unsplit_ns -= credit;
+	place_cpu(ts, pc, credit);
 }
 
 /* The part of truth that is part's share of whole (part <= whole): a

@@ -54,6 +54,8 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 	if (prev->sighand)	/* prev is trusted: a typed load, no helper call */
 		count_switch(ts, pc, voluntary);
 	settle_run(ts, pc, prev, now);
+	if (dying)
+		give_out_credit(ts);
 	if (voluntary)
 		sleep_pending(ts);
 	else
