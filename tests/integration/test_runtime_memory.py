@@ -9,7 +9,10 @@ but made by a runtime's own code: conctrace's held figure per connection
 (the report's `kernel memory`) against the caches' growth
 (tests/integration/slabtruth.py, the client's share taken out), within
 TOLERANCE, in each of two identical runs, and the two runs within
-TOLERANCE of each other. Node's figure holds its heap's page tables too,
+TOLERANCE of each other, beyond what the caches' own figures differ by
+(Node's page tables for the same 900 connections grew 219 B a connection
+more in one CI run than in the other, and conctrace's figure with them,
+each run within 0.5% of its own). Node's figure holds its heap's page tables too,
 grown by its collector while the connections came (charged where the
 collection began) and while they closed (teardown: no connection's).
 """
@@ -80,10 +83,11 @@ def test_runtime_idle_connections_hold_what_the_caches_grew(name, go_servers, tm
     needs_root()
     if name == "node_http" and not os.path.exists(NODE):
         pytest.fail("node is not installed: scripts/install-deps.sh", pytrace=False)
-    held, lines = [], []
+    held, truths, lines = [], [], []
     for run in (1, 2):
         mean, truth, km = idle_run(RUNTIMES_CMD[name](go_servers), tmp_path, run)
         held.append(mean)
+        truths.append(truth.total())
         want = truth.categories()
         objects, objects_truth = (sum(km[k] for k in OBJECTS), sum(want[k] for k in OBJECTS))
         lines.append(f"run {run}: held {mean:.0f} B, slab truth {truth.total():.0f} B, "
@@ -98,4 +102,5 @@ def test_runtime_idle_connections_hold_what_the_caches_grew(name, go_servers, tm
         assert abs(mean - truth.total()) <= TOLERANCE * truth.total(), \
             (run, mean, truth.report())
     report_figure(f"{name}: " + "; ".join(lines))
-    assert abs(held[0] - held[1]) <= TOLERANCE * max(held), held
+    assert abs(held[0] - held[1]) <= TOLERANCE * max(held) + abs(truths[0] - truths[1]), \
+        (held, truths)
