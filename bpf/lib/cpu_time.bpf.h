@@ -61,18 +61,33 @@ static __always_inline void note_owner(struct thread_state *ts)
 		ts->run_owner = RUN_MIXED;
 }
 
-/* ns of CPU goes where the thread's work goes now: the runtime's bucket,
- * the connection it names next (pending), its current one, or its bucket */
-static __always_inline void place_cpu(struct thread_state *ts, struct proc_counters *pc, __u64 ns)
+/* Where the thread's CPU goes now if a connection's: the one it names
+ * next (pending) or its current one; NULL: its bucket (the runtime works
+ * for itself, or the thread serves no connection) */
+static __always_inline __u64 *connection_cpu(struct thread_state *ts)
 {
 	if (runtime_works(ts))
-		idle_bucket(pc, ts)->cpu_ns += ns;
-	else if (ts->pending)
-		ts->deferred.cpu_ns += ns;
-	else if (ts->cur_conn)
-		ts->owed.cpu_ns += ns;
+		return NULL;
+	if (ts->pending)
+		return &ts->deferred.cpu_ns;
+	return ts->cur_conn ? &ts->owed.cpu_ns : NULL;
+}
+
+/* ns of CPU goes where the thread's work goes now */
+static __always_inline void place_cpu(struct thread_state *ts, struct proc_counters *pc, __u64 ns)
+{
+	__u64 *cpu = connection_cpu(ts);
+
+	if (cpu)
+		*cpu += ns;
 	else
 		idle_bucket(pc, ts)->cpu_ns += ns;
+}
+
+/* clock ns at the thread's learnt scale: the kernel's time they stand for */
+static __always_inline __u64 at_scale(const struct thread_state *ts, __u64 ns)
+{
+	return ts->clock_scale ? (ns * ts->clock_scale) >> 16 : ns;
 }
 
 /*
@@ -147,8 +162,7 @@ static __always_inline void settle_own_run(struct thread_state *ts, __u64 truth)
 		return;
 	}
 	over = (__u64)-rest;
-	held = runtime_works(ts) ? NULL : ts->pending ? &ts->deferred.cpu_ns :
-	       ts->cur_conn ? &ts->owed.cpu_ns : NULL;
+	held = connection_cpu(ts);
 	if (held) {
 		back = over < *held ? over : *held;
 		*held -= back;
@@ -222,7 +236,7 @@ static __always_inline void settle_run(struct thread_state *ts, struct proc_coun
 	truth = prev->se.sum_exec_runtime - ts->run_start;
 	pc->cpu_ns += truth;
 	/* the tail as the parts were charged: at the scale learnt before */
-	last = ts->clock_scale ? (tail * ts->clock_scale) >> 16 : tail;
+	last = at_scale(ts, tail);
 	/* the clock and the kernel's task clock drift apart (seen: the clock
 	 * 0.5% fast for an io_uring loop's long runs): learn how far, so the
 	 * next runs' parts add up to their totals and little is left unsplit.
@@ -291,8 +305,7 @@ static __always_inline void split_run(struct task_struct *task, struct thread_st
 		return;	/* `at` predates a switch-in: nothing of this run yet */
 	ns = clock_since_mark(task, ts, now, &steal);
 	ts->run_clock += ns;
-	if (ts->clock_scale)
-		ns = (ns * ts->clock_scale) >> 16;
+	ns = at_scale(ts, ns);
 	note_owner(ts);
 	charge_cpu(ts, ns);
 	ts->run_split += ns;

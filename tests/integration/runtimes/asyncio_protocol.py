@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import sys
 import time
 
@@ -60,8 +59,7 @@ class Line(asyncio.BufferedProtocol):
 
     def __init__(self, pool):
         # in the Task step that makes the transport
-        self.book = loop_books.accepted_book()
-        self.book.update(requests=0, cpu_ns=0)
+        self.book = loop_books.accepted_book(requests=0, cpu_ns=0)
         spent = loop_books.starts(self.book)
         self.pool = pool
         self.buf = b""
@@ -70,11 +68,7 @@ class Line(asyncio.BufferedProtocol):
 
     def connection_made(self, transport):
         spent = loop_books.starts(self.book)
-        # keep-alive probes, as a server that keeps idle connections asks:
-        # also this callback's first call on its socket, which names the
-        # connection conctrace charges the callback to (one that touches
-        # no socket is the connection's touched last)
-        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        loop_books.keep_alive(transport)
         self.transport = transport
         conns[transport.get_extra_info("peername")[1]] = self.book
         loop_books.ends(self.book, spent)

@@ -13,7 +13,6 @@ asyncio_streams.py BURN BOOKS.json (SIGTERM writes the books)."""
 import asyncio
 import json
 import signal
-import socket
 import sys
 import time
 
@@ -36,18 +35,13 @@ class Fed(asyncio.StreamReaderProtocol):
 
     def __init__(self, *args, **kwargs):
         # in the Task step that makes the transport
-        self.book = loop_books.accepted_book()
-        self.book.update(requests=0, cpu_ns=0)
+        self.book = loop_books.accepted_book(requests=0, cpu_ns=0)
         loop_books.ends(self.book, loop_books.starts(self.book))
         super().__init__(*args, **kwargs)
 
     def connection_made(self, transport):
         spent = loop_books.starts(self.book)
-        # keep-alive probes, as a server that keeps idle connections asks:
-        # also this callback's first call on its socket, which names the
-        # connection conctrace charges the callback to (one that touches
-        # no socket is the connection's touched last)
-        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        loop_books.keep_alive(transport)
         conns[transport.get_extra_info("peername")[1]] = self.book
         super().connection_made(transport)     # creates serve()'s Task
         loop_books.ends(self.book, spent)

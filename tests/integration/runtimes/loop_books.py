@@ -22,6 +22,7 @@ the oldest first, as the loop runs those Tasks in order."""
 import asyncio
 import collections
 import gc
+import socket
 import threading
 import time
 
@@ -92,7 +93,18 @@ def task_factory(loop, coro):
     return asyncio.Task(coro, loop=loop)
 
 
-def accepted_book():
+def accepted_book(**fields):
     """The book of the oldest connection accepted whose protocol is not
-    made yet (called from the protocol factory)."""
-    return _accepted.popleft()
+    made yet (called from the protocol factory), with fields added."""
+    book = _accepted.popleft()
+    book.update(fields)
+    return book
+
+
+def keep_alive(transport):
+    """Keep-alive probes on the connection's socket, as a server that keeps
+    idle connections asks, called first in connection_made: also that
+    callback's first call on its socket, which names the connection
+    conctrace charges the callback to (one that touches no socket is the
+    connection's touched last)."""
+    transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
