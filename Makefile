@@ -217,6 +217,7 @@ $(SYMTEST_BINS): tests/unit/fixtures/symtest.c
 $(OUTPUT)/tests/test_symbolize: | $(SYMTEST_BINS)
 $(OUTPUT)/tests/test_symbolize: LDLIBS_TEST += $(LDLIBS_ELF)
 $(OUTPUT)/tests/test_stack_frames: LDLIBS_TEST += $(LDLIBS_ELF)
+$(OUTPUT)/tests/test_elf_sections: LDLIBS_TEST += $(LDLIBS_ELF)
 $(OUTPUT)/tests/test_tracepoints: LDLIBS_TEST += $(LDLIBS_BPF)
 $(OUTPUT)/tests/test_programs:  LDLIBS_TEST += $(LDLIBS_BPF)
 $(OUTPUT)/tests/unit/test_programs.o: $(OUTPUT)/conctrace.skel.h

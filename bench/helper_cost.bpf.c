@@ -156,3 +156,10 @@ int BPF_PROG(timed, struct pt_regs *regs, long id)
 	loop_runs++;
 	return 0;
 }
+
+/* set by the loader on the instruction whose uprobe hit it times */
+SEC("uprobe")
+int BPF_KPROBE(uprobe_hit)
+{
+	return 0;
+}

@@ -2,10 +2,14 @@
 /*
  * helper_cost [-n CALLS]: the cost, in ns, of each operation conctrace's hot
  * programs are made of (bench/helper_cost.bpf.c), and of a syscall hook
- * itself, measured on this machine by timing getppid(). Run pinned to one
- * CPU (make bench-helpers does). Prints a table; asserts nothing.
+ * itself, measured on this machine by timing getppid(); and of a uprobe's
+ * hit, by timing a function with the probe on one of its instructions.
+ * Run pinned to one CPU (make bench-helpers does). Prints a table;
+ * asserts nothing.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +36,48 @@ static const char *const op_names[HC_NR_OPS] = {
 	[HC_GEN_MISS] = "connection map lookup, 2 generations, not found",
 };
 
+/*
+ * The function the uprobe rows time, written out so that its instructions
+ * are known: hc_site_call, a call, which x86's uprobes emulate (what
+ * conctrace probes where it can: a PLT stub's or a function's callers),
+ * and hc_site_mov, a move, which they copy out and single-step, a second
+ * trap a hit (the first instruction of many functions: Go's stack check,
+ * an indirect jmp in a PLT stub).
+ */
+void hc_probed(void);
+extern const char hc_site_call[], hc_site_mov[];
+__asm__(".pushsection .text\n"
+	".globl hc_probed\n"
+	".type hc_probed, @function\n"
+	"hc_probed:\n"
+	"hc_site_mov:\n"
+	"	mov %rdi, %rax\n"
+	"hc_site_call:\n"
+	"	call hc_leaf\n"
+	"	ret\n"
+	"hc_leaf:\n"
+	"	ret\n"
+	".size hc_probed, . - hc_probed\n"
+	".popsection\n");
+
+static const struct {
+	const char *name;
+	const char *site;
+} uprobe_rows[] = {
+	{ "uprobe hit on a call (emulated)", hc_site_call },
+	{ "uprobe hit on a mov (single-stepped)", hc_site_mov },
+};
+
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	(void)level, (void)fmt, (void)args;
 	return 0;
 }
 
-/* ns per getppid(), the best of three rounds: noise only adds */
-static double time_getppid(long calls)
+/* ns per call of fn, the best of three rounds of calls: noise only adds.
+ * Inlined where it is called, so that fn is a direct call. */
+static inline __attribute__((always_inline)) double best_ns_per_call(void (*fn)(void),
+								      long calls)
 {
 	double best = 1e18;
 
@@ -49,13 +87,75 @@ static double time_getppid(long calls)
 
 		clock_gettime(CLOCK_MONOTONIC, &a);
 		for (long i = 0; i < calls; i++)
-			syscall(SYS_getppid);
+			fn();
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)calls;
 		if (ns < best)
 			best = ns;
 	}
 	return best;
+}
+
+static void getppid_once(void)
+{
+	syscall(SYS_getppid);
+}
+
+static double time_getppid(long calls)
+{
+	return best_ns_per_call(getppid_once, calls);
+}
+
+static double time_probed(long calls)
+{
+	return best_ns_per_call(hc_probed, calls);
+}
+
+/* The file offset of addr in this program's executable mapping, and that
+ * file's path; false if no mapping of a file holds it. */
+static bool own_file_offset(const void *addr, char *path, size_t len, size_t *off)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long start, end, pgoff;
+	char line[PATH_MAX + 128];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		int at = 0;
+
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %n", &start, &end, &pgoff, &at) < 3 ||
+		    (uintptr_t)addr < start || (uintptr_t)addr >= end || line[at] != '/')
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		snprintf(path, len, "%s", line + at);
+		*off = (uintptr_t)addr - start + pgoff;
+		found = true;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* ns per call of hc_probed() with the empty uprobe program on site */
+static int with_uprobe(const char *site, long calls, double *ns)
+{
+	struct helper_cost_bpf *skel = helper_cost_bpf__open_and_load();
+	struct bpf_link *link = NULL;
+	char path[PATH_MAX];
+	size_t off;
+	int err = 0;
+
+	if (!skel)
+		return -errno;
+	if (!own_file_offset(site, path, sizeof(path), &off))
+		err = -ENOENT;
+	else if (!(link = bpf_program__attach_uprobe(skel->progs.uprobe_hit, false, 0, path, off)))
+		err = -errno;
+	if (!err)
+		*ns = time_probed(calls);
+	bpf_link__destroy(link);
+	helper_cost_bpf__destroy(skel);
+	return err;
 }
 
 static int with_op(enum hc_op op, long calls, double *ns, double *in_prog)
@@ -126,8 +226,22 @@ int main(int argc, char **argv)
 		       op == HC_NONE ? ns - bare : (ns - none) / HC_REPEAT,
 		       op == HC_NONE ? 0.0 : (in_prog - none_in) / HC_REPEAT);
 	}
+	/* a hit costs microseconds where a syscall costs nanoseconds: fewer calls */
+	bare = time_probed(calls / 20);
+	for (size_t i = 0; i < sizeof(uprobe_rows) / sizeof(uprobe_rows[0]); i++) {
+		double ns = 0;
+		int err = with_uprobe(uprobe_rows[i].site, calls / 20, &ns);
+
+		if (err) {
+			fprintf(stderr, "helper_cost: %s: %s\n", uprobe_rows[i].name, strerror(-err));
+			return 1;
+		}
+		printf("| %s | %.1f | |\n", uprobe_rows[i].name, ns - bare);
+	}
 	printf("\nThe hook row is sys_enter alone; conctrace's full mode also hooks sys_exit.\n"
 	       "The last column times the operations' loop from inside the program (two\n"
-	       "clock reads around it, the same for every row): no scheduler noise in it.\n");
+	       "clock reads around it, the same for every row): no scheduler noise in it.\n"
+	       "A uprobe row is a hit's cost against the function unprobed, its empty\n"
+	       "program's run included.\n");
 	return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -73,4 +74,45 @@ GElf_Addr elf_function(Elf *elf, const char *name)
 		}
 	}
 	return 0;
+}
+
+size_t code_branches_to(const unsigned char *code, size_t len, GElf_Addr addr,
+			GElf_Addr target, GElf_Off *at, size_t n)
+{
+	size_t found = 0;
+
+	for (size_t i = 0; i + 5 <= len; i++) {
+		int32_t rel;
+
+		if (code[i] != 0xe8 && code[i] != 0xe9)
+			continue;
+		memcpy(&rel, code + i + 1, sizeof(rel));
+		if (addr + i + 5 + (GElf_Addr)(int64_t)rel != target)
+			continue;
+		if (found < n)
+			at[found] = i;
+		found++;
+	}
+	return found;
+}
+
+size_t elf_branches_to(Elf *elf, GElf_Addr target, GElf_Off *out, size_t n)
+{
+	Elf_Scn *scn = NULL;
+	Elf_Data *data;
+	GElf_Shdr sh;
+	size_t found = 0;
+
+	while ((data = elf_next_section(elf, &scn, SHT_PROGBITS, &sh))) {
+		size_t room = found < n ? n - found : 0, k;
+
+		if (!(sh.sh_flags & SHF_EXECINSTR) || !data->d_buf || data->d_size != sh.sh_size)
+			continue;
+		k = code_branches_to(data->d_buf, data->d_size, sh.sh_addr, target,
+				     room ? out + found : NULL, room);
+		for (size_t i = found; i < found + k && i < n; i++)
+			out[i] += sh.sh_offset;
+		found += k;
+	}
+	return found;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* An executable's ELF file: opened, its sections of one type one after
- * another, a function's and an address's file offsets. */
+ * another, a function's and an address's file offsets, the calls that
+ * branch to an address. */
 #ifndef CONCTRACE_ELF_SECTIONS_H
 #define CONCTRACE_ELF_SECTIONS_H
 
@@ -27,5 +28,21 @@ GElf_Off elf_file_offset(Elf *elf, GElf_Addr vaddr);
 /* The address of the function called name in elf's symbol table, local
  * ones included (which libbpf's uprobes by name do not look at), or 0. */
 GElf_Addr elf_function(Elf *elf, const char *name);
+
+/*
+ * Where code, loaded at addr, branches to target with a call or jmp of
+ * rel32 (e8, e9: what compilers emit for a direct call and tail call, and
+ * instructions x86's uprobes emulate, with no single-step): the offsets
+ * into code of each such instruction, into at (at most n); how many there
+ * are, which may be more than n. A byte scan, not a disassembly: five
+ * bytes inside another instruction that encode exactly the distance to
+ * target are a chance of one in 2^32 per byte of code.
+ */
+size_t code_branches_to(const unsigned char *code, size_t len, GElf_Addr addr,
+			GElf_Addr target, GElf_Off *at, size_t n);
+
+/* The same over elf's executable sections: the file offsets of the
+ * branches to target into out (at most n); how many there are. */
+size_t elf_branches_to(Elf *elf, GElf_Addr target, GElf_Off *out, size_t n);
 
 #endif /* CONCTRACE_ELF_SECTIONS_H */

@@ -5,10 +5,12 @@
  * PyIter_Send, the module's only one (CPython 3.10 on). The module keeps
  * no symbols of its own, but it calls the interpreter through its PLT:
  * the stub that jumps through PyIter_Send's GOT slot is that call, and
- * nothing else in the process goes through it. Found in the _asyncio
- * module of the Python the target runs (PREFIX/bin/pythonX.Y ->
- * PREFIX/lib/pythonX.Y/lib-dynload), which the probe, set on the file,
- * reaches once the program imports asyncio. x86-64's PLT only.
+ * nothing else in the process goes through it. The probe sits on the
+ * instructions that call the stub (probe_steps says why not on the stub
+ * itself). Found in the _asyncio module of the Python the target runs
+ * (PREFIX/bin/pythonX.Y -> PREFIX/lib/pythonX.Y/lib-dynload), which the
+ * probe, set on the file, reaches once the program imports asyncio.
+ * x86-64's PLT only.
  *
  * And where the interpreter keeps its GIL: _PyRuntime, exported by a
  * Python built as one executable (Debian's), whose futexes hand over no
@@ -97,11 +99,11 @@ static GElf_Addr jump_slot(Elf *elf, const char *sym)
 }
 
 /*
- * The file offset of the PLT stub that jumps through slot: an entry of
- * .plt or .plt.sec that is, after an optional endbr64 and bnd prefix,
- * jmp *disp32(%rip) landing on it. -1 if none.
+ * The address of the PLT stub that jumps through slot: an entry of .plt
+ * or .plt.sec that is, after an optional endbr64 and bnd prefix,
+ * jmp *disp32(%rip) landing on it. 0 if none.
  */
-static long plt_stub(Elf *elf, GElf_Addr slot)
+static GElf_Addr plt_stub(Elf *elf, GElf_Addr slot)
 {
 	static const unsigned char endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
 	Elf_Scn *scn = NULL;
@@ -110,7 +112,7 @@ static long plt_stub(Elf *elf, GElf_Addr slot)
 	size_t shstrndx;
 
 	if (elf_getshdrstrndx(elf, &shstrndx))
-		return -1;
+		return 0;
 	while ((data = elf_next_section(elf, &scn, SHT_PROGBITS, &sh))) {
 		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
 		const unsigned char *code = data->d_buf;
@@ -130,10 +132,10 @@ static long plt_stub(Elf *elf, GElf_Addr slot)
 				continue;
 			memcpy(&disp, code + i + 2, sizeof(disp));
 			if (sh.sh_addr + i + 6 + (GElf_Addr)(__s64)disp == slot)
-				return (long)(sh.sh_offset + at);
+				return sh.sh_addr + at;
 		}
 	}
-	return -1;
+	return 0;
 }
 
 /*
@@ -181,33 +183,55 @@ static bool runtime_state(Elf *elf, __u64 *off, __u64 *size)
 	return true;
 }
 
-/* The uprobe on the PLT stub through which module calls PyIter_Send, or
- * NULL; why says why not. */
-static struct bpf_link *probe_steps(struct tracer *t, const char *module, const char **why)
+/*
+ * The uprobes where module's Task steps resume their coroutines, into
+ * links; false, with why, if none could be set. On each instruction that
+ * calls the PLT stub through which it calls PyIter_Send: a call the
+ * kernel emulates, where the stub's indirect jmp is copied out and
+ * single-stepped, a second trap per step (a uprobe hit cost 7.5 us on a
+ * call and 28 us on the stub on the pti=on 6.18 build of 2026-12-05,
+ * docs/overhead.md). On the stub itself, which every call passes, where
+ * no call of it is found or too many to probe each.
+ */
+static bool probe_steps(struct tracer *t, const char *module, struct bpf_link **links,
+			const char **why)
 {
-	struct bpf_link *link = NULL;
-	long stub = -1;
+	GElf_Off site[TRACER_PY_STEP_SITES];
+	GElf_Addr stub = 0;
+	size_t n = 0;
 	GElf_Ehdr eh;
+	bool probed;
 	Elf *elf;
 	int fd;
 
 	*why = "no PLT call of PyIter_Send found (CPython 3.10+ on x86-64 has one)";
 	if (!(elf = elf_open_path(module, &fd)))
-		return NULL;
+		return false;
 	if (gelf_getehdr(elf, &eh) && eh.e_machine == EM_X86_64) {
 		GElf_Addr slot = jump_slot(elf, "PyIter_Send");
 
-		stub = slot ? plt_stub(elf, slot) : -1;
+		stub = slot ? plt_stub(elf, slot) : 0;
+	}
+	if (stub) {
+		n = elf_branches_to(elf, stub, site, TRACER_PY_STEP_SITES);
+		if (n == 0 || n > TRACER_PY_STEP_SITES) {
+			site[0] = elf_file_offset(elf, stub);
+			n = site[0] ? 1 : 0;
+		}
 	}
 	elf_close_path(elf, fd);
-	if (stub < 0)
-		return NULL;
+	if (!n)
+		return false;
 	*why = "the kernel refused the uprobe";
-	link = bpf_program__attach_uprobe_opts(t->skel->progs.on_asyncio_step, -1, module,
-					       (size_t)stub, NULL);
+	probed = true;
+	for (size_t i = 0; probed && i < n; i++) {
+		links[i] = bpf_program__attach_uprobe_opts(t->skel->progs.on_asyncio_step, -1,
+							   module, (size_t)site[i], NULL);
+		probed = links[i] != NULL;
+	}
 	/* a failed attach leaves libbpf's complaint: the run's warning says it */
 	libbpf_log_clear();
-	return link;
+	return probed;
 }
 
 /* The address of elf's section called name, or 0. */
@@ -317,8 +341,8 @@ void py_probes_attach(struct tracer *t, const char *exe)
 	elf_close_path(elf, fd);
 	if (bpf_program__autoload(t->skel->progs.on_gc_start) &&
 	    bpf_program__autoload(t->skel->progs.on_gc_done) &&
-	    !(gc && probe_gc(t, real, site, sem, &t->py_links[1]))) {
-		py_probes_detach(t);
+	    !(gc && probe_gc(t, real, site, sem, t->py_gc_links))) {
+		tracer_links_destroy(t->py_gc_links, 2);
 		snprintf(line, sizeof(line), "%s: no USDT probes python:gc__start and gc__done "
 			 "(a build without --with-dtrace), or the kernel refused them", real);
 		plan_drop(t, PY_GC_PROG, line);
@@ -331,8 +355,8 @@ void py_probes_attach(struct tracer *t, const char *exe)
 	}
 	if (!module[0] || !bpf_program__autoload(t->skel->progs.on_asyncio_step))
 		return;	/* no asyncio module; or refused by this kernel: plan_programs said so */
-	t->py_links[0] = probe_steps(t, module, &why);
-	if (!t->py_links[0]) {
+	if (!probe_steps(t, module, t->py_step_links, &why)) {
+		tracer_links_destroy(t->py_step_links, TRACER_PY_STEP_SITES);
 		snprintf(line, sizeof(line), "%s: %s", module, why);
 		plan_drop(t, PY_PROG, line);
 	}
@@ -340,6 +364,7 @@ void py_probes_attach(struct tracer *t, const char *exe)
 
 void py_probes_detach(struct tracer *t)
 {
-	tracer_links_destroy(t->py_links, 3);
+	tracer_links_destroy(t->py_step_links, TRACER_PY_STEP_SITES);
+	tracer_links_destroy(t->py_gc_links, 2);
 	py_jobs_detach(t);
 }

@@ -53,9 +53,12 @@ struct tracer {
 	int n_uv_links;
 	/* Go's channels (go_probes.c): runtime.chanparkcommit's, recv's, send's */
 	struct bpf_link *go_links[3];
-	/* CPython (py_probes.c): where an asyncio Task's step resumes, and
-	 * where a garbage collection starts and ends */
-	struct bpf_link *py_links[3];
+	/* CPython (py_probes.c): where an asyncio Task's step resumes (each
+	 * call of it the module makes), and where a garbage collection starts
+	 * and ends */
+#define TRACER_PY_STEP_SITES 4
+	struct bpf_link *py_step_links[TRACER_PY_STEP_SITES];
+	struct bpf_link *py_gc_links[2];
 	/* its thread pools' queue (py_jobs.c): SimpleQueue's put, get's return */
 	struct bpf_link *py_job_links[2];
 	/* V8's (v8_probes.c): its collector's and compilers' entries and
