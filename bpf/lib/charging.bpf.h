@@ -354,7 +354,11 @@ static __always_inline void await_next(struct task_struct *task, struct thread_s
 		set_current_at(task, ts, 0, at);
 	else
 		split_run(task, ts, at);
-	ts->pending = true;
+	/* an io_uring loop back from its wait reaps completions and queues
+	 * requests in memory: no event names the connection its userspace
+	 * works for, so that work is the loop's, and the next connection it
+	 * names (setsockopt on one it accepted) owes none of it */
+	ts->pending = !(waited && ts->uring_loop);
 }
 
 /*

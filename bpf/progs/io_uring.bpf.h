@@ -54,6 +54,7 @@ static __always_inline int uring_submitted(struct io_kiocb *req)
 	}
 	ts = thread_state(task);
 	if (ts) {
+		ts->uring_loop = true;
 		set_current(task, ts, id);
 		if (opcode == bpf_core_enum_value(enum io_uring_op, IORING_OP_CLOSE))
 			conn_close(ts, id, c);
