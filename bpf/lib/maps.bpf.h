@@ -199,7 +199,7 @@ struct thread_state {
 	bool sys_sent;		/* ... that sent on a connection (sys_conn) */
 	/* it submits io_uring requests: an io_uring loop, which names its
 	 * connections in its requests, not in its syscalls (charging.bpf.h,
-	 * await_next; syscalls.bpf.h, sys_exit) */
+	 * await_next) */
 	bool uring_loop;
 	/* CPU time of the run on CPU now (lib/cpu_time.bpf.h) */
 	__u64 cpu_mark;		/* start of the part not yet charged; 0: no run */

@@ -182,8 +182,8 @@ static __always_inline int sys_exit(long ret)
 	 * io_uring loop names none: it
 	 * reaps completions and queues requests in memory, so the work it
 	 * does between two io_uring_enter() calls goes to the loop, not to
-	 * the connection whose completion the kernel happened to post last
-	 * (below: nor to one it names by a syscall) */
+	 * the connection whose completion the kernel happened to post last,
+	 * nor to one it names by a syscall next (await_next) */
 	if (flags & SC_WAIT)
 		await_next(task, ts, now, true);
 	else if ((ts->sys_sent || ((flags & SC_RX) && ret == -EAGAIN) ||
@@ -223,14 +223,6 @@ static __always_inline int sys_exit(long ret)
 		}
 		conn_put(ts->sys_conn, c);
 	}
-	/* an io_uring loop's syscall that names a connection (setsockopt on
-	 * one it accepted, a close) is that connection's; what the loop does
-	 * next is its reaping, for whichever completion comes next: the
-	 * loop's. Before, the burns a pass ran after one accepted socket's
-	 * setsockopt went to that connection, 7 to 39 ms of the loop's
-	 * 150 ms in 1 run in 4 (test_cpu_goes_to_the_connection_that_spent_it) */
-	if (ts->uring_loop && !(flags & SC_WAIT) && ts->cur_conn)
-		done_with(task, ts, ts->cur_conn);
 	return 0;
 }
 
