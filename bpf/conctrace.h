@@ -262,6 +262,7 @@ enum event_type {
 	EV_LISTEN = 2,		/* the target started listening */
 	EV_GROW = 3,		/* half the connection map is used: add a generation */
 	EV_UV_CALLBACK = 4,	/* struct uv_callback_event: a libuv work callback, new */
+	EV_CONN_LATE = 5,	/* struct conn_late_event: counts after a final record */
 };
 
 struct listen_event {
@@ -279,6 +280,26 @@ struct uv_callback_event {
 	__u32 type;		/* EV_UV_CALLBACK */
 	__u32 tgid;
 	__u64 addr;		/* the callback's address in tgid */
+};
+
+/* A thread's charges still waiting for a connection when another thread
+ * made its record final and sent it (a Go server closing a connection on
+ * one thread while the reply written on another was not yet added): sent
+ * after the record, and added to it by userspace. Counts only: what the
+ * thread's memory did is its bucket's. */
+#define LATE_SC_SLOTS 4
+struct conn_late_event {
+	__u32 type;		/* EV_CONN_LATE */
+	__u32 tgid;
+	__u64 id;
+	__u64 cpu_ns;
+	__u64 runq_ns;
+	__u64 bytes_rx;
+	__u64 bytes_tx;
+	__u64 syscall_ns;
+	__u32 ctx_voluntary;
+	__u32 ctx_involuntary;
+	struct conn_syscall sc[LATE_SC_SLOTS];	/* nr + 1 as in struct conn; 0: free */
 };
 
 struct conn_event {

@@ -111,7 +111,7 @@ struct {
 	__type(value, __u8);
 } ended SEC(".maps");
 
-#define PENDING_SC_SLOTS 4
+#define PENDING_SC_SLOTS LATE_SC_SLOTS	/* what a late event carries, too */
 
 /*
  * What a thread owes its current connection and has not yet added to it.

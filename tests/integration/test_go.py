@@ -143,9 +143,11 @@ def check_books(name, rep, books, kinds):
     assert sorted(own) == sorted(kinds), (sorted(own), sorted(kinds))
     c = rep["connections"]
     report_figure(f"{name}: connections {c['total']} (server accepted {books['accepted']}), "
-                  f"{len(rep['conns'])} records, merged {c['records_merged']}")
+                  f"{len(rep['conns'])} records, merged {c['records_merged']}, charges "
+                  f"after their record {c['late_charges']}")
     assert c["total"] == books["accepted"], (c, books["accepted"])
     assert c["records_merged"] == 0, c
+    assert c["late_charges_unmatched"] == 0, c
     assert len(rep["conns"]) == c["total"], "--json-conns must list them all"
     for conn in rep["conns"]:
         b = own[int(conn["remote"].rsplit(":", 1)[1])]

@@ -678,6 +678,53 @@ static void test_open_second_record_counts_open_once(void **state)
 	agg_free(&a);
 }
 
+/* What a thread still owed a connection after its record was made final
+ * (a late event) is added to that record: its counts, its distributions,
+ * its kept entry, the sums by syscall; not a second record, and the
+ * record stays closed. One that comes before its record waits for it,
+ * and is counted unmatched until it comes. */
+static void test_late_counts_join_their_record(void **state)
+{
+	struct agg a;
+	struct conn first = mk_cost(7, 1000, 10);
+	struct conn_late_event late = { .type = EV_CONN_LATE, .id = 7, .cpu_ns = 30,
+					 .bytes_tx = 120, .ctx_voluntary = 1 };
+	struct conn_late_event stray = late;
+	const struct conn_view *top;
+	size_t n;
+
+	(void)state;
+	first.bytes_tx = 2280;
+	first.sc[0] = (struct conn_syscall){ .nr = 2, .count = 4 };
+	late.sc[0] = (struct conn_syscall){ .nr = 2, .count = 1 };
+	stray.id = 8;
+	agg_init(&a, 10);
+	add(&a, &first);
+	agg_add_late(&a, &late);
+	agg_add_late(&a, &stray);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.merged, 0);
+	assert_int_equal(a.late, 1);
+	assert_int_equal(agg_late_unmatched(&a), 1);
+	assert_int_equal(a.open_at_end, 0);
+	assert_int_equal(a.dist[M_BYTES_TX].sum, 2400);
+	assert_int_equal(a.dist[M_CPU_NS].sum, 1030);
+	assert_int_equal(a.dist[M_SYSCALLS].sum, 15);
+	assert_int_equal(a.dist[M_CTX_SWITCHES].sum, 1);
+	assert_int_equal(a.syscalls_by_nr[1], 5);
+	top = agg_top(&a, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(top[0].rec.bytes_tx, 2400);
+	assert_int_equal(top[0].rec.sc[0].count, 5);
+	assert_int_equal(top[0].syscalls, 15);
+	assert_int_equal(top[0].rec.close_ns, 2);
+	add(&a, &(struct conn){ .id = 8, .open_ns = 1, .close_ns = 2, .bytes_tx = 1 });
+	assert_int_equal(a.late, 2);
+	assert_int_equal(agg_late_unmatched(&a), 0);
+	assert_int_equal(a.dist[M_BYTES_TX].sum, 2400 + 121);
+	agg_free(&a);
+}
+
 /* An internal pair (socketpair()'s) is no connection: counted and summed
  * apart, in no distribution and not kept; connections count by family. */
 static void test_pairs_are_summed_apart_from_connections(void **state)
@@ -744,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_observer_sees_every_connection_once),
 		cmocka_unit_test(test_second_record_of_a_connection_is_merged),
 		cmocka_unit_test(test_open_second_record_counts_open_once),
+		cmocka_unit_test(test_late_counts_join_their_record),
 		cmocka_unit_test(test_pairs_are_summed_apart_from_connections),
 	};
 

@@ -141,6 +141,8 @@ static int on_event(void *ctx, void *data, size_t len)
 		if (!(ev->conn.flags & CONN_PAIR))
 			run->closed++;	/* connections, as BPF counts them opened */
 		account(run, &ev->conn);
+	} else if (type == EV_CONN_LATE && len >= sizeof(struct conn_late_event)) {
+		agg_add_late(&run->agg, data);
 	} else if (type == EV_LISTEN && len >= sizeof(struct listen_event) && !run->listening) {
 		memcpy(&run->listen, data, sizeof(run->listen));
 		run->listening = true;

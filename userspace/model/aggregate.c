@@ -38,6 +38,7 @@ void agg_free(struct agg *a)
 {
 	free(a->top);
 	free(a->recent);
+	free(a->waiting);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -192,29 +193,73 @@ static void add_pair(struct agg *a, const struct conn_view *v, bool again)
 		a->pairs.open_at_end++;
 }
 
-int agg_add(struct agg *a, const struct conn_view *v)
+/* The recent records' slot of id (the newest record whose id hashes
+ * there), or NULL if they could not be allocated. */
+static struct conn_view *recent_slot(struct agg *a, __u64 id)
+{
+	if (!a->recent)
+		a->recent = calloc(AGG_RECENT, sizeof(*a->recent));
+	return a->recent ? &a->recent[(id * 0x9e3779b97f4a7c15ull) >> 52 & (AGG_RECENT - 1)] : NULL;
+}
+
+void agg_add_late(struct agg *a, const struct conn_late_event *late)
+{
+	struct conn_view *first = recent_slot(a, late->id), *top, only = { 0 };
+
+	if (!first || !late->id || first->rec.id != late->id) {
+		if (!a->waiting)
+			a->waiting = calloc(AGG_LATE_WAITING, sizeof(*a->waiting));
+		if (a->waiting && a->nwaiting < AGG_LATE_WAITING)
+			a->waiting[a->nwaiting++] = *late;	/* its record may be on its way */
+		else
+			a->late_unmatched++;
+		return;
+	}
+	a->late++;
+	conn_view_add_late(&only, late);
+	for (int i = 0; i < LATE_SC_SLOTS; i++) {
+		__u32 nr = late->sc[i].nr;
+
+		if (nr && nr - 1 < SYSCALL_MAX && !conn_is_pair(&first->rec))
+			a->syscalls_by_nr[nr - 1] += late->sc[i].count;
+	}
+	if (conn_is_pair(&first->rec)) {
+		for (int m = 0; m < M_COUNT; m++)
+			a->pairs.sum[m] += conn_metric(&only, m);
+		conn_view_add_late(first, late);
+		return;
+	}
+	top = kept(a, late->id);
+	for (int m = 0; m < M_COUNT; m++)
+		hist_forget(&a->dist[m], conn_metric(first, m));
+	conn_view_add_late(first, late);
+	for (int m = 0; m < M_COUNT; m++)
+		hist_record(&a->dist[m], conn_metric(first, m));
+	if (top) {
+		*top = *first;
+		sift_down(a->top, a->ntop, (size_t)(top - a->top));	/* its cost only grew */
+	} else {
+		keep_top(a, first);
+	}
+}
+
+static void add_record(struct agg *a, const struct conn_view *v)
 {
 	const struct conn *c = &v->rec;
 	__u64 metric[M_COUNT];
-	struct conn_view *slot = NULL;
-	bool again = false;
+	struct conn_view *slot = recent_slot(a, c->id);
+	bool again = slot && c->id && slot->rec.id == c->id;
 	int fam;
 
-	if (!a->recent)
-		a->recent = calloc(AGG_RECENT, sizeof(*a->recent));
-	if (a->recent) {
-		slot = &a->recent[(c->id * 0x9e3779b97f4a7c15ull) >> 52 & (AGG_RECENT - 1)];
-		again = c->id && slot->rec.id == c->id;
-	}
 	if (conn_is_pair(c)) {
 		add_pair(a, v, again);
 		if (slot && !again)
 			*slot = *v;
-		return 0;
+		return;
 	}
 	if (again) {
 		merge_record(a, slot, v);
-		return 0;
+		return;
 	}
 	if (slot)
 		*slot = *v;
@@ -234,6 +279,28 @@ int agg_add(struct agg *a, const struct conn_view *v)
 		a->kmem_by_cat[k] += v->kmem_peak[k];
 	add_tables(a, c);
 	keep_top(a, v);
+}
+
+__u64 agg_late_unmatched(const struct agg *a)
+{
+	return a->late_unmatched + a->nwaiting;
+}
+
+int agg_add(struct agg *a, const struct conn_view *v)
+{
+	add_record(a, v);
+	/* late counts that came before their record (sent while its last
+	 * holder was still writing it, lib/conns.bpf.h) join it now */
+	for (size_t i = 0; i < a->nwaiting;) {
+		if (a->waiting[i].id == v->rec.id) {
+			struct conn_late_event late = a->waiting[i];
+
+			a->waiting[i] = a->waiting[--a->nwaiting];
+			agg_add_late(a, &late);
+		} else {
+			i++;
+		}
+	}
 	return 0;
 }
 

@@ -76,9 +76,17 @@ struct agg {
 	 * the check that it did, and the count says if it did not. */
 	struct conn_view *recent;
 	__u64 merged;			/* second records merged into their first */
+	/* counts a thread still owed a connection after its record went
+	 * (EV_CONN_LATE), added to it; those waiting for their record (sent
+	 * before it: BPF orders neither); and those whose record was not
+	 * among the recent ones, in no connection's figures */
+	__u64 late, late_unmatched;
+	struct conn_late_event *waiting;
+	size_t nwaiting;
 };
 
 #define AGG_RECENT	4096		/* records remembered: 2.6 MB, allocated once */
+#define AGG_LATE_WAITING 256		/* late counts waiting for their record */
 
 /* by_family's index of a connection's family, -1 for none of them */
 int agg_family_index(__u16 family);
@@ -92,6 +100,15 @@ void agg_free(struct agg *a);
  * Returns 0: nothing is allocated per connection (the top-N heap and the
  * recent records, once). */
 int agg_add(struct agg *a, const struct conn_view *c);
+
+/* What a thread still owed a connection after its record was made final
+ * (EV_CONN_LATE): added to that record, its distributions, sums and kept
+ * entry with it (a->late); if its record has not come yet, when it comes
+ * (agg_add); a->late_unmatched if no recent record is its. */
+void agg_add_late(struct agg *a, const struct conn_late_event *late);
+
+/* Late counts in no connection's figures: unmatched, or still waiting. */
+__u64 agg_late_unmatched(const struct agg *a);
 
 __u64 conn_metric(const struct conn_view *c, enum metric m);
 /* What orders connections in "top N": CPU time, then syscalls. */

@@ -39,6 +39,24 @@ static void add_uring(struct conn *into, const struct conn_uring_op *op)
 
 #define MAX_INTO(f) do { if (l->f > c->f) c->f = l->f; } while (0)
 
+void conn_view_add_late(struct conn_view *into, const struct conn_late_event *late)
+{
+	struct conn *c = &into->rec;
+
+	for (int i = 0; i < LATE_SC_SLOTS; i++)
+		if (late->sc[i].nr) {
+			add_syscalls(c, &late->sc[i]);
+			into->syscalls += late->sc[i].count;
+		}
+	c->syscall_ns += late->syscall_ns;
+	c->ctx_voluntary += late->ctx_voluntary;
+	c->ctx_involuntary += late->ctx_involuntary;
+	c->cpu_ns += late->cpu_ns;
+	c->runq_ns += late->runq_ns;
+	c->bytes_rx += late->bytes_rx;
+	c->bytes_tx += late->bytes_tx;
+}
+
 void conn_view_merge(struct conn_view *into, const struct conn_view *later)
 {
 	struct conn *c = &into->rec;

@@ -41,6 +41,10 @@ void conn_complete(struct conn_view *v, const struct conn *rec, const struct sla
  */
 void conn_view_merge(struct conn_view *into, const struct conn_view *later);
 
+/* What a thread still owed a connection after its record was sent
+ * (EV_CONN_LATE), added to the record: counts and times only. */
+void conn_view_add_late(struct conn_view *into, const struct conn_late_event *late);
+
 /*
  * Open: the connection's record is in BPF's map and BPF has not closed it.
  * BPF's live_conns counts exactly these, internal pairs aside (it moves

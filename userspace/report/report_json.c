@@ -140,6 +140,8 @@ void report_json(FILE *f, struct report *r)
 	json_u64(&j, "not_tracked", p->conns_untracked);
 	/* second records of one connection, merged into its first: 0 */
 	json_u64(&j, "records_merged", a->merged);
+	json_u64(&j, "late_charges", a->late);
+	json_u64(&j, "late_charges_unmatched", agg_late_unmatched(a));
 	/* summed over the tracked connections, open and closed */
 	json_u64(&j, "bytes_rx", a->dist[M_BYTES_RX].sum);
 	json_u64(&j, "bytes_tx", a->dist[M_BYTES_TX].sum);
