@@ -303,8 +303,13 @@ def test_idle_connections_hold_their_objects_in_every_run(name, tmp_path):
         lines.append(f"run {run}: held {mean:.0f} B, objects {objects:.0f} B, "
                      f"peak buffers {buffers:.1f} B")
         # idle: what the buffers hold while open is next to nothing (the
-        # peak may have caught the PINGs in flight: a sample, not teardown)
-        assert objects <= mean <= objects + 0.01 * objects, (run, mean, km)
+        # peak may have caught the PINGs in flight: a sample, not teardown).
+        # Below by a byte at most: an io_uring connection's receive is held
+        # by time from its submission, a moment after the accept, in units
+        # BPF truncates to 1.024 us, so a connection may come out a byte
+        # under its objects (a CI run: one in 300, the mean 3,895.997 B
+        # against 3,896 B)
+        assert objects - 1 <= mean <= objects + 0.01 * objects, (run, mean, km)
     report_figure(f"{name}: " + "; ".join(lines))
     assert abs(held[0] - held[1]) <= 0.01 * max(held), held
 
