@@ -218,6 +218,14 @@ $(OUTPUT)/tests/test_symbolize: | $(SYMTEST_BINS)
 $(OUTPUT)/tests/test_symbolize: LDLIBS_TEST += $(LDLIBS_ELF)
 $(OUTPUT)/tests/test_stack_frames: LDLIBS_TEST += $(LDLIBS_ELF)
 $(OUTPUT)/tests/test_elf_sections: LDLIBS_TEST += $(LDLIBS_ELF)
+# the shared object test_elf_sections reads (never loads): two calls of
+# another object's function through its PLT, lazily bound as a distro's are
+PLTCALL_SO := $(OUTPUT)/tests/pltcall.so
+$(PLTCALL_SO): tests/unit/fixtures/pltcall.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -shared -Wl,-z,lazy $< -o $@
+$(OUTPUT)/tests/test_elf_sections: | $(PLTCALL_SO)
 $(OUTPUT)/tests/test_tracepoints: LDLIBS_TEST += $(LDLIBS_BPF)
 $(OUTPUT)/tests/test_programs:  LDLIBS_TEST += $(LDLIBS_BPF)
 $(OUTPUT)/tests/unit/test_programs.o: $(OUTPUT)/conctrace.skel.h

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 /* Where code calls or jumps to an address (host/elf_sections.h): the
  * sites conctrace's uprobes take instead of a PLT stub. */
+#include <libgen.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "host/elf_sections.h"
@@ -73,12 +77,52 @@ static void test_counts_past_the_room_it_has(void **state)
 	assert_int_equal(code_branches_to(code, sizeof(code), BASE, 0x3000, NULL, 0), 5);
 }
 
+/* A real shared object (fixtures/pltcall.c, beside this test binary):
+ * its PLT stub for pltcall_ext is found, and the two places that branch to
+ * it, a call in pltcall_one and a tail jump in pltcall_two, are the only
+ * sites, each at its function's start or a few instructions in. */
+static void test_finds_the_calls_of_a_plt_stub_in_a_shared_object(void **state)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 16];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	GElf_Addr stub, one, two;
+	GElf_Off site[4], at_one, at_two;
+	int fd;
+	Elf *elf;
+
+	(void)state;
+	assert_true(n > 0);
+	exe[n] = '\0';
+	snprintf(path, sizeof(path), "%s/pltcall.so", dirname(exe));
+	elf = elf_open_path(path, &fd);
+	assert_non_null(elf);
+	stub = elf_plt_stub(elf, "pltcall_ext");
+	one = elf_function(elf, "pltcall_one");
+	two = elf_function(elf, "pltcall_two");
+	assert_true(stub && one && two);
+	assert_int_equal(elf_plt_stub(elf, "no_such_function"), 0);
+	assert_int_equal(elf_branches_to(elf, stub, site, 4), 2);
+	at_one = elf_file_offset(elf, one);
+	at_two = elf_file_offset(elf, two);
+	if (site[0] > site[1]) {
+		GElf_Off t = site[0];
+
+		site[0] = site[1];
+		site[1] = t;
+	}
+	assert_in_range(site[0], at_one, at_one + 16);
+	assert_in_range(site[1], at_two, at_two + 16);
+	assert_int_equal(elf_branches_to(elf, one, site, 4), 0);	/* nothing calls it */
+	elf_close_path(elf, fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_finds_calls_and_jumps_to_the_target),
 		cmocka_unit_test(test_reads_nothing_past_the_end),
 		cmocka_unit_test(test_counts_past_the_room_it_has),
+		cmocka_unit_test(test_finds_the_calls_of_a_plt_stub_in_a_shared_object),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* An executable's ELF file: opened, its sections of one type one after
- * another, a function's and an address's file offsets, the calls that
- * branch to an address. */
+ * another, a function's and an address's file offsets, a PLT stub, the
+ * calls that branch to an address. */
 #ifndef CONCTRACE_ELF_SECTIONS_H
 #define CONCTRACE_ELF_SECTIONS_H
 
@@ -28,6 +28,11 @@ GElf_Off elf_file_offset(Elf *elf, GElf_Addr vaddr);
 /* The address of the function called name in elf's symbol table, local
  * ones included (which libbpf's uprobes by name do not look at), or 0. */
 GElf_Addr elf_function(Elf *elf, const char *name);
+
+/* The address of the PLT stub through which elf (x86-64) calls sym: an
+ * entry of .plt or .plt.sec that jumps through sym's GOT slot (its
+ * R_X86_64_JUMP_SLOT relocation). 0 if none. */
+GElf_Addr elf_plt_stub(Elf *elf, const char *sym);
 
 /*
  * Where code, loaded at addr, branches to target with a call or jmp of

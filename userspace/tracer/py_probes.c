@@ -41,7 +41,6 @@
 #define PY_PROG "on_asyncio_step"
 #define PY_GC_PROG "on_gc_start"
 #define NT_STAPSDT 3	/* a USDT probe's note (SystemTap's SDT format) */
-#define PLT_ENTRY 16	/* x86-64's .plt and .plt.sec entries */
 
 /* exe is a Python (its real name pythonX.Y): that real path in real,
  * and the path of its _asyncio module in lib-dynload in module ("" if
@@ -66,76 +65,6 @@ static bool python_of(const char *exe, char *real, char *module, size_t len)
 		snprintf(module, len, "%s", g.gl_pathv[0]);
 	globfree(&g);
 	return true;
-}
-
-/* The address of the GOT slot through which elf calls sym (its
- * R_X86_64_JUMP_SLOT relocation), or 0. */
-static GElf_Addr jump_slot(Elf *elf, const char *sym)
-{
-	Elf_Scn *scn = NULL, *syms;
-	Elf_Data *data, *symdata;
-	GElf_Shdr sh, symsh;
-
-	while ((data = elf_next_section(elf, &scn, SHT_RELA, &sh))) {
-		syms = elf_getscn(elf, sh.sh_link);
-		symdata = syms ? elf_getdata(syms, NULL) : NULL;
-		if (!symdata || !gelf_getshdr(syms, &symsh))
-			continue;
-		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-			const char *name;
-			GElf_Rela r;
-			GElf_Sym s;
-
-			if (!gelf_getrela(data, (int)i, &r) ||
-			    GELF_R_TYPE(r.r_info) != R_X86_64_JUMP_SLOT ||
-			    !gelf_getsym(symdata, (int)GELF_R_SYM(r.r_info), &s))
-				continue;
-			name = elf_strptr(elf, symsh.sh_link, s.st_name);
-			if (name && !strcmp(name, sym))
-				return r.r_offset;
-		}
-	}
-	return 0;
-}
-
-/*
- * The address of the PLT stub that jumps through slot: an entry of .plt
- * or .plt.sec that is, after an optional endbr64 and bnd prefix,
- * jmp *disp32(%rip) landing on it. 0 if none.
- */
-static GElf_Addr plt_stub(Elf *elf, GElf_Addr slot)
-{
-	static const unsigned char endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
-	Elf_Scn *scn = NULL;
-	Elf_Data *data;
-	GElf_Shdr sh;
-	size_t shstrndx;
-
-	if (elf_getshdrstrndx(elf, &shstrndx))
-		return 0;
-	while ((data = elf_next_section(elf, &scn, SHT_PROGBITS, &sh))) {
-		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
-		const unsigned char *code = data->d_buf;
-
-		if (!name || (strcmp(name, ".plt") && strcmp(name, ".plt.sec")) ||
-		    data->d_size != sh.sh_size)
-			continue;
-		for (size_t at = 0; at + PLT_ENTRY <= data->d_size; at += PLT_ENTRY) {
-			size_t i = at;
-			__s32 disp;
-
-			if (!memcmp(code + i, endbr64, sizeof(endbr64)))
-				i += sizeof(endbr64);
-			if (code[i] == 0xf2)	/* bnd */
-				i++;
-			if (code[i] != 0xff || code[i + 1] != 0x25)
-				continue;
-			memcpy(&disp, code + i + 2, sizeof(disp));
-			if (sh.sh_addr + i + 6 + (GElf_Addr)(__s64)disp == slot)
-				return sh.sh_addr + at;
-		}
-	}
-	return 0;
 }
 
 /*
@@ -207,11 +136,8 @@ static bool probe_steps(struct tracer *t, const char *module, struct bpf_link **
 	*why = "no PLT call of PyIter_Send found (CPython 3.10+ on x86-64 has one)";
 	if (!(elf = elf_open_path(module, &fd)))
 		return false;
-	if (gelf_getehdr(elf, &eh) && eh.e_machine == EM_X86_64) {
-		GElf_Addr slot = jump_slot(elf, "PyIter_Send");
-
-		stub = slot ? plt_stub(elf, slot) : 0;
-	}
+	if (gelf_getehdr(elf, &eh) && eh.e_machine == EM_X86_64)
+		stub = elf_plt_stub(elf, "PyIter_Send");
 	if (stub) {
 		n = elf_branches_to(elf, stub, site, TRACER_PY_STEP_SITES);
 		if (n == 0 || n > TRACER_PY_STEP_SITES) {
