@@ -417,7 +417,8 @@ def test_own_maps_grow_with_open_connections_and_give_back(tmp_path):
     assert ct.returncode == 0
     rep = json.loads(report.read_text())
     record = rep["tracer"]["conn_record_bytes"]
-    assert rep["connections"]["total"] == OWN_STEPS[-1]
+    assert rep["connections"]["total"] == OWN_STEPS[-1], \
+        (rep["connections"], rep["lost_events"], rep["tracer"])
     assert rep["connections"]["not_tracked"] == 0 and rep["lost_events"] == 0
     print(f"connection map generations held: {len(gens)} ({gens} B of memlock with "
           f"{OWN_STEPS[-1]} open)")
