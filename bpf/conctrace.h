@@ -282,23 +282,21 @@ struct uv_callback_event {
 	__u64 addr;		/* the callback's address in tgid */
 };
 
-/* A thread's charges still waiting for a connection when another thread
- * made its record final and sent it (a Go server closing a connection on
- * one thread while the reply written on another was not yet added): sent
- * after the record, and added to it by userspace. Counts only: what the
- * thread's memory did is its bucket's. */
+/* What a thread's events named a connection for (its bytes, its
+ * syscalls) and had not yet added to its record when another thread made
+ * the record final (a Go server closing a connection on one thread while
+ * the reply written on another was not yet added): sent after the record,
+ * and added to it by userspace. The thread's CPU, switches and memory
+ * meanwhile are its bucket's: the connection it still had current had
+ * ended elsewhere. */
 #define LATE_SC_SLOTS 4
 struct conn_late_event {
 	__u32 type;		/* EV_CONN_LATE */
 	__u32 tgid;
 	__u64 id;
-	__u64 cpu_ns;
-	__u64 runq_ns;
 	__u64 bytes_rx;
 	__u64 bytes_tx;
 	__u64 syscall_ns;
-	__u32 ctx_voluntary;
-	__u32 ctx_involuntary;
 	struct conn_syscall sc[LATE_SC_SLOTS];	/* nr + 1 as in struct conn; 0: free */
 };
 

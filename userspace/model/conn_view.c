@@ -49,10 +49,6 @@ void conn_view_add_late(struct conn_view *into, const struct conn_late_event *la
 			into->syscalls += late->sc[i].count;
 		}
 	c->syscall_ns += late->syscall_ns;
-	c->ctx_voluntary += late->ctx_voluntary;
-	c->ctx_involuntary += late->ctx_involuntary;
-	c->cpu_ns += late->cpu_ns;
-	c->runq_ns += late->runq_ns;
 	c->bytes_rx += late->bytes_rx;
 	c->bytes_tx += late->bytes_tx;
 }

@@ -41,8 +41,8 @@ void conn_complete(struct conn_view *v, const struct conn *rec, const struct sla
  */
 void conn_view_merge(struct conn_view *into, const struct conn_view *later);
 
-/* What a thread still owed a connection after its record was sent
- * (EV_CONN_LATE), added to the record: counts and times only. */
+/* What a thread's events named a connection for after its record was
+ * made final (EV_CONN_LATE), added to the record: bytes and syscalls. */
 void conn_view_add_late(struct conn_view *into, const struct conn_late_event *late);
 
 /*
