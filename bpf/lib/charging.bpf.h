@@ -72,7 +72,7 @@ static __always_inline void conn_add_memory(struct conn *c, __s64 user_bytes,
  * 300 records a thread's byte short. A full ring: the bucket's, as
  * before.
  */
-static __always_inline void send_late(struct thread_state *ts, __u64 id, struct pending *p)
+static __always_inline void send_late(__u64 id, struct pending *p)
 {
 	struct conn_late_event *ev;
 	struct conn *c;
@@ -158,7 +158,7 @@ VERIFIED_ONCE bool flush(struct thread_state *ts, bool finish, __u64 now)
 			conn_finalize(c);
 		conn_put(id, c);
 	} else {
-		send_late(ts, id, p);
+		send_late(id, p);
 		to_bucket(ts, p);
 	}
 	__builtin_memset(p, 0, sizeof(*p));
