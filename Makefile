@@ -186,7 +186,7 @@ $(HOOK_FLOOR): $(OUTPUT)/bench/hook_floor.o $(OUTPUT)/userspace/tracer/tracepoin
 HELPER_COST := $(OUTPUT)/bench/helper_cost
 
 $(OUTPUT)/bench/helper_cost.o: $(OUTPUT)/helper_cost.skel.h
-$(HELPER_COST): $(OUTPUT)/bench/helper_cost.o
+$(HELPER_COST): $(OUTPUT)/bench/helper_cost.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS_BPF) -o $@
 

@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "helper_cost.h"
+#include "host/proc_maps.h"
 #include "helper_cost.skel.h"
 
 static const char *const op_names[HC_NR_OPS] = {
@@ -111,43 +112,18 @@ static double time_probed(long calls)
 	return best_ns_per_call(hc_probed, calls);
 }
 
-/* The file offset of addr in this program's executable mapping, and that
- * file's path; false if no mapping of a file holds it. */
-static bool own_file_offset(const void *addr, char *path, size_t len, size_t *off)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	unsigned long start, end, pgoff;
-	char line[PATH_MAX + 128];
-	bool found = false;
-
-	while (f && !found && fgets(line, sizeof(line), f)) {
-		int at = 0;
-
-		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %n", &start, &end, &pgoff, &at) < 3 ||
-		    (uintptr_t)addr < start || (uintptr_t)addr >= end || line[at] != '/')
-			continue;
-		line[strcspn(line, "\n")] = 0;
-		snprintf(path, len, "%s", line + at);
-		*off = (uintptr_t)addr - start + pgoff;
-		found = true;
-	}
-	if (f)
-		fclose(f);
-	return found;
-}
-
 /* ns per call of hc_probed() with the empty uprobe program on site */
 static int with_uprobe(const char *site, long calls, double *ns)
 {
 	struct helper_cost_bpf *skel = helper_cost_bpf__open_and_load();
 	struct bpf_link *link = NULL;
 	char path[PATH_MAX];
-	size_t off;
+	unsigned long long off;
 	int err = 0;
 
 	if (!skel)
 		return -errno;
-	if (!own_file_offset(site, path, sizeof(path), &off))
+	if (!maps_file_offset(getpid(), (uintptr_t)site, path, sizeof(path), &off))
 		err = -ENOENT;
 	else if (!(link = bpf_program__attach_uprobe(skel->progs.uprobe_hit, false, 0, path, off)))
 		err = -errno;
@@ -188,7 +164,7 @@ static int with_op(enum hc_op op, long calls, double *ns, double *in_prog)
 int main(int argc, char **argv)
 {
 	long calls = 1000000;
-	double bare, none = 0, none_in = 0;
+	double bare, unprobed, none = 0, none_in = 0;
 	int opt;
 
 	while ((opt = getopt(argc, argv, "n:h")) != -1) {
@@ -227,7 +203,7 @@ int main(int argc, char **argv)
 		       op == HC_NONE ? 0.0 : (in_prog - none_in) / HC_REPEAT);
 	}
 	/* a hit costs microseconds where a syscall costs nanoseconds: fewer calls */
-	bare = time_probed(calls / 20);
+	unprobed = time_probed(calls / 20);
 	for (size_t i = 0; i < sizeof(uprobe_rows) / sizeof(uprobe_rows[0]); i++) {
 		double ns = 0;
 		int err = with_uprobe(uprobe_rows[i].site, calls / 20, &ns);
@@ -236,7 +212,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "helper_cost: %s: %s\n", uprobe_rows[i].name, strerror(-err));
 			return 1;
 		}
-		printf("| %s | %.1f | |\n", uprobe_rows[i].name, ns - bare);
+		printf("| %s | %.1f | |\n", uprobe_rows[i].name, ns - unprobed);
 	}
 	printf("\nThe hook row is sys_enter alone; conctrace's full mode also hooks sys_exit.\n"
 	       "The last column times the operations' loop from inside the program (two\n"

@@ -112,3 +112,26 @@ int maps_parse_line(const char *line, struct map_entry *out)
 	out->path[len] = '\0';
 	return 0;
 }
+
+bool maps_file_offset(int pid, unsigned long long addr, char *path, size_t len,
+		      unsigned long long *offset)
+{
+	char name[64], line[PATH_MAX + 128];
+	struct map_entry e;
+	bool found = false;
+	FILE *f;
+
+	snprintf(name, sizeof(name), "/proc/%d/maps", pid);
+	f = fopen(name, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		if (!maps_parse_line(line, &e) && e.start <= addr && addr < e.end &&
+		    e.path[0] == '/' && !e.deleted) {
+			snprintf(path, len, "%s", e.path);
+			*offset = addr - e.start + e.pgoff;
+			found = true;
+		}
+	fclose(f);
+	return found;
+}

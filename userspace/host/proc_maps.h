@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Lines of /proc/PID/maps, parsed: the mappings flame/symbolize.c names frames by. */
+/* Lines of /proc/PID/maps, parsed: the mappings flame/symbolize.c names
+ * frames by, and the file an address is mapped from (for a uprobe). */
 #ifndef CONCTRACE_PROC_MAPS_H
 #define CONCTRACE_PROC_MAPS_H
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* One line of /proc/PID/maps:
  * "start-end perms pgoff major:minor inode   path" */
@@ -22,5 +24,11 @@ struct map_entry {
  * field is missing or malformed (or start >= end), -ENAMETOOLONG when the
  * path does not fit in out->path. */
 int maps_parse_line(const char *line, struct map_entry *out);
+
+/* The file and file offset that addr in process pid's mappings is mapped
+ * from, into path (len bytes) and *offset: what a uprobe is set by. False
+ * if no mapping of a file (present, not deleted) holds it. */
+bool maps_file_offset(int pid, unsigned long long addr, char *path, size_t len,
+		      unsigned long long *offset);
 
 #endif /* CONCTRACE_PROC_MAPS_H */

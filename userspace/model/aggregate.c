@@ -150,31 +150,46 @@ static struct conn_view *kept(struct agg *a, __u64 id)
 	return NULL;
 }
 
-/* v is a later record of first's connection: its distributions, sums and
- * kept entry become the merged connection's; first becomes the merge. */
-static void merge_record(struct agg *a, struct conn_view *first, const struct conn_view *v)
+/* A recorded connection is about to grow (a later record, late counts):
+ * its metrics leave the distributions; its kept entry, if any, is returned
+ * for restate() to update. */
+static struct conn_view *unstate(struct agg *a, const struct conn_view *first)
 {
-	struct conn_view *top = kept(a, v->rec.id);
-	bool was_open = conn_is_open(&first->rec);
-
 	for (int m = 0; m < M_COUNT; m++)
 		hist_forget(&a->dist[m], conn_metric(first, m));
-	for (int k = 0; k < KM_COUNT; k++)
-		a->kmem_by_cat[k] -= first->kmem_peak[k];
-	conn_view_merge(first, v);
+	return kept(a, first->rec.id);
+}
+
+/* ... and has grown: its metrics back in the distributions, its kept
+ * entry (top, from unstate()) updated, or first kept if it now ranks. */
+static void restate(struct agg *a, const struct conn_view *first, struct conn_view *top)
+{
 	for (int m = 0; m < M_COUNT; m++)
 		hist_record(&a->dist[m], conn_metric(first, m));
-	for (int k = 0; k < KM_COUNT; k++)
-		a->kmem_by_cat[k] += first->kmem_peak[k];
-	a->open_at_end += conn_is_open(&first->rec) - was_open;
-	add_tables(a, &v->rec);
-	a->merged++;
 	if (top) {
 		*top = *first;
 		sift_down(a->top, a->ntop, (size_t)(top - a->top));	/* its cost only grew */
 	} else {
 		keep_top(a, first);
 	}
+}
+
+/* v is a later record of first's connection: its distributions, sums and
+ * kept entry become the merged connection's; first becomes the merge. */
+static void merge_record(struct agg *a, struct conn_view *first, const struct conn_view *v)
+{
+	struct conn_view *top = unstate(a, first);
+	bool was_open = conn_is_open(&first->rec);
+
+	for (int k = 0; k < KM_COUNT; k++)
+		a->kmem_by_cat[k] -= first->kmem_peak[k];
+	conn_view_merge(first, v);
+	for (int k = 0; k < KM_COUNT; k++)
+		a->kmem_by_cat[k] += first->kmem_peak[k];
+	a->open_at_end += conn_is_open(&first->rec) - was_open;
+	add_tables(a, &v->rec);
+	a->merged++;
+	restate(a, first, top);
 }
 
 /* An internal pair's record: summed apart. A second record of one adds
@@ -204,7 +219,7 @@ static struct conn_view *recent_slot(struct agg *a, __u64 id)
 
 void agg_add_late(struct agg *a, const struct conn_late_event *late)
 {
-	struct conn_view *first = recent_slot(a, late->id), *top, only = { 0 };
+	struct conn_view *first = recent_slot(a, late->id), *top, only = { 0 };	/* only: the late counts */
 
 	if (!first || !late->id || first->rec.id != late->id) {
 		if (!a->waiting)
@@ -216,31 +231,18 @@ void agg_add_late(struct agg *a, const struct conn_late_event *late)
 		return;
 	}
 	a->late++;
-	conn_view_add_late(&only, late);
-	for (int i = 0; i < LATE_SC_SLOTS; i++) {
-		__u32 nr = late->sc[i].nr;
-
-		if (nr && nr - 1 < SYSCALL_MAX && !conn_is_pair(&first->rec))
-			a->syscalls_by_nr[nr - 1] += late->sc[i].count;
-	}
 	if (conn_is_pair(&first->rec)) {
+		conn_view_add_late(&only, late);
 		for (int m = 0; m < M_COUNT; m++)
 			a->pairs.sum[m] += conn_metric(&only, m);
 		conn_view_add_late(first, late);
 		return;
 	}
-	top = kept(a, late->id);
-	for (int m = 0; m < M_COUNT; m++)
-		hist_forget(&a->dist[m], conn_metric(first, m));
+	top = unstate(a, first);
 	conn_view_add_late(first, late);
-	for (int m = 0; m < M_COUNT; m++)
-		hist_record(&a->dist[m], conn_metric(first, m));
-	if (top) {
-		*top = *first;
-		sift_down(a->top, a->ntop, (size_t)(top - a->top));	/* its cost only grew */
-	} else {
-		keep_top(a, first);
-	}
+	conn_view_add_late(&only, late);
+	add_tables(a, &only.rec);	/* its syscalls, in the sums by number */
+	restate(a, first, top);
 }
 
 static void add_record(struct agg *a, const struct conn_view *v)

@@ -109,39 +109,15 @@ void uv_probes_attach(struct tracer *t, const char *exe)
 	libbpf_log_clear();
 }
 
-/* The file and offset of addr in tgid's mappings; false if it is in none
- * backed by a file. */
-static bool file_offset(__u32 tgid, __u64 addr, char *path, size_t len, __u64 *offset)
-{
-	char name[64], line[PATH_MAX + 128];
-	struct map_entry e;
-	bool found = false;
-	FILE *f;
-
-	snprintf(name, sizeof(name), "/proc/%u/maps", tgid);
-	f = fopen(name, "r");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		if (!maps_parse_line(line, &e) && e.start <= addr && addr < e.end &&
-		    e.path[0] == '/' && !e.deleted) {
-			snprintf(path, len, "%s", e.path);
-			*offset = addr - e.start + e.pgoff;
-			found = true;
-		}
-	fclose(f);
-	return found;
-}
-
 void uv_probes_callback(struct tracer *t, const struct uv_callback_event *ev)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, ret, .retprobe = true);
 	struct bpf_link *entry, *done;
 	char path[PATH_MAX];
-	__u64 offset;
+	unsigned long long offset;
 
 	if (t->n_uv_links + 2 > TRACER_UV_LINKS ||
-	    !file_offset(ev->tgid, ev->addr, path, sizeof(path), &offset))
+	    !maps_file_offset((int)ev->tgid, ev->addr, path, sizeof(path), &offset))
 		return;
 	entry = bpf_program__attach_uprobe_opts(t->skel->progs.on_uv_work, -1, path, offset, NULL);
 	done = bpf_program__attach_uprobe_opts(t->skel->progs.on_uv_work_done, -1, path, offset,
