@@ -106,6 +106,10 @@ static void json_bucket(struct json *j, const char *name, const struct bucket_co
 	json_u64(j, "cpu_ns", b->cpu_ns);
 	json_u64(j, "runq_ns", b->runq_ns);
 	json_i64(j, "user_bytes", b->user_bytes);
+	/* the address space it grew: with conns[]' page tables and VMAs, the
+	 * process's growth (VmPTE, map_count) */
+	json_i64(j, "page_table_bytes", b->page_table_bytes);
+	json_i64(j, "vmas", b->vmas);
 	json_end_object(j);
 }
 
