@@ -348,6 +348,8 @@ static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 		 * change of connection), or the clock's */
 		flush(ts, true, ts->cpu_mark);
 		ts->cur_conn = conn_id;
+		if (conn_id)
+			ts->last_conn = conn_id;
 	}
 	if (pending)
 		take_deferred(ts);

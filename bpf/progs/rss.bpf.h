@@ -112,7 +112,7 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 	__s32 vmas, vma_delta;
 	__u64 key = (__u64)mm;
 	__u32 id;
-	bool exact, program_pages;
+	bool exact, program_pages, collecting;
 
 	task = target_current();
 	if (!task || !pc)
@@ -156,7 +156,12 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 	if (delta > 0 && flame_wants(FV_UMEM))
 		flame_add(ctx, FV_UMEM, ts && !program_pages ? ts->cur_conn : 0, 0, delta,
 			  true, false);
-	if (ts && (ts->pending || ts->cur_conn) && !program_pages) {
+	/* a collection's growth is its owner's, whether or not the thread
+	 * sleeps in it (V8's main thread waits for its helpers: pending
+	 * after, its growth went to the next connection it named, or to the
+	 * loop if it waited for events first) */
+	collecting = ts && ts->runtime_depth && st->collector_conn;
+	if (ts && (ts->pending || ts->cur_conn) && !program_pages && !collecting) {
 		/* pending, for the connection named next (or, if the thread
 		 * sleeps first, the current one) */
 		bool teardown = (pt_delta || vma_delta) && current_in_teardown(ts);

@@ -339,9 +339,8 @@ int BPF_KRETPROBE(on_py_queue_got, void *item)
 
 /* The connection the memory of a collection beginning (id) or ending (0)
  * in task's address space is charged to: the collecting thread's growth
- * goes where RSS changes go (its current connection, rss.bpf.h), and its
- * helpers' growth goes with it. None while the thread is pending (its
- * connection not named yet) or tearing its connection down. */
+ * and its helpers' (rss.bpf.h), wherever the thread's current connection
+ * goes meanwhile. */
 static __always_inline void collection_charged_to(struct task_struct *task, __u64 id)
 {
 	struct mm_struct *mm = task->mm;
@@ -350,6 +349,33 @@ static __always_inline void collection_charged_to(struct task_struct *task, __u6
 
 	if (st && st->mm_id == mm_id(mm))
 		st->collector_conn = id;
+}
+
+/*
+ * Whom the memory a collection grows is charged to: the objects it keeps
+ * and moves are the connections', so the connection whose code allocated
+ * past the threshold, the current one. In a coroutine's step that has not
+ * named its connection yet, none: the thread's growth waits for the name
+ * (pending), as the step's CPU does. V8 also collects in a task of its
+ * own (its scavenge job, posted by the allocation that filled 80% of the
+ * young generation, run in a later pass of the loop): no connection is
+ * current, and the one the thread made current last is where that
+ * allocation most likely was. Before, such a collection's growth went to
+ * the event loop: 900 idle Node connections held 4,090 to 4,130 B against
+ * a slab truth of 4,330 B in 4 of about 140 runs, 170 KB of page tables
+ * missing. None for a connection being torn down (its close's, no open
+ * connection's peak).
+ */
+static __always_inline __u64 collection_owner(struct thread_state *ts)
+{
+	struct conn *c;
+
+	if (ts->cur_conn)
+		return current_in_teardown(ts) ? 0 : ts->cur_conn;
+	if (ts->pending && ts->steps)
+		return 0;
+	c = conn_lookup(ts->last_conn);
+	return c && !c->buffers_end && !c->close_ns ? ts->last_conn : 0;
 }
 
 /*
@@ -379,8 +405,7 @@ static __always_inline void runtime_works_for_itself(bool begins, bool collectio
 		ts->runtime_depth--;
 	}
 	if (collection)
-		collection_charged_to(task, begins && !ts->pending && !current_in_teardown(ts) ?
-					    ts->cur_conn : 0);
+		collection_charged_to(task, begins ? collection_owner(ts) : 0);
 }
 
 /*
