@@ -201,6 +201,9 @@ struct thread_state {
 	 * connections in its requests, not in its syscalls (charging.bpf.h,
 	 * await_next) */
 	bool uring_loop;
+	/* nvcsw holds the low half of the kernel's count of the thread's
+	 * voluntary switches as of its last switch out (sched.bpf.h) */
+	bool nvcsw_known;
 	/* CPU time of the run on CPU now (lib/cpu_time.bpf.h) */
 	__u64 cpu_mark;		/* start of the part not yet charged; 0: no run */
 	__u64 steal_mark;	/* stolen_ns() at cpu_mark */
@@ -209,6 +212,7 @@ struct thread_state {
 	__u64 run_clock;	/* the clock's time for the run so far */
 	__u64 run_owner;	/* whom the run's parts went to (run_key), or RUN_* */
 	__u32 clock_scale;	/* the kernel's time per clock ns, 1.0 = 1 << 16 */
+	__u32 nvcsw;
 	__u64 cpu_debt;		/* overshoot still to pay back (settle_run) */
 	__u64 cpu_credit;	/* the kernel's count beyond the parts, to give out */
 	__u64 runnable_since;

@@ -124,6 +124,28 @@ static __always_inline void switch_in(struct task_struct *next, struct thread_st
 	}
 }
 
+/*
+ * Whether prev's switch was voluntary, as the kernel counted it:
+ * __schedule() adds one to the task's nvcsw or nivcsw before the
+ * tracepoint, so a change of nvcsw since its last switch says so. The
+ * tracepoint's own words (not preempted, and a sleeper's state) disagree
+ * where a task goes to sleep with a signal pending: __schedule() leaves it
+ * running, yet counts the switch voluntary, and passes TASK_RUNNING on
+ * where try_to_block_task() writes it back (a recent fix) or where the
+ * state is read from the task (before 5.18). Those words only for a
+ * thread's first switch seen.
+ */
+static __always_inline bool switch_voluntary(struct thread_state *ts, struct task_struct *prev,
+					     bool preempt, unsigned int prev_state)
+{
+	__u32 n = (__u32)prev->nvcsw;	/* prev is trusted: a typed load */
+	bool voluntary = ts->nvcsw_known ? n != ts->nvcsw : !preempt && prev_state;
+
+	ts->nvcsw = n;
+	ts->nvcsw_known = true;
+	return voluntary;
+}
+
 static __always_inline int switched(void *ctx, bool preempt, struct task_struct *prev,
 				    struct task_struct *next, unsigned int prev_state)
 {
@@ -139,7 +161,8 @@ static __always_inline int switched(void *ctx, bool preempt, struct task_struct 
 		return 0;
 	now = bpf_ktime_get_ns();
 	if (task_is_target(prev) && (ts = thread_state(prev)))
-		switch_out(ctx, prev, ts, pc, !preempt && prev_state, prev_state & TASK_DEAD, now);
+		switch_out(ctx, prev, ts, pc, switch_voluntary(ts, prev, preempt, prev_state),
+			   prev_state & TASK_DEAD, now);
 	if (task_is_target(next) && (ts = thread_state(next)))
 		switch_in(next, ts, pc, now);
 	return 0;
