@@ -416,6 +416,21 @@ class Truth:
     CATEGORIES = ("sock", "inode", "file", "dentry", "lsm", "epoll", "thread", "io_uring",
                   "page_tables", "vmas")
 
+    def noise(self, cat):
+        """Bytes per connection a category's truth may be off by, from its
+        cache's own samples: their spread before and while held (others'
+        allocations between samples: lsm_file_cache, which a machine's
+        every open file moves and other 24 B caches may share, spread by
+        426 objects in a CI run's window, 5 B a connection of 2,000). 0 for
+        the categories counted exactly."""
+        cache = {"sock": self.sock_cache if self.family != "unix" else None,
+                 "inode": "sock_inode_cache", "file": "filp", "lsm": "lsm_file_cache",
+                 "io_uring": "io_kiocb"}.get(cat)
+        if not cache or cache not in self.before.spread or cache not in self.held.spread:
+            return 0.0
+        return ((self.before.spread[cache] + self.held.spread[cache])
+                * self.sizes[cache] / self.n)
+
     def total(self):
         """Kernel bytes per connection held by the server, all categories."""
         c = self.categories()
