@@ -316,6 +316,11 @@ static __always_inline void take_deferred(struct thread_state *ts)
  * flushed to its record), or it is closed. A map lookup: for rare events
  * only (the address space growing, a collection beginning).
  */
+static __always_inline bool conn_closing(const struct conn *c)
+{
+	return c->buffers_end || c->close_ns;
+}
+
 static __always_inline bool current_in_teardown(struct thread_state *ts)
 {
 	struct conn *c;
@@ -323,7 +328,7 @@ static __always_inline bool current_in_teardown(struct thread_state *ts)
 	if (ts->owed.sampled && ts->owed.teardown)
 		return true;
 	c = conn_lookup(ts->cur_conn);
-	return c && (c->buffers_end || c->close_ns);
+	return c && conn_closing(c);
 }
 
 /*
@@ -347,9 +352,9 @@ static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 		 * final. As of the run's last split (mostly just now, at the
 		 * change of connection), or the clock's */
 		flush(ts, true, ts->cpu_mark);
+		if (ts->cur_conn)
+			ts->last_conn = ts->cur_conn;
 		ts->cur_conn = conn_id;
-		if (conn_id)
-			ts->last_conn = conn_id;
 	}
 	if (pending)
 		take_deferred(ts);

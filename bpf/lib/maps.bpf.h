@@ -226,8 +226,9 @@ struct thread_state {
 	 * and mm_id): the image an execve() replaces */
 	__u64 mm_key;
 	__u32 mm_id;
-	/* the last connection it made current: where a collection that begins
-	 * in none of its connections' code is charged (runtimes.bpf.h) */
+	/* the connection it had current before cur_conn (kept as the thread
+	 * moves on): where a collection that begins in none of its
+	 * connections' code is charged (runtimes.bpf.h) */
 	__u64 last_conn;
 };
 

@@ -162,7 +162,7 @@ int held_threads(struct bpf_iter__task *ctx)
 	/* what the thread does from now on is this connection's */
 	ts = thread_state(task);
 	if (ts && !ts->cur_conn)
-		ts->cur_conn = ts->last_conn = id;
+		ts->cur_conn = id;
 	return 0;
 }
 

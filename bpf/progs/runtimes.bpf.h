@@ -375,7 +375,7 @@ static __always_inline __u64 collection_owner(struct thread_state *ts)
 	if (ts->pending && ts->steps)
 		return 0;
 	c = conn_lookup(ts->last_conn);
-	return c && !c->buffers_end && !c->close_ns ? ts->last_conn : 0;
+	return c && !conn_closing(c) ? ts->last_conn : 0;
 }
 
 /*

@@ -27,7 +27,7 @@ import pytest
 import slabtruth
 from conftest import SERVERS, binary
 from test_conctrace import CONCTRACE, needs_root, wait_line
-from test_memory import DEFAULT_TOLERANCE, MIN_ABS, TOLERANCE, hold_idle
+from test_memory import category_check, hold_idle
 
 ATTACH_CONNS = 2000
 TOTAL_TOLERANCE = 0.02
@@ -91,13 +91,9 @@ def test_attach_finds_every_held_connection_and_its_memory(name, family, tmp_pat
     want, got = truth.categories(), rep["kernel_breakdown"]
     bad = []
     for cat in slabtruth.Truth.CATEGORIES:
-        # and what the truth's own samples say it may be off by
-        noise = truth.noise(cat)
-        tol = max(TOLERANCE.get(cat, DEFAULT_TOLERANCE) * want[cat], MIN_ABS) + noise
-        line = (f"  {cat:11s} conctrace {got[cat]:9.1f}  truth {want[cat]:9.1f}  (±{tol:.0f}"
-                + (f", {noise:.1f} of it the samples' spread" if noise else "") + ")")
+        line, ok = category_check(cat, got[cat], want[cat], truth, 11)
         print(line)
-        if abs(got[cat] - want[cat]) > tol:
+        if not ok:
             bad.append(line)
     assert not bad, "held kernel memory per connection off the slab truth:\n" + "\n".join(bad)
     total = sum(got[c] for c in slabtruth.Truth.CATEGORIES)

@@ -85,6 +85,17 @@ def held_truth(target, n, ready, pid, interval):
     return before, held, server0, server1, clientc
 
 
+def category_check(cat, got, want, truth, width):
+    """A kernel-memory category per connection against the slab truth's:
+    within its tolerance, and what the truth's own samples say it may be
+    off by. (the line that says so, whether it is)"""
+    noise = truth.noise(cat)
+    tol = max(TOLERANCE.get(cat, DEFAULT_TOLERANCE) * want, MIN_ABS) + noise
+    line = (f"  {cat:{width}s} conctrace {got:9.1f}  truth {want:9.1f}  (±{tol:.0f}"
+            + (f", {noise:.1f} of it the samples' spread" if noise else "") + ")")
+    return line, abs(got - want) <= tol
+
+
 def wait_for(cond, timeout, what):
     deadline = time.monotonic() + timeout
     while not cond():
@@ -144,13 +155,9 @@ def test_kernel_memory_matches_slab_growth(name, family, tmp_path):
 
     bad = []
     for cat in slabtruth.Truth.CATEGORIES:
-        # and what the truth's own samples say it may be off by
-        noise = truth.noise(cat)
-        tol = max(TOLERANCE.get(cat, DEFAULT_TOLERANCE) * want[cat], MIN_ABS) + noise
-        line = (f"  {cat:9s} conctrace {got[cat]:9.1f}  truth {want[cat]:9.1f}  (±{tol:.0f}"
-                + (f", {noise:.1f} of it the samples' spread" if noise else "") + ")")
+        line, ok = category_check(cat, got[cat], want[cat], truth, 9)
         print(line)
-        if abs(got[cat] - want[cat]) > tol:
+        if not ok:
             bad.append(line)
     # the thread figure against the task_struct cache's own growth (not a
     # thread count times slab_size): the pid and the stack as counted
