@@ -67,8 +67,10 @@ class Line(asyncio.BufferedProtocol):
         loop_books.ends(self.book, spent)
 
     def connection_made(self, transport):
-        spent = loop_books.starts(self.book)
+        # the callback's book opens once it names its connection (see
+        # loop_books.keep_alive): before, it ran for the one named last
         loop_books.keep_alive(transport)
+        spent = loop_books.starts(self.book)
         self.transport = transport
         conns[transport.get_extra_info("peername")[1]] = self.book
         loop_books.ends(self.book, spent)

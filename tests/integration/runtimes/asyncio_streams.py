@@ -40,8 +40,10 @@ class Fed(asyncio.StreamReaderProtocol):
         super().__init__(*args, **kwargs)
 
     def connection_made(self, transport):
-        spent = loop_books.starts(self.book)
+        # the callback's book opens once it names its connection (see
+        # loop_books.keep_alive): before, it ran for the one named last
         loop_books.keep_alive(transport)
+        spent = loop_books.starts(self.book)
         conns[transport.get_extra_info("peername")[1]] = self.book
         super().connection_made(transport)     # creates serve()'s Task
         loop_books.ends(self.book, spent)
