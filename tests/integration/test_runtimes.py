@@ -246,6 +246,28 @@ def adds_up(rep, name=None, syscall_slack=0):
         proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
 
 
+def light_spread_failure(conns, kinds, light_truth, ratios):
+    """The light-spread check's failure, a string (pytest cuts the repr of
+    anything else short, as it did a CI run's): the ratios' range and
+    median, and the three light connections furthest over their books
+    with what the record holds beside the CPU and the order they opened
+    in among all connections (the first of a burst has been the one
+    before): a cause's trace for the next run."""
+    opened = sorted(conns, key=lambda p: conns[p]["open_ns"])
+    top = sorted((p for p in kinds if kinds[p] == "light"),
+                 key=lambda p: conns[p]["cpu_ns"] / light_truth[p])[-3:]
+    lines = [f"light ratios {ratios[0]:.2f}-{ratios[-1]:.2f}, median "
+             f"{statistics.median(ratios):.3f}; furthest over their books:"]
+    for p in reversed(top):
+        c = conns[p]
+        lines.append(f"  port {p} (opened {opened.index(p) + 1} of {len(opened)}): "
+                     f"{c['cpu_ns'] / 1e6:.2f} ms against books of {light_truth[p] / 1e6:.2f} ms, "
+                     f"run queue {c['runq_ns'] / 1e6:.2f} ms, switches "
+                     f"{c['ctx_switches_voluntary']} voluntary {c['ctx_switches_involuntary']} "
+                     f"involuntary, {c['syscalls_total']} syscalls")
+    return "\n".join(lines)
+
+
 def judge(name, rep, truth, kinds, low, high, light_share, syscall_slack=0, light_spread=None,
           light_truth=None, truth_around=None):
     """truth: {client port: the server's own CPU for it, ns}; each heavy
@@ -292,15 +314,8 @@ def judge(name, rep, truth, kinds, low, high, light_share, syscall_slack=0, ligh
                       f"{ratios[0]:.2f}-{ratios[-1]:.2f}, the highest "
                       f"{ratios[-1] / statistics.median(ratios):.2f}x their median; raw, the highest "
                       f"{max(light) / median:.2f}x the light median")
-        # on failure, the light connections furthest over their books, with
-        # what the record holds beside the CPU: a cause's trace for the next run
-        top = sorted((p for p in kinds if kinds[p] == "light"),
-                     key=lambda p: conns[p]["cpu_ns"] / light_truth[p])[-3:]
         assert ratios[-1] <= light_spread * statistics.median(ratios), \
-            (ratios, [{k: conns[p][k] for k in ("remote", "cpu_ns", "runq_ns", "syscalls_total",
-                                                "ctx_switches_voluntary",
-                                                "ctx_switches_involuntary")}
-                      | {"books_ns": light_truth[p]} for p in top])
+            light_spread_failure(conns, kinds, light_truth, ratios)
     adds_up(rep, name, syscall_slack)
 
 
