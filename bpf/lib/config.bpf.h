@@ -40,4 +40,8 @@ const volatile __u32 tracer_netns = 0;
 /* the families whose iterator this kernel has: only their absence is news */
 const volatile bool sweep_tcp = false, sweep_unix = false;
 
+/* the target is a Go binary: its runtime starts threads (Ms) for whichever
+ * goroutine is runnable, never one for a connection */
+const volatile bool go_target = false;
+
 #endif /* CONCTRACE_LIB_CONFIG_BPF_H */

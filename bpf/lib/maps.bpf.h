@@ -173,6 +173,10 @@ struct thread_state {
 	/* a new thread that has named no connection yet: its first socket
 	 * call names one at its entry, before the call can sleep */
 	bool unnamed;
+	/* a Go target's thread back from a futex call or a sleep, where Go's
+	 * scheduler may have switched goroutines: the next syscall looks at
+	 * the one it runs (progs/syscalls.bpf.h, go_runs_own) */
+	bool go_moved;
 	/* its loop resumes coroutines in steps a probe sees (asyncio,
 	 * runtimes.bpf.h): a connection's work begins at its step, not at
 	 * the read that came first after a wait */

@@ -56,10 +56,14 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 	settle_run(ts, pc, prev, now);
 	if (dying)
 		give_out_credit(ts);
-	if (voluntary)
+	if (voluntary) {
 		sleep_pending(ts);
-	else
+		/* once woken, Go may run another goroutine on it */
+		if (go_g_m_off)
+			ts->go_moved = true;
+	} else {
 		ts->runnable_since = now;
+	}
 	if (voluntary && !dying && flame_wants(FV_OFFCPU)) {
 		/* prev is still current here: its stacks are where it sleeps */
 		ts->off_since = now;
@@ -313,7 +317,13 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 
 		if (cts) {
 			cts->idle_pool = true;
-			cts->pending = true;
+			/* Go's runtime starts a thread for whichever goroutine
+			 * is runnable: its start, 0.5 to 3 ms on a pti=on guest
+			 * (the new stack's faults), is the pool's. Pending, it
+			 * went to the goroutine's connection it named first:
+			 * a light one at 2.6 times its peers' median over its
+			 * books (test_go.py's echo, runs of 2026-12-06) */
+			cts->pending = !go_target;
 			cts->unnamed = true;
 		}
 		if (pts && pts->cur_conn) {

@@ -246,8 +246,10 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	bpf_program__set_autoattach(skel->progs.on_uv_work, false);
 	bpf_program__set_autoattach(skel->progs.on_uv_work_done, false);
 	bpf_program__set_autoattach(skel->progs.on_uv_queue_work_run, false);
-	/* and in a Go binary (go_probes.c), whose maps nothing else fills */
-	if (!go_binary(target_exe(o, exe, sizeof(exe)))) {
+	/* and in a Go binary (go_probes.c), whose maps nothing else fills;
+	 * its threads are its runtime's (on_process_fork) */
+	skel->rodata->go_target = go_binary(target_exe(o, exe, sizeof(exe)));
+	if (!skel->rodata->go_target) {
 		bpf_map__set_max_entries(skel->maps.go_senders, 1);
 		bpf_map__set_max_entries(skel->maps.go_conns, 1);
 		bpf_map__set_max_entries(skel->maps.go_locked_handoffs, 1);
