@@ -10,7 +10,9 @@
 // sum_exec_runtime) with the goroutine locked to that thread, so that the
 // figure is one thread's and the Go scheduler cannot move the work away
 // while it is measured; go_echo.go also books each request's whole reply
-// (reply_ns: from its line read to its reply written), light ones too. SIGTERM writes them as JSON, once every connection
+// (reply_ns: from its line read to its reply written), light ones too,
+// and that with the serving threads' CPU on either side of each reply
+// (around_ns: threadGaps, below, says why). SIGTERM writes them as JSON, once every connection
 // the server accepted is closed (its last write counted: the client may
 // have its last reply before the Write that sent it has returned), and
 // exits 0.
@@ -22,6 +24,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +39,7 @@ type book struct {
 	Heavy    int64 `json:"heavy"`
 	CPUNs    int64 `json:"cpu_ns"`
 	ReplyNs  int64 `json:"reply_ns"`
+	AroundNs int64 `json:"around_ns"`
 	BytesRx  int64 `json:"bytes_rx"`
 	BytesTx  int64 `json:"bytes_tx"`
 }
@@ -92,6 +96,7 @@ type countingConn struct {
 
 func (c *countingConn) Close() error {
 	err := c.Conn.Close()
+	gaps.at(c.b) // what the thread does next may be this one's yet
 	c.closed.Do(open.Done)
 	return err
 }
@@ -117,7 +122,98 @@ func (l countingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	open.Add(1)
-	return &countingConn{Conn: c, b: bookFor(c.RemoteAddr().String())}, nil
+	b := bookFor(c.RemoteAddr().String())
+	gaps.at(b) // the new socket's set-up before it, the new goroutine after
+	return &countingConn{Conn: c, b: b}, nil
+}
+
+// Per OS thread, the gaps between the marks the server's code makes on it
+// (go_echo.go: each reply's start and end, each accept and close). The
+// CPU a thread spends between two marks (a read, a read that finds
+// nothing, the scheduler's search for a goroutine to run, a new socket's
+// set-up, a stall of the host's, which the kernel counts as the thread's
+// CPU) is in no reply's book, and conctrace may rightly give it to the
+// connection marked before it or to the one marked after: a gap counts
+// for both books (around_ns), as loop_books.py counts an asyncio loop's.
+// Go moves goroutines between threads, so the gaps are kept per thread,
+// named by its tid while the goroutine is locked to it. nil (no gaps
+// kept) unless a server asks for them.
+type threadGaps struct {
+	mu   sync.Mutex
+	last map[int]threadMark // by tid: the thread's last mark
+}
+
+type threadMark struct {
+	end int64 // the thread's clock at the mark
+	b   *book
+}
+
+var gaps *threadGaps
+
+// opens: a span of b's starts on this thread (the caller has locked the
+// goroutine to it): the gap since the thread's last mark counts for both
+// books. Returns the thread and its clock, for closes().
+func (g *threadGaps) opens(b *book) (int, int64) {
+	tid := syscall.Gettid()
+	now := threadCPU()
+	if g == nil {
+		return tid, now
+	}
+	g.mu.Lock()
+	if last, ok := g.last[tid]; ok {
+		b.AroundNs += now - last.end
+		if last.b != b {
+			last.b.AroundNs += now - last.end
+		}
+	}
+	g.mu.Unlock()
+	return tid, now
+}
+
+// closes: the span opened at t0 on thread tid ends, and marks it; returns
+// the span's CPU
+func (g *threadGaps) closes(b *book, tid int, t0 int64) int64 {
+	now := threadCPU()
+	if g == nil {
+		return now - t0
+	}
+	g.mu.Lock()
+	b.AroundNs += now - t0
+	g.last[tid] = threadMark{now, b}
+	g.mu.Unlock()
+	return now - t0
+}
+
+// at: a mark for b on whichever thread runs the caller
+func (g *threadGaps) at(b *book) {
+	if g == nil {
+		return
+	}
+	runtime.LockOSThread()
+	tid, t := g.opens(b)
+	g.closes(b, tid, t)
+	runtime.UnlockOSThread()
+}
+
+// finish: each thread's gap after its last mark, up to now, counts for
+// that mark's book (what conctrace gives a connection closed last: the
+// thread's work until it moves on), read from the thread's own clock
+// (the kernel's clock id for another thread of the process); a thread
+// gone keeps none
+func (g *threadGaps) finish() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for tid, last := range g.last {
+		var ts syscall.Timespec
+		clock := int32(^tid<<3 | 6) // MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)
+		if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, uintptr(clock),
+			uintptr(unsafe.Pointer(&ts)), 0); e == 0 {
+			last.b.AroundNs += ts.Nano() - last.end
+		}
+	}
 }
 
 // listen on loopback, say so as the tests expect, write the books at SIGTERM
@@ -140,6 +236,7 @@ func listen(name, booksPath string) net.Listener {
 			fmt.Fprintf(os.Stderr, "%s: books: connections still open after 10 s\n", name)
 			os.Exit(1)
 		}
+		gaps.finish()
 		booksMu.Lock()
 		out, err := json.Marshal(map[string]interface{}{"accepted": len(books), "conns": books})
 		booksMu.Unlock()

@@ -29,7 +29,7 @@ func serve(c net.Conn, n int) {
 		// the thread's clock from the line read to the reply written:
 		// what this request cost the server (light ones' own book)
 		runtime.LockOSThread()
-		t := threadCPU()
+		tid, t := gaps.opens(b)
 		x := uint64(0)
 		if bytes.HasPrefix(line, []byte("HEAVY")) {
 			t0 := threadCPU()
@@ -39,7 +39,7 @@ func serve(c net.Conn, n int) {
 		}
 		b.Requests++
 		_, err = c.Write([]byte(strconv.FormatUint(x&0xff, 10) + "\n"))
-		b.ReplyNs += threadCPU() - t
+		b.ReplyNs += gaps.closes(b, tid, t)
 		runtime.UnlockOSThread()
 		if err != nil {
 			return
@@ -50,6 +50,7 @@ func serve(c net.Conn, n int) {
 func main() {
 	ns, booksPath := args("go_echo", "BURN")
 	n := ns[0]
+	gaps = &threadGaps{last: map[int]threadMark{}}
 	ln := listen("go_echo", booksPath)
 	for {
 		c, err := ln.Accept()
