@@ -35,7 +35,8 @@ books: go_echo.go times each request from its line read to its reply
 written, and adds the serving threads' CPU on either side of it (its
 read, the read that finds nothing, the scheduler's search for the next
 goroutine, a new socket's set-up before its first request and its close
-after its last, and the host's stalls there), which conctrace may rightly
+after its last, and the host's stalls there: marks at each reply's start
+and end and at each accept, read and close), which conctrace may rightly
 give to the connection served before or after, so such a gap counts for
 both (around_ns, go_books.go's threadGaps). Their true costs differ by up
 to 1.9x (below: why). Before
@@ -96,11 +97,14 @@ POOL_LIGHT_SHARE = ECHO_LIGHT_SHARE = 1 / 8
 # connection served while the server idles between requests pays the
 # wakeups and cold caches; one served while the heavy ones keep it busy
 # does not), so the raw figures spread with the truth. Measured on the
-# pti=on build (2026-12-06): the highest 1.25-1.31x the median (the
-# medians of 4 batches, 127 runs), above 2x in 4 runs: twice a heavy
+# pti=on build (2026-12-06): the highest 1.04-1.32x the median in 38 runs
+# (median 1.16). Before the books marked each read: 1.25-1.31x (the
+# medians of 4 batches, 127 runs) and above 2x in 4 runs, twice a heavy
 # request's burn on a light connection (before go_runs_own,
-# bpf/progs/syscalls.bpf.h), twice 0.5-1.7 ms on a light connection that
-# neither its books nor its syscalls show, not yet explained. History:
+# bpf/progs/syscalls.bpf.h), twice 0.5-1.7 ms on a light connection its
+# books did not show: traced once, 2.2 ms of a thread's CPU after another
+# connection's reply, which conctrace gives to the connection read next
+# (pending), there a light one whose read found nothing. History:
 # over the reply alone, 1.10-1.42x in 40 runs of 2026-12-05, then above 2x
 # in 9 of 45 runs (up to 3.98x) and 2 of 3 CI runs: a host's stall between
 # a reply and the next read, in a closing read, or a new thread's start
