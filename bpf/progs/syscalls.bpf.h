@@ -11,8 +11,6 @@
 #include "lib/stacks.bpf.h"
 #include "lib/goroutines.bpf.h"
 
-/* A syscall's entry (on_sys_enter, or on_sys_call where the kernel lets
- * fentry attach): ctx is the program's, for the syscalls flame view's stacks. */
 /*
  * A Go thread back from a futex call or a sleep (go_moved) runs, at this
  * syscall, a goroutine whose last read or write named another connection
@@ -20,20 +18,26 @@
  * no syscall shows it (a read whose return found its P taken puts its
  * goroutine back on the run queue, and an idle thread, woken or handed
  * another connection's work, takes it), so from here the thread works for
- * the goroutine's own connection. Only then: reading the running
- * goroutine costs three user reads. Before, a heavy echo request's 2 ms
- * burn went now and then to a light connection: 3.5 ms against books of
- * 1.4 (test_go.py's echo, 1 run in 26).
+ * the goroutine's own connection. Looked at only then: reading the
+ * running goroutine costs three user reads, +45 to +80 ns a Go target's
+ * syscall on average (sys_enter's bpf_stats over go_echo, 4 interleaved
+ * runs with and without, noisy). A pending thread too: left
+ * out, a heavy echo request's burn went to a light connection again in 1
+ * of 20 runs. Before, it did now and then: 3.5 ms against books of 1.4
+ * (test_go.py's echo, 2 runs in 100; none in 108 since).
  */
 static __always_inline void go_runs_own(struct task_struct *task, struct thread_state *ts)
 {
-	__u64 own = go_conn_of(go_current_g(task), task->tgid);
+	__u64 own;
 
 	ts->go_moved = false;
+	own = go_conn_of(go_current_g(task), task->tgid);
 	if (own && own != ts->cur_conn)
 		set_current_at(task, ts, own, sys_entry_at(ts));
 }
 
+/* A syscall's entry (on_sys_enter, or on_sys_call where the kernel lets
+ * fentry attach): ctx is the program's, for the syscalls flame view's stacks. */
 static __always_inline int sys_enter(void *ctx, struct pt_regs *regs, long id)
 {
 	struct task_struct *task = target_current();
