@@ -12,10 +12,10 @@
 // while it is measured; go_echo.go also books each request's whole reply
 // (reply_ns: from its line read to its reply written), light ones too,
 // and that with the serving threads' CPU on either side of each reply
-// (around_ns: threadGaps, below, says why). SIGTERM writes them as JSON, once every connection
-// the server accepted is closed (its last write counted: the client may
-// have its last reply before the Write that sent it has returned), and
-// exits 0.
+// (around_ns: threadGaps, below, says why). SIGTERM writes them as JSON,
+// once every connection the server accepted is closed (its last write
+// counted: the client may have its last reply before the Write that sent
+// it has returned), and exits 0.
 package main
 
 import (
