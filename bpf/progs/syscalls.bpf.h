@@ -21,10 +21,10 @@
  * the goroutine's own connection. Looked at only then: reading the
  * running goroutine costs three user reads, +45 to +80 ns a Go target's
  * syscall on average (sys_enter's bpf_stats over go_echo, 4 interleaved
- * runs with and without, noisy). A pending thread too: left
- * out, a heavy echo request's burn went to a light connection again in 1
- * of 20 runs. Before, it did now and then: 3.5 ms against books of 1.4
- * (test_go.py's echo, 2 runs in 100; none in 108 since).
+ * runs with and without, noisy). A pending thread too: left out, a heavy
+ * echo request's burn went to a light connection again in 1 of 20 runs.
+ * Before, it did now and then: 3.5 ms against books of 1.4 (test_go.py's
+ * echo, 2 runs in 100; none in 108 since).
  */
 static __always_inline void go_runs_own(struct task_struct *task, struct thread_state *ts)
 {
