@@ -18,7 +18,9 @@ collection began; one V8 runs as a task of its own, to the connection the
 loop served last: before, to the loop, 4,090 to 4,130 B against a truth of
 4,330 B in 4 of about 140 runs here and one CI run) and while they closed
 (teardown: no connection's). A failure names the page tables the loop and
-pool took.
+pool took. A Go server's threads are its runtime's (made for whichever
+goroutine is runnable, not one per connection): no connection may hold
+one, its truth leaves them out, and they must be a handful.
 """
 
 import json
@@ -43,6 +45,16 @@ TOLERANCE = 0.02
 # the objects every connection has (socket, inode, file, dentry, LSM blobs,
 # epoll item): within TOLERANCE everywhere
 OBJECTS = ("sock", "inode", "file", "dentry", "lsm", "epoll")
+# Go's runtime starts a thread (an M) for whichever goroutine is runnable,
+# never one per connection: its threads' objects are no connection's
+# (bpf/progs/sched.bpf.h, on_process_fork), so the truth for a Go server
+# leaves the threads it grew out, and they must be the runtime's handful
+# (+1 to +5 while 900 connections came, here), not a connection's.
+# Charged to the connection their creator served, some were and some not
+# (its thread named none), the held figure came out 2.0% to 2.9% under
+# the truth in 4 of 10 runs (TOLERANCE: 2%).
+RUNTIME_THREADS = ("go_echo", "go_pool_http")
+RUNTIME_THREADS_MAX = 16
 RUNTIMES_CMD = {
     # each takes its books' path last, and writes them on SIGTERM
     "go_echo": lambda go: [str(go["go_echo"]), "1000"],
@@ -91,20 +103,27 @@ def test_runtime_idle_connections_hold_what_the_caches_grew(name, go_servers, tm
     held, truths, lines = [], [], []
     for run in (1, 2):
         mean, truth, km, buckets_pt = idle_run(RUNTIMES_CMD[name](go_servers), tmp_path, run)
-        held.append(mean)
-        truths.append(truth.total())
         want = truth.categories()
+        total = truth.total()
+        if name in RUNTIME_THREADS:
+            assert truth.threads <= RUNTIME_THREADS_MAX, (run, truth.report())
+            assert km["thread"] == 0, (run, km, "a connection holds the runtime's threads")
+            total -= want["thread"]
+        held.append(mean)
+        truths.append(total)
         objects, objects_truth = (sum(km[k] for k in OBJECTS), sum(want[k] for k in OBJECTS))
-        lines.append(f"run {run}: held {mean:.0f} B, slab truth {truth.total():.0f} B, "
+        lines.append(f"run {run}: held {mean:.0f} B, slab truth {total:.0f} B, "
                      f"objects {objects:.0f} B against {objects_truth:.0f} "
-                     f"(epoll items {truth.epoll_items}, external {truth.external})")
+                     f"(epoll items {truth.epoll_items}, external {truth.external}; "
+                     f"threads +{truth.threads}: {want['thread']:.0f} B a connection, "
+                     f"conctrace's {km['thread']:.0f} B)")
         assert abs(objects - objects_truth) <= TOLERANCE * objects_truth, \
             (run, km, truth.report())
         # the whole held figure: objects and the address space grown
         # while each connection was current (Node: 270-300 B of page
         # tables; before collections were charged where they began and
         # teardown apart, 400-490 B, up to 8% over)
-        assert abs(mean - truth.total()) <= TOLERANCE * truth.total(), \
+        assert abs(mean - total) <= TOLERANCE * total, \
             (run, mean, f"page tables {km['page_tables']:.0f} B against "
              f"{want['page_tables']:.0f}, the buckets' (a connection's share) {buckets_pt}",
              truth.report())
