@@ -2,14 +2,14 @@
 /*
  * Load-time configuration: every read-only value the loader sets before
  * load (userspace/tracer/tracer.c). The verifier sees them as constants, so a
- * feature turned off costs its programs nothing.
+ * feature turned off costs its programs nothing. (The target's tgid is
+ * set so too, but lives in .bss: lib/maps.bpf.h says why.)
  */
 #ifndef CONCTRACE_LIB_CONFIG_BPF_H
 #define CONCTRACE_LIB_CONFIG_BPF_H
 
 #include "lib/kernel.bpf.h"
 
-const volatile __u32 target_tgid = 0;
 const volatile __u16 syscall_flags[SYSCALL_MAX] = {};
 const volatile __u32 page_size = 4096;
 const volatile __u32 nr_cpus = 1;		/* possible CPUs */

@@ -73,14 +73,18 @@ static __always_inline __u64 *connection_cpu(struct thread_state *ts)
 	return ts->cur_conn ? &ts->owed.cpu_ns : NULL;
 }
 
-/* ns of CPU goes where the thread's work goes now */
-static __always_inline void place_cpu(struct thread_state *ts, struct proc_counters *pc, __u64 ns)
+/* ns of CPU goes where the thread's work goes now. The per-CPU counters
+ * only for a bucket's: an event loop charges a connection at every change
+ * of connection, and their lookup touches two more cache lines (pages,
+ * where every kernel entry flushes the TLB) each time */
+static __always_inline void place_cpu(struct thread_state *ts, __u64 ns)
 {
 	__u64 *cpu = connection_cpu(ts);
+	struct proc_counters *pc;
 
 	if (cpu)
 		*cpu += ns;
-	else
+	else if ((pc = proc_counters()))
 		idle_bucket(pc, ts)->cpu_ns += ns;
 }
 
@@ -100,23 +104,21 @@ static __always_inline __u64 at_scale(const struct thread_state *ts, __u64 ns)
  */
 static __always_inline void charge_cpu(struct thread_state *ts, __u64 ns)
 {
-	struct proc_counters *pc = proc_counters();
+	struct proc_counters *pc;
 
-	if (!pc)
-		return;
 	if (ts->cpu_debt) {
 		__u64 pay = ns >> 2 < ts->cpu_debt ? ns >> 2 : ts->cpu_debt;
 
 		ts->cpu_debt -= pay;
 		ns -= pay;
-	} else if (ts->cpu_credit) {
+	} else if (ts->cpu_credit && (pc = proc_counters())) {
 		__u64 give = ns >> 2 < ts->cpu_credit ? ns >> 2 : ts->cpu_credit;
 
 		ts->cpu_credit -= give;
 		pc->cpu_unsplit_ns -= give;
 		ns += give;
 	}
-	place_cpu(ts, pc, ns);
+	place_cpu(ts, ns);
 }
 
 /* A thread exits: a credit it has not given out is what it did last's,
@@ -131,7 +133,7 @@ static __always_inline void give_out_credit(struct thread_state *ts)
 		return;
 	ts->cpu_credit = 0;
 	pc->cpu_unsplit_ns -= credit;
-	place_cpu(ts, pc, credit);
+	place_cpu(ts, credit);
 }
 
 /* The part of truth that is part's share of whole (part <= whole): a

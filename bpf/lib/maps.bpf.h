@@ -8,6 +8,12 @@
 
 #include "lib/kernel.bpf.h"
 
+/* The target process (the loader sets it before load). Here rather than
+ * in .rodata with the other settings: every program tests it on every
+ * event, and light mode's socket programs read nothing else of .rodata,
+ * so beside the counters they do read it costs no cache line of its own
+ * (nor a page, where each kernel entry flushes the TLB). */
+__u32 target_tgid = 0;
 /* Other processes of the target (children of a pre-forking server). */
 __u32 nr_extra_targets = 0;
 /* Threads alive in the target, and the most at once. */

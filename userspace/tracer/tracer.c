@@ -189,7 +189,7 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 
 	if (!skel)
 		return NULL;
-	skel->rodata->target_tgid = (__u32)o->target;
+	skel->bss->target_tgid = (__u32)o->target;
 	skel->rodata->page_size = (__u32)sysconf(_SC_PAGESIZE);
 	skel->rodata->nr_cpus = (__u32)libbpf_num_possible_cpus();
 	skel->rodata->rq_to_this_cpu_off = vmlinux ? rq_to_this_cpu_off(vmlinux) : 0;
