@@ -3,6 +3,7 @@
  * An address space's resident set, read exactly: its RSS counters are
  * per-CPU since 6.2, summed here through each CPU's per-CPU offset, which
  * the scheduler's program learns (learn_cpu_offset); and its page tables.
+ * Where an address space's counting starts: its baseline (first_sight).
  */
 #ifndef CONCTRACE_LIB_MM_BPF_H
 #define CONCTRACE_LIB_MM_BPF_H
@@ -130,6 +131,103 @@ static __always_inline bool task_in_execve(struct task_struct *t)
 	if (!bpf_core_field_exists(t->in_execve))
 		return false;	/* a baseline then: never more than RSS grew */
 	return BPF_CORE_READ_BITFIELD_PROBED(t, in_execve);
+}
+
+/*
+ * An execve() replaced the image whose RSS this thread last changed: that
+ * memory is gone (its teardown runs where no event names a target task),
+ * so what its changes were charged, the event loop gives back. Without
+ * this a launched command's figures began with conctrace's own child
+ * between fork and exec (about 1.2 MB above any RSS the command had).
+ */
+static __always_inline void drop_replaced_image(struct task_struct *task,
+						struct proc_counters *pc, __u64 new_key)
+{
+	struct thread_state *ts = bpf_task_storage_get(&threads, task, 0, 0);
+	struct rss_state *old;
+	__u64 key;
+
+	if (!ts || !ts->mm_key || ts->mm_key == new_key)
+		return;
+	key = ts->mm_key;
+	old = bpf_map_lookup_elem(&rss, &key);
+	if (old && old->mm_id == ts->mm_id) {
+		pc->loop.user_bytes -= (old->pages[0] + old->pages[1] + old->pages[3]) *
+				       (__s64)page_size - old->base_bytes;
+		pc->loop.page_table_bytes -= old->page_table_bytes - old->base_page_table_bytes;
+		pc->loop.vmas -= old->map_count - old->base_vmas;
+		bpf_map_delete_elem(&rss, &key);
+	}
+	ts->mm_key = 0;
+}
+
+/*
+ * The state of an address space first seen now (or whose address a dead
+ * one's state still holds). An image exec made starts empty, so its
+ * first change counts from zero; any other mm's first values are only
+ * its baseline: the pages a fork inherited, a process traced mid-life,
+ * conctrace's own child before it execs the command. NULL: nothing to
+ * charge for this event.
+ */
+static __always_inline struct rss_state *first_sight(struct task_struct *task, struct mm_struct *mm,
+						     struct proc_counters *pc, long count)
+{
+	struct rss_state *st, zero = { .mm_id = mm_id(mm) };
+	__u64 key = (__u64)mm;
+	bool exact;
+
+	bpf_map_update_elem(&rss, &key, &zero, BPF_ANY);
+	st = bpf_map_lookup_elem(&rss, &key);
+	if (!st)
+		return NULL;
+	if (task_in_execve(task)) {
+		drop_replaced_image(task, pc, key);
+		return st;
+	}
+	st->pages[0] = count < 0 ? rss_pages(mm, 0, &exact) : rss_pages_atomic(mm, 0);
+	st->pages[1] = count < 0 ? rss_pages(mm, 1, &exact) : rss_pages_atomic(mm, 1);
+	st->pages[3] = count < 0 ? rss_pages(mm, 3, &exact) : rss_pages_atomic(mm, 3);
+	st->page_table_bytes = page_table_bytes(mm);
+	st->map_count = mm->map_count;
+	st->base_bytes = (st->pages[0] + st->pages[1] + st->pages[3]) * (__s64)page_size;
+	st->base_page_table_bytes = st->page_table_bytes;
+	st->base_vmas = st->map_count;
+	return NULL;
+}
+
+/* An mm's RSS counters are atomics (before 6.2), not per-CPU counters. */
+static __always_inline bool rss_counters_atomic(void)
+{
+	return bpf_core_type_exists(struct mm_rss_stat___atomic);
+}
+
+/*
+ * A target thread switches in: its address space is seen from now if it
+ * was not yet (a process attached to, a child just forked), so that its
+ * first RSS change is counted, not taken into the baseline with what the
+ * counters held. Seen first at that change, a page went uncounted on every
+ * attached server, and in a CI run 32 pages more on threaded_echo
+ * (test_conctrace.py's RSS check, 2 pages of slack). Not inside execve():
+ * the new image's first change counts from zero (first_sight).
+ */
+static __always_inline void rss_seen_at_switch(struct task_struct *task, struct thread_state *ts,
+					       struct proc_counters *pc)
+{
+	struct mm_struct *mm = task->mm;
+	__u64 key = (__u64)mm;
+	struct rss_state *st;
+	__u32 id;
+
+	if (!mm || task_in_execve(task))
+		return;
+	id = mm_id(mm);
+	if (ts->mm_key == key && ts->mm_id == id)
+		return;
+	st = bpf_map_lookup_elem(&rss, &key);
+	if (!st || st->mm_id != id)
+		first_sight(task, mm, pc, rss_counters_atomic() ? 0 : -1);
+	ts->mm_key = key;
+	ts->mm_id = id;
 }
 
 #endif /* CONCTRACE_LIB_MM_BPF_H */

@@ -11,68 +11,6 @@
 #include "lib/stacks.bpf.h"
 
 /*
- * An execve() replaced the image whose RSS this thread last changed: that
- * memory is gone (its teardown runs where no event names a target task),
- * so what its changes were charged, the event loop gives back. Without
- * this a launched command's figures began with conctrace's own child
- * between fork and exec (about 1.2 MB above any RSS the command had).
- */
-static __always_inline void drop_replaced_image(struct task_struct *task,
-						struct proc_counters *pc, __u64 new_key)
-{
-	struct thread_state *ts = bpf_task_storage_get(&threads, task, 0, 0);
-	struct rss_state *old;
-	__u64 key;
-
-	if (!ts || !ts->mm_key || ts->mm_key == new_key)
-		return;
-	key = ts->mm_key;
-	old = bpf_map_lookup_elem(&rss, &key);
-	if (old && old->mm_id == ts->mm_id) {
-		pc->loop.user_bytes -= (old->pages[0] + old->pages[1] + old->pages[3]) *
-				       (__s64)page_size - old->base_bytes;
-		pc->loop.page_table_bytes -= old->page_table_bytes - old->base_page_table_bytes;
-		pc->loop.vmas -= old->map_count - old->base_vmas;
-		bpf_map_delete_elem(&rss, &key);
-	}
-	ts->mm_key = 0;
-}
-
-/*
- * The state of an address space first seen now (or whose address a dead
- * one's state still holds). An image exec made starts empty, so its
- * first change counts from zero; any other mm's first values are only
- * its baseline: the pages a fork inherited, a process traced mid-life,
- * conctrace's own child before it execs the command. NULL: nothing to
- * charge for this event.
- */
-static __always_inline struct rss_state *first_sight(struct task_struct *task, struct mm_struct *mm,
-						     struct proc_counters *pc, long count)
-{
-	struct rss_state *st, zero = { .mm_id = mm_id(mm) };
-	__u64 key = (__u64)mm;
-	bool exact;
-
-	bpf_map_update_elem(&rss, &key, &zero, BPF_ANY);
-	st = bpf_map_lookup_elem(&rss, &key);
-	if (!st)
-		return NULL;
-	if (task_in_execve(task)) {
-		drop_replaced_image(task, pc, key);
-		return st;
-	}
-	st->pages[0] = count < 0 ? rss_pages(mm, 0, &exact) : rss_pages_atomic(mm, 0);
-	st->pages[1] = count < 0 ? rss_pages(mm, 1, &exact) : rss_pages_atomic(mm, 1);
-	st->pages[3] = count < 0 ? rss_pages(mm, 3, &exact) : rss_pages_atomic(mm, 3);
-	st->page_table_bytes = page_table_bytes(mm);
-	st->map_count = mm->map_count;
-	st->base_bytes = (st->pages[0] + st->pages[1] + st->pages[3]) * (__s64)page_size;
-	st->base_page_table_bytes = st->page_table_bytes;
-	st->base_vmas = st->map_count;
-	return NULL;
-}
-
-/*
  * A collector's helper threads (V8's parallel scavengers and markers)
  * grow the heap for the collection its thread runs, charged where that
  * thread's own growth goes: to the connection whose allocation began it

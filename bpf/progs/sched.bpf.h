@@ -100,6 +100,7 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 static __always_inline void switch_in(struct task_struct *next, struct thread_state *ts,
 				      struct proc_counters *pc, __u64 now)
 {
+	rss_seen_at_switch(next, ts, pc);
 	begin_run(next, ts, now);
 	if (ts->woken_for)
 		take_handoff(next, ts, now);
