@@ -571,13 +571,7 @@ USER_CONNS = 3000
 # event loop's heap and file pages, charged to no connection
 USER_PER_CONNECTION = {"threaded_echo", "coro_echo"}
 USER_TOLERANCE = 0.02
-# pages: exact in 16 of 16 runs of the four servers since an address
-# space's counting starts at its thread's switch-in (bpf/lib/mm.bpf.h,
-# rss_seen_at_switch); before, from its first RSS change, whose own pages
-# went uncounted: one short on every server (and, unexplained, 33 on
-# threaded_echo in one CI run of 2026-12-06, slack 2). One page for a
-# change made outside the target's threads (kdamond reclaims pages here)
-USER_PAGES_SLACK = 1
+USER_PAGES_SLACK = 1  # pages: exact in 16 runs of 16 (rss_seen_at_switch); 1: kdamond's reclaim
 
 
 @pytest.mark.parametrize("name", SERVERS)
