@@ -528,9 +528,14 @@ def main():
         if arm.endswith(" [B]"):
             a = [bpf_ns_per_request(p) for p in stats[(sname, arm[:-4])]]
             b = [bpf_ns_per_request(p) for p in rounds]
+            # the runs are interleaved, A's i-th beside B's: a host's
+            # stall moves both of a pair more than it moves the medians
+            diffs = [x - y for x, y in zip(a, b)]
             print(f"{sname}: BPF ns per request, {arm[:-4]} {statistics.median(a):,.0f}, "
                   f"[B] {statistics.median(b):,.0f} (per run: "
-                  f"{', '.join(f'{x:,.0f}/{y:,.0f}' for x, y in zip(a, b))})")
+                  f"{', '.join(f'{x:,.0f}/{y:,.0f}' for x, y in zip(a, b))}); "
+                  f"by pairs of runs: lower in {sum(d < 0 for d in diffs)} of {len(diffs)}, "
+                  f"median difference {statistics.median(diffs):+,.0f}")
     print(f"\nbench-overhead: {time.monotonic() - t0:.0f} s", flush=True)
     if opts.write:
         write_doc(report, opts.shared)

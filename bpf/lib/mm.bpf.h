@@ -195,20 +195,24 @@ static __always_inline struct rss_state *first_sight(struct task_struct *task, s
 	return NULL;
 }
 
-/* An mm's RSS counters are atomics (before 6.2), not per-CPU counters. */
+/* An mm's RSS counters are atomics (before 6.2), not per-CPU counters.
+ * Asked of mm_struct's field, not of struct mm_rss_stat's existence: a
+ * type vmlinux lacks sends libbpf through every module's BTF */
 static __always_inline bool rss_counters_atomic(void)
 {
-	return bpf_core_type_exists(struct mm_rss_stat___atomic);
+	return bpf_core_field_exists(((struct mm_struct___atomic_rss *)0)->rss_stat.count);
 }
 
 /*
  * A target thread switches in: its address space is seen from now if it
  * was not yet (a process attached to, a child just forked), so that its
  * first RSS change is counted, not taken into the baseline with what the
- * counters held. Seen first at that change, a page went uncounted on every
- * attached server, and in a CI run 32 pages more on threaded_echo
- * (test_conctrace.py's RSS check, 2 pages of slack). Not inside execve():
- * the new image's first change counts from zero (first_sight).
+ * counters held: seen first at that change, a page went uncounted on
+ * every attached server (test_conctrace.py's RSS check). Not inside
+ * execve(): the new image's first change counts from zero (first_sight).
+ * The thread's own mm_key says it is seen, with no helper call: a
+ * thread's mm changes only by exec, whose new mm cannot have the old
+ * one's address while the old is still in use.
  */
 static __always_inline void rss_seen_at_switch(struct task_struct *task, struct thread_state *ts,
 					       struct proc_counters *pc)
@@ -218,11 +222,9 @@ static __always_inline void rss_seen_at_switch(struct task_struct *task, struct 
 	struct rss_state *st;
 	__u32 id;
 
-	if (!mm || task_in_execve(task))
+	if (!mm || ts->mm_key == key || task_in_execve(task))
 		return;
 	id = mm_id(mm);
-	if (ts->mm_key == key && ts->mm_id == id)
-		return;
 	st = bpf_map_lookup_elem(&rss, &key);
 	if (!st || st->mm_id != id)
 		first_sight(task, mm, pc, rss_counters_atomic() ? 0 : -1);
