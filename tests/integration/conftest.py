@@ -58,6 +58,16 @@ def binary(name):
 # and printed in the terminal summary, which CI's log always shows.
 _figures = []
 
+def pytest_configure(config):
+    """A suite started in the background by a script (`cmd &` with no job
+    control) inherits SIGINT ignored, and so would every program it runs:
+    a SIGINT sent to conctrace before its handlers are set would then be
+    lost, not fatal, and it would trace on. The tests expect what a
+    terminal gives, the default; a handler here is reset to it at exec."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 
 def report_figure(text):
     """Show TEXT, under the running test's name, in the run's summary."""
