@@ -239,7 +239,7 @@ $(UNIT_TESTS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/unit/%.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) $(filter-out $(LIB),$^) $(LIB) $(LDLIBS_TEST) -lcmocka -lm -o $@
 
 # hidden helpers of the integration tests, not installed
-TEST_TOOLS := $(OUTPUT)/tests/flame_svg_tool $(OUTPUT)/tests/close_race
+TEST_TOOLS := $(OUTPUT)/tests/flame_svg_tool $(OUTPUT)/tests/close_race $(OUTPUT)/tests/iowq_workers
 $(OUTPUT)/tests/flame_svg_tool: $(OUTPUT)/tests/tools/flame_svg_tool.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
@@ -247,6 +247,10 @@ $(OUTPUT)/tests/flame_svg_tool: $(OUTPUT)/tests/tools/flame_svg_tool.o $(LIB)
 $(OUTPUT)/tests/close_race: $(OUTPUT)/tests/tools/close_race.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -lpthread -o $@
+# threads io_uring makes, which no clone() names (test_lifecycle.py)
+$(OUTPUT)/tests/iowq_workers: $(OUTPUT)/tests/tools/iowq_workers.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -luring -o $@
 
 check-unit: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done

@@ -280,16 +280,23 @@ int BPF_PROG(on_sched_wakeup, struct task_struct *p)
 	return 0;
 }
 
-SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(on_sched_wakeup_new, struct task_struct *p)
-{
-	mark_runnable(p);
-	return 0;
-}
-
 static __always_inline void count_thread(__s64 delta)
 {
 	count_live(&live_threads, &threads_peak, delta);
+}
+
+/* io_uring's workers are threads of the ring's process (since 5.12), made
+ * by create_io_thread(), which calls copy_process() but not kernel_clone():
+ * no sched_process_fork names them, their first wake-up does. Their exit
+ * is counted as any thread's (4 of them were 1 thread at peak, not 5:
+ * tests/tools/iowq_workers) */
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(on_sched_wakeup_new, struct task_struct *p)
+{
+	if (task_is_target(p) && (p->flags & PF_IO_WORKER))
+		count_thread(1);
+	mark_runnable(p);
+	return 0;
 }
 
 SEC("tp_btf/sched_process_fork")

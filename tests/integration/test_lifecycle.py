@@ -10,11 +10,13 @@ issue 19 rows 2, 3, 6, 7, 8, 11, 12; the attach header of issue 17).
     (-d over, Ctrl-C), 137 when the tree had to be killed, 3 when --load
     failed, 1 for a pid that is not there or is a kernel thread;
   * -p: several pids, the command line in the header, how an attached
-    process died, a warning for one that holds no socket.
+    process died, a warning for one that holds no socket;
+  * the threads at peak are the kernel's, io_uring's workers included.
 """
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import binary
+from conftest import ROOT, binary
 from test_conctrace import CONCTRACE, needs_root, run_loadgen, start_server, wait_line
 
 
@@ -219,3 +221,27 @@ def test_untracked_connections_are_on_the_headline(tmp_path):
                 str(binary("epoll_echo")), "-p", "0"])
     assert r.returncode == 0, r.stderr
     assert "connections: 5 (1 tracked, 4 not: --max-conns)" in r.stdout, r.stdout
+
+
+# ---- threads --------------------------------------------------------------------------
+
+IOWQ_WORKERS = ROOT / "build" / "tests" / "iowq_workers"
+
+
+@pytest.mark.parametrize("mode", [[], ["--no-syscalls"]], ids=["full", "light"])
+def test_threads_at_peak_count_io_urings_workers(tmp_path, mode):
+    """io_uring's workers are threads of the ring's process that no clone()
+    makes (create_io_thread): the threads at peak are what the kernel's
+    /proc/PID/status said at its most. tests/tools/iowq_workers blocks 4
+    workers, ends them, then 4 again: counting their ends and not their
+    starts, or the other way round, is 4 off (before the fix: 1, not 5)."""
+    needs_root()
+    if not IOWQ_WORKERS.is_file():
+        pytest.fail(f"{IOWQ_WORKERS} is not built: run `make check-integration` or "
+                    f"`make {IOWQ_WORKERS.relative_to(ROOT)}`", pytrace=False)
+    path = tmp_path / "r.json"
+    r = run_ct([*mode, "--json", str(path), "--", str(IOWQ_WORKERS), "4"])
+    assert r.returncode == 0, r.stderr
+    kernel = int(re.search(r"^threads at peak (\d+)$", r.stdout, re.M).group(1))
+    assert kernel == 1 + 4, r.stdout
+    assert json.loads(path.read_text())["process"]["threads_peak"] == kernel
