@@ -161,6 +161,22 @@ static __always_inline void drop_replaced_image(struct task_struct *task,
 	ts->mm_key = 0;
 }
 
+/* An mm's RSS counters are atomics (before 6.2), not per-CPU counters.
+ * Asked of mm_struct's field, not of struct mm_rss_stat's existence: a
+ * type vmlinux lacks sends libbpf through every module's BTF */
+static __always_inline bool rss_counters_atomic(void)
+{
+	return bpf_core_field_exists(((struct mm_struct___atomic_rss *)0)->rss_stat.count);
+}
+
+/* A counter's pages as they stand, whichever kind this kernel keeps. */
+static __always_inline __s64 rss_pages_now(struct mm_struct *mm, int member)
+{
+	bool exact;
+
+	return rss_counters_atomic() ? rss_pages_atomic(mm, member) : rss_pages(mm, member, &exact);
+}
+
 /*
  * The state of an address space first seen now (or whose address a dead
  * one's state still holds). An image exec made starts empty, so its
@@ -170,11 +186,10 @@ static __always_inline void drop_replaced_image(struct task_struct *task,
  * charge for this event.
  */
 static __always_inline struct rss_state *first_sight(struct task_struct *task, struct mm_struct *mm,
-						     struct proc_counters *pc, long count)
+						     struct proc_counters *pc)
 {
 	struct rss_state *st, zero = { .mm_id = mm_id(mm) };
 	__u64 key = (__u64)mm;
-	bool exact;
 
 	bpf_map_update_elem(&rss, &key, &zero, BPF_ANY);
 	st = bpf_map_lookup_elem(&rss, &key);
@@ -184,23 +199,15 @@ static __always_inline struct rss_state *first_sight(struct task_struct *task, s
 		drop_replaced_image(task, pc, key);
 		return st;
 	}
-	st->pages[0] = count < 0 ? rss_pages(mm, 0, &exact) : rss_pages_atomic(mm, 0);
-	st->pages[1] = count < 0 ? rss_pages(mm, 1, &exact) : rss_pages_atomic(mm, 1);
-	st->pages[3] = count < 0 ? rss_pages(mm, 3, &exact) : rss_pages_atomic(mm, 3);
+	st->pages[0] = rss_pages_now(mm, 0);
+	st->pages[1] = rss_pages_now(mm, 1);
+	st->pages[3] = rss_pages_now(mm, 3);
 	st->page_table_bytes = page_table_bytes(mm);
 	st->map_count = mm->map_count;
 	st->base_bytes = (st->pages[0] + st->pages[1] + st->pages[3]) * (__s64)page_size;
 	st->base_page_table_bytes = st->page_table_bytes;
 	st->base_vmas = st->map_count;
 	return NULL;
-}
-
-/* An mm's RSS counters are atomics (before 6.2), not per-CPU counters.
- * Asked of mm_struct's field, not of struct mm_rss_stat's existence: a
- * type vmlinux lacks sends libbpf through every module's BTF */
-static __always_inline bool rss_counters_atomic(void)
-{
-	return bpf_core_field_exists(((struct mm_struct___atomic_rss *)0)->rss_stat.count);
 }
 
 /*
@@ -227,7 +234,7 @@ static __always_inline void rss_seen_at_switch(struct task_struct *task, struct 
 	id = mm_id(mm);
 	st = bpf_map_lookup_elem(&rss, &key);
 	if (!st || st->mm_id != id)
-		first_sight(task, mm, pc, rss_counters_atomic() ? 0 : -1);
+		first_sight(task, mm, pc);
 	ts->mm_key = key;
 	ts->mm_id = id;
 }

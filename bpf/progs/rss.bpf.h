@@ -63,7 +63,7 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 		return 0;	/* swapped out is not resident */
 	id = mm_id(mm);
 	st = bpf_map_lookup_elem(&rss, &key);
-	if ((!st || st->mm_id != id) && !(st = first_sight(task, mm, pc, count)))
+	if ((!st || st->mm_id != id) && !(st = first_sight(task, mm, pc)))
 		return 0;
 	if (count < 0) {
 		pages = rss_pages(mm, member, &exact);

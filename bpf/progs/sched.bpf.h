@@ -299,6 +299,24 @@ int BPF_PROG(on_sched_wakeup_new, struct task_struct *p)
 	return 0;
 }
 
+/* A thread's objects are its creator's connection's cost: its task_struct
+ * (sized by userspace) and its kernel stack, made for it in a
+ * thread-per-connection server. */
+static __always_inline void charge_thread_objects(struct task_struct *parent,
+						  struct task_struct *child)
+{
+	struct thread_state *pts = bpf_task_storage_get(&threads, parent, 0, 0);
+	struct conn *c;
+
+	if (!pts || !pts->cur_conn || !(c = conn_hold(pts->cur_conn)))
+		return;
+	__sync_fetch_and_add(&c->threads, 1);
+	if (bpf_core_field_exists(child->stack_vm_area) && child->stack_vm_area)
+		__sync_fetch_and_add(&c->thread_stack_bytes,
+				     (__u64)child->stack_vm_area->nr_pages * page_size);
+	conn_put(pts->cur_conn, c);
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -319,41 +337,26 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 		 * per connection reads the one just accepted: unnamed, the read
 		 * names it at its entry, not after it slept), or the pool's if
 		 * it sleeps first (libuv's threads, made at the first job, wait
-		 * for work) */
-		struct thread_state *pts = bpf_task_storage_get(&threads, parent, 0, 0);
+		 * for work).
+		 * Not in a Go binary: its runtime starts a thread for whichever
+		 * goroutine is runnable, so the thread's start (0.5 to 3 ms on
+		 * a pti=on guest, the new stack's faults) and its objects are
+		 * the runtime's. Pending, the start went to the goroutine's
+		 * connection it named first: a light one at 2.6 times its
+		 * peers' median over its books (test_go.py's echo); and the
+		 * objects, 22 KiB a thread, to the connection its creator
+		 * served: 10 threads on 8 of go_echo's 42 connections in a
+		 * run, 2.6% under the slab growth of 900 idle ones in another
+		 * (test_go.py, test_runtime_memory.py) */
 		struct thread_state *cts = thread_state(child);
 
 		if (cts) {
 			cts->idle_pool = true;
-			/* Go's runtime starts a thread for whichever goroutine
-			 * is runnable: its start, 0.5 to 3 ms on a pti=on guest
-			 * (the new stack's faults), is the pool's. Pending, it
-			 * went to the goroutine's connection it named first:
-			 * a light one at 2.6 times its peers' median over its
-			 * books (test_go.py's echo, runs of 2026-12-06) */
 			cts->pending = !go_target;
 			cts->unnamed = true;
 		}
-		/* the thread's objects are the creator's connection's cost:
-		 * its task_struct (sized by userspace) and its kernel stack,
-		 * made for it in a thread-per-connection server. Not in a Go
-		 * binary: they are the runtime's, as its start is. Charged
-		 * there, 10 threads went to 8 of go_echo's 42 connections in
-		 * a run (22 KiB each), and none to 900 idle ones in another,
-		 * whose slab growth had them: 2.6% under it (test_go.py,
-		 * test_runtime_memory.py) */
-		if (pts && pts->cur_conn && !go_target) {
-			struct conn *c = conn_hold(pts->cur_conn);
-
-			if (c) {
-				__sync_fetch_and_add(&c->threads, 1);
-				if (bpf_core_field_exists(child->stack_vm_area) && child->stack_vm_area)
-					__sync_fetch_and_add(&c->thread_stack_bytes,
-							     (__u64)child->stack_vm_area->nr_pages *
-							     page_size);
-				conn_put(pts->cur_conn, c);
-			}
-		}
+		if (!go_target)
+			charge_thread_objects(parent, child);
 	}
 	count_thread(1);
 	return 0;
