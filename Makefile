@@ -348,8 +348,10 @@ uninstall:
 # dpkg-buildpackage -us -uc -b turns debian/ into the package of the static
 # build; `make deb` runs it in a copy of the sources (its clean step would
 # empty this tree's build/), then lintian: build/deb/conctrace_VERSION_ARCH.deb
-DEB_VERSION := $(shell head -1 debian/changelog | cut -d'(' -f2 | cut -d')' -f1)
-DEB_TREE    := $(OUTPUT)/deb/conctrace-$(DEB_VERSION)
+# read when `make deb` runs, not at every make: the sanitizer's copy of the
+# tree has no debian/, and head said so on each of its makes
+DEB_VERSION = $(shell head -1 debian/changelog | cut -d'(' -f2 | cut -d')' -f1)
+DEB_TREE    = $(OUTPUT)/deb/conctrace-$(DEB_VERSION)
 DEB_SOURCES := Makefile README.md bpf common userspace servers vmlinux scripts dashboards \
 	       docs debian
 deb:
