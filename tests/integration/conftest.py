@@ -58,6 +58,26 @@ def binary(name):
 # and printed in the terminal summary, which CI's log always shows.
 _figures = []
 
+
+def report_figure(text):
+    """Show TEXT, under the running test's name, in the run's summary."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
+    _figures.append((test.split("/")[-1], text))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _figures:
+        terminalreporter.write_sep("=", "figures (measured, not only asserted)")
+        for test, text in _figures:
+            for i, line in enumerate(str(text).splitlines()):
+                terminalreporter.write_line(f"{test}: {line}" if i == 0 else f"    {line}")
+    if _missing:
+        terminalreporter.write_sep(
+            "!", "NOT TESTED (binary missing): " + ", ".join(sorted(_missing)), red=True)
+
+
+# ---- what the suite runs -----------------------------------------------------
+
 def pytest_configure(config):
     """A suite started in the background by a script (`cmd &` with no job
     control) inherits SIGINT ignored, and so would every program it runs:
@@ -66,7 +86,6 @@ def pytest_configure(config):
     terminal gives, the default; a handler here is reset to it at exec."""
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-
 
 
 def _children():
@@ -119,23 +138,6 @@ def no_tracer_left_running():
     for pid in _tracers_running() & left:
         os.kill(pid, signal.SIGKILL)
     assert not left, f"conctrace left running by the test: pids {sorted(left)} (stopped now)"
-
-
-def report_figure(text):
-    """Show TEXT, under the running test's name, in the run's summary."""
-    test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
-    _figures.append((test.split("/")[-1], text))
-
-
-def pytest_terminal_summary(terminalreporter):
-    if _figures:
-        terminalreporter.write_sep("=", "figures (measured, not only asserted)")
-        for test, text in _figures:
-            for i, line in enumerate(str(text).splitlines()):
-                terminalreporter.write_line(f"{test}: {line}" if i == 0 else f"    {line}")
-    if _missing:
-        terminalreporter.write_sep(
-            "!", "NOT TESTED (binary missing): " + ", ".join(sorted(_missing)), red=True)
 
 
 # ---- a client connection ------------------------------------------------------
