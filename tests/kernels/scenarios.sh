@@ -14,6 +14,7 @@
 # Environment (matrix.py sets it; init.sh reads it from the initramfs):
 #   KM_CT        directory holding conctrace and servers/ (loadgen included)
 #   KM_WRAP      rusage_wrap, the server's parent that writes its rusage
+#   KM_IOWQ      iowq_workers, a process whose threads io_uring makes
 #   KM_WORK      scratch directory (emptied by whoever made it)
 #   KM_SERVERS   servers to run, KM_MODES of "full", "light" and "attach"
 #   KM_CONNS, KM_REQUESTS   the load: connections, PINGs per connection
@@ -49,7 +50,12 @@ kernel_info() {
 	# what conctrace says of this kernel: whether each mode loads, what it
 	# leaves out there and what stands in (or which figure is lost)
 	"$KM_CT/conctrace" -V > "$d/probe" 2>&1
-	for f in release version slab_sizes slabinfo probe; do
+	# threads no clone() makes (create_io_thread): conctrace's threads at
+	# peak against what the kernel's Threads: said at its most
+	"$KM_CT/conctrace" --json "$d/iowq.json" -- "$KM_IOWQ" 4 > "$d/iowq.stdout" 2> "$d/iowq.stderr"
+	echo $? > "$d/iowq.status"
+	for f in release version slab_sizes slabinfo probe iowq.json iowq.stdout iowq.stderr \
+		 iowq.status; do
 		emit kernel "$f" "$d/$f"
 	done
 	echo "@@KM DONE kernel"

@@ -122,6 +122,9 @@ def markdown(runs, servers, modes):
     for what in subjects:
         label = f"`{what}`" if what.startswith(("on_", "sweep_", "snapshot_")) else what
         rows.append([label, *(_left_out_cell(left_out[run.name], what) for run in runs)])
+    rows.append(["threads at peak with 4 io_uring workers",
+                 *(("" if ok else "**FAIL** ") + what
+                   for ok, what in (run.io_workers() for run in runs))])
     rows.append(["warnings in runs", *(_warnings_cell(run) for run in runs)])
     for cache in SIZES_SHOWN:
         rows.append([f"`{cache}` slab_size",

@@ -286,7 +286,7 @@ def test_initramfs_holds_the_static_build_and_no_shared_library(tmp_path):
     shared object for a loader to find."""
     import initramfs
     import matrix
-    out = initramfs.build(matrix.STATIC, matrix.WRAP, tmp_path / "i.cpio.gz", SETTINGS)
+    out = initramfs.build(matrix.STATIC, matrix.TOOLS, tmp_path / "i.cpio.gz", SETTINGS)
     names = _packed(out)
     assert "ct/conctrace" in names and "ct/servers/loadgen" in names, names
     assert not [n for n in names if initramfs.SHARED_NAME_RE.search(n)], names
@@ -301,7 +301,7 @@ def test_initramfs_refuses_a_dynamic_binary(tmp_path):
     shutil.copytree(matrix.STATIC, tmp_path / "static")
     shutil.copy2(matrix.ROOT / "conctrace", tmp_path / "static" / "conctrace")
     with pytest.raises(ValueError, match="linked dynamically"):
-        initramfs.build(tmp_path / "static", matrix.WRAP, tmp_path / "i.cpio.gz", SETTINGS)
+        initramfs.build(tmp_path / "static", matrix.TOOLS, tmp_path / "i.cpio.gz", SETTINGS)
     # and what a loader could load is found by name or by its interpreter
     libs = tmp_path / "libs"
     libs.mkdir()
@@ -316,11 +316,13 @@ def test_a_kernel_where_flame_views_do_not_load_fails():
     for server in matrix.SERVERS:
         for mode in matrix.MODES:
             run.results[(server, mode)] = verdict(run_files())
-    run.facts = checks.KernelFacts(probe=PROBE_6_1 + "flame mode (full, --flame all): loads\n")
+    io_workers = {"io_workers_status": 0, "io_workers_kernel": 5, "io_workers_traced": 5}
+    run.facts = checks.KernelFacts(probe=PROBE_6_1 + "flame mode (full, --flame all): loads\n",
+                                   **io_workers)
     assert run.passed
     refused = ("prog 'on_sys_enter': failed to load: -13\n"
                "flame mode (full, --flame all): does not load (the error above says why)\n")
-    run.facts = checks.KernelFacts(probe=PROBE_6_1 + refused)
+    run.facts = checks.KernelFacts(probe=PROBE_6_1 + refused, **io_workers)
     assert not run.passed
     # a kernel that loads neither says so of its modes, not of --flame
     run.facts = checks.KernelFacts(probe=PROBE_5_10)
@@ -332,3 +334,25 @@ def test_a_refusal_cell_holds_the_verifiers_word_not_the_source_line():
     why = ("the kernel refused on_kmalloc: invalid bpf_context access off=8 size=8, "
            "at: int BPF_PROG(on_kmalloc, unsigned long call_site, @ flame.bpf.h:24")
     assert table._why(why) == "refused: invalid bpf_context access off=8 size=8"
+
+
+def io_workers_files(status=b"0\n", stdout=b"...report...\nthreads at peak 5\n", traced=5,
+                     stderr=b""):
+    return {"iowq.status": status, "iowq.stdout": stdout, "iowq.stderr": stderr,
+            "iowq.json": json.dumps({"process": {"threads_peak": traced}}).encode()}
+
+
+def test_io_uring_workers_counted_as_the_kernel_counts_them():
+    """conctrace's threads at peak of iowq_workers against the kernel's:
+    equal passes; one off, not run, or a figure missing fails; a refusal
+    passes only on a kernel allowed to refuse."""
+    def judged(may_refuse=False, **files):
+        return checks.io_workers_verdict(checks.KernelFacts.parse(io_workers_files(**files)),
+                                         may_refuse)
+    assert judged() == (True, "5, as the kernel")
+    assert judged(traced=1) == (False, "conctrace 1, the kernel 5")
+    assert not judged(stdout=b"")[0]
+    assert checks.io_workers_verdict(checks.KernelFacts(), False) == (False, "not run")
+    refusal = b"conctrace: needs Linux 5.11 or newer (task-local storage)\n"
+    assert judged(True, status=b"1\n", stderr=refusal) == (True, "refused")
+    assert not judged(False, status=b"1\n", stderr=refusal)[0]
