@@ -26,10 +26,6 @@
 #define S_IFSOCK	0140000
 #define MSG_PEEK	2
 #define TASK_DEAD	0x80	/* include/linux/sched.h, stable since 2.6 */
-/* include/linux/sched.h since 5.12, when io_uring's workers became threads
- * of the ring's process; before, they were kernel threads of no target, and
- * 0x10 was PF_VCPU, set only while in a guest, never at a first wake-up */
-#define PF_IO_WORKER	0x10
 #define EINPROGRESS	115
 #define EFAULT		14
 #define EAGAIN		11

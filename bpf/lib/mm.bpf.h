@@ -210,6 +210,18 @@ static __always_inline struct rss_state *first_sight(struct task_struct *task, s
 	return NULL;
 }
 
+/* The state of mm (its mm_id, id) as held, or if held for a dead mm at
+ * its address or not at all, as first seen now (first_sight's NULL). */
+static __always_inline struct rss_state *rss_state_of(struct task_struct *task,
+						      struct mm_struct *mm, __u32 id,
+						      struct proc_counters *pc)
+{
+	__u64 key = (__u64)mm;
+	struct rss_state *st = bpf_map_lookup_elem(&rss, &key);
+
+	return st && st->mm_id == id ? st : first_sight(task, mm, pc);
+}
+
 /*
  * A target thread switches in: its address space is seen from now if it
  * was not yet (a process attached to, a child just forked), so that its
@@ -225,17 +237,13 @@ static __always_inline void rss_seen_at_switch(struct task_struct *task, struct 
 					       struct proc_counters *pc)
 {
 	struct mm_struct *mm = task->mm;
-	__u64 key = (__u64)mm;
-	struct rss_state *st;
 	__u32 id;
 
-	if (!mm || ts->mm_key == key || task_in_execve(task))
+	if (!mm || ts->mm_key == (__u64)mm || task_in_execve(task))
 		return;
 	id = mm_id(mm);
-	st = bpf_map_lookup_elem(&rss, &key);
-	if (!st || st->mm_id != id)
-		first_sight(task, mm, pc);
-	ts->mm_key = key;
+	rss_state_of(task, mm, id, pc);
+	ts->mm_key = (__u64)mm;
 	ts->mm_id = id;
 }
 

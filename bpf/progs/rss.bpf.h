@@ -62,8 +62,8 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 	if (member < 0 || member > 3 || member == MM_SWAPENTS)
 		return 0;	/* swapped out is not resident */
 	id = mm_id(mm);
-	st = bpf_map_lookup_elem(&rss, &key);
-	if ((!st || st->mm_id != id) && !(st = first_sight(task, mm, pc)))
+	st = rss_state_of(task, mm, id, pc);
+	if (!st)
 		return 0;
 	if (count < 0) {
 		pages = rss_pages(mm, member, &exact);

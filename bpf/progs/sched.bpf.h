@@ -203,13 +203,11 @@ int BPF_PROG(on_sched_switch_stateless, bool preempt, struct task_struct *prev,
 	return switched(ctx, preempt, prev, next, state);
 }
 
+/* p, a target's task, is woken: its wait for a CPU begins */
 static __always_inline void mark_runnable(struct task_struct *p)
 {
-	struct thread_state *ts;
+	struct thread_state *ts = thread_state(p);
 
-	if (!task_is_target(p))
-		return;
-	ts = thread_state(p);
 	if (ts && !ts->runnable_since)
 		ts->runnable_since = bpf_ktime_get_ns();
 }
@@ -276,7 +274,8 @@ int BPF_PROG(on_sched_waking, struct task_struct *p)
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(on_sched_wakeup, struct task_struct *p)
 {
-	mark_runnable(p);
+	if (task_is_target(p))
+		mark_runnable(p);
 	return 0;
 }
 
@@ -285,16 +284,18 @@ static __always_inline void count_thread(__s64 delta)
 	count_live(&live_threads, &threads_peak, delta);
 }
 
-/* io_uring's workers are threads of the ring's process (since 5.12), made
- * by create_io_thread(), which calls copy_process() but not kernel_clone():
- * no sched_process_fork names them, their first wake-up does. Their exit
- * is counted as any thread's (4 of them were 1 thread at peak, not 5:
- * tests/tools/iowq_workers) */
+/* A target's new thread (or pre-forked process) is counted at its first
+ * wake-up, which every new task has (wake_up_new_task), as it has an exit.
+ * sched_process_fork fires in kernel_clone() only: threads made by
+ * create_io_thread() (io_uring's workers, since 5.12) or as user workers
+ * (vhost's, 6.4) never pass it, and counted there, 4 io_uring workers
+ * were 1 thread at peak, not 5 (tests/tools/iowq_workers) */
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(on_sched_wakeup_new, struct task_struct *p)
 {
-	if (task_is_target(p) && (p->flags & PF_IO_WORKER))
-		count_thread(1);
+	if (!task_is_target(p))
+		return 0;
+	count_thread(1);
 	mark_runnable(p);
 	return 0;
 }
@@ -358,7 +359,6 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 		if (!go_target)
 			charge_thread_objects(parent, child);
 	}
-	count_thread(1);
 	return 0;
 }
 

@@ -88,6 +88,16 @@ def pytest_configure(config):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def _proc_stat(pid):
+    """(comm, state, ppid) of a process, from /proc/PID/stat; None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+    return stat[stat.index("(") + 1:stat.rindex(")")], state, int(ppid)
+
+
 def _children():
     """This pytest's child pids: each thread's children file (a scan of
     /proc costs 2.7 ms, twice a test), or that scan where the kernel
@@ -96,27 +106,17 @@ def _children():
         return {int(pid) for t in os.listdir("/proc/self/task")
                 for pid in Path(f"/proc/self/task/{t}/children").read_text().split()}
     except FileNotFoundError:
-        me, found = os.getpid(), set()
-        for p in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                stat = Path(f"/proc/{p}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == me:
-                found.add(int(p))
-        return found
+        me = os.getpid()
+        return {int(p) for p in filter(str.isdigit, os.listdir("/proc"))
+                if (_proc_stat(p) or ("", "", 0))[2] == me}
 
 
 def _tracers_running():
     """Pids of this pytest's children that are a conctrace still running."""
     found = set()
     for pid in _children():
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        comm, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
-        if comm == "conctrace" and state != "Z":
+        stat = _proc_stat(pid)
+        if stat and stat[0] == "conctrace" and stat[1] != "Z":
             found.add(pid)
     return found
 

@@ -61,7 +61,7 @@ static const struct prog_role roles[] = {
 	OPT("on_sched_waking", "work handed between threads (a pool's work to its connection)"),
 	OPT("on_sched_wakeup", "run-queue wait"),
 	OPT("on_sched_wakeup_new",
-	    "run-queue wait of new threads; io_uring's workers in the threads at peak"),
+	    "run-queue wait of new threads, and new threads in the threads at peak"),
 	OPT("on_inet_sock_set_state",
 	    "the close of TCP connections in light mode (they end at the next sample)"),
 	OPT("snapshot_tcp",
