@@ -249,6 +249,11 @@ struct rss_state {
 	 * charged to (a runtime's garbage collector, progs/runtimes.bpf.h):
 	 * its helper threads' growth is that collection's. 0: none */
 	__u64 collector_conn;
+	/* the most pages its counters held at once since its first sight,
+	 * each change read exactly: the process's own RSS peak, which the
+	 * kernel's VmHWM and ru_maxrss take from reads of its per-CPU
+	 * counters that lack their unfolded shares (userspace reads it) */
+	__s64 peak_pages;
 };
 
 struct syscall_total {

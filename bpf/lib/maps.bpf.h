@@ -19,6 +19,10 @@ __u32 nr_extra_targets = 0;
 /* Threads alive in the target, and the most at once. */
 __s64 live_threads = 0;
 __s64 threads_peak = 0;
+/* The largest RSS peak, in pages, of a traced address space whose state
+ * in the rss map a later one at its address took over: every other one's
+ * peak is still in that map (lib/mm.bpf.h). */
+__s64 rss_gone_peak_pages = 0;
 /* how the first target process ended, as wait() would give it, + 1 (0: not
  * yet): an attached process is not conctrace's child to wait for */
 __u32 target_exit_status = 0;

@@ -4,6 +4,7 @@
  * per-CPU since 6.2, summed here through each CPU's per-CPU offset, which
  * the scheduler's program learns (learn_cpu_offset); and its page tables.
  * Where an address space's counting starts: its baseline (first_sight).
+ * Its own peak, of exact readings (rss_state.peak_pages).
  */
 #ifndef CONCTRACE_LIB_MM_BPF_H
 #define CONCTRACE_LIB_MM_BPF_H
@@ -139,6 +140,8 @@ static __always_inline bool task_in_execve(struct task_struct *t)
  * so what its changes were charged, the event loop gives back. Without
  * this a launched command's figures began with conctrace's own child
  * between fork and exec (about 1.2 MB above any RSS the command had).
+ * Its peak goes too, for the same reason: a replaced image's peak is in
+ * the tree's only if a sample saw it.
  */
 static __always_inline void drop_replaced_image(struct task_struct *task,
 						struct proc_counters *pc, __u64 new_key)
@@ -179,18 +182,24 @@ static __always_inline __s64 rss_pages_now(struct mm_struct *mm, int member)
 
 /*
  * The state of an address space first seen now (or whose address a dead
- * one's state still holds). An image exec made starts empty, so its
- * first change counts from zero; any other mm's first values are only
- * its baseline: the pages a fork inherited, a process traced mid-life,
- * conctrace's own child before it execs the command. NULL: nothing to
- * charge for this event.
+ * one's state, gone, still holds: its peak is kept apart). An image exec
+ * made starts empty, so its first change counts from zero; any other mm's
+ * first values are only its baseline: the pages a fork inherited, a
+ * process traced mid-life, conctrace's own child before it execs the
+ * command. NULL: nothing to charge for this event.
  */
 static __always_inline struct rss_state *first_sight(struct task_struct *task, struct mm_struct *mm,
-						     struct proc_counters *pc)
+						     struct proc_counters *pc,
+						     const struct rss_state *gone)
 {
 	struct rss_state *st, zero = { .mm_id = mm_id(mm) };
 	__u64 key = (__u64)mm;
 
+	/* plain stores here and below, no atomics: the switch-in comes here,
+	 * and the core programs need nothing of 5.12's (a lost race at the
+	 * reuse of an address keeps the smaller peak: still a lower bound) */
+	if (gone && gone->peak_pages > rss_gone_peak_pages)
+		rss_gone_peak_pages = gone->peak_pages;
 	bpf_map_update_elem(&rss, &key, &zero, BPF_ANY);
 	st = bpf_map_lookup_elem(&rss, &key);
 	if (!st)
@@ -207,6 +216,7 @@ static __always_inline struct rss_state *first_sight(struct task_struct *task, s
 	st->base_bytes = (st->pages[0] + st->pages[1] + st->pages[3]) * (__s64)page_size;
 	st->base_page_table_bytes = st->page_table_bytes;
 	st->base_vmas = st->map_count;
+	st->peak_pages = st->pages[0] + st->pages[1] + st->pages[3];
 	return NULL;
 }
 
@@ -219,7 +229,9 @@ static __always_inline struct rss_state *rss_state_of(struct task_struct *task,
 	__u64 key = (__u64)mm;
 	struct rss_state *st = bpf_map_lookup_elem(&rss, &key);
 
-	return st && st->mm_id == id ? st : first_sight(task, mm, pc);
+	if (st && st->mm_id == id)
+		return st;
+	return first_sight(task, mm, pc, st);
 }
 
 /*

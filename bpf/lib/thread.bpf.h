@@ -40,18 +40,25 @@ static __always_inline struct proc_counters *proc_counters(void)
 	return bpf_map_lookup_elem(&proc, &zero);
 }
 
-/* Add delta to *live and raise *peak to it; a racing CPU may raise the
- * peak between our read and write: retry. */
-static __always_inline void count_live(__s64 *live, __s64 *peak, __s64 delta)
+/* Raise *peak to now; a racing CPU may raise it between our read and
+ * write: retry. */
+static __always_inline void raise_peak(__s64 *peak, __s64 now)
 {
-	__s64 now = __sync_add_and_fetch(live, delta);
-
-	for (int i = 0; i < 4 && delta > 0; i++) {
+	for (int i = 0; i < 4; i++) {
 		__s64 old = *peak;
 
 		if (now <= old || __sync_val_compare_and_swap(peak, old, now) == old)
 			break;
 	}
+}
+
+/* Add delta to *live and raise *peak to it. */
+static __always_inline void count_live(__s64 *live, __s64 *peak, __s64 delta)
+{
+	__s64 now = __sync_add_and_fetch(live, delta);
+
+	if (delta > 0)
+		raise_peak(peak, now);
 }
 
 /* Where the thread's work goes while it serves no connection. */

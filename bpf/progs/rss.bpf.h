@@ -9,6 +9,7 @@
 #include "lib/charging.bpf.h"
 #include "lib/mm.bpf.h"
 #include "lib/stacks.bpf.h"
+#include "lib/thread.bpf.h"
 
 /*
  * A collector's helper threads (V8's parallel scavengers and markers)
@@ -28,6 +29,13 @@ static __always_inline bool charge_collection(__u64 id, __s64 user_bytes,
 	conn_add_memory(c, user_bytes, page_table_bytes, vmas);
 	conn_put(id, c);
 	return true;
+}
+
+/* The address space's pages as its counters now stand (each read exactly
+ * at its last change), and the most they were at once. */
+static __always_inline void note_rss_peak(struct rss_state *st)
+{
+	raise_peak(&st->peak_pages, st->pages[0] + st->pages[1] + st->pages[3]);
 }
 
 /*
@@ -74,6 +82,8 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 	}
 	prev = __sync_lock_test_and_set(&st->pages[member & 3], pages);
 	delta = (pages - prev) * (__s64)page_size;
+	if (delta > 0)
+		note_rss_peak(st);
 	/* page tables are allocated by the fault that maps the page, VMAs by
 	 * the mmap before it: both are settled by the time RSS moves */
 	pt = page_table_bytes(mm);

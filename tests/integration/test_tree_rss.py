@@ -3,14 +3,20 @@
 through a wrapper (`sh -c`, a parent that forks its workers) is every
 process conctrace follows, not the first one.
 
-Ground truth is /proc/PID/status, the kernel's own books: VmRSS, and VmHWM
-(the exact high-water mark of one process since its fork or exec). The tree
-peak conctrace states is a lower bound of the peak of the sum (the largest
-sampled sum, and never less than any one process's own peak, exited ones
-too: wait4's ru_maxrss); `rss_peaks_summed_bytes` is the bound above (each
-process's own peak, as if all came at once). So:
+Ground truth is the kernel's own books: /proc/PID/status's VmRSS (each
+counter summed over CPUs, exact on this kernel), and VmHWM (a process's
+high-water mark since its fork or exec; the kernel raises it from reads of
+its per-CPU counters that lack their unfolded shares, so it may fall short
+of the true peak), and for a process's own peak when it is gone, its
+rss_stat events (KernelRssEvents: the kernel sums each counter exactly at
+every change). The tree peak conctrace states is a lower bound of the
+peak of the sum (the largest sampled sum, and never less than any one
+process's own peak, exited ones too); `rss_peaks_summed_bytes` is the bound
+above (each process's own peak, as if all came at once). So:
 
-  * a single process: RSS peak = its VmHWM, at end = its VmRSS;
+  * a single process: RSS peak = its own as its rss_stat events give it
+    (epoll_echo's comes at shutdown, 40 pages above its VmHWM read idle),
+    at end = its VmRSS;
   * a bundled server under `sh -c`: 2 processes; at end = the sum of their
     VmRSS, read idle; the peak between that sum and the sum of their VmHWMs;
   * two children touching CHILD_MIB each, held HOLD_S (longer than the
@@ -18,8 +24,9 @@ process's own peak, as if all came at once). So:
     processes' VmRSS read during the hold and the sum of their VmHWMs, and
     each child's own peak its VmHWM;
   * a child that touches QUICK_MIB and exits at once (samples may miss it):
-    the peak still at least its own (the ru_maxrss its parent's wait4 got),
-    at most that plus its parent's VmHWM.
+    the peak still at least its own (its rss_stat events'; without BPF's
+    RSS program, the ru_maxrss its parent's wait4 got, which conctrace then
+    reaps), at most that plus its parent's VmHWM.
 
 Each figure within TOL_PAGES pages per process of the truth: the kernel's
 RSS counters are per-CPU and a reading may lack a CPU's unfolded share;
@@ -35,6 +42,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import binary
 from test_conctrace import CONCTRACE, LISTEN_RE, needs_root, run_loadgen, wait_line
 
@@ -44,6 +53,8 @@ CHILD_MIB = (64, 32)    # two workers, distinct sizes
 QUICK_MIB = 48
 HOLD_S = 2.0
 TRACING_RE = rb"conctrace: tracing pid (\d+)"
+TREE_COMM = "tree.py"
+TRACEFS = Path("/sys/kernel/tracing")
 
 # A wrapper forking one child per size argument (MiB): each touches every
 # page of its buffer, writes its own /proc status at its peak, holds it for
@@ -51,6 +62,7 @@ TRACING_RE = rb"conctrace: tracing pid (\d+)"
 # says each one's peak was (ru_maxrss, KiB: the kernel's hiwater at exit).
 TREE_PY = r"""
 import os, sys, time
+open("/proc/self/comm", "w").write("tree.py")   # its events' name (TREE_COMM)
 hold, out = float(sys.argv[1]), sys.argv[2]
 kids = []
 for mib in map(int, sys.argv[3:]):
@@ -71,6 +83,46 @@ for p in kids:
     open(f"{out}/{p}.maxrss", "w").write(str(ru.ru_maxrss))
 open(f"{out}/parent.txt", "w").write(open("/proc/self/status").read())
 """
+
+
+class KernelRssEvents:
+    """The kernel's rss_stat events of the tasks named comm, in a tracefs
+    instance of the test's own: each gives one counter of an mm, summed
+    over CPUs at that change (percpu_counter_sum_positive). peaks() is, per
+    mm, the most its file, anon and shmem pages held at once, in bytes; a
+    counter is 0 until its first event under that name (a lower bound)."""
+
+    def __init__(self, comm):
+        self.comm = comm
+        self.dir = TRACEFS / "instances" / f"conctrace-test-{os.getpid()}"
+
+    def __enter__(self):
+        if not (TRACEFS / "instances").is_dir():
+            subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)], check=True)
+        self.dir.mkdir()
+        (self.dir / "buffer_size_kb").write_text("8192")
+        event = self.dir / "events/kmem/rss_stat"
+        (event / "filter").write_text(f'comm == "{self.comm}"')
+        (event / "enable").write_text("1")
+        return self
+
+    def __exit__(self, *exc):
+        (self.dir / "events/kmem/rss_stat/enable").write_text("0")
+        self.dir.rmdir()
+
+    def peaks(self):
+        (self.dir / "tracing_on").write_text("0")
+        for stats in self.dir.glob("per_cpu/cpu*/stats"):
+            assert re.search(r"^overrun: 0$", stats.read_text(), re.M), stats.read_text()
+        now, peak = {}, {}
+        for m in re.finditer(r"rss_stat: mm_id=(\d+) curr=\d type=(\w+) size=(\d+)B",
+                             (self.dir / "trace").read_text()):
+            mm, kind, size = m.group(1), m.group(2), int(m.group(3))
+            if kind == "MM_SWAPENTS":
+                continue        # swapped out is not resident
+            now.setdefault(mm, {})[kind] = size
+            peak[mm] = max(peak.get(mm, 0), sum(now[mm].values()))
+        return peak
 
 
 def status_kib(text, field):
@@ -101,33 +153,37 @@ def within(measured, truth, procs):
 
 def run_server(tmp_path, wrapper):
     """conctrace -- [wrapper] epoll_echo, loaded a little, then read idle:
-    (report, text, {pid: (VmRSS, VmHWM)} of the server and its wrapper)."""
+    (report, text, {pid: (VmRSS, VmHWM)} of the server and its wrapper,
+    {mm: peak} of epoll_echo's rss_stat events)."""
     path = tmp_path / "r.json"
     server = [str(binary("epoll_echo")), "-b", "127.0.0.1", "-p", "0"]
     cmd = ["sh", "-c", " ".join(server) + "; true"] if wrapper else server
-    ct = subprocess.Popen([str(CONCTRACE), "--json", str(path), "--", *cmd],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        first = int(wait_line(ct.stderr, TRACING_RE).group(1))
-        m = wait_line(ct.stderr, LISTEN_RE)
-        run_loadgen(int(m.group(1)), conns=200, requests=5)
-        time.sleep(0.5)     # idle: what a sample reads now stays
-        truth = {pid: proc_mem(pid) for pid in {first, int(m.group(2))}}
-    finally:
-        ct.send_signal(signal.SIGINT)
-        out, _ = ct.communicate(timeout=30)
+    with KernelRssEvents("epoll_echo") as events:
+        ct = subprocess.Popen([str(CONCTRACE), "--json", str(path), "--", *cmd],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            first = int(wait_line(ct.stderr, TRACING_RE).group(1))
+            m = wait_line(ct.stderr, LISTEN_RE)
+            run_loadgen(int(m.group(1)), conns=200, requests=5)
+            time.sleep(0.5)     # idle: what a sample reads now stays
+            truth = {pid: proc_mem(pid) for pid in {first, int(m.group(2))}}
+        finally:
+            ct.send_signal(signal.SIGINT)
+            out, _ = ct.communicate(timeout=30)
+        peaks = events.peaks()
     assert ct.returncode == 0
-    return json.loads(path.read_text()), out.decode(), truth
+    return json.loads(path.read_text()), out.decode(), truth, peaks
 
 
 def test_single_process_rss_is_its_own(tmp_path):
     needs_root()
-    rep, text, truth = run_server(tmp_path, wrapper=False)
+    rep, text, truth, peaks = run_server(tmp_path, wrapper=False)
     ((pid, (rss, hwm)),) = truth.items()
+    ((_, peak),) = peaks.items()
     proc = rep["process"]
     print(f"single: conctrace peak {proc['rss_peak_bytes']} end {proc['rss_end_bytes']}; "
-          f"VmHWM {hwm} VmRSS {rss}")
-    assert within(proc["rss_peak_bytes"], hwm, 1), (proc["rss_peak_bytes"], hwm)
+          f"rss_stat events' peak {peak}; VmHWM {hwm} VmRSS {rss}, read idle")
+    assert within(proc["rss_peak_bytes"], peak, 1), (proc["rss_peak_bytes"], peak)
     assert within(proc["rss_end_bytes"], rss, 1), (proc["rss_end_bytes"], rss)
     assert proc["rss_processes"] == 1, proc["processes"]
     assert proc["processes"][0]["pid"] == pid
@@ -136,7 +192,7 @@ def test_single_process_rss_is_its_own(tmp_path):
 
 def test_server_under_sh_c_is_summed_with_its_wrapper(tmp_path):
     needs_root()
-    rep, text, truth = run_server(tmp_path, wrapper=True)
+    rep, text, truth, _ = run_server(tmp_path, wrapper=True)
     assert len(truth) == 2, "sh -c should stay the server's parent"
     proc = rep["process"]
     rss_sum = sum(r for r, _ in truth.values())
@@ -152,37 +208,40 @@ def test_server_under_sh_c_is_summed_with_its_wrapper(tmp_path):
     assert "summed over 2 traced processes" in memory_line(text)
 
 
-def run_tree(tmp_path, hold, sizes):
+def run_tree(tmp_path, hold, sizes, env=None):
     """conctrace -- python3 TREE_PY: (report, text, first pid, {child pid:
-    status text at its peak}, {pid: (VmRSS, VmHWM)} read during the hold)."""
+    status text at its peak}, {pid: (VmRSS, VmHWM)} read during the hold,
+    {mm: peak} of the tree's rss_stat events)."""
     out = tmp_path / "out"
     out.mkdir()
     script = tmp_path / "tree.py"
     script.write_text(TREE_PY)
     path = tmp_path / "r.json"
-    ct = subprocess.Popen([str(CONCTRACE), "--json", str(path), "--", sys.executable,
-                           str(script), str(hold), str(out), *map(str, sizes)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        first = int(wait_line(ct.stderr, TRACING_RE).group(1))
-        files = wait_files(out, len(sizes))
-        held = {}
-        if hold:
-            for pid in [first] + [int(f.stem) for f in files]:
-                held[pid] = proc_mem(pid)
-        stdout, _ = ct.communicate(timeout=60)
-    finally:
-        if ct.poll() is None:
-            ct.kill()
-            ct.wait()
+    with KernelRssEvents(TREE_COMM) as events:
+        ct = subprocess.Popen([str(CONCTRACE), "--json", str(path), "--", sys.executable,
+                               str(script), str(hold), str(out), *map(str, sizes)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        try:
+            first = int(wait_line(ct.stderr, TRACING_RE).group(1))
+            files = wait_files(out, len(sizes))
+            held = {}
+            if hold:
+                for pid in [first] + [int(f.stem) for f in files]:
+                    held[pid] = proc_mem(pid)
+            stdout, _ = ct.communicate(timeout=60)
+        finally:
+            if ct.poll() is None:
+                ct.kill()
+                ct.wait()
+        peaks = events.peaks()
     assert ct.returncode == 0
     kids = {int(f.stem): f.read_text() for f in out.glob("*.status")}
-    return json.loads(path.read_text()), stdout.decode(), first, kids, held
+    return json.loads(path.read_text()), stdout.decode(), first, kids, held, peaks
 
 
 def test_forked_workers_peak_is_the_tree_s(tmp_path):
     needs_root()
-    rep, text, first, kids, held = run_tree(tmp_path, HOLD_S, CHILD_MIB)
+    rep, text, first, kids, held, _ = run_tree(tmp_path, HOLD_S, CHILD_MIB)
     proc = rep["process"]
     rss_sum = sum(r for r, _ in held.values())
     hwm_sum = sum(h for _, h in held.values())
@@ -201,17 +260,33 @@ def test_forked_workers_peak_is_the_tree_s(tmp_path):
     assert "summed over 3 traced processes" in memory_line(text)
 
 
-def test_a_child_gone_between_samples_keeps_its_peak(tmp_path):
+# Without BPF's RSS program (a kernel that refuses it), wait4's ru_maxrss
+# stands in: the kernel's reads of its per-CPU counters, which lack their
+# unfolded shares, so the peak is then no less than that figure.
+RSS_PROGS = "on_rss_stat,on_rss_stat_count"
+
+
+@pytest.mark.parametrize("rss_program", [True, False], ids=["bpf", "ru_maxrss"])
+def test_a_child_gone_between_samples_keeps_its_peak(tmp_path, rss_program):
     needs_root()
-    rep, text, first, kids, _ = run_tree(tmp_path, 0, (QUICK_MIB,))
+    env = None if rss_program else dict(os.environ, CONCTRACE_DROP_PROGS=RSS_PROGS)
+    rep, text, first, kids, _, peaks = run_tree(tmp_path, 0, (QUICK_MIB,), env)
     ((pid, st),) = kids.items()
     assert status_kib(st, "VmHWM") >= QUICK_MIB << 20     # it touched what it said
-    # its exact peak, its growth after that reading included (the file it wrote)
-    own = int((tmp_path / "out" / f"{pid}.maxrss").read_text()) * 1024
+    # its peak, its growth after that reading included (the file it wrote):
+    # the largest of the tree's, as its rss_stat events give it, and as wait4
+    # gave it to its parent
+    own = max(peaks.values())
+    reaped = int((tmp_path / "out" / f"{pid}.maxrss").read_text()) * 1024
     parent = status_kib((tmp_path / "out" / "parent.txt").read_text(), "VmHWM")
     proc = rep["process"]
-    print(f"quick: child peak {own} (wait4), parent VmHWM {parent}; conctrace peak "
+    print(f"quick ({'bpf' if rss_program else 'ru_maxrss'}): child peak {own} (rss_stat events), "
+          f"{reaped} (wait4), parent VmHWM {parent}; conctrace peak "
           f"{proc['rss_peak_bytes']} (sampled {proc.get('rss_peak_sampled_bytes')})")
-    # the tree held the child's peak at least once: no tolerance below it
-    assert proc["rss_peak_bytes"] >= own
-    assert proc["rss_peak_bytes"] <= own + parent + TOL_PAGES * PAGE * 2
+    assert own >= QUICK_MIB << 20
+    # the tree held the child's peak at least once
+    if rss_program:
+        assert proc["rss_peak_bytes"] >= own - TOL_PAGES * PAGE, (proc["rss_peak_bytes"], own)
+    else:
+        assert proc["rss_peak_bytes"] >= reaped, (proc["rss_peak_bytes"], reaped)
+    assert proc["rss_peak_bytes"] <= max(own, reaped) + parent + TOL_PAGES * PAGE * 2

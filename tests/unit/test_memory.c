@@ -226,9 +226,9 @@ static void test_tree_peak_is_bounded_by_its_processes(void **state)
 	assert_false(tl.procs[1].alive);
 	assert_int_equal(tl.procs[0].rss_end, 4000);
 	/* what wait4 reaped: counted when above every peak seen */
-	timeline_note_reaped(&tl, 6000);
+	timeline_note_process_peak(&tl, 6000);
 	assert_int_equal(timeline_rss_peak(&tl), 7000);
-	timeline_note_reaped(&tl, 9000);
+	timeline_note_process_peak(&tl, 9000);
 	assert_int_equal(timeline_rss_peak(&tl), 9000);
 	assert_int_equal(timeline_rss_peaks_summed(&tl), 4500 + 7000);
 	assert_int_equal(timeline_note_procs(&tl, attached, 1), 0);

@@ -203,6 +203,27 @@ static void take_sample(struct run *run, double t, bool live)
 	timeline_add(&run->timeline, &point);
 }
 
+/*
+ * The peak of a process that grew after the last sample, or exited between
+ * two. BPF saw every RSS change and read each exactly. Without its
+ * program, what conctrace reaped: wait4()'s ru_maxrss, the most of the
+ * kernel's reads of its per-CPU RSS counters, which lack each CPU's
+ * unfolded share (less than a batch, 32 pages or 2 per CPU, a counter and
+ * CPU, either way: for epoll_echo, from 19 pages below its idle VmHWM to
+ * 13 above, where its peak, at shutdown, was 40 above), and only if above
+ * the launched child's image before exec (conctrace's own fork).
+ */
+static void note_unsampled_peak(struct run *run)
+{
+	__u64 peak;
+
+	if (tracer_process_rss_peak(&run->tracer, &peak))
+		timeline_note_process_peak(&run->timeline, peak);
+	else if (run->target.launched && run->held_hwm >= 0 &&
+		 run->target.maxrss_kib * 1024LL > run->held_hwm + HELD_SLACK_BYTES)
+		timeline_note_process_peak(&run->timeline, (__u64)run->target.maxrss_kib * 1024);
+}
+
 /* Trace until the target ends, time is up, loadgen is done, or a signal. */
 static int trace_loop(struct run *run)
 {
@@ -667,12 +688,7 @@ int main(int argc, char **argv)
 	if (!run.target.launched && run.target.exited &&
 	    (run.target.status = tracer_target_exit_status(&run.tracer)) >= 0)
 		run.target.status_known = true;	/* not our child: BPF saw how */
-	/* the peak of a process that grew after the last sample, or exited
-	 * between two, is in what conctrace reaped; unless that is only the
-	 * launched child's image before exec (conctrace's own fork) */
-	if (run.target.launched && run.held_hwm >= 0 &&
-	    run.target.maxrss_kib * 1024LL > run.held_hwm + HELD_SLACK_BYTES)
-		timeline_note_reaped(&run.timeline, (__u64)run.target.maxrss_kib * 1024);
+	note_unsampled_peak(&run);
 
 	build_report(&run, &report, exit_buf, sizeof(exit_buf));
 	report.target = target_desc;	/* as named at the start: it may be gone */

@@ -87,10 +87,10 @@ int timeline_note_procs(struct timeline *tl, const struct proc_reading *r, size_
 	return err;
 }
 
-void timeline_note_reaped(struct timeline *tl, __u64 maxrss_bytes)
+void timeline_note_process_peak(struct timeline *tl, __u64 peak_bytes)
 {
-	if (maxrss_bytes > tl->proc_peak_max)
-		tl->proc_peak_max = maxrss_bytes;
+	if (peak_bytes > tl->proc_peak_max)
+		tl->proc_peak_max = peak_bytes;
 }
 
 __u64 timeline_rss_peak(const struct timeline *tl)

@@ -55,10 +55,10 @@ const struct sample *timeline_last(const struct timeline *tl);
  * not among them are marked gone. Returns -1 when out of memory (a
  * process not yet seen is then left out). */
 int timeline_note_procs(struct timeline *tl, const struct proc_reading *r, size_t n);
-/* wait4()'s ru_maxrss for the launched command, in bytes: the largest
- * peak any one process of its tree had, those its processes reaped among
- * them, exited ones too. */
-void timeline_note_reaped(struct timeline *tl, __u64 maxrss_bytes);
+/* The largest peak any one process of the tree had, in bytes, exited
+ * ones too, as known beside the samples (BPF's, or wait4()'s ru_maxrss
+ * for the launched command). */
+void timeline_note_process_peak(struct timeline *tl, __u64 peak_bytes);
 
 /* The tree's RSS peak as conctrace can state it: the largest sampled sum
  * of the live processes' VmRSS, and never less than one process's own

@@ -10,6 +10,7 @@
 #define PY_JOBS "Python thread-pool jobs (run_in_executor) per connection"
 #define V8_OWN "V8's compilers and worker threads kept apart from the connection whose code set them off (Node)"
 #define GO_CHAN "Go channel jobs taken from a parked sender, per connection (a pool's queued jobs)"
+#define RSS_CHANGES "user memory per connection, and a process's RSS peak between samples (wait4's inexact ru_maxrss stands in)"
 #define URING_DONE "io_uring completions (armed requests; completion work to its connection)"
 
 /* a program, the figure a run without it loses, then what else it is */
@@ -73,9 +74,8 @@ static const struct prog_role roles[] = {
 
 	/* rss_stat took the counter's value until 6.2, when RSS counters
 	 * became per-CPU and the event lost that argument */
-	OPT("on_rss_stat", "user memory per connection", .nargs = 2),
-	OPT("on_rss_stat_count", "user memory per connection", .fallback_for = "on_rss_stat",
-	    .nargs = 3),
+	OPT("on_rss_stat", RSS_CHANGES, .nargs = 2),
+	OPT("on_rss_stat_count", RSS_CHANGES, .fallback_for = "on_rss_stat", .nargs = 3),
 
 	/* io_uring's submission event is io_uring_submit_sqe on 6.1,
 	 * io_uring_submit_req on 6.12; its completion event takes the cqe's

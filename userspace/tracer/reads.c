@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "conctrace.skel.h"
+#include "tracer/plan.h"
 
 void tracer_read_proc(struct tracer *t, struct proc_counters *out)
 {
@@ -77,6 +78,25 @@ bool tracer_unix_path(struct tracer *t, __u64 unix_addr, char out[CONN_UNIX_PATH
 long tracer_threads_peak(struct tracer *t)
 {
 	return (long)t->skel->bss->threads_peak;
+}
+
+bool tracer_process_rss_peak(struct tracer *t, __u64 *bytes)
+{
+	int fd = bpf_map__fd(t->skel->maps.rss);
+	__s64 most = t->skel->bss->rss_gone_peak_pages;
+	__u64 key, *prev = NULL;
+	struct rss_state st;
+
+	*bytes = 0;
+	if (!plan_covered(t, "on_rss_stat"))
+		return false;
+	while (!bpf_map_get_next_key(fd, prev, &key)) {
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &st) && st.peak_pages > most)
+			most = st.peak_pages;
+	}
+	*bytes = (__u64)most * t->skel->rodata->page_size;
+	return true;
 }
 
 __u64 tracer_conns_peak(struct tracer *t)

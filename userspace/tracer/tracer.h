@@ -123,6 +123,11 @@ int conn_gen_sizes(unsigned long max_conns, __u32 first, __u32 size[CONN_GENS]);
 void tracer_read_proc(struct tracer *t, struct proc_counters *out);
 void tracer_read_syscalls(struct tracer *t, struct syscall_total out[SYSCALL_MAX]);
 long tracer_threads_peak(struct tracer *t);
+/* The most RSS one traced process had at once, exited ones too, from BPF's
+ * exact reading of each change (an image an exec replaced, and the
+ * launched command's before its exec, left out): false, with 0, where no
+ * program of this run watched RSS change. */
+bool tracer_process_rss_peak(struct tracer *t, __u64 *bytes);
 
 /* How the first target process ended (a wait() status), -1 if it has not
  * or was not seen to: for an attached one, which is not our child. */
