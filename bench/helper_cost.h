@@ -18,6 +18,11 @@ enum hc_op {
 	HC_HASH_MISS,
 	HC_GEN_HIT,
 	HC_GEN_MISS,
+	/* on a socket event (timed_sk), not sys_enter: the send() it follows
+	 * with no operation, then the two ways to a socket's state */
+	HC_SK_NONE,
+	HC_SK_STORAGE,
+	HC_SK_HASH,
 	HC_NR_OPS,
 };
 

@@ -38,7 +38,7 @@ DOC = ROOT / "docs" / "overhead.md"
 NAME = "bench.helpers"
 # helper_cost's own program (bench/helper_cost.bpf.c), loaded and freed
 # once per row: not another process's
-OWN = ("timed",)
+OWN = ("timed", "timed_sk", "uprobe_hit")
 BARE_RE = re.compile(r"^getppid\(\) without a hook: ([\d.]+) ns$", re.M)
 
 
@@ -53,8 +53,7 @@ def table(out):
              f"| `getppid()` without a hook | {float(bare.group(1)):.1f} | |"]
     for r in rows:
         label, *cells = [c.strip() for c in r.strip("|").split("|")]
-        if label.startswith("bpf_"):
-            label = f"`{label}`"
+        label = re.sub(r"^(bpf_\w+)", r"`\1`", label)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
