@@ -5,8 +5,8 @@
 helper_cost times getppid() without a hook, with an empty sys_enter
 program, and with a program that repeats one operation (a clock read, a
 map lookup, ...) HC_REPEAT times; it prints a markdown table, asserting
-nothing (benchmarks print). This runs it (about 20 s) and prints its
-output; with --write it also writes the table into docs/overhead.md's
+nothing (benchmarks print). This runs it --runs times (3: about 90 s),
+prints each run's output and each figure's median; with --write it also writes the table into docs/overhead.md's
 `fig:bench.helpers` block, under a line naming the command, commit,
 machine and kernel, and every quote of it (`fig:bench.helpers.ROW`) in
 README.md and docs/: a figure typed by hand there is a figure nobody
@@ -26,6 +26,7 @@ tracing programs were loaded (with --write, without --shared), 2 bad usage.
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -42,19 +43,31 @@ OWN = ("timed", "timed_sk", "uprobe_hit")
 BARE_RE = re.compile(r"^getppid\(\) without a hook: ([\d.]+) ns$", re.M)
 
 
-def table(out):
-    """helper_cost's output as the document's table: its rows, the bare
-    getppid() first, each operation's label in code where it is a helper."""
+def rows_of(out):
+    """helper_cost's output as [(label, [cells])], the bare getppid() first."""
     bare = BARE_RE.search(out)
     rows = [ln for ln in out.splitlines() if ln.startswith("| ") and not ln.startswith("| operation")]
     if not bare or not rows:
         die("helper_cost printed no table (see its output above)")
-    lines = ["| operation | ns | ns inside the program |", "| --- | --- | --- |",
-             f"| `getppid()` without a hook | {float(bare.group(1)):.1f} | |"]
+    parsed = [("`getppid()` without a hook", [bare.group(1), ""])]
     for r in rows:
         label, *cells = [c.strip() for c in r.strip("|").split("|")]
-        label = re.sub(r"^(bpf_\w+)", r"`\1`", label)
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        parsed.append((re.sub(r"^(bpf_\w+)", r"`\1`", label), cells))
+    return parsed
+
+
+def median_table(outs):
+    """The runs' rows, each cell the median of its runs' values: on a host
+    whose runs differ by a factor of two from one to the next (a build
+    with pti=on), one run's figures say little."""
+    runs = [rows_of(o) for o in outs]
+    if any([lb for lb, _ in r] != [lb for lb, _ in runs[0]] for r in runs):
+        die("helper_cost's runs printed different rows")
+    lines = ["| operation | ns | ns inside the program |", "| --- | --- | --- |"]
+    for i, (label, cells) in enumerate(runs[0]):
+        med = [f"{statistics.median(float(r[i][1][c]) for r in runs) + 0.0:.1f}" if cell else ""
+               for c, cell in enumerate(cells)]
+        lines.append(f"| {label} | " + " | ".join(med) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -62,7 +75,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_write_options(ap, "docs/overhead.md", saved=False)
     ap.add_argument("-n", type=int, default=1000000, help="getppid() calls per round")
+    ap.add_argument("--runs", type=int, default=3, help="runs of helper_cost, medians taken")
     opts = ap.parse_args()
+    if opts.runs < 1:
+        ap.error("--runs: at least 1")
     if os.geteuid() != 0:
         die("loads BPF programs: run as root (sudo make bench-helpers)")
     if not HELPER_COST.exists():
@@ -70,19 +86,22 @@ def main():
     ran = ["taskset", "-c", "0", str(HELPER_COST.relative_to(ROOT)), "-n", str(opts.n)]
     # others' programs looked for all through the run, not at its ends:
     # tests come and go within its 20 s
-    seen = {}
-    proc = subprocess.Popen(ran, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    while proc.poll() is None:
-        seen.update({i: n for i, n in other_tracers().items() if n not in OWN})
-        time.sleep(0.5)
-    stdout, stderr = proc.communicate()
-    out = subprocess.CompletedProcess(ran, proc.returncode, stdout, stderr)
+    seen, outs = {}, []
+    for run in range(opts.runs):
+        proc = subprocess.Popen(ran, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        while proc.poll() is None:
+            seen.update({i: n for i, n in other_tracers().items() if n not in OWN})
+            time.sleep(0.5)
+        stdout, stderr = proc.communicate()
+        print(f"run {run + 1} of {opts.runs}:\n{stdout}", end="")
+        if proc.returncode != 0:
+            die(f"helper_cost exited {proc.returncode}: {stderr.strip()}")
+        outs.append(stdout)
+    medians = median_table(outs)
     others = len(seen)
-    print(out.stdout, end="")
-    if out.returncode != 0:
-        die(f"helper_cost exited {out.returncode}: {out.stderr.strip()}")
-    print(f"\nother BPF tracing programs loaded during the run: {others}"
+    print(f"\nmedians of {opts.runs} runs:\n{medians}")
+    print(f"other BPF tracing programs loaded during the runs: {others}"
           + (f" ({', '.join(sorted(set(seen.values())))})" if seen else ""))
     if not opts.write:
         return 0
@@ -92,13 +111,14 @@ def main():
     # an operation cannot cost less than nothing: a negative difference is
     # the noise of other work on CPU 0 (tracers or not), and so is every
     # other figure of that run
-    negative = [ln.split("|")[1].strip() for ln in out.stdout.splitlines()
+    negative = [ln.split("|")[1].strip() for ln in medians.splitlines()
                 if re.match(r"^\|[^|]+\| -", ln)]
     if negative and not opts.shared:
         die(f"{', '.join(negative)} came out negative: the machine was busy, nothing written "
             "(rerun on a quiet one)")
     command = "sudo make bench-helpers BENCH_ARGS=--write" + (" --shared" if opts.shared else "")
-    block = provenance(command, " ".join(ran), others) + "\n\n" + table(out.stdout)
+    block = (provenance(command, " ".join(ran), others)
+             + f"\n\nEach figure is the median of {opts.runs} runs of that command.\n\n" + medians)
     figs = write_block(DOC, NAME, block)
     print(f"wrote {DOC.relative_to(ROOT)}'s {NAME} block and its quotes ({len(figs)} figures)")
     return 0
