@@ -135,6 +135,28 @@ static __always_inline bool task_in_execve(struct task_struct *t)
 }
 
 /*
+ * Whether the address space at addr (mm_id id) is still some task's after
+ * an exec left it: a vfork child's exec (posix_spawn, Python's subprocess,
+ * Go's os/exec) leaves its parent's, which it borrowed, in use; an image
+ * the exec replaced has no user left (exec_mmap's mmput, before the new
+ * image's first change). Read by address: the mm may be freed, its slot
+ * reused, so x86's ctx_id must still be the one the thread saw.
+ */
+static __always_inline bool mm_still_used(__u64 addr, __u32 id)
+{
+	struct mm_struct *mm = (void *)addr;
+	__u64 ctx_id = 0;
+	int users = 0;
+
+	if (bpf_core_field_exists(mm->context.ctx_id) &&
+	    (bpf_core_read(&ctx_id, sizeof(ctx_id), &mm->context.ctx_id) || (__u32)ctx_id != id))
+		return false;
+	if (bpf_core_read(&users, sizeof(users), &mm->mm_users.counter))
+		return false;
+	return users > 0;
+}
+
+/*
  * An execve() replaced the image whose RSS this thread last changed: that
  * memory is gone (its teardown runs where no event names a target task),
  * so what its changes were charged, the event loop gives back. Without
@@ -154,7 +176,8 @@ static __always_inline void drop_replaced_image(struct task_struct *task,
 		return;
 	key = ts->mm_key;
 	old = bpf_map_lookup_elem(&rss, &key);
-	if (old && old->mm_id == ts->mm_id) {
+	/* a vfork child's exec: the image it leaves is its parent's, alive */
+	if (old && old->mm_id == ts->mm_id && !mm_still_used(key, ts->mm_id)) {
 		pc->loop.user_bytes -= (old->pages[0] + old->pages[1] + old->pages[3]) *
 				       (__s64)page_size - old->base_bytes;
 		pc->loop.page_table_bytes -= old->page_table_bytes - old->base_page_table_bytes;

@@ -45,7 +45,8 @@ from pathlib import Path
 import pytest
 
 from conftest import binary
-from test_conctrace import CONCTRACE, LISTEN_RE, needs_root, run_loadgen, wait_line
+from test_conctrace import (CONCTRACE, LISTEN_RE, needs_root, no_conn, run_loadgen, smaps_rss,
+                            wait_line)
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TOL_PAGES = 8           # per process
@@ -290,3 +291,88 @@ def test_a_child_gone_between_samples_keeps_its_peak(tmp_path, rss_program):
     else:
         assert proc["rss_peak_bytes"] >= reaped, (proc["rss_peak_bytes"], reaped)
     assert proc["rss_peak_bytes"] <= max(own, reaped) + parent + TOL_PAGES * PAGE * 2
+
+
+# Grows GROW_MIB, starts `sleep` through subprocess (vfork on Linux: the
+# child borrows this process's address space until its exec), grows
+# GROW_MIB again, says which child it made, and waits to be killed.
+SPAWN_PY = r"""
+import os, subprocess, sys, time
+out, mib = sys.argv[1], int(sys.argv[2])
+open(f"{out}/ready", "w").close()
+while not os.path.exists(f"{out}/go"):
+    time.sleep(0.01)
+held = []
+def grow():
+    b = bytearray(mib << 20)
+    for k in range(0, len(b), 4096):
+        b[k] = 1
+    held.append(b)
+grow()
+child = subprocess.Popen(["sleep", "60"])
+time.sleep(0.2)     # its exec done
+grow()
+open(f"{out}/child.tmp", "w").write(str(child.pid))
+os.rename(f"{out}/child.tmp", f"{out}/child")
+time.sleep(60)
+"""
+GROW_MIB = 8
+# conctrace's charges came out exact in 13 runs of 13 on a quiet machine,
+# and 26 to 44 pages over in 5 runs of 28 with other work on both CPUs
+# (no reclaim then: /proc/vmstat's pgsteal unmoved): not explained yet.
+# Before the fix they were 2,080 pages short.
+VFORK_SLACK_PAGES = 64
+
+
+def test_a_vfork_childs_exec_leaves_its_parents_memory(tmp_path):
+    """A server that spawns a command (Python's subprocess, posix_spawn,
+    Go's os/exec: vfork) lends its address space to the child until the
+    child's exec. That exec replaces the child's image, not the parent's:
+    before the fix, conctrace gave back the parent's whole growth there
+    (the event loop went to -20 MB on a process that grew 30). Attached
+    to the parent, what it charged (connections and the event loop) must
+    be the parent's RSS growth (smaps_rollup) plus the child's RSS, its
+    exec'd image having started empty."""
+    needs_root()
+    out = tmp_path / "out"
+    out.mkdir()
+    script = tmp_path / "spawn.py"
+    script.write_text(SPAWN_PY)
+    path = tmp_path / "r.json"
+    parent = subprocess.Popen([sys.executable, str(script), str(out), str(GROW_MIB)])
+    ct = child = None
+    try:
+        deadline = time.monotonic() + 30
+        while not (out / "ready").exists():
+            assert time.monotonic() < deadline and parent.poll() is None, "spawn.py never ready"
+            time.sleep(0.01)
+        before = smaps_rss(parent.pid)
+        ct = subprocess.Popen([str(CONCTRACE), "-p", str(parent.pid), "--json", str(path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_line(ct.stderr, TRACING_RE)
+        (out / "go").touch()
+        while not (out / "child").exists():
+            assert time.monotonic() < deadline + 30 and parent.poll() is None, "no child"
+            time.sleep(0.01)
+        child = int((out / "child").read_text())
+        time.sleep(0.5)     # sleep's start-up done
+        ct.send_signal(signal.SIGINT)
+        ct.communicate(timeout=30)
+        # read once conctrace has stopped: what it charged is as of then
+        growth, child_rss = smaps_rss(parent.pid) - before, smaps_rss(child)
+    finally:
+        if ct and ct.poll() is None:
+            ct.send_signal(signal.SIGINT)
+            ct.communicate(timeout=30)
+        if child:
+            os.kill(child, signal.SIGKILL)
+        parent.kill()
+        parent.wait()
+    assert ct.returncode == 0
+    rep = json.loads(path.read_text())
+    charged = sum(c["user_bytes_net"] for c in rep["conns"]) + no_conn(rep, "user_bytes")
+    print(f"vfork: charged {charged} B; parent's RSS growth {growth} B + child's RSS "
+          f"{child_rss} B = {growth + child_rss} B")
+    assert growth >= 2 * GROW_MIB << 20
+    assert abs(charged - (growth + child_rss)) <= VFORK_SLACK_PAGES * PAGE, \
+        (charged, growth, child_rss)
