@@ -246,13 +246,20 @@ def test_forked_workers_peak_is_the_tree_s(tmp_path):
     proc = rep["process"]
     rss_sum = sum(r for r, _ in held.values())
     hwm_sum = sum(h for _, h in held.values())
+    # the parent grows after the hold (it reaps, writes what wait4 said):
+    # its VmHWM at its end bounds its peak from above, the hold's does not
+    # (32 pages short once, with other work on both CPUs)
+    parent_end = status_kib((tmp_path / "out" / "parent.txt").read_text(), "VmHWM")
+    hwm_bound = hwm_sum - held[first][1] + max(held[first][1], parent_end)
     print(f"workers: conctrace peak {proc['rss_peak_bytes']} (sampled "
           f"{proc.get('rss_peak_sampled_bytes')}, peaks summed {proc.get('rss_peaks_summed_bytes')}); "
-          f"VmRSS sum during the hold {rss_sum}, VmHWM sum {hwm_sum}; {memory_line(text)}")
+          f"VmRSS sum during the hold {rss_sum}, VmHWM sum {hwm_sum} (with the parent's at "
+          f"its end {hwm_bound}); {memory_line(text)}")
     assert proc["rss_peak_bytes"] >= rss_sum - TOL_PAGES * PAGE * 3
-    assert proc["rss_peak_bytes"] <= hwm_sum + TOL_PAGES * PAGE * 3
+    assert proc["rss_peak_bytes"] <= hwm_bound + TOL_PAGES * PAGE * 3
     assert proc["rss_processes"] == 3, proc["processes"]
-    assert within(proc["rss_peaks_summed_bytes"], hwm_sum, 3)
+    assert hwm_sum - TOL_PAGES * PAGE * 3 <= proc["rss_peaks_summed_bytes"] \
+        <= hwm_bound + TOL_PAGES * PAGE * 3
     by_pid = {p["pid"]: p for p in proc["processes"]}
     for (pid, st), mib in zip(sorted(kids.items()), CHILD_MIB):
         assert status_kib(st, "VmHWM") >= mib << 20, pid   # it touched what it said
