@@ -134,6 +134,13 @@ static __always_inline bool task_in_execve(struct task_struct *t)
 	return BPF_CORE_READ_BITFIELD_PROBED(t, in_execve);
 }
 
+/* An address space's resident pages as its state holds them: file, anon
+ * and shmem (swapped out is not resident). */
+static __always_inline __s64 rss_state_pages(const struct rss_state *st)
+{
+	return st->pages[0] + st->pages[1] + st->pages[3];
+}
+
 /*
  * Whether the address space at addr (mm_id id) is still some task's after
  * an exec left it: a vfork child's exec (posix_spawn, Python's subprocess,
@@ -178,8 +185,7 @@ static __always_inline void drop_replaced_image(struct task_struct *task,
 	old = bpf_map_lookup_elem(&rss, &key);
 	/* a vfork child's exec: the image it leaves is its parent's, alive */
 	if (old && old->mm_id == ts->mm_id && !mm_still_used(key, ts->mm_id)) {
-		pc->loop.user_bytes -= (old->pages[0] + old->pages[1] + old->pages[3]) *
-				       (__s64)page_size - old->base_bytes;
+		pc->loop.user_bytes -= rss_state_pages(old) * (__s64)page_size - old->base_bytes;
 		pc->loop.page_table_bytes -= old->page_table_bytes - old->base_page_table_bytes;
 		pc->loop.vmas -= old->map_count - old->base_vmas;
 		bpf_map_delete_elem(&rss, &key);
@@ -236,10 +242,10 @@ static __always_inline struct rss_state *first_sight(struct task_struct *task, s
 	st->pages[3] = rss_pages_now(mm, 3);
 	st->page_table_bytes = page_table_bytes(mm);
 	st->map_count = mm->map_count;
-	st->base_bytes = (st->pages[0] + st->pages[1] + st->pages[3]) * (__s64)page_size;
+	st->peak_pages = rss_state_pages(st);
+	st->base_bytes = st->peak_pages * (__s64)page_size;
 	st->base_page_table_bytes = st->page_table_bytes;
 	st->base_vmas = st->map_count;
-	st->peak_pages = st->pages[0] + st->pages[1] + st->pages[3];
 	return NULL;
 }
 

@@ -35,7 +35,7 @@ static __always_inline bool charge_collection(__u64 id, __s64 user_bytes,
  * at its last change), and the most they were at once. */
 static __always_inline void note_rss_peak(struct rss_state *st)
 {
-	raise_peak(&st->peak_pages, st->pages[0] + st->pages[1] + st->pages[3]);
+	raise_peak(&st->peak_pages, rss_state_pages(st));
 }
 
 /*
