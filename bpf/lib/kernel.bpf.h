@@ -26,6 +26,7 @@
 #define S_IFSOCK	0140000
 #define MSG_PEEK	2
 #define TASK_DEAD	0x80	/* include/linux/sched.h, stable since 2.6 */
+#define PF_EXITING	0x00000004	/* include/linux/sched.h, stable since 2.6 */
 #define EINPROGRESS	115
 #define EFAULT		14
 #define EAGAIN		11

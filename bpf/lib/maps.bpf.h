@@ -20,9 +20,14 @@ __u32 nr_extra_targets = 0;
 __s64 live_threads = 0;
 __s64 threads_peak = 0;
 /* The largest RSS peak, in pages, of a traced address space whose state
- * in the rss map a later one at its address took over: every other one's
- * peak is still in that map (lib/mm.bpf.h). */
+ * left the rss map: torn down at its process's exit, or taken over by a
+ * later one at its address. Every other one's peak is still in that map
+ * (lib/mm.bpf.h). */
 __s64 rss_gone_peak_pages = 0;
+/* Set by userspace when it begins to stop the target: the address spaces
+ * torn down from then on are the run's end, and keep what they were
+ * charged, which the report shows (lib/mm.bpf.h, image_torn_down). */
+__u32 target_stopping = 0;
 /* how the first target process ended, as wait() would give it, + 1 (0: not
  * yet): an attached process is not conctrace's child to wait for */
 __u32 target_exit_status = 0;

@@ -11,6 +11,7 @@
 
 #include "lib/config.bpf.h"
 #include "lib/maps.bpf.h"
+#include "lib/thread.bpf.h"
 
 /*
  * This CPU's per-CPU offset, once: its struct rq (runqueues) is in its
@@ -163,20 +164,31 @@ static __always_inline bool mm_still_used(__u64 addr, __u32 id)
 	return users > 0;
 }
 
+/* What an address space's changes were charged, given back by the event
+ * loop: connections keep their peaks, and the charges of the address
+ * spaces alive add up to their growth. */
+static __always_inline void give_back_image(struct proc_counters *pc, const struct rss_state *st)
+{
+	pc->loop.user_bytes -= rss_state_pages(st) * (__s64)page_size - st->base_bytes;
+	pc->loop.page_table_bytes -= st->page_table_bytes - st->base_page_table_bytes;
+	pc->loop.vmas -= st->map_count - st->base_vmas;
+}
+
 /*
  * An execve() replaced the image whose RSS this thread last changed: that
- * memory is gone (its teardown runs where no event names a target task),
- * so what its changes were charged, the event loop gives back. Without
- * this a launched command's figures began with conctrace's own child
- * between fork and exec (about 1.2 MB above any RSS the command had).
- * Its peak goes too, for the same reason: a replaced image's peak is in
- * the tree's only if a sample saw it.
+ * memory is gone, so what its changes were charged, the event loop gives
+ * back. Its teardown (image_torn_down) did it already where it ran in the
+ * target's thread and changed a counter; this is for an image torn down
+ * elsewhere. Without it a launched command's figures began with
+ * conctrace's own child between fork and exec (about 1.2 MB above any
+ * RSS the command had). Its peak goes too, for the same reason: a
+ * replaced image's peak is in the tree's only if a sample saw it.
  */
 static __always_inline void drop_replaced_image(struct task_struct *task,
 						struct proc_counters *pc, __u64 new_key)
 {
 	struct thread_state *ts = bpf_task_storage_get(&threads, task, 0, 0);
-	struct rss_state *old;
+	struct rss_state *old, gone;
 	__u64 key;
 
 	if (!ts || !ts->mm_key || ts->mm_key == new_key)
@@ -185,12 +197,44 @@ static __always_inline void drop_replaced_image(struct task_struct *task,
 	old = bpf_map_lookup_elem(&rss, &key);
 	/* a vfork child's exec: the image it leaves is its parent's, alive */
 	if (old && old->mm_id == ts->mm_id && !mm_still_used(key, ts->mm_id)) {
-		pc->loop.user_bytes -= rss_state_pages(old) * (__s64)page_size - old->base_bytes;
-		pc->loop.page_table_bytes -= old->page_table_bytes - old->base_page_table_bytes;
-		pc->loop.vmas -= old->map_count - old->base_vmas;
-		bpf_map_delete_elem(&rss, &key);
+		gone = *old;	/* a deleted element may be reused at once */
+		if (!bpf_map_delete_elem(&rss, &key))
+			give_back_image(pc, &gone);
 	}
 	ts->mm_key = 0;
+}
+
+/*
+ * mm, whose last user is gone (mm_users 0), changed: its teardown
+ * (exit_mmap unmapping it), here in a target thread, in an exiting process
+ * (exit_mm) or in an execve() that replaced it (exec_mmap). Its memory is
+ * gone: the event loop gives back what its changes were charged (a forking
+ * server's child, a CGI script's image, would otherwise add their whole
+ * growth to the loop for the rest of the run) and its state leaves the
+ * map, an exited process's peak kept (rss_gone_peak_pages). The first
+ * target process's own exit, and every exit once userspace stops the
+ * target, are the run's end: their charges stay, as the report shows
+ * them. The first change of the teardown does it, the state deleted then:
+ * later ones find none.
+ */
+static __always_inline void image_torn_down(struct task_struct *task, struct mm_struct *mm,
+					    struct proc_counters *pc)
+{
+	bool exiting = task->flags & PF_EXITING;
+	__u64 key = (__u64)mm;
+	struct rss_state *st, gone;
+
+	if (exiting && (task->tgid == target_tgid || target_stopping))
+		return;
+	st = bpf_map_lookup_elem(&rss, &key);
+	if (!st || st->mm_id != mm_id(mm))
+		return;
+	gone = *st;	/* a deleted element may be reused at once */
+	if (bpf_map_delete_elem(&rss, &key))
+		return;
+	if (exiting)
+		raise_peak(&rss_gone_peak_pages, gone.peak_pages);
+	give_back_image(pc, &gone);
 }
 
 /* An mm's RSS counters are atomics (before 6.2), not per-CPU counters.

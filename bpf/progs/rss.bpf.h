@@ -39,6 +39,91 @@ static __always_inline void note_rss_peak(struct rss_state *st)
 }
 
 /*
+ * The state's counters moved to what the kernel's now hold, after a
+ * change of member (-1 count: summed per CPU here; else the value the
+ * event carried, before 6.2): what each of its figures changed by, in
+ * bytes (user pages, page tables) and VMAs. False: nothing changed.
+ */
+static __always_inline bool rss_state_update(struct rss_state *st, struct mm_struct *mm,
+					     int member, long count, struct proc_counters *pc,
+					     __s64 *delta, __s64 *pt_delta, __s32 *vma_delta)
+{
+	__s64 pages, prev, pt;
+	__s32 vmas;
+	bool exact;
+
+	if (count < 0) {
+		pages = rss_pages(mm, member, &exact);
+		if (!exact)
+			pc->rss_inexact++;
+	} else {
+		pages = count;
+	}
+	prev = __sync_lock_test_and_set(&st->pages[member & 3], pages);
+	*delta = (pages - prev) * (__s64)page_size;
+	if (*delta > 0)
+		note_rss_peak(st);
+	/* page tables are allocated by the fault that maps the page, VMAs by
+	 * the mmap before it: both are settled by the time RSS moves */
+	pt = page_table_bytes(mm);
+	*pt_delta = pt - __sync_lock_test_and_set(&st->page_table_bytes, pt);
+	vmas = mm->map_count;
+	*vma_delta = vmas - __sync_lock_test_and_set(&st->map_count, vmas);
+	return *delta || *pt_delta || *vma_delta;
+}
+
+/* Whether mm is a target process's, from wherever it changes: its owner
+ * (the task memory cgroups charge it to; CONFIG_MEMCG) is one of the
+ * target's. Without memory cgroups, no change from elsewhere is seen. */
+static __always_inline bool mm_of_target(struct mm_struct *mm)
+{
+	struct task_struct *owner;
+
+	if (!bpf_core_field_exists(mm->owner))
+		return false;
+	owner = mm->owner;
+	return owner && tgid_is_target(owner->tgid);
+}
+
+/*
+ * A change of mm made where it is not the current task's address space.
+ * Its teardown (no user left) by a target's exiting or exec'ing thread
+ * gives back what it was charged (image_torn_down). In use, and a
+ * target's: reclaim unmapped its pages (kswapd, another process's direct
+ * reclaim, a proactive reclaimer such as DAMON's kdamond, process_madvise),
+ * khugepaged collapsed them, or a debugger wrote to it. No request's
+ * doing: the event loop's. Unseen, it went to whichever thread next
+ * changed that counter, in one lump: a request that faulted one page back
+ * in was charged the whole reclaim, minus that page
+ * (test_tree_rss.py's pageout). Otherwise someone else's memory.
+ */
+static __always_inline void rss_changed_elsewhere(struct task_struct *task, struct mm_struct *mm,
+						  int member, long count,
+						  struct proc_counters *pc)
+{
+	__s64 delta, pt_delta;
+	__s32 vma_delta;
+	struct rss_state *st;
+	__u64 key = (__u64)mm;
+
+	if (BPF_CORE_READ(mm, mm_users.counter) <= 0) {
+		if (task)
+			image_torn_down(task, mm, pc);
+		return;
+	}
+	if (!mm_of_target(mm))
+		return;
+	st = bpf_map_lookup_elem(&rss, &key);
+	if (!st || st->mm_id != mm_id(mm))
+		return;	/* not seen yet: its first sight reads what this left */
+	if (!rss_state_update(st, mm, member, count, pc, &delta, &pt_delta, &vma_delta))
+		return;
+	pc->loop.user_bytes += delta;
+	pc->loop.page_table_bytes += pt_delta;
+	pc->loop.vmas += vma_delta;
+}
+
+/*
  * Every change of a target's RSS, in the context of the thread that made
  * it (a page fault, an munmap, an madvise): the delta is charged to that
  * thread's current connection. Thread stacks, coroutine stacks and
@@ -54,43 +139,26 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 	struct rss_state *st;
 	struct task_struct *task;
 	struct thread_state *ts;
-	__s64 pages, prev, delta, pt, pt_delta;
-	__s32 vmas, vma_delta;
+	__s64 delta, pt_delta;
+	__s32 vma_delta;
 	__u64 key = (__u64)mm;
 	__u32 id;
-	bool exact, program_pages, collecting;
+	bool program_pages, collecting;
 
-	task = target_current();
-	if (!task || !pc)
-		return 0;
-	if (task->mm != mm)
-		return 0;	/* another process's memory (process_vm_*, ptrace) */
 	/* an anonymous enum in the kernel, so no CO-RE: its order (file,
 	 * anon, swap, shmem) has held since 4.5 */
-	if (member < 0 || member > 3 || member == MM_SWAPENTS)
+	if (!pc || member < 0 || member > 3 || member == MM_SWAPENTS)
 		return 0;	/* swapped out is not resident */
+	task = target_current();
+	if (!task || task->mm != mm) {
+		rss_changed_elsewhere(task, mm, member, count, pc);
+		return 0;
+	}
 	id = mm_id(mm);
 	st = rss_state_of(task, mm, id, pc);
 	if (!st)
 		return 0;
-	if (count < 0) {
-		pages = rss_pages(mm, member, &exact);
-		if (!exact)
-			pc->rss_inexact++;
-	} else {
-		pages = count;
-	}
-	prev = __sync_lock_test_and_set(&st->pages[member & 3], pages);
-	delta = (pages - prev) * (__s64)page_size;
-	if (delta > 0)
-		note_rss_peak(st);
-	/* page tables are allocated by the fault that maps the page, VMAs by
-	 * the mmap before it: both are settled by the time RSS moves */
-	pt = page_table_bytes(mm);
-	pt_delta = pt - __sync_lock_test_and_set(&st->page_table_bytes, pt);
-	vmas = mm->map_count;
-	vma_delta = vmas - __sync_lock_test_and_set(&st->map_count, vmas);
-	if (!delta && !pt_delta && !vma_delta)
+	if (!rss_state_update(st, mm, member, count, pc, &delta, &pt_delta, &vma_delta))
 		return 0;
 	ts = thread_state(task);
 	if (ts && ts->mm_key != key) {

@@ -33,6 +33,7 @@ RSS counters are per-CPU and a reading may lack a CPU's unfolded share;
 the processes are idle when both sides read them.
 """
 
+import ctypes
 import json
 import os
 import re
@@ -300,15 +301,25 @@ def test_a_child_gone_between_samples_keeps_its_peak(tmp_path, rss_program):
     assert proc["rss_peak_bytes"] <= max(own, reaped) + parent + TOL_PAGES * PAGE * 2
 
 
-# Grows GROW_MIB, starts `sleep` through subprocess (vfork on Linux: the
-# child borrows this process's address space until its exec), grows
-# GROW_MIB again, says which child it made, and waits to be killed.
+# Grows GROW_MIB, then, by its mode, starts `sleep` through subprocess
+# (spawn: vfork on Linux, the child borrows this process's address space
+# until its exec) and says which child it made, or runs children that end
+# (children: CHILDREN forks that each touch GROW_MIB and exit, and as many
+# `true` through subprocess, a CGI server's way), or maps the file named
+# next and reads it, the test reclaiming its pages, and reads it again
+# from a thread of its own (pageout);
+# grows GROW_MIB again and waits to be killed.
 SPAWN_PY = r"""
-import os, subprocess, sys, time
-out, mib = sys.argv[1], int(sys.argv[2])
-open(f"{out}/ready", "w").close()
-while not os.path.exists(f"{out}/go"):
-    time.sleep(0.01)
+import ctypes, mmap, os, subprocess, sys, threading, time
+out, mib, mode, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+def wait_for(name):
+    while not os.path.exists(f"{out}/{name}"):
+        time.sleep(0.01)
+def say(name, text):
+    open(f"{out}/{name}.tmp", "w").write(text)
+    os.rename(f"{out}/{name}.tmp", f"{out}/{name}")
+say("ready", "")
+wait_for("go")
 held = []
 def grow():
     b = bytearray(mib << 20)
@@ -316,14 +327,34 @@ def grow():
         b[k] = 1
     held.append(b)
 grow()
-child = subprocess.Popen(["sleep", "60"])
-time.sleep(0.2)     # its exec done
+child = 0
+if mode == "spawn":
+    child = subprocess.Popen(["sleep", "60"]).pid
+    time.sleep(0.2)     # its exec done
+elif mode == "pageout":
+    with open(sys.argv[5], "rb") as f:
+        m = mmap.mmap(f.fileno(), mib << 20, flags=mmap.MAP_PRIVATE)
+    touch = lambda: sum(m[k] for k in range(0, len(m), 4096))
+    touch()
+    say("mapped", f"{ctypes.addressof(ctypes.c_char.from_buffer(m))} {len(m)}")
+    wait_for("paged")
+    reader = threading.Thread(target=touch)     # its faults are the pool's
+    reader.start()
+    reader.join()
+else:
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            grow()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        subprocess.run(["true"], check=True)
 grow()
-open(f"{out}/child.tmp", "w").write(str(child.pid))
-os.rename(f"{out}/child.tmp", f"{out}/child")
+say("child", str(child))
 time.sleep(60)
 """
 GROW_MIB = 8
+CHILDREN = 3
 # conctrace's charges came out exact in 13 runs of 13 on a quiet machine,
 # and 26 to 44 pages over in 5 runs of 28 with other work on both CPUs
 # (no reclaim then: /proc/vmstat's pgsteal unmoved): not explained yet.
@@ -331,22 +362,20 @@ GROW_MIB = 8
 VFORK_SLACK_PAGES = 64
 
 
-def test_a_vfork_childs_exec_leaves_its_parents_memory(tmp_path):
-    """A server that spawns a command (Python's subprocess, posix_spawn,
-    Go's os/exec: vfork) lends its address space to the child until the
-    child's exec. That exec replaces the child's image, not the parent's:
-    before the fix, conctrace gave back the parent's whole growth there
-    (the event loop went to -20 MB on a process that grew 30). Attached
-    to the parent, what it charged (connections and the event loop) must
-    be the parent's RSS growth (smaps_rollup) plus the child's RSS, its
-    exec'd image having started empty."""
+def charged_over_spawns(tmp_path, mode, act=None, extra=()):
+    """Attached to SPAWN_PY in mode (extra: its further arguments): what
+    conctrace charged (connections and the event loop), the parent's RSS
+    growth (smaps_rollup, read once conctrace has stopped) and its child's
+    RSS (0 but in spawn mode), and the report. act(out, pid), if given,
+    runs once the parent has been told to go."""
     needs_root()
     out = tmp_path / "out"
     out.mkdir()
     script = tmp_path / "spawn.py"
     script.write_text(SPAWN_PY)
     path = tmp_path / "r.json"
-    parent = subprocess.Popen([sys.executable, str(script), str(out), str(GROW_MIB)])
+    parent = subprocess.Popen([sys.executable, str(script), str(out), str(GROW_MIB), mode,
+                               str(CHILDREN), *extra])
     ct = child = None
     try:
         deadline = time.monotonic() + 30
@@ -358,6 +387,8 @@ def test_a_vfork_childs_exec_leaves_its_parents_memory(tmp_path):
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_line(ct.stderr, TRACING_RE)
         (out / "go").touch()
+        if act:
+            act(out, parent.pid)
         while not (out / "child").exists():
             assert time.monotonic() < deadline + 30 and parent.poll() is None, "no child"
             time.sleep(0.01)
@@ -366,7 +397,7 @@ def test_a_vfork_childs_exec_leaves_its_parents_memory(tmp_path):
         ct.send_signal(signal.SIGINT)
         ct.communicate(timeout=30)
         # read once conctrace has stopped: what it charged is as of then
-        growth, child_rss = smaps_rss(parent.pid) - before, smaps_rss(child)
+        growth, child_rss = smaps_rss(parent.pid) - before, smaps_rss(child) if child else 0
     finally:
         if ct and ct.poll() is None:
             ct.send_signal(signal.SIGINT)
@@ -378,8 +409,82 @@ def test_a_vfork_childs_exec_leaves_its_parents_memory(tmp_path):
     assert ct.returncode == 0
     rep = json.loads(path.read_text())
     charged = sum(c["user_bytes_net"] for c in rep["conns"]) + no_conn(rep, "user_bytes")
-    print(f"vfork: charged {charged} B; parent's RSS growth {growth} B + child's RSS "
+    print(f"{mode}: charged {charged} B; parent's RSS growth {growth} B + child's RSS "
           f"{child_rss} B = {growth + child_rss} B")
     assert growth >= 2 * GROW_MIB << 20
+    return charged, growth, child_rss, rep
+
+
+def test_a_vfork_childs_exec_leaves_its_parents_memory(tmp_path):
+    """A server that spawns a command (Python's subprocess, posix_spawn,
+    Go's os/exec: vfork) lends its address space to the child until the
+    child's exec. That exec replaces the child's image, not the parent's:
+    before the fix, conctrace gave back the parent's whole growth there
+    (the event loop went to -20 MB on a process that grew 30). Attached
+    to the parent, what it charged (connections and the event loop) must
+    be the parent's RSS growth (smaps_rollup) plus the child's RSS, its
+    exec'd image having started empty."""
+    charged, growth, child_rss, _ = charged_over_spawns(tmp_path, "spawn")
     assert abs(charged - (growth + child_rss)) <= VFORK_SLACK_PAGES * PAGE, \
         (charged, growth, child_rss)
+
+
+def test_children_that_exit_give_their_memory_back(tmp_path):
+    """A forking server's children, a CGI server's commands, end: their
+    address spaces are torn down, and what their changes were charged goes
+    with them. Attached to a parent that forks CHILDREN children touching
+    GROW_MIB each and runs as many `true` (vfork, exec, exit), what
+    conctrace charged must be the parent's own RSS growth: before the fix
+    it kept every child's growth, CHILDREN x GROW_MIB and more over it."""
+    charged, growth, _, _ = charged_over_spawns(tmp_path, "children")
+    assert abs(charged - growth) <= VFORK_SLACK_PAGES * PAGE, (charged, growth)
+
+
+MADV_PAGEOUT = 21
+SYS_PROCESS_MADVISE = 440   # x86_64
+
+
+def page_out(out, pid):
+    """Reclaim the pages of the range SPAWN_PY mapped, from this process
+    (process_madvise: the kernel unmaps them in our context, not the
+    target's), then let it read them back."""
+    deadline = time.monotonic() + 30
+    while not (out / "mapped").exists():
+        assert time.monotonic() < deadline, "spawn.py never mapped its file"
+        time.sleep(0.01)
+    addr, size = map(int, (out / "mapped").read_text().split())
+    before = smaps_rss(pid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    iov = (ctypes.c_void_p * 2)(addr, size)
+    fd = os.pidfd_open(pid)
+    try:
+        got = libc.syscall(SYS_PROCESS_MADVISE, fd, iov, 1, MADV_PAGEOUT, 0)
+        assert got == size, f"process_madvise: {got}, {os.strerror(ctypes.get_errno())}"
+    finally:
+        os.close(fd)
+    dropped = before - smaps_rss(pid)
+    print(f"pageout: {dropped} B reclaimed from the target by this process")
+    assert dropped >= size // 2, (before, dropped)
+    (out / "paged").touch()
+
+
+def test_memory_reclaimed_from_elsewhere_is_the_event_loops(tmp_path):
+    """Reclaim unmaps a process's pages where no thread of it runs
+    (kswapd, another process's direct reclaim, a proactive reclaimer such
+    as DAMON's kdamond, process_madvise): no request's doing, so the event
+    loop's; the faults that bring them back are the work of whoever reads
+    them next. Attached to a parent that reads a mapped file of GROW_MIB,
+    has it reclaimed by the test and reads it again from a thread (whose
+    work between connections is the pool's), the pool must hold the
+    file's pages again and the whole charge still equal the RSS growth.
+    Before, the reclaim went unseen until the thread's first fault, which
+    then carried it: the pool's net came out 208,896 B, its own stack's,
+    not the file's 8 MiB over it."""
+    data = tmp_path / "data"
+    data.write_bytes(os.urandom(GROW_MIB << 20))
+    os.sync()
+    charged, growth, _, rep = charged_over_spawns(tmp_path, "pageout", page_out, (str(data),))
+    assert abs(charged - growth) <= VFORK_SLACK_PAGES * PAGE, (charged, growth)
+    pool = rep["pool"]["user_bytes"]
+    print(f"pageout: the pool holds {pool} B, the file {GROW_MIB << 20} B")
+    assert abs(pool - (GROW_MIB << 20)) <= VFORK_SLACK_PAGES * PAGE, pool

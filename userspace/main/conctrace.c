@@ -684,6 +684,9 @@ int main(int argc, char **argv)
 	/* memory as it stands while the target still holds its sockets */
 	take_sample(&run, now_s(), false);
 	loaddriver_stop(&run.load);
+	/* what the target holds as it ends is the report's: no process's
+	 * memory is given back from here */
+	tracer_note_target_stopping(&run.tracer);
 	target_stop(&run.target, exit_signal ? exit_signal : SIGTERM, run.env.grace_s);
 	if (!run.target.launched && run.target.exited &&
 	    (run.target.status = tracer_target_exit_status(&run.tracer)) >= 0)

@@ -681,6 +681,12 @@ int tracer_poll(struct tracer *t, int timeout_ms)
 	return n;
 }
 
+void tracer_note_target_stopping(struct tracer *t)
+{
+	if (t->skel)
+		__atomic_store_n(&t->skel->bss->target_stopping, 1, __ATOMIC_RELEASE);
+}
+
 void tracer_snapshot(struct tracer *t)
 {
 	struct timespec now;

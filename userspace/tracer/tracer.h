@@ -110,6 +110,11 @@ int tracer_start(struct tracer *t, const struct tracer_opts *o);
 #define TRACER_MIN_KERNEL	"5.11"
 #define TRACER_FULL_KERNEL	"6.1"
 
+/* The target is about to be stopped: the processes that exit from now on
+ * keep what their memory was charged (an exited process's is given back
+ * during the run: bpf/lib/mm.bpf.h, image_torn_down). */
+void tracer_note_target_stopping(struct tracer *t);
+
 /* Wait up to timeout_ms for records and hand them to on_event; add a
  * generation to the connection map if the open connections want one. */
 int tracer_poll(struct tracer *t, int timeout_ms);
