@@ -355,11 +355,15 @@ time.sleep(60)
 """
 GROW_MIB = 8
 CHILDREN = 3
-# conctrace's charges came out exact in 13 runs of 13 on a quiet machine,
-# and 26 to 44 pages over in 5 runs of 28 with other work on both CPUs
-# (no reclaim then: /proc/vmstat's pgsteal unmoved): not explained yet.
-# Before the fix they were 2,080 pages short.
-VFORK_SLACK_PAGES = 64
+# conctrace's charges come out exact: 15 runs of 15 of each spawning test
+# with other work on both CPUs. 26 to 53 pages over in about half the runs
+# until an attached process's baseline waited for every CPU's per-CPU
+# offset (bpf/lib/mm.bpf.h, rss_sums_exact). The vfork fix was 2,080
+# pages short before.
+SPAWN_TOL_PAGES = TOL_PAGES
+# the reading thread's own start beside the file it reads back: its stack
+# and Python's thread state, 19 to 51 pages in those runs
+READER_START_PAGES = 64
 
 
 def charged_over_spawns(tmp_path, mode, act=None, extra=()):
@@ -425,7 +429,7 @@ def test_a_vfork_childs_exec_leaves_its_parents_memory(tmp_path):
     be the parent's RSS growth (smaps_rollup) plus the child's RSS, its
     exec'd image having started empty."""
     charged, growth, child_rss, _ = charged_over_spawns(tmp_path, "spawn")
-    assert abs(charged - (growth + child_rss)) <= VFORK_SLACK_PAGES * PAGE, \
+    assert abs(charged - (growth + child_rss)) <= SPAWN_TOL_PAGES * PAGE, \
         (charged, growth, child_rss)
 
 
@@ -437,7 +441,7 @@ def test_children_that_exit_give_their_memory_back(tmp_path):
     conctrace charged must be the parent's own RSS growth: before the fix
     it kept every child's growth, CHILDREN x GROW_MIB and more over it."""
     charged, growth, _, _ = charged_over_spawns(tmp_path, "children")
-    assert abs(charged - growth) <= VFORK_SLACK_PAGES * PAGE, (charged, growth)
+    assert abs(charged - growth) <= SPAWN_TOL_PAGES * PAGE, (charged, growth)
 
 
 MADV_PAGEOUT = 21
@@ -484,7 +488,7 @@ def test_memory_reclaimed_from_elsewhere_is_the_event_loops(tmp_path):
     data.write_bytes(os.urandom(GROW_MIB << 20))
     os.sync()
     charged, growth, _, rep = charged_over_spawns(tmp_path, "pageout", page_out, (str(data),))
-    assert abs(charged - growth) <= VFORK_SLACK_PAGES * PAGE, (charged, growth)
+    assert abs(charged - growth) <= SPAWN_TOL_PAGES * PAGE, (charged, growth)
     pool = rep["pool"]["user_bytes"]
     print(f"pageout: the pool holds {pool} B, the file {GROW_MIB << 20} B")
-    assert abs(pool - (GROW_MIB << 20)) <= VFORK_SLACK_PAGES * PAGE, pool
+    assert (GROW_MIB << 20) - TOL_PAGES * PAGE <= pool <= (GROW_MIB << 20) + READER_START_PAGES * PAGE, pool
