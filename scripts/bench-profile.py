@@ -75,6 +75,58 @@ OWN_CODE = "programs' own code"
 # the tracepoint's way into the programs: an empty program pays it too
 DISPATCH = ("bpf_trace_run", "__bpf_trace_", "__traceiter_", "bpf_prog_run")
 
+# What each function of the programs pays for: the figure it is there for.
+# A function serves one (its lines' time is that figure's), but for the
+# programs' own bodies, which name what they then do. Functions named
+# nowhere here are shown by name.
+FIGURES = [
+    ("whose event it is (every event of every task: its task, process and socket)",
+     {"target_current", "tgid_is_target", "task_is_target", "target_thread",
+      "socket_file_ino", "sock_ino", "classify", "proc_counters"}),
+    ("the thread's state (its pending charges and current connection)", {"thread_state"}),
+    ("the connection's record (found in the connection map, held while charged)",
+     {"conn_lookup", "conn_gen", "conn_hold", "conn_put", "conn_get", "conn_create",
+      "conn_insert", "socket_conn", "current_conn", "socket_record", "conn_closing",
+      "conn_finalize", "conn_delete", "conn_mark_closed", "conn_close", "conn_send"}),
+    ("a change of connection (the old one's charges flushed into its record)",
+     {"flush", "to_bucket", "send_late", "move_on", "set_current", "set_current_at",
+      "set_current_record", "take_deferred", "idle_bucket", "sleep_pending", "await_next",
+      "read_after_wait", "loop_pass_ends", "done_with", "take_job", "current_in_teardown",
+      "take_handoff", "handoff_ends"}),
+    ("CPU per connection (each run split by the clock where the connection changes)",
+     {"split_run", "stolen_ns", "clock_since_mark", "run_seen", "begin_run", "charge_cpu",
+      "place_cpu", "at_scale", "give_out_credit", "share_of", "settle_own_run",
+      "settle_shared_run", "settle_run", "connection_cpu", "note_owner", "run_key", "cpu_conn"}),
+    ("syscalls (each counted by name and connection, what it names)",
+     {"on_sys_enter", "on_sys_exit", "sys_enter", "sys_exit", "on_sys_call", "on_sys_return",
+      "charge_syscall", "uncharge_syscall", "recount_syscall", "sys_entry_at",
+      "conn_add_syscalls", "conn_take_syscall", "in_call", "fd_to_socket", "epoll_links",
+      "report_listen"}),
+    ("socket I/O (the connection a read or write names, its bytes)",
+     {"on_sock_recv_length", "on_sock_send_length", "sock_io", "charge_bytes"}),
+    ("buffers (a connection's socket memory, sampled at its I/O)",
+     {"sample_pending", "read_buffers", "conn_set_buffers", "conn_buffers_seen", "buffers_sum"}),
+    ("switches and wakeups (counted per connection, the run settled at a switch)",
+     {"on_sched_switch", "on_sched_switch_stateless", "on_sched_wakeup", "on_sched_waking",
+      "on_sched_wakeup_new", "switch_in", "switch_out", "switched", "switch_voluntary",
+      "count_switch", "mark_runnable"}),
+    ("user memory (each RSS change)",
+     {"on_rss_stat", "on_rss_stat_count", "rss_changed", "rss_changed_elsewhere",
+      "rss_state_update", "rss_state_of", "rss_seen_at_switch", "first_sight", "rss_pages",
+      "counter_sum", "note_rss_peak", "raise_peak", "page_table_bytes", "mm_id",
+      "learn_cpu_offset", "rss_sums_exact"}),
+]
+NO_FUNCTION = "lines of no function (the compiler's: spills, the program's frame)"
+
+
+def figure_of(func):
+    """What func's time pays for (FIGURES), NO_FUNCTION for the compiler's
+    own lines, or None: a function the table does not name."""
+    if func == "?":
+        return NO_FUNCTION
+    return next((name for name, funcs in FIGURES if func in funcs), None)
+
+
 # a function's first line in the BPF sources: `static __always_inline T
 # name(`, `VERIFIED_ONCE int name(`, `int BPF_PROG(name,`
 FUNC_RE = re.compile(r"^(?:static\b|VERIFIED_ONCE\b|int\b|bool\b|__u\d+\b|void\b)[^;=]*?"
@@ -275,6 +327,18 @@ def block_text(runs, secs, top):
             other = v - s[OWN_CODE] - s[clock] - s[storage]
             out.append(f"| {func} | {ns(v):.1f} | {ns(s[OWN_CODE]):.1f} | {ns(s[clock]):.1f} "
                        f"| {ns(s[storage]):.1f} | {ns(other):.1f} |")
+        out += ["", f"epoll_echo, {label}, by what it pays for: every function's time under "
+                "the figure it serves", "",
+                "| what it pays for | ns per request | share of the programs' | its costliest "
+                "functions (ns per request) |", "|---|---|---|---|"]
+        paid, members = collections.Counter(), collections.defaultdict(list)
+        for func, v in funcs.most_common():
+            figure = figure_of(func) or "functions no figure names"
+            paid[figure] += v
+            members[figure].append(f"{func} {ns(v):.1f}")
+        for figure, v in paid.most_common():
+            out.append(f"| {figure} | {ns(v):.1f} | {v / bpf:.0%} | "
+                       f"{', '.join(members[figure][:4])} |")
         out += ["", f"epoll_echo, {label}, by line: the {top} costliest, with what they "
                 "called (| in the source shown as ¦)", "",
                 "| line | function | ns per request | source |", "|---|---|---|---|"]

@@ -482,3 +482,14 @@ def test_small_bench_prints_every_figure_the_documents_quote(name):
               if not b and n.startswith(name + ".")}
     assert quoted, f"the documents quote no figure of {name}"
     assert not quoted - set(figs), f"{script} prints no {sorted(quoted - set(figs))}"
+
+
+def test_profile_figures_name_functions_the_programs_have():
+    """bench-profile's table of what each function pays for names functions
+    of bpf/: a renamed or removed one would leave its time under "functions
+    no figure names" and the table's name for it stale."""
+    bench = load_bench("bench-profile")
+    have = set(bench.source_functions().values())
+    named = [f for _, funcs in bench.FIGURES for f in funcs]
+    assert not [f for f in named if f not in have]
+    assert len(named) == len(set(named)), "a function under two figures"
