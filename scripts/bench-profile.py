@@ -61,7 +61,9 @@ MODES = {"full": [], "light": ["--no-syscalls"]}
 # A sample's leaf, when a BPF program called it: what kind of work it is.
 # Checked in order, by prefix; a program's own code is a bpf_prog_ symbol.
 KINDS = [
-    ("clock reads (bpf_ktime_get_ns)", ("read_tsc", "ktime_get_mono_fast_ns", "bpf_ktime_get")),
+    # a guest's clock source may be the hypervisor's (kvm-clock) rather than the TSC
+    ("clock reads (bpf_ktime_get_ns)", ("read_tsc", "ktime_get_mono_fast_ns", "bpf_ktime_get",
+                                        "kvm_clock_", "pvclock_")),
     ("thread storage (bpf_task_storage_get)", ("bpf_task_storage", "bpf_local_storage",
                                                "task_storage", "__bpf_task_storage")),
     ("current task (bpf_get_current_task_btf)", ("bpf_get_current_task",)),
