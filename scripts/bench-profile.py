@@ -120,6 +120,7 @@ FIGURES = [
       "learn_cpu_offset", "rss_sums_exact"}),
 ]
 NO_FUNCTION = "lines of no function (the compiler's: spills, the program's frame)"
+UNNAMED = "functions no figure names"
 
 
 def figure_of(func):
@@ -336,12 +337,16 @@ def block_text(runs, secs, top):
                 "functions (ns per request) |", "|---|---|---|---|"]
         paid, members = collections.Counter(), collections.defaultdict(list)
         for func, v in funcs.most_common():
-            figure = figure_of(func) or "functions no figure names"
+            figure = figure_of(func) or UNNAMED
             paid[figure] += v
             members[figure].append(f"{func} {ns(v):.1f}")
-        for figure, v in paid.most_common():
+        # every figure, costliest first, none left out: the documents
+        # quote them; the compiler's lines and unnamed functions if any
+        rows = sorted((name for name, _ in FIGURES), key=lambda f: -paid[f])
+        for figure in rows + [f for f in (NO_FUNCTION, UNNAMED) if paid[f]]:
+            v = paid[figure]
             out.append(f"| {figure} | {ns(v):.1f} | {v / bpf:.0%} | "
-                       f"{', '.join(members[figure][:4])} |")
+                       f"{', '.join(members[figure][:4]) or '-'} |")
         out += ["", f"epoll_echo, {label}, by line: the {top} costliest, with what they "
                 "called (| in the source shown as ¦)", "",
                 "| line | function | ns per request | source |", "|---|---|---|---|"]
