@@ -31,17 +31,31 @@ static __always_inline void to_bucket(struct thread_state *ts, struct pending *p
 	b->syscall_ns += p->syscall_ns;
 }
 
+/* RSS changes owed somewhere: *bytes their net, *most the most that net
+ * was since both were cleared. */
+static __always_inline void owe_user_bytes(__s64 *bytes, __s64 *most, __s64 delta)
+{
+	*bytes += delta;
+	if (*bytes > *most)
+		*most = *bytes;
+}
+
 /* Memory a connection's record gains (or gives back): RSS, page tables,
- * VMAs, each net and at its peak (gauges: the last writer wins). c: held
- * by the caller (conn_hold). */
-static __always_inline void conn_add_memory(struct conn *c, __s64 user_bytes,
+ * VMAs, each net and at its peak (gauges: the last writer wins). RSS's
+ * peak is the most its net was on the way (user_most: the most the
+ * change was, owe_user_bytes), not only after: a child that grows 4 MiB
+ * serving a request and frees them before its connection's next flush
+ * left a peak of 0 (test_tree_rss.py's forking server). c: held by the
+ * caller (conn_hold). */
+static __always_inline void conn_add_memory(struct conn *c, __s64 user_bytes, __s64 user_most,
 					    __s64 page_table_bytes, __s32 vmas)
 {
-	if (user_bytes) {
+	if (user_bytes || user_most) {
 		__s64 now = __sync_add_and_fetch(&c->user_bytes, user_bytes);
+		__s64 most = now - user_bytes + (user_most > user_bytes ? user_most : user_bytes);
 
-		if (now > c->user_bytes_peak)
-			c->user_bytes_peak = now;
+		if (most > c->user_bytes_peak)
+			c->user_bytes_peak = most;
 	}
 	if (page_table_bytes) {
 		__s64 now = __sync_add_and_fetch(&c->page_table_bytes, page_table_bytes);
@@ -125,7 +139,7 @@ VERIFIED_ONCE bool flush(struct thread_state *ts, bool finish, __u64 now)
 	if (c) {
 		if (p->cpu_ns)
 			__sync_fetch_and_add(&c->cpu_ns, p->cpu_ns);
-		conn_add_memory(c, p->user_bytes, p->page_table_bytes, p->vmas);
+		conn_add_memory(c, p->user_bytes, p->user_bytes_most, p->page_table_bytes, p->vmas);
 		if (p->runq_ns)
 			__sync_fetch_and_add(&c->runq_ns, p->runq_ns);
 		if (p->bytes_rx)
@@ -291,6 +305,8 @@ static __always_inline void take_deferred(struct thread_state *ts)
 	if (ts->cur_conn) {
 		ts->owed.cpu_ns += d->cpu_ns;
 		ts->owed.runq_ns += d->runq_ns;
+		if (ts->owed.user_bytes + d->user_bytes_most > ts->owed.user_bytes_most)
+			ts->owed.user_bytes_most = ts->owed.user_bytes + d->user_bytes_most;
 		ts->owed.user_bytes += d->user_bytes;
 		ts->owed.page_table_bytes += d->page_table_bytes;
 		ts->owed.vmas += d->vmas;

@@ -136,6 +136,9 @@ struct {
  */
 struct pending {
 	__s64 user_bytes;
+	/* the most user_bytes was since it was last cleared (0 or more): a
+	 * request's memory freed before the flush still is its peak's */
+	__s64 user_bytes_most;
 	__s64 page_table_bytes;
 	__s32 vmas;
 	__u64 cpu_ns;
@@ -161,6 +164,7 @@ struct deferred {
 	__u64 cpu_ns;
 	__u64 runq_ns;
 	__s64 user_bytes;
+	__s64 user_bytes_most;	/* as struct pending's */
 	__s64 page_table_bytes;
 	__s32 vmas;
 	__u32 ctx_voluntary;

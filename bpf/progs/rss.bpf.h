@@ -26,7 +26,7 @@ static __always_inline bool charge_collection(__u64 id, __s64 user_bytes,
 
 	if (!c)
 		return false;
-	conn_add_memory(c, user_bytes, page_table_bytes, vmas);
+	conn_add_memory(c, user_bytes, 0, page_table_bytes, vmas);
 	conn_put(id, c);
 	return true;
 }
@@ -183,9 +183,9 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 		bool teardown = (pt_delta || vma_delta) && current_in_teardown(ts);
 
 		if (ts->pending)
-			ts->deferred.user_bytes += delta;
+			owe_user_bytes(&ts->deferred.user_bytes, &ts->deferred.user_bytes_most, delta);
 		else
-			ts->owed.user_bytes += delta;
+			owe_user_bytes(&ts->owed.user_bytes, &ts->owed.user_bytes_most, delta);
 		if (teardown) {
 			/* teardown's: a runtime collecting as it closes (V8
 			 * grew its heap's page tables by 200 B a connection
