@@ -49,9 +49,6 @@
  * master/worker channel): no client's connection, accepted or connected.
  * Reported apart (userspace/model/conn_view.h, conn_is_pair). */
 #define CONN_PAIR	0x10
-/* conn.flags, full mode: a close() of it left its TCP socket open in
- * another holder (a forking server's child): it ends at the release */
-#define CONN_OPEN_ELSEWHERE 0x20
 
 /* A syscall's count in a connection's record. Their time is one sum
  * (conn.syscall_ns): what each name costs is the process's figure

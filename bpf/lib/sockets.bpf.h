@@ -172,30 +172,4 @@ static __always_inline bool file_released(struct file *f)
 	return ((struct file___count *)f)->f_count.counter == 0;
 }
 
-/*
- * A close() of a TCP connection whose socket lives on: its file has
- * references beside the one this close drops (a fork-per-connection
- * server's parent closing its copy once the child has one; a dup()'d
- * descriptor; a reference another thread holds for a moment). Its end is
- * the socket's release then, on_inet_sock_set_state's, wherever the last
- * reference goes. Read at the close's entry, while that one is held. A
- * Unix socket's release has no tracepoint: its close ends it, as before.
- */
-static __always_inline bool close_leaves_tcp_open(struct socket *sock)
-{
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	struct file *f = BPF_CORE_READ(sock, file);
-	__u16 family;
-
-	if (!sk || !f)
-		return false;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if ((family != AF_INET && family != AF_INET6) ||
-	    BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
-		return false;
-	if (bpf_core_field_exists(f->f_ref))	/* FILE_REF_ONEREF is 0 */
-		return (__s64)BPF_CORE_READ(f, f_ref.refcnt.counter) > 0;
-	return BPF_CORE_READ((struct file___count *)f, f_count.counter) > 1;
-}
-
 #endif /* CONCTRACE_LIB_SOCKETS_BPF_H */

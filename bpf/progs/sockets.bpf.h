@@ -147,16 +147,13 @@ SOCK_SENDMSG_FEXIT(unix_seqpacket_sendmsg)
  * close() from a shutdown() or a reset from the peer, whose sockets are
  * still open. (A Unix socket's release has no tracepoint, and a reset
  * socket's close changes no state: the snapshot sweep ends those,
- * progs/snapshots.bpf.h.) Full mode ends a connection at its close(),
- * and here only one whose close left its socket open elsewhere
- * (close_leaves_tcp_open, CONN_OPEN_ELSEWHERE); one whose process died
- * holding it stays open at its end, as the report counts it. Every
- * task's TCP releases come here, one lookup each: the record says whose.
+ * progs/snapshots.bpf.h.)
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
 	struct task_struct *task;
+	struct thread_state *ts;
 	struct socket *sock;
 	struct conn *c;
 	struct file *f;
@@ -164,25 +161,16 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 
 	if (newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK && newstate != TCP_CLOSE)
 		return 0;
+	task = target_current();
+	if (!task)
+		return 0;
 	sock = sk->sk_socket;
 	if (!sock || !(f = sock->file) || !file_released(f))
 		return 0;
 	id = f->f_inode->i_ino;
 	c = conn_hold(id);
-	if (c && !c->close_ns && (no_syscall_hooks || (c->flags & CONN_OPEN_ELSEWHERE))) {
-		/* the last reference may be another process's, held for a
-		 * moment (a reader of /proc/PID/fd, which takes each file's):
-		 * the record says the socket is the target's */
-		task = bpf_get_current_task_btf();
-		if (tgid_is_target(task->tgid)) {
-			struct thread_state *ts = thread_state(task);
-
-			if (ts)
-				conn_close(ts, id, c);
-		} else {
-			conn_finalize(c);	/* closed now, and no thread of ours on it */
-		}
-	}
+	if (c && !c->close_ns && (ts = thread_state(task)))
+		conn_close(ts, id, c);
 	conn_put(id, c);
 	return 0;
 }

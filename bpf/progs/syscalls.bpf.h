@@ -101,8 +101,6 @@ static __always_inline int sys_enter(void *ctx, struct pt_regs *regs, long id)
 		__u64 conn = 0;
 		struct conn *c = socket_record(sock, fd, 0, false, &conn);
 
-		if (flags & SC_CLOSE)
-			ts->sys_arg = c && close_leaves_tcp_open(sock);
 		/* accepting is the event loop's work; a non-socket fd (a file,
 		 * a timerfd) leaves the thread's current connection alone; an
 		 * untracked connection (map full) is charged to no tracked one */
@@ -232,12 +230,7 @@ static __always_inline int sys_exit(long ret)
 	if ((flags & SC_CLOSE) && ret == 0 && ts->sys_conn) {
 		struct conn *c = conn_hold(ts->sys_conn);
 
-		/* a TCP socket still open elsewhere ends at its release
-		 * instead (on_inet_sock_set_state): a forking server's child
-		 * serves it */
-		if (c && c->fd == ts->sys_fd && ts->sys_arg)
-			c->flags |= CONN_OPEN_ELSEWHERE;
-		else if (c && c->fd == ts->sys_fd)
+		if (c && c->fd == ts->sys_fd)
 			conn_close(ts, ts->sys_conn, c);
 		conn_put(ts->sys_conn, c);
 	} else if ((flags & SC_ACCEPT) && ret >= 0) {

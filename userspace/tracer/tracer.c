@@ -216,9 +216,8 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 		/* an iterator over a map: attached once the map exists */
 		bpf_program__set_autoattach(skel->progs.sweep_ended, false);
 	} else {
-		/* close() is seen as a syscall; the socket's release ends only a
-		 * TCP connection whose close left it open elsewhere (a forking
-		 * server's parent closing its copy) */
+		/* close() is seen as a syscall: the socket's release is not needed */
+		bpf_program__set_autoload(skel->progs.on_inet_sock_set_state, false);
 		bpf_program__set_autoload(skel->progs.sweep_ended, false);
 	}
 	skel->rodata->flame_views = o->flame_views;
