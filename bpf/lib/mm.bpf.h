@@ -44,22 +44,34 @@ static __always_inline void learn_cpu_offset(struct task_struct *task)
  * alone moves in batches of 32 pages, which would charge 128 KiB at a time
  * to whichever connection happened to be current.
  */
+/* CPU cpu's per-CPU offset as learn_cpu_offset found it; 0: not yet (the
+ * CPU has not switched since we attached) or never (no distance known). */
+static __always_inline __u64 cpu_offset(__u32 cpu)
+{
+	__u32 zero = 0;
+	__u64 *off;
+
+	if (!rq_to_this_cpu_off)
+		return 0;
+	off = bpf_map_lookup_percpu_elem(&cpu_off, &zero, cpu);
+	return off ? *off : 0;
+}
+
 static __always_inline __s64 counter_sum(struct percpu_counter *fbc, bool *exact)
 {
 	__s64 sum = fbc->count;
 	__u64 counters = (__u64)fbc->counters;
-	__u32 zero = 0;
 
-	*exact = rq_to_this_cpu_off != 0;
-	for (__u32 cpu = 0; cpu < MAX_CPUS && cpu < nr_cpus && *exact; cpu++) {
-		__u64 *off = bpf_map_lookup_percpu_elem(&cpu_off, &zero, cpu);
+	*exact = true;
+	for (__u32 cpu = 0; cpu < MAX_CPUS && cpu < nr_cpus; cpu++) {
+		__u64 off = cpu_offset(cpu);
 		__s32 v = 0;
 
-		if (!off || !*off) {
-			*exact = false;	/* this CPU has not switched since we attached */
+		if (!off) {
+			*exact = false;
 			break;
 		}
-		bpf_probe_read_kernel(&v, sizeof(v), (void *)(counters + *off));
+		bpf_probe_read_kernel(&v, sizeof(v), (void *)(counters + off));
 		sum += v;
 	}
 	return sum > 0 ? sum : 0;
@@ -164,6 +176,19 @@ static __always_inline bool mm_still_used(__u64 addr, __u32 id)
 	return users > 0;
 }
 
+/* Take the state at key out of the rss map if it is still mm id's: true,
+ * with a copy in *gone (a deleted element may be reused at once), for the
+ * one caller whose delete took it. */
+static __always_inline bool take_rss_state(__u64 key, __u32 id, struct rss_state *gone)
+{
+	struct rss_state *st = bpf_map_lookup_elem(&rss, &key);
+
+	if (!st || st->mm_id != id)
+		return false;
+	*gone = *st;
+	return !bpf_map_delete_elem(&rss, &key);
+}
+
 /* What an address space's changes were charged, given back by the event
  * loop: connections keep their peaks, and the charges of the address
  * spaces alive add up to their growth. */
@@ -188,19 +213,13 @@ static __always_inline void drop_replaced_image(struct task_struct *task,
 						struct proc_counters *pc, __u64 new_key)
 {
 	struct thread_state *ts = bpf_task_storage_get(&threads, task, 0, 0);
-	struct rss_state *old, gone;
-	__u64 key;
+	struct rss_state gone;
 
 	if (!ts || !ts->mm_key || ts->mm_key == new_key)
 		return;
-	key = ts->mm_key;
-	old = bpf_map_lookup_elem(&rss, &key);
 	/* a vfork child's exec: the image it leaves is its parent's, alive */
-	if (old && old->mm_id == ts->mm_id && !mm_still_used(key, ts->mm_id)) {
-		gone = *old;	/* a deleted element may be reused at once */
-		if (!bpf_map_delete_elem(&rss, &key))
-			give_back_image(pc, &gone);
-	}
+	if (!mm_still_used(ts->mm_key, ts->mm_id) && take_rss_state(ts->mm_key, ts->mm_id, &gone))
+		give_back_image(pc, &gone);
 	ts->mm_key = 0;
 }
 
@@ -221,16 +240,11 @@ static __always_inline void image_torn_down(struct task_struct *task, struct mm_
 					    struct proc_counters *pc)
 {
 	bool exiting = task->flags & PF_EXITING;
-	__u64 key = (__u64)mm;
-	struct rss_state *st, gone;
+	struct rss_state gone;
 
 	if (exiting && (task->tgid == target_tgid || target_stopping))
 		return;
-	st = bpf_map_lookup_elem(&rss, &key);
-	if (!st || st->mm_id != mm_id(mm))
-		return;
-	gone = *st;	/* a deleted element may be reused at once */
-	if (bpf_map_delete_elem(&rss, &key))
+	if (!take_rss_state((__u64)mm, mm_id(mm), &gone))
 		return;
 	if (exiting)
 		raise_peak(&rss_gone_peak_pages, gone.peak_pages);
@@ -319,16 +333,11 @@ static __always_inline struct rss_state *rss_state_of(struct task_struct *task,
  */
 static __always_inline bool rss_sums_exact(void)
 {
-	__u32 zero = 0;
-
 	if (rss_counters_atomic() || !rq_to_this_cpu_off)
 		return true;
-	for (__u32 cpu = 0; cpu < MAX_CPUS && cpu < nr_cpus; cpu++) {
-		__u64 *off = bpf_map_lookup_percpu_elem(&cpu_off, &zero, cpu);
-
-		if (!off || !*off)
+	for (__u32 cpu = 0; cpu < MAX_CPUS && cpu < nr_cpus; cpu++)
+		if (!cpu_offset(cpu))
 			return false;
-	}
 	return true;
 }
 

@@ -106,7 +106,7 @@ static __always_inline void rss_changed_elsewhere(struct task_struct *task, stru
 	struct rss_state *st;
 	__u64 key = (__u64)mm;
 
-	if (BPF_CORE_READ(mm, mm_users.counter) <= 0) {
+	if (mm->mm_users.counter <= 0) {
 		if (task)
 			image_torn_down(task, mm, pc);
 		return;
@@ -137,7 +137,7 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 {
 	struct proc_counters *pc = proc_counters();
 	struct rss_state *st;
-	struct task_struct *task;
+	struct task_struct *task, *cur;
 	struct thread_state *ts;
 	__s64 delta, pt_delta;
 	__s32 vma_delta;
@@ -149,9 +149,13 @@ static __always_inline int rss_changed(void *ctx, struct mm_struct *mm, int memb
 	 * anon, swap, shmem) has held since 4.5 */
 	if (!pc || member < 0 || member > 3 || member == MM_SWAPENTS)
 		return 0;	/* swapped out is not resident */
-	task = target_current();
+	/* every task's page faults come here: one whose own memory changed
+	 * and which is not the target's leaves at once, as before */
+	cur = bpf_get_current_task_btf();
+	task = tgid_is_target(cur->tgid) ? cur : NULL;
 	if (!task || task->mm != mm) {
-		rss_changed_elsewhere(task, mm, member, count, pc);
+		if (task || cur->mm != mm)
+			rss_changed_elsewhere(task, mm, member, count, pc);
 		return 0;
 	}
 	id = mm_id(mm);
