@@ -303,10 +303,11 @@ def main():
     finally:
         pool.shutdown()
 
-    report_failures(runs)
     md = table.markdown(runs, SERVERS, MODES)
     (OUT / "table.md").write_text(md)
     say(f"\n{md}")
+    # after the table, so that a log's last lines (all CI keeps) say what failed
+    report_failures(runs)
     failed = [run.name for run in runs if not run.passed]
     if os.environ.get("KERNELS_UPDATE_DOC") == "1" and not failed:
         update_doc(md)
