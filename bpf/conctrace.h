@@ -293,7 +293,10 @@ struct uv_callback_event {
  * the reply written on another was not yet added): sent after the record,
  * and added to it by userspace. The thread's CPU, switches and memory
  * meanwhile are its bucket's: the connection it still had current had
- * ended elsewhere. */
+ * ended elsewhere. Unless the thread took the connection up after its
+ * record went (`whole`: its socket's I/O in another process, a forking
+ * server's child, after the parent's close() ended it): then all it did
+ * is the connection's, and comes here too. */
 #define LATE_SC_SLOTS 4
 struct conn_late_event {
 	__u32 type;		/* EV_CONN_LATE */
@@ -303,6 +306,17 @@ struct conn_late_event {
 	__u64 bytes_tx;
 	__u64 syscall_ns;
 	struct conn_syscall sc[LATE_SC_SLOTS];	/* nr + 1 as in struct conn; 0: free */
+	/* whole: as struct conn's; user_bytes_most the most user_bytes was
+	 * on the way (struct pending's); 0 otherwise */
+	__u64 cpu_ns;
+	__u64 runq_ns;
+	__s64 user_bytes;
+	__s64 user_bytes_most;
+	__s64 page_table_bytes;
+	__s32 vmas;
+	__u32 ctx_voluntary;
+	__u32 ctx_involuntary;
+	__u32 whole;
 };
 
 struct conn_event {

@@ -86,7 +86,7 @@ static __always_inline void conn_add_memory(struct conn *c, __s64 user_bytes, __
  * 300 records a thread's byte short. A full ring: the bucket's, as
  * before.
  */
-static __always_inline void send_late(__u64 id, struct pending *p)
+static __always_inline void send_late(__u64 id, struct pending *p, bool whole)
 {
 	struct conn_late_event *ev;
 	struct conn *c;
@@ -95,6 +95,9 @@ static __always_inline void send_late(__u64 id, struct pending *p)
 #pragma unroll
 	for (int i = 0; i < PENDING_SC_SLOTS; i++)
 		any |= p->sc[i].count;
+	if (whole)
+		any |= p->cpu_ns | p->runq_ns | p->user_bytes | p->user_bytes_most |
+		       p->page_table_bytes | p->vmas | p->ctx_voluntary | p->ctx_involuntary;
 	if (!any)
 		return;
 	c = conn_lookup(id);
@@ -110,9 +113,28 @@ static __always_inline void send_late(__u64 id, struct pending *p)
 	ev->bytes_tx = p->bytes_tx;
 	ev->syscall_ns = p->syscall_ns;
 	__builtin_memcpy(ev->sc, p->sc, sizeof(ev->sc));
+	ev->whole = whole;
+	if (whole) {
+		ev->cpu_ns = p->cpu_ns;
+		ev->runq_ns = p->runq_ns;
+		ev->user_bytes = p->user_bytes;
+		ev->user_bytes_most = p->user_bytes_most;
+		ev->page_table_bytes = p->page_table_bytes;
+		ev->vmas = p->vmas;
+		ev->ctx_voluntary = p->ctx_voluntary;
+		ev->ctx_involuntary = p->ctx_involuntary;
+	} else {
+		ev->cpu_ns = ev->runq_ns = 0;
+		ev->user_bytes = ev->user_bytes_most = ev->page_table_bytes = 0;
+		ev->vmas = 0;
+		ev->ctx_voluntary = ev->ctx_involuntary = 0;
+	}
 	bpf_ringbuf_submit(ev, 0);
+	p->bytes_rx = p->bytes_tx = 0;
 	p->syscall_ns = 0;
 	__builtin_memset(p->sc, 0, sizeof(p->sc));
+	if (whole)	/* the rest is the record's too: none for the bucket */
+		__builtin_memset(p, 0, sizeof(*p));
 }
 
 /*
@@ -172,7 +194,7 @@ VERIFIED_ONCE bool flush(struct thread_state *ts, bool finish, __u64 now)
 			conn_finalize(c);
 		conn_put(id, c);
 	} else {
-		send_late(id, p);
+		send_late(id, p, ts->cur_late);
 		to_bucket(ts, p);
 	}
 	__builtin_memset(p, 0, sizeof(*p));
@@ -212,6 +234,15 @@ static __always_inline void charge_syscall(struct thread_state *ts, __u64 conn_i
 		if ((c = conn_hold(conn_id))) {
 			conn_add_syscalls(c, nr, count, ns);
 			conn_put(conn_id, c);
+			return;
+		}
+		/* its record is final: what the slots hold goes late now,
+		 * which frees them (a forking server's child makes seven
+		 * distinct calls for its connection) */
+		send_late(conn_id, &ts->owed, ts->cur_late);
+		if (!ts->owed.sc[0].nr) {
+			ts->owed.sc[0].nr = nr + 1;
+			ts->owed.sc[0].count = count;
 			return;
 		}
 	} else if ((c = conn_hold(conn_id))) {
@@ -371,6 +402,7 @@ static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 		if (ts->cur_conn)
 			ts->last_conn = ts->cur_conn;
 		ts->cur_conn = conn_id;
+		ts->cur_late = false;
 	}
 	if (pending)
 		take_deferred(ts);
@@ -533,6 +565,29 @@ static __always_inline void set_current(struct task_struct *task, struct thread_
 					__u64 conn_id)
 {
 	set_current_at(task, ts, conn_id, 0);
+}
+
+/*
+ * The thread's own I/O or call names a connection whose record is final
+ * already: in full mode a connection ends at its first close(), and its
+ * socket may stay open in another descriptor table. A fork-per-connection
+ * server (inetd, Python's socketserver.ForkingTCPServer) closes its copy
+ * as soon as it has forked; its child then serves the connection. The
+ * thread works for that connection from here: current, its figures sent
+ * to the record late and whole (send_late). Before, the child's bytes
+ * were no one's and its CPU and memory the event loop's: every connection
+ * of a forking server showed 0 bytes. False if id's record is not among
+ * the ended (untracked; or gone from ended's window).
+ */
+static __always_inline bool take_up_ended(struct task_struct *task, struct thread_state *ts,
+					  __u64 id, __u64 at)
+{
+	if (!bpf_map_lookup_elem(&ended, &id))
+		return false;
+	set_current_at(task, ts, id, at);
+	ts->cur_pair = false;
+	ts->cur_late = true;
+	return true;
 }
 
 /*

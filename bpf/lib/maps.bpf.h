@@ -209,6 +209,11 @@ struct thread_state {
 	 * sweeping, compiling, never a connection's JavaScript): the same,
 	 * for its life, and it takes no hand-off */
 	bool runtime_thread;
+	/* cur_conn's record was final before the thread took it up: the
+	 * connection's socket is open elsewhere too (a forking server's child,
+	 * after the parent's close() ended it). All the thread owes it goes in
+	 * late events, its CPU and memory with its bytes (send_late) */
+	bool cur_late;
 	/* in a syscall since (SYS_UNTIMED: in one, its entry not timed);
 	 * 0: in none. sys_entry_at() gives it as a time or 0 */
 	__u64 sys_enter_ns;

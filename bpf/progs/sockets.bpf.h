@@ -48,7 +48,11 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 				return;	/* a listener, UDP, netlink: not a connection */
 			/* sk by address: conn_create is a global function */
 			c = conn_get(id, (__u64)BPF_CORE_READ(sock, sk), fd, 0);
-			if (!c) {
+			/* its record went at a close() elsewhere: a syscall of
+			 * the thread's own takes it up (take_up_ended); an
+			 * io_uring request's completion after the close is the
+			 * loop's, as before */
+			if (!c && !(in_syscall && bpf_map_lookup_elem(&ended, &id))) {
 				/* untracked (map full): its cost is no tracked one's */
 				if (in_syscall) {
 					recount_syscall(ts, 0);
@@ -65,7 +69,10 @@ static __always_inline void sock_io(struct sock *sk, int ret, int flags, bool rx
 		 * connection not current would (a lookup and three atomics) */
 		recount = in_syscall && ts->sys_counted != id &&
 			  uncharge_syscall(ts, ts->sys_counted, ts->sys_nr);
-		set_current_record(task, ts, id, c, in_syscall ? sys_entry_at(ts) : 0);
+		if (c)
+			set_current_record(task, ts, id, c, in_syscall ? sys_entry_at(ts) : 0);
+		else
+			take_up_ended(task, ts, id, sys_entry_at(ts));
 		if (recount) {
 			charge_syscall(ts, id, ts->sys_nr, 1, 0);
 			ts->sys_counted = id;

@@ -111,14 +111,18 @@ static __always_inline int sys_enter(void *ctx, struct pt_regs *regs, long id)
 			ts->sys_sent = flags & SC_TX;	/* bytes_from_syscalls */
 		} else if (sock) {
 			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));
+			__u64 id = sock_ino(sock);
 
-			if (kind != SK_OTHER)
+			/* a connection whose record went at a close() elsewhere
+			 * (a forking server's child shutting it down) is the
+			 * thread's from here; another socket is no tracked
+			 * connection's */
+			if (kind == SK_CONN && take_up_ended(task, ts, id, sys_entry_at(ts)))
+				;
+			else if (kind != SK_OTHER)
 				set_current_at(task, ts, 0, sys_entry_at(ts));
-			if (kind == SK_CONN && (flags & SC_CLOSE)) {
-				__u64 id = sock_ino(sock);
-
+			if (kind == SK_CONN && (flags & SC_CLOSE))
 				bpf_map_delete_elem(&untracked, &id);
-			}
 		}
 	}
 	ts->sys_conn = ts->cur_conn;

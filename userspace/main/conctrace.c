@@ -577,6 +577,7 @@ int main(int argc, char **argv)
 	install_signals();
 	slab_sizes_read(&run.slabs);
 	agg_init(&run.agg, run.env.json_conns > run.env.top_conns ? run.env.json_conns : run.env.top_conns);
+	run.agg.slabs = &run.slabs;
 	if (run.env.prometheus &&
 	    exporter_start(&run.exporter, &run.env.prom_addr, run.env.prom_addr_len))
 		return 1;	/* before the target exists: nothing to stop */

@@ -232,15 +232,20 @@ void agg_add_late(struct agg *a, const struct conn_late_event *late)
 	}
 	a->late++;
 	if (conn_is_pair(&first->rec)) {
-		conn_view_add_late(&only, late);
+		conn_view_add_late(&only, late, NULL);
 		for (int m = 0; m < M_COUNT; m++)
-			a->pairs.sum[m] += conn_metric(&only, m);
-		conn_view_add_late(first, late);
+			if (m != M_KERNEL_BYTES && m != M_USER_BYTES && m != M_KERNEL_HELD)
+				a->pairs.sum[m] += conn_metric(&only, m);
+		conn_view_add_late(first, late, a->slabs);
 		return;
 	}
 	top = unstate(a, first);
-	conn_view_add_late(first, late);
-	conn_view_add_late(&only, late);
+	for (int k = 0; k < KM_COUNT; k++)
+		a->kmem_by_cat[k] -= first->kmem_peak[k];
+	conn_view_add_late(first, late, a->slabs);
+	for (int k = 0; k < KM_COUNT; k++)
+		a->kmem_by_cat[k] += first->kmem_peak[k];
+	conn_view_add_late(&only, late, NULL);
 	add_tables(a, &only.rec);	/* its syscalls, in the sums by number */
 	restate(a, first, top);
 }

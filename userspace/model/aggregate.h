@@ -83,6 +83,9 @@ struct agg {
 	__u64 late, late_unmatched;
 	struct conn_late_event *waiting;
 	size_t nwaiting;
+	/* the kernel's slab sizes, for a late count that moves a record's
+	 * kernel memory (page tables, VMAs); NULL: those figures stay */
+	const struct slab_sizes *slabs;
 };
 
 #define AGG_RECENT	4096		/* records remembered: 2.6 MB, allocated once */

@@ -39,7 +39,24 @@ static void add_uring(struct conn *into, const struct conn_uring_op *op)
 
 #define MAX_INTO(f) do { if (l->f > c->f) c->f = l->f; } while (0)
 
-void conn_view_add_late(struct conn_view *into, const struct conn_late_event *late)
+/* The kernel figures of into after its page tables or VMAs grew: its
+ * peak the larger of before and now, as conn_view_merge() keeps it. */
+static void recount_kernel(struct conn_view *into, const struct slab_sizes *s)
+{
+	__u64 peak[KM_COUNT], bytes = conn_kernel_memory(&into->rec, s, peak), held;
+
+	if (bytes > into->kernel_bytes_peak) {
+		into->kernel_bytes_peak = bytes;
+		memcpy(into->kmem_peak, peak, sizeof(into->kmem_peak));
+	}
+	into->kernel_bytes_now = conn_kernel_memory_now(&into->rec, s, into->kmem_peak);
+	held = conn_kernel_memory_held(&into->rec, s, into->kmem_peak);
+	if (held > into->kernel_bytes_held)
+		into->kernel_bytes_held = held;
+}
+
+void conn_view_add_late(struct conn_view *into, const struct conn_late_event *late,
+			const struct slab_sizes *s)
 {
 	struct conn *c = &into->rec;
 
@@ -51,6 +68,32 @@ void conn_view_add_late(struct conn_view *into, const struct conn_late_event *la
 	c->syscall_ns += late->syscall_ns;
 	c->bytes_rx += late->bytes_rx;
 	c->bytes_tx += late->bytes_tx;
+	if (!late->whole)
+		return;
+	c->cpu_ns += late->cpu_ns;
+	c->runq_ns += late->runq_ns;
+	c->ctx_voluntary += late->ctx_voluntary;
+	c->ctx_involuntary += late->ctx_involuntary;
+	/* the peak as BPF's conn_add_memory() raises it: the net before plus
+	 * the most the change was on the way */
+	if (late->user_bytes || late->user_bytes_most) {
+		__s64 most = late->user_bytes_most > late->user_bytes ? late->user_bytes_most
+								      : late->user_bytes;
+
+		if (c->user_bytes + most > c->user_bytes_peak)
+			c->user_bytes_peak = c->user_bytes + most;
+		c->user_bytes += late->user_bytes;
+	}
+	if (!late->page_table_bytes && !late->vmas)
+		return;
+	c->page_table_bytes += late->page_table_bytes;
+	if (c->page_table_bytes > c->page_table_bytes_peak)
+		c->page_table_bytes_peak = c->page_table_bytes;
+	c->vmas += late->vmas;
+	if (c->vmas > c->vmas_peak)
+		c->vmas_peak = c->vmas;
+	if (s)
+		recount_kernel(into, s);
 }
 
 void conn_view_merge(struct conn_view *into, const struct conn_view *later)

@@ -42,8 +42,12 @@ void conn_complete(struct conn_view *v, const struct conn *rec, const struct sla
 void conn_view_merge(struct conn_view *into, const struct conn_view *later);
 
 /* What a thread's events named a connection for after its record was
- * made final (EV_CONN_LATE), added to the record: bytes and syscalls. */
-void conn_view_add_late(struct conn_view *into, const struct conn_late_event *late);
+ * made final (EV_CONN_LATE), added to the record: bytes and syscalls; if
+ * `whole` (a thread that took the connection up after its record went),
+ * CPU, switches and memory too, the kernel figures completed again with
+ * the slab sizes s (NULL: left as they were). */
+void conn_view_add_late(struct conn_view *into, const struct conn_late_event *late,
+			const struct slab_sizes *s);
 
 /*
  * Open: the connection's record is in BPF's map and BPF has not closed it.
