@@ -429,12 +429,16 @@ static __always_inline void set_current_at(struct task_struct *task, struct thre
 }
 
 /* set_current_at for a connection whose record c the caller has in hand:
- * whether it is an internal pair goes with it (take_handoff). */
+ * whether it is an internal pair goes with it (take_handoff), and whether
+ * another process made it (cur_late: a forking server's child that names
+ * the connection before its parent's close() ends the record). One cache
+ * line of the record, which the flags' read loads anyway. */
 static __always_inline void set_current_record(struct task_struct *task, struct thread_state *ts,
 					       __u64 conn_id, const struct conn *c, __u64 at)
 {
 	set_current_at(task, ts, conn_id, at);
 	ts->cur_pair = c->flags & CONN_PAIR;
+	ts->cur_late = c->tgid != task->tgid;
 }
 
 /*

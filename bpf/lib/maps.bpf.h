@@ -209,10 +209,13 @@ struct thread_state {
 	 * sweeping, compiling, never a connection's JavaScript): the same,
 	 * for its life, and it takes no hand-off */
 	bool runtime_thread;
-	/* cur_conn's record was final before the thread took it up: the
-	 * connection's socket is open elsewhere too (a forking server's child,
-	 * after the parent's close() ended it). All the thread owes it goes in
-	 * late events, its CPU and memory with its bytes (send_late) */
+	/* cur_conn's socket is another process's too: the thread took it up
+	 * after its record was final (a forking server's child, after the
+	 * parent's close() ended it), or another process made the record (the
+	 * same child, before that close). Once the record is final, all the
+	 * thread owes it goes in late events, its CPU and memory with its
+	 * bytes (send_late); a thread of the process that closed it keeps
+	 * those in its bucket (Go runs other goroutines on it) */
 	bool cur_late;
 	/* in a syscall since (SYS_UNTIMED: in one, its entry not timed);
 	 * 0: in none. sys_entry_at() gives it as a time or 0 */

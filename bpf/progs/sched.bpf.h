@@ -328,9 +328,25 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 	if (!tgid_is_target(ptgid))
 		return 0;
 	if (ctgid != ptgid) {
+		struct thread_state *cts;
+
 		/* a pre-forking server: its workers are the target too */
 		if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_NOEXIST) == 0)
 			__sync_fetch_and_add(&nr_extra_targets, 1);
+		/* A fork-per-connection server's child (inetd, Python's
+		 * ForkingTCPServer) starts on the connection its parent just
+		 * accepted, and it starts as a new thread does: pending, its
+		 * start (the copies its first writes make) the first
+		 * connection it names, or the loop's if it sleeps or waits for
+		 * events first (a pre-forking server's worker). Its objects
+		 * are the connection its creator served, if any. Before, its
+		 * start was the event loop's. Not in a Go binary (os/exec's
+		 * children exec at once) */
+		if (!go_target && (cts = thread_state(child))) {
+			cts->pending = true;
+			cts->unnamed = true;
+			charge_thread_objects(parent, child);
+		}
 	} else {
 		/* a thread's work for no connection is the pool's, never its
 		 * creator's connection's. It starts pending: its start (the
@@ -393,6 +409,11 @@ int BPF_PROG(on_process_exit, struct task_struct *p)
 	if (!ts)
 		return 0;
 	sleep_pending(ts);
+	/* what the kernel counted beyond the clock's parts (a credit: a run
+	 * whose switch-in went unseen, run_seen) is the thread's connection's
+	 * too, not the loop's at its last switch: a forking server's child
+	 * dies soon after its unseen run */
+	give_out_credit(ts);
 	set_current(p, ts, 0);	/* p is current: it is exiting */
 	return 0;
 }

@@ -497,12 +497,14 @@ def test_memory_reclaimed_from_elsewhere_is_the_event_loops(tmp_path):
 
 # Python's own forking server (socketserver.ForkingTCPServer): each
 # connection is served by a child that reads a line, touches
-# CHILD_SERVE_MIB serving it, echoes it and exits. Prints its port once
+# CHILD_SERVE_MIB serving it, echoes it with the CPU it has used since
+# the fork (the kernel's, to the ns) on a second line, and exits. Prints
+# its port once
 # its loop has gone round (the start of serve_forever() faults pages in:
 # between the test's first reading and the attach, 64 KiB of growth no
 # one was there to see, 1 run in 10), then serves until killed.
 FORKING_PY = r"""
-import socketserver, sys
+import socketserver, sys, time
 mib = int(sys.argv[1])
 class Echo(socketserver.StreamRequestHandler):
     def handle(self):
@@ -510,7 +512,7 @@ class Echo(socketserver.StreamRequestHandler):
         b = bytearray(mib << 20)
         for k in range(0, len(b), 4096):
             b[k] = 1
-        self.wfile.write(line)
+        self.wfile.write(line + b"%d\n" % time.process_time_ns())
 class Server(socketserver.ForkingTCPServer):
     said = False
     def service_actions(self):
@@ -522,6 +524,8 @@ Server(("127.0.0.1", 0), Echo).serve_forever(poll_interval=0.1)
 """
 CHILD_SERVE_MIB = 4
 FORKED_CONNS = 5
+CHILD_CPU_SHARE = 0.98      # of the children's CPU their connections must hold, at least
+CHILD_DEBT_NS = 100_000     # what an exiting child may still owe its CPU's parts
 
 
 @pytest.mark.parametrize("mode", ["light", "full"])
@@ -554,10 +558,14 @@ def test_a_forking_servers_children_serve_their_connections_and_take_their_memor
                               (["--no-syscalls"] if mode == "light" else []),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_line(ct.stderr, TRACING_RE)
+        child = {}     # by the client's port: the child's CPU as it replied, its reply
         for i in range(FORKED_CONNS):
             with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
                 s.sendall(b"ping %d\n" % i)
-                assert s.makefile("rb").readline() == b"ping %d\n" % i
+                reply = s.makefile("rb")
+                assert reply.readline() == b"ping %d\n" % i
+                cpu_line = reply.readline()
+                child[s.getsockname()[1]] = (int(cpu_line), len(b"ping 0\n" + cpu_line))
         # the children gone (the server reaps them at its next request or
         # poll: a tenth of a second apart), each one's teardown seen
         deadline = time.monotonic() + 30
@@ -576,13 +584,33 @@ def test_a_forking_servers_children_serve_their_connections_and_take_their_memor
     assert ct.returncode == 0
     rep = json.loads(path.read_text())
     charged = sum(c["user_bytes_net"] for c in rep["conns"]) + no_conn(rep, "user_bytes")
-    served = [(c["bytes_rx"], c["bytes_tx"]) for c in rep["conns"]]
-    print(f"forking: connections' (rx, tx) {served}; their user memory "
+    mine = [child.get(int(c["remote"].rsplit(":", 1)[1]), (0, 0)) for c in rep["conns"]]
+    served = [(c["bytes_rx"], c["bytes_tx"], sent) for c, (_, sent) in zip(rep["conns"], mine)]
+    cpu = [(c["cpu_ns"], its) for c, (its, _) in zip(rep["conns"], mine)]
+    print(f"forking: connections' (rx, tx, the reply's bytes) {served}; their user memory "
           f"peaks {sorted(c['user_bytes'] for c in rep['conns'])} B; charged {charged} B, "
-          f"the parent's RSS growth {growth} B")
+          f"the parent's RSS growth {growth} B; CPU (connection's, its child's "
+          f"as it replied) {cpu}")
     assert len(served) == FORKED_CONNS
     assert all(c["user_bytes"] >= CHILD_SERVE_MIB << 20 for c in rep["conns"])
-    assert all(rx == tx == len(b"ping 0\n") for rx, tx in served), served
+    assert all(rx == len(b"ping 0\n") and tx == sent for rx, tx, sent in served), served
+    # the children's CPU is their connections', their start too (before,
+    # each held 13 to 16 ms of the 19 to 21 its child had used when it
+    # replied: the copies its first writes after the fork made were the
+    # event loop's). In all: one connection in 13 to 22 runs came out up
+    # to 5 ms under its own child's, not yet explained (docs/accuracy.md)
+    assert sum(mine for mine, _ in cpu) >= CHILD_CPU_SHARE * sum(its for _, its in cpu), cpu
+    # ... and once: the connections, the loop and what is not yet split
+    # are the process tree's CPU, as conctrace counted it, but for what
+    # each child still owed as it exited (a run's overshoot, paid back
+    # from its next charge: up to 70 us over five children in 8 runs by
+    # hand, 222 us in one of 12 here)
+    proc = rep["process"]
+    total = sum(c["cpu_ns"] for c in rep["conns"]) + no_conn(rep, "cpu_ns") + \
+        proc["cpu_unsplit_ns"]
+    slack = 0.001 * proc["cpu_ns"] + 1000
+    assert -slack <= total - proc["cpu_ns"] <= slack + FORKED_CONNS * CHILD_DEBT_NS, \
+        (total, proc)
     if mode == "full":      # the child's own calls, each once
         assert all(c["syscalls"].get(name) == 1 for c in rep["conns"]
                    for name in ("recvfrom", "sendto", "shutdown")), \
