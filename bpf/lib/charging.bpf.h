@@ -403,6 +403,7 @@ static __always_inline void move_on(struct thread_state *ts, __u64 conn_id)
 			ts->last_conn = ts->cur_conn;
 		ts->cur_conn = conn_id;
 		ts->cur_late = false;
+		ts->cpu_to_loop = false;
 	}
 	if (pending)
 		take_deferred(ts);

@@ -47,7 +47,7 @@ static __always_inline __u64 clock_since_mark(struct task_struct *task, struct t
 
 static __always_inline __u64 run_key(struct thread_state *ts)
 {
-	return runtime_works(ts) ? RUN_RUNTIME : ts->cur_conn;
+	return runtime_works(ts) || ts->cpu_to_loop ? RUN_RUNTIME : ts->cur_conn;
 }
 
 /* a part is charged: the run has one owner so far, or several */
@@ -66,7 +66,7 @@ static __always_inline void note_owner(struct thread_state *ts)
  * for itself, or the thread serves no connection) */
 static __always_inline __u64 *connection_cpu(struct thread_state *ts)
 {
-	if (runtime_works(ts))
+	if (runtime_works(ts) || ts->cpu_to_loop)
 		return NULL;
 	if (ts->pending)
 		return &ts->deferred.cpu_ns;

@@ -217,6 +217,11 @@ struct thread_state {
 	 * bytes (send_late); a thread of the process that closed it keeps
 	 * those in its bucket (Go runs other goroutines on it) */
 	bool cur_late;
+	/* an io_uring loop back from a call that named cur_conn (setsockopt
+	 * on one it accepted): its CPU is the loop's again, its memory still
+	 * cur_conn's (the connection's slot it sets up), until it changes
+	 * connection (sys_exit) */
+	bool cpu_to_loop;
 	/* in a syscall since (SYS_UNTIMED: in one, its entry not timed);
 	 * 0: in none. sys_entry_at() gives it as a time or 0 */
 	__u64 sys_enter_ns;

@@ -263,6 +263,20 @@ static __always_inline int sys_exit(long ret)
 		}
 		conn_put(ts->sys_conn, c);
 	}
+	/* An io_uring loop's call that named a connection (setsockopt on
+	 * one it just accepted) was that connection's CPU for the call only:
+	 * what the loop runs next in userspace is the loop's, as between its
+	 * io_uring_enter() calls (await_next), though the memory it touches
+	 * stays the connection's (its slot in uring_echo's table: 40 B a
+	 * connection). Before, the connection took the loop's next burns:
+	 * 11 to 26 ms of one burning connection of uring_echo, 1 run in 15
+	 * (test_conctrace's burn test; bpf_printk traces showed setsockopt
+	 * naming it after io_uring_enter had handed the loop back) */
+	if (ts->uring_loop && !(flags & SC_WAIT) && ts->cur_conn &&
+	    ts->cur_conn == ts->sys_conn && !ts->pending) {
+		split_run(task, ts, now);
+		ts->cpu_to_loop = true;
+	}
 	return 0;
 }
 
