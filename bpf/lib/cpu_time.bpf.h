@@ -198,6 +198,15 @@ static __always_inline void counted_more(struct thread_state *ts, struct proc_co
 	pc->cpu_unsplit_ns += more - cancel;
 }
 
+/* Time the kernel counted on a run whose start the programs did not see
+ * (run_seen, settle_run): the process's, and a credit of the thread's */
+static __always_inline void unseen_run(struct thread_state *ts, struct proc_counters *pc,
+				       __u64 ns)
+{
+	pc->cpu_ns += ns;
+	counted_more(ts, pc, ns);
+}
+
 static __always_inline void settle_shared_run(struct thread_state *ts, struct proc_counters *pc,
 					      __u64 truth, __u64 last)
 {
@@ -245,8 +254,7 @@ static __always_inline void settle_run(struct thread_state *ts, struct proc_coun
 		 * the last switch-out we saw, as in run_seen */
 		if (ts->run_start && prev->se.sum_exec_runtime > ts->run_start) {
 			truth = prev->se.sum_exec_runtime - ts->run_start;
-			pc->cpu_ns += truth;
-			counted_more(ts, pc, truth);
+			unseen_run(ts, pc, truth);
 			ts->run_start += truth;
 		}
 		return;
@@ -317,10 +325,8 @@ static __always_inline void run_seen(struct task_struct *task, struct thread_sta
 	if (ts->cpu_mark)
 		return;
 	begin_run(task, ts, bpf_ktime_get_ns());
-	if (from && from < ts->run_start && (pc = proc_counters())) {
-		pc->cpu_ns += ts->run_start - from;
-		counted_more(ts, pc, ts->run_start - from);
-	}
+	if (from && from < ts->run_start && (pc = proc_counters()))
+		unseen_run(ts, pc, ts->run_start - from);
 }
 
 /*
