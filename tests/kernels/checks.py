@@ -31,7 +31,8 @@ at a scale TCG can afford:
 Once per kernel, not per scenario: the threads at peak of a process whose
 threads io_uring makes (tests/tools/iowq_workers: 4 workers blocked, ended,
 then 4 again; create_io_thread() passes no sched_process_fork) equal what
-the kernel's /proc/PID/status said at its most. Exact.
+the kernel's /proc/PID/status said at its most, polled each millisecond.
+Exact, or one more: a worker io-wq (6.1) started and ended between polls.
 
 A kernel allowed to be refused (5.10) also passes when conctrace exits
 non-zero with one line on stderr saying which Linux it needs.
@@ -163,6 +164,13 @@ def io_workers_verdict(facts, may_refuse):
         return False, f"exited {status}: {_last_line(facts.io_workers_stderr)}"
     if kernel is None or traced is None:
         return False, f"no figure: kernel {kernel}, conctrace {traced}"
+    if traced == kernel + 1:
+        # the kernel's figure is polled, each millisecond: 6.1's io-wq may
+        # start one worker more than the opens need and end it between
+        # two polls (its polls said 6 in most runs, 5 in one CI run,
+        # 2026-12-06, conctrace 6 in both). Counting starts and not ends,
+        # or the other way round, is 4 off, still caught
+        return True, f"{traced}, the kernel's polls {kernel} (one more, between polls)"
     if traced != kernel:
         return False, f"conctrace {traced}, the kernel {kernel}"
     return True, f"{traced}, as the kernel"

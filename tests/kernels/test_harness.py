@@ -344,13 +344,18 @@ def io_workers_files(status=b"0\n", stdout=b"...report...\nthreads at peak 5\n",
 
 def test_io_uring_workers_counted_as_the_kernel_counts_them():
     """conctrace's threads at peak of iowq_workers against the kernel's:
-    equal passes; one off, not run, or a figure missing fails; a refusal
-    passes only on a kernel allowed to refuse."""
+    equal passes, and one above (a worker started and ended between the
+    kernel's polls); one below, more above, not run, or a figure missing
+    fails; a refusal passes only on a kernel allowed to refuse."""
     def judged(may_refuse=False, **files):
         return checks.io_workers_verdict(checks.KernelFacts.parse(io_workers_files(**files)),
                                          may_refuse)
     assert judged() == (True, "5, as the kernel")
     assert judged(traced=1) == (False, "conctrace 1, the kernel 5")
+    assert judged(traced=6) == (True, "6, the kernel's polls 5 (one more, between polls)")
+    assert judged(traced=4) == (False, "conctrace 4, the kernel 5")
+    assert judged(traced=7) == (False, "conctrace 7, the kernel 5")
+    assert judged(traced=9) == (False, "conctrace 9, the kernel 5")
     assert not judged(stdout=b"")[0]
     assert checks.io_workers_verdict(checks.KernelFacts(), False) == (False, "not run")
     refusal = b"conctrace: needs Linux 5.11 or newer (task-local storage)\n"
