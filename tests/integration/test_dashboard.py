@@ -347,6 +347,8 @@ def test_dashboard_on_epoll_echo_held_then_closed(tmp_path):
         held = check_moment(prom, "held", HELD)
         run_loadgen(run.server_port, conns, requests)
         settled(prom, "conctrace_connections_closed_total", conns)
+        # the histograms observe a closed connection EXPORTER_SETTLE_S later
+        settled(prom, "conctrace_connection_kernel_bytes_count", conns)
         check_moment(prom, "both", HELD)
         holder.kill()
         holder.wait()
@@ -429,6 +431,8 @@ def test_dashboard_on_nginx_recvfrom_held_then_closed(tmp_path):
             and b"Non-2xx" not in out.stdout, out.stdout
         prom_wait(prom, "conctrace_connections_closed_total >= 500", "ab's connections closed",
                   timeout=30)
+        prom_wait(prom, "conctrace_connection_kernel_bytes_count >= 500",
+                  "ab's connections in the histograms", timeout=30)
         settled(prom, "conctrace_connections_open", int(before))
         check_moment(prom, "both", before)
         m = scrape(metrics_port)

@@ -30,6 +30,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -41,8 +42,10 @@ import pytest
 from conftest import binary, report_figure
 from test_conctrace import (CONCTRACE, LISTEN_RE, LOADGEN, PING_BYTES, needs_root, task_cpu_ns,
                             wait_line)
+from test_tree_rss import CHILD_SERVE_MIB, FORKING_PY, TRACING_RE
 
 REFRESH_S = 1.0                     # EXPORTER_REFRESH_S: a page is reused this long
+SETTLE_S = 2.0                      # EXPORTER_SETTLE_S: a connection's late counts, first
 MAX_SHARE = 10                      # EXPORTER_MAX_SHARE: ... and 10 x what building it took
 HTTP_TIMEOUT_S = 5.0                # HTTP_CLIENT_TIMEOUT_S
 HTTP_MAX_CLIENTS = 32               # http_server.h
@@ -192,12 +195,15 @@ def run_loadgen(port, conns, requests):
 
 
 def wait_quiescent(port, closed, timeout=15.0):
-    """Scrape until every connection is closed and accounted; then the page."""
+    """Scrape until every connection is closed and accounted, and observed
+    in the histograms (SETTLE_S after the page that first had it); then the
+    page."""
     deadline = time.monotonic() + timeout
     while True:
         m = scrape(port)
         if (one(m, "conctrace_connections_closed_total") == closed
-                and one(m, "conctrace_connections_open") == 0):
+                and one(m, "conctrace_connections_open") == 0
+                and one(m, "conctrace_connection_kernel_bytes_count") == closed):
             return m
         assert time.monotonic() < deadline, "connections never all closed"
         time.sleep(REFRESH_S)
@@ -562,6 +568,66 @@ def test_real_prometheus_scrapes_and_agrees(tmp_path):
     assert lo < rep["per_connection"]["kernel_bytes"]["p50"] <= hi
     assert lo <= estimate <= hi
     assert one(m, "conctrace_bpf_runs_total", program="on_sys_exit") > 0
+
+
+def test_histograms_hold_what_a_forking_servers_children_did(tmp_path):
+    """Full mode ends a fork-per-connection server's connection at the
+    parent's close(), and its child's work (its memory, its switches) comes
+    to the record late. The histograms observe a connection once its late
+    counts have had EXPORTER_SETTLE_S: their counts and sums are the JSON
+    report's, and every connection is in a bucket at or above the memory
+    its child touched. Before, each was observed as its record came, with
+    no more than its parent's part: every user-memory observation under
+    its child's 4 MiB."""
+    needs_root()
+    script, path = tmp_path / "forking.py", tmp_path / "r.json"
+    script.write_text(FORKING_PY)
+    srv = subprocess.Popen([sys.executable, str(script), str(CHILD_SERVE_MIB)],
+                           stdout=subprocess.PIPE)
+    ct, conns = None, 4
+    try:
+        port = int(srv.stdout.readline())
+        ct = subprocess.Popen([str(CONCTRACE), "-p", str(srv.pid), "--prometheus", "127.0.0.1:0",
+                               "--json", str(path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        metrics_port = int(wait_line(ct.stderr, METRICS_RE).group(1))
+        wait_line(ct.stderr, TRACING_RE)
+        for i in range(conns):
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+                s.sendall(b"ping %d\n" % i)
+                reply = s.makefile("rb")
+                assert reply.readline() == b"ping %d\n" % i
+                reply.readline()
+        deadline = time.monotonic() + 30
+        while subprocess.run(["pgrep", "-P", str(srv.pid)], capture_output=True).stdout:
+            assert time.monotonic() < deadline, "the server's children never ended"
+            time.sleep(0.05)
+        m = wait_quiescent(metrics_port, conns)
+        ct.send_signal(signal.SIGINT)
+        ct.communicate(timeout=30)
+    finally:
+        if ct and ct.poll() is None:
+            ct.send_signal(signal.SIGINT)
+            ct.communicate(timeout=30)
+        srv.kill()
+        srv.wait()
+    assert ct.returncode == 0
+    rep = json.loads(path.read_text())
+    pc = rep["per_connection"]
+    assert rep["connections"]["total"] == conns and rep["connections"]["late_charges"] > 0, \
+        rep["connections"]
+    for hist, key in (("conctrace_connection_kernel_bytes", "kernel_bytes"),
+                      ("conctrace_connection_user_bytes", "user_bytes"),
+                      ("conctrace_connection_context_switches", "ctx_switches")):
+        assert one(m, hist + "_count") == conns
+        assert abs(one(m, hist + "_sum") - sum_from_mean(pc[key], conns)) < 0.5, \
+            (hist, one(m, hist + "_sum"), pc[key])
+    below = [v for k, v in m["conctrace_connection_user_bytes_bucket"].items()
+             if float(dict(k)["le"]) < CHILD_SERVE_MIB << 20]
+    report_figure(f"forking server, full mode: user-memory histogram sum "
+                  f"{one(m, 'conctrace_connection_user_bytes_sum'):.0f} B over {conns} "
+                  f"connections; {max(below, default=0):.0f} below {CHILD_SERVE_MIB} MiB")
+    assert max(below, default=0) == 0, below
 
 
 def test_port_in_use_fails_before_the_target_starts(tmp_path):

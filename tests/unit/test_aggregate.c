@@ -585,35 +585,6 @@ static void test_many_connections_exact_means_and_bounded_percentiles(void **sta
 	agg_free(&a);
 }
 
-static void record(void *ctx, const struct conn_view *c, const __u64 metric[M_COUNT])
-{
-	__u64 *seen = ctx;
-
-	seen[0]++;
-	seen[1] += metric[M_BYTES_RX];
-	(void)c;
-}
-
-static void test_observer_sees_every_connection_once(void **state)
-{
-	struct agg a;
-	__u64 seen[2] = { 0 };
-
-	(void)state;
-	agg_init(&a, 0);
-	a.observer = record;
-	a.observer_ctx = seen;
-	for (__u64 i = 1; i <= 10; i++) {
-		struct conn c = mk_conn(i, 1, 2);
-
-		c.bytes_rx = i;
-		add(&a, &c);
-	}
-	assert_int_equal(seen[0], 10);
-	assert_int_equal(seen[1], 55);
-	agg_free(&a);
-}
-
 /* A connection's second record (issue 16: a Go pool's connection listed
  * twice) is merged into its first: one connection, the sums of both. */
 static void test_second_record_of_a_connection_is_merged(void **state)
@@ -788,7 +759,6 @@ int main(void)
 		cmocka_unit_test(test_syscalls_by_nr_ignores_free_and_out_of_range_slots),
 		cmocka_unit_test(test_uring_by_op_sums_slots),
 		cmocka_unit_test(test_many_connections_exact_means_and_bounded_percentiles),
-		cmocka_unit_test(test_observer_sees_every_connection_once),
 		cmocka_unit_test(test_second_record_of_a_connection_is_merged),
 		cmocka_unit_test(test_open_second_record_counts_open_once),
 		cmocka_unit_test(test_late_counts_join_their_record),

@@ -22,8 +22,9 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Every connection as it is aggregated (agg's observer), observed once;
- * those still open at the end are not final figures. */
+/* Every connection as it is aggregated (agg's observer), observed once,
+ * EXPORTER_SETTLE_S or more after its record came; those still open at the
+ * end are not final figures. */
 void exporter_observe(void *ctx, const struct conn_view *c, const __u64 metric[M_COUNT])
 {
 	struct exporter *e = ctx;
@@ -70,6 +71,9 @@ static void build_page(struct exporter *e, double now)
 	struct prom_conn top[EXPORTER_TOP_MAX];
 	struct prom_snapshot s = { 0 };
 
+	/* the histograms: the connections whose late counts have had their
+	 * time (exporter_observe) */
+	agg_settle(e->src.agg, now);
 	live_snapshot_take(&w, &e->src, e->built_at ? &e->last : NULL, now);
 	s.syscall_time = e->src.tracer->syscall_time;
 	for (unsigned int nr = 0; nr < SYSCALL_MAX; nr++) {

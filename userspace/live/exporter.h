@@ -7,8 +7,15 @@
  * The page is built from the live counters when asked for, at most once per
  * EXPORTER_REFRESH_S, and never more often than keeps its cost under a
  * tenth of the loop's time (a walk over 10k open connections takes ~45 ms);
- * more scrapes get the same page, so a flood of them costs a copy. Histograms observe each
- * connection once, when its final record arrives.
+ * more scrapes get the same page, so a flood of them costs a copy.
+ *
+ * Histograms observe each connection once, when a page is built at least
+ * EXPORTER_SETTLE_S after the first page built since its record came (or
+ * sooner, when AGG_RECENT later records have passed it): what a thread
+ * still owed it after its record arrives is in by then (a forking
+ * server's child serves the connection after its parent's close, about
+ * 20 ms for Python's). Prometheus's counters never go back, so nothing
+ * added later changes an observation: the JSON report has it.
  */
 #ifndef CONCTRACE_EXPORTER_H
 #define CONCTRACE_EXPORTER_H
@@ -29,6 +36,7 @@
 #define EXPORTER_REFRESH_S	1.0	/* a page is reused at least this long */
 #define EXPORTER_MAX_SHARE	10	/* ... and ten times as long as it took */
 #define EXPORTER_TOP_MAX	50	/* per-connection series at most (--top-conns) */
+#define EXPORTER_SETTLE_S	2.0	/* a connection's late counts, before it is observed */
 
 struct exporter {
 	bool on;
@@ -51,10 +59,11 @@ int exporter_start(struct exporter *e, const struct sockaddr_storage *addr, sock
 /* Tracing runs: start answering; with bpf_stats, turn on the kernel's BPF
  * run-time stats (two clock reads per program run) for conctrace_bpf_*. */
 void exporter_attach(struct exporter *e, const struct run_source *src, bool bpf_stats);
-/* Serve what is ready, without waiting. Call from the tracing loop. */
-/* The aggregation's observer (struct agg): set it when the exporter runs. */
+/* The aggregation's observer (struct agg): set it, with observe_after_s
+ * EXPORTER_SETTLE_S, when the exporter runs. */
 void exporter_observe(void *ctx, const struct conn_view *c, const __u64 metric[M_COUNT]);
 
+/* Serve what is ready, without waiting. Call from the tracing loop. */
 void exporter_poll(struct exporter *e);
 void exporter_stop(struct exporter *e);
 

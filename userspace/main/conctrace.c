@@ -640,6 +640,7 @@ int main(int argc, char **argv)
 	if (run.env.prometheus) {
 		run.agg.observer = exporter_observe;
 		run.agg.observer_ctx = &run.exporter;
+		run.agg.observe_after_s = EXPORTER_SETTLE_S;
 	}
 	run.source = (struct run_source){
 		.tracer = &run.tracer, .agg = &run.agg, .closed = &run.closed,

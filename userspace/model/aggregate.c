@@ -2,6 +2,7 @@
 /* Aggregation of connection records (see aggregate.h). */
 #include "model/aggregate.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ void agg_free(struct agg *a)
 	free(a->top);
 	free(a->recent);
 	free(a->waiting);
+	free(a->untold_since);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -250,38 +252,89 @@ void agg_add_late(struct agg *a, const struct conn_late_event *late)
 	restate(a, first, top);
 }
 
+static void tell(struct agg *a, const struct conn_view *v)
+{
+	__u64 metric[M_COUNT];
+
+	for (int m = 0; m < M_COUNT; m++)
+		metric[m] = conn_metric(v, m);
+	a->observer(a->observer_ctx, v, metric);
+}
+
+/* The observer's view of a recent slot: told now if it waited (its record
+ * is about to leave the slot, or has settled). */
+static void tell_waiting(struct agg *a, size_t i)
+{
+	if (!a->untold_since || !a->untold_since[i])
+		return;
+	a->untold_since[i] = 0;
+	a->untold--;
+	tell(a, &a->recent[i]);
+}
+
+/* A new connection's record v, in its recent slot (or none): a record
+ * that waited there to be told is told as it leaves; v waits in its turn,
+ * if the observer waits and the slot can remember that. */
+static void take_slot(struct agg *a, struct conn_view *slot, const struct conn_view *v,
+		      bool observed)
+{
+	size_t i = slot ? (size_t)(slot - a->recent) : 0;
+	bool wait = slot && a->observe_after_s > 0 && !conn_is_open(&v->rec);
+
+	if (slot) {
+		tell_waiting(a, i);
+		*slot = *v;
+	}
+	if (!observed || !a->observer)
+		return;
+	if (wait && !a->untold_since)
+		a->untold_since = calloc(AGG_RECENT, sizeof(*a->untold_since));
+	if (wait && a->untold_since) {
+		a->untold_since[i] = -1;
+		a->untold++;
+	} else {
+		tell(a, v);	/* an open one is not final anyway */
+	}
+}
+
+void agg_settle(struct agg *a, double now)
+{
+	for (size_t i = 0; a->untold && i < AGG_RECENT; i++) {
+		if (!a->untold_since[i])
+			continue;
+		if (a->untold_since[i] < 0)
+			a->untold_since[i] = now;
+		if (isinf(now) || now - a->untold_since[i] >= a->observe_after_s)
+			tell_waiting(a, i);
+	}
+}
+
 static void add_record(struct agg *a, const struct conn_view *v)
 {
 	const struct conn *c = &v->rec;
-	__u64 metric[M_COUNT];
 	struct conn_view *slot = recent_slot(a, c->id);
 	bool again = slot && c->id && slot->rec.id == c->id;
 	int fam;
 
 	if (conn_is_pair(c)) {
 		add_pair(a, v, again);
-		if (slot && !again)
-			*slot = *v;
+		if (!again)
+			take_slot(a, slot, v, false);
 		return;
 	}
 	if (again) {
 		merge_record(a, slot, v);
 		return;
 	}
-	if (slot)
-		*slot = *v;
 	fam = agg_family_index(c->family);
 	if (fam >= 0)
 		a->by_family[fam]++;
-	for (int m = 0; m < M_COUNT; m++) {
-		metric[m] = conn_metric(v, m);
-		hist_record(&a->dist[m], metric[m]);
-	}
+	for (int m = 0; m < M_COUNT; m++)
+		hist_record(&a->dist[m], conn_metric(v, m));
 	a->n++;
 	if (conn_is_open(c))
 		a->open_at_end++;
-	if (a->observer)
-		a->observer(a->observer_ctx, v, metric);
+	take_slot(a, slot, v, true);
 	for (int k = 0; k < KM_COUNT; k++)
 		a->kmem_by_cat[k] += v->kmem_peak[k];
 	add_tables(a, c);

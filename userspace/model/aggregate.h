@@ -42,7 +42,9 @@ struct dist {
 	__u64 p50, p99, max;
 };
 
-/* Told of every connection added, with its metrics (e.g. the exporter). */
+/* Told of every connection added, once, with its metrics (e.g. the
+ * exporter's histograms): at once, or, with observe_after_s, once its late
+ * counts have had that long to come (agg_settle). */
 typedef void (*agg_observer)(void *ctx, const struct conn_view *c, const __u64 metric[M_COUNT]);
 
 struct agg {
@@ -51,6 +53,16 @@ struct agg {
 	__u64 open_at_end;
 	agg_observer observer;
 	void *observer_ctx;
+	/* > 0: a connection's observer waits in its recent slot for the late
+	 * counts its record may still get (a forking server's child serves it
+	 * after the parent's close: its CPU, switches, memory), until
+	 * agg_settle() has seen it this long, or a newer record takes its
+	 * slot. What comes after is in the report, not in what was told */
+	double observe_after_s;
+	/* per recent slot: 0 nothing untold; its record's untold: < 0 not
+	 * yet seen by agg_settle(), else since when */
+	double *untold_since;
+	size_t untold;			/* slots with a record untold */
 
 	struct conn_view *top;		/* min-heap by cost, at most `keep` */
 	size_t ntop, keep;
@@ -109,6 +121,10 @@ int agg_add(struct agg *a, const struct conn_view *c);
  * entry with it (a->late); if its record has not come yet, when it comes
  * (agg_add); a->late_unmatched if no recent record is its. */
 void agg_add_late(struct agg *a, const struct conn_late_event *late);
+
+/* Tell the observer of the connections agg_settle() first saw at least
+ * observe_after_s before now (seconds, any clock; INFINITY: all). */
+void agg_settle(struct agg *a, double now);
 
 /* Late counts in no connection's figures: unmatched, or still waiting. */
 __u64 agg_late_unmatched(const struct agg *a);
