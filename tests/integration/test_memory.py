@@ -316,11 +316,13 @@ OWN_GEN0 = 1024                     # a first generation the steps below outgrow
 # for once half of what those present hold is in use, and added at
 # userspace's next poll: the connections accepted meanwhile must fit in
 # the other half (the default's first generation leaves 16,384 for a
-# burst; 1,024's leave 2,560 once 5,120 are held). So no step crosses the
-# point where a generation is asked and then fills what is left: from
-# 2,000 straight to 6,000, one CI run tracked 5,918, most likely the
-# generation asked for at 2,560 coming after 5,120 were held
-OWN_STEPS = (400, 2000, 4000, 6000)
+# burst; 1,024's leave 512, and 2,560 once 5,120 are held). So each step
+# ends within what the generations present at its start hold, and a poll
+# that comes late loses nothing: from 2,000 straight to 6,000, one CI run
+# tracked 5,918 (the generation asked for at 2,560 came after 5,120 were
+# held), and from 400 to 2,000, one tracked 5,776 of 6,000 (224 past the
+# first generation's 1,024 before the second came)
+OWN_STEPS = (400, 600, 2000, 4000, 6000)
 
 
 def own_maps(pid):
