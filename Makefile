@@ -437,6 +437,7 @@ clean:
 KM_WRAP := $(OUTPUT)/kernels/rusage_wrap
 
 KM_IOWQ := $(OUTPUT)/kernels/iowq_workers
+KM_FORK := $(OUTPUT)/kernels/fork_conns
 
 # static: nothing for the guests' initramfs to carry for them
 $(KM_WRAP): tests/kernels/rusage_wrap.c
@@ -447,11 +448,15 @@ $(KM_IOWQ): tests/tools/iowq_workers.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $< -luring -o $@
+$(KM_FORK): tests/tools/fork_conns.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $< -o $@
 
 # the harness's own parsing and verdicts first (test_harness.py, under a
 # second); the matrix runs make static's build (initramfs.py)
 .PHONY: test-kernels
 test-kernels: deps
-	$(Q)$(MAKE) --no-print-directory static $(KM_WRAP) $(KM_IOWQ)
+	$(Q)$(MAKE) --no-print-directory static $(KM_WRAP) $(KM_IOWQ) $(KM_FORK)
 	$(Q)$(PYTEST) -q tests/kernels
 	$(Q)$(PYTHON) tests/kernels/matrix.py

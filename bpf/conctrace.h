@@ -49,6 +49,10 @@
  * master/worker channel): no client's connection, accepted or connected.
  * Reported apart (userspace/model/conn_view.h, conn_is_pair). */
 #define CONN_PAIR	0x10
+/* a close() of it left the file to another holder (a forking server's
+ * child, a dup): the connection lives on, and ends at the close() that
+ * leaves the file to no one, or at the socket's release (an exit) */
+#define CONN_OUTLIVED	0x20
 
 /* A syscall's count in a connection's record. Their time is one sum
  * (conn.syscall_ns): what each name costs is the process's figure

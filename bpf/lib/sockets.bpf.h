@@ -172,4 +172,16 @@ static __always_inline bool file_released(struct file *f)
 	return ((struct file___count *)f)->f_count.counter == 0;
 }
 
+/* Another holds the file too (a forking server's child, a dup, another
+ * thread inside a call on it, an io_uring request): a close() of this
+ * descriptor releases nothing. f read from a descriptor table: probed. */
+static __always_inline bool file_shared(struct file *f)
+{
+	if (!f)
+		return false;
+	if (bpf_core_field_exists(f->f_ref))	/* FILE_REF_ONEREF is 0 */
+		return (__s64)BPF_CORE_READ(f, f_ref.refcnt.counter) > 0;
+	return BPF_CORE_READ((struct file___count *)f, f_count.counter) > 1;
+}
+
 #endif /* CONCTRACE_LIB_SOCKETS_BPF_H */

@@ -154,7 +154,10 @@ SOCK_SENDMSG_FEXIT(unix_seqpacket_sendmsg)
  * close() from a shutdown() or a reset from the peer, whose sockets are
  * still open. (A Unix socket's release has no tracepoint, and a reset
  * socket's close changes no state: the snapshot sweep ends those,
- * progs/snapshots.bpf.h.)
+ * progs/snapshots.bpf.h.) Full mode ends connections at close(), but for
+ * one whose close() left the file to another holder (CONN_OUTLIVED: a
+ * forking server's child that exits without closing it, or whatever held
+ * the file for a moment), in whichever task lets the file go.
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
@@ -169,15 +172,22 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 	if (newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK && newstate != TCP_CLOSE)
 		return 0;
 	task = target_current();
-	if (!task)
+	if (!task && no_syscall_hooks)
 		return 0;
 	sock = sk->sk_socket;
 	if (!sock || !(f = sock->file) || !file_released(f))
 		return 0;
 	id = f->f_inode->i_ino;
 	c = conn_hold(id);
-	if (c && !c->close_ns && (ts = thread_state(task)))
-		conn_close(ts, id, c);
+	if (c && !c->close_ns && (no_syscall_hooks || (c->flags & CONN_OUTLIVED))) {
+		/* the last holder may be no thread of the target: a walk of
+		 * its files (conctrace's own samples, a reader of
+		 * /proc/PID/fd) that held the file through its close() */
+		if (!task)
+			conn_finalize(c);
+		else if ((ts = thread_state(task)))
+			conn_close(ts, id, c);
+	}
 	conn_put(id, c);
 	return 0;
 }

@@ -74,6 +74,8 @@ static __always_inline int sys_enter(void *ctx, struct pt_regs *regs, long id)
 	ts->sys_sent = false;
 	if (flags & SC_EPOLL_CTL)
 		ts->sys_arg = (__u32)PT_REGS_PARM2_SYSCALL(regs);
+	else if (flags & SC_CLOSE)
+		ts->sys_arg = 0;	/* the file shared: below */
 	else if (flags & SC_FUTEX)
 		ts->sys_addr = PT_REGS_PARM1_SYSCALL(regs);
 	/* the entry's time: for the call's duration; for a wait, which
@@ -109,6 +111,8 @@ static __always_inline int sys_enter(void *ctx, struct pt_regs *regs, long id)
 				read_after_wait(task, ts);
 			set_current_record(task, ts, conn, c, sys_entry_at(ts));
 			ts->sys_sent = flags & SC_TX;	/* bytes_from_syscalls */
+			if (flags & SC_CLOSE)
+				ts->sys_arg = file_shared(BPF_CORE_READ(sock, file));
 		} else if (sock) {
 			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));
 			__u64 id = sock_ino(sock);
@@ -234,8 +238,21 @@ static __always_inline int sys_exit(long ret)
 	if ((flags & SC_CLOSE) && ret == 0 && ts->sys_conn) {
 		struct conn *c = conn_hold(ts->sys_conn);
 
-		if (c && c->fd == ts->sys_fd)
-			conn_close(ts, ts->sys_conn, c);
+		/* a forking server closes its copy once it has forked: the
+		 * child serves the connection, which ends at the close() that
+		 * leaves the file to no one (its descriptor may have another
+		 * number there, or be a dup), or at the socket's release if
+		 * it exits without one (on_inet_sock_set_state). Before, full
+		 * mode ended it here, and the child's work came to it late.
+		 * Not a Unix socket: its release fires no event, and a walk of
+		 * the target's files (conctrace's own, a reader of /proc/PID/fd)
+		 * holds the file for a moment, after which nothing would end it */
+		if (c && (c->fd == ts->sys_fd || (c->flags & CONN_OUTLIVED))) {
+			if (ts->sys_arg && c->family != AF_UNIX)
+				c->flags |= CONN_OUTLIVED;
+			else
+				conn_close(ts, ts->sys_conn, c);
+		}
 		conn_put(ts->sys_conn, c);
 	} else if ((flags & SC_ACCEPT) && ret >= 0) {
 		/* what the thread does next (a thread, a stack, epoll_ctl) is

@@ -571,14 +571,15 @@ def test_real_prometheus_scrapes_and_agrees(tmp_path):
 
 
 def test_histograms_hold_what_a_forking_servers_children_did(tmp_path):
-    """Full mode ends a fork-per-connection server's connection at the
-    parent's close(), and its child's work (its memory, its switches) comes
-    to the record late. The histograms observe a connection once its late
-    counts have had EXPORTER_SETTLE_S: their counts and sums are the JSON
-    report's, and every connection is in a bucket at or above the memory
-    its child touched. Before, each was observed as its record came, with
-    no more than its parent's part: every user-memory observation under
-    its child's 4 MiB."""
+    """A fork-per-connection server in full mode: the child serves each
+    connection after its parent's close(). The histograms' counts and sums
+    are the JSON report's, and every connection is in a bucket at or above
+    the memory its child touched. Before, full mode ended the connection
+    at the parent's close() and the child's work came to the record late,
+    after the histograms had observed it as its record came: every
+    user-memory observation under its child's 4 MiB, the kernel-bytes sum
+    104,160 B for 4 connections against the report's 4 x 34,424. (The
+    histograms now also wait EXPORTER_SETTLE_S for what comes late.)"""
     needs_root()
     script, path = tmp_path / "forking.py", tmp_path / "r.json"
     script.write_text(FORKING_PY)
@@ -614,8 +615,7 @@ def test_histograms_hold_what_a_forking_servers_children_did(tmp_path):
     assert ct.returncode == 0
     rep = json.loads(path.read_text())
     pc = rep["per_connection"]
-    assert rep["connections"]["total"] == conns and rep["connections"]["late_charges"] > 0, \
-        rep["connections"]
+    assert rep["connections"]["total"] == conns, rep["connections"]
     for hist, key in (("conctrace_connection_kernel_bytes", "kernel_bytes"),
                       ("conctrace_connection_user_bytes", "user_bytes"),
                       ("conctrace_connection_context_switches", "ctx_switches")):

@@ -33,6 +33,9 @@ threads io_uring makes (tests/tools/iowq_workers: 4 workers blocked, ended,
 then 4 again; create_io_thread() passes no sched_process_fork) equal what
 the kernel's /proc/PID/status said at its most, polled each millisecond.
 Exact, or one more: a worker io-wq (6.1) started and ended between polls.
+And full mode's connections that a forking server's children serve after
+the parent's close() (tests/tools/fork_conns: half close, half exit with
+it open) each end after the child held it, not at the parent's close.
 
 A kernel allowed to be refused (5.10) also passes when conctrace exits
 non-zero with one line on stderr saying which Linux it needs.
@@ -53,6 +56,7 @@ VERIFIER_DONE_RE = re.compile(r"^processed \d+ insns")
 INSN_RE = re.compile(r"^\d+: |^; ")       # the verifier's walk, not its verdict
 SWITCH_REL, SWITCH_SLACK = 0.02, 5
 IOWQ_PEAK_RE = re.compile(r"^threads at peak (\d+)$", re.M)   # iowq_workers' own line
+FORK_SERVED_RE = re.compile(r"^served (\d+) held (\d+) ms$", re.M)     # fork_conns' own line
 
 
 @dataclass
@@ -69,6 +73,12 @@ class KernelFacts:
     io_workers_kernel: int = None
     io_workers_traced: int = None
     io_workers_stderr: str = ""
+    # conctrace -- fork_conns 4 (full mode): its exit status, what
+    # fork_conns said it served, conctrace's records, stderr
+    fork_status: int = None
+    fork_stdout: str = ""
+    fork_conns: list = None
+    fork_stderr: str = ""
 
     @classmethod
     def parse(cls, files):
@@ -86,6 +96,14 @@ class KernelFacts:
         except (KeyError, ValueError, TypeError):
             pass
         facts.io_workers_stderr = text.get("iowq.stderr", "")
+        if text.get("fork.status", "").strip().isdigit():
+            facts.fork_status = int(text["fork.status"])
+        facts.fork_stdout = text.get("fork.stdout", "")
+        facts.fork_stderr = text.get("fork.stderr", "")
+        try:
+            facts.fork_conns = json.loads(text["fork.json"])["conns"]
+        except (KeyError, ValueError, TypeError):
+            pass
         for line in text.get("slab_sizes", "").splitlines():
             name, size, _objsize = line.split()
             facts.slab_size[name] = int(size)
@@ -149,19 +167,27 @@ class Result:
         return self.failures[0] if self.failures else ""
 
 
-def io_workers_verdict(facts, may_refuse):
-    """(passed, what a cell says) of conctrace's threads at peak against
-    the kernel's, with io_uring's workers: a kernel allowed to be refused
-    passes with conctrace's one-line refusal."""
-    status, kernel, traced = (facts.io_workers_status, facts.io_workers_kernel,
-                              facts.io_workers_traced)
-    lines = [l for l in facts.io_workers_stderr.splitlines() if l.strip()]
+def tool_run_verdict(status, stderr, may_refuse):
+    """(passed, what a cell says) of a once-per-kernel run of conctrace
+    over a test tool that did not exit 0 (None if it did): a kernel
+    allowed to be refused passes with conctrace's one-line refusal."""
+    lines = [l for l in stderr.splitlines() if l.strip()]
     if status is None:
         return False, "not run"
     if status and may_refuse and len(lines) == 1 and REFUSAL_RE.search(lines[0]):
         return True, "refused"
     if status:
-        return False, f"exited {status}: {_last_line(facts.io_workers_stderr)}"
+        return False, f"exited {status}: {_last_line(stderr)}"
+    return None
+
+
+def io_workers_verdict(facts, may_refuse):
+    """(passed, what a cell says) of conctrace's threads at peak against
+    the kernel's, with io_uring's workers."""
+    kernel, traced = facts.io_workers_kernel, facts.io_workers_traced
+    ran = tool_run_verdict(facts.io_workers_status, facts.io_workers_stderr, may_refuse)
+    if ran:
+        return ran
     if kernel is None or traced is None:
         return False, f"no figure: kernel {kernel}, conctrace {traced}"
     if traced == kernel + 1:
@@ -174,6 +200,31 @@ def io_workers_verdict(facts, may_refuse):
     if traced != kernel:
         return False, f"conctrace {traced}, the kernel {kernel}"
     return True, f"{traced}, as the kernel"
+
+
+def forked_verdict(facts, may_refuse):
+    """(passed, what a cell says) of full mode's connections that a forked
+    child serves after its parent's close() (tests/tools/fork_conns): one
+    record each, its byte, closed, and open at least as long as the child
+    held it (before, each ended a fork after its accept)."""
+    ran = tool_run_verdict(facts.fork_status, facts.fork_stderr, may_refuse)
+    if ran:
+        return ran
+    m = FORK_SERVED_RE.search(facts.fork_stdout)
+    if not m or facts.fork_conns is None:
+        return False, f"no figure: {facts.fork_stdout.strip()!r}, report {facts.fork_conns is not None}"
+    n, hold_ms = int(m.group(1)), int(m.group(2))
+    served = [c for c in facts.fork_conns if c.get("origin") == "accept"]
+    if len(served) != n:
+        return False, f"{len(served)} accepted connections, fork_conns served {n}"
+    if any(not c["close_ns"] for c in served):
+        return False, f"{sum(not c['close_ns'] for c in served)} of {n} never closed"
+    if any(c["bytes_tx"] != 1 for c in served):
+        return False, f"bytes sent {[c['bytes_tx'] for c in served]}, not 1 each"
+    lives = sorted((c["close_ns"] - c["open_ns"]) / 1e6 for c in served)
+    if lives[0] < hold_ms:
+        return False, f"open {lives[0]:.1f} ms, the child held it {hold_ms}"
+    return True, f"{n} open {lives[0]:.0f} to {lives[-1]:.0f} ms, the children held {hold_ms}"
 
 
 class Failed(Exception):

@@ -17,6 +17,6 @@ set -a
 # shellcheck source=/dev/null # written by initramfs.py
 . /ct/matrix.env
 set +a
-KM_CT=/ct KM_WRAP=/ct/rusage_wrap KM_IOWQ=/ct/iowq_workers KM_WORK=/tmp/km sh /ct/scenarios.sh
+KM_CT=/ct KM_WRAP=/ct/rusage_wrap KM_IOWQ=/ct/iowq_workers KM_FORK=/ct/fork_conns KM_WORK=/tmp/km sh /ct/scenarios.sh
 
 poweroff -f

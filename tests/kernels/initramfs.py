@@ -7,6 +7,7 @@
     /ct/servers/*           conctrace --load finds servers/loadgen beside it
     /ct/rusage_wrap         the servers' parent that writes their rusage
     /ct/iowq_workers        a process whose threads io_uring makes
+    /ct/fork_conns          a fork-per-connection server and its client
     /ct/scenarios.sh
     /ct/matrix.env          KM_* settings of this run, for scenarios.sh
 

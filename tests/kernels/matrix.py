@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "build" / "kernels"
 WRAP = OUT / "rusage_wrap"
 IOWQ = OUT / "iowq_workers"         # tests/tools/iowq_workers.c, static
-TOOLS = [WRAP, IOWQ]
+FORK = OUT / "fork_conns"           # tests/tools/fork_conns.c, static
+TOOLS = [WRAP, IOWQ, FORK]
 # `make static`'s build: in the guests, whose initramfs holds no shared
 # library, and on the host alike, so every column tests the binary that ships
 STATIC = ROOT / "build" / "static"
@@ -97,12 +98,17 @@ class KernelRun:
     def passed(self):
         return not self.problem and all(r.passed for r in self.results.values()) and \
             len(self.results) == len(SERVERS) * len(MODES) and not self.flame_refused() and \
-            self.io_workers()[0]
+            self.io_workers()[0] and self.forked()[0]
 
     def io_workers(self):
         """(passed, what to show) of the io_uring workers' thread count."""
         return checks.io_workers_verdict(self.facts,
                                          self.image is not None and self.image.kernel.may_refuse)
+
+    def forked(self):
+        """(passed, what to show) of connections a forked child serves."""
+        return checks.forked_verdict(self.facts,
+                                     self.image is not None and self.image.kernel.may_refuse)
 
     def flame_refused(self):
         """Full mode loads here but not with every --flame view (`conctrace
@@ -188,7 +194,7 @@ def run_host(run, cfg):
     try:
         env = {**os.environ, **{k: str(v) for k, v in cfg.items()},
                "KM_CT": str(STATIC), "KM_WRAP": str(WRAP), "KM_IOWQ": str(IOWQ),
-               "KM_WORK": work}
+               "KM_FORK": str(FORK), "KM_WORK": work}
         timeout = len(SERVERS) * len(MODES) * (SCENARIO_TIMEOUT_S + 15)
         run_kernel(run, cfg, ["sh", str(Path(__file__).parent / "scenarios.sh")], timeout, env)
     finally:
@@ -216,12 +222,14 @@ def report_failures(runs):
             say(f"\n== {run.name}: full mode loads, `--flame all` does not (conctrace -V):")
             for line in probe[max(0, at - FAILURE_LINES):at + 1]:
                 say(f"   | {line}")
-        ok, what = run.io_workers()
-        if not ok and not run.problem:
-            say(f"\n== {run.name}: io_uring workers in the threads at peak: {what}")
-            for line in [l for l in run.facts.io_workers_stderr.splitlines() if l.strip()][
-                    -FAILURE_LINES:]:
-                say(f"   stderr | {line}")
+        for (ok, what), check, stderr in (
+                (run.forked(), "connections a forked child serves", run.facts.fork_stderr),
+                (run.io_workers(), "io_uring workers in the threads at peak",
+                 run.facts.io_workers_stderr)):
+            if not ok and not run.problem:
+                say(f"\n== {run.name}: {check}: {what}")
+                for line in [l for l in stderr.splitlines() if l.strip()][-FAILURE_LINES:]:
+                    say(f"   stderr | {line}")
         if run.problem:
             say(f"\n== {run.name}: the {'guest' if run.image else 'run'} {run.problem}")
             if run.image:

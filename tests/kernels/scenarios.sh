@@ -15,6 +15,7 @@
 #   KM_CT        directory holding conctrace and servers/ (loadgen included)
 #   KM_WRAP      rusage_wrap, the server's parent that writes its rusage
 #   KM_IOWQ      iowq_workers, a process whose threads io_uring makes
+#   KM_FORK      fork_conns, a fork-per-connection server and its client
 #   KM_WORK      scratch directory (emptied by whoever made it)
 #   KM_SERVERS   servers to run, KM_MODES of "full", "light" and "attach"
 #   KM_CONNS, KM_REQUESTS   the load: connections, PINGs per connection
@@ -54,8 +55,13 @@ kernel_info() {
 	# peak against what the kernel's Threads: said at its most
 	"$KM_CT/conctrace" --json "$d/iowq.json" -- "$KM_IOWQ" 4 > "$d/iowq.stdout" 2> "$d/iowq.stderr"
 	echo $? > "$d/iowq.status"
+	# connections a forked child serves after its parent's close(), full
+	# mode: each lives until the child's close() or exit
+	"$KM_CT/conctrace" --json "$d/fork.json" --json-conns 100 -- "$KM_FORK" 4 \
+		> "$d/fork.stdout" 2> "$d/fork.stderr"
+	echo $? > "$d/fork.status"
 	for f in release version slab_sizes slabinfo probe iowq.json iowq.stdout iowq.stderr \
-		 iowq.status; do
+		 iowq.status fork.json fork.stdout fork.stderr fork.status; do
 		emit kernel "$f" "$d/$f"
 	done
 	echo "@@KM DONE kernel"

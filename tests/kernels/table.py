@@ -125,6 +125,9 @@ def markdown(runs, servers, modes):
     rows.append(["threads at peak with 4 io_uring workers",
                  *(("" if ok else "**FAIL** ") + what
                    for ok, what in (run.io_workers() for run in runs))])
+    rows.append(["connections a forked child serves (full mode)",
+                 *(("" if ok else "**FAIL** ") + what
+                   for ok, what in (run.forked() for run in runs))])
     rows.append(["warnings in runs", *(_warnings_cell(run) for run in runs)])
     for cache in SIZES_SHOWN:
         rows.append([f"`{cache}` slab_size",

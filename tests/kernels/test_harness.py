@@ -316,7 +316,10 @@ def test_a_kernel_where_flame_views_do_not_load_fails():
     for server in matrix.SERVERS:
         for mode in matrix.MODES:
             run.results[(server, mode)] = verdict(run_files())
-    io_workers = {"io_workers_status": 0, "io_workers_kernel": 5, "io_workers_traced": 5}
+    fork = checks.KernelFacts.parse(fork_files())
+    io_workers = {"io_workers_status": 0, "io_workers_kernel": 5, "io_workers_traced": 5,
+                  "fork_status": 0, "fork_stdout": fork.fork_stdout,
+                  "fork_conns": fork.fork_conns}
     run.facts = checks.KernelFacts(probe=PROBE_6_1 + "flame mode (full, --flame all): loads\n",
                                    **io_workers)
     assert run.passed
@@ -358,6 +361,38 @@ def test_io_uring_workers_counted_as_the_kernel_counts_them():
     assert judged(traced=9) == (False, "conctrace 9, the kernel 5")
     assert not judged(stdout=b"")[0]
     assert checks.io_workers_verdict(checks.KernelFacts(), False) == (False, "not run")
+    refusal = b"conctrace: needs Linux 5.11 or newer (task-local storage)\n"
+    assert judged(True, status=b"1\n", stderr=refusal) == (True, "refused")
+    assert not judged(False, status=b"1\n", stderr=refusal)[0]
+
+
+def fork_files(status=b"0\n", stdout=b"served 2 held 200 ms\n", lives_ms=(201, 204),
+               bytes_tx=1, stderr=b""):
+    conns = [{"origin": "accept", "open_ns": 10**9, "close_ns": 10**9 + int(ms * 1e6),
+              "bytes_tx": bytes_tx} for ms in lives_ms]
+    conns += [{"origin": "connect", "open_ns": 10**9, "close_ns": 10**9 + 1000, "bytes_tx": 0}]
+    return {"fork.status": status, "fork.stdout": stdout, "fork.stderr": stderr,
+            "fork.json": json.dumps({"conns": conns}).encode()}
+
+
+def test_forked_childrens_connections_live_until_the_child_lets_go():
+    """Full mode's connections that fork_conns' children serve: each of the
+    accepted ones closed, its byte, open at least as long as the child held
+    it; the client's own connections do not count. One that ended at the
+    parent's close (a fork after its accept), one never closed, one
+    missing, or no run fails; a refusal passes only where allowed."""
+    def judged(may_refuse=False, **files):
+        return checks.forked_verdict(checks.KernelFacts.parse(fork_files(**files)), may_refuse)
+    assert judged() == (True, "2 open 201 to 204 ms, the children held 200")
+    assert judged(lives_ms=(2.5, 204)) == (False, "open 2.5 ms, the child held it 200")
+    assert judged(lives_ms=(201,)) == (False, "1 accepted connections, fork_conns served 2")
+    assert judged(bytes_tx=0) == (False, "bytes sent [0, 0], not 1 each")
+    files = fork_files()
+    files["fork.json"] = files["fork.json"].replace(b'"close_ns": 1201000000', b'"close_ns": 0')
+    assert checks.forked_verdict(checks.KernelFacts.parse(files), False) == \
+        (False, "1 of 2 never closed")
+    assert not judged(stdout=b"")[0]
+    assert checks.forked_verdict(checks.KernelFacts(), False) == (False, "not run")
     refusal = b"conctrace: needs Linux 5.11 or newer (task-local storage)\n"
     assert judged(True, status=b"1\n", stderr=refusal) == (True, "refused")
     assert not judged(False, status=b"1\n", stderr=refusal)[0]

@@ -12,10 +12,11 @@
  * Histograms observe each connection once, when a page is built at least
  * EXPORTER_SETTLE_S after the first page built since its record came (or
  * sooner, when AGG_RECENT later records have passed it): what a thread
- * still owed it after its record arrives is in by then (a forking
- * server's child serves the connection after its parent's close, about
- * 20 ms for Python's). Prometheus's counters never go back, so nothing
- * added later changes an observation: the JSON report has it.
+ * still owed it after its record arrives is in by then (EV_CONN_LATE: a
+ * process that takes a connection up after another ended its record
+ * brings its CPU, switches and memory). Prometheus's counters never go
+ * back, so nothing added later changes an observation: the JSON report
+ * has it.
  */
 #ifndef CONCTRACE_EXPORTER_H
 #define CONCTRACE_EXPORTER_H

@@ -54,8 +54,8 @@ struct agg {
 	agg_observer observer;
 	void *observer_ctx;
 	/* > 0: a connection's observer waits in its recent slot for the late
-	 * counts its record may still get (a forking server's child serves it
-	 * after the parent's close: its CPU, switches, memory), until
+	 * counts its record may still get (a process that takes it up after
+	 * another ended its record: its CPU, switches, memory), until
 	 * agg_settle() has seen it this long, or a newer record takes its
 	 * slot. What comes after is in the report, not in what was told */
 	double observe_after_s;

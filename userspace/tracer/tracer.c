@@ -216,8 +216,9 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 		/* an iterator over a map: attached once the map exists */
 		bpf_program__set_autoattach(skel->progs.sweep_ended, false);
 	} else {
-		/* close() is seen as a syscall: the socket's release is not needed */
-		bpf_program__set_autoload(skel->progs.on_inet_sock_set_state, false);
+		/* close() is seen as a syscall: the sweep is not needed; the
+		 * socket's release is, for a forking server's connection whose
+		 * child exits without closing it (CONN_OUTLIVED) */
 		bpf_program__set_autoload(skel->progs.sweep_ended, false);
 	}
 	skel->rodata->flame_views = o->flame_views;

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fork_conns: a fork-per-connection server and its client in one process
+ * tree, for the kernel matrix. N times: connect to its own listener,
+ * accept, fork a child to serve the accepted connection, and close the
+ * parent's copy at once, as inetd or Python's ForkingTCPServer does. The
+ * child holds the connection HOLD_MS, writes one byte and exits: the odd
+ * ones close() it first, the even ones leave it to the kernel's release
+ * at their exit. The client reads the byte and closes.
+ *
+ * A tracer that ends a connection at the parent's close() ends each one a
+ * fork after its accept; one that follows the file ends it after the
+ * child's HOLD_MS.
+ *
+ *   fork_conns [N]
+ *
+ * Prints "served N held HOLD_MS ms" and exits 0; 1 on any failure.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HOLD_MS 200
+
+static int fail(const char *what)
+{
+	perror(what);
+	return 1;
+}
+
+static void serve(int conn, int i)
+{
+	struct timespec hold = { 0, HOLD_MS * 1000 * 1000 };
+
+	nanosleep(&hold, NULL);
+	if (write(conn, "x", 1) != 1)
+		_exit(1);
+	if (i % 2 && close(conn))
+		_exit(1);
+	_exit(0);
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 4, lst;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+
+	if (n < 1 || n > 64) {
+		fprintf(stderr, "fork_conns: N is 1 to 64\n");
+		return 2;
+	}
+	if ((lst = socket(AF_INET, SOCK_STREAM, 0)) < 0 || bind(lst, (void *)&a, sizeof(a)) ||
+	    listen(lst, 8) || getsockname(lst, (void *)&a, &len))
+		return fail("fork_conns: listener");
+	for (int i = 0; i < n; i++) {
+		int client = socket(AF_INET, SOCK_STREAM, 0), conn, status;
+		char byte;
+		pid_t child;
+
+		if (client < 0 || connect(client, (void *)&a, sizeof(a)))
+			return fail("fork_conns: connect");
+		if ((conn = accept(lst, NULL, NULL)) < 0)
+			return fail("fork_conns: accept");
+		if ((child = fork()) < 0)
+			return fail("fork_conns: fork");
+		if (!child) {
+			close(lst);
+			close(client);
+			serve(conn, i);
+		}
+		if (close(conn))
+			return fail("fork_conns: close");
+		if (read(client, &byte, 1) != 1 || close(client))
+			return fail("fork_conns: client");
+		if (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			return fail("fork_conns: child");
+	}
+	printf("served %d held %d ms\n", n, HOLD_MS);
+	return 0;
+}
