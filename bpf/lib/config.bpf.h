@@ -29,6 +29,11 @@ const volatile bool syscall_time = false;
  * fexit: a connection's bytes are its read/write/send/recv results */
 const volatile bool bytes_from_syscalls = false;
 
+/* full mode with on_inet_sock_set_state, which ends a TCP connection whose
+ * close() left the file to another holder (CONN_OUTLIVED) at its release:
+ * without it such a close ends the connection, as before */
+const volatile bool outlive_closes = false;
+
 /* --flame: the views to collect stacks for (bits of enum flame_view), one
  * frame level per connection or not, and what one on-CPU sample stands for */
 const volatile __u32 flame_views = 0;

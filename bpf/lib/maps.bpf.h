@@ -93,6 +93,11 @@ __s64 grow_at = 0;
  * pairs, which take elements too. */
 __s64 conn_elems = 0;
 __u32 grow_asked = 0;
+/* Full mode's connections marked CONN_OUTLIVED so far: while any may be
+ * open, userspace ends those whose socket a snapshot no longer finds
+ * (tracer_snapshot): one that a reset had closed gives no event at its
+ * release */
+__u64 outlived_marked = 0;
 
 /*
  * Connections seen while the conns map was full (--max-conns), until they

@@ -111,7 +111,7 @@ static __always_inline int sys_enter(void *ctx, struct pt_regs *regs, long id)
 				read_after_wait(task, ts);
 			set_current_record(task, ts, conn, c, sys_entry_at(ts));
 			ts->sys_sent = flags & SC_TX;	/* bytes_from_syscalls */
-			if (flags & SC_CLOSE)
+			if ((flags & SC_CLOSE) && outlive_closes)
 				ts->sys_arg = file_shared(BPF_CORE_READ(sock, file));
 		} else if (sock) {
 			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));
@@ -248,9 +248,11 @@ static __always_inline int sys_exit(long ret)
 		 * the target's files (conctrace's own, a reader of /proc/PID/fd)
 		 * holds the file for a moment, after which nothing would end it */
 		if (c && (c->fd == ts->sys_fd || (c->flags & CONN_OUTLIVED))) {
-			if (ts->sys_arg && c->family != AF_UNIX)
+			if (ts->sys_arg && c->family != AF_UNIX) {
+				if (!(c->flags & CONN_OUTLIVED))
+					__sync_fetch_and_add(&outlived_marked, 1);
 				c->flags |= CONN_OUTLIVED;
-			else
+			} else
 				conn_close(ts, ts->sys_conn, c);
 		}
 		conn_put(ts->sys_conn, c);

@@ -6,7 +6,10 @@
  * parent's copy at once, as inetd or Python's ForkingTCPServer does. The
  * child holds the connection HOLD_MS, writes one byte and exits: the odd
  * ones close() it first, the even ones leave it to the kernel's release
- * at their exit. The client reads the byte and closes.
+ * at their exit. The client reads the byte and closes, but for every
+ * fourth from the third on, which it resets (SO_LINGER 0) before that
+ * child exits: its release then changes no TCP state, so no event of the
+ * socket's says the connection ended.
  *
  * A tracer that ends a connection at the parent's close() ends each one a
  * fork after its accept; one that follows the file ends it after the
@@ -18,6 +21,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +38,21 @@ static int fail(const char *what)
 	return 1;
 }
 
+/* the client resets the connection once it has its byte */
+static bool reset(int i)
+{
+	return i % 4 == 2;
+}
+
 static void serve(int conn, int i)
 {
 	struct timespec hold = { 0, HOLD_MS * 1000 * 1000 };
+	char byte;
 
 	nanosleep(&hold, NULL);
 	if (write(conn, "x", 1) != 1)
+		_exit(1);
+	if (reset(i) && read(conn, &byte, 1) != -1)	/* ECONNRESET */
 		_exit(1);
 	if (i % 2 && close(conn))
 		_exit(1);
@@ -77,7 +90,13 @@ int main(int argc, char **argv)
 		}
 		if (close(conn))
 			return fail("fork_conns: close");
-		if (read(client, &byte, 1) != 1 || close(client))
+		if (read(client, &byte, 1) != 1)
+			return fail("fork_conns: client");
+		if (reset(i) && setsockopt(client, SOL_SOCKET, SO_LINGER,
+					   &(struct linger){ .l_onoff = 1, .l_linger = 0 },
+					   sizeof(struct linger)))
+			return fail("fork_conns: SO_LINGER");
+		if (close(client))
 			return fail("fork_conns: client");
 		if (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
 		    WEXITSTATUS(status))

@@ -112,6 +112,7 @@ struct ended {
 	struct tracer *t;
 	__u64 *ids;
 	size_t n, cap;
+	size_t outlived_open;	/* full mode: those not closed, swept or not */
 };
 
 static void gather_ended(void *ctx, const struct conn *c)
@@ -120,6 +121,14 @@ static void gather_ended(void *ctx, const struct conn *c)
 	const struct conctrace_bpf__bss *bss = e->t->skel->bss;
 	const struct conctrace_bpf__rodata *ro = e->t->skel->rodata;
 
+	/* full mode ends connections at close(), but for one a close()
+	 * left to another holder (CONN_OUTLIVED: a forking server's child,
+	 * or whatever held the file for a moment), whose socket's release a
+	 * reset may have left without an event */
+	if (!ro->no_syscall_hooks && !(c->flags & CONN_OUTLIVED))
+		return;
+	if (!ro->no_syscall_hooks && !c->close_ns)
+		e->outlived_open++;
 	/* the rule of the BPF sweep (progs/snapshots.bpf.h, sweep_ended) */
 	if (c->close_ns || c->seen_gen == bss->snapshot_gen || c->open_ns >= bss->snapshot_ns ||
 	    c->netns != ro->tracer_netns)
@@ -139,15 +148,17 @@ static void gather_ended(void *ctx, const struct conn *c)
 }
 
 /*
- * Light mode on a kernel that refuses the map iterator (sweep_ended): the
- * same rule, from userspace. Each connection the snapshot no longer found
+ * Light mode on a kernel that refuses the map iterator (sweep_ended), and
+ * full mode's outlived connections: the same rule, from userspace. Each
+ * connection the snapshot no longer found
  * is taken out of the map and its final record handed on as the ring
  * buffer would have: only if this delete took it out, since BPF may have
  * finalized it meanwhile (then its own record is on the way).
  */
-void tracer_sweep_from_userspace(struct tracer *t)
+size_t tracer_sweep_from_userspace(struct tracer *t)
 {
 	struct ended e = { .t = t };
+	size_t swept = 0;
 
 	tracer_for_each_open(t, gather_ended, &e);
 	for (size_t i = 0; i < e.n; i++) {
@@ -159,6 +170,7 @@ void tracer_sweep_from_userspace(struct tracer *t)
 				break;
 		if (g == t->n_gens || bpf_map_delete_elem(t->gen_fd[g], &e.ids[i]))
 			continue;
+		swept++;
 		__atomic_fetch_sub(&t->skel->bss->conn_elems, 1, __ATOMIC_RELAXED);
 		ev.conn.close_ns = t->skel->bss->snapshot_ns;
 		if (!(ev.conn.flags & CONN_PAIR))	/* BPF counts connections only */
@@ -167,6 +179,7 @@ void tracer_sweep_from_userspace(struct tracer *t)
 			t->on_event(t->ctx, &ev, sizeof(ev));
 	}
 	free(e.ids);
+	return e.outlived_open > swept ? e.outlived_open - swept : 0;
 }
 
 static void for_each_in_gen(int fd, void (*fn)(void *ctx, const struct conn *c), void *ctx);

@@ -15,7 +15,9 @@ __u32 conn_gen0_from_env(void);
 int tracer_attach_sweep(struct tracer *t, int g);
 /* Add generations while the open connections ask for them. */
 void tracer_grow(struct tracer *t);
-/* Light mode's sweep from userspace, where the kernel refuses the iterator. */
-void tracer_sweep_from_userspace(struct tracer *t);
+/* Light mode's sweep from userspace, where the kernel refuses the
+ * iterator, and full mode's of its outlived connections (CONN_OUTLIVED):
+ * returns, in full mode, those it left open. */
+size_t tracer_sweep_from_userspace(struct tracer *t);
 
 #endif /* CONCTRACE_TRACER_CONN_GENS_H */

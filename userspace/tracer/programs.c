@@ -64,8 +64,9 @@ static const struct prog_role roles[] = {
 	OPT("on_sched_wakeup_new",
 	    "run-queue wait of new threads, and new threads in the threads at peak"),
 	OPT("on_inet_sock_set_state",
-	    "the close of TCP connections in light mode (they end at the next sample), and in "
-	    "full mode of a forking server's whose child exits without close() (they end at exit)"),
+	    "light mode's end of TCP connections at their close (they end at the next sample), "
+	    "and full mode's of those a forking server's child serves (they end at the parent's "
+	    "close())"),
 	OPT("snapshot_tcp",
 	    "TCP socket buffers at each sample (and light mode's end of reset TCP connections)"),
 	OPT("snapshot_unix",

@@ -273,6 +273,8 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	t->bytes_from_syscalls = !o->no_syscalls &&
 		(plan_all_dropped(t, "on_sock_recv_length") || plan_all_dropped(t, "on_sock_send_length"));
 	skel->rodata->bytes_from_syscalls = t->bytes_from_syscalls;
+	skel->rodata->outlive_closes = !o->no_syscalls &&
+		bpf_program__autoload(skel->progs.on_inet_sock_set_state);
 	/* light mode ends a connection its family's iterator no longer finds */
 	skel->rodata->sweep_tcp = bpf_program__autoload(skel->progs.snapshot_tcp);
 	skel->rodata->sweep_unix = bpf_program__autoload(skel->progs.snapshot_unix);
@@ -700,8 +702,18 @@ void tracer_snapshot(struct tracer *t)
 	run_iter(t->skel->links.snapshot_unix);
 	for (int g = 0; g < t->n_gens; g++)
 		run_iter(t->sweep[g]);	/* light mode */
-	if (t->sweep_in_userspace)
+	if (t->sweep_in_userspace) {
 		tracer_sweep_from_userspace(t);
+	} else if (!t->light) {
+		/* full mode: the connections a close() left to another holder
+		 * (CONN_OUTLIVED), while any may be open: a walk of the map */
+		__u64 marked = __atomic_load_n(&t->skel->bss->outlived_marked, __ATOMIC_ACQUIRE);
+
+		if (marked != t->outlived_swept || t->outlived_open) {
+			t->outlived_swept = marked;
+			t->outlived_open = tracer_sweep_from_userspace(t) > 0;
+		}
+	}
 }
 
 void tracer_links_destroy(struct bpf_link **links, int n)

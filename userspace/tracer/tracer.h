@@ -71,6 +71,10 @@ struct tracer {
 	/* light mode where the kernel refuses the map iterator: userspace
 	 * ends the connections whose socket is gone (tracer_snapshot) */
 	bool sweep_in_userspace;
+	/* full mode: CONN_OUTLIVED connections marked as of the last sweep
+	 * of them, and whether it left some open (tracer_snapshot) */
+	__u64 outlived_swept;
+	bool outlived_open;
 	/* full mode where the kernel gives no socket I/O event (neither the
 	 * tracepoints nor fexit): bytes are the syscalls' results */
 	bool bytes_from_syscalls;
