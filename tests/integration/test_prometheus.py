@@ -42,7 +42,8 @@ import pytest
 from conftest import binary, report_figure
 from test_conctrace import (CONCTRACE, LISTEN_RE, LOADGEN, PING_BYTES, needs_root, task_cpu_ns,
                             wait_line)
-from test_tree_rss import CHILD_SERVE_MIB, FORKING_PY, TRACING_RE
+from test_tree_rss import (CHILD_SERVE_MIB, FORKING_PY, TRACING_RE, ask_forking,
+                           wait_children_gone)
 
 REFRESH_S = 1.0                     # EXPORTER_REFRESH_S: a page is reused this long
 SETTLE_S = 2.0                      # EXPORTER_SETTLE_S: a connection's late counts, first
@@ -593,16 +594,8 @@ def test_histograms_hold_what_a_forking_servers_children_did(tmp_path):
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         metrics_port = int(wait_line(ct.stderr, METRICS_RE).group(1))
         wait_line(ct.stderr, TRACING_RE)
-        for i in range(conns):
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-                s.sendall(b"ping %d\n" % i)
-                reply = s.makefile("rb")
-                assert reply.readline() == b"ping %d\n" % i
-                reply.readline()
-        deadline = time.monotonic() + 30
-        while subprocess.run(["pgrep", "-P", str(srv.pid)], capture_output=True).stdout:
-            assert time.monotonic() < deadline, "the server's children never ended"
-            time.sleep(0.05)
+        ask_forking(port, conns)
+        wait_children_gone(srv.pid)
         m = wait_quiescent(metrics_port, conns)
         ct.send_signal(signal.SIGINT)
         ct.communicate(timeout=30)

@@ -524,6 +524,30 @@ Server(("127.0.0.1", 0), Echo).serve_forever(poll_interval=0.1)
 """
 CHILD_SERVE_MIB = 4
 FORKED_CONNS = 5
+
+
+def ask_forking(port, conns):
+    """conns requests to FORKING_PY's server, one connection each, then
+    wait until its children are gone (it reaps them at its next request or
+    poll, a tenth of a second apart: each one's teardown seen). Returns,
+    by the client's port, what each child replied: its CPU time, and the
+    bytes of its reply."""
+    child = {}
+    for i in range(conns):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(b"ping %d\n" % i)
+            reply = s.makefile("rb")
+            assert reply.readline() == b"ping %d\n" % i
+            cpu_line = reply.readline()
+            child[s.getsockname()[1]] = (int(cpu_line), len(b"ping 0\n" + cpu_line))
+    return child
+
+
+def wait_children_gone(pid, timeout=30):
+    deadline = time.monotonic() + timeout
+    while subprocess.run(["pgrep", "-P", str(pid)], capture_output=True).stdout:
+        assert time.monotonic() < deadline, "the server's children never ended"
+        time.sleep(0.05)
 CHILD_CPU_SHARE = 0.98      # of the children's CPU their connections must hold, at least
 CHILD_CPU_OWN = 0.75        # ... and of its own child's, each connection
 CHILD_DEBT_NS = 100_000     # what an exiting child may still owe its CPU's parts
@@ -560,20 +584,8 @@ def test_a_forking_servers_children_serve_their_connections_and_take_their_memor
                               (["--no-syscalls"] if mode == "light" else []),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_line(ct.stderr, TRACING_RE)
-        child = {}     # by the client's port: the child's CPU as it replied, its reply
-        for i in range(FORKED_CONNS):
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-                s.sendall(b"ping %d\n" % i)
-                reply = s.makefile("rb")
-                assert reply.readline() == b"ping %d\n" % i
-                cpu_line = reply.readline()
-                child[s.getsockname()[1]] = (int(cpu_line), len(b"ping 0\n" + cpu_line))
-        # the children gone (the server reaps them at its next request or
-        # poll: a tenth of a second apart), each one's teardown seen
-        deadline = time.monotonic() + 30
-        while subprocess.run(["pgrep", "-P", str(srv.pid)], capture_output=True).stdout:
-            assert time.monotonic() < deadline, "the server's children never ended"
-            time.sleep(0.05)
+        child = ask_forking(port, FORKED_CONNS)
+        wait_children_gone(srv.pid)
         ct.send_signal(signal.SIGINT)
         ct.communicate(timeout=30)
         growth = smaps_rss(srv.pid) - before
