@@ -180,9 +180,9 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 	id = f->f_inode->i_ino;
 	c = conn_hold(id);
 	if (c && !c->close_ns && (no_syscall_hooks || (c->flags & CONN_OUTLIVED))) {
-		/* the last holder may be no thread of the target: a walk of
-		 * its files (conctrace's own samples, a reader of
-		 * /proc/PID/fd) that held the file through its close() */
+		/* the last holder may be no thread of the target: a reader of
+		 * its /proc/PID/fd (ls, lsof, a monitoring agent, the tests)
+		 * that held the file through its close() */
 		if (!task)
 			conn_finalize(c);
 		else if ((ts = thread_state(task)))

@@ -244,9 +244,9 @@ static __always_inline int sys_exit(long ret)
 		 * number there, or be a dup), or at the socket's release if
 		 * it exits without one (on_inet_sock_set_state). Before, full
 		 * mode ended it here, and the child's work came to it late.
-		 * Not a Unix socket: its release fires no event, and a walk of
-		 * the target's files (conctrace's own, a reader of /proc/PID/fd)
-		 * holds the file for a moment, after which nothing would end it */
+		 * Not a Unix socket: its release fires no event, and a reader
+		 * of /proc/PID/fd (ls, lsof, an agent) that held the file
+		 * through a close would leave its end to the next sample */
 		if (c && (c->fd == ts->sys_fd || (c->flags & CONN_OUTLIVED))) {
 			if (ts->sys_arg && c->family != AF_UNIX) {
 				if (!(c->flags & CONN_OUTLIVED))
