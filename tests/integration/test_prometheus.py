@@ -549,6 +549,10 @@ def test_real_prometheus_scrapes_and_agrees(tmp_path):
         prom_wait(prom, "count_over_time(conctrace_connections_closed_total[3s]) >= 2 and "
                   f"min_over_time(conctrace_connections_closed_total[3s]) == {conns}",
                   f"{conns} connections closed, in two samples")
+        # the histograms observe them EXPORTER_SETTLE_S later: those two
+        # samples may be older (in CI and here, 2026-12-06: 0 of 100)
+        prom_wait(prom, f"conctrace_connection_kernel_bytes_count == {conns}",
+                  f"{conns} connections in the histograms")
         up = prom.query('up{job="conctrace"}')
         assert len(up) == 1 and up[0]["value"][1] == "1"
         m = as_metrics(prom.query('{__name__=~"conctrace_.+"}'))
