@@ -43,7 +43,7 @@ from conftest import binary, report_figure
 from test_conctrace import (CONCTRACE, LISTEN_RE, LOADGEN, PING_BYTES, needs_root, task_cpu_ns,
                             wait_line)
 from test_tree_rss import (CHILD_SERVE_MIB, FORKING_PY, TRACING_RE, ask_forking,
-                           wait_children_gone)
+                           stop_traced, wait_children_gone)
 
 REFRESH_S = 1.0                     # EXPORTER_REFRESH_S: a page is reused this long
 SETTLE_S = 2.0                      # EXPORTER_SETTLE_S: a connection's late counts, first
@@ -604,11 +604,7 @@ def test_histograms_hold_what_a_forking_servers_children_did(tmp_path):
         ct.send_signal(signal.SIGINT)
         ct.communicate(timeout=30)
     finally:
-        if ct and ct.poll() is None:
-            ct.send_signal(signal.SIGINT)
-            ct.communicate(timeout=30)
-        srv.kill()
-        srv.wait()
+        stop_traced(ct, srv)
     assert ct.returncode == 0
     rep = json.loads(path.read_text())
     pc = rep["per_connection"]

@@ -543,6 +543,16 @@ def ask_forking(port, conns):
     return child
 
 
+def stop_traced(ct, srv):
+    """After a traced forking-server run, or its failure: conctrace stopped
+    with SIGINT (it writes its report), if still running; the server killed."""
+    if ct and ct.poll() is None:
+        ct.send_signal(signal.SIGINT)
+        ct.communicate(timeout=30)
+    srv.kill()
+    srv.wait()
+
+
 def wait_children_gone(pid, timeout=30):
     deadline = time.monotonic() + timeout
     while subprocess.run(["pgrep", "-P", str(pid)], capture_output=True).stdout:
@@ -590,11 +600,7 @@ def test_a_forking_servers_children_serve_their_connections_and_take_their_memor
         ct.communicate(timeout=30)
         growth = smaps_rss(srv.pid) - before
     finally:
-        if ct and ct.poll() is None:
-            ct.send_signal(signal.SIGINT)
-            ct.communicate(timeout=30)
-        srv.kill()
-        srv.wait()
+        stop_traced(ct, srv)
     assert ct.returncode == 0
     rep = json.loads(path.read_text())
     charged = sum(c["user_bytes_net"] for c in rep["conns"]) + no_conn(rep, "user_bytes")
