@@ -45,9 +45,16 @@ static __always_inline __u64 clock_since_mark(struct task_struct *task, struct t
 #define RUN_MIXED	(~0ULL - 1)
 #define RUN_RUNTIME	(~0ULL - 2)
 
+/* The thread's CPU is no connection's now: the runtime works for itself,
+ * or an io_uring loop is back from a call that named a connection. */
+static __always_inline bool cpu_not_conns(const struct thread_state *ts)
+{
+	return runtime_works(ts) || ts->cpu_to_loop;
+}
+
 static __always_inline __u64 run_key(struct thread_state *ts)
 {
-	return runtime_works(ts) || ts->cpu_to_loop ? RUN_RUNTIME : ts->cur_conn;
+	return cpu_not_conns(ts) ? RUN_RUNTIME : ts->cur_conn;
 }
 
 /* a part is charged: the run has one owner so far, or several */
@@ -66,7 +73,7 @@ static __always_inline void note_owner(struct thread_state *ts)
  * for itself, or the thread serves no connection) */
 static __always_inline __u64 *connection_cpu(struct thread_state *ts)
 {
-	if (runtime_works(ts) || ts->cpu_to_loop)
+	if (cpu_not_conns(ts))
 		return NULL;
 	if (ts->pending)
 		return &ts->deferred.cpu_ns;
