@@ -30,8 +30,9 @@ const volatile bool syscall_time = false;
 const volatile bool bytes_from_syscalls = false;
 
 /* full mode with on_inet_sock_set_state, which ends a TCP connection whose
- * close() left the file to another holder (CONN_OUTLIVED) at its release:
- * without it such a close ends the connection, as before */
+ * close() left the file to another holder (CONN_OUTLIVED) at its release
+ * (a Unix one: the sample that no longer finds it, lib/conns.bpf.h
+ * outlived_sweeps): without it such a close ends the connection, as before */
 const volatile bool outlive_closes = false;
 
 /* --flame: the views to collect stacks for (bits of enum flame_view), one

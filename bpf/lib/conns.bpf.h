@@ -270,6 +270,22 @@ static __always_inline void conn_finalize(struct conn *c)
 }
 
 /*
+ * Full mode: whether the connection may outlive a close() that left its
+ * file to another holder (CONN_OUTLIVED), for something ends it at its
+ * socket's release whatever task lets the file go. TCP's release changes
+ * its state (on_inet_sock_set_state; a reset one, userspace's sweep). A
+ * Unix socket's fires no event: only a sample that no longer finds the
+ * socket ends it, where the iterator exists and sees its namespace; else
+ * it ends at that close(), its holder's work coming to the record late.
+ */
+static __always_inline bool outlived_sweeps(const struct conn *c)
+{
+	if (c->family != AF_UNIX)
+		return true;
+	return sweep_unix && c->netns == tracer_netns;
+}
+
+/*
  * A record's small tables (syscalls, io_uring opcodes) are slots keyed by
  * a number + 1, 0 when free: true if the slot holds key, claiming it if it
  * was free. The claim is atomic, and a lost race is rechecked: io_uring

@@ -244,11 +244,11 @@ static __always_inline int sys_exit(long ret)
 		 * number there, or be a dup), or at the socket's release if
 		 * it exits without one (on_inet_sock_set_state). Before, full
 		 * mode ended it here, and the child's work came to it late.
-		 * Not a Unix socket: its release fires no event, and a reader
-		 * of /proc/PID/fd (ls, lsof, an agent) that held the file
-		 * through a close would leave its end to the next sample */
+		 * A Unix socket's release fires no event: one that outlives
+		 * its close ends there, or at the first sample that no longer
+		 * finds its socket (outlived_sweeps) */
 		if (c && (c->fd == ts->sys_fd || (c->flags & CONN_OUTLIVED))) {
-			if (ts->sys_arg && c->family != AF_UNIX) {
+			if (ts->sys_arg && outlived_sweeps(c)) {
 				if (!(c->flags & CONN_OUTLIVED))
 					__sync_fetch_and_add(&outlived_marked, 1);
 				c->flags |= CONN_OUTLIVED;

@@ -354,6 +354,9 @@ def test_dashboard_on_epoll_echo_held_then_closed(tmp_path):
         holder.wait()
         wait_quiescent(run.metrics_port, conns + HELD)
         settled(prom, "conctrace_connections_closed_total", conns + HELD)
+        # the held ones reach the histograms EXPORTER_SETTLE_S after their
+        # close: the closed-only panels read them
+        settled(prom, "conctrace_connection_kernel_bytes_count", conns + HELD)
         check_moment(prom, "closed", 0)
         # a window over the whole run: the ratio of the rates is the mean
         headline = next(t["expr"] for p, t in targets()

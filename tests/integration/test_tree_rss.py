@@ -648,3 +648,87 @@ def test_a_forking_servers_children_serve_their_connections_and_take_their_memor
     if mode == "full":
         assert all(life >= its for life, its in lives), lives
     assert abs(charged - growth) <= SPAWN_TOL_PAGES * PAGE, (charged, growth)
+
+
+# The same server on a Unix socket (Python 3.11 has no
+# ForkingUnixStreamServer: the mixin makes one), at the path it is given;
+# prints "ready" once its loop has gone round. A child asked "exit ..."
+# exits once it has replied, leaving the socket to its exit: no close().
+FORKING_UNIX_PY = r"""
+import os, socketserver, sys, time
+mib = int(sys.argv[1])
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self):
+        line = self.rfile.readline()
+        b = bytearray(mib << 20)
+        for k in range(0, len(b), 4096):
+            b[k] = 1
+        self.wfile.write(line + b"%d\n" % time.process_time_ns())
+        if line.startswith(b"exit"):
+            os._exit(0)
+class Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
+    said = False
+    def service_actions(self):
+        super().service_actions()
+        if not self.said:
+            self.said = True
+            print("ready", flush=True)
+Server(sys.argv[2], Echo).serve_forever(poll_interval=0.1)
+"""
+
+
+def test_a_forking_unix_servers_connections_live_while_their_children_serve(tmp_path):
+    """Full mode on a fork-per-connection server over a Unix socket (as
+    PostgreSQL's postmaster over its socket): the parent's close() leaves
+    the file to the child, and the connection lives on until the child's
+    close(). A Unix socket's release fires no event: where the child
+    exits with it open (every other one here), the connection ends at the
+    first sample that no longer finds the socket. Before,
+    a Unix connection ended at the parent's close(), a fork after its
+    accept, and the child's work came to the record late."""
+    needs_root()
+    script = tmp_path / "forking_unix.py"
+    script.write_text(FORKING_UNIX_PY)
+    sock_path = str(tmp_path / "s")
+    path = tmp_path / "r.json"
+    srv = subprocess.Popen([sys.executable, str(script), str(CHILD_SERVE_MIB), sock_path],
+                           stdout=subprocess.PIPE)
+    ct = None
+    try:
+        assert srv.stdout.readline() == b"ready\n"
+        ct = subprocess.Popen([str(CONCTRACE), "-p", str(srv.pid), "--json", str(path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_line(ct.stderr, TRACING_RE)
+        child = []      # in the order served: its CPU, its reply's bytes
+        for i in range(FORKED_CONNS):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(30)
+                s.connect(sock_path)
+                ask = b"%s %d\n" % (b"exit" if i % 2 else b"ping", i)
+                s.sendall(ask)
+                reply = s.makefile("rb")
+                assert reply.readline() == ask
+                cpu_line = reply.readline()
+                child.append((int(cpu_line), len(ask + cpu_line)))
+        wait_children_gone(srv.pid)
+        ct.send_signal(signal.SIGINT)
+        ct.communicate(timeout=30)
+    finally:
+        stop_traced(ct, srv)
+    assert ct.returncode == 0
+    rep = json.loads(path.read_text())
+    conns = sorted(rep["conns"], key=lambda c: c["open_ns"])
+    lives = [(c["family"], c["close_ns"] - c["open_ns"] if c["close_ns"] else None,
+              c["bytes_rx"], c["bytes_tx"], its, sent)
+             for c, (its, sent) in zip(conns, child)]
+    print(f"forking over a Unix socket: (family, lifetime ns, rx, tx, its child's CPU ns, "
+          f"the reply's bytes) {lives}")
+    assert len(conns) == FORKED_CONNS, lives
+    assert all(c["family"] == "unix" for c in conns), lives
+    assert all(life is not None and life >= its for _, life, _, _, its, _ in lives), lives
+    assert all(rx == len(b"ping 0\n") and tx == sent for _, _, rx, tx, _, sent in lives), lives
+    # the child's own calls, each once; one that exits shuts nothing down
+    assert all(c["syscalls"].get(name) == 1 for c in conns for name in ("recvfrom", "sendto")), \
+        json.dumps([c["syscalls"] for c in conns])
+    assert [c["syscalls"].get("shutdown", 0) for c in conns] == \
+        [1 - i % 2 for i in range(FORKED_CONNS)], json.dumps([c["syscalls"] for c in conns])
