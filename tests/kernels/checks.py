@@ -34,8 +34,9 @@ then 4 again; create_io_thread() passes no sched_process_fork) equal what
 the kernel's /proc/PID/status said at its most, polled each millisecond.
 Exact, or one more: a worker io-wq (6.1) started and ended between polls.
 And full mode's connections that a forking server's children serve after
-the parent's close() (tests/tools/fork_conns: half close, half exit with
-it open) each end after the child held it, not at the parent's close.
+the parent's close() (tests/tools/fork_conns, over TCP and a Unix socket:
+half close, half exit with it open) each end after the child held it, not
+at the parent's close.
 
 A kernel allowed to be refused (5.10) also passes when conctrace exits
 non-zero with one line on stderr saying which Linux it needs.
@@ -221,10 +222,14 @@ def forked_verdict(facts, may_refuse):
         return False, f"{sum(not c['close_ns'] for c in served)} of {n} never closed"
     if any(c["bytes_tx"] != 1 for c in served):
         return False, f"bytes sent {[c['bytes_tx'] for c in served]}, not 1 each"
+    unix = sum(c.get("family") == "unix" for c in served)
+    if 2 * unix != n:
+        return False, f"{unix} of {n} over a Unix socket, fork_conns served half"
     lives = sorted((c["close_ns"] - c["open_ns"]) / 1e6 for c in served)
     if lives[0] < hold_ms:
         return False, f"open {lives[0]:.1f} ms, the child held it {hold_ms}"
-    return True, f"{n} open {lives[0]:.0f} to {lives[-1]:.0f} ms, the children held {hold_ms}"
+    return True, (f"{n} open {lives[0]:.0f} to {lives[-1]:.0f} ms ({n - unix} TCP, {unix} Unix), "
+                  f"the children held {hold_ms}")
 
 
 class Failed(Exception):

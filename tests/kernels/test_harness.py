@@ -367,9 +367,10 @@ def test_io_uring_workers_counted_as_the_kernel_counts_them():
 
 
 def fork_files(status=b"0\n", stdout=b"served 2 held 200 ms\n", lives_ms=(201, 204),
-               bytes_tx=1, stderr=b""):
-    conns = [{"origin": "accept", "open_ns": 10**9, "close_ns": 10**9 + int(ms * 1e6),
-              "bytes_tx": bytes_tx} for ms in lives_ms]
+               bytes_tx=1, stderr=b"", families=("tcp4", "unix")):
+    conns = [{"origin": "accept", "family": family, "open_ns": 10**9,
+              "close_ns": 10**9 + int(ms * 1e6), "bytes_tx": bytes_tx}
+             for ms, family in zip(lives_ms, families)]
     conns += [{"origin": "connect", "open_ns": 10**9, "close_ns": 10**9 + 1000, "bytes_tx": 0}]
     return {"fork.status": status, "fork.stdout": stdout, "fork.stderr": stderr,
             "fork.json": json.dumps({"conns": conns}).encode()}
@@ -378,12 +379,15 @@ def fork_files(status=b"0\n", stdout=b"served 2 held 200 ms\n", lives_ms=(201, 2
 def test_forked_childrens_connections_live_until_the_child_lets_go():
     """Full mode's connections that fork_conns' children serve: each of the
     accepted ones closed, its byte, open at least as long as the child held
-    it; the client's own connections do not count. One that ended at the
+    it, half of them over a Unix socket; the client's own connections do
+    not count. One that ended at the
     parent's close (a fork after its accept), one never closed, one
     missing, or no run fails; a refusal passes only where allowed."""
     def judged(may_refuse=False, **files):
         return checks.forked_verdict(checks.KernelFacts.parse(fork_files(**files)), may_refuse)
-    assert judged() == (True, "2 open 201 to 204 ms, the children held 200")
+    assert judged() == (True, "2 open 201 to 204 ms (1 TCP, 1 Unix), the children held 200")
+    assert judged(families=("tcp4", "tcp4")) == \
+        (False, "0 of 2 over a Unix socket, fork_conns served half")
     assert judged(lives_ms=(2.5, 204)) == (False, "open 2.5 ms, the child held it 200")
     assert judged(lives_ms=(201,)) == (False, "1 accepted connections, fork_conns served 2")
     assert judged(bytes_tx=0) == (False, "bytes sent [0, 0], not 1 each")
