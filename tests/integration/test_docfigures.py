@@ -113,7 +113,9 @@ def test_a_slab_size_edited_by_hand_fails(fresh):
 
 def test_another_builds_sizes_are_not_checked_as_this_ones(fresh):
     """Sizes under another build's name are that build's: a different
-    task_struct is no error of the documents, and the skip above reports it."""
+    task_struct is no error of the documents, and the skip above reports it.
+    So are the figures made of them (a thread-per-connection server's idle
+    connection holds a task_struct)."""
     size = int(fresh["slab.TCP"].value.replace(",", ""))
     t = {f: text.replace(f"<!-- fig:host.kernel -->{docfigures.documented_build()}",
                          "<!-- fig:host.kernel -->x86_64, 0.0.0-another-build")
@@ -123,14 +125,20 @@ def test_another_builds_sizes_are_not_checked_as_this_ones(fresh):
         f: re.sub(r"<!-- fig:slab\.TCP -->.*?<!-- /fig -->",
                   f"<!-- fig:slab.TCP -->{size + 1:,}<!-- /fig -->", text)
         for f, text in t.items()})[2]
+    kernel = float(fresh["idle.threaded_echo.kernel"].value.replace(",", "").split()[0])
+    assert not problems_after(fresh, "idle.threaded_echo.kernel", f"{kernel * 1.05:,.0f} B",
+                              dict(t))
 
 
 def test_a_figure_beyond_its_noise_fails_and_within_it_passes(fresh):
     kernel = float(fresh["idle.threaded_echo.kernel"].value.replace(",", "").split()[0])
     rel = docfigures.NOISE["idle_bytes"][0]
-    assert problems_after(fresh, "idle.threaded_echo.kernel", f"{kernel * (1 + 3 * rel):,.0f} B")
+    # (a figure of the kernel's sizes: checked where the documents name this build)
+    t = on_this_build(fresh)
+    assert problems_after(fresh, "idle.threaded_echo.kernel", f"{kernel * (1 + 3 * rel):,.0f} B",
+                          dict(t))
     assert not problems_after(fresh, "idle.threaded_echo.kernel",
-                              f"{kernel * (1 + rel / 2):,.0f} B")
+                              f"{kernel * (1 + rel / 2):,.0f} B", dict(t))
 
 
 def test_an_empty_marker_fails(fresh):
@@ -150,7 +158,7 @@ def test_one_name_with_two_values_fails(fresh):
 
 
 def test_a_figure_without_its_noise_stated_fails(fresh):
-    t = texts()
+    t = on_this_build(fresh)
     f = ROOT / "docs" / "memory.md"
     t[f] = t[f].replace("<!-- fig:noise.idle_share -->", "<!-- gone -->")
     assert any("does not state its noise" in p for p in docfigures.check_docs(fresh, t))
