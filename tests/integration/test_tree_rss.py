@@ -498,13 +498,14 @@ def test_memory_reclaimed_from_elsewhere_is_the_event_loops(tmp_path):
 # Python's own forking server (socketserver.ForkingTCPServer): each
 # connection is served by a child that reads a line, touches
 # CHILD_SERVE_MIB serving it, echoes it with the CPU it has used since
-# the fork (the kernel's, to the ns) on a second line, and exits. Prints
+# the fork (the kernel's, to the ns) on a second line, and exits (asked
+# "exit ...", at once, leaving the socket to its exit: no close()). Prints
 # its port once
 # its loop has gone round (the start of serve_forever() faults pages in:
 # between the test's first reading and the attach, 64 KiB of growth no
 # one was there to see, 1 run in 10), then serves until killed.
-FORKING_PY = r"""
-import socketserver, sys, time
+FORKING_HANDLER_PY = r"""
+import os, socketserver, sys, time
 mib = int(sys.argv[1])
 class Echo(socketserver.StreamRequestHandler):
     def handle(self):
@@ -513,13 +514,21 @@ class Echo(socketserver.StreamRequestHandler):
         for k in range(0, len(b), 4096):
             b[k] = 1
         self.wfile.write(line + b"%d\n" % time.process_time_ns())
-class Server(socketserver.ForkingTCPServer):
+        if line.startswith(b"exit"):
+            os._exit(0)
+class SaysReady:
     said = False
     def service_actions(self):
         super().service_actions()
         if not self.said:
             self.said = True
-            print(self.server_address[1], flush=True)
+            print(self.ready, flush=True)
+"""
+FORKING_PY = FORKING_HANDLER_PY + r"""
+class Server(SaysReady, socketserver.ForkingTCPServer):
+    @property
+    def ready(self):
+        return self.server_address[1]
 Server(("127.0.0.1", 0), Echo).serve_forever(poll_interval=0.1)
 """
 CHILD_SERVE_MIB = 4
@@ -652,27 +661,10 @@ def test_a_forking_servers_children_serve_their_connections_and_take_their_memor
 
 # The same server on a Unix socket (Python 3.11 has no
 # ForkingUnixStreamServer: the mixin makes one), at the path it is given;
-# prints "ready" once its loop has gone round. A child asked "exit ..."
-# exits once it has replied, leaving the socket to its exit: no close().
-FORKING_UNIX_PY = r"""
-import os, socketserver, sys, time
-mib = int(sys.argv[1])
-class Echo(socketserver.StreamRequestHandler):
-    def handle(self):
-        line = self.rfile.readline()
-        b = bytearray(mib << 20)
-        for k in range(0, len(b), 4096):
-            b[k] = 1
-        self.wfile.write(line + b"%d\n" % time.process_time_ns())
-        if line.startswith(b"exit"):
-            os._exit(0)
-class Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
-    said = False
-    def service_actions(self):
-        super().service_actions()
-        if not self.said:
-            self.said = True
-            print("ready", flush=True)
+# prints "ready" once its loop has gone round.
+FORKING_UNIX_PY = FORKING_HANDLER_PY + r"""
+class Server(SaysReady, socketserver.ForkingMixIn, socketserver.UnixStreamServer):
+    ready = "ready"
 Server(sys.argv[2], Echo).serve_forever(poll_interval=0.1)
 """
 
@@ -711,8 +703,6 @@ def test_a_forking_unix_servers_connections_live_while_their_children_serve(tmp_
                 cpu_line = reply.readline()
                 child.append((int(cpu_line), len(ask + cpu_line)))
         wait_children_gone(srv.pid)
-        ct.send_signal(signal.SIGINT)
-        ct.communicate(timeout=30)
     finally:
         stop_traced(ct, srv)
     assert ct.returncode == 0
