@@ -286,6 +286,27 @@ static __always_inline bool outlived_sweeps(const struct conn *c)
 }
 
 /*
+ * At the entry of a close() of fd, c's connection's: if another holds its
+ * file, the connection outlives the close (CONN_OUTLIVED). Marked now, not
+ * at the return: the other holder may let the file go before the close
+ * returns, and the socket's release then ends only a connection already
+ * marked (on_inet_sock_set_state). Not a close of a dup (c->fd is another
+ * descriptor), which never ended the connection. A close that then fails
+ * leaves the connection to end at its socket's release all the same.
+ */
+static __always_inline bool outlive_close(struct conn *c, int fd, struct file *f)
+{
+	if (!(c->fd == fd || (c->flags & CONN_OUTLIVED)) || !outlived_sweeps(c) ||
+	    !file_shared(f))
+		return false;
+	if (!(c->flags & CONN_OUTLIVED)) {
+		__sync_fetch_and_add(&outlived_marked, 1);
+		c->flags |= CONN_OUTLIVED;
+	}
+	return true;
+}
+
+/*
  * A record's small tables (syscalls, io_uring opcodes) are slots keyed by
  * a number + 1, 0 when free: true if the slot holds key, claiming it if it
  * was free. The claim is atomic, and a lost race is rechecked: io_uring

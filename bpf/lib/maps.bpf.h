@@ -235,7 +235,8 @@ struct thread_state {
 	__u64 sys_addr;		/* a futex call's address (SC_FUTEX) */
 	__u32 sys_nr;
 	__s32 sys_fd;
-	__u32 sys_arg;		/* epoll_ctl's op */
+	__u32 sys_arg;		/* epoll_ctl's op; a close()'s: whether the
+				 * connection outlives it (outlive_close) */
 	bool sys_io;		/* in a socket I/O syscall (SC_IO) */
 	bool sys_sent;		/* ... that sent on a connection (sys_conn) */
 	/* it submits io_uring requests: an io_uring loop, which names its

@@ -75,7 +75,7 @@ static __always_inline int sys_enter(void *ctx, struct pt_regs *regs, long id)
 	if (flags & SC_EPOLL_CTL)
 		ts->sys_arg = (__u32)PT_REGS_PARM2_SYSCALL(regs);
 	else if (flags & SC_CLOSE)
-		ts->sys_arg = 0;	/* the file shared: below */
+		ts->sys_arg = 0;	/* outlive_close, below */
 	else if (flags & SC_FUTEX)
 		ts->sys_addr = PT_REGS_PARM1_SYSCALL(regs);
 	/* the entry's time: for the call's duration; for a wait, which
@@ -112,7 +112,7 @@ static __always_inline int sys_enter(void *ctx, struct pt_regs *regs, long id)
 			set_current_record(task, ts, conn, c, sys_entry_at(ts));
 			ts->sys_sent = flags & SC_TX;	/* bytes_from_syscalls */
 			if ((flags & SC_CLOSE) && outlive_closes)
-				ts->sys_arg = file_shared(BPF_CORE_READ(sock, file));
+				ts->sys_arg = outlive_close(c, fd, BPF_CORE_READ(sock, file));
 		} else if (sock) {
 			enum sock_kind kind = classify(BPF_CORE_READ(sock, sk));
 			__u64 id = sock_ino(sock);
@@ -246,15 +246,10 @@ static __always_inline int sys_exit(long ret)
 		 * mode ended it here, and the child's work came to it late.
 		 * A Unix socket's release fires no event: one that outlives
 		 * its close ends there, or at the first sample that no longer
-		 * finds its socket (outlived_sweeps) */
-		if (c && (c->fd == ts->sys_fd || (c->flags & CONN_OUTLIVED))) {
-			if (ts->sys_arg && outlived_sweeps(c)) {
-				if (!(c->flags & CONN_OUTLIVED))
-					__sync_fetch_and_add(&outlived_marked, 1);
-				c->flags |= CONN_OUTLIVED;
-			} else
-				conn_close(ts, ts->sys_conn, c);
-		}
+		 * finds its socket (outlived_sweeps). Marked at the entry
+		 * (outlive_close), before the other holder can let go */
+		if (c && (c->fd == ts->sys_fd || (c->flags & CONN_OUTLIVED)) && !ts->sys_arg)
+			conn_close(ts, ts->sys_conn, c);
 		conn_put(ts->sys_conn, c);
 	} else if ((flags & SC_ACCEPT) && ret >= 0) {
 		/* what the thread does next (a thread, a stack, epoll_ctl) is
