@@ -254,10 +254,11 @@ def quiet_run(server, traced, floor, wait_s):
 
 
 def in_turn(arms, i):
-    """Round i's order of the arms: as listed, then backwards, and so on.
-    A host whose speed drifts within a round favours the arms run first:
-    with one order every round, one build's A/B against itself came out
-    lower in 6 of 7 pairs (-97 ns per request, 2026-12-06)."""
+    """Round i's order of the arms: as listed, then backwards, and so on,
+    so that a host whose speed drifts within a round favours no arm (one
+    build against itself, in one order every round, came out lower in 6
+    of 7 pairs, -97 ns per request; alternated, in 3 of 8, +82: that much
+    is the A/B's own noise on that host, 2026-12-06)."""
     return arms if i % 2 == 0 else arms[::-1]
 
 
