@@ -109,3 +109,44 @@ def test_compare_small_n(tmp_path):
     for model in MODELS:
         assert model in texts
     assert "Context switches per request" in texts and "KiB" in texts
+
+
+def load_compare():
+    """scripts/compare as a module (it has no .py suffix)."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("compare", str(COMPARE))
+    spec = importlib.util.spec_from_loader("compare", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_a_held_up_request_says_where_it_waits():
+    """A lost request's row says which side holds it: CI once had uring_echo
+    idle at N=200 lose one PING (no reply in 30 s) and nothing else to go
+    on. Here one connection waits in the accept queue, one was accepted and
+    not read, one was answered and the client has not read the reply."""
+    import os
+    import socket
+    import time
+    compare = load_compare()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        fds0 = compare.fd_count(os.getpid())
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        time.sleep(0.05)
+        answered, unread = listener.accept()[0], listener.accept()[0]
+        for c in clients:
+            c.send(b"PING\n")
+        assert answered.recv(16) == b"PING\n"
+        answered.send(b"+PONG\n")
+        time.sleep(0.05)
+        said = compare.stall_evidence(os.getpid(), str(port), fds0 + 3, 3)
+        for s in clients + [answered, unread]:
+            s.close()
+    assert said == ("server holds 2 of 3 connections; accept queue 1; connections with "
+                    "bytes the server has not read 2, it has sent unacknowledged 0, "
+                    "the client has not read 1"), said
