@@ -271,6 +271,33 @@ def test_an_overhead_quote_off_its_block_fails():
         f"{m.group(4)}<!-- /fig -->"))
 
 
+def test_a_run_the_host_slowed_is_not_written():
+    """bench-overhead --write refuses rounds whose medians the host pulled
+    below STEADY of their best (--noisy writes them): the documents' quiet
+    run passes, and the same block with epoll_echo's untraced median at
+    half its best (as a noisy host gave, 2026-12-07) is refused."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_overhead", ROOT / "scripts" / "bench-overhead.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    block = overhead_block(OVERHEAD_BLOCKS[0])
+    assert bench.unsteady_arms(block) == []
+    row = re.search(r"^\| untraced \| ([\d,]+) \| [\d,]+ \| ([\d,]+) \|", block, re.M)
+    half = f"{int(row[2].replace(',', '')) // 2:,}"
+    slowed = block.replace(row[0], row[0].replace(f"| {row[1]} |", f"| {half} |", 1), 1)
+    assert [(s, a) for s, a, r in bench.unsteady_arms(slowed)] == [("epoll_echo", "untraced")]
+    # as the bench prints them: each block after its name, the Run: line last
+    run, tables = {}, {}
+    for n, b in ((n, slowed if n == OVERHEAD_BLOCKS[0] else overhead_block(n))
+                 for n in OVERHEAD_BLOCKS):
+        run, tables[n] = b.strip().split("\n", 1)
+    text = "".join(f"[{n}]\n\n{t}\n" for n, t in tables.items()) + run + "\n"
+    with pytest.raises(SystemExit, match=re.escape(
+            "the host slowed the rounds: 1 arms' median below 0.85 of their best "
+            "(epoll_echo untraced: 0.50): nothing written")):
+        bench.write_doc(text, shared=False)
+
+
 def test_a_block_of_several_tables_needs_their_captions():
     """A table's figures are named by its caption: two tables without one,
     or with the same key, or two rows one name, make a block that fails."""
