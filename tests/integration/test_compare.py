@@ -21,10 +21,15 @@ loopback, at 1 and SMALL_N connections, idle and busy. What must hold:
   * the table has a line per row and the SVG chart is well-formed.
 """
 
+import importlib.machinery
+import importlib.util
 import json
+import os
 import resource
+import socket
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 from conftest import ROOT
@@ -113,8 +118,6 @@ def test_compare_small_n(tmp_path):
 
 def load_compare():
     """scripts/compare as a module (it has no .py suffix)."""
-    import importlib.machinery
-    import importlib.util
     loader = importlib.machinery.SourceFileLoader("compare", str(COMPARE))
     spec = importlib.util.spec_from_loader("compare", loader)
     module = importlib.util.module_from_spec(spec)
@@ -127,9 +130,6 @@ def test_a_held_up_request_says_where_it_waits():
     idle at N=200 lose one PING (no reply in 30 s) and nothing else to go
     on. Here one connection waits in the accept queue, one was accepted and
     not read, one was answered and the client has not read the reply."""
-    import os
-    import socket
-    import time
     compare = load_compare()
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
