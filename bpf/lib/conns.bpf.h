@@ -285,19 +285,25 @@ static __always_inline bool outlived_sweeps(const struct conn *c)
 	return sweep_unix && c->netns == tracer_netns;
 }
 
+/* A close() of fd is one that ends c's connection: of its own descriptor,
+ * or of any once it has outlived one. Not a close of a dup (c->fd is
+ * another descriptor), which never ended the connection. */
+static __always_inline bool close_ends(const struct conn *c, int fd)
+{
+	return c->fd == fd || (c->flags & CONN_OUTLIVED);
+}
+
 /*
  * At the entry of a close() of fd, c's connection's: if another holds its
  * file, the connection outlives the close (CONN_OUTLIVED). Marked now, not
  * at the return: the other holder may let the file go before the close
  * returns, and the socket's release then ends only a connection already
- * marked (on_inet_sock_set_state). Not a close of a dup (c->fd is another
- * descriptor), which never ended the connection. A close that then fails
- * leaves the connection to end at its socket's release all the same.
+ * marked (on_inet_sock_set_state). A close that then fails leaves the
+ * connection to end at its socket's release all the same.
  */
 static __always_inline bool outlive_close(struct conn *c, int fd, struct file *f)
 {
-	if (!(c->fd == fd || (c->flags & CONN_OUTLIVED)) || !outlived_sweeps(c) ||
-	    !file_shared(f))
+	if (!close_ends(c, fd) || !outlived_sweeps(c) || !file_shared(f))
 		return false;
 	if (!(c->flags & CONN_OUTLIVED)) {
 		__sync_fetch_and_add(&outlived_marked, 1);

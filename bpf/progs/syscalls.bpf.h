@@ -248,7 +248,7 @@ static __always_inline int sys_exit(long ret)
 		 * its close ends there, or at the first sample that no longer
 		 * finds its socket (outlived_sweeps). Marked at the entry
 		 * (outlive_close), before the other holder can let go */
-		if (c && (c->fd == ts->sys_fd || (c->flags & CONN_OUTLIVED)) && !ts->sys_arg)
+		if (c && close_ends(c, ts->sys_fd) && !ts->sys_arg)
 			conn_close(ts, ts->sys_conn, c);
 		conn_put(ts->sys_conn, c);
 	} else if ((flags & SC_ACCEPT) && ret >= 0) {

@@ -52,6 +52,16 @@ def binary(name):
                 pytrace=False)
 
 
+def script_module(path):
+    """A script of scripts/ as a module, nothing run (with or without .py)."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader(path.stem.replace("-", "_"), str(path))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
 # Figures a test measures beside what it asserts (a ground truth's external
 # activity, failed-call counts, rss_inexact): the README promises they are
 # visible, and `pytest -q` hides a test's prints, so they are collected here

@@ -24,8 +24,6 @@ loopback, at 1 and SMALL_N connections, idle and busy. What must hold:
   * the table has a line per row and the SVG chart is well-formed.
 """
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import resource
@@ -35,7 +33,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-from conftest import ROOT, report_figure
+from conftest import ROOT, report_figure, script_module
 from test_conctrace import needs_root
 
 COMPARE = ROOT / "scripts" / "compare"
@@ -142,21 +140,12 @@ def rerun_a_lost_request(rows, tmp_path):
     rows[lost[0]] = again
 
 
-def load_compare():
-    """scripts/compare as a module (it has no .py suffix)."""
-    loader = importlib.machinery.SourceFileLoader("compare", str(COMPARE))
-    spec = importlib.util.spec_from_loader("compare", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
 def test_a_held_up_request_says_where_it_waits():
     """A lost request's row says which side holds it: CI once had uring_echo
     idle at N=200 lose one PING (no reply in 30 s) and nothing else to go
     on. Here one connection waits in the accept queue, one was accepted and
     not read, one was answered and the client has not read the reply."""
-    compare = load_compare()
+    compare = script_module(COMPARE)
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)

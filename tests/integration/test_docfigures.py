@@ -29,17 +29,14 @@ edited by one byte, a per-connection figure moved beyond its noise, an
 emptied marker and a missing noise statement must each fail.
 """
 
-import importlib.util
 import re
 
 import pytest
 
-from conftest import ROOT, report_figure
+from conftest import ROOT, report_figure, script_module
 from test_conctrace import needs_root
 
-_spec = importlib.util.spec_from_file_location("docfigures", ROOT / "scripts" / "docfigures.py")
-docfigures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(docfigures)
+docfigures = script_module(ROOT / "scripts" / "docfigures.py")
 
 
 @pytest.fixture(scope="module")
@@ -276,10 +273,7 @@ def test_a_run_the_host_slowed_is_not_written():
     below STEADY of their best (--noisy writes them): the documents' quiet
     run passes, and the same block with epoll_echo's untraced median at
     half its best (as a noisy host gave, 2026-12-07) is refused."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_overhead", ROOT / "scripts" / "bench-overhead.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("bench-overhead")
     block = overhead_block(OVERHEAD_BLOCKS[0])
     assert bench.unsteady_arms(block) == []
     row = re.search(r"^\| untraced \| ([\d,]+) \| [\d,]+ \| ([\d,]+) \|", block, re.M)
@@ -372,11 +366,7 @@ def test_a_scale_quote_off_its_block_fails():
 
 def load_bench(script):
     """A bench script as a module (nothing run)."""
-    spec = importlib.util.spec_from_file_location(script.replace("-", "_"),
-                                                  ROOT / "scripts" / f"{script}.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return script_module(ROOT / "scripts" / f"{script}.py")
 
 
 def test_bench_scale_prints_every_figure_the_documents_quote():
