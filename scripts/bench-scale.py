@@ -75,8 +75,8 @@ MILLION = 1_000_000
 def loop_constant(name):
     """A constant of conctrace's loop, from its source (the projection uses
     SAMPLE_COST_RATIO: a memory sample's interval is that many times its
-    cost, at most SAMPLE_S, so samples take 1/RATIO of a CPU until one
-    costs SAMPLE_S / RATIO)."""
+    CPU, at least SAMPLE_MIN_S, so samples take 1/RATIO of a CPU at any
+    scale, and come more than a second apart once one costs 1/RATIO s)."""
     src = (ROOT / "userspace" / "main" / "conctrace.c").read_text()
     m = re.search(rf"^#define {name}\s+([\d.]+)", src, re.M)
     if not m:
@@ -340,25 +340,26 @@ def block_text(opts, tcp_sockets, idle_runs, churned):
     if full:
         # what the full-mode steps imply further out: maps and a memory
         # sample's cost are linear in open connections (a lookup is not);
-        # samples take 1/RATIO of a CPU until one costs SAMPLE_S / RATIO,
-        # then one every SAMPLE_S, whatever it costs
-        ratio, every = loop_constant("SAMPLE_COST_RATIO"), loop_constant("SAMPLE_S")
+        # samples take 1/RATIO of a CPU whatever they cost: the interval
+        # grows with the cost instead
+        ratio, floor = loop_constant("SAMPLE_COST_RATIO"), loop_constant("SAMPLE_MIN_S")
         m0, mb = fit([(r["open"], r["map_bytes"]) for r in full])
         s0, sb = fit([(r["open"], r["ms_sample"]) for r in full])
         # to the hundred: an extrapolation, not a count; a sample that did
         # not grow with the connections has no threshold
         at = (lambda ms: f"{round((ms - s0) / sb, -2):,.0f}") if sb > 0 else (lambda ms: "none")
+        sample_s = (s0 + sb * MILLION) / 1000
         out += ["", f"projection: the full-mode steps' least squares taken further; a memory "
-                f"sample at least every {every:g} s, its interval {ratio:g} times its cost "
+                f"sample as often as every {floor:g} s, its interval {ratio:g} times its CPU "
                 "(userspace/main/conctrace.c)", "",
                 "| projected | value |", "|---|---|",
                 f"| GiB maps at {MILLION:,} open | {(m0 + mb * MILLION) / 2**30:.2f} |",
                 f"| s conctrace CPU per memory sample at {MILLION:,} open "
-                f"| {(s0 + sb * MILLION) / 1000:.1f} |",
-                f"| open connections from which samples take more than 1/{ratio:g} of a CPU "
-                f"| {at(every / ratio * 1000)} |",
-                f"| open connections from which samples take a whole CPU "
-                f"| {at(every * 1000)} |"]
+                f"| {sample_s:.1f} |",
+                f"| open connections from which samples come more than 1 s apart "
+                f"| {at(1000 / ratio)} |",
+                f"| s between memory samples at {MILLION:,} open "
+                f"| {max(floor, sample_s * ratio):.0f} |"]
     if churned:
         rows, rep, secs = churned
         out += ["", f"churn: {opts.churn:,} connections in batches of {opts.batch:,}, one PING "

@@ -18,7 +18,7 @@
  */
 static __always_inline void snapshot(struct sock *sk)
 {
-	__u64 id = socket_file_ino(sk->sk_socket);
+	__u64 id = socket_ino_walked(sk->sk_socket);
 	struct buffers b;
 	struct conn *c;
 

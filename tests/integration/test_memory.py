@@ -465,3 +465,36 @@ def test_own_maps_grow_with_open_connections_and_give_back(tmp_path):
     lo, hi = CONN_ALLOC_SLACK
     assert lo * held <= grew <= hi * held, (cache, grew, held, slab_empty, slab_held)
     assert alloc <= CONN_ALLOC_TARGET, (alloc, record)
+
+
+def test_memory_samples_are_paced_by_their_own_cpu(tmp_path):
+    """The memory samples' pacing (userspace/main/conctrace.c, the rule
+    unit-tested in tests/unit/test_memory.c): each sample's cost is the CPU
+    it took, not 0 and no more than the whole run's (wait4's rusage of
+    conctrace, which counts its waited target and loadgen too); the
+    interval the pacer set is SAMPLE_MIN_S or SAMPLE_COST_RATIO times a
+    sample's cost; and the loop took the samples that far apart, within a
+    poll (100 ms) and a sample's own time."""
+    needs_root()
+    path = tmp_path / "paced.json"
+    proc = subprocess.Popen([str(CONCTRACE), "--load=-c 500 -n 1 --hold 2 -q", "--json", str(path),
+                             "--json-conns", "0", "--", str(binary("epoll_echo")), "-p", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    err = proc.stderr.read().decode()
+    assert os.waitstatus_to_exitcode(status) == 0, err
+    rep = json.loads(path.read_text())
+    loop = (Path(__file__).parents[2] / "userspace" / "main" / "conctrace.c").read_text()
+    floor, ratio = (float(re.search(rf"^#define {name}\s+([\d.]+)", loop, re.M).group(1))
+                    for name in ("SAMPLE_MIN_S", "SAMPLE_COST_RATIO"))
+    cost_s = rep["tracer"]["memory_sample_cpu_ns_max"] / 1e9
+    every_s = rep["tracer"]["memory_sample_interval_max_s"]
+    run_cpu_s = usage.ru_utime + usage.ru_stime
+    times = [p["t_s"] for p in rep["timeline"]]
+    gaps = [b - a for a, b in zip(times, times[1:-1])]     # the last: the report's own
+    print(f"a sample's CPU at most {cost_s * 1e3:.2f} ms, the run's {run_cpu_s:.2f} s; "
+          f"interval at most {every_s:.3f} s; {len(times)} samples, "
+          f"gaps {min(gaps):.3f} to {max(gaps):.3f} s")
+    assert 0 < cost_s <= run_cpu_s
+    assert floor <= every_s <= max(floor, ratio * cost_s) + 1e-9
+    assert len(gaps) >= 3 and max(gaps) <= every_s + 0.1 + cost_s + 0.05

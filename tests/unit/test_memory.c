@@ -194,6 +194,35 @@ static void test_timeline_keeps_peaks_and_last(void **state)
 	timeline_free(&tl);
 }
 
+/* Samples as often as the floor while cheap; past 1/ratio of a CPU the
+ * interval grows with their cost, whatever the cost (a million sockets
+ * walked too); one sample slowed by a stall does not space out the next
+ * ones: the least of the last three costs counts. */
+static void test_samples_are_paced_by_their_cost(void **state)
+{
+	struct timeline tl;
+
+	(void)state;
+	timeline_init(&tl);
+	timeline_pace(&tl, 0.1, 20);
+	assert_float_equal(timeline_next_interval(&tl), 0.1, 1e-9);	/* none costed yet */
+	timeline_sample_cost(&tl, 0.002);
+	assert_float_equal(timeline_next_interval(&tl), 0.1, 1e-9);
+	timeline_sample_cost(&tl, 0.030);	/* 20 x 30 ms, yet the last 3 hold 2 ms */
+	assert_float_equal(timeline_next_interval(&tl), 0.1, 1e-9);
+	timeline_sample_cost(&tl, 0.030);
+	timeline_sample_cost(&tl, 0.030);	/* 2 ms is out of the last three now */
+	assert_float_equal(timeline_next_interval(&tl), 0.6, 1e-9);
+	for (int i = 0; i < 3; i++)
+		timeline_sample_cost(&tl, 2.4);	/* a million open, as projected */
+	assert_float_equal(timeline_next_interval(&tl), 48.0, 1e-9);
+	timeline_sample_cost(&tl, -1);		/* a clock that went back counts 0 */
+	assert_float_equal(timeline_next_interval(&tl), 0.1, 1e-9);
+	assert_float_equal(tl.pace.cost_max_s, 2.4, 1e-9);
+	assert_float_equal(tl.pace.interval_max_s, 48.0, 1e-9);
+	timeline_free(&tl);
+}
+
 /* A tree: the peak is the largest sampled sum, raised to one process's
  * own peak (it held that much alone once), never to the sum of the peaks;
  * a process gone keeps its peak and ends at 0; an attached one's VmHWM,
@@ -329,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_run_time_is_schedstat_first_field),
 		cmocka_unit_test(test_map_memory_is_its_memlock_line),
 		cmocka_unit_test(test_timeline_keeps_peaks_and_last),
+		cmocka_unit_test(test_samples_are_paced_by_their_cost),
 		cmocka_unit_test(test_tree_peak_is_bounded_by_its_processes),
 		cmocka_unit_test(test_held_buffers_are_weighted_by_time),
 		cmocka_unit_test(test_held_uring_requests_are_weighted_by_time),

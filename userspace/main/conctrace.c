@@ -48,10 +48,11 @@
 #define EXIT_LOAD_FAILED 3	/* --load: loadgen failed (--help says so) */
 #define SETTLE_S	 2.0	/* --load: time for the server to close its side */
 /* memory timeline without -i: peaks need samples, as often as every
- * SAMPLE_MIN_S (a short --load run too) while a sample costs at most
- * 1/SAMPLE_COST_RATIO of a CPU, and at least every SAMPLE_S */
-#define SAMPLE_S	 1.0
+ * SAMPLE_MIN_S (a short --load run too), their CPU kept to
+ * 1/SAMPLE_COST_RATIO of a CPU however many sockets they walk
+ * (timeline_next_interval) */
 #define SAMPLE_MIN_S	 0.1
+#define SAMPLE_COST_RATIO 20.0
 /* processes a sample keeps one by one (their peaks, the JSON's list);
  * beyond them the sum still counts every one */
 #define TREE_READINGS	 256
@@ -59,7 +60,6 @@
  * VmHWM and its exec (execvp's path search on its stack): wait4's figure
  * is a process of the tree's only when above the reading by more. */
 #define HELD_SLACK_BYTES (64 * 1024)
-#define SAMPLE_COST_RATIO 20.0
 
 static volatile sig_atomic_t exiting;
 static volatile sig_atomic_t exit_signal;
@@ -113,6 +113,15 @@ static double now_s(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* This thread's CPU: the iterators a sample runs count here, in its read()s. */
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -248,14 +257,17 @@ static int trace_loop(struct run *run)
 			break;
 		if (env->duration_s && t - run->t0 >= env->duration_s)
 			break;
-		if (t >= next_tick && env->interval_s) {
-			take_sample(run, t, true);
-			next_tick += every;
-		} else if (t >= next_tick) {
-			take_sample(run, t, false);
-			every = (now_s() - t) * SAMPLE_COST_RATIO;
-			next_tick = t + (every < SAMPLE_MIN_S ? SAMPLE_MIN_S :
-					 every > SAMPLE_S ? SAMPLE_S : every);
+		if (t >= next_tick) {
+			double cpu = thread_cpu_s();
+
+			take_sample(run, t, env->interval_s > 0);
+			/* its CPU, not its wall time: time spent waiting for a
+			 * CPU costs no one */
+			timeline_sample_cost(&run->timeline, thread_cpu_s() - cpu);
+			if (env->interval_s)
+				next_tick += every;
+			else
+				next_tick = t + timeline_next_interval(&run->timeline);
 		}
 		if (!env->load)
 			continue;
@@ -656,6 +668,7 @@ int main(int argc, char **argv)
 		live_view_start(&run.view, json_to_stdout(&run.env) ? stderr : stdout,
 				run.env.live_s, &run.source);
 	timeline_init(&run.timeline);
+	timeline_pace(&run.timeline, SAMPLE_MIN_S, SAMPLE_COST_RATIO);
 	slab_counts_read(&run.slab_start);
 	memcg_read(&run.memcg, &run.memcg_start);
 	if (!run.target.launched)

@@ -10,6 +10,41 @@ void timeline_init(struct timeline *tl)
 	memset(tl, 0, sizeof(*tl));
 }
 
+void timeline_pace(struct timeline *tl, double min_s, double ratio)
+{
+	memset(&tl->pace, 0, sizeof(tl->pace));
+	tl->pace.min_s = min_s;
+	tl->pace.ratio = ratio;
+}
+
+void timeline_sample_cost(struct timeline *tl, double cost_s)
+{
+	struct sample_pace *p = &tl->pace;
+
+	if (cost_s < 0)
+		cost_s = 0;
+	p->cost_s[p->n++ % PACE_COSTS] = cost_s;
+	if (cost_s > p->cost_max_s)
+		p->cost_max_s = cost_s;
+}
+
+double timeline_next_interval(struct timeline *tl)
+{
+	struct sample_pace *p = &tl->pace;
+	unsigned int kept = p->n < PACE_COSTS ? p->n : PACE_COSTS;
+	double least = 0, every;
+
+	for (unsigned int i = 0; i < kept; i++)
+		if (i == 0 || p->cost_s[i] < least)
+			least = p->cost_s[i];
+	every = least * p->ratio;
+	if (every < p->min_s)
+		every = p->min_s;
+	if (every > p->interval_max_s)
+		p->interval_max_s = every;
+	return every;
+}
+
 void timeline_free(struct timeline *tl)
 {
 	free(tl->v);

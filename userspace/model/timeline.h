@@ -33,6 +33,27 @@ struct proc_peak {
 	bool alive;	/* at the last sample */
 };
 
+/*
+ * When the next memory sample is due. A sample's CPU grows with what its
+ * iterators walk (every TCP socket of the machine) and the records it
+ * reads: about 2.4 us per open connection here, so a sample every second
+ * would take a whole CPU from some 400,000 open. The pacer keeps samples
+ * to 1/ratio of a CPU at any scale, as often as every min_s: below about
+ * 17,000 connections here that is at least once a second, beyond it the
+ * timeline thins instead of conctrace growing. A host's stall can make one
+ * sample look costly; the least of the last PACE_COSTS is taken as the
+ * cost at the present scale.
+ */
+#define PACE_COSTS 3
+
+struct sample_pace {
+	double min_s, ratio;
+	double cost_s[PACE_COSTS];	/* the last samples' CPU, a ring */
+	unsigned int n;			/* samples paced */
+	double cost_max_s;		/* the most CPU one sample took */
+	double interval_max_s;		/* the longest interval it set (none with -i) */
+};
+
 struct timeline {
 	struct sample *v;
 	size_t n, cap;
@@ -43,9 +64,16 @@ struct timeline {
 	/* the largest one process's own peak: its VmHWM read alive, or what
 	 * wait4() gave for the launched command's tree (timeline_note_reaped) */
 	__u64 proc_peak_max;
+	struct sample_pace pace;
 };
 
 void timeline_init(struct timeline *tl);
+/* Samples as often as min_s apart, their CPU 1/ratio of a CPU at most. */
+void timeline_pace(struct timeline *tl, double min_s, double ratio);
+/* A sample just took cost_s of CPU. */
+void timeline_sample_cost(struct timeline *tl, double cost_s);
+/* The seconds until the next sample, from the costs noted so far. */
+double timeline_next_interval(struct timeline *tl);
 void timeline_free(struct timeline *tl);
 /* Returns -1 when out of memory (the sample is dropped). */
 int timeline_add(struct timeline *tl, const struct sample *s);

@@ -287,6 +287,9 @@ void report_json(FILE *f, struct report *r)
 		json_u64(&j, "ring_bytes", r->ring_bytes);
 		json_u64(&j, "ring_backlog_peak_bytes", r->ring_backlog_peak);
 		json_u64(&j, "ring_overflow_records", r->ring_overflowed);
+		json_u64(&j, "memory_sample_cpu_ns_max",
+			 (__u64)(r->timeline->pace.cost_max_s * 1e9));
+		json_double(&j, "memory_sample_interval_max_s", r->timeline->pace.interval_max_s);
 		json_end_object(&j);
 	}
 

@@ -204,10 +204,19 @@ void report_text(FILE *f, struct report *r)
 				fmt_bytes((double)timeline_rss_peaks_summed(r->timeline),
 					  b3, sizeof(b3)));
 		fprintf(f, "; connections' kernel memory peak %s, "
-			"at end %s (sampled %zu time%s)\n",
+			"at end %s (sampled %zu time%s",
 			fmt_bytes((double)r->timeline->kernel_peak, b3, sizeof(b3)),
 			fmt_bytes((double)end->kernel_bytes, b4, sizeof(b4)),
 			r->timeline->n, r->timeline->n == 1 ? "" : "s");
+		if (r->timeline->pace.interval_max_s > 1.0) {
+			const struct sample_pace *p = &r->timeline->pace;
+
+			/* many sockets: the timeline thinned, conctrace did not grow */
+			fprintf(f, ", as far apart as %.1f s: one took %s of CPU, and samples "
+				"are kept to 1/%g of a CPU", p->interval_max_s,
+				fmt_ns(p->cost_max_s * 1e9, b1, sizeof(b1)), p->ratio);
+		}
+		fprintf(f, ")\n");
 		char alloc[64] = "";
 
 		if (r->conn_alloc_bytes)	/* the record in its hash element */
