@@ -301,7 +301,7 @@ def block_text(opts, tcp_sockets, idle_runs, churned):
     out = ["epoll_echo on CPU 0 under conctrace, kernel.bpf_stats_enabled=1, loadgen on CPU 1.",
            "", "before: the machine, before the run", "",
            "| before the run | count |", "|---|---|",
-           f"| TCP sockets on the machine (iter/tcp walks them all at each memory sample) "
+           f"| TCP sockets on the machine (the machine's walk visits them all: every 10th memory sample) "
            f"| {tcp_sockets:,} |"]
     ends = []
     for mode, rows, rep in idle_runs:

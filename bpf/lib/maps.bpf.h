@@ -39,6 +39,10 @@ __s64 conns_peak = 0;
  * set by userspace before it runs the iterators. */
 __u32 snapshot_gen = 0;
 __u64 snapshot_ns = 0;
+/* Open connections (socket pairs aside, as live_conns counts them) the
+ * snapshot found alive: where the walk of the target's own descriptors
+ * found them all, the machine's sockets need no walk (tracer/snapshot.c). */
+__u64 snapshot_found = 0;
 /* The most bytes the event ring held unread, as the kernel counted them
  * after a submit: how close the consumer came to losing records, the
  * figure the ring's size is chosen from. */

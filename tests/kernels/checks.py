@@ -393,7 +393,16 @@ def _check(r, files, facts, settings, may_refuse, why_not_loaded):
     r.summary = (f"{conns['total']} conns, {conns['bytes_rx']}/{conns['bytes_tx']} B, "
                  f"switches vol {switches[0]} invol {switches[1]} (conctrace/rusage), "
                  f"sock {sock} B" + (f", syscalls through {rep['tracer']['syscall_hooks']}"
-                                     if r.mode == "full" else ""))
+                                     if r.mode == "full" else "") + _walks(rep))
+
+
+def _walks(rep):
+    """How the memory samples walked sockets (tracer/snapshot.c), if said."""
+    t = rep.get("tracer", {})
+    if "memory_samples_own_walks" not in t:
+        return ""
+    return (f", samples walked the target's descriptors {t['memory_samples_own_walks']} "
+            f"times, the machine's {t['memory_samples_machine_walks']}")
 
 
 def _check_syscalls(rep, settings, server, fail):

@@ -114,7 +114,7 @@ void live_snapshot_take(struct live_snapshot *s, const struct run_source *src,
 	}
 	/* buffers as they stand now (and, in light mode, the ends of the
 	 * connections the kernel no longer has: records handed on now) */
-	tracer_snapshot(src->tracer);
+	tracer_snapshot(src->tracer, false);
 	/* the closed connections' bytes: their histograms' exact sums */
 	s->closed = *src->closed;
 	s->rx = src->agg->dist[M_BYTES_RX].sum;

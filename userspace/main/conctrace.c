@@ -301,7 +301,7 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	memset(r, 0, sizeof(*r));
 	/* data nobody read is memory too; in light mode the snapshot also
 	 * ends the Unix connections that are gone, with a record each */
-	tracer_snapshot(&run->tracer);
+	tracer_snapshot(&run->tracer, true);
 	/* records still in the ring buffer, then connections still open */
 	while (tracer_poll(&run->tracer, 0) > 0)
 		;
@@ -314,6 +314,8 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	r->syscall_hooks = tracer_syscall_hooks(&run->tracer);
 	r->ring_backlog_peak = tracer_ring_backlog_peak(&run->tracer);
 	r->ring_overflowed = tracer_ring_overflowed(&run->tracer);
+	r->walks_own = run->tracer.own_walks;
+	r->walks_machine = run->tracer.machine_walks;
 	r->agg = &run->agg;
 	r->pid = run->target.pid;
 	r->cpu_before_ns = run->target.launched ? run->held_cpu_ns : -1;

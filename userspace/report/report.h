@@ -53,6 +53,9 @@ struct report {
 	const char *syscall_hooks;	/* "fentry", "tracepoints", "none" (tracer.h) */
 	__u64 ring_backlog_peak;	/* the most of it ever unread */
 	__u64 ring_overflowed;		/* records that waited in the overflow map */
+	/* memory samples' walks: of the target's descriptors alone, and of
+	 * every socket of the machine (the report's own included) */
+	__u64 walks_own, walks_machine;
 	bool has_closure;
 	bool syscall_time;		/* --syscall-time: the syscalls' ns are measured */
 	struct closure closure;		/* open connections vs slab growth, at their peak */

@@ -290,6 +290,8 @@ void report_json(FILE *f, struct report *r)
 		json_u64(&j, "memory_sample_cpu_ns_max",
 			 (__u64)(r->timeline->pace.cost_max_s * 1e9));
 		json_double(&j, "memory_sample_interval_max_s", r->timeline->pace.interval_max_s);
+		json_u64(&j, "memory_samples_own_walks", r->walks_own);
+		json_u64(&j, "memory_samples_machine_walks", r->walks_machine);
 		json_end_object(&j);
 	}
 

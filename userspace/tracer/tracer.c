@@ -32,6 +32,7 @@
 #include "tracer/libbpf_log.h"
 #include "tracer/plan.h"
 #include "tracer/programs.h"
+#include "tracer/snapshot.h"
 #include "tracer/uv_probes.h"
 
 #define CAP_PERFMON_BIT	38
@@ -267,6 +268,7 @@ static struct conctrace_bpf *open_configured(struct tracer *t, const struct trac
 	bpf_program__set_autoattach(skel->progs.on_runtime_thread, false);
 	bpf_program__set_autoattach(skel->progs.on_py_queue_put, false);
 	bpf_program__set_autoattach(skel->progs.on_py_queue_got, false);
+	snapshot_plan(skel, vmlinux);
 	plan_programs(t, skel->obj, vmlinux);
 	/* neither socket-length tracepoints nor fexit: in full mode the bytes
 	 * are the syscalls' results */
@@ -480,22 +482,6 @@ static int load_and_attach(struct tracer *t, const struct tracer_opts *o,
 	return explain("cannot load BPF programs", EINVAL, NULL);	/* not reached */
 }
 
-/* Run an iterator program to its end: its work is its side effects. */
-static void run_iter(struct bpf_link *link)
-{
-	char buf[64];
-	int fd;
-
-	if (!link)
-		return;
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0)
-		return;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	close(fd);
-}
-
 /*
  * rss_stat's exact read needs every CPU's per-CPU offset, which the
  * scheduler's program learns at a CPU's first switch after attaching. A
@@ -590,14 +576,14 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 	switch_on_every_cpu();
 	/* attached: what the target holds already, before the first sample
 	 * (a record the threads' walk completes) */
-	run_iter(t->skel->links.held_sockets);
-	run_iter(t->skel->links.held_threads);
-	run_iter(t->skel->links.held_uring);
+	tracer_run_iter(t->skel->links.held_sockets);
+	tracer_run_iter(t->skel->links.held_threads);
+	tracer_run_iter(t->skel->links.held_uring);
 	/* twice: count the connections naming each stack-like mapping, then
 	 * charge those named once (progs/held.bpf.h) */
-	run_iter(t->skel->links.held_stacks);
+	tracer_run_iter(t->skel->links.held_stacks);
 	t->skel->bss->held_stacks_pass = 1;
-	run_iter(t->skel->links.held_stacks);
+	tracer_run_iter(t->skel->links.held_stacks);
 	{
 		char buf[64];
 		const char *exe = target_exe(o, buf, sizeof(buf));
@@ -688,32 +674,6 @@ void tracer_note_target_stopping(struct tracer *t)
 {
 	if (t->skel)
 		__atomic_store_n(&t->skel->bss->target_stopping, 1, __ATOMIC_RELEASE);
-}
-
-void tracer_snapshot(struct tracer *t)
-{
-	struct timespec now;
-
-	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC */
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	t->skel->bss->snapshot_ns = (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
-	t->skel->bss->snapshot_gen++;
-	run_iter(t->skel->links.snapshot_tcp);
-	run_iter(t->skel->links.snapshot_unix);
-	for (int g = 0; g < t->n_gens; g++)
-		run_iter(t->sweep[g]);	/* light mode */
-	if (t->sweep_in_userspace) {
-		tracer_sweep_from_userspace(t);
-	} else if (!t->light) {
-		/* full mode: the connections a close() left to another holder
-		 * (CONN_OUTLIVED), while any may be open: a walk of the map */
-		__u64 marked = __atomic_load_n(&t->skel->bss->outlived_marked, __ATOMIC_ACQUIRE);
-
-		if (marked != t->outlived_swept || t->outlived_open) {
-			t->outlived_swept = marked;
-			t->outlived_open = tracer_sweep_from_userspace(t) > 0;
-		}
-	}
 }
 
 void tracer_links_destroy(struct bpf_link **links, int n)

@@ -75,6 +75,10 @@ struct tracer {
 	 * of them, and whether it left some open (tracer_snapshot) */
 	__u64 outlived_swept;
 	bool outlived_open;
+	/* samples that walked the target's descriptors alone, and those
+	 * that walked every socket of the machine (snapshot.c) */
+	__u64 own_walks, machine_walks;
+	unsigned int since_whole;	/* samples since the machine's last walk */
 	/* full mode where the kernel gives no socket I/O event (neither the
 	 * tracepoints nor fexit): bytes are the syscalls' results */
 	bool bytes_from_syscalls;
@@ -176,8 +180,9 @@ __u64 tracer_ring_overflowed(struct tracer *t);
 /* Sample every tracked socket's buffers now (data the server never read
  * raises no event of ours). In light mode, also end the connections whose
  * sockets are gone: a Unix socket's release, or a reset TCP socket's,
- * raises no event either. */
-void tracer_snapshot(struct tracer *t);
+ * raises no event either. whole: walk every socket of the machine, not
+ * only the target's descriptors (the report's, to be exact at the end). */
+void tracer_snapshot(struct tracer *t, bool whole);
 
 /* A Unix connection's path (conn.unix_addr: the key of its address in
  * BPF's unix_paths) into out; false, and "" in out, if it has none or it
