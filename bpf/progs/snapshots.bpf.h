@@ -57,7 +57,8 @@ int snapshot_tcp(struct bpf_iter__tcp *ctx)
  * The same from the target's own descriptors: userspace gives the
  * iterator one process (6.1 on), so it visits that process's files, not
  * every TCP socket of the machine and every bucket of the kernel's
- * established hash, empty ones too (half of an idle sample's CPU). A
+ * established hash, empty ones too (a quarter of an idle conctrace's CPU
+ * here). A
  * connection the target no longer holds (another process's now, or ended
  * unseen) is not found: userspace then walks the machine's sockets too.
  */

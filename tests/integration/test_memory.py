@@ -41,7 +41,7 @@ import pytest
 
 import slabtruth
 from conftest import SERVERS, binary, report_figure
-from test_conctrace import CONCTRACE, LOADGEN, needs_root, ss_rmem, wait_line
+from test_conctrace import CONCTRACE, LOADGEN, needs_root, wait_line
 
 MEM_CONNS = 5000
 INTERVAL = 0.3
@@ -501,19 +501,26 @@ def test_memory_samples_are_paced_by_their_own_cpu(tmp_path):
     assert len(gaps) >= 3 and max(gaps) <= every_s + 0.1 + cost_s + 0.05
 
 
-def test_samples_between_walks_of_the_machine_read_the_targets_sockets(tmp_path):
-    """A memory sample walks the target's own descriptors and walks every
-    socket of the machine only where those did not find every open
-    connection, every 10th sample and for the report (tracer/snapshot.c).
-    epoll_echo stops reading a connection while its WAIT is pending, and
-    the data sent after it sits in the socket's receive queue with no
-    event of conctrace's: only samples read it. Samples taken while it
-    sits there must hold at least what ss says is queued, and more of them
-    than the run had walks of the machine: walks of the target's
-    descriptors read it too. Where the kernel has no such walk (before
-    6.1), every sample walks the machine."""
+def ss_rmem(port):
+    """skmem r (sk_rmem_alloc) of the server side of connections on port."""
+    out = subprocess.run(["ss", "-tmnH", "state", "established", f"( sport = :{port} )"],
+                         capture_output=True, text=True, check=True).stdout
+    return [int(m) for m in re.findall(r"skmem:\(r(\d+),", out)]
+
+
+def test_unread_data_shows_in_rx_queue_as_ss_sees_it(tmp_path):
+    """epoll_echo stops reading a connection while its WAIT is pending, so
+    the megabyte sent after it sits in the socket's receive queue, with no
+    event of conctrace's: only memory samples read it. Its rx_queue must
+    equal what ss reports for that socket (skmem r). A sample walks the
+    target's own descriptors and walks every socket of the machine only
+    where those did not find every open connection, every 10th sample and
+    for the report (tracer/snapshot.c): samples taken while the data sits
+    there must hold it, more of them than the run had walks of the
+    machine, so walks of the target's descriptors read it too. Before 6.1,
+    which has no such walk, every sample walks the machine."""
     needs_root()
-    path = tmp_path / "walks.json"
+    path = tmp_path / "rx.json"
     ct = subprocess.Popen([str(CONCTRACE), "--json", str(path), "--", str(binary("epoll_echo")),
                            "-p", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     client = None
@@ -522,25 +529,33 @@ def test_samples_between_walks_of_the_machine_read_the_targets_sockets(tmp_path)
         client = socket.create_connection(("127.0.0.1", port))
         client.sendall(b"WAIT 10000\n")
         time.sleep(0.2)
-        client.sendall(b"x" * (64 << 10))
+        client.setblocking(False)
+        payload, sent = b"x" * 4096, 0
+        deadline = time.monotonic() + 5
+        while sent < (1 << 20) and time.monotonic() < deadline:
+            try:
+                sent += client.send(payload)
+            except BlockingIOError:
+                time.sleep(0.01)   # the server's queue is full: the rest waits
         time.sleep(0.3)
         queued = ss_rmem(port)
-        assert len(queued) == 1 and queued[0] >= 64 << 10, queued
-        time.sleep(1.5)                 # samples at 0.1 to 0.2 s here
+        assert len(queued) == 1 and queued[0] > 64 * 1024, queued
+        time.sleep(1.5)            # samples every 0.1 to 0.2 s here
     finally:
         ct.send_signal(signal.SIGINT)
         ct.communicate(timeout=30)
         if client:
             client.close()
     rep = json.loads(path.read_text())
-    tracer = rep["tracer"]
+    conns, tracer = rep["conns"], rep["tracer"]
+    assert len(conns) == 1
     holding = [p for p in rep["timeline"] if p["kernel_bytes"] >= queued[0]]
-    print(f"ss skmem r {queued[0]}; {len(holding)} of {len(rep['timeline'])} samples held it; "
-          f"walks: {tracer['memory_samples_own_walks']} of the target's descriptors, "
+    print(f"ss skmem r {queued[0]}, conctrace rx_queue_peak {conns[0]['rx_queue_peak']}; "
+          f"{len(holding)} of {len(rep['timeline'])} samples held it; walks: "
+          f"{tracer['memory_samples_own_walks']} of the target's descriptors, "
           f"{tracer['memory_samples_machine_walks']} of the machine's")
+    assert conns[0]["rx_queue_peak"] == queued[0]
     if tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2]) < (6, 1):
         assert tracer["memory_samples_own_walks"] == 0
-        pytest.skip("before 6.1 no iterator walks one process's descriptors: every sample "
-                    "walks the machine's sockets")
-    assert len(holding) > tracer["memory_samples_machine_walks"]
-    assert rep["conns"][0]["rx_queue_peak"] == queued[0]
+    else:
+        assert len(holding) > tracer["memory_samples_machine_walks"]

@@ -203,8 +203,8 @@ int plan_check_light_mode(struct tracer *t)
  * One line per figure a left-out program takes with it, each prefixed,
  * with why (and why its stand-in could not take over). A stand-in left
  * out is its own line only where other stand-ins cover the rest (one
- * family's socket I/O). Programs a stand-in replaced, and the map sweep
- * userspace does instead, only when verbose.
+ * family's socket I/O). Programs a stand-in replaced, and those whose job
+ * something else does (prog_role's instead), only when verbose.
  */
 void plan_report(struct tracer *t, FILE *f, const char *prefix, bool verbose)
 {
@@ -215,7 +215,6 @@ void plan_report(struct tracer *t, FILE *f, const char *prefix, bool verbose)
 		const struct dropped_prog *d = &t->dropped[i];
 		const struct prog_role *r = prog_role(d->name);
 		const struct dropped_prog *alt = dropped_stand_in(t, d->name);
-		bool sweep = !strcmp(d->name, "sweep_ended");
 		char line[1024];
 
 		if (r && r->fallback_for && !plan_covered(t, r->fallback_for))
@@ -229,11 +228,10 @@ void plan_report(struct tracer *t, FILE *f, const char *prefix, bool verbose)
 			said_bytes = true;
 			continue;
 		}
-		if (sweep || plan_covered(t, d->name)) {
+		if ((r && r->instead) || plan_covered(t, d->name)) {
 			if (verbose)
 				fprintf(f, "%s%s left out (%s); %s\n", prefix, d->name, d->why,
-					sweep ? "userspace walks the connection map instead" :
-					"a stand-in measures the same");
+					r && r->instead ? r->instead : "a stand-in measures the same");
 			continue;
 		}
 		snprintf(line, sizeof(line), "%sno %s: %s%s%s\n", prefix, r ? r->figure : d->name,

@@ -71,10 +71,10 @@ static const struct prog_role roles[] = {
 	    "TCP socket buffers at each sample (and light mode's end of reset TCP connections)"),
 	OPT("snapshot_unix",
 	    "Unix socket buffers at each sample (and light mode's end of Unix connections)"),
-	OPT("snapshot_files", "samples' walk of the target's own sockets (without it, each "
-	    "sample walks every socket of the machine: dearer, nothing lost)"),
-	/* userspace walks the map instead (tracer.c): nothing is lost */
-	OPT("sweep_ended", "light mode's end of connections whose socket is gone"),
+	OPT("snapshot_files", "samples' walk of the target's own sockets",
+	    .instead = "each memory sample walks every socket of the machine instead"),
+	OPT("sweep_ended", "light mode's end of connections whose socket is gone",
+	    .instead = "userspace walks the connection map instead"),
 
 	/* rss_stat took the counter's value until 6.2, when RSS counters
 	 * became per-CPU and the event lost that argument */

@@ -33,6 +33,9 @@ struct prog_role {
 	/* light mode finds connections only through these (socket I/O):
 	 * without any of them it has nothing to measure */
 	bool names_conns;
+	/* what does its job where it is left out: nothing is lost, and only
+	 * -v says so; NULL for a program whose figure goes with it */
+	const char *instead;
 };
 
 /* The role of the program called name; NULL if it has none listed (then
