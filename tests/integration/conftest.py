@@ -18,6 +18,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -53,9 +54,13 @@ def binary(name):
 
 
 def script_module(path):
-    """A script of scripts/ as a module, nothing run (with or without .py)."""
+    """A script of scripts/ as a module, nothing run (with or without .py).
+    Its folder goes on the import path: scripts import their siblings
+    (benchlib, svgchart)."""
     import importlib.machinery
     import importlib.util
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
     loader = importlib.machinery.SourceFileLoader(path.stem.replace("-", "_"), str(path))
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
     loader.exec_module(module)

@@ -40,7 +40,7 @@ from pathlib import Path
 import pytest
 
 import slabtruth
-from conftest import SERVERS, binary, report_figure
+from conftest import ROOT, SERVERS, binary, report_figure, script_module
 from test_conctrace import CONCTRACE, LOADGEN, needs_root, wait_line
 
 MEM_CONNS = 5000
@@ -485,9 +485,9 @@ def test_memory_samples_are_paced_by_their_own_cpu(tmp_path):
     err = proc.stderr.read().decode()
     assert os.waitstatus_to_exitcode(status) == 0, err
     rep = json.loads(path.read_text())
-    loop = (Path(__file__).parents[2] / "userspace" / "main" / "conctrace.c").read_text()
-    floor, ratio = (float(re.search(rf"^#define {name}\s+([\d.]+)", loop, re.M).group(1))
-                    for name in ("SAMPLE_MIN_S", "SAMPLE_COST_RATIO"))
+    # the loop's constants, as bench-scale's projection reads them
+    loop_constant = script_module(ROOT / "scripts" / "bench-scale.py").loop_constant
+    floor, ratio = loop_constant("SAMPLE_MIN_S"), loop_constant("SAMPLE_COST_RATIO")
     cost_s = rep["tracer"]["memory_sample_cpu_ns_max"] / 1e9
     every_s = rep["tracer"]["memory_sample_interval_max_s"]
     run_cpu_s = usage.ru_utime + usage.ru_stime
