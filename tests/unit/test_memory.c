@@ -2,7 +2,7 @@
 /*
  * Unit tests for kernel memory per connection (userspace/model/memory.c,
  * host/slabs.c): the /proc/slabinfo parser and the per-category breakdown
- * of a record.
+ * of a record; where the closure reads the caches' counters (model/closure.c).
  *
  * Build and run:  make build/tests/test_memory && build/tests/test_memory
  */
@@ -16,6 +16,7 @@
 
 #include "host/procfs.h"
 #include "host/slabs.h"
+#include "model/closure.h"
 #include "model/memory.h"
 #include "model/timeline.h"
 
@@ -344,6 +345,25 @@ static void test_held_uring_requests_are_weighted_by_time(void **state)
 	assert_int_equal(conn_uring_held(&c, 256), 256);
 }
 
+/* The closure's end counters: at each new peak of the connections'
+ * objects, on a plateau at most once every CLOSURE_PLATEAU_S but at the
+ * last sample, never where they fell. */
+static void test_closure_reads_at_peaks_and_seldom_on_a_plateau(void **state)
+{
+	struct closure_mark m = { 0 };
+
+	(void)state;
+	assert_true(closure_read_due(&m, 0, 0.0, false));	/* the first sample */
+	m = (struct closure_mark){ .taken = true, .objects_bytes = 1000, .t = 10.0 };
+	assert_true(closure_read_due(&m, 1001, 10.1, false));	/* a new peak at once */
+	assert_false(closure_read_due(&m, 1000, 10.1, false));	/* a plateau: not yet */
+	assert_false(closure_read_due(&m, 1000, 10.0 + CLOSURE_PLATEAU_S - 0.01, false));
+	assert_true(closure_read_due(&m, 1000, 10.0 + CLOSURE_PLATEAU_S, false));
+	assert_true(closure_read_due(&m, 1000, 10.1, true));	/* the run's last sample */
+	assert_false(closure_read_due(&m, 999, 20.0, false));	/* fallen: the peak stands */
+	assert_false(closure_read_due(&m, 999, 20.0, true));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_tree_peak_is_bounded_by_its_processes),
 		cmocka_unit_test(test_held_buffers_are_weighted_by_time),
 		cmocka_unit_test(test_held_uring_requests_are_weighted_by_time),
+		cmocka_unit_test(test_closure_reads_at_peaks_and_seldom_on_a_plateau),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

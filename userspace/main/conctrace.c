@@ -101,7 +101,7 @@ struct run {
 	struct memcg_counters memcg_start, memcg_end;
 	__u64 closure_attributed[CC_COUNT];
 	__u64 closure_bytes, closure_buffers;
-	bool closure_sampled;
+	struct closure_mark closure_mark;
 	bool listening;
 	__u64 closed;		/* connection records received, internal pairs aside */
 	char exe[PATH_MAX];	/* launched: the command's file, as execvp finds it */
@@ -164,13 +164,17 @@ static void add_open(void *ctx, const struct conn *open)
 	account(ctx, open);
 }
 
+/* A sample of the loop's, one of -i's (its line printed), or the run's last. */
+enum sample_kind { SAMPLE, SAMPLE_LIVE, SAMPLE_LAST };
+
 /*
  * One sample of the run: the memory timeline's point, and the closure's
  * when the open connections' objects peak. With live (-i) the snapshot also
  * reads the syscall totals, for the line printed from it.
  */
-static void take_sample(struct run *run, double t, bool live)
+static void take_sample(struct run *run, double t, enum sample_kind kind)
 {
+	bool live = kind == SAMPLE_LIVE;
 	struct live_snapshot s = {
 		.by_nr = live ? run->by_nr : NULL,
 		.procs = run->procs, .procs_cap = TREE_READINGS,
@@ -178,16 +182,18 @@ static void take_sample(struct run *run, double t, bool live)
 	struct sample point = { .t_s = t - run->t0 };
 
 	live_snapshot_take(&s, &run->source, live ? &run->last : NULL, t);
-	if (!run->closure_sampled ||
-	    s.kernel_bytes - s.buffers >= run->closure_bytes - run->closure_buffers) {
-		/* the kernel's counters right after ours, where the connections'
-		 * objects peaked (buffers come and go within the sample itself) */
+	/* buffers come and go within the sample itself: objects only */
+	if (closure_read_due(&run->closure_mark, s.kernel_bytes - s.buffers, t,
+			     kind == SAMPLE_LAST)) {
+		/* the kernel's counters right after ours */
 		slab_counts_read(&run->slab_end);
 		memcg_read(&run->memcg, &run->memcg_end);
 		memcpy(run->closure_attributed, s.objects, sizeof(s.objects));
 		run->closure_bytes = s.kernel_bytes;
 		run->closure_buffers = s.buffers;
-		run->closure_sampled = true;
+		run->closure_mark = (struct closure_mark){
+			.taken = true, .objects_bytes = s.kernel_bytes - s.buffers, .t = t,
+		};
 	}
 	/* user frames resolve through the target's mappings: read them while
 	 * it lives (new libraries, new threads' stacks) */
@@ -260,7 +266,7 @@ static int trace_loop(struct run *run)
 		if (t >= next_tick) {
 			double cpu = thread_cpu_s();
 
-			take_sample(run, t, env->interval_s > 0);
+			take_sample(run, t, env->interval_s > 0 ? SAMPLE_LIVE : SAMPLE);
 			/* its CPU, not its wall time: time spent waiting for a
 			 * CPU costs no one */
 			timeline_sample_cost(&run->timeline, thread_cpu_s() - cpu);
@@ -674,7 +680,7 @@ int main(int argc, char **argv)
 	slab_counts_read(&run.slab_start);
 	memcg_read(&run.memcg, &run.memcg_start);
 	if (!run.target.launched)
-		take_sample(&run, run.t0, false);	/* where an attached target starts */
+		take_sample(&run, run.t0, SAMPLE);	/* where an attached target starts */
 	if (run.target.launched) {
 		long long rss;
 
@@ -699,7 +705,7 @@ int main(int argc, char **argv)
 	status = trace_loop(&run);
 	live_view_stop(&run.view);	/* the report goes to the normal screen */
 	/* memory as it stands while the target still holds its sockets */
-	take_sample(&run, now_s(), false);
+	take_sample(&run, now_s(), SAMPLE_LAST);
 	loaddriver_stop(&run.load);
 	/* what the target holds as it ends is the report's: no process's
 	 * memory is given back from here */

@@ -42,3 +42,10 @@ void closure_compute(const struct slab_counts *start, const struct slab_counts *
 		out->attributed_bytes += attributed[i] * end->slab_size[i];
 	}
 }
+
+bool closure_read_due(const struct closure_mark *m, __u64 objects_bytes, double t, bool last)
+{
+	if (!m->taken || objects_bytes > m->objects_bytes)
+		return true;
+	return objects_bytes == m->objects_bytes && (last || t - m->t >= CLOSURE_PLATEAU_S);
+}
