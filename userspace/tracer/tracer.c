@@ -552,6 +552,7 @@ static int tracer_start_quiet(struct tracer *t, const struct tracer_opts *o)
 		goto fail;
 	t->gen_fd[0] = bpf_map__fd(t->skel->maps.conns_g0);
 	t->n_gens = 1;
+	tracer_learn_fixed_maps(t);
 	if (o->no_syscalls && bpf_program__autoload(t->skel->progs.sweep_ended)) {
 		char why[128];
 

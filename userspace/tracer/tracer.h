@@ -66,6 +66,7 @@ struct tracer {
 #define V8_LINKS 8
 	struct bpf_link *v8_links[V8_LINKS];
 	__u32 conn_elem_bytes;		/* a connection map element (own_figures.c) */
+	__u64 fixed_map_bytes;		/* the skeleton's maps that do not grow (own_figures.c) */
 	bool light;			/* --no-syscalls */
 	bool syscall_time;		/* --syscall-time */
 	/* light mode where the kernel refuses the map iterator: userspace
@@ -166,6 +167,9 @@ __u64 tracer_conn_alloc_bytes(struct tracer *t);
 /* tracer.c's, at start, with the kernel's BTF it loads anyway: the
  * element's size, for the above. */
 void tracer_learn_conn_elem(struct tracer *t, const struct btf *vmlinux);
+/* tracer.c's, once the skeleton's maps exist: what those of a fixed size
+ * hold, for tracer_map_bytes. */
+void tracer_learn_fixed_maps(struct tracer *t);
 /* Which hooks count syscalls: "fentry" (a trampoline on x64_sys_call),
  * "tracepoints" (raw sys_enter, sys_exit: every syscall on the machine
  * takes the slow path while they are attached) or "none" (light mode). */
