@@ -64,9 +64,9 @@ struct closure_mark {
  * Whether a sample at t, whose open connections hold objects_bytes, is
  * where the end counters are read: where those objects are the most yet,
  * and on a plateau its latest sample, for the kernel's frees to have
- * settled; but there at most once every CLOSURE_PLATEAU_S, but at the
+ * settled, there at most once every CLOSURE_PLATEAU_S except at the
  * run's last sample. Each read walks the caches' slabs under their locks:
- * an idle run that read them at every sample spent a fifth of its CPU so.
+ * an idle run that read them at every sample spent a third of its CPU so.
  */
 bool closure_read_due(const struct closure_mark *m, __u64 objects_bytes, double t, bool last);
 

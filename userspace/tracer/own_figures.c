@@ -17,8 +17,8 @@
  * as it is added. The kernel counts every other kind at its size when
  * created (arrays, rings, task storage, preallocated hash maps), so
  * their memlock is read once, not at every sample: the run's memory
- * timeline read 27 fdinfo files a sample, a third of an idle conctrace's
- * syscalls.
+ * timeline read 27 fdinfo files a sample, most of an idle conctrace's
+ * syscalls and a third of its CPU.
  */
 static bool map_grows(const struct bpf_map *map)
 {

@@ -113,7 +113,7 @@ void tracer_snapshot(struct tracer *t, bool whole)
 
 	/* no record to find, to sample or to end: nothing to walk (a server
 	 * without connections walked every socket of the machine every
-	 * WHOLE_EVERY samples, a third of an idle conctrace's CPU); one made
+	 * WHOLE_EVERY samples, a fifth of an idle conctrace's CPU); one made
 	 * meanwhile is sampled at its own I/O, and walked next time */
 	if (__atomic_load_n(&bss->conn_elems, __ATOMIC_RELAXED) <= 0) {
 		t->outlived_swept = marked;
