@@ -354,7 +354,7 @@ static void test_closure_reads_at_peaks_and_seldom_on_a_plateau(void **state)
 
 	(void)state;
 	assert_true(closure_read_due(&m, 0, 0.0, false));	/* the first sample */
-	m = (struct closure_mark){ .taken = true, .objects_bytes = 1000, .t = 10.0 };
+	m = (struct closure_mark){ .taken = true, .t = 10.0, .kernel_bytes = 1500, .buffers = 500 };
 	assert_true(closure_read_due(&m, 1001, 10.1, false));	/* a new peak at once */
 	assert_false(closure_read_due(&m, 1000, 10.1, false));	/* a plateau: not yet */
 	assert_false(closure_read_due(&m, 1000, 10.0 + CLOSURE_PLATEAU_S - 0.01, false));

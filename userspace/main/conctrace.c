@@ -100,7 +100,6 @@ struct run {
 	struct slab_counts slab_start, slab_end;
 	struct memcg_counters memcg_start, memcg_end;
 	__u64 closure_attributed[CC_COUNT];
-	__u64 closure_bytes, closure_buffers;
 	struct closure_mark closure_mark;
 	bool listening;
 	__u64 closed;		/* connection records received, internal pairs aside */
@@ -189,10 +188,8 @@ static void take_sample(struct run *run, double t, enum sample_kind kind)
 		slab_counts_read(&run->slab_end);
 		memcg_read(&run->memcg, &run->memcg_end);
 		memcpy(run->closure_attributed, s.objects, sizeof(s.objects));
-		run->closure_bytes = s.kernel_bytes;
-		run->closure_buffers = s.buffers;
 		run->closure_mark = (struct closure_mark){
-			.taken = true, .objects_bytes = s.kernel_bytes - s.buffers, .t = t,
+			.taken = true, .t = t, .kernel_bytes = s.kernel_bytes, .buffers = s.buffers,
 		};
 	}
 	/* user frames resolve through the target's mappings: read them while
@@ -346,8 +343,8 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 		m->path = run->memcg.path;
 		m->kernel_growth = run->memcg_end.kernel - run->memcg_start.kernel;
 		m->sock_growth = run->memcg_end.sock - run->memcg_start.sock;
-		m->attributed_buffers = run->closure_buffers;
-		m->attributed_objects = run->closure_bytes - run->closure_buffers;
+		m->attributed_buffers = run->closure_mark.buffers;
+		m->attributed_objects = run->closure_mark.kernel_bytes - run->closure_mark.buffers;
 	}
 }
 

@@ -45,7 +45,9 @@ void closure_compute(const struct slab_counts *start, const struct slab_counts *
 
 bool closure_read_due(const struct closure_mark *m, __u64 objects_bytes, double t, bool last)
 {
-	if (!m->taken || objects_bytes > m->objects_bytes)
+	__u64 then = m->kernel_bytes - m->buffers;
+
+	if (!m->taken || objects_bytes > then)
 		return true;
-	return objects_bytes == m->objects_bytes && (last || t - m->t >= CLOSURE_PLATEAU_S);
+	return objects_bytes == then && (last || t - m->t >= CLOSURE_PLATEAU_S);
 }

@@ -53,11 +53,12 @@ void closure_compute(const struct slab_counts *start, const struct slab_counts *
  * again no more often than this (closure_read_due). */
 #define CLOSURE_PLATEAU_S 1.0
 
-/* Where the end counters were last read. */
+/* Where the end counters were last read: when, and what the open
+ * connections held then, their buffers among it. */
 struct closure_mark {
 	bool taken;
-	__u64 objects_bytes;	/* the open connections' objects then, buffers apart */
 	double t;
+	__u64 kernel_bytes, buffers;
 };
 
 /*

@@ -54,7 +54,8 @@ struct report {
 	__u64 ring_backlog_peak;	/* the most of it ever unread */
 	__u64 ring_overflowed;		/* records that waited in the overflow map */
 	/* memory samples' walks: of the target's descriptors alone, and of
-	 * every socket of the machine (the report's own included) */
+	 * every socket of the machine (the report's own included, where any
+	 * record is left to walk) */
 	__u64 walks_own, walks_machine;
 	bool has_closure;
 	bool syscall_time;		/* --syscall-time: the syscalls' ns are measured */
