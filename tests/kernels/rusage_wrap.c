@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * rusage_wrap: run a command as a child and write what the kernel says it
- * cost, for the kernel matrix (tests/kernels/). conctrace does not report
- * rusage, and only a parent's wait4() gets the rusage of a whole process
- * including its exited threads (threaded_echo's), so the server runs under
- * this parent, inside conctrace, which follows the fork:
+ * cost, for the kernel matrix (tests/kernels/). Only a parent's wait4()
+ * gets the rusage of a whole process including its exited threads
+ * (threaded_echo's). conctrace reports its own wait4() of what it reaped;
+ * this second parent's books must fit inside those (checks.py), so the
+ * server runs under it, inside conctrace, which follows the fork:
  *
  *   conctrace ... -- rusage_wrap OUT CMD [ARGS...]
  *
@@ -16,9 +17,9 @@
  *   self_nvcsw N         this wrapper's own since it started (getrusage
  *   self_nivcsw N        RUSAGE_SELF, less what it was at main()):
  *                        conctrace traces the wrapper too, from its exec,
- *                        so these are in conctrace's totals; the switches
- *                        of the process before exec (conctrace holds its
- *                        child there while it attaches) are not
+ *                        so these are in conctrace's totals, as are its
+ *                        switches between exec and main() and after this
+ *                        read, which no figure here holds
  *   exit N               the child's exit code, 128+N if killed by signal N
  *
  * and the wrapper exits with that code, so conctrace reports the server's

@@ -124,6 +124,11 @@ def run_files(**change):
            "internal_pairs": {"syscalls": 0}, "event_loop": {"syscalls": 40},
            "pool": {"syscalls": 0},
            "process": {"ctx_switches_voluntary": 30, "ctx_switches_involuntary": 2,
+                       "ctx_switches_voluntary_before_tracing": 1,
+                       "ctx_switches_involuntary_before_tracing": 0,
+                       "reaped": {"processes": 1, "ctx_switches_voluntary": 31,
+                                  "ctx_switches_involuntary": 2, "cpu_ns": 51_000_000},
+                       "cpu_ns": 50_000_000, "cpu_ns_before_tracing": 1_000_000,
                        "syscalls": CONNS * (2 * REQUESTS + 2) + 40},
            "slab_sizes": {"filp": 256, "dentry": 192, "odd_cache": 96, "lsm_file_cache": 0},
            "kernel_breakdown": {"sock": 2304}}
@@ -173,9 +178,27 @@ def test_a_slab_size_the_kernel_does_not_give_fails_and_names_the_cache():
 
 
 def test_switches_beyond_the_tolerance_fail():
+    """The truth is what conctrace reaped, less its fork's switches before
+    tracing began; the wrapper's books for the server must fit inside it."""
+    rep = json.loads(run_files()["conctrace.json"])
+    rep["process"]["reaped"]["ctx_switches_voluntary"] = 23
     rusage = b"child_nvcsw 20\nchild_nivcsw 2\nself_nvcsw 2\nself_nivcsw 0\nexit 0\n"
+    r = verdict(run_files(rusage=rusage, **{"conctrace.json": json.dumps(rep).encode()}))
+    assert r.verdict == "fail" and r.failures == [
+        "voluntary switches 30, rusage 22 (wait4 23 - 1 before tracing)"], r.failures
+    for reaped, passed in ((32, True), (33, False)):   # one switch's race, not two
+        rep["process"]["reaped"]["ctx_switches_voluntary"] = reaped
+        r = verdict(run_files(**{"conctrace.json": json.dumps(rep).encode()}))
+        assert (r.verdict == "pass") == passed, (reaped, r.failures)
+    rusage = b"child_nvcsw 29\nchild_nivcsw 2\nself_nvcsw 2\nself_nivcsw 0\nexit 0\n"
     r = verdict(run_files(rusage=rusage))
-    assert r.verdict == "fail" and r.first_failure.startswith("voluntary switches 30, rusage 22")
+    assert r.verdict == "fail" and r.failures == [
+        "voluntary switches: conctrace's wait4() 30 is less than rusage_wrap's 31 "
+        "(server 29 + wrapper 2)"], r.failures
+    rep = json.loads(run_files()["conctrace.json"])
+    del rep["process"]["reaped"]
+    r = verdict(run_files(**{"conctrace.json": json.dumps(rep).encode()}))
+    assert r.verdict == "fail" and "no reaped rusage" in r.first_failure, r.failures
 
 
 def test_refusal_passes_only_where_allowed_and_only_in_one_line():

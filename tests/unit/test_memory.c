@@ -157,6 +157,26 @@ static void test_run_time_is_schedstat_first_field(void **state)
 	assert_int_equal(schedstat_run_ns("-5 1 2\n"), -1);
 }
 
+/* /proc/PID/status's last lines, the main thread's nvcsw and nivcsw */
+static void test_switches_are_status_last_lines(void **state)
+{
+	long long vol, invol;
+
+	(void)state;
+	assert_true(status_switches("Name:\tx\nMems_allowed_list:\t0\n"
+				    "voluntary_ctxt_switches:\t12\n"
+				    "nonvoluntary_ctxt_switches:\t3\n", &vol, &invol));
+	assert_int_equal(vol, 12);
+	assert_int_equal(invol, 3);
+	/* "nonvoluntary" holds "voluntary": each is found at a line's start */
+	assert_true(status_switches("Name:\tx\nnonvoluntary_ctxt_switches:\t3\n"
+				    "voluntary_ctxt_switches:\t12\n", &vol, &invol));
+	assert_int_equal(vol, 12);
+	assert_int_equal(invol, 3);
+	assert_false(status_switches("Name:\tx\nvoluntary_ctxt_switches:\t12\n", &vol, &invol));
+	assert_false(status_switches("", &vol, &invol));		/* gone */
+}
+
 /* a hash map's fdinfo, as 6.18 prints it */
 static const char map_fdinfo[] =
 	"pos:\t0\nflags:\t02000002\nmnt_id:\t16\nino:\t1063\nmap_type:\t1\n"
@@ -376,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_every_category_has_a_name),
 		cmocka_unit_test(test_vmrss_is_read_in_bytes),
 		cmocka_unit_test(test_run_time_is_schedstat_first_field),
+		cmocka_unit_test(test_switches_are_status_last_lines),
 		cmocka_unit_test(test_map_memory_is_its_memlock_line),
 		cmocka_unit_test(test_timeline_keeps_peaks_and_last),
 		cmocka_unit_test(test_samples_are_paced_by_their_cost),

@@ -83,6 +83,35 @@ long long proc_run_ns(pid_t pid)
 	return read_proc_text(path, buf, sizeof(buf)) ? schedstat_run_ns(buf) : -1;
 }
 
+/* "\nName:\tN" in a status text: a count; -1 if absent. */
+static long long status_count_field(const char *status, const char *field)
+{
+	const char *p = strstr(status, field);
+	long long n;
+
+	if (!p || sscanf(p + strlen(field), "%lld", &n) != 1 || n < 0)
+		return -1;
+	return n;
+}
+
+bool status_switches(const char *status, long long *voluntary, long long *involuntary)
+{
+	*voluntary = status_count_field(status, "\nvoluntary_ctxt_switches:");
+	*involuntary = status_count_field(status, "\nnonvoluntary_ctxt_switches:");
+	return *voluntary >= 0 && *involuntary >= 0;
+}
+
+bool proc_switches(pid_t pid, long long *voluntary, long long *involuntary)
+{
+	/* the counts are the file's last lines, after the CPU and node masks
+	 * that grow with the machine */
+	char path[64], buf[16384];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	return read_proc_text(path, buf, sizeof(buf)) &&
+	       status_switches(buf, voluntary, involuntary);
+}
+
 long long fdinfo_memlock(const char *fdinfo)
 {
 	const char *p = fdinfo;

@@ -34,6 +34,14 @@ long long schedstat_run_ns(const char *schedstat);
  * while it sleeps (the held child before release). */
 long long proc_run_ns(pid_t pid);
 
+/* A thread's context switches, voluntary and not, from a /proc/PID/status
+ * text (voluntary_ctxt_switches, nonvoluntary_ctxt_switches: the kernel's
+ * nvcsw and nivcsw, what getrusage() sums); false if either is absent. */
+bool status_switches(const char *status, long long *voluntary, long long *involuntary);
+/* ... read for pid's main thread: a single-threaded process's switches,
+ * exact while it sleeps (the held child before release). */
+bool proc_switches(pid_t pid, long long *voluntary, long long *involuntary);
+
 /* The memory a BPF map holds, from its /proc/PID/fdinfo/FD text (the
  * kernel's bpf_map_memory_usage(): entries in use, not max_entries, for a
  * map that is not preallocated); -1 if absent. */

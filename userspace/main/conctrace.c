@@ -92,6 +92,7 @@ struct run {
 	struct proc_reading procs[TREE_READINGS];	/* one sample's traced processes */
 	long long held_hwm;	/* the launched child's VmHWM before exec: conctrace's fork */
 	long long held_cpu_ns;	/* ... and its CPU, fork to release (report.h) */
+	long long held_nvcsw, held_nivcsw;	/* ... and its switches */
 	struct memcg memcg;			/* --cgroup */
 	struct target_user user;		/* --user */
 	struct symbolizer *sym;			/* --flame with stacks */
@@ -322,6 +323,14 @@ static void build_report(struct run *run, struct report *r, char *exit_buf, size
 	r->agg = &run->agg;
 	r->pid = run->target.pid;
 	r->cpu_before_ns = run->target.launched ? run->held_cpu_ns : -1;
+	r->nvcsw_before = run->target.launched ? run->held_nvcsw : -1;
+	r->nivcsw_before = run->target.launched ? run->held_nivcsw : -1;
+	if (run->target.launched && run->target.exited) {
+		r->reaped.processes = run->target.reaped.processes;
+		r->reaped.nvcsw = run->target.reaped.nvcsw;
+		r->reaped.nivcsw = run->target.reaped.nivcsw;
+		r->reaped.cpu_ns = run->target.reaped.cpu_ns;
+	}
 	r->syscall_time = run->env.syscall_time;
 	r->duration_s = now_s() - run->t0;
 	r->peak_open = tracer_conns_peak(&run->tracer);
@@ -685,6 +694,8 @@ int main(int argc, char **argv)
 		if (!proc_rss_hwm(run.target.pid, &rss, &run.held_hwm))
 			run.held_hwm = -1;
 		run.held_cpu_ns = proc_run_ns(run.target.pid);
+		if (!proc_switches(run.target.pid, &run.held_nvcsw, &run.held_nivcsw))
+			run.held_nvcsw = run.held_nivcsw = -1;
 		err = target_release(&run.target);
 		if (err && run.target.user_failed) {
 			fprintf(stderr, "conctrace: --user: cannot become %s: %s\n",

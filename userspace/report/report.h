@@ -41,6 +41,15 @@ struct report {
 	 * tracing (conctrace's fork, which the kernel's books for the process,
 	 * wait4() and schedstat, count); -1: attached, or unread */
 	long long cpu_before_ns;
+	/* ... and its context switches then, voluntary and not */
+	long long nvcsw_before, nivcsw_before;
+	/* launched: what wait4() said of every process conctrace reaped (the
+	 * command, with the children it reaped, and orphans of its tree): the
+	 * kernel's own books to check the figures against; processes 0: none */
+	struct {
+		unsigned int processes;
+		long long nvcsw, nivcsw, cpu_ns;
+	} reaped;
 	__u64 peak_open;
 	unsigned top_conns;		/* connections listed in text (--top-conns) */
 	unsigned json_conns;		/* connection objects in JSON */

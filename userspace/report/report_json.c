@@ -228,6 +228,18 @@ void report_json(FILE *f, struct report *r)
 	json_u64(&j, "cpu_unsplit_ns", p->cpu_unsplit_ns);
 	if (r->cpu_before_ns >= 0)
 		json_i64(&j, "cpu_ns_before_tracing", r->cpu_before_ns);
+	if (r->nvcsw_before >= 0 && r->nivcsw_before >= 0) {
+		json_i64(&j, "ctx_switches_voluntary_before_tracing", r->nvcsw_before);
+		json_i64(&j, "ctx_switches_involuntary_before_tracing", r->nivcsw_before);
+	}
+	if (r->reaped.processes) {
+		json_begin_object(&j, "reaped");
+		json_u64(&j, "processes", r->reaped.processes);
+		json_i64(&j, "ctx_switches_voluntary", r->reaped.nvcsw);
+		json_i64(&j, "ctx_switches_involuntary", r->reaped.nivcsw);
+		json_i64(&j, "cpu_ns", r->reaped.cpu_ns);
+		json_end_object(&j);
+	}
 	json_u64(&j, "runq_ns", p->runq_ns);
 	json_i64(&j, "threads_peak", r->threads_peak);
 	if (r->timeline && r->timeline->n) {

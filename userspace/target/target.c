@@ -140,14 +140,22 @@ int target_spawn_held(struct target *t, char **argv, const struct target_user *u
 	return 0;
 }
 
-/* waitpid() that keeps the reaped process's peak RSS (target.h). */
+/* waitpid() that keeps what the kernel said of the reaped process: its
+ * peak RSS, its switches and CPU (target.h). */
 static pid_t reap(struct target *t, pid_t pid, int *status, int options)
 {
 	struct rusage ru;
 	pid_t p = wait4(pid, status, options, &ru);
 
-	if (p > 0 && ru.ru_maxrss > t->maxrss_kib)
+	if (p <= 0)
+		return p;
+	if (ru.ru_maxrss > t->maxrss_kib)
 		t->maxrss_kib = ru.ru_maxrss;
+	t->reaped.processes++;
+	t->reaped.nvcsw += ru.ru_nvcsw;
+	t->reaped.nivcsw += ru.ru_nivcsw;
+	t->reaped.cpu_ns += (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+			    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
 	return p;
 }
 

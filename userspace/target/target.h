@@ -24,6 +24,15 @@ struct target_user {
  * message printed. */
 int target_user_lookup(const char *name, struct target_user *out);
 
+/* What wait4() said of the processes conctrace reaped, the command and
+ * orphans of its tree, each with the children it reaped itself: the
+ * kernel's own books for the launched tree, beside the traced figures. */
+struct target_reaped {
+	unsigned int processes;
+	long long nvcsw, nivcsw;	/* ru_nvcsw, ru_nivcsw */
+	long long cpu_ns;		/* ru_utime + ru_stime, to the microsecond */
+};
+
 struct target {
 	pid_t pid;
 	bool launched;		/* we started it, so we may stop it */
@@ -40,6 +49,7 @@ struct target {
 	 * counting its own reaped children's; the command's includes its
 	 * pre-exec image, conctrace's fork */
 	long maxrss_kib;
+	struct target_reaped reaped;
 	int stop_signal;	/* conctrace asked the command to stop with it */
 	bool killed;		/* ... and it (or its tree) ignored that: SIGKILLed */
 	/* more of the tree than its process group (--cgroup's members): send
