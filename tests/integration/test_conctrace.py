@@ -10,6 +10,7 @@ Tolerances, and why:
   * context switches: 2% (+2 for the switch that may be in flight at attach).
     Ground truth is wait4()'s rusage of the server, which sums every thread
     the process ever had, including threaded_echo's exited ones.
+    Launched, against what wait4() gave conctrace itself: exact, or 1.
   * syscalls: against strace, in test_syscalls.py.
 """
 
@@ -248,6 +249,32 @@ def test_cpu_time_matches_rusage(attached):
     measured = attached.rep["process"]["cpu_ns"]
     assert abs(measured - truth_ns) <= 0.03 * truth_ns + 2e6, \
         (attached.name, measured, truth_ns, attached.rep["process"])
+
+
+@pytest.mark.parametrize("name", SERVERS)
+def test_a_launched_tree_matches_what_wait4_gave_conctrace(name, tmp_path):
+    """conctrace reaps what it launched: wait4()'s books for the whole tree,
+    less its fork's before tracing, against what it counted. Switches
+    exact but for a dying process's last, racing its reaping; CPU as
+    above (threads that exit)."""
+    needs_root()
+    path = tmp_path / "run.json"
+    r = subprocess.run([str(CONCTRACE), "--load=-c 200 -n 20 -q", "--json", str(path), "--",
+                        str(binary(name)), "-p", "0"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    proc = json.loads(path.read_text())["process"]
+    reaped = proc["reaped"]
+    assert reaped["processes"] == 1, reaped
+    vol = reaped["ctx_switches_voluntary"] - proc["ctx_switches_voluntary_before_tracing"]
+    invol = reaped["ctx_switches_involuntary"] - proc["ctx_switches_involuntary_before_tracing"]
+    cpu = reaped["cpu_ns"] - proc["cpu_ns_before_tracing"]
+    report_figure(f"{name}: switches {proc['ctx_switches_voluntary']}/{vol} voluntary, "
+                  f"{proc['ctx_switches_involuntary']}/{invol} involuntary, CPU "
+                  f"{proc['cpu_ns'] / 1e6:.2f}/{cpu / 1e6:.2f} ms (conctrace/wait4)")
+    assert abs(proc["ctx_switches_voluntary"] - vol) <= 1, (proc, reaped)
+    assert abs(proc["ctx_switches_involuntary"] - invol) <= 1, (proc, reaped)
+    assert abs(proc["cpu_ns"] - cpu) <= 0.03 * cpu + 2e6, (proc, reaped)
+    assert f"  wait4() since tracing began: {vol} voluntary + {invol} involuntary" in r.stdout
 
 
 def test_per_connection_figures_add_up_to_the_process(attached):

@@ -187,6 +187,13 @@ void report_text(FILE *f, struct report *r)
 		(unsigned long long)p->ctx_voluntary, (unsigned long long)p->ctx_involuntary,
 		fmt_ns((double)p->cpu_ns, b2, sizeof(b2)), r->threads_peak,
 		r->threads_peak == 1 ? "" : "s");
+	if (r->reaped.processes && r->nvcsw_before >= 0 && r->cpu_before_ns >= 0)
+		/* the kernel's books for the same tree and span, to hold the
+		 * line above against (docs/report.md says where they part) */
+		fprintf(f, "  wait4() since tracing began: %lld voluntary + %lld involuntary "
+			"ctx switches, %s cpu\n", r->reaped.nvcsw - r->nvcsw_before,
+			r->reaped.nivcsw - r->nivcsw_before,
+			fmt_ns((double)(r->reaped.cpu_ns - r->cpu_before_ns), b1, sizeof(b1)));
 	if (p->cpu_unsplit_ns)
 		fprintf(f, "  of the cpu, %s is not yet split between connections and the loop "
 			"(the kernel counted more for a run than the clock that splits it)\n",
