@@ -373,37 +373,7 @@ def _check(r, files, facts, settings, may_refuse, why_not_loaded):
         fail(f"{len(odd)} of {len(rep['conns'])} connections do not carry {each_rx}/{each_tx} "
              f"B rx/tx (first: {odd[0]['remote']} {odd[0]['bytes_rx']}/{odd[0]['bytes_tx']})")
 
-    proc = rep["process"]
-    switches = []
-    reaped = proc.get("reaped")
-    if not reaped or "ctx_switches_voluntary_before_tracing" not in proc:
-        fail("no reaped rusage or switches before tracing in the report")
-        reaped, switches = None, ["?", "?"]
-    for kind, ours in (("voluntary", "nvcsw"), ("involuntary", "nivcsw")):
-        if not reaped:
-            break
-        before = proc[f"ctx_switches_{kind}_before_tracing"]
-        truth = reaped[f"ctx_switches_{kind}"] - before
-        got = proc[f"ctx_switches_{kind}"]
-        switches.append(f"{got}/{truth}")
-        if abs(got - truth) > SWITCH_SLACK:
-            fail(f"{kind} switches {got}, rusage {truth} "
-                 f"(wait4 {reaped[f'ctx_switches_{kind}']} - {before} before tracing)")
-        # the same books from the server's own parent: the server's whole
-        # life and the wrapper's main() are inside what conctrace reaped
-        wrapper = ru[f"child_{ours}"] + ru[f"self_{ours}"]
-        if truth < wrapper:
-            fail(f"{kind} switches: conctrace's wait4() {truth} is less than "
-                 f"rusage_wrap's {wrapper} (server {ru[f'child_{ours}']} "
-                 f"+ wrapper {ru[f'self_{ours}']})")
-
-    cpu = "?"
-    if reaped:
-        truth = reaped["cpu_ns"] - proc["cpu_ns_before_tracing"]
-        cpu = f"{proc['cpu_ns'] / 1e6:.2f}/{truth / 1e6:.2f} ms"
-        if abs(proc["cpu_ns"] - truth) > CPU_REL * truth + CPU_SLACK_NS:
-            fail(f"CPU {proc['cpu_ns']} ns, rusage {truth} "
-                 f"(wait4 {reaped['cpu_ns']} - {proc['cpu_ns_before_tracing']} before tracing)")
+    switches, cpu = _check_books(rep["process"], ru, fail)
 
     if r.mode == "full":
         _check_syscalls(rep, settings, r.server, fail)
@@ -420,9 +390,42 @@ def _check(r, files, facts, settings, may_refuse, why_not_loaded):
     elif families - {"tcp4"}:
         fail(f"connection families {sorted(families)}: expected tcp4 only")
     r.summary = (f"{conns['total']} conns, {conns['bytes_rx']}/{conns['bytes_tx']} B, "
-                 f"switches vol {switches[0]} invol {switches[1]}, CPU {cpu} (conctrace/rusage), "
+                 f"switches {switches}, CPU {cpu} (conctrace/rusage), "
                  f"sock {sock} B" + (f", syscalls through {rep['tracer']['syscall_hooks']}"
                                      if r.mode == "full" else "") + _walks(rep))
+
+
+def _check_books(proc, ru, fail):
+    """Switches and CPU against what conctrace's wait4() reaped, less its
+    fork's before tracing; rusage_wrap's books must fit inside. Returns
+    both comparisons, for the summary."""
+    books = ("ctx_switches_voluntary_before_tracing", "ctx_switches_involuntary_before_tracing",
+             "cpu_ns_before_tracing")
+    reaped = proc.get("reaped")
+    if not reaped or any(k not in proc for k in books):
+        fail("no reaped rusage or figures before tracing in the report")
+        return "?", "?"
+    shown = []
+    for kind, ours, short in (("voluntary", "nvcsw", "vol"), ("involuntary", "nivcsw", "invol")):
+        before = proc[f"ctx_switches_{kind}_before_tracing"]
+        truth = reaped[f"ctx_switches_{kind}"] - before
+        got = proc[f"ctx_switches_{kind}"]
+        shown.append(f"{short} {got}/{truth}")
+        if abs(got - truth) > SWITCH_SLACK:
+            fail(f"{kind} switches {got}, rusage {truth} "
+                 f"(wait4 {reaped[f'ctx_switches_{kind}']} - {before} before tracing)")
+        # the same books from the server's own parent: the server's whole
+        # life and the wrapper's main() are inside what conctrace reaped
+        wrapper = ru[f"child_{ours}"] + ru[f"self_{ours}"]
+        if truth < wrapper:
+            fail(f"{kind} switches: conctrace's wait4() {truth} is less than "
+                 f"rusage_wrap's {wrapper} (server {ru[f'child_{ours}']} "
+                 f"+ wrapper {ru[f'self_{ours}']})")
+    truth = reaped["cpu_ns"] - proc["cpu_ns_before_tracing"]
+    if abs(proc["cpu_ns"] - truth) > CPU_REL * truth + CPU_SLACK_NS:
+        fail(f"CPU {proc['cpu_ns']} ns, rusage {truth} "
+             f"(wait4 {reaped['cpu_ns']} - {proc['cpu_ns_before_tracing']} before tracing)")
+    return " ".join(shown), f"{proc['cpu_ns'] / 1e6:.2f}/{truth / 1e6:.2f} ms"
 
 
 def _walks(rep):

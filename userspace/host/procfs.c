@@ -10,15 +10,23 @@
 #include <string.h>
 #include <unistd.h>
 
+/* "\nName:\tN" in a status text: its number; -1 if absent. */
+static long long status_field(const char *status, const char *field)
+{
+	const char *p = strstr(status, field);
+	long long n;
+
+	if (!p || sscanf(p + strlen(field), "%lld", &n) != 1 || n < 0)
+		return -1;
+	return n;
+}
+
 /* "\nName:   N kB" in a status text, in bytes; -1 if absent. */
 static long long status_kib_field(const char *status, const char *field)
 {
-	const char *p = strstr(status, field);
-	long long kib;
+	long long kib = status_field(status, field);
 
-	if (!p || sscanf(p + strlen(field), "%lld", &kib) != 1 || kib < 0)
-		return -1;
-	return kib * 1024;	/* the kernel prints kB, meaning KiB */
+	return kib < 0 ? -1 : kib * 1024;	/* the kernel prints kB, meaning KiB */
 }
 
 long long status_vmrss(const char *status)
@@ -83,21 +91,10 @@ long long proc_run_ns(pid_t pid)
 	return read_proc_text(path, buf, sizeof(buf)) ? schedstat_run_ns(buf) : -1;
 }
 
-/* "\nName:\tN" in a status text: a count; -1 if absent. */
-static long long status_count_field(const char *status, const char *field)
-{
-	const char *p = strstr(status, field);
-	long long n;
-
-	if (!p || sscanf(p + strlen(field), "%lld", &n) != 1 || n < 0)
-		return -1;
-	return n;
-}
-
 bool status_switches(const char *status, long long *voluntary, long long *involuntary)
 {
-	*voluntary = status_count_field(status, "\nvoluntary_ctxt_switches:");
-	*involuntary = status_count_field(status, "\nnonvoluntary_ctxt_switches:");
+	*voluntary = status_field(status, "\nvoluntary_ctxt_switches:");
+	*involuntary = status_field(status, "\nnonvoluntary_ctxt_switches:");
 	return *voluntary >= 0 && *involuntary >= 0;
 }
 
