@@ -103,6 +103,27 @@ def pytest_configure(config):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def fdinfo_ids(fields, pids=None):
+    """{field: ids} of the BPF objects processes hold through an fd: each
+    fdinfo field named (prog_id, map_id, link_id; a link's fdinfo shows
+    its program's prog_id too) of every fd of pids (default: every
+    process). Debian's bpftool cannot list holders."""
+    ids = {f: set() for f in fields}
+    for pid in pids or [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fdinfo")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                text = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
+            except OSError:
+                continue
+            for f in fields:
+                ids[f].update(int(m) for m in re.findall(rf"^{f}:\s+(\d+)", text, re.M))
+    return ids
+
+
 def _proc_stat(pid):
     """(comm, state, ppid) of a process, from /proc/PID/stat; None if gone."""
     try:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SERVERS, binary, report_figure
+from conftest import ROOT, SERVERS, binary, fdinfo_ids, report_figure
 
 CONCTRACE = ROOT / "conctrace"
 LOADGEN = ROOT / "servers" / "loadgen"
@@ -387,21 +387,8 @@ def conctrace_progs():
 
 
 def held_progs(pids=None):
-    """Program ids that processes hold through an fd (a program or a link:
-    both show prog_id in fdinfo). Debian's bpftool cannot list holders."""
-    ids = set()
-    for pid in pids or [p for p in os.listdir("/proc") if p.isdigit()]:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fdinfo")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                text = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
-            except OSError:
-                continue
-            ids.update(int(m) for m in re.findall(r"^prog_id:\s+(\d+)", text, re.M))
-    return ids
+    """Program ids that processes hold through an fd (a program or a link)."""
+    return fdinfo_ids(["prog_id"], pids)["prog_id"]
 
 
 def leaked_progs(settle=3.0):

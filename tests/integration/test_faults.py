@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import binary, report_figure
+from conftest import binary, fdinfo_ids, report_figure
 from test_conctrace import CONCTRACE, LISTEN_RE, LOADGEN, PING_BYTES, needs_root, no_conn, \
     open_sockets, run_loadgen, wait_line, wait_sockets
 
@@ -53,20 +53,8 @@ def loaded():
 
 def held(pids=None):
     """{kind: ids} held through fds by pids (default: every process)."""
-    ids = {k: set() for k in KINDS}
-    for pid in pids or [p for p in os.listdir("/proc") if p.isdigit()]:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fdinfo")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                text = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
-            except OSError:
-                continue
-            for kind, field in KINDS.items():
-                ids[kind].update(int(m) for m in re.findall(rf"^{field}:\s+(\d+)", text, re.M))
-    return ids
+    ids = fdinfo_ids(list(KINDS.values()), pids)
+    return {kind: ids[field] for kind, field in KINDS.items()}
 
 
 def ours(objs):
