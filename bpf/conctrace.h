@@ -211,6 +211,11 @@ struct proc_counters {
 	 * and the excess is still to be taken back (bpf settle_run). Per CPU
 	 * it may wrap below zero; the sum does not. */
 	__u64 cpu_unsplit_ns;
+	/* CPU time the parts hold beyond the process total: what a thread's
+	 * runs' parts overshot the kernel's figure and it exited before its
+	 * next charges paid back (bpf leave_debt), a few microseconds a
+	 * thread. Parts + unsplit - this = the process. */
+	__u64 cpu_overcharged_ns;
 };
 
 /* Flame views whose stacks the BPF side collects (--flame), a bit each. */

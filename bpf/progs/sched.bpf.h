@@ -54,8 +54,10 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev,
 	if (prev->sighand)	/* prev is trusted: a typed load, no helper call */
 		count_switch(ts, pc, voluntary);
 	settle_run(ts, pc, prev, now);
-	if (dying)
+	if (dying) {
 		give_out_credit(ts);
+		leave_debt(ts, pc);
+	}
 	if (voluntary) {
 		sleep_pending(ts);
 		/* once woken, Go may run another goroutine on it */

@@ -256,14 +256,15 @@ def test_a_launched_tree_matches_what_wait4_gave_conctrace(name, tmp_path):
     """conctrace reaps what it launched: wait4()'s books for the whole tree,
     less its fork's before tracing, against what it counted. Switches
     exact but for a dying process's last, racing its reaping; CPU as
-    above (threads that exit)."""
+    above (threads that exit). And the parts are the process exactly."""
     needs_root()
     path = tmp_path / "run.json"
-    r = subprocess.run([str(CONCTRACE), "--load=-c 200 -n 20 -q", "--json", str(path), "--",
-                        str(binary(name)), "-p", "0"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([str(CONCTRACE), "--load=-c 200 -n 20 -q", "--json", str(path),
+                        "--json-conns", "1000", "--", str(binary(name)), "-p", "0"],
+                       capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    proc = json.loads(path.read_text())["process"]
-    reaped = proc["reaped"]
+    rep = json.loads(path.read_text())
+    proc, reaped = rep["process"], rep["process"]["reaped"]
     assert reaped["processes"] == 1, reaped
     vol = reaped["ctx_switches_voluntary"] - proc["ctx_switches_voluntary_before_tracing"]
     invol = reaped["ctx_switches_involuntary"] - proc["ctx_switches_involuntary_before_tracing"]
@@ -275,6 +276,11 @@ def test_a_launched_tree_matches_what_wait4_gave_conctrace(name, tmp_path):
     assert abs(proc["ctx_switches_involuntary"] - invol) <= 1, (proc, reaped)
     assert abs(proc["cpu_ns"] - cpu) <= 0.03 * cpu + 2e6, (proc, reaped)
     assert f"  wait4() since tracing began: {vol} voluntary + {invol} involuntary" in r.stdout
+    # every thread has exited: what each left overcharged is counted, and
+    # the parts are the process to the nanosecond
+    parts = sum(c["cpu_ns"] for c in rep["conns"]) + no_conn(rep, "cpu_ns") + \
+        rep["internal_pairs"]["cpu_ns"] + proc["cpu_unsplit_ns"] - proc["cpu_overcharged_ns"]
+    assert parts == proc["cpu_ns"], (parts, proc)
 
 
 def test_per_connection_figures_add_up_to_the_process(attached):
@@ -289,7 +295,8 @@ def test_per_connection_figures_add_up_to_the_process(attached):
     # the kernel counted more for a run's earlier parts, the difference
     # waits, unsplit, to be given out: a little, never a share
     assert proc["cpu_unsplit_ns"] <= 0.01 * proc["cpu_ns"], proc
-    cpu = sum(c["cpu_ns"] for c in conns) + no_conn(rep, "cpu_ns") + proc["cpu_unsplit_ns"]
+    cpu = sum(c["cpu_ns"] for c in conns) + no_conn(rep, "cpu_ns") + proc["cpu_unsplit_ns"] - \
+        proc["cpu_overcharged_ns"]
     assert abs(cpu - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000
 
 

@@ -63,7 +63,8 @@ def assert_adds_up(rep):
     switches = sum(c["ctx_switches_voluntary"] + c["ctx_switches_involuntary"] for c in conns)
     assert switches + loop["ctx_switches"] == \
         proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
-    cpu = sum(c["cpu_ns"] for c in conns) + loop["cpu_ns"] + proc["cpu_unsplit_ns"]
+    cpu = sum(c["cpu_ns"] for c in conns) + loop["cpu_ns"] + proc["cpu_unsplit_ns"] - \
+        proc["cpu_overcharged_ns"]
     assert abs(cpu - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000, (cpu, proc)
 
 

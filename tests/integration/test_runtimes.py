@@ -230,7 +230,7 @@ def adds_up(rep, name=None, syscall_slack=0):
     # asyncio's self-pipe is an internal pair, beside the connections
     pairs = rep["internal_pairs"]
     cpu = sum(c["cpu_ns"] for c in rep["conns"]) + pairs["cpu_ns"] + no_conn(rep, "cpu_ns") + \
-        proc["cpu_unsplit_ns"]
+        proc["cpu_unsplit_ns"] - proc["cpu_overcharged_ns"]
     assert abs(cpu - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000, (cpu, proc)
     calls = sum(c["syscalls_total"] for c in rep["conns"])
     over = calls + pairs["syscalls"] + no_conn(rep, "syscalls") - proc["syscalls"]

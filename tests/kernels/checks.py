@@ -29,6 +29,13 @@ at a scale TCG can afford:
     of it: its switches between exec and main(), and after it read its
     own rusage, are conctrace's to count and in no rusage it can see (up
     to 6 involuntary switches more on TCG).
+  * the parts are the process: connections, internal pairs, the loop and
+    the pool add up to its switches, and to its CPU with what is not yet
+    split (at most 1%) less what exited threads left overcharged, exactly
+    (every thread has exited by the report; the host tests, attached to
+    a server whose threads live on, allow 0.1%). Each kernel charges
+    connections through its own hooks (6.1: fexit stand-ins for the
+    socket tracepoints).
   * slab sizes: every cache conctrace names in `slab_sizes` has the size
     this kernel gives it (sysfs slab_size; /proc/slabinfo's objsize where
     there is no sysfs entry, as conctrace reads them; 0 where the kernel
@@ -64,6 +71,7 @@ VERIFIER_DONE_RE = re.compile(r"^processed \d+ insns")
 INSN_RE = re.compile(r"^\d+: |^; ")       # the verifier's walk, not its verdict
 SWITCH_SLACK = 1
 CPU_REL, CPU_SLACK_NS = 0.03, 2_000_000
+UNSPLIT_REL = 0.01
 IOWQ_PEAK_RE = re.compile(r"^threads at peak (\d+)$", re.M)   # iowq_workers' own line
 FORK_SERVED_RE = re.compile(r"^served (\d+) held (\d+) ms$", re.M)     # fork_conns' own line
 
@@ -374,6 +382,7 @@ def _check(r, files, facts, settings, may_refuse, why_not_loaded):
              f"B rx/tx (first: {odd[0]['remote']} {odd[0]['bytes_rx']}/{odd[0]['bytes_tx']})")
 
     switches, cpu = _check_books(rep["process"], ru, fail)
+    _check_parts(rep, fail)
 
     if r.mode == "full":
         _check_syscalls(rep, settings, r.server, fail)
@@ -426,6 +435,30 @@ def _check_books(proc, ru, fail):
         fail(f"CPU {proc['cpu_ns']} ns, rusage {truth} "
              f"(wait4 {reaped['cpu_ns']} - {proc['cpu_ns_before_tracing']} before tracing)")
     return " ".join(shown), f"{proc['cpu_ns'] / 1e6:.2f}/{truth / 1e6:.2f} ms"
+
+
+def _check_parts(rep, fail):
+    """The connections, the internal pairs, the loop and the pool add up to
+    the process: switches exactly; CPU exactly, with what is not yet split
+    (at most 1%) and less what exited threads left overcharged."""
+    proc, pairs = rep["process"], rep["internal_pairs"]
+
+    def parts(key, of_conn):
+        return sum(of_conn(c) for c in rep["conns"]) + pairs[key] + \
+            rep["event_loop"][key] + rep["pool"][key]
+
+    switches = parts("ctx_switches",
+                     lambda c: c["ctx_switches_voluntary"] + c["ctx_switches_involuntary"])
+    whole = proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
+    if switches != whole:
+        fail(f"switches: connections, pairs, loop and pool {switches}, the process {whole}")
+    cpu = parts("cpu_ns", lambda c: c["cpu_ns"]) + proc["cpu_unsplit_ns"] - \
+        proc["cpu_overcharged_ns"]
+    if cpu != proc["cpu_ns"]:
+        fail(f"CPU: connections, pairs, loop, pool and unsplit less overcharged {cpu} ns, "
+             f"the process {proc['cpu_ns']}")
+    if proc["cpu_unsplit_ns"] > UNSPLIT_REL * proc["cpu_ns"]:
+        fail(f"CPU not yet split {proc['cpu_unsplit_ns']} ns of {proc['cpu_ns']}")
 
 
 def _walks(rep):

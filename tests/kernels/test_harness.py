@@ -118,17 +118,22 @@ def run_files(**change):
            "conns": [{"family": "tcp4", "remote": f"127.0.0.1:{40000 + i}",
                       "bytes_rx": sent // CONNS, "bytes_tx": sent // CONNS,
                       "syscalls": {"read": REQUESTS + 1, "write": REQUESTS, "close": 1},
-                      "syscalls_total": 2 * REQUESTS + 2}
+                      "syscalls_total": 2 * REQUESTS + 2,
+                      "ctx_switches_voluntary": 1, "ctx_switches_involuntary": 0,
+                      "cpu_ns": 1_000_000}
                      for i in range(CONNS)],
            "tracer": {"syscall_hooks": "fentry"},
-           "internal_pairs": {"syscalls": 0}, "event_loop": {"syscalls": 40},
-           "pool": {"syscalls": 0},
+           "internal_pairs": {"syscalls": 0, "ctx_switches": 0, "cpu_ns": 0},
+           "event_loop": {"syscalls": 40, "ctx_switches": 32 - CONNS,
+                          "cpu_ns": 50_000_000 - CONNS * 1_000_000},
+           "pool": {"syscalls": 0, "ctx_switches": 0, "cpu_ns": 0},
            "process": {"ctx_switches_voluntary": 30, "ctx_switches_involuntary": 2,
                        "ctx_switches_voluntary_before_tracing": 1,
                        "ctx_switches_involuntary_before_tracing": 0,
                        "reaped": {"processes": 1, "ctx_switches_voluntary": 31,
                                   "ctx_switches_involuntary": 2, "cpu_ns": 51_000_000},
                        "cpu_ns": 50_000_000, "cpu_ns_before_tracing": 1_000_000,
+                       "cpu_unsplit_ns": 0, "cpu_overcharged_ns": 0,
                        "syscalls": CONNS * (2 * REQUESTS + 2) + 40},
            "slab_sizes": {"filp": 256, "dentry": 192, "odd_cache": 96, "lsm_file_cache": 0},
            "kernel_breakdown": {"sock": 2304}}
@@ -199,6 +204,33 @@ def test_switches_beyond_the_tolerance_fail():
     del rep["process"]["reaped"]
     r = verdict(run_files(**{"conctrace.json": json.dumps(rep).encode()}))
     assert r.verdict == "fail" and "no reaped rusage" in r.first_failure, r.failures
+
+
+def test_parts_that_do_not_add_up_to_the_process_fail():
+    """Connections, pairs, loop and pool are the process: switches and CPU
+    exactly (what is not yet split added, at most 1%; what exited threads
+    left overcharged taken off)."""
+    rep = json.loads(run_files()["conctrace.json"])
+    rep["conns"][0]["ctx_switches_involuntary"] += 1
+    r = verdict(run_files(**{"conctrace.json": json.dumps(rep).encode()}))
+    assert r.failures == ["switches: connections, pairs, loop and pool 33, the process 32"]
+    rep = json.loads(run_files()["conctrace.json"])
+    rep["event_loop"]["cpu_ns"] -= 1
+    r = verdict(run_files(**{"conctrace.json": json.dumps(rep).encode()}))
+    assert r.failures == ["CPU: connections, pairs, loop, pool and unsplit less overcharged "
+                          "49999999 ns, the process 50000000"]
+    rep["event_loop"]["cpu_ns"] += 301
+    rep["process"]["cpu_overcharged_ns"] = 300      # a thread's debt, left at its exit
+    r = verdict(run_files(**{"conctrace.json": json.dumps(rep).encode()}))
+    assert r.verdict == "pass", r.failures
+    rep["event_loop"]["cpu_ns"] -= 100_000
+    rep["process"]["cpu_unsplit_ns"] = 100_000      # given out later: in no bucket yet
+    r = verdict(run_files(**{"conctrace.json": json.dumps(rep).encode()}))
+    assert r.verdict == "pass", r.failures
+    rep["event_loop"]["cpu_ns"] -= 1_000_000
+    rep["process"]["cpu_unsplit_ns"] += 1_000_000   # 2.2% of the process
+    r = verdict(run_files(**{"conctrace.json": json.dumps(rep).encode()}))
+    assert r.failures == ["CPU not yet split 1100000 ns of 50000000"]
 
 
 def test_refusal_passes_only_where_allowed_and_only_in_one_line():

@@ -226,6 +226,7 @@ void report_json(FILE *f, struct report *r)
 	json_u64(&j, "ctx_switches_involuntary", p->ctx_involuntary);
 	json_u64(&j, "cpu_ns", p->cpu_ns);
 	json_u64(&j, "cpu_unsplit_ns", p->cpu_unsplit_ns);
+	json_u64(&j, "cpu_overcharged_ns", p->cpu_overcharged_ns);
 	if (r->cpu_before_ns >= 0)
 		json_i64(&j, "cpu_ns_before_tracing", r->cpu_before_ns);
 	if (r->nvcsw_before >= 0 && r->nivcsw_before >= 0) {
