@@ -21,7 +21,7 @@ at a scale TCG can afford:
     scenarios of three runs on 6.1, 6.12 and the host). CPU: 3% or 2 ms,
     as the host tests: the kernel adds a dying thread's time before it
     has finished exiting, conctrace counts the rest too (threaded_echo's
-    20 thread exits, 1 to 1.5% more; the other servers to 0.01 ms). The
+    20 thread exits, 0.5 to 2.3% more in four runs; the others to 0.01 ms). The
     books from the server's own parent, rusage_wrap (wait4() of the
     server, and its own getrusage() from main() on), must fit inside
     them: conctrace's wait4() of the wrapper covers both whole.
