@@ -7,9 +7,10 @@ the kernel (wait4 rusage, strace) or the client (bytes sent) says.
 
 Tolerances, and why:
   * connections, bytes: exact. Both are counted, not sampled.
-  * context switches: 2% (+2 for the switch that may be in flight at attach).
-    Ground truth is wait4()'s rusage of the server, which sums every thread
-    the process ever had, including threaded_echo's exited ones.
+  * context switches: 2 (the switch that may fall between the base read and
+    the attach, and the last one, racing the reaping). Ground truth is
+    wait4()'s rusage of the server, which sums every thread the process
+    ever had, including threaded_echo's exited ones.
     Launched, against what wait4() gave conctrace itself: exact, or 1.
   * syscalls: against strace, in test_syscalls.py.
 """
@@ -29,6 +30,7 @@ from conftest import ROOT, SERVERS, binary, fdinfo_ids, report_figure
 CONCTRACE = ROOT / "conctrace"
 LOADGEN = ROOT / "servers" / "loadgen"
 CONNS, REQUESTS = 500, 20
+ATTACH_SWITCH_SLACK = 2             # switches at the attach and at the reaping
 PING_BYTES = 5                      # "PING\n" and "PONG\n"
 
 LISTEN_RE = re.compile(rb"listening on tcp [^ ]+:(\d+) \(pid (\d+)\)")
@@ -227,13 +229,17 @@ def test_a_client_s_connections_are_its_connects(tmp_path):
 
 
 def test_context_switches_match_rusage(attached):
+    """Exact but for the edges: a switch of the server's between the base
+    read and the attach (it waits in accept or epoll_wait: one), and its
+    last, racing its reaping (one). Measured: voluntary 0 or 1 short,
+    involuntary exact (every server, in 2 CI runs and 5 by hand)."""
     p = attached.rep["process"]
     vol = attached.rusage.ru_nvcsw - attached.base_vol
     invol = attached.rusage.ru_nivcsw - attached.base_invol
-    assert close_enough(p["ctx_switches_voluntary"], vol), (p, vol, invol)
+    assert abs(p["ctx_switches_voluntary"] - vol) <= ATTACH_SWITCH_SLACK, (p, vol, invol)
     report_figure(f"{attached.name}: switches voluntary {p['ctx_switches_voluntary']} "
                   f"(rusage {vol}), involuntary {p['ctx_switches_involuntary']} (rusage {invol})")
-    assert close_enough(p["ctx_switches_involuntary"], invol), (p, vol, invol)
+    assert abs(p["ctx_switches_involuntary"] - invol) <= ATTACH_SWITCH_SLACK, (p, vol, invol)
 
 
 def test_cpu_time_matches_rusage(attached):
