@@ -64,8 +64,9 @@ int snapshot_tcp(struct bpf_iter__tcp *ctx)
  * iterator one process (6.1 on), so it visits that process's files, not
  * every TCP socket of the machine and every bucket of the kernel's
  * established hash, empty ones too (a quarter of conctrace's CPU at
- * 15,000 idle connections here). A connection the target no longer holds (another process's now, or ended
- * unseen) is not found: userspace then walks the machine's sockets too.
+ * 15,000 idle connections here). A connection the target no longer holds
+ * (another process's now, or ended unseen) is not found: userspace then
+ * walks the machine's sockets too.
  */
 SEC("iter/task_file")
 int snapshot_files(struct bpf_iter__task_file *ctx)

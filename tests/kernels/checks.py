@@ -437,22 +437,24 @@ def _check_books(proc, ru, fail):
     return " ".join(shown), f"{proc['cpu_ns'] / 1e6:.2f}/{truth / 1e6:.2f} ms"
 
 
+def _parts(rep, key, of_conn):
+    """A figure summed over what the process's is split into: every
+    connection's (of_conn), the internal pairs', the loop's and the pool's."""
+    return sum(of_conn(c) for c in rep["conns"]) + rep["internal_pairs"][key] + \
+        rep["event_loop"][key] + rep["pool"][key]
+
+
 def _check_parts(rep, fail):
     """The connections, the internal pairs, the loop and the pool add up to
     the process: switches exactly; CPU exactly, with what is not yet split
     (at most 1%) and less what exited threads left overcharged."""
-    proc, pairs = rep["process"], rep["internal_pairs"]
-
-    def parts(key, of_conn):
-        return sum(of_conn(c) for c in rep["conns"]) + pairs[key] + \
-            rep["event_loop"][key] + rep["pool"][key]
-
-    switches = parts("ctx_switches",
-                     lambda c: c["ctx_switches_voluntary"] + c["ctx_switches_involuntary"])
+    proc = rep["process"]
+    switches = _parts(rep, "ctx_switches",
+                      lambda c: c["ctx_switches_voluntary"] + c["ctx_switches_involuntary"])
     whole = proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
     if switches != whole:
         fail(f"switches: connections, pairs, loop and pool {switches}, the process {whole}")
-    cpu = parts("cpu_ns", lambda c: c["cpu_ns"]) + proc["cpu_unsplit_ns"] - \
+    cpu = _parts(rep, "cpu_ns", lambda c: c["cpu_ns"]) + proc["cpu_unsplit_ns"] - \
         proc["cpu_overcharged_ns"]
     if cpu != proc["cpu_ns"]:
         fail(f"CPU: connections, pairs, loop, pool and unsplit less overcharged {cpu} ns, "
@@ -475,11 +477,10 @@ def _check_syscalls(rep, settings, server, fail):
     x64_sys_call where the kernel allows fentry): the connections, the
     internal pairs, the loop and the pool add up to the process, and every
     connection of a server that replies with write() made one a request."""
-    proc, pairs = rep["process"], rep["internal_pairs"]
+    proc = rep["process"]
     if rep.get("tracer", {}).get("syscall_hooks") not in ("fentry", "tracepoints"):
         fail(f"tracer.syscall_hooks {rep.get('tracer', {}).get('syscall_hooks')!r} in full mode")
-    parts = sum(c["syscalls_total"] for c in rep["conns"]) + pairs["syscalls"] + \
-        rep["event_loop"]["syscalls"] + rep["pool"]["syscalls"]
+    parts = _parts(rep, "syscalls", lambda c: c["syscalls_total"])
     if parts != proc["syscalls"]:
         fail(f"syscalls: connections, pairs, loop and pool {parts}, the process {proc['syscalls']}")
     if server == "uring_echo":

@@ -38,10 +38,10 @@ struct proc_peak {
  * iterators walk (the target's sockets; at times every socket of the
  * machine) and the records it reads: about 1.6 us per open connection
  * here, so a sample every second would take a whole CPU from some 600,000
- * open. The pacer keeps samples
- * to 1/ratio of a CPU at any scale, as often as every min_s: below about
- * 30,000 connections here that is at least once a second, beyond it the
- * timeline thins instead of conctrace growing. A host's stall can make one
+ * open. The pacer keeps samples to 1/ratio of a CPU at any scale, as
+ * often as every min_s: below about 30,000 connections here that is at
+ * least once a second, beyond it the timeline thins instead of conctrace
+ * growing. A host's stall can make one
  * sample look costly; the least of the last PACE_COSTS is taken as the
  * cost at the present scale.
  */

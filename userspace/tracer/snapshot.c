@@ -5,10 +5,10 @@
  * hash, empty ones too, and every other process's sockets: a quarter of
  * conctrace's CPU at 15,000 idle connections here, and on loopback the
  * clients' sockets as many as the server's. The target's own descriptors
- * hold its connections; the machine's sockets are walked only where those did not find every open
- * one (a connection another process holds now, one ended without an
- * event in light mode), at least every WHOLE_EVERY samples, and before
- * the report.
+ * hold its connections; the machine's sockets are walked only where
+ * those did not find every open one (a connection another process holds
+ * now, one ended without an event in light mode), at least every
+ * WHOLE_EVERY samples, and before the report.
  */
 #include "tracer/snapshot.h"
 
