@@ -7,7 +7,10 @@ saturating the server: epoll_echo under servers/loadgen, redis-server
 (Debian's) under redis-benchmark PING (the RESP form, -t ping_mbulk).
 Untraced and traced runs alternate (A B C ... A B C ...) in one
 invocation, so machine noise hits every arm alike; the figures are ratios
-of medians. Beside throughput, the server's CPU per request (its threads'
+of medians. Each round also runs the server untraced at its other end: a
+round whose two untraced runs are not both within ROUND_STEADY of the
+fastest of any round ran while the host was slow, and is run again
+(--redo times at most; the output says how many). Beside throughput, the server's CPU per request (its threads'
 schedstat run time over the requests answered): steadier on a shared host,
 and the server's own cost alone.
 
@@ -88,6 +91,9 @@ FLOOR_ENTRY = "hook floor, sys_enter only (entry-only)"
 FLOOR_LIGHT = "hook floor --no-syscalls"
 FULL = "conctrace"
 LIGHT = "conctrace --no-syscalls"
+# the server untraced again, at the round's other end from UNTRACED: the
+# host's speed at both ends of the round, not an arm of the tables
+CONTROL = "untraced, at the round's other end"
 
 
 def free_port():
@@ -254,6 +260,26 @@ def quiet_run(server, traced, floor, wait_s):
     return res
 
 
+# A round whose slower untraced run (one at each end) is below this of the
+# fastest untraced run of any round was slowed by the host while it ran:
+# this host's speed swings by half for a minute or more at a time, under
+# whole rounds or their ends (history: 2026-12-07, three --flame runs
+# refused by STEADY, each for one to three arms slowed so). Tighter than
+# STEADY, which the medians of the kept rounds must still meet.
+ROUND_STEADY = 0.90
+
+
+def slowed_rounds(brackets):
+    """The rounds the host slowed, slowest first: brackets holds each
+    round's two untraced throughputs (its first and last run)."""
+    if not brackets:
+        return []
+    best = max(max(b) for b in brackets)
+    slow = sorted((min(b) / best, i) for i, b in enumerate(brackets)
+                  if min(b) < ROUND_STEADY * best)
+    return [i for _, i in slow]
+
+
 def in_turn(arms, i):
     """Round i's order of the arms: as listed, then backwards, and so on,
     so that a host whose speed drifts within a round favours no arm (one
@@ -263,15 +289,19 @@ def in_turn(arms, i):
     return arms if i % 2 == 0 else arms[::-1]
 
 
-def rounds_text(server, arms, rps, cost, touched, rounds):
+def rounds_text(server, arms, rps, cost, touched, rounds, redone):
     """The server's rounds as docs/overhead.md shows them: each arm's
     throughput and server CPU per request; then the arms against each
     other (X over Y: X's median throughput over Y's, and X's server CPU
-    per request minus Y's)."""
+    per request minus Y's). redone: how many rounds the host slowed and
+    were run again."""
     med = {n: statistics.median(v) for n, v in rps.items()}
     best = {n: max(v) for n, v in rps.items()}
     cmed = {n: statistics.median(v) for n, v in cost.items()}
-    out = [f"{server.desc}; server on CPU 0, client on CPU 1, {rounds} interleaved rounds", "",
+    again = (f" ({redone} run again: the host slowed them, by the untraced runs at their "
+             f"two ends, below {ROUND_STEADY} of the fastest)" if redone else "")
+    out = [f"{server.desc}; server on CPU 0, client on CPU 1, {rounds} interleaved rounds"
+           f"{again}", "",
            "| run | median req/s | min | max | kept, medians | kept, best rounds "
            "| server CPU ns/req | added ns/req |",
            "|---|---|---|---|---|---|---|---|"]
@@ -446,6 +476,10 @@ def main():
                     help="before a run, wait up to this many seconds for others' tracing "
                     "programs to be gone; a run they touched after a quiet start is run "
                     "once more (default 2)")
+    ap.add_argument("--redo", type=int,
+                    help="rounds the host slowed to run again, per server (default: as "
+                    f"many as --rounds): those whose untraced runs, one at each end, "
+                    f"are not both within {ROUND_STEADY} of the fastest")
     ap.add_argument("--quick", action="store_true",
                     help="a short run: fewer, shorter rounds (noisier figures)")
     ap.add_argument("--stats-rounds", type=int, default=1,
@@ -462,6 +496,8 @@ def main():
         return 0
     if opts.rounds is None:
         opts.rounds = 3 if opts.quick else 5
+    if opts.redo is None:
+        opts.redo = opts.rounds
     opts.seconds = opts.seconds or (1.5 if opts.quick else 3)
     opts.redis_requests = opts.redis_requests or (100_000 if opts.quick else 240_000)
     if os.geteuid() != 0:
@@ -502,22 +538,41 @@ def main():
                                for v in ("offcpu,umem", "cpu", "syscalls,kmem")]
 
     t0 = time.monotonic()
-    rps = {s.name: {n: [] for n, _, _ in arms[s.name]} for s in servers}
-    cost = {s.name: {n: [] for n, _, _ in arms[s.name]} for s in servers}
+    # per server and arm, each round's figure (a round run again replaces its own)
+    rps = {s.name: {n: [None] * opts.rounds for n, _, _ in arms[s.name]} for s in servers}
+    cost = {s.name: {n: [None] * opts.rounds for n, _, _ in arms[s.name]} for s in servers}
+    brackets = {s.name: [None] * opts.rounds for s in servers}
     touched = {s.name: {} for s in servers}	# round: others' programs seen
+
+    def one_round(s, i, again=""):
+        """Round i of server s: every arm in turn, and the server untraced
+        at the other end from the untraced arm (in_turn alternates both)."""
+        touched[s.name].pop(i, None)
+        control = None
+        for name, ct_args, floor_args in in_turn(arms[s.name] + [(CONTROL, None, None)], i):
+            r, ns, _, others = quiet_run(s, ct_args, floor_args, opts.quiet_wait)
+            if name == CONTROL:
+                control = r
+            else:
+                rps[s.name][name][i], cost[s.name][name][i] = r, ns
+            if others:
+                touched[s.name].setdefault(i, {}).update(others)
+        brackets[s.name][i] = (rps[s.name][UNTRACED][i], control)
+        print(f"round {i + 1}{again}, {s.name}: " +
+              ", ".join(f"{n} {rps[s.name][n][i]:,.0f}/s {cost[s.name][n][i]:,.0f} ns"
+                        for n, _, _ in arms[s.name]) + f"; {CONTROL} {control:,.0f}/s" +
+              (" (others' tracing programs loaded)" if i in touched[s.name] else ""),
+              flush=True)
+
     for i in range(opts.rounds):
         for s in servers:
-            for name, ct_args, floor_args in in_turn(arms[s.name], i):
-                r, ns, _, others = quiet_run(s, ct_args, floor_args, opts.quiet_wait)
-                rps[s.name][name].append(r)
-                cost[s.name][name].append(ns)
-                if others:
-                    touched[s.name].setdefault(i, {}).update(others)
-            print(f"round {i + 1}, {s.name}: " +
-                  ", ".join(f"{n} {rps[s.name][n][-1]:,.0f}/s {cost[s.name][n][-1]:,.0f} ns"
-                            for n, _, _ in arms[s.name]) +
-                  (" (others' tracing programs loaded)" if i in touched[s.name] else ""),
-                  flush=True)
+            one_round(s, i)
+    # rounds the host slowed, run again while the budget lasts
+    redone = {s.name: 0 for s in servers}
+    for s in servers:
+        while (slow := slowed_rounds(brackets[s.name])) and redone[s.name] < opts.redo:
+            redone[s.name] += 1
+            one_round(s, slow[0], " again")
 
     # others' tracing programs at any kept run's start or end
     seen = {i: n for r in touched.values() for ids in r.values() for i, n in ids.items()}
@@ -555,7 +610,8 @@ def main():
     out = []
     if opts.rounds:
         out.append(f"[{BLOCKS[0]}]\n\n" + "\n".join(
-            rounds_text(s, arms[s.name], rps[s.name], cost[s.name], touched[s.name], opts.rounds)
+            rounds_text(s, arms[s.name], rps[s.name], cost[s.name], touched[s.name], opts.rounds,
+                        redone[s.name])
             for s in servers))
     out.append(f"[{BLOCKS[1]}]\n\n" + "\n".join(
         prog_stats_text(next(s for s in servers if s.name == sname), arm, rounds,

@@ -268,6 +268,20 @@ def test_an_overhead_quote_off_its_block_fails():
         f"{m.group(4)}<!-- /fig -->"))
 
 
+def test_a_round_the_host_slowed_is_run_again():
+    """bench-overhead runs a round again when either of its untraced runs
+    (one at each end) fell below ROUND_STEADY of the fastest: the rounds of
+    a --flame run refused on 2026-12-07, whose second round the host
+    slowed whole and whose fifth from its second run on."""
+    bench = load_bench("bench-overhead")
+    brackets = [(122_956, 121_000), (81_944, 79_000), (126_251, 124_000),
+                (124_914, 118_000), (126_164, 83_000)]
+    assert bench.ROUND_STEADY == 0.90
+    assert bench.slowed_rounds(brackets) == [1, 4]
+    assert bench.slowed_rounds(brackets[2:4]) == []
+    assert bench.slowed_rounds([]) == []		# --rounds 0: the bpf_stats runs alone
+
+
 def test_a_run_the_host_slowed_is_not_written():
     """bench-overhead --write refuses rounds whose medians the host pulled
     below STEADY of their best (--noisy writes them): the documents' quiet
