@@ -10,9 +10,10 @@ invocation, so machine noise hits every arm alike; the figures are ratios
 of medians. Each round also runs the server untraced at its other end: a
 round whose two untraced runs are not both within ROUND_STEADY of the
 fastest of any round ran while the host was slow, and is run again
-(--redo times at most; the output says how many). Beside throughput, the server's CPU per request (its threads'
-schedstat run time over the requests answered): steadier on a shared host,
-and the server's own cost alone.
+(--redo times at most; the output says how many). Beside throughput,
+the server's CPU per request (its threads' schedstat run time over the
+requests answered): steadier on a shared host, and the server's own cost
+alone.
 
 The floor: build/bench/hook_floor attaches programs that only compare the
 caller's tgid with the server's and return, on the tracepoints conctrace
@@ -289,17 +290,20 @@ def in_turn(arms, i):
     return arms if i % 2 == 0 else arms[::-1]
 
 
-def rounds_text(server, arms, rps, cost, touched, rounds, redone):
+def rounds_text(server, arms, rps, cost, touched, rounds, redone, slowed):
     """The server's rounds as docs/overhead.md shows them: each arm's
     throughput and server CPU per request; then the arms against each
     other (X over Y: X's median throughput over Y's, and X's server CPU
-    per request minus Y's). redone: how many rounds the host slowed and
-    were run again."""
+    per request minus Y's). redone: how many times a round the host slowed
+    was run again; slowed: how many rounds it still had slowed when --redo
+    ran out."""
     med = {n: statistics.median(v) for n, v in rps.items()}
     best = {n: max(v) for n, v in rps.items()}
     cmed = {n: statistics.median(v) for n, v in cost.items()}
-    again = (f" ({redone} run again: the host slowed them, by the untraced runs at their "
-             f"two ends, below {ROUND_STEADY} of the fastest)" if redone else "")
+    again = (f" (rounds run again {redone} times: the host slowed them, by the untraced runs "
+             f"at their two ends, below {ROUND_STEADY} of the fastest"
+             + (f"; {slowed} still slowed when --redo ran out" if slowed else "") + ")"
+             if redone or slowed else "")
     out = [f"{server.desc}; server on CPU 0, client on CPU 1, {rounds} interleaved rounds"
            f"{again}", "",
            "| run | median req/s | min | max | kept, medians | kept, best rounds "
@@ -477,7 +481,7 @@ def main():
                     "programs to be gone; a run they touched after a quiet start is run "
                     "once more (default 2)")
     ap.add_argument("--redo", type=int,
-                    help="rounds the host slowed to run again, per server (default: as "
+                    help="runs again, per server, of rounds the host slowed (default: as "
                     f"many as --rounds): those whose untraced runs, one at each end, "
                     f"are not both within {ROUND_STEADY} of the fastest")
     ap.add_argument("--quick", action="store_true",
@@ -611,7 +615,7 @@ def main():
     if opts.rounds:
         out.append(f"[{BLOCKS[0]}]\n\n" + "\n".join(
             rounds_text(s, arms[s.name], rps[s.name], cost[s.name], touched[s.name], opts.rounds,
-                        redone[s.name])
+                        redone[s.name], len(slowed_rounds(brackets[s.name])))
             for s in servers))
     out.append(f"[{BLOCKS[1]}]\n\n" + "\n".join(
         prog_stats_text(next(s for s in servers if s.name == sname), arm, rounds,
