@@ -270,9 +270,11 @@ def test_an_overhead_quote_off_its_block_fails():
 
 def test_a_round_the_host_slowed_is_run_again():
     """bench-overhead runs a round again when either of its untraced runs
-    (one at each end) fell below ROUND_STEADY of the fastest: the rounds of
-    a --flame run refused on 2026-12-07, whose second round the host
-    slowed whole and whose fifth from its second run on."""
+    (one at each end) fell below ROUND_STEADY of the fastest. The first of
+    each pair is epoll_echo's untraced round of a --flame run refused on
+    2026-12-07, before the second run existed; the second is set as that
+    run's other arms went: its second round slowed whole, its fifth from
+    its second run on."""
     bench = load_bench("bench-overhead")
     brackets = [(122_956, 121_000), (81_944, 79_000), (126_251, 124_000),
                 (124_914, 118_000), (126_164, 83_000)]
