@@ -27,7 +27,7 @@ import time
 import pytest
 
 from conftest import ROOT, SERVERS, binary, report_figure
-from test_conctrace import CONCTRACE, needs_root, no_conn, wait_line
+from test_conctrace import CONCTRACE, cpu_parts, needs_root, no_conn, wait_line
 from test_real_servers import (AB_CONCURRENCY, AB_REQUESTS, NGINX_CONF, free_port, http_get,
                                installed, wait_listening)
 
@@ -53,7 +53,7 @@ def assert_adds_up(rep):
     """Connections plus the event loop and the pool are the process, every
     record once."""
     conns, proc = rep["conns"], rep["process"]
-    loop = {k: no_conn(rep, k) for k in ("syscalls", "ctx_switches", "cpu_ns")}
+    loop = {k: no_conn(rep, k) for k in ("syscalls", "ctx_switches")}
     assert len(conns) == rep["connections"]["total"], "--json-conns must list them all"
     ids = collections.Counter(c["id"] for c in conns)
     twice = {i: n for i, n in ids.items() if n > 1}
@@ -63,8 +63,7 @@ def assert_adds_up(rep):
     switches = sum(c["ctx_switches_voluntary"] + c["ctx_switches_involuntary"] for c in conns)
     assert switches + loop["ctx_switches"] == \
         proc["ctx_switches_voluntary"] + proc["ctx_switches_involuntary"]
-    cpu = sum(c["cpu_ns"] for c in conns) + loop["cpu_ns"] + proc["cpu_unsplit_ns"] - \
-        proc["cpu_overcharged_ns"]
+    cpu = cpu_parts(rep)
     assert abs(cpu - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000, (cpu, proc)
 
 

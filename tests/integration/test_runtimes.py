@@ -82,7 +82,7 @@ from pathlib import Path
 import pytest
 
 from conftest import report_figure
-from test_conctrace import CONCTRACE, needs_root, no_conn, wait_line
+from test_conctrace import CONCTRACE, cpu_parts, needs_root, no_conn, wait_line
 
 RUNTIMES = Path(__file__).resolve().parent / "runtimes"
 HEAVY = LIGHT = 20
@@ -229,8 +229,7 @@ def adds_up(rep, name=None, syscall_slack=0):
     proc = rep["process"]
     # asyncio's self-pipe is an internal pair, beside the connections
     pairs = rep["internal_pairs"]
-    cpu = sum(c["cpu_ns"] for c in rep["conns"]) + pairs["cpu_ns"] + no_conn(rep, "cpu_ns") + \
-        proc["cpu_unsplit_ns"] - proc["cpu_overcharged_ns"]
+    cpu = cpu_parts(rep)
     assert abs(cpu - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000, (cpu, proc)
     calls = sum(c["syscalls_total"] for c in rep["conns"])
     over = calls + pairs["syscalls"] + no_conn(rep, "syscalls") - proc["syscalls"]

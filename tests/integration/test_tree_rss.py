@@ -47,8 +47,8 @@ from pathlib import Path
 import pytest
 
 from conftest import binary
-from test_conctrace import (CONCTRACE, LISTEN_RE, needs_root, no_conn, run_loadgen, smaps_rss,
-                            wait_line)
+from test_conctrace import (CONCTRACE, LISTEN_RE, cpu_parts, needs_root, no_conn, run_loadgen,
+                            smaps_rss, wait_line)
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TOL_PAGES = 8           # per process
@@ -637,8 +637,7 @@ def test_a_forking_servers_children_serve_their_connections_and_take_their_memor
     # charge paid back: before it was counted, up to 222 us over five
     # children in one of 12 runs); the parent lives on, owing a little
     proc = rep["process"]
-    total = sum(c["cpu_ns"] for c in rep["conns"]) + no_conn(rep, "cpu_ns") + \
-        proc["cpu_unsplit_ns"] - proc["cpu_overcharged_ns"]
+    total = cpu_parts(rep)
     assert abs(total - proc["cpu_ns"]) <= 0.001 * proc["cpu_ns"] + 1000, (total, proc)
     if mode == "full":      # the child's own calls, each once
         assert all(c["syscalls"].get(name) == 1 for c in rep["conns"]

@@ -41,9 +41,8 @@ struct proc_peak {
  * open. The pacer keeps samples to 1/ratio of a CPU at any scale, as
  * often as every min_s: below about 30,000 connections here that is at
  * least once a second, beyond it the timeline thins instead of conctrace
- * growing. A host's stall can make one
- * sample look costly; the least of the last PACE_COSTS is taken as the
- * cost at the present scale.
+ * growing. A host's stall can make one sample look costly; the least of
+ * the last PACE_COSTS is taken as the cost at the present scale.
  */
 #define PACE_COSTS 3
 
